@@ -1,0 +1,172 @@
+// Package activities holds all I/O of the delivery workflows: recording
+// events, resolving subscriptions, signing and delivering over HTTP.
+package activities
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/events"
+	"github.com/esign-webhooks/esign-webhooks/secretbox"
+)
+
+// Settings are the delivery rules from configuration.
+type Settings struct {
+	AttemptTimeout   time.Duration   // a receiver must answer 2xx within this
+	Retries          []time.Duration // waits before retry 1, 2, ...
+	RetryAfterMax    time.Duration   // bound on a receiver's Retry-After
+	ResponseMaxBytes int64           // response body kept in the log
+	UserAgent        string
+}
+
+// Activities is registered whole on the worker; workflows call its methods
+// through a nil *Activities.
+type Activities struct {
+	Store    *db.Store
+	Box      *secretbox.Box
+	Client   *http.Client // egress client: SSRF-safe, no redirects
+	Settings Settings
+	Now      func() time.Time
+}
+
+func (a *Activities) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// RecordEventInput is the event to record and resolve.
+type RecordEventInput struct {
+	AccountID string
+	Event     events.Event
+	// OnlyWebhookID targets one webhook whatever its subscriptions (test events).
+	OnlyWebhookID string
+}
+
+// DeliveryRef names one delivery to make.
+type DeliveryRef struct {
+	DeliveryID string
+	WebhookID  string
+	Series     int
+}
+
+// Plan is what the workflow needs to deliver an event.
+type Plan struct {
+	Deliveries []DeliveryRef
+	// ActivityTimeout bounds one Deliver call (attempt timeout plus I/O margin),
+	// so a worker that dies mid-attempt is noticed quickly.
+	ActivityTimeout time.Duration
+	// Skipped says why nothing is delivered, when that is the case.
+	Skipped string
+}
+
+// RecordEvent stores the event and creates one delivery per matching webhook.
+// It is idempotent: a retry or a duplicate publish finds the same deliveries.
+func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Plan, error) {
+	plan := Plan{ActivityTimeout: a.activityTimeout()}
+	accountID, err := uuid.Parse(in.AccountID)
+	if err != nil {
+		plan.Skipped = "invalid account id"
+		return plan, nil
+	}
+	acct, err := a.Store.Account(ctx, accountID)
+	switch {
+	case err == nil:
+	case isNotFound(err):
+		plan.Skipped = "account not found"
+		return plan, nil
+	default:
+		return Plan{}, err
+	}
+	var hooks []uuid.UUID
+	switch {
+	case !acct.WebhooksAllowed():
+		plan.Skipped = fmt.Sprintf("the %s plan does not include webhooks", acct.Plan)
+	case in.OnlyWebhookID != "":
+		id, err := uuid.Parse(in.OnlyWebhookID)
+		if err != nil {
+			plan.Skipped = "invalid webhook id"
+			break
+		}
+		if _, err := a.Store.Webhook(ctx, accountID, id); err != nil {
+			if !isNotFound(err) {
+				return Plan{}, err
+			}
+			plan.Skipped = "webhook not found"
+			break
+		}
+		hooks = []uuid.UUID{id}
+	default:
+		hooks, err = a.Store.MatchingWebhooks(ctx, accountID, in.Event.Type, in.Event.TriggerSource, in.Event.AppID)
+		if err != nil {
+			return Plan{}, err
+		}
+		if len(hooks) == 0 {
+			plan.Skipped = "no matching webhook"
+		}
+	}
+	e := in.Event
+	deliveries, err := a.Store.RecordEvent(ctx, db.Event{
+		AccountID: accountID, ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
+		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID,
+	}, hooks)
+	if err != nil {
+		return Plan{}, err
+	}
+	for _, d := range deliveries {
+		plan.Deliveries = append(plan.Deliveries, DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series})
+	}
+	return plan, nil
+}
+
+func (a *Activities) activityTimeout() time.Duration {
+	return a.Settings.AttemptTimeout + 10*time.Second
+}
+
+// ResendInput names the delivery whose new series of attempts starts.
+type ResendInput struct {
+	DeliveryID string
+	Series     int
+}
+
+// PrepareResend returns the plan for one new series of attempts.
+func (a *Activities) PrepareResend(ctx context.Context, in ResendInput) (Plan, error) {
+	id, err := uuid.Parse(in.DeliveryID)
+	if err != nil {
+		return Plan{Skipped: "invalid delivery id"}, nil
+	}
+	t, err := a.Store.DeliveryTarget(ctx, id)
+	if err != nil {
+		if isNotFound(err) {
+			return Plan{Skipped: "delivery not found"}, nil
+		}
+		return Plan{}, err
+	}
+	return Plan{
+		ActivityTimeout: a.activityTimeout(),
+		Deliveries:      []DeliveryRef{{DeliveryID: in.DeliveryID, WebhookID: t.WebhookID.String(), Series: in.Series}},
+	}, nil
+}
+
+// CancelInput names a delivery to stop.
+type CancelInput struct {
+	DeliveryID string
+	Series     int
+	Reason     string
+}
+
+// CancelDelivery records that the remaining attempts will not be made.
+func (a *Activities) CancelDelivery(ctx context.Context, in CancelInput) error {
+	id, err := uuid.Parse(in.DeliveryID)
+	if err != nil {
+		return nil
+	}
+	return a.Store.FinishDelivery(ctx, id, in.Series, db.StatusCancelled, in.Reason)
+}

@@ -1,0 +1,278 @@
+package activities
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/egress"
+	"github.com/esign-webhooks/esign-webhooks/signing"
+)
+
+// Outcomes of one call to Deliver.
+const (
+	OutcomeSucceeded = "succeeded" // 2xx: done
+	OutcomeRetry     = "retry"     // failed; wait Wait, then attempt again
+	OutcomeFailed    = "failed"    // failed for good (schedule spent, 410, refused address)
+	OutcomeCancelled = "cancelled" // webhook disabled or deleted: no attempt made
+)
+
+// ErrAttemptFailed is the application error type of a failed attempt. It is
+// non-retryable for Temporal: the workflow's own schedule decides what next.
+const ErrAttemptFailed = "DeliveryAttemptFailed"
+
+// DeliverInput names one attempt.
+type DeliverInput struct {
+	DeliveryID string
+	Series     int
+	Attempt    int // 1-based within the series
+	// Test is a one-shot test event: sent even while disabled, never retried.
+	Test bool
+}
+
+// AttemptResult is what an attempt did, and what the workflow does next.
+type AttemptResult struct {
+	Outcome    string
+	StatusCode int    `json:",omitempty"`
+	DurationMS int64  `json:",omitempty"`
+	Error      string `json:",omitempty"`
+	Reason     string `json:",omitempty"`
+	// Wait before the next attempt (OutcomeRetry only): the schedule's
+	// interval, or the receiver's Retry-After when that is longer (bounded).
+	Wait time.Duration `json:",omitempty"`
+}
+
+// Payload is the JSON body every receiver gets.
+type Payload struct {
+	Event         string          `json:"event"`
+	EventID       string          `json:"eventId"`
+	TriggerSource string          `json:"triggerSource"`
+	AppID         string          `json:"appId,omitempty"`
+	OccurredAt    time.Time       `json:"occurredAt"`
+	EventPayload  json.RawMessage `json:"eventPayload"`
+}
+
+// Deliver makes one signed HTTP POST of a delivery and records it. A failed
+// attempt returns a non-retryable ErrAttemptFailed error carrying its
+// AttemptResult, so each attempt shows in the Temporal UI as its own step; a
+// database or decryption problem returns a plain error and Temporal retries.
+func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResult, error) {
+	id, err := uuid.Parse(in.DeliveryID)
+	if err != nil {
+		return AttemptResult{Outcome: OutcomeCancelled, Reason: "invalid delivery id"}, nil
+	}
+	t, err := a.Store.DeliveryTarget(ctx, id)
+	if err != nil {
+		if isNotFound(err) {
+			return AttemptResult{Outcome: OutcomeCancelled, Reason: "delivery not found"}, nil
+		}
+		return AttemptResult{}, err
+	}
+	if reason := cancelReason(t, in.Test); reason != "" {
+		if err := a.Store.FinishDelivery(ctx, id, in.Series, db.StatusCancelled, reason); err != nil {
+			return AttemptResult{}, err
+		}
+		return AttemptResult{Outcome: OutcomeCancelled, Reason: reason}, nil
+	}
+	body, err := json.Marshal(Payload{
+		Event: t.EventType, EventID: t.EventID, TriggerSource: t.TriggerSource, AppID: t.AppID,
+		OccurredAt: t.OccurredAt.UTC(), EventPayload: t.Data,
+	})
+	if err != nil {
+		return AttemptResult{}, fmt.Errorf("encoding payload: %w", err)
+	}
+	secrets, err := a.secrets(t)
+	if err != nil {
+		return AttemptResult{}, err
+	}
+
+	started := a.now()
+	status, respBody, retryAfter, sendErr := a.send(ctx, t, body, secrets, started)
+	duration := a.now().Sub(started)
+
+	res := AttemptResult{StatusCode: status, DurationMS: duration.Milliseconds()}
+	attempt := db.Attempt{
+		DeliveryID: id, Series: in.Series, Number: in.Attempt, URL: t.URL,
+		StartedAt: started, DurationMS: int(duration.Milliseconds()), ResponseBody: respBody,
+	}
+	if status != 0 {
+		attempt.ResponseStatus = &status
+	}
+	if sendErr != nil {
+		res.Error = describe(sendErr)
+		attempt.Error = res.Error
+	}
+	outcome := db.AttemptOutcome{}
+	switch {
+	case sendErr == nil && status >= 200 && status < 300:
+		res.Outcome, outcome.Status = OutcomeSucceeded, db.StatusSucceeded
+	case status == http.StatusGone:
+		res.Outcome, outcome.Status = OutcomeFailed, db.StatusFailed
+		res.Reason = "receiver answered 410 Gone: no more attempts"
+	case errors.Is(sendErr, egress.ErrBlockedAddress):
+		res.Outcome, outcome.Status = OutcomeFailed, db.StatusFailed
+		res.Reason = "callback address is not allowed (non-public network)"
+	case in.Test || in.Attempt > len(a.Settings.Retries):
+		res.Outcome, outcome.Status = OutcomeFailed, db.StatusFailed
+		res.Reason = fmt.Sprintf("gave up after %d attempts", in.Attempt)
+		if in.Test {
+			res.Reason = "test event: one attempt only"
+		}
+	default:
+		res.Outcome, outcome.Status = OutcomeRetry, db.StatusRetrying
+		res.Wait = nextWait(a.Settings.Retries[in.Attempt-1], retryAfter, a.Settings.RetryAfterMax)
+		next := a.now().Add(res.Wait)
+		outcome.NextAttemptAt = &next
+	}
+	outcome.Reason = res.Reason
+	if err := a.Store.RecordAttempt(ctx, attempt, outcome); err != nil {
+		return AttemptResult{}, err
+	}
+	if res.Outcome == OutcomeSucceeded {
+		return res, nil
+	}
+	return res, temporal.NewNonRetryableApplicationError(attemptMessage(res), ErrAttemptFailed, nil, res)
+}
+
+// cancelReason says why no attempt should be made, or "".
+func cancelReason(t db.DeliveryTarget, test bool) string {
+	switch {
+	case !t.WebhookExists:
+		return "webhook was deleted"
+	case !t.WebhookEnabled && !test:
+		return "webhook was disabled"
+	}
+	return ""
+}
+
+// secrets returns the secrets to sign with: the current one, and the previous
+// one while its grace period lasts.
+func (a *Activities) secrets(t db.DeliveryTarget) ([]string, error) {
+	aad := db.SecretAAD(t.WebhookID)
+	current, err := a.Box.Open(t.SecretEnc, aad)
+	if err != nil {
+		return nil, fmt.Errorf("decrypting webhook secret: %w", err)
+	}
+	out := []string{string(current)}
+	if t.PreviousSecretEnc != nil && t.PreviousSecretExpiresAt != nil && t.PreviousSecretExpiresAt.After(a.now()) {
+		prev, err := a.Box.Open(t.PreviousSecretEnc, aad)
+		if err != nil {
+			return nil, fmt.Errorf("decrypting previous webhook secret: %w", err)
+		}
+		out = append(out, string(prev))
+	}
+	return out, nil
+}
+
+// send makes the request. It returns the status (0 when there was no
+// response), the truncated body, the Retry-After wait, and the error.
+func (a *Activities) send(ctx context.Context, t db.DeliveryTarget, body []byte, secrets []string, now time.Time) (int, string, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.Settings.AttemptTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, "", 0, fmt.Errorf("building request: %w", err)
+	}
+	headers, err := signing.Headers(t.MessageID, now, body, secrets...)
+	if err != nil {
+		return 0, "", 0, fmt.Errorf("signing: %w", err)
+	}
+	for k, v := range headers {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", a.Settings.UserAgent)
+	resp, err := a.Client.Do(req)
+	if err != nil {
+		return 0, "", 0, err
+	}
+	defer resp.Body.Close()
+	respBody, readErr := egress.ReadLimited(resp.Body, a.Settings.ResponseMaxBytes)
+	// Drain a little more so the connection can be reused.
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	if readErr != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		readErr = nil // the answer counts; a cut body does not matter
+	}
+	return resp.StatusCode, strings.ToValidUTF8(string(respBody), "\uFFFD"), retryAfter(resp.Header.Get("Retry-After"), now), readErr
+}
+
+// nextWait is the scheduled interval, or the receiver's Retry-After when that
+// asks for longer, bounded by max.
+func nextWait(scheduled, retryAfter, max time.Duration) time.Duration {
+	if retryAfter > max {
+		retryAfter = max
+	}
+	if retryAfter > scheduled {
+		return retryAfter
+	}
+	return scheduled
+}
+
+// retryAfter parses a Retry-After header: delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0
+		}
+		if secs > int64(24*time.Hour/time.Second) {
+			secs = int64(24 * time.Hour / time.Second)
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil && at.After(now) {
+		return at.Sub(now)
+	}
+	return 0
+}
+
+// describe turns a transport error into a short, stable message for the log.
+func describe(err error) string {
+	switch {
+	case errors.Is(err, egress.ErrBlockedAddress):
+		return "refused: callback resolves to a non-public address"
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		return "timeout: no answer within the attempt timeout"
+	}
+	return err.Error()
+}
+
+func isTimeout(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.As(err, &t) && t.Timeout()
+}
+
+func attemptMessage(r AttemptResult) string {
+	var b strings.Builder
+	if r.StatusCode != 0 {
+		fmt.Fprintf(&b, "HTTP %d %s", r.StatusCode, http.StatusText(r.StatusCode))
+	} else {
+		b.WriteString("no response")
+	}
+	fmt.Fprintf(&b, " after %d ms", r.DurationMS)
+	if r.Error != "" {
+		b.WriteString(": " + r.Error)
+	}
+	if r.Reason != "" {
+		b.WriteString(" (" + r.Reason + ")")
+	} else if r.Wait > 0 {
+		fmt.Fprintf(&b, "; next attempt in %s", r.Wait)
+	}
+	return b.String()
+}
+
+func isNotFound(err error) bool { return errors.Is(err, db.ErrNotFound) }

@@ -1,0 +1,133 @@
+// Package api is the REST API: webhook management, API keys, event
+// publishing and the delivery log. Handlers parse and validate, then call the
+// db store or the publish package.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.temporal.io/sdk/client"
+
+	"github.com/esign-webhooks/esign-webhooks/config"
+	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/publish"
+	"github.com/esign-webhooks/esign-webhooks/secretbox"
+)
+
+// Handler holds the dependencies of every route.
+type Handler struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    *db.Store
+	box      *secretbox.Box
+	temporal client.Client
+	pub      *publish.Publisher
+	validate *validator.Validate
+	now      func() time.Time
+}
+
+// New builds the Echo server with every route.
+func New(cfg config.Config, log *slog.Logger, store *db.Store, box *secretbox.Box, tc client.Client) *echo.Echo {
+	h := &Handler{
+		cfg: cfg, log: log, store: store, box: box, temporal: tc,
+		pub: &publish.Publisher{Client: tc, TaskQueue: cfg.TaskQueue, MaxDataBytes: cfg.MaxEventData},
+		now: time.Now,
+	}
+	h.validate = h.newValidator()
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = h.errorHandler
+	e.Use(middleware.RequestID())
+	e.Use(middleware.Recover())
+	e.Use(bodyLimit(cfg.MaxBodyBytes))
+	e.Use(h.accessLog)
+	h.routes(e)
+	return e
+}
+
+// bodyLimit answers 413 for bodies over n bytes, declared or streamed.
+func bodyLimit(n int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			if req.ContentLength > n {
+				return apiError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "The request body is too large.")
+			}
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, n)
+			return next(c)
+		}
+	}
+}
+
+// accessLog logs each request at debug level, and failures at warn.
+func (h *Handler) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		level := slog.LevelDebug
+		if status >= 500 {
+			level = slog.LevelWarn
+		}
+		h.log.Log(c.Request().Context(), level, "http request", "method", c.Request().Method,
+			"path", c.Request().URL.Path, "status", status, "duration", time.Since(start),
+			"requestId", c.Response().Header().Get(echo.HeaderXRequestID))
+		return nil
+	}
+}
+
+// StartMaintenance erases previous secrets whose grace period ended, every
+// minute until ctx ends.
+func (h *Handler) StartMaintenance(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		if n, err := h.store.EraseExpiredSecrets(ctx, h.now()); err != nil && ctx.Err() == nil {
+			h.log.Warn("erasing expired secrets", "err", err)
+		} else if n > 0 {
+			h.log.Info("erased previous secrets after their grace period", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// health answers while the process is up.
+func (h *Handler) health(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// ready checks PostgreSQL and Temporal; 503 names what is down.
+func (h *Handler) ready(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
+	down := []string{}
+	if err := h.store.Ping(ctx); err != nil {
+		checks["postgres"] = err.Error()
+		down = append(down, "postgres")
+	}
+	if _, err := h.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+		checks["temporal"] = err.Error()
+		down = append(down, "temporal")
+	}
+	if len(down) > 0 {
+		return c.JSON(http.StatusServiceUnavailable, map[string]any{
+			"status": "unavailable", "down": down, "checks": checks,
+			"error": Error{Code: CodeUnavailable, Message: "Not ready: a dependency is down."},
+		})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "checks": checks})
+}

@@ -1,0 +1,196 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/events"
+	"github.com/esign-webhooks/esign-webhooks/publish"
+	"github.com/esign-webhooks/esign-webhooks/workflows"
+)
+
+type deliveryJSON struct {
+	ID             uuid.UUID     `json:"id"`
+	EventID        string        `json:"eventId"`
+	EventType      string        `json:"eventType"`
+	WebhookID      uuid.UUID     `json:"webhookId"`
+	MessageID      string        `json:"messageId"`
+	Status         string        `json:"status"`
+	StatusReason   string        `json:"statusReason,omitempty"`
+	AttemptCount   int           `json:"attemptCount"`
+	Series         int           `json:"series"`
+	LastStatusCode *int          `json:"lastStatusCode"`
+	NextAttemptAt  *time.Time    `json:"nextAttemptAt"`
+	WorkflowID     string        `json:"workflowId"`
+	CreatedAt      time.Time     `json:"createdAt"`
+	UpdatedAt      time.Time     `json:"updatedAt"`
+	Attempts       []attemptJSON `json:"attempts,omitempty"`
+}
+
+type attemptJSON struct {
+	Series         int       `json:"series"`
+	Number         int       `json:"number"`
+	URL            string    `json:"url"`
+	StartedAt      time.Time `json:"startedAt"`
+	DurationMS     int       `json:"durationMs"`
+	ResponseStatus *int      `json:"responseStatus"`
+	ResponseBody   string    `json:"responseBody"`
+	Error          string    `json:"error,omitempty"`
+}
+
+func toDeliveryJSON(d db.Delivery) deliveryJSON {
+	out := deliveryJSON{
+		ID: d.ID, EventID: d.EventID, EventType: d.EventType, WebhookID: d.WebhookID, MessageID: d.MessageID,
+		Status: d.Status, StatusReason: d.StatusReason, AttemptCount: d.AttemptCount, Series: d.Series,
+		LastStatusCode: d.LastStatusCode, WorkflowID: d.WorkflowID, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+	}
+	if d.NextAttemptAt != nil {
+		t := d.NextAttemptAt.UTC()
+		out.NextAttemptAt = &t
+	}
+	return out
+}
+
+func toAttemptJSON(a db.Attempt) attemptJSON {
+	return attemptJSON{Series: a.Series, Number: a.Number, URL: a.URL, StartedAt: a.StartedAt.UTC(),
+		DurationMS: a.DurationMS, ResponseStatus: a.ResponseStatus, ResponseBody: a.ResponseBody, Error: a.Error}
+}
+
+var deliveryStatuses = map[string]bool{
+	db.StatusPending: true, db.StatusRetrying: true, db.StatusSucceeded: true, db.StatusFailed: true, db.StatusCancelled: true,
+}
+
+func (h *Handler) listDeliveries(c echo.Context) error {
+	limit, after, err := pagination(c)
+	if err != nil {
+		return err
+	}
+	f := db.DeliveryFilter{Limit: limit + 1, After: after, Status: c.QueryParam("status"), EventType: c.QueryParam("eventType")}
+	bad := map[string]string{}
+	if s := c.QueryParam("webhookId"); s != "" {
+		id, err := uuid.Parse(s)
+		if err != nil {
+			bad["webhookId"] = "must be a webhook id"
+		}
+		f.WebhookID = &id
+	}
+	if f.Status != "" && !deliveryStatuses[f.Status] {
+		bad["status"] = "must be one of: pending, retrying, succeeded, failed, cancelled"
+	}
+	if f.EventType != "" && !events.IsType(f.EventType) && f.EventType != events.WebhookTest {
+		bad["eventType"] = "unknown event type " + f.EventType
+	}
+	if len(bad) > 0 {
+		return validationError(bad)
+	}
+	ds, err := h.store.ListDeliveries(c.Request().Context(), caller(c).AccountID, f)
+	if err != nil {
+		return err
+	}
+	out := page[deliveryJSON]{Data: []deliveryJSON{}}
+	for i, d := range ds {
+		if i == limit {
+			out.NextCursor = encodeCursor(ds[i-1].CreatedAt, ds[i-1].ID)
+			break
+		}
+		out.Data = append(out.Data, toDeliveryJSON(d))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *Handler) delivery(c echo.Context) (db.Delivery, error) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return db.Delivery{}, notFound("delivery")
+	}
+	d, err := h.store.Delivery(c.Request().Context(), caller(c).AccountID, id)
+	if err != nil {
+		return db.Delivery{}, notFoundOr(err, "delivery")
+	}
+	return d, nil
+}
+
+func (h *Handler) getDelivery(c echo.Context) error {
+	d, err := h.delivery(c)
+	if err != nil {
+		return err
+	}
+	attempts, err := h.store.Attempts(c.Request().Context(), d.ID)
+	if err != nil {
+		return err
+	}
+	out := toDeliveryJSON(d)
+	out.Attempts = make([]attemptJSON, 0, len(attempts))
+	for _, a := range attempts {
+		out.Attempts = append(out.Attempts, toAttemptJSON(a))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// resendDelivery starts a new series of attempts with the same webhook-id.
+func (h *Handler) resendDelivery(c echo.Context) error {
+	d, err := h.delivery(c)
+	if err != nil {
+		return err
+	}
+	acct := caller(c).AccountID
+	d, err = h.store.StartResend(c.Request().Context(), acct, d.ID, func(series int) string {
+		return publish.ResendWorkflowID(d.ID.String(), series)
+	})
+	if errors.Is(err, db.ErrConflict) {
+		return apiError(http.StatusConflict, CodeConflict, "The delivery is still in progress; resend it once it has finished.")
+	}
+	if err != nil {
+		return notFoundOr(err, "delivery")
+	}
+	res, err := h.pub.StartResend(c.Request().Context(), acct.String(), d.EventType, d.ID.String(), d.Series)
+	if err != nil {
+		// Put the delivery back so the admin can retry the resend.
+		_ = h.store.FinishDelivery(context.WithoutCancel(c.Request().Context()), d.ID, d.Series, db.StatusFailed, "resend could not be scheduled")
+		return err
+	}
+	out := toDeliveryJSON(d)
+	out.WorkflowID = res.WorkflowID
+	return c.JSON(http.StatusAccepted, out)
+}
+
+// testWebhook sends a WEBHOOK_TEST event to the webhook now, once, and
+// reports what the receiver answered.
+func (h *Handler) testWebhook(c echo.Context) error {
+	id, err := webhookID(c)
+	if err != nil {
+		return err
+	}
+	acct := caller(c).AccountID
+	if _, err := h.store.Webhook(c.Request().Context(), acct, id); err != nil {
+		return notFoundOr(err, "webhook")
+	}
+	e := events.Event{
+		ID: "test-" + uuid.NewString(), Type: events.WebhookTest, TriggerSource: events.SourceSaaSPage,
+		OccurredAt: h.now().UTC(), Data: []byte(`{"message":"This is a test event from esign-webhooks."}`),
+	}
+	ctx, cancel := context.WithTimeout(c.Request().Context(), h.cfg.DeliveryTimeout+15*time.Second)
+	defer cancel()
+	run, err := h.pub.StartTest(ctx, acct.String(), id.String(), e)
+	if err != nil {
+		return err
+	}
+	var res workflows.Result
+	if err := run.Get(ctx, &res); err != nil {
+		return apiError(http.StatusGatewayTimeout, CodeUnavailable, "The test delivery did not finish in time; see the delivery log.")
+	}
+	if len(res.Deliveries) == 0 {
+		return apiError(http.StatusConflict, CodeConflict, "Nothing was sent: "+res.Skipped)
+	}
+	r := res.Deliveries[0]
+	return c.JSON(http.StatusOK, map[string]any{
+		"eventId": e.ID, "deliveryId": r.DeliveryID, "success": r.Status == "succeeded",
+		"statusCode": r.Last.StatusCode, "durationMs": r.Last.DurationMS, "error": r.Last.Error,
+	})
+}

@@ -1,0 +1,141 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/esign-webhooks/esign-webhooks/db"
+)
+
+// Error codes: stable and machine-readable; clients switch on these.
+const (
+	CodeInvalidJSON          = "invalid_json"
+	CodeValidationFailed     = "validation_failed"
+	CodeNotFound             = "not_found"
+	CodeUnauthorized         = "unauthorized"
+	CodeForbidden            = "forbidden"
+	CodePlanNotSupported     = "plan_not_supported"
+	CodeWebhookEnabled       = "webhook_enabled"
+	CodeConfirmationRequired = "confirmation_required"
+	CodePayloadTooLarge      = "payload_too_large"
+	CodeMethodNotAllowed     = "method_not_allowed"
+	CodeConflict             = "conflict"
+	CodeUnavailable          = "service_unavailable"
+	CodeInternal             = "internal_error"
+)
+
+// Error is every API error, rendered as {"error": {...}}.
+type Error struct {
+	Status  int               `json:"-"`
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+func apiError(status int, code, msg string) *Error {
+	return &Error{Status: status, Code: code, Message: msg}
+}
+
+func validationError(fields map[string]string) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: CodeValidationFailed,
+		Message: "The request has invalid fields; see fields.", Fields: fields}
+}
+
+func notFound(what string) *Error {
+	return apiError(http.StatusNotFound, CodeNotFound, what+" not found")
+}
+
+// errorHandler renders every error in the one shape. Unknown errors are a
+// 500 with a generic message; the detail goes to the log with the request id.
+func (h *Handler) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var apiErr *Error
+	var httpErr *echo.HTTPError
+	switch {
+	case errors.As(err, &apiErr):
+	case errors.Is(err, db.ErrNotFound):
+		apiErr = notFound("resource")
+	case errors.As(err, &httpErr):
+		apiErr = fromEcho(httpErr)
+	default:
+		apiErr = apiError(http.StatusInternalServerError, CodeInternal, "Something went wrong on our side; it has been logged.")
+	}
+	if apiErr.Status >= 500 {
+		h.log.Error("request failed", "method", c.Request().Method, "path", c.Path(),
+			"requestId", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
+	}
+	_ = c.JSON(apiErr.Status, map[string]*Error{"error": apiErr})
+}
+
+func fromEcho(e *echo.HTTPError) *Error {
+	switch e.Code {
+	case http.StatusNotFound:
+		return apiError(e.Code, CodeNotFound, "No such route.")
+	case http.StatusMethodNotAllowed:
+		return apiError(e.Code, CodeMethodNotAllowed, "This route does not accept that method.")
+	case http.StatusRequestEntityTooLarge:
+		return apiError(e.Code, CodePayloadTooLarge, "The request body is too large.")
+	case http.StatusUnauthorized:
+		return apiError(e.Code, CodeUnauthorized, "A valid API key is required.")
+	}
+	code := CodeInternal
+	if e.Code < 500 {
+		code = http.StatusText(e.Code)
+	}
+	return apiError(e.Code, code, http.StatusText(e.Code))
+}
+
+// decode reads a JSON body strictly: one object, no unknown fields.
+func decode(c echo.Context, dst any) error {
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var maxErr *http.MaxBytesError
+		var typeErr *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &maxErr):
+			return apiError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "The request body is too large.")
+		case errors.As(err, &typeErr) && typeErr.Field != "":
+			return validationError(map[string]string{typeErr.Field: "must be a JSON " + jsonKind(typeErr.Type.Kind().String())})
+		case isUnknownField(err):
+			return validationError(map[string]string{unknownFieldName(err): "is not a known field"})
+		}
+		return apiError(http.StatusBadRequest, CodeInvalidJSON, "The body is not valid JSON: "+err.Error())
+	}
+	if dec.More() {
+		return apiError(http.StatusBadRequest, CodeInvalidJSON, "The body must hold a single JSON object.")
+	}
+	return nil
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "slice", "array":
+		return "array"
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "struct", "map":
+		return "object"
+	}
+	return "number"
+}
+
+// encoding/json reports unknown fields only as text: `json: unknown field "x"`.
+func isUnknownField(err error) bool {
+	return strings.HasPrefix(err.Error(), "json: unknown field ")
+}
+
+func unknownFieldName(err error) string {
+	return strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+}

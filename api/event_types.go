@@ -1,0 +1,16 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/esign-webhooks/esign-webhooks/events"
+)
+
+func (h *Handler) listEventTypes(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]any{
+		"data":           events.Catalogue,
+		"triggerSources": events.TriggerSources,
+	})
+}

@@ -1,0 +1,106 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/events"
+)
+
+type publishRequest struct {
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	TriggerSource string          `json:"triggerSource"`
+	AppID         string          `json:"appId"`
+	OccurredAt    *time.Time      `json:"occurredAt"`
+	Data          json.RawMessage `json:"data"`
+}
+
+type publishResponse struct {
+	EventID    string `json:"eventId"`
+	WorkflowID string `json:"workflowId"`
+	Duplicate  bool   `json:"duplicate"`
+}
+
+// publishEvent records the event, then starts its workflow. Both steps are
+// idempotent on the event id, so a client retrying after any failure (ours
+// or the network's) gets the same ids and one delivery per webhook.
+func (h *Handler) publishEvent(c echo.Context) error {
+	var req publishRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	if len(req.Data) > h.cfg.MaxEventData {
+		return apiError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
+			fmt.Sprintf("data must be at most %d bytes.", h.cfg.MaxEventData))
+	}
+	e := events.Event{ID: req.ID, Type: req.Type, TriggerSource: req.TriggerSource, AppID: req.AppID, Data: req.Data}
+	if req.OccurredAt != nil {
+		e.OccurredAt = req.OccurredAt.UTC()
+	}
+	if err := h.pub.Prepare(&e); err != nil {
+		var fe events.FieldErrors
+		if errors.As(err, &fe) {
+			return validationError(fe)
+		}
+		return err
+	}
+	acct := caller(c).AccountID
+	stored, created, err := h.store.InsertEvent(c.Request().Context(), db.Event{
+		AccountID: acct, ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
+		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: events.WorkflowID(acct.String(), e.ID),
+	})
+	if err != nil {
+		return err
+	}
+	if !created {
+		// Same id again: deliver what was first published, nothing new.
+		e = events.Event{ID: stored.ID, Type: stored.Type, TriggerSource: stored.TriggerSource,
+			AppID: stored.AppID, OccurredAt: stored.OccurredAt.UTC(), Data: stored.Data}
+	}
+	res, err := h.pub.Start(c.Request().Context(), acct.String(), e)
+	if err != nil {
+		h.log.Error("starting delivery workflow", "eventId", e.ID, "err", err)
+		return apiError(http.StatusServiceUnavailable, CodeUnavailable,
+			"The event was stored but delivery could not be scheduled; retry with the same id.")
+	}
+	return c.JSON(http.StatusAccepted, publishResponse{EventID: res.EventID, WorkflowID: res.WorkflowID, Duplicate: !created})
+}
+
+type eventJSON struct {
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	TriggerSource string          `json:"triggerSource"`
+	AppID         string          `json:"appId,omitempty"`
+	OccurredAt    time.Time       `json:"occurredAt"`
+	Data          json.RawMessage `json:"data"`
+	WorkflowID    string          `json:"workflowId"`
+	CreatedAt     time.Time       `json:"createdAt"`
+	Deliveries    []deliveryJSON  `json:"deliveries"`
+}
+
+func (h *Handler) getEvent(c echo.Context) error {
+	acct := caller(c).AccountID
+	e, err := h.store.Event(c.Request().Context(), acct, c.Param("id"))
+	if err != nil {
+		return notFoundOr(err, "event")
+	}
+	ds, err := h.store.ListDeliveries(c.Request().Context(), acct, db.DeliveryFilter{EventID: e.ID})
+	if err != nil {
+		return err
+	}
+	out := eventJSON{
+		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID, OccurredAt: e.OccurredAt.UTC(),
+		Data: e.Data, WorkflowID: e.WorkflowID, CreatedAt: e.CreatedAt.UTC(), Deliveries: make([]deliveryJSON, 0, len(ds)),
+	}
+	for _, d := range ds {
+		out.Deliveries = append(out.Deliveries, toDeliveryJSON(d))
+	}
+	return c.JSON(http.StatusOK, out)
+}

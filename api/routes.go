@@ -1,0 +1,44 @@
+package api
+
+import "github.com/labstack/echo/v4"
+
+// routes is the one table of every route. The OpenAPI document
+// (openapi.json) must list each; a test holds them together. Middleware is
+// attached per route, not per group: Echo groups with middleware add
+// catch-all routes that would turn an unknown path into a 401 or 403.
+func (h *Handler) routes(e *echo.Echo) {
+	e.GET("/healthz", h.health)
+	e.GET("/readyz", h.ready)
+	e.GET("/v1/openapi.json", h.openAPI)
+	e.GET("/v1/event-types", h.listEventTypes)
+
+	readers := []echo.MiddlewareFunc{h.authenticate, roles(roleAdmin, roleMember)}
+	admins := []echo.MiddlewareFunc{h.authenticate, roles(roleAdmin)}
+	publishers := []echo.MiddlewareFunc{h.authenticate, roles(roleAdmin, rolePublisher)}
+	// Webhooks and their delivery log are a Professional feature.
+	proReaders := append(readers[:2:2], h.requireWebhookPlan)
+	proAdmins := append(admins[:2:2], h.requireWebhookPlan)
+
+	e.POST("/v1/api-keys", h.createAPIKey, admins...)
+	e.GET("/v1/api-keys", h.listAPIKeys, admins...)
+	e.DELETE("/v1/api-keys/:id", h.revokeAPIKey, admins...)
+
+	e.POST("/v1/webhooks", h.createWebhook, proAdmins...)
+	e.GET("/v1/webhooks", h.listWebhooks, proReaders...)
+	e.GET("/v1/webhooks/:id", h.getWebhook, proReaders...)
+	e.PATCH("/v1/webhooks/:id", h.updateWebhook, proAdmins...)
+	e.DELETE("/v1/webhooks/:id", h.deleteWebhook, proAdmins...)
+	e.POST("/v1/webhooks/:id/enable", h.enableWebhook, proAdmins...)
+	e.POST("/v1/webhooks/:id/disable", h.disableWebhook, proAdmins...)
+	e.POST("/v1/webhooks/:id/secret/reset", h.resetSecret, proAdmins...)
+	e.GET("/v1/webhooks/:id/secret", h.getSecret, proAdmins...)
+	e.POST("/v1/webhooks/:id/test", h.testWebhook, proAdmins...)
+	e.GET("/v1/deliveries", h.listDeliveries, proReaders...)
+	e.GET("/v1/deliveries/:id", h.getDelivery, proReaders...)
+	e.POST("/v1/deliveries/:id/resend", h.resendDelivery, proAdmins...)
+
+	// Upstream services publish for every account; on other plans the event
+	// is recorded and matches no webhook.
+	e.POST("/v1/events", h.publishEvent, publishers...)
+	e.GET("/v1/events/:id", h.getEvent, readers...)
+}

@@ -1,0 +1,156 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"reflect"
+	"strings"
+
+	"github.com/go-playground/validator/v10"
+
+	"github.com/esign-webhooks/esign-webhooks/egress"
+	"github.com/esign-webhooks/esign-webhooks/events"
+)
+
+// newValidator registers our rules on go-playground/validator, with JSON
+// field names in errors.
+func (h *Handler) newValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			return ""
+		}
+		return name
+	})
+	must(v.RegisterValidation("eventtype", func(fl validator.FieldLevel) bool { return events.IsType(fl.Field().String()) }))
+	must(v.RegisterValidation("triggersource", func(fl validator.FieldLevel) bool {
+		return events.IsTriggerSource(fl.Field().String())
+	}))
+	must(v.RegisterValidation("callbackurl", func(fl validator.FieldLevel) bool {
+		return h.checkCallbackURL(fl.Field().String()) == nil
+	}))
+	must(v.RegisterValidation("notblank", func(fl validator.FieldLevel) bool {
+		return strings.TrimSpace(fl.Field().String()) != ""
+	}))
+	return v
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// check validates s and returns a 422 naming each invalid field, or nil.
+func (h *Handler) check(s any) error {
+	err := h.validate.Struct(s)
+	var verrs validator.ValidationErrors
+	if !errors.As(err, &verrs) {
+		return err
+	}
+	fields := map[string]string{}
+	for _, fe := range verrs {
+		name := fieldPath(fe)
+		if _, seen := fields[name]; !seen {
+			fields[name] = h.message(fe)
+		}
+	}
+	return validationError(fields)
+}
+
+// fieldPath drops the struct name and any index: "eventTypes[2]" → "eventTypes".
+func fieldPath(fe validator.FieldError) string {
+	ns := fe.Namespace()
+	if _, rest, ok := strings.Cut(ns, "."); ok {
+		ns = rest
+	}
+	if i := strings.IndexByte(ns, '['); i >= 0 {
+		ns = ns[:i]
+	}
+	return ns
+}
+
+func (h *Handler) message(fe validator.FieldError) string {
+	switch fe.Tag() {
+	case "required", "notblank":
+		return "is required"
+	case "min":
+		if fe.Kind() == reflect.Slice {
+			return "must not be empty"
+		}
+		return fmt.Sprintf("must be at least %s characters", fe.Param())
+	case "max":
+		if fe.Kind() == reflect.Slice {
+			return fmt.Sprintf("must have at most %s items", fe.Param())
+		}
+		if fe.Field() == "url" {
+			return fmt.Sprintf("must be at most %s bytes", fe.Param())
+		}
+		return fmt.Sprintf("must be at most %s characters", fe.Param())
+	case "unique":
+		return "must not repeat a value"
+	case "eventtype":
+		return fmt.Sprintf("unknown event type %q (see GET /v1/event-types)", fe.Value())
+	case "triggersource":
+		return fmt.Sprintf("unknown trigger source %q: use saas_page or third_party_app", fe.Value())
+	case "callbackurl":
+		return h.checkCallbackURL(fmt.Sprint(fe.Value())).Error()
+	case "oneof":
+		return "must be one of: " + strings.ReplaceAll(fe.Param(), " ", ", ")
+	case "printascii":
+		return "must be printable ASCII"
+	}
+	return "is invalid (" + fe.Tag() + ")"
+}
+
+// checkCallbackURL applies the save-time URL rules. The connect-time check in
+// egress is what really stops SSRF (DNS can change); this one gives the admin
+// an early, clear answer.
+func (h *Handler) checkCallbackURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		return errors.New("must be an absolute URL such as https://example.com/webhooks")
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && h.cfg.AllowHTTP:
+	case u.Scheme == "http":
+		return errors.New("must use https://")
+	default:
+		return errors.New("must use https://")
+	}
+	if u.User != nil {
+		return errors.New("must not contain user information (user:password@)")
+	}
+	if u.Fragment != "" {
+		return errors.New("must not contain a fragment (#...)")
+	}
+	host := u.Hostname()
+	if addr, err := netip.ParseAddr(host); err == nil {
+		if egress.IsBlocked(addr.Unmap(), h.cfg.AllowCIDRs) {
+			return errors.New("must point at a public address")
+		}
+	} else if isLocalName(host) && !allowsLoopback(h.cfg.AllowCIDRs) {
+		return errors.New("must point at a public address")
+	}
+	if port := u.Port(); port != "" {
+		if _, err := net.LookupPort("tcp", port); err != nil {
+			return errors.New("has an invalid port")
+		}
+	}
+	return nil
+}
+
+func isLocalName(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == "localhost" || strings.HasSuffix(host, ".localhost") || strings.HasSuffix(host, ".local") ||
+		strings.HasSuffix(host, ".internal")
+}
+
+func allowsLoopback(allow []netip.Prefix) bool {
+	return !egress.IsBlocked(netip.MustParseAddr("127.0.0.1"), allow)
+}

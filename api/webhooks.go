@@ -1,0 +1,361 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/signing"
+	"github.com/esign-webhooks/esign-webhooks/workflows"
+)
+
+// webhookJSON is a webhook as the API shows it: never its secret.
+type webhookJSON struct {
+	ID             uuid.UUID `json:"id"`
+	Name           string    `json:"name"`
+	URL            string    `json:"url"`
+	EventTypes     []string  `json:"eventTypes"`
+	TriggerSources []string  `json:"triggerSources"`
+	AppIDs         []string  `json:"appIds"`
+	Status         string    `json:"status"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+}
+
+func toWebhookJSON(w db.Webhook) webhookJSON {
+	status := "disabled"
+	if w.Enabled {
+		status = "enabled"
+	}
+	return webhookJSON{
+		ID: w.ID, Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources,
+		AppIDs: nonNil(w.AppIDs), Status: status, CreatedAt: w.CreatedAt.UTC(), UpdatedAt: w.UpdatedAt.UTC(),
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+type createWebhookRequest struct {
+	Name           string   `json:"name" validate:"notblank,max=100"`
+	URL            string   `json:"url" validate:"required,max=2048,callbackurl"`
+	EventTypes     []string `json:"eventTypes" validate:"required,min=1,unique,dive,eventtype"`
+	TriggerSources []string `json:"triggerSources" validate:"required,min=1,unique,dive,triggersource"`
+	AppIDs         []string `json:"appIds" validate:"omitempty,max=100,unique,dive,min=1,max=200,printascii"`
+	Enabled        *bool    `json:"enabled"`
+}
+
+type updateWebhookRequest struct {
+	Name           *string  `json:"name" validate:"omitnil,notblank,max=100"`
+	URL            *string  `json:"url" validate:"omitnil,max=2048,callbackurl"`
+	EventTypes     []string `json:"eventTypes" validate:"omitnil,min=1,unique,dive,eventtype"`
+	TriggerSources []string `json:"triggerSources" validate:"omitnil,min=1,unique,dive,triggersource"`
+	AppIDs         []string `json:"appIds" validate:"omitnil,max=100,unique,dive,min=1,max=200,printascii"`
+}
+
+type webhookWithSecret struct {
+	webhookJSON
+	Secret string `json:"secret"`
+}
+
+func (h *Handler) createWebhook(c echo.Context) error {
+	var req createWebhookRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	req.Name = strings.TrimSpace(req.Name)
+	if err := h.check(req); err != nil {
+		return err
+	}
+	secret, err := signing.NewSecret()
+	if err != nil {
+		return err
+	}
+	id := uuid.New()
+	enc, err := h.box.Seal([]byte(secret), db.SecretAAD(id))
+	if err != nil {
+		return fmt.Errorf("encrypting secret: %w", err)
+	}
+	enabled := req.Enabled == nil || *req.Enabled
+	w, err := h.store.CreateWebhook(c.Request().Context(), id, caller(c).AccountID, db.WebhookFields{
+		Name: req.Name, URL: req.URL, EventTypes: req.EventTypes, TriggerSources: req.TriggerSources, AppIDs: req.AppIDs,
+	}, enabled, enc)
+	if errors.Is(err, db.ErrConflict) {
+		return nameTaken()
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, webhookWithSecret{toWebhookJSON(w), secret})
+}
+
+func nameTaken() error {
+	return validationError(map[string]string{"name": "is already used by another webhook of this account"})
+}
+
+// webhookID parses the :id parameter; a malformed id is simply not found.
+func webhookID(c echo.Context) (uuid.UUID, error) {
+	id, err := uuid.Parse(c.Param("id"))
+	if err != nil {
+		return uuid.Nil, notFound("webhook")
+	}
+	return id, nil
+}
+
+func (h *Handler) getWebhook(c echo.Context) error {
+	id, err := webhookID(c)
+	if err != nil {
+		return err
+	}
+	w, err := h.store.Webhook(c.Request().Context(), caller(c).AccountID, id)
+	if err != nil {
+		return notFoundOr(err, "webhook")
+	}
+	return c.JSON(http.StatusOK, toWebhookJSON(w))
+}
+
+func notFoundOr(err error, what string) error {
+	if errors.Is(err, db.ErrNotFound) {
+		return notFound(what)
+	}
+	return err
+}
+
+type page[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+func (h *Handler) listWebhooks(c echo.Context) error {
+	limit, after, err := pagination(c)
+	if err != nil {
+		return err
+	}
+	f := db.WebhookFilter{Limit: limit + 1, After: after}
+	switch s := c.QueryParam("status"); s {
+	case "":
+	case "enabled", "disabled":
+		enabled := s == "enabled"
+		f.Enabled = &enabled
+	default:
+		return validationError(map[string]string{"status": "must be enabled or disabled"})
+	}
+	hooks, err := h.store.ListWebhooks(c.Request().Context(), caller(c).AccountID, f)
+	if err != nil {
+		return err
+	}
+	out := page[webhookJSON]{Data: []webhookJSON{}}
+	for i, w := range hooks {
+		if i == limit {
+			out.NextCursor = encodeCursor(hooks[i-1].CreatedAt, hooks[i-1].ID)
+			break
+		}
+		out.Data = append(out.Data, toWebhookJSON(w))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// errWebhookEnabled is the rule of the settings page: edit and delete only
+// while disabled.
+var errWebhookEnabled = apiError(http.StatusConflict, CodeWebhookEnabled,
+	"Disable the webhook first: it can be edited or deleted only while disabled.")
+
+func mustBeDisabled(w db.Webhook) error {
+	if w.Enabled {
+		return errWebhookEnabled
+	}
+	return nil
+}
+
+func (h *Handler) updateWebhook(c echo.Context) error {
+	id, err := webhookID(c)
+	if err != nil {
+		return err
+	}
+	var req updateWebhookRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	if req.Name != nil {
+		trimmed := strings.TrimSpace(*req.Name)
+		req.Name = &trimmed
+	}
+	if err := h.check(req); err != nil {
+		return err
+	}
+	w, err := h.store.UpdateWebhook(c.Request().Context(), caller(c).AccountID, id, mustBeDisabled, func(f *db.WebhookFields) {
+		if req.Name != nil {
+			f.Name = *req.Name
+		}
+		if req.URL != nil {
+			f.URL = *req.URL
+		}
+		if req.EventTypes != nil {
+			f.EventTypes = req.EventTypes
+		}
+		if req.TriggerSources != nil {
+			f.TriggerSources = req.TriggerSources
+		}
+		if req.AppIDs != nil {
+			f.AppIDs = req.AppIDs
+		}
+	})
+	switch {
+	case errors.Is(err, db.ErrConflict):
+		return nameTaken()
+	case err != nil:
+		return notFoundOr(err, "webhook")
+	}
+	return c.JSON(http.StatusOK, toWebhookJSON(w))
+}
+
+func (h *Handler) enableWebhook(c echo.Context) error  { return h.setEnabled(c, true) }
+func (h *Handler) disableWebhook(c echo.Context) error { return h.setEnabled(c, false) }
+
+func (h *Handler) setEnabled(c echo.Context, enabled bool) error {
+	id, err := webhookID(c)
+	if err != nil {
+		return err
+	}
+	w, err := h.store.SetWebhookEnabled(c.Request().Context(), caller(c).AccountID, id, enabled)
+	if err != nil {
+		return notFoundOr(err, "webhook")
+	}
+	if !enabled {
+		h.stopPendingDeliveries(c.Request().Context(), id, "webhook was disabled")
+	}
+	return c.JSON(http.StatusOK, toWebhookJSON(w))
+}
+
+func (h *Handler) deleteWebhook(c echo.Context) error {
+	id, err := webhookID(c)
+	if err != nil {
+		return err
+	}
+	acct := caller(c).AccountID
+	// Look first so an unknown id is a 404 whatever confirm says.
+	if _, err := h.store.Webhook(c.Request().Context(), acct, id); err != nil {
+		return notFoundOr(err, "webhook")
+	}
+	if c.QueryParam("confirm") != id.String() {
+		return apiError(http.StatusPreconditionRequired, CodeConfirmationRequired,
+			"Deleting is permanent: repeat the webhook's id in ?confirm= to confirm.")
+	}
+	if err := h.store.DeleteWebhook(c.Request().Context(), acct, id, mustBeDisabled); err != nil {
+		return notFoundOr(err, "webhook")
+	}
+	h.stopPendingDeliveries(c.Request().Context(), id, "webhook was deleted")
+	return c.NoContent(http.StatusNoContent)
+}
+
+// stopPendingDeliveries signals the workflows of the webhook's unfinished
+// deliveries so their waits end now. Best effort: each attempt also checks
+// the webhook before sending, so a lost signal only delays the cancellation.
+func (h *Handler) stopPendingDeliveries(ctx context.Context, webhookID uuid.UUID, reason string) {
+	pending, err := h.store.PendingDeliveries(ctx, webhookID)
+	if err != nil {
+		h.log.Warn("listing pending deliveries", "webhookId", webhookID, "err", err)
+		return
+	}
+	for _, d := range pending {
+		err := h.temporal.SignalWorkflow(ctx, d.WorkflowID, "", workflows.SignalWebhookChanged,
+			workflows.WebhookChange{WebhookID: webhookID.String(), Reason: reason})
+		if err != nil {
+			h.log.Debug("signalling delivery workflow", "workflowId", d.WorkflowID, "err", err)
+		}
+	}
+}
+
+type resetSecretRequest struct {
+	GracePeriodSeconds *int `json:"gracePeriodSeconds" validate:"omitnil,min=0,max=604800"`
+}
+
+func (h *Handler) resetSecret(c echo.Context) error {
+	id, err := webhookID(c)
+	if err != nil {
+		return err
+	}
+	var req resetSecretRequest
+	if c.Request().ContentLength != 0 {
+		if err := decode(c, &req); err != nil {
+			return err
+		}
+	}
+	if err := h.check(req); err != nil {
+		if ve, ok := err.(*Error); ok && ve.Fields["gracePeriodSeconds"] != "" {
+			ve.Fields["gracePeriodSeconds"] = "must be between 0 and 604800 seconds (7 days)"
+		}
+		return err
+	}
+	grace := 86400
+	if req.GracePeriodSeconds != nil {
+		grace = *req.GracePeriodSeconds
+	}
+	secret, err := signing.NewSecret()
+	if err != nil {
+		return err
+	}
+	enc, err := h.box.Seal([]byte(secret), db.SecretAAD(id))
+	if err != nil {
+		return fmt.Errorf("encrypting secret: %w", err)
+	}
+	graceUntil := h.now().Add(time.Duration(grace) * time.Second)
+	w, err := h.store.RotateWebhookSecret(c.Request().Context(), caller(c).AccountID, id, enc, graceUntil, grace > 0)
+	if err != nil {
+		return notFoundOr(err, "webhook")
+	}
+	out := map[string]any{"webhook": toWebhookJSON(w), "secret": secret}
+	if grace > 0 {
+		out["previousSecretExpiresAt"] = graceUntil.UTC()
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *Handler) getSecret(c echo.Context) error {
+	id, err := webhookID(c)
+	if err != nil {
+		return err
+	}
+	w, err := h.store.Webhook(c.Request().Context(), caller(c).AccountID, id)
+	if err != nil {
+		return notFoundOr(err, "webhook")
+	}
+	secret, err := h.box.Open(w.SecretEnc, db.SecretAAD(w.ID))
+	if err != nil {
+		return fmt.Errorf("decrypting secret: %w", err)
+	}
+	return c.JSON(http.StatusOK, map[string]string{"secret": string(secret)})
+}
+
+// pagination reads ?limit= (1-100, default 20) and ?cursor=.
+func pagination(c echo.Context) (int, *db.Cursor, error) {
+	limit := 20
+	if s := c.QueryParam("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
+			return 0, nil, validationError(map[string]string{"limit": "must be a whole number from 1 to 100"})
+		}
+		limit = n
+	}
+	var after *db.Cursor
+	if s := c.QueryParam("cursor"); s != "" {
+		cur, ok := decodeCursor(s)
+		if !ok {
+			return 0, nil, validationError(map[string]string{"cursor": "is not a cursor this API returned"})
+		}
+		after = &cur
+	}
+	return limit, after, nil
+}

@@ -1,0 +1,51 @@
+// Command webhookd runs the esign-webhooks API and delivery worker.
+//
+//	webhookd [serve]     API and worker in one process (default)
+//	webhookd api         the REST API only
+//	webhookd worker      the Temporal worker only
+//	webhookd migrate     apply database migrations and exit
+//	webhookd accounts create --name NAME --plan trial|basic|professional
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: webhookd [serve|api|worker|migrate|accounts create --name NAME --plan PLAN]`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := realMain(ctx, os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "webhookd:", err)
+		os.Exit(1)
+	}
+}
+
+func realMain(ctx context.Context, args []string) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return run(ctx, true, true)
+	case "api":
+		return run(ctx, true, false)
+	case "worker":
+		return run(ctx, false, true)
+	case "migrate":
+		return migrate(ctx)
+	case "accounts":
+		return accounts(ctx, args)
+	case "help", "-h", "--help":
+		fmt.Println(usage)
+		return nil
+	default:
+		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
+	}
+}

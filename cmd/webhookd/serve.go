@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/esign-webhooks/esign-webhooks/api"
+	"github.com/esign-webhooks/esign-webhooks/config"
+	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/secretbox"
+)
+
+// run starts the API, the worker, or both, until ctx ends.
+func run(ctx context.Context, withAPI, withWorker bool) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	log := cfg.Logger()
+	slog.SetDefault(log)
+
+	store, err := db.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx, log); err != nil {
+		return err
+	}
+	box, err := loadSecretsBox(cfg, log)
+	if err != nil {
+		return err
+	}
+	tc, err := dialTemporal(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	g, ctx := errgroup.WithContext(ctx)
+	if withWorker {
+		w, err := newWorker(cfg, log, store, box, tc)
+		if err != nil {
+			return err
+		}
+		g.Go(func() error {
+			if err := w.Start(); err != nil {
+				return fmt.Errorf("starting worker: %w", err)
+			}
+			log.Info("worker started", "taskQueue", cfg.TaskQueue)
+			<-ctx.Done()
+			w.Stop()
+			return nil
+		})
+	}
+	if withAPI {
+		srv := &http.Server{
+			Addr:              cfg.HTTPAddr,
+			Handler:           api.New(cfg, log, store, box, tc),
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+		g.Go(func() error {
+			log.Info("api listening", "addr", "http://"+cfg.HTTPAddr)
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("serving http: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-ctx.Done()
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			return srv.Shutdown(shutdownCtx)
+		})
+	}
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// loadSecretsBox builds the cipher for webhook secrets at rest.
+func loadSecretsBox(cfg config.Config, log *slog.Logger) (*secretbox.Box, error) {
+	var key []byte
+	var err error
+	if cfg.SecretsKey != "" {
+		key, err = secretbox.ParseKey(cfg.SecretsKey)
+	} else {
+		var created bool
+		key, created, err = secretbox.LoadOrCreateKeyFile(cfg.SecretsKeyFile)
+		if created {
+			log.Warn("generated a development secrets key; set SECRETS_KEY in production", "file", cfg.SecretsKeyFile)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading secrets key: %w", err)
+	}
+	return secretbox.New(key)
+}
+
+func migrate(ctx context.Context) error {
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	log := cfg.Logger()
+	store, err := db.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	return store.Migrate(ctx, log)
+}

@@ -1,0 +1,133 @@
+// Package config reads webhookd's typed configuration from environment
+// variables. Every default points at the local stack that `make run` starts.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+
+	"github.com/esign-webhooks/esign-webhooks/egress"
+)
+
+// Config is every setting of webhookd. The README's configuration table
+// mirrors it; keep them in step.
+type Config struct {
+	DatabaseURL      string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:55432/webhooks?sslmode=disable"`
+	DatabaseMaxConns int    `env:"DATABASE_MAX_CONNS" envDefault:"20"`
+
+	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
+	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
+	TaskQueue         string `env:"TEMPORAL_TASK_QUEUE" envDefault:"webhooks"`
+
+	HTTPAddr     string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	LogLevel     string `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat    string `env:"LOG_FORMAT" envDefault:"text"`
+	MaxBodyBytes int64  `env:"MAX_BODY_BYTES" envDefault:"300000"`
+	MaxEventData int    `env:"MAX_EVENT_DATA_BYTES" envDefault:"262144"`
+
+	// SecretsKey encrypts webhook secrets at rest (AES-256-GCM, 32 bytes as
+	// base64 or hex). When empty, SecretsKeyFile is read, and created with a
+	// warning when missing: fine for development, not for production.
+	SecretsKey     string `env:"SECRETS_KEY"`
+	SecretsKeyFile string `env:"SECRETS_KEY_FILE" envDefault:".data/run/secrets.key"`
+
+	// AllowHTTP lets callback URLs use plain http:// (off by default).
+	AllowHTTP bool `env:"WEBHOOK_ALLOW_HTTP" envDefault:"false"`
+	// EgressAllowCIDRs lists non-public networks that callbacks may reach
+	// anyway, e.g. 127.0.0.0/8 for local development.
+	EgressAllowCIDRs string `env:"EGRESS_ALLOW_CIDRS"`
+
+	DeliveryTimeout       time.Duration `env:"DELIVERY_TIMEOUT" envDefault:"5s"`
+	RetrySchedule         string        `env:"DELIVERY_RETRY_SCHEDULE" envDefault:"10s,30s,1m,2m,3m,4m,5m,6m,7m,8m,9m,10m,20m,30m,1h,2h"`
+	RetryAfterMax         time.Duration `env:"DELIVERY_RETRY_AFTER_MAX" envDefault:"1h"`
+	ResponseBodyMaxBytes  int64         `env:"DELIVERY_RESPONSE_MAX_BYTES" envDefault:"4096"`
+	WorkerActivitySlots   int           `env:"WORKER_MAX_CONCURRENT_ACTIVITIES" envDefault:"500"`
+	WorkerWorkflowPollers int           `env:"WORKER_WORKFLOW_POLLERS" envDefault:"4"`
+	WorkerActivityPollers int           `env:"WORKER_ACTIVITY_POLLERS" envDefault:"8"`
+
+	// Parsed forms, filled by Load.
+	Retries    []time.Duration `env:"-"`
+	AllowCIDRs []netip.Prefix  `env:"-"`
+}
+
+// Load reads the environment and validates it.
+func Load() (Config, error) {
+	return LoadFrom(nil)
+}
+
+// LoadFrom reads settings from vars when non-nil (tests), else the environment.
+func LoadFrom(vars map[string]string) (Config, error) {
+	var c Config
+	opts := env.Options{}
+	if vars != nil {
+		opts.Environment = vars
+	}
+	if err := env.ParseWithOptions(&c, opts); err != nil {
+		return Config{}, fmt.Errorf("reading configuration: %w", err)
+	}
+	return c, c.validate()
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	var err error
+	if c.Retries, err = ParseSchedule(c.RetrySchedule); err != nil {
+		errs = append(errs, fmt.Errorf("DELIVERY_RETRY_SCHEDULE: %w", err))
+	}
+	if c.AllowCIDRs, err = egress.ParseCIDRs(c.EgressAllowCIDRs); err != nil {
+		errs = append(errs, fmt.Errorf("EGRESS_ALLOW_CIDRS: %w", err))
+	}
+	if c.DeliveryTimeout <= 0 {
+		errs = append(errs, errors.New("DELIVERY_TIMEOUT must be positive"))
+	}
+	if c.MaxEventData <= 0 || int64(c.MaxEventData) > c.MaxBodyBytes {
+		errs = append(errs, errors.New("MAX_EVENT_DATA_BYTES must be positive and below MAX_BODY_BYTES"))
+	}
+	if _, err := c.SlogLevel(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// ParseSchedule parses a comma-separated list of durations.
+func ParseSchedule(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		d, err := time.ParseDuration(part)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("invalid duration %q", part)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// SlogLevel parses LOG_LEVEL.
+func (c Config) SlogLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	return l, nil
+}
+
+// Logger builds the process logger.
+func (c Config) Logger() *slog.Logger {
+	level, _ := c.SlogLevel()
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

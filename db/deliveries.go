@@ -1,0 +1,281 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Delivery statuses.
+const (
+	StatusPending   = "pending"
+	StatusRetrying  = "retrying"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+)
+
+// Delivery is one event sent to one webhook, over one or more series of attempts.
+type Delivery struct {
+	ID             uuid.UUID  `db:"id"`
+	AccountID      uuid.UUID  `db:"account_id"`
+	EventID        string     `db:"event_id"`
+	WebhookID      uuid.UUID  `db:"webhook_id"`
+	EventType      string     `db:"event_type"`
+	MessageID      string     `db:"message_id"`
+	Status         string     `db:"status"`
+	StatusReason   string     `db:"status_reason"`
+	AttemptCount   int        `db:"attempt_count"`
+	Series         int        `db:"series"`
+	WorkflowID     string     `db:"workflow_id"`
+	NextAttemptAt  *time.Time `db:"next_attempt_at"`
+	LastStatusCode *int       `db:"last_status_code"`
+	CreatedAt      time.Time  `db:"created_at"`
+	UpdatedAt      time.Time  `db:"updated_at"`
+}
+
+// Attempt is one HTTP request of a delivery.
+type Attempt struct {
+	DeliveryID     uuid.UUID `db:"delivery_id"`
+	Series         int       `db:"series"`
+	Number         int       `db:"number"`
+	URL            string    `db:"url"`
+	StartedAt      time.Time `db:"started_at"`
+	DurationMS     int       `db:"duration_ms"`
+	ResponseStatus *int      `db:"response_status"`
+	ResponseBody   string    `db:"response_body"`
+	Error          string    `db:"error"`
+}
+
+// RecordEvent stores the event (if new) and one pending delivery for each
+// webhook in webhookIDs, idempotently; it returns every delivery of the event
+// for those webhooks.
+func (s *Store) RecordEvent(ctx context.Context, e Event, webhookIDs []uuid.UUID) ([]Delivery, error) {
+	deliveries := []Delivery{}
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, _, err := insertEvent(ctx, tx, e); err != nil {
+			return err
+		}
+		if len(webhookIDs) == 0 {
+			return nil
+		}
+		// The delivery id doubles as the stable webhook-id header ("msg_" + id).
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, workflow_id)
+			SELECT d.id, $1, $2, w, $3, 'msg_' || replace(d.id::text, '-', ''), 'pending', $4
+			FROM unnest($5::uuid[]) AS w, LATERAL (SELECT gen_random_uuid() AS id) d
+			ON CONFLICT (account_id, event_id, webhook_id) DO NOTHING`,
+			e.AccountID, e.ID, e.Type, e.WorkflowID, pq.Array(webhookIDs))
+		if err != nil {
+			return translate(err)
+		}
+		return translate(tx.SelectContext(ctx, &deliveries, `
+			SELECT * FROM deliveries WHERE account_id = $1 AND event_id = $2 AND webhook_id = ANY($3)
+			ORDER BY webhook_id`, e.AccountID, e.ID, pq.Array(webhookIDs)))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recording event: %w", err)
+	}
+	return deliveries, nil
+}
+
+// MatchingWebhooks returns the ids of the account's enabled webhooks that
+// subscribe to the event type and trigger source (and app id, when they
+// limit third-party events to some app ids).
+func (s *Store) MatchingWebhooks(ctx context.Context, accountID uuid.UUID, eventType, source, appID string) ([]uuid.UUID, error) {
+	ids := []uuid.UUID{}
+	err := s.db.SelectContext(ctx, &ids, `
+		SELECT id FROM webhooks
+		WHERE account_id = $1 AND enabled AND $2 = ANY(event_types) AND $3 = ANY(trigger_sources)
+		  AND ($3 <> 'third_party_app' OR cardinality(app_ids) = 0 OR $4 = ANY(app_ids))
+		ORDER BY id`, accountID, eventType, source, appID)
+	if err != nil {
+		return nil, fmt.Errorf("matching webhooks: %w", translate(err))
+	}
+	return ids, nil
+}
+
+// DeliveryTarget is what one attempt needs: the delivery, the webhook as it is
+// now (nil fields when it was deleted) and the event.
+type DeliveryTarget struct {
+	Delivery
+	WebhookExists           bool            `db:"webhook_exists"`
+	WebhookEnabled          bool            `db:"webhook_enabled"`
+	URL                     string          `db:"url"`
+	SecretEnc               []byte          `db:"secret_enc"`
+	PreviousSecretEnc       []byte          `db:"previous_secret_enc"`
+	PreviousSecretExpiresAt *time.Time      `db:"previous_secret_expires_at"`
+	TriggerSource           string          `db:"trigger_source"`
+	AppID                   string          `db:"app_id"`
+	OccurredAt              time.Time       `db:"occurred_at"`
+	Data                    json.RawMessage `db:"data"`
+}
+
+// DeliveryTarget loads one delivery with its webhook and event.
+func (s *Store) DeliveryTarget(ctx context.Context, deliveryID uuid.UUID) (DeliveryTarget, error) {
+	var t DeliveryTarget
+	err := s.db.GetContext(ctx, &t, `
+		SELECT d.*, w.id IS NOT NULL AS webhook_exists, coalesce(w.enabled, false) AS webhook_enabled,
+			coalesce(w.url, '') AS url, w.secret_enc, w.previous_secret_enc, w.previous_secret_expires_at,
+			e.trigger_source, e.app_id, e.occurred_at, e.data
+		FROM deliveries d
+		JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
+		LEFT JOIN webhooks w ON w.id = d.webhook_id
+		WHERE d.id = $1`, deliveryID)
+	if err != nil {
+		return DeliveryTarget{}, fmt.Errorf("loading delivery target: %w", translate(err))
+	}
+	return t, nil
+}
+
+// AttemptOutcome is the delivery's state after an attempt.
+type AttemptOutcome struct {
+	Status        string
+	Reason        string
+	NextAttemptAt *time.Time
+}
+
+// RecordAttempt stores an attempt (overwriting the same series/number, so a
+// retried activity never duplicates it) and the delivery's new state.
+func (s *Store) RecordAttempt(ctx context.Context, a Attempt, o AttemptOutcome) error {
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO attempts (delivery_id, series, number, url, started_at, duration_ms, response_status, response_body, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (delivery_id, series, number) DO UPDATE SET url = EXCLUDED.url,
+				started_at = EXCLUDED.started_at, duration_ms = EXCLUDED.duration_ms,
+				response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body,
+				error = EXCLUDED.error`,
+			a.DeliveryID, a.Series, a.Number, a.URL, a.StartedAt, a.DurationMS, a.ResponseStatus, a.ResponseBody, a.Error)
+		if err != nil {
+			return translate(err)
+		}
+		_, err = tx.ExecContext(ctx, `
+			UPDATE deliveries SET status = $2, status_reason = $3, next_attempt_at = $4, last_status_code = $5,
+				attempt_count = (SELECT count(*) FROM attempts WHERE delivery_id = $1), updated_at = now()
+			WHERE id = $1 AND series = $6`,
+			a.DeliveryID, o.Status, o.Reason, o.NextAttemptAt, a.ResponseStatus, a.Series)
+		return translate(err)
+	})
+	if err != nil {
+		return fmt.Errorf("recording attempt: %w", err)
+	}
+	return nil
+}
+
+// FinishDelivery sets a final status without an attempt (e.g. cancelled).
+func (s *Store) FinishDelivery(ctx context.Context, id uuid.UUID, series int, status, reason string) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE deliveries SET status = $3, status_reason = $4, next_attempt_at = NULL, updated_at = now()
+		WHERE id = $1 AND series = $2 AND status IN ('pending', 'retrying')`, id, series, status, reason)
+	if err != nil {
+		return fmt.Errorf("finishing delivery: %w", translate(err))
+	}
+	return nil
+}
+
+// Delivery returns one delivery of the account.
+func (s *Store) Delivery(ctx context.Context, accountID, id uuid.UUID) (Delivery, error) {
+	var d Delivery
+	err := s.db.GetContext(ctx, &d, `SELECT * FROM deliveries WHERE id = $1 AND account_id = $2`, id, accountID)
+	if err != nil {
+		return Delivery{}, fmt.Errorf("getting delivery: %w", translate(err))
+	}
+	return d, nil
+}
+
+// Attempts returns a delivery's attempts in order.
+func (s *Store) Attempts(ctx context.Context, deliveryID uuid.UUID) ([]Attempt, error) {
+	out := []Attempt{}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT * FROM attempts WHERE delivery_id = $1 ORDER BY series, number`, deliveryID)
+	if err != nil {
+		return nil, fmt.Errorf("listing attempts: %w", translate(err))
+	}
+	return out, nil
+}
+
+// DeliveryFilter narrows ListDeliveries.
+type DeliveryFilter struct {
+	EventID   string
+	WebhookID *uuid.UUID
+	Status    string
+	EventType string
+	After     *Cursor
+	Limit     int
+}
+
+// ListDeliveries returns the account's deliveries, newest first.
+func (s *Store) ListDeliveries(ctx context.Context, accountID uuid.UUID, f DeliveryFilter) ([]Delivery, error) {
+	q := `SELECT * FROM deliveries WHERE account_id = $1`
+	args := []any{accountID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		q += fmt.Sprintf(" AND "+cond, len(args))
+	}
+	if f.EventID != "" {
+		add("event_id = $%d", f.EventID)
+	}
+	if f.WebhookID != nil {
+		add("webhook_id = $%d", *f.WebhookID)
+	}
+	if f.Status != "" {
+		add("status = $%d", f.Status)
+	}
+	if f.EventType != "" {
+		add("event_type = $%d", f.EventType)
+	}
+	if f.After != nil {
+		args = append(args, f.After.CreatedAt, f.After.ID)
+		q += fmt.Sprintf(" AND (created_at, id) < ($%d, $%d)", len(args)-1, len(args))
+	}
+	if f.Limit <= 0 {
+		f.Limit = 1000
+	}
+	args = append(args, f.Limit)
+	q += fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT $%d", len(args))
+	out := []Delivery{}
+	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, fmt.Errorf("listing deliveries: %w", translate(err))
+	}
+	return out, nil
+}
+
+// PendingDeliveries lists the unfinished deliveries of a webhook, so their
+// workflows can be told it was disabled or deleted.
+func (s *Store) PendingDeliveries(ctx context.Context, webhookID uuid.UUID) ([]Delivery, error) {
+	out := []Delivery{}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT * FROM deliveries WHERE webhook_id = $1 AND status IN ('pending', 'retrying')`, webhookID)
+	if err != nil {
+		return nil, fmt.Errorf("listing pending deliveries: %w", translate(err))
+	}
+	return out, nil
+}
+
+// StartResend begins a new series of attempts on a finished delivery; it
+// returns ErrConflict while the delivery is still in progress.
+func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, workflowID func(series int) string) (Delivery, error) {
+	var d Delivery
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &d, `SELECT * FROM deliveries WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID); err != nil {
+			return translate(err)
+		}
+		if d.Status == StatusPending || d.Status == StatusRetrying {
+			return fmt.Errorf("%w: delivery is still in progress", ErrConflict)
+		}
+		return translate(tx.GetContext(ctx, &d, `
+			UPDATE deliveries SET series = series + 1, status = 'pending', status_reason = '',
+				next_attempt_at = NULL, workflow_id = $2, updated_at = now()
+			WHERE id = $1 RETURNING *`, id, workflowID(d.Series+1)))
+	})
+	if err != nil {
+		return Delivery{}, fmt.Errorf("starting resend: %w", err)
+	}
+	return d, nil
+}

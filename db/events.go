@@ -1,0 +1,58 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Event is a published event, kept so deliveries can be inspected and resent.
+type Event struct {
+	AccountID     uuid.UUID       `db:"account_id"`
+	ID            string          `db:"id"`
+	Type          string          `db:"type"`
+	TriggerSource string          `db:"trigger_source"`
+	AppID         string          `db:"app_id"`
+	OccurredAt    time.Time       `db:"occurred_at"`
+	Data          json.RawMessage `db:"data"`
+	WorkflowID    string          `db:"workflow_id"`
+	CreatedAt     time.Time       `db:"created_at"`
+}
+
+// InsertEvent stores an event unless one with the same id exists, and returns
+// the stored one either way (idempotent publish: the first one wins).
+func (s *Store) InsertEvent(ctx context.Context, e Event) (Event, bool, error) {
+	return insertEvent(ctx, s.db, e)
+}
+
+func insertEvent(ctx context.Context, q queryer, e Event) (Event, bool, error) {
+	var out Event
+	err := q.GetContext(ctx, &out, `
+		INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (account_id, id) DO NOTHING RETURNING *`,
+		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID)
+	if err == nil {
+		return out, true, nil
+	}
+	if err := translate(err); err != ErrNotFound {
+		return Event{}, false, fmt.Errorf("inserting event: %w", err)
+	}
+	if err := q.GetContext(ctx, &out, `SELECT * FROM events WHERE account_id = $1 AND id = $2`, e.AccountID, e.ID); err != nil {
+		return Event{}, false, fmt.Errorf("reading existing event: %w", translate(err))
+	}
+	return out, false, nil
+}
+
+// Event returns one event of the account.
+func (s *Store) Event(ctx context.Context, accountID uuid.UUID, id string) (Event, error) {
+	var e Event
+	err := s.db.GetContext(ctx, &e, `SELECT * FROM events WHERE account_id = $1 AND id = $2`, accountID, id)
+	if err != nil {
+		return Event{}, fmt.Errorf("getting event: %w", translate(err))
+	}
+	return e, nil
+}

@@ -1,0 +1,193 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Webhook is a stored webhook. Secrets are ciphertexts (see secretbox).
+type Webhook struct {
+	ID                      uuid.UUID      `db:"id"`
+	AccountID               uuid.UUID      `db:"account_id"`
+	Name                    string         `db:"name"`
+	URL                     string         `db:"url"`
+	EventTypes              pq.StringArray `db:"event_types"`
+	TriggerSources          pq.StringArray `db:"trigger_sources"`
+	AppIDs                  pq.StringArray `db:"app_ids"`
+	Enabled                 bool           `db:"enabled"`
+	SecretEnc               []byte         `db:"secret_enc"`
+	PreviousSecretEnc       []byte         `db:"previous_secret_enc"`
+	PreviousSecretExpiresAt *time.Time     `db:"previous_secret_expires_at"`
+	CreatedAt               time.Time      `db:"created_at"`
+	UpdatedAt               time.Time      `db:"updated_at"`
+}
+
+// WebhookFields are the editable fields of a webhook.
+type WebhookFields struct {
+	Name           string
+	URL            string
+	EventTypes     []string
+	TriggerSources []string
+	AppIDs         []string
+}
+
+// CreateWebhook inserts a webhook with its id chosen by the caller (the id is
+// the additional data of the secret's encryption, so it must be known first).
+func (s *Store) CreateWebhook(ctx context.Context, id, accountID uuid.UUID, f WebhookFields, enabled bool, secretEnc []byte) (Webhook, error) {
+	var w Webhook
+	err := s.db.GetContext(ctx, &w, `
+		INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, app_ids, enabled, secret_enc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+		id, accountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources),
+		pq.StringArray(nonNil(f.AppIDs)), enabled, secretEnc)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("creating webhook: %w", translate(err))
+	}
+	return w, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Webhook returns one webhook of the account.
+func (s *Store) Webhook(ctx context.Context, accountID, id uuid.UUID) (Webhook, error) {
+	var w Webhook
+	err := s.db.GetContext(ctx, &w, `SELECT * FROM webhooks WHERE id = $1 AND account_id = $2`, id, accountID)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("getting webhook: %w", translate(err))
+	}
+	return w, nil
+}
+
+// Cursor marks a position in a newest-first listing.
+type Cursor struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// WebhookFilter narrows ListWebhooks.
+type WebhookFilter struct {
+	Enabled *bool
+	After   *Cursor
+	Limit   int
+}
+
+// ListWebhooks returns the account's webhooks, newest first.
+func (s *Store) ListWebhooks(ctx context.Context, accountID uuid.UUID, f WebhookFilter) ([]Webhook, error) {
+	q := `SELECT * FROM webhooks WHERE account_id = $1`
+	args := []any{accountID}
+	if f.Enabled != nil {
+		args = append(args, *f.Enabled)
+		q += fmt.Sprintf(" AND enabled = $%d", len(args))
+	}
+	if f.After != nil {
+		args = append(args, f.After.CreatedAt, f.After.ID)
+		q += fmt.Sprintf(" AND (created_at, id) < ($%d, $%d)", len(args)-1, len(args))
+	}
+	args = append(args, f.Limit)
+	q += fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT $%d", len(args))
+	hooks := []Webhook{}
+	if err := s.db.SelectContext(ctx, &hooks, q, args...); err != nil {
+		return nil, fmt.Errorf("listing webhooks: %w", translate(err))
+	}
+	return hooks, nil
+}
+
+// UpdateWebhook changes a disabled webhook's fields. check runs inside the
+// transaction on the locked row, so the "edit only while disabled" rule
+// cannot race with an enable.
+func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, check func(Webhook) error, apply func(*WebhookFields)) (Webhook, error) {
+	var w Webhook
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &w, `SELECT * FROM webhooks WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID); err != nil {
+			return translate(err)
+		}
+		if err := check(w); err != nil {
+			return err
+		}
+		f := WebhookFields{Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources, AppIDs: w.AppIDs}
+		apply(&f)
+		return translate(tx.GetContext(ctx, &w, `
+			UPDATE webhooks SET name = $3, url = $4, event_types = $5, trigger_sources = $6, app_ids = $7, updated_at = now()
+			WHERE id = $1 AND account_id = $2 RETURNING *`,
+			id, accountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources), pq.StringArray(nonNil(f.AppIDs))))
+	})
+	if err != nil {
+		return Webhook{}, fmt.Errorf("updating webhook: %w", err)
+	}
+	return w, nil
+}
+
+// SetWebhookEnabled enables or disables a webhook (idempotent).
+func (s *Store) SetWebhookEnabled(ctx context.Context, accountID, id uuid.UUID, enabled bool) (Webhook, error) {
+	var w Webhook
+	err := s.db.GetContext(ctx, &w, `
+		UPDATE webhooks SET enabled = $3,
+			updated_at = CASE WHEN enabled = $3 THEN updated_at ELSE now() END
+		WHERE id = $1 AND account_id = $2 RETURNING *`, id, accountID, enabled)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("setting webhook status: %w", translate(err))
+	}
+	return w, nil
+}
+
+// DeleteWebhook deletes a webhook after check passes on the locked row.
+func (s *Store) DeleteWebhook(ctx context.Context, accountID, id uuid.UUID, check func(Webhook) error) error {
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		var w Webhook
+		if err := tx.GetContext(ctx, &w, `SELECT * FROM webhooks WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID); err != nil {
+			return translate(err)
+		}
+		if err := check(w); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
+		return translate(err)
+	})
+	if err != nil {
+		return fmt.Errorf("deleting webhook: %w", err)
+	}
+	return nil
+}
+
+// RotateWebhookSecret stores a new secret. With keepPrevious the current one
+// stays valid for signing until graceUntil; without, it is erased now.
+func (s *Store) RotateWebhookSecret(ctx context.Context, accountID, id uuid.UUID, newEnc []byte, graceUntil time.Time, keepPrevious bool) (Webhook, error) {
+	var w Webhook
+	err := s.db.GetContext(ctx, &w, `
+		UPDATE webhooks SET
+			previous_secret_enc = CASE WHEN $5 THEN secret_enc END,
+			previous_secret_expires_at = CASE WHEN $5 THEN $4::timestamptz END,
+			secret_enc = $3, updated_at = now()
+		WHERE id = $1 AND account_id = $2 RETURNING *`, id, accountID, newEnc, graceUntil, keepPrevious)
+	if err != nil {
+		return Webhook{}, fmt.Errorf("rotating webhook secret: %w", translate(err))
+	}
+	return w, nil
+}
+
+// EraseExpiredSecrets erases previous secrets whose grace period has ended.
+func (s *Store) EraseExpiredSecrets(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `
+		UPDATE webhooks SET previous_secret_enc = NULL, previous_secret_expires_at = NULL
+		WHERE previous_secret_expires_at IS NOT NULL AND previous_secret_expires_at <= $1`, now)
+	if err != nil {
+		return 0, fmt.Errorf("erasing expired secrets: %w", translate(err))
+	}
+	return res.RowsAffected()
+}
+
+// SecretAAD binds a webhook's secret ciphertext to its row, so a ciphertext
+// copied onto another webhook fails to decrypt.
+func SecretAAD(webhookID uuid.UUID) []byte {
+	return []byte("webhook-secret:" + webhookID.String())
+}

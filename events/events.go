@@ -1,0 +1,136 @@
+// Package events is the event catalogue, the trigger sources, and the event
+// a publisher sends. It has no dependencies so upstream services can import it.
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+)
+
+// Event types from the e-signature product's webhook catalogue.
+const (
+	EnvelopeStart           = "ENVELOPE_START"
+	EnvelopeSignerViewed    = "ENVELOPE_SIGNER_VIEWED"
+	EnvelopeSignerSigned    = "ENVELOPE_SIGNER_SIGNED"
+	EnvelopeAllSignerSigned = "ENVELOPE_ALL_SIGNER_SIGNED"
+	SignerDeclined          = "SIGNER_DECLINED"
+	EnvelopeFinish          = "ENVELOPE_FINISH"
+	EnvelopeCancel          = "ENVELOPE_CANCEL"
+	EnvelopeExpired         = "ENVELOPE_EXPIRED"
+	// WebhookTest is sent by "send test event" only; nobody subscribes to it.
+	WebhookTest = "WEBHOOK_TEST"
+)
+
+// Trigger sources a webhook can subscribe to.
+const (
+	SourceSaaSPage      = "saas_page"
+	SourceThirdPartyApp = "third_party_app"
+)
+
+// TypeInfo describes one event type.
+type TypeInfo struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// Catalogue is every event type a webhook can subscribe to.
+var Catalogue = []TypeInfo{
+	{EnvelopeStart, "The envelope was started: sent to its signers."},
+	{EnvelopeSignerViewed, "A signer opened the envelope."},
+	{EnvelopeSignerSigned, "One signer signed the envelope."},
+	{EnvelopeAllSignerSigned, "Every signer has signed the envelope."},
+	{SignerDeclined, "A signer declined to sign."},
+	{EnvelopeFinish, "The envelope ended: it is completed."},
+	{EnvelopeCancel, "The sender cancelled the envelope."},
+	{EnvelopeExpired, "The envelope expired before everyone signed."},
+}
+
+// TriggerSources lists the valid trigger sources with their meaning.
+var TriggerSources = []TypeInfo{
+	{SourceSaaSPage, "Triggered by users directly on the SaaS pages."},
+	{SourceThirdPartyApp, "Triggered by a third-party system integrated through an APPID."},
+}
+
+// IsType reports whether t is a subscribable event type.
+func IsType(t string) bool {
+	return slices.ContainsFunc(Catalogue, func(i TypeInfo) bool { return i.Name == t })
+}
+
+// IsTriggerSource reports whether s is a valid trigger source.
+func IsTriggerSource(s string) bool {
+	return s == SourceSaaSPage || s == SourceThirdPartyApp
+}
+
+// Event is what a publisher sends: one thing that happened to an envelope.
+type Event struct {
+	// ID is the caller's idempotency key: publishing the same ID again
+	// delivers nothing new. Generated when empty.
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	TriggerSource string          `json:"triggerSource"`
+	AppID         string          `json:"appId,omitempty"`
+	OccurredAt    time.Time       `json:"occurredAt"`
+	Data          json.RawMessage `json:"data"`
+}
+
+// DefaultMaxDataBytes bounds Data.
+const DefaultMaxDataBytes = 256 << 10
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,200}$`)
+
+// FieldErrors maps a JSON field name to what is wrong with it.
+type FieldErrors map[string]string
+
+func (f FieldErrors) Error() string { return fmt.Sprintf("invalid event: %v", map[string]string(f)) }
+
+// Validate checks the event as given (ID may still be empty); it returns nil
+// or FieldErrors. maxData <= 0 means DefaultMaxDataBytes.
+func (e *Event) Validate(maxData int) error {
+	if maxData <= 0 {
+		maxData = DefaultMaxDataBytes
+	}
+	errs := FieldErrors{}
+	if e.ID != "" && !idPattern.MatchString(e.ID) {
+		errs["id"] = "must be 1-200 characters of letters, digits, '.', '_', ':' or '-'"
+	}
+	switch {
+	case e.Type == "":
+		errs["type"] = "is required"
+	case !IsType(e.Type):
+		errs["type"] = fmt.Sprintf("unknown event type %q", e.Type)
+	}
+	switch {
+	case e.TriggerSource == "":
+		errs["triggerSource"] = "is required"
+	case !IsTriggerSource(e.TriggerSource):
+		errs["triggerSource"] = fmt.Sprintf("unknown trigger source %q", e.TriggerSource)
+	case e.TriggerSource == SourceThirdPartyApp && e.AppID == "":
+		errs["appId"] = "is required when triggerSource is third_party_app"
+	}
+	if len(e.AppID) > 200 {
+		errs["appId"] = "must be at most 200 characters"
+	}
+	trimmed := bytes.TrimSpace(e.Data)
+	switch {
+	case len(trimmed) == 0:
+		errs["data"] = "is required"
+	case trimmed[0] != '{' || !json.Valid(trimmed):
+		errs["data"] = "must be a JSON object"
+	case len(trimmed) > maxData:
+		errs["data"] = fmt.Sprintf("must be at most %d bytes", maxData)
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// WorkflowID is the deterministic id of the workflow delivering an event, so
+// publishing the same event twice starts one workflow.
+func WorkflowID(accountID, eventID string) string {
+	return "event/" + accountID + "/" + eventID
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# make run: PostgreSQL, the Temporal dev server (with its Web UI), and webhookd
+# (API + worker) in one terminal. Ctrl-C stops everything this script started;
+# data under .data/run survives for the next run.
+set -euo pipefail
+source "$(dirname "$0")/stack.sh"
+DATA="$ROOT/.data/run"
+mkdir -p "$DATA"
+trap stop_started EXIT
+trap 'exit 130' INT TERM
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  ensure_postgres "$DATA/pg" 55432 webhooks
+  export DATABASE_URL="$PG_URL"
+fi
+if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
+  start_temporal 7233 8233 "$DATA/temporal.db"
+  export TEMPORAL_ADDRESS=127.0.0.1:7233
+  UI="http://127.0.0.1:8233"
+else
+  UI="(your cluster's Web UI)"
+fi
+# Local development: callbacks may be plain http:// on this machine.
+export SECRETS_KEY_FILE="${SECRETS_KEY_FILE:-$DATA/secrets.key}"
+export WEBHOOK_ALLOW_HTTP="${WEBHOOK_ALLOW_HTTP:-true}"
+export EGRESS_ALLOW_CIDRS="${EGRESS_ALLOW_CIDRS:-127.0.0.0/8,::1/128}"
+
+cd "$ROOT"
+go build -o "$BIN/webhookd" ./cmd/webhookd
+"$BIN/webhookd" migrate
+if [ ! -s "$DATA/demo-account.json" ]; then
+  "$BIN/webhookd" accounts create --name "Demo Company" --plan professional >"$DATA/demo-account.json.tmp"
+  mv "$DATA/demo-account.json.tmp" "$DATA/demo-account.json"
+fi
+DEMO_KEY=$(sed -n 's/.*"apiKey": *"\([^"]*\)".*/\1/p' "$DATA/demo-account.json")
+
+cat >&2 <<BANNER
+
+  esign-webhooks is starting
+    API          http://${HTTP_ADDR:-127.0.0.1:8080}   (GET /readyz, /v1/openapi.json)
+    Temporal UI  $UI
+    Temporal     $TEMPORAL_ADDRESS
+    Database     $DATABASE_URL
+    Demo admin key (Professional account "Demo Company"):
+                 $DEMO_KEY
+  Ctrl-C stops everything.
+
+BANNER
+
+"$BIN/webhookd" serve &
+STARTED_PIDS+=($!)
+wait $!

@@ -1,0 +1,107 @@
+# Shared shell functions that bring up the local stack: a private PostgreSQL
+# cluster and the Temporal dev server. Sourced by run.sh, test.sh and bench.sh.
+# Each function reuses what is already running and records what it started in
+# STARTED_PIDS / STARTED_PG so the caller's trap can stop exactly that.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN="$ROOT/.bin"
+STARTED_PIDS=()
+STARTED_PG=()
+
+# The custom search attributes the workflows set; a real cluster needs them too
+# (see the README).
+SEARCH_ATTRIBUTES=(
+  WebhookAccountId=Keyword
+  WebhookEventType=Keyword
+  WebhookTriggerSource=Keyword
+  WebhookIds=KeywordList
+  WebhookDeliveryStatus=Keyword
+)
+
+log() { printf '\033[1m[stack]\033[0m %s\n' "$*" >&2; }
+
+# ensure_temporal_cli builds the pinned Temporal CLI once into .bin/.
+ensure_temporal_cli() {
+  if [ -x "$BIN/temporal" ]; then return; fi
+  log "building the Temporal CLI (pinned in tools/temporal; a few minutes the first time)"
+  mkdir -p "$BIN"
+  (cd "$ROOT/tools/temporal" && GOBIN="$BIN" GOFLAGS=-mod=mod go install github.com/temporalio/cli/cmd/temporal)
+}
+
+as_pg_user() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# ensure_postgres DATADIR PORT DBNAME: init (once) and start a private cluster
+# on 127.0.0.1:PORT with trust auth, then create DBNAME. Prints nothing; sets
+# PG_URL.
+ensure_postgres() {
+  local dir=$1 port=$2 dbname=$3
+  command -v initdb >/dev/null || {
+    log "installing PostgreSQL server binaries"
+    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+    export PATH="$PATH:$(ls -d /usr/lib/postgresql/*/bin | tail -1)"
+  }
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; chmod 700 "$dir"; fi
+  if [ ! -f "$dir/PG_VERSION" ]; then
+    log "initialising PostgreSQL cluster in $dir"
+    as_pg_user initdb -D "$dir" -U postgres --auth=trust --no-instructions -E UTF8 >/dev/null
+    cat >>"$dir/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+max_connections = 300
+shared_buffers = 256MB
+fsync = on
+synchronous_commit = off
+CONF
+    # Trust on loopback only: a private development cluster.
+    printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' >"$dir/pg_hba.conf"
+  fi
+  if ! as_pg_user pg_ctl -D "$dir" status >/dev/null 2>&1; then
+    log "starting PostgreSQL on 127.0.0.1:$port"
+    as_pg_user pg_ctl -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null
+    STARTED_PG+=("$dir")
+  fi
+  if ! psql -h 127.0.0.1 -p "$port" -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='$dbname'" postgres | grep -q 1; then
+    psql -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE \"$dbname\"" postgres
+  fi
+  PG_URL="postgres://postgres@127.0.0.1:$port/$dbname?sslmode=disable"
+}
+
+# start_temporal PORT UIPORT [DBFILE]: start the dev server unless one answers
+# on PORT. With DBFILE, history persists in SQLite (WAL); without, in memory.
+start_temporal() {
+  local port=$1 uiport=$2 dbfile=${3:-} logfile
+  if temporal_up "$port"; then log "Temporal already on 127.0.0.1:$port"; return; fi
+  ensure_temporal_cli
+  local args=(server start-dev --ip 127.0.0.1 --port "$port" --ui-port "$uiport"
+    --log-level warn --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal
+)
+  for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
+  if [ -n "$dbfile" ]; then args+=(--db-filename "$dbfile"); logfile="$(dirname "$dbfile")/temporal.log"
+  else logfile="${TMPDIR:-/tmp}/temporal-$port.log"; fi
+  log "starting Temporal dev server on 127.0.0.1:$port (UI http://127.0.0.1:$uiport)"
+  "$BIN/temporal" "${args[@]}" >"$logfile" 2>&1 &
+  STARTED_PIDS+=($!)
+  for _ in $(seq 1 120); do
+    if temporal_up "$port"; then return; fi
+    if ! kill -0 "${STARTED_PIDS[-1]}" 2>/dev/null; then log "Temporal failed; see $logfile"; tail -20 "$logfile" >&2; return 1; fi
+    sleep 0.5
+  done
+  log "Temporal did not come up; see $logfile"; return 1
+}
+
+temporal_up() {
+  "$BIN/temporal" operator cluster health --address "127.0.0.1:$1" >/dev/null 2>&1
+}
+
+# stop_started stops whatever this script started (trap target).
+stop_started() {
+  local pid dir
+  for pid in "${STARTED_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${STARTED_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for dir in "${STARTED_PG[@]}"; do as_pg_user pg_ctl -D "$dir" -m fast stop >/dev/null 2>&1 || true; done
+  STARTED_PIDS=(); STARTED_PG=()
+}

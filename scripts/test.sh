@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# make test: a throwaway PostgreSQL cluster and Temporal dev server of its own
+# (never make run's), then go vet and every test, integration tests included.
+set -euo pipefail
+source "$(dirname "$0")/stack.sh"
+DATA="$ROOT/.data/test"
+mkdir -p "$DATA"
+trap stop_started EXIT
+trap 'exit 130' INT TERM
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  ensure_postgres "$DATA/pg" 55433 webhooks_test
+  export DATABASE_URL="$PG_URL"
+fi
+if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
+  start_temporal 7243 8243
+  export TEMPORAL_ADDRESS=127.0.0.1:7243
+fi
+export TEMPORAL_CLI="$BIN/temporal"
+
+cd "$ROOT"
+log "go vet"
+go vet ./...
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*'))
+if [ -n "$unformatted" ]; then log "gofmt needed: $unformatted"; exit 1; fi
+log "go test (DATABASE_URL=$DATABASE_URL TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS)"
+go test -race -count=1 -timeout 12m "$@" ./...
