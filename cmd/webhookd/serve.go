@@ -79,6 +79,9 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 			return srv.Shutdown(shutdownCtx)
 		})
 	}
+	if withAPI {
+		g.Go(func() error { eraseExpiredSecrets(ctx, store, log); return nil })
+	}
 	err = g.Wait()
 	log.Info("stopped")
 	return err
@@ -115,4 +118,26 @@ func migrate(ctx context.Context) error {
 	}
 	defer store.Close()
 	return store.Migrate(ctx, log)
+}
+
+// eraseExpiredSecrets erases previous secrets whose grace period has ended,
+// every minute. Signing already ignores them after expiry; this removes them
+// from the database too.
+func eraseExpiredSecrets(ctx context.Context, store *db.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		n, err := store.EraseExpiredSecrets(ctx, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("erasing expired secrets", "err", err)
+		case n > 0:
+			log.Info("erased previous secrets after their grace period", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -1,0 +1,58 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := LoadFrom(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Retries) != 16 || c.Retries[0] != 10*time.Second || c.Retries[15] != 2*time.Hour {
+		t.Fatalf("default schedule = %v, want the product's 16 retries from 10s to 2h", c.Retries)
+	}
+	var total time.Duration
+	for _, d := range c.Retries {
+		total += d
+	}
+	if total != 4*time.Hour+45*time.Minute+40*time.Second {
+		t.Fatalf("schedule spans %s, want about 4h46m", total)
+	}
+	if c.DeliveryTimeout != 5*time.Second || c.AllowHTTP || len(c.AllowCIDRs) != 0 {
+		t.Fatalf("unsafe or wrong defaults: timeout %s, allowHTTP %v, allow %v", c.DeliveryTimeout, c.AllowHTTP, c.AllowCIDRs)
+	}
+	if !strings.Contains(c.DatabaseURL, "127.0.0.1:55432") || c.TemporalAddress != "127.0.0.1:7233" {
+		t.Fatalf("defaults do not point at make run's stack: %s %s", c.DatabaseURL, c.TemporalAddress)
+	}
+}
+
+func TestOverridesAndErrors(t *testing.T) {
+	c, err := LoadFrom(map[string]string{
+		"DELIVERY_RETRY_SCHEDULE": "100ms, 1s",
+		"EGRESS_ALLOW_CIDRS":      "127.0.0.0/8,::1",
+		"WEBHOOK_ALLOW_HTTP":      "true",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Retries) != 2 || c.Retries[1] != time.Second || len(c.AllowCIDRs) != 2 || !c.AllowHTTP {
+		t.Fatalf("overrides not applied: %+v", c)
+	}
+
+	_, err = LoadFrom(map[string]string{
+		"DELIVERY_RETRY_SCHEDULE": "10s,soon",
+		"EGRESS_ALLOW_CIDRS":      "not-a-cidr",
+		"LOG_LEVEL":               "loud",
+	})
+	if err == nil {
+		t.Fatal("invalid settings accepted")
+	}
+	for _, name := range []string{"DELIVERY_RETRY_SCHEDULE", "EGRESS_ALLOW_CIDRS", "LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), name) {
+			t.Errorf("error does not name %s: %v", name, err)
+		}
+	}
+}
