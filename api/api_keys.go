@@ -26,7 +26,7 @@ func toAPIKeyJSON(k db.APIKey) apiKeyJSON {
 
 type createAPIKeyRequest struct {
 	Role  string `json:"role" validate:"required,oneof=admin member publisher"`
-	Label string `json:"label" validate:"max=100"`
+	Label string `json:"label" validate:"max=100,nocontrol"`
 }
 
 // createAPIKey shows the key once; only its hash is stored.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -111,10 +112,16 @@ func decode(c echo.Context, dst any) error {
 		}
 		return apiError(http.StatusBadRequest, CodeInvalidJSON, "The body is not valid JSON: "+err.Error())
 	}
-	if dec.More() {
-		return apiError(http.StatusBadRequest, CodeInvalidJSON, "The body must hold a single JSON object.")
+	// Only whitespace may follow the object. dec.More() is not enough: it
+	// reports false for a stray '}' or ']', so `{...}}` was accepted.
+	var extra json.RawMessage
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, new(*http.MaxBytesError)):
+		return apiError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "The request body is too large.")
 	}
-	return nil
+	return apiError(http.StatusBadRequest, CodeInvalidJSON, "The body must hold a single JSON object.")
 }
 
 func jsonKind(goKind string) string {

@@ -126,6 +126,16 @@ func (r resp) str(key string) string {
 // do sends a request; body may be nil, a string (sent raw) or a value (JSON).
 func (e *env) do(method, path, key string, body any) resp {
 	e.t.Helper()
+	return e.doReq(method, path, body, func(req *http.Request) {
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+	})
+}
+
+// doReq is do with a hook to adjust the request before it is sent.
+func (e *env) doReq(method, path string, body any, mutate func(*http.Request)) resp {
+	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -142,11 +152,11 @@ func (e *env) do(method, path, key string, body any) resp {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if mutate != nil {
+		mutate(req)
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -178,5 +188,66 @@ func validWebhook(name string) map[string]any {
 		"url":            "https://hooks.example.com/esign",
 		"eventTypes":     []string{"ENVELOPE_START", "ENVELOPE_FINISH"},
 		"triggerSources": []string{"saas_page"},
+	}
+}
+
+// newKey creates a key with role through the API, using the admin key.
+func (e *env) newKey(admin, role string) string {
+	e.t.Helper()
+	r := e.do("POST", "/v1/api-keys", admin, map[string]any{"role": role, "label": role + " key"}).want(e.t, 201, "")
+	k := r.str("key")
+	if k == "" {
+		e.t.Fatalf("no key in %s", r.Raw)
+	}
+	return k
+}
+
+// createWebhook creates a webhook and returns its id and secret.
+func (e *env) createWebhook(key string, body map[string]any) (id, secret string) {
+	e.t.Helper()
+	r := e.do("POST", "/v1/webhooks", key, body).want(e.t, 201, "")
+	return r.str("id"), r.str("secret")
+}
+
+// countWebhooks counts every webhook row in the database.
+func (e *env) countWebhooks() int {
+	e.t.Helper()
+	var n int
+	if err := e.store.DB().Get(&n, `SELECT count(*) FROM webhooks`); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// webhookRow reads a webhook row directly, across accounts.
+func (e *env) webhookRow(id string) db.Webhook {
+	e.t.Helper()
+	var w db.Webhook
+	if err := e.store.DB().Get(&w, `SELECT * FROM webhooks WHERE id = $1`, id); err != nil {
+		e.t.Fatalf("reading webhook %s: %v", id, err)
+	}
+	return w
+}
+
+// wantErrorShape fails unless the body is exactly {"error":{"code","message"[,"fields"]}}.
+func (r resp) wantErrorShape(t *testing.T) {
+	t.Helper()
+	if len(r.Body) != 1 {
+		t.Fatalf("error body has keys other than error: %s", r.Raw)
+	}
+	errObj, ok := r.Body["error"].(map[string]any)
+	if !ok {
+		t.Fatalf("no error object: %s", r.Raw)
+	}
+	if s, _ := errObj["code"].(string); s == "" {
+		t.Fatalf("error without code: %s", r.Raw)
+	}
+	if s, _ := errObj["message"].(string); s == "" {
+		t.Fatalf("error without message: %s", r.Raw)
+	}
+	for k := range errObj {
+		if k != "code" && k != "message" && k != "fields" {
+			t.Fatalf("unexpected error key %q: %s", k, r.Raw)
+		}
 	}
 }

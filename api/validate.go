@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"reflect"
 	"strings"
+	"unicode"
 
 	"github.com/go-playground/validator/v10"
 
@@ -35,6 +36,11 @@ func (h *Handler) newValidator() *validator.Validate {
 	}))
 	must(v.RegisterValidation("notblank", func(fl validator.FieldLevel) bool {
 		return strings.TrimSpace(fl.Field().String()) != ""
+	}))
+	// PostgreSQL text cannot hold NUL: without this rule a name or label
+	// with \u0000 was a 500. Other control characters are refused with it.
+	must(v.RegisterValidation("nocontrol", func(fl validator.FieldLevel) bool {
+		return !strings.ContainsFunc(fl.Field().String(), unicode.IsControl)
 	}))
 	return v
 }
@@ -101,18 +107,28 @@ func (h *Handler) message(fe validator.FieldError) string {
 		return h.checkCallbackURL(fmt.Sprint(fe.Value())).Error()
 	case "oneof":
 		return "must be one of: " + strings.ReplaceAll(fe.Param(), " ", ", ")
+	case "nocontrol":
+		return "must not contain control characters"
 	case "printascii":
 		return "must be printable ASCII"
 	}
 	return "is invalid (" + fe.Tag() + ")"
 }
 
+const maxURLBytes = 2048
+
 // checkCallbackURL applies the save-time URL rules. The connect-time check in
 // egress is what really stops SSRF (DNS can change); this one gives the admin
 // an early, clear answer.
 func (h *Handler) checkCallbackURL(raw string) error {
+	// In bytes: the validator's max counts characters, so a URL of 2048
+	// multibyte characters passed it.
+	if len(raw) > maxURLBytes {
+		return fmt.Errorf("must be at most %d bytes", maxURLBytes)
+	}
 	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Host == "" {
+	// Hostname, not Host: "https://:443/" has a Host but no host name.
+	if err != nil || !u.IsAbs() || u.Hostname() == "" {
 		return errors.New("must be an absolute URL such as https://example.com/webhooks")
 	}
 	switch {

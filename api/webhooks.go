@@ -49,7 +49,7 @@ func nonNil(s []string) []string {
 }
 
 type createWebhookRequest struct {
-	Name           string   `json:"name" validate:"notblank,max=100"`
+	Name           string   `json:"name" validate:"notblank,max=100,nocontrol"`
 	URL            string   `json:"url" validate:"required,max=2048,callbackurl"`
 	EventTypes     []string `json:"eventTypes" validate:"required,min=1,unique,dive,eventtype"`
 	TriggerSources []string `json:"triggerSources" validate:"required,min=1,unique,dive,triggersource"`
@@ -58,7 +58,7 @@ type createWebhookRequest struct {
 }
 
 type updateWebhookRequest struct {
-	Name           *string  `json:"name" validate:"omitnil,notblank,max=100"`
+	Name           *string  `json:"name" validate:"omitnil,notblank,max=100,nocontrol"`
 	URL            *string  `json:"url" validate:"omitnil,max=2048,callbackurl"`
 	EventTypes     []string `json:"eventTypes" validate:"omitnil,min=1,unique,dive,eventtype"`
 	TriggerSources []string `json:"triggerSources" validate:"omitnil,min=1,unique,dive,triggersource"`
