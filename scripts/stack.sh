@@ -29,7 +29,7 @@ ensure_temporal_cli() {
 }
 
 as_pg_user() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # ensure_postgres DATADIR PORT DBNAME: init (once) and start a private cluster
@@ -43,7 +43,16 @@ ensure_postgres() {
     export PATH="$PATH:$(ls -d /usr/lib/postgresql/*/bin | tail -1)"
   }
   mkdir -p "$dir"
-  if [ "$(id -u)" = 0 ]; then chown postgres "$dir"; chmod 700 "$dir"; fi
+  if [ "$(id -u)" = 0 ]; then
+    chown postgres "$dir"; chmod 700 "$dir"
+    # The postgres OS user must reach the data dir; a checkout under a private
+    # home (/root, mode 700) does not allow that, so fall back to /var/tmp.
+    if ! runuser -u postgres -- test -w "$dir"; then
+      dir="/var/tmp/esign-webhooks-$(printf '%s' "$dir" | md5sum | cut -c1-10)"
+      log "postgres cannot reach the checkout; using $dir for the cluster"
+      mkdir -p "$dir"; chown postgres "$dir"; chmod 700 "$dir"
+    fi
+  fi
   if [ ! -f "$dir/PG_VERSION" ]; then
     log "initialising PostgreSQL cluster in $dir"
     as_pg_user initdb -D "$dir" -U postgres --auth=trust --no-instructions -E UTF8 >/dev/null
