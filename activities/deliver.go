@@ -100,6 +100,13 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 	started := a.now()
 	status, respBody, retryAfter, sendErr := a.send(ctx, t, body, secrets, started)
 	duration := a.now().Sub(started)
+	if err := ctx.Err(); err != nil {
+		// The activity itself was cancelled (worker shutting down) or timed
+		// out, not the receiver: recording a failed attempt would blame the
+		// receiver and spend a step of its schedule. Return a plain error;
+		// Temporal retries the same attempt number.
+		return AttemptResult{}, fmt.Errorf("attempt interrupted: %w", err)
+	}
 
 	res := AttemptResult{StatusCode: status, DurationMS: duration.Milliseconds()}
 	attempt := db.Attempt{

@@ -65,10 +65,15 @@ func (s *Store) RecordEvent(ctx context.Context, e Event, webhookIDs []uuid.UUID
 			return nil
 		}
 		// The delivery id doubles as the stable webhook-id header ("msg_" + id).
+		// gen_random_uuid() sits in the select list of a subquery over the
+		// webhooks so it runs once per row: an uncorrelated LATERAL
+		// (SELECT gen_random_uuid()) was evaluated once, giving every
+		// webhook of the event the same id, and an event matching two
+		// webhooks failed on deliveries_pkey.
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, workflow_id)
-			SELECT d.id, $1, $2, w, $3, 'msg_' || replace(d.id::text, '-', ''), 'pending', $4
-			FROM unnest($5::uuid[]) AS w, LATERAL (SELECT gen_random_uuid() AS id) d
+			SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''), 'pending', $4
+			FROM (SELECT w, gen_random_uuid() AS id FROM unnest($5::uuid[]) AS w) d
 			ON CONFLICT (account_id, event_id, webhook_id) DO NOTHING`,
 			e.AccountID, e.ID, e.Type, e.WorkflowID, pq.Array(webhookIDs))
 		if err != nil {

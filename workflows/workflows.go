@@ -61,16 +61,24 @@ type Result struct {
 	Skipped    string `json:",omitempty"`
 }
 
+// localActivityOptions run RecordEvent and PrepareResend. The SDK defaults a
+// local activity's ScheduleToCloseTimeout to its StartToCloseTimeout, which
+// capped all retries at 30 s: a database outage longer than that failed the
+// workflow and the event was never delivered. Retry for a day instead (the
+// retry policy's MaximumInterval already assumed long outages).
+var localActivityOptions = workflow.LocalActivityOptions{
+	ScheduleToCloseTimeout: 24 * time.Hour,
+	StartToCloseTimeout:    30 * time.Second,
+	RetryPolicy:            &temporal.RetryPolicy{MaximumInterval: time.Minute},
+}
+
 // DeliverEvent records the event, resolves its subscriptions and delivers it
 // to each matching webhook concurrently, each on its own retry schedule.
 func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (Result, error) {
 	var a *activities.Activities
 	// A local activity: no extra round trip through the server for a short
 	// database transaction.
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
-	})
+	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
 	var plan activities.Plan
 	err := workflow.ExecuteLocalActivity(lctx, a.RecordEvent, activities.RecordEventInput{
 		AccountID: in.AccountID, Event: in.Event, OnlyWebhookID: in.OnlyWebhookID,
@@ -91,10 +99,7 @@ type ResendInput struct {
 // ResendDelivery makes a new series of attempts of one delivery.
 func ResendDelivery(ctx workflow.Context, in ResendInput) (Result, error) {
 	var a *activities.Activities
-	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{MaximumInterval: time.Minute},
-	})
+	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
 	var plan activities.Plan
 	err := workflow.ExecuteLocalActivity(lctx, a.PrepareResend, activities.ResendInput{
 		DeliveryID: in.DeliveryID, Series: in.Series,

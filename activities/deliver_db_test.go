@@ -1,0 +1,120 @@
+package activities
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/esign-webhooks/esign-webhooks/apikey"
+	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/db/dbtest"
+	"github.com/esign-webhooks/esign-webhooks/egress"
+	"github.com/esign-webhooks/esign-webhooks/secretbox"
+	"github.com/esign-webhooks/esign-webhooks/signing"
+)
+
+// deliveryTo stores an account, a webhook to url and one delivery of an
+// event to it, and returns activities set up to deliver it.
+func deliveryTo(t *testing.T, url string) (*Activities, db.Delivery) {
+	t.Helper()
+	ctx := context.Background()
+	store := dbtest.NewStore(t)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := apikey.Generate()
+	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: apikey.Hash(k), Prefix: apikey.DisplayPrefix(k)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, _ := signing.NewSecret()
+	id := uuid.New()
+	enc, err := box.Seal([]byte(secret), db.SecretAAD(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateWebhook(ctx, id, acct.ID, db.WebhookFields{Name: "h", URL: url,
+		EventTypes: []string{"ENVELOPE_START"}, TriggerSources: []string{"saas_page"}}, true, enc); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := store.RecordEvent(ctx, db.Event{AccountID: acct.ID, ID: "e1", Type: "ENVELOPE_START", TriggerSource: "saas_page",
+		OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: "wf"}, []uuid.UUID{id})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("recording event: %v (%d deliveries)", err, len(ds))
+	}
+	s := Settings{AttemptTimeout: 30 * time.Second, Retries: []time.Duration{time.Second}, ResponseMaxBytes: 64}
+	return &Activities{Store: store, Box: box, Settings: s,
+		Client: egress.NewClient(egress.Options{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: s.AttemptTimeout})}, ds[0]
+}
+
+// An attempt interrupted by the activity's own cancellation (worker
+// shutting down) is not the receiver's failure: nothing is recorded and a
+// plain (retryable) error goes back to Temporal.
+func TestDeliverInterruptedIsNotAFailedAttempt(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	stop := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body) // so the server notices the client leaving
+		arrived <- struct{}{}
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	}))
+	defer srv.Close()
+	defer close(stop)
+	a, d := deliveryTo(t, srv.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-arrived
+		cancel()
+	}()
+	_, err := a.Deliver(ctx, DeliverInput{DeliveryID: d.ID.String(), Series: 1, Attempt: 1})
+	var appErr *temporal.ApplicationError
+	if err == nil || errors.As(err, &appErr) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Deliver returned %v, want a plain cancellation error", err)
+	}
+	attempts, err := a.Store.Attempts(context.Background(), d.ID)
+	if err != nil || len(attempts) != 0 {
+		t.Fatalf("attempts %+v (%v), want none", attempts, err)
+	}
+	got, _ := a.Store.Delivery(context.Background(), d.AccountID, d.ID)
+	if got.Status != db.StatusPending {
+		t.Fatalf("status %s, want pending", got.Status)
+	}
+}
+
+func TestDeliverRecordsAFailedAttempt(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "5")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	a, d := deliveryTo(t, srv.URL)
+	_, err := a.Deliver(context.Background(), DeliverInput{DeliveryID: d.ID.String(), Series: 1, Attempt: 1})
+	var appErr *temporal.ApplicationError
+	var r AttemptResult
+	if !errors.As(err, &appErr) || appErr.Type() != ErrAttemptFailed || !appErr.NonRetryable() || appErr.Details(&r) != nil {
+		t.Fatalf("Deliver returned %v, want a non-retryable %s", err, ErrAttemptFailed)
+	}
+	// Retry-After (5s) is longer than the schedule (1s) but RetryAfterMax is 0.
+	if r.Outcome != OutcomeRetry || r.StatusCode != 503 || r.Wait != time.Second {
+		t.Fatalf("result %+v", r)
+	}
+	got, _ := a.Store.Delivery(context.Background(), d.AccountID, d.ID)
+	if got.Status != db.StatusRetrying || got.AttemptCount != 1 || got.NextAttemptAt == nil {
+		t.Fatalf("delivery %+v", got)
+	}
+}

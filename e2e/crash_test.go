@@ -1,0 +1,137 @@
+package e2e_test
+
+import (
+	"bytes"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/activities"
+	"github.com/esign-webhooks/esign-webhooks/e2e/e2etest"
+)
+
+// syncBuffer collects a subprocess's output for the failure message.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestWorkerCrashLosesNothing runs the real webhookd binary as the worker,
+// SIGKILLs it while an attempt is in flight, starts another one and checks
+// the event is still delivered, once recorded, with the same webhook-id.
+func TestWorkerCrashLosesNothing(t *testing.T) {
+	t.Parallel()
+	e := e2etest.New(t, e2etest.Options{NoWorker: true, Settings: &activities.Settings{
+		AttemptTimeout: 2 * time.Second,
+		Retries:        []time.Duration{200 * time.Millisecond, 500 * time.Millisecond, time.Second},
+	}})
+	bin := filepath.Join(t.TempDir(), "webhookd")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/webhookd")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k == "PATH" || k == "HOME" || k == "TMPDIR" {
+			env = append(env, kv)
+		}
+	}
+	env = append(env,
+		"DATABASE_URL="+e.DBURL,
+		"TEMPORAL_ADDRESS="+e2etest.TemporalAddress(t),
+		"TEMPORAL_TASK_QUEUE="+e.Queue,
+		"SECRETS_KEY="+hex.EncodeToString(e.Key),
+		"WEBHOOK_ALLOW_HTTP=true",
+		"EGRESS_ALLOW_CIDRS=127.0.0.0/8",
+		"DELIVERY_TIMEOUT=2s",
+		"DELIVERY_RETRY_SCHEDULE=200ms,500ms,1s",
+		"LOG_LEVEL=warn",
+	)
+	var logs syncBuffer
+	start := func() *exec.Cmd {
+		t.Helper()
+		cmd := exec.Command(bin, "worker")
+		cmd.Env = env
+		cmd.Stdout, cmd.Stderr = &logs, &logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				_ = cmd.Process.Kill()
+			}
+		})
+		return cmd
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("worker output:\n%s", logs.String())
+		}
+	}()
+
+	_, key := e.Account("professional")
+	killed := make(chan struct{})
+	rcv := e2etest.NewReceiver(t, func(r e2etest.Request) e2etest.Reply {
+		if r.N == 1 {
+			// Hold the first attempt until its worker is dead.
+			return e2etest.Reply{Status: 200, Block: killed}
+		}
+		return e2etest.Status(200)
+	})
+	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/hook")})
+
+	first := start()
+	p := e.Publish(key, e2etest.Event{})
+	rcv.WaitCount(t, 1)
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+	close(killed)
+
+	start()
+	res := e.Result(p.WorkflowID)
+	if len(res.Deliveries) != 1 || res.Deliveries[0].Status != "succeeded" {
+		t.Fatalf("result %+v", res)
+	}
+	d := e.Delivery(key, res.Deliveries[0].DeliveryID)
+	// The lost attempt was made again under the same number: one attempt
+	// in the log, answered 200.
+	if d.Status != "succeeded" || len(d.Attempts) != 1 || d.Attempts[0].ResponseStatus == nil || *d.Attempts[0].ResponseStatus != 200 {
+		t.Fatalf("delivery %+v", d)
+	}
+	reqs := rcv.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("receiver got %d requests, want 2 (the killed attempt and its retry)", len(reqs))
+	}
+	for _, r := range reqs {
+		if r.Header.Get("webhook-id") != d.MessageID {
+			t.Fatalf("webhook-id %q, want %q", r.Header.Get("webhook-id"), d.MessageID)
+		}
+	}
+}
