@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -55,6 +56,8 @@ func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secret
 		MaxConcurrentWorkflowTaskPollers:        cfg.WorkerWorkflowPollers,
 		MaxConcurrentActivityTaskPollers:        cfg.WorkerActivityPollers,
 		MaxConcurrentLocalActivityExecutionSize: cfg.WorkerActivitySlots,
+		// On shutdown, let attempts in flight finish rather than be retried.
+		WorkerStopTimeout: cfg.DeliveryTimeout + 5*time.Second,
 	})
 	w.RegisterWorkflowWithOptions(workflows.DeliverEvent, workflow.RegisterOptions{Name: "DeliverEvent"})
 	w.RegisterWorkflowWithOptions(workflows.ResendDelivery, workflow.RegisterOptions{Name: "ResendDelivery"})
