@@ -1,0 +1,64 @@
+package events
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	valid := func() Event {
+		return Event{Type: EnvelopeFinish, TriggerSource: SourceSaaSPage, Data: []byte(`{"envelopeId":"e1"}`)}
+	}
+	if err := func() error { e := valid(); return e.Validate(0) }(); err != nil {
+		t.Fatalf("valid event rejected: %v", err)
+	}
+	cases := []struct {
+		name  string
+		edit  func(*Event)
+		field string
+	}{
+		{"bad id", func(e *Event) { e.ID = "has space" }, "id"},
+		{"long id", func(e *Event) { e.ID = strings.Repeat("a", 201) }, "id"},
+		{"no type", func(e *Event) { e.Type = "" }, "type"},
+		{"unknown type", func(e *Event) { e.Type = "ENVELOPE_EXPLODED" }, "type"},
+		{"test type is not publishable", func(e *Event) { e.Type = WebhookTest }, "type"},
+		{"no source", func(e *Event) { e.TriggerSource = "" }, "triggerSource"},
+		{"unknown source", func(e *Event) { e.TriggerSource = "email" }, "triggerSource"},
+		{"app without id", func(e *Event) { e.TriggerSource = SourceThirdPartyApp }, "appId"},
+		{"no data", func(e *Event) { e.Data = nil }, "data"},
+		{"array data", func(e *Event) { e.Data = []byte(`[1]`) }, "data"},
+		{"broken data", func(e *Event) { e.Data = []byte(`{"a":`) }, "data"},
+		{"large data", func(e *Event) { e.Data = []byte(`{"a":"` + strings.Repeat("x", 300) + `"}`) }, "data"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := valid()
+			tc.edit(&e)
+			err := e.Validate(256)
+			var fe FieldErrors
+			if !errors.As(err, &fe) || fe[tc.field] == "" {
+				t.Fatalf("want an error on %s, got %v", tc.field, err)
+			}
+		})
+	}
+	e := valid()
+	e.TriggerSource, e.AppID = SourceThirdPartyApp, "app_1"
+	if err := e.Validate(0); err != nil {
+		t.Fatalf("third-party event with app id rejected: %v", err)
+	}
+}
+
+func TestCatalogue(t *testing.T) {
+	if len(Catalogue) != 8 {
+		t.Fatalf("catalogue has %d types, want the product's 8", len(Catalogue))
+	}
+	for _, c := range Catalogue {
+		if !IsType(c.Name) || c.Description == "" {
+			t.Errorf("%+v", c)
+		}
+	}
+	if WorkflowID("a", "e") != "event/a/e" {
+		t.Fatal("workflow id rule changed: existing events would be delivered twice")
+	}
+}
