@@ -14,7 +14,7 @@ test: ## go vet, gofmt and every test against a throwaway PostgreSQL and Tempora
 	@scripts/test.sh
 
 bench: ## delivery benchmarks against the engine's own floor (see README, Performance)
-	@scripts/bench.sh
+	@scripts/bench.sh $(ARGS)
 
 build: ## build bin/webhookd
 	go build -o .bin/webhookd ./cmd/webhookd

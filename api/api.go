@@ -36,7 +36,7 @@ type Handler struct {
 func New(cfg config.Config, log *slog.Logger, store *db.Store, box *secretbox.Box, tc client.Client) *echo.Echo {
 	h := &Handler{
 		cfg: cfg, log: log, store: store, box: box, temporal: tc,
-		pub: &publish.Publisher{Client: tc, TaskQueue: cfg.TaskQueue, MaxDataBytes: cfg.MaxEventData},
+		pub: &publish.Publisher{Client: tc, TaskQueue: cfg.TaskQueue, MaxDataBytes: cfg.MaxEventData, EagerStart: cfg.EagerStart},
 		now: time.Now,
 	}
 	h.validate = h.newValidator()

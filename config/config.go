@@ -52,6 +52,11 @@ type Config struct {
 	WorkerWorkflowPollers int           `env:"WORKER_WORKFLOW_POLLERS" envDefault:"4"`
 	WorkerActivityPollers int           `env:"WORKER_ACTIVITY_POLLERS" envDefault:"8"`
 
+	// EagerStart asks Temporal to hand a new workflow's first task straight
+	// to this process's worker (set by `serve`, where API and worker share
+	// one client); it saves a round trip through the task queue.
+	EagerStart bool `env:"-"`
+
 	// Parsed forms, filled by Load.
 	Retries    []time.Duration `env:"-"`
 	AllowCIDRs []netip.Prefix  `env:"-"`

@@ -25,7 +25,10 @@ type Publisher struct {
 	TaskQueue string // workflows.DefaultTaskQueue when empty
 	// MaxDataBytes bounds Event.Data (events.DefaultMaxDataBytes when 0).
 	MaxDataBytes int
-	Now          func() time.Time
+	// EagerStart: a worker of the task queue runs in this process on the
+	// same client, so the first workflow task can skip the task queue.
+	EagerStart bool
+	Now        func() time.Time
 }
 
 // Result names what was started (or found already started).
@@ -120,5 +123,6 @@ func (p *Publisher) options(id, accountID, eventType, source string) client.Star
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(attrs...),
+		EnableEagerStart:         p.EagerStart,
 	}
 }

@@ -87,6 +87,8 @@ start_temporal() {
   ensure_temporal_cli
   local args=(server start-dev --ip 127.0.0.1 --port "$port" --ui-port "$uiport"
     --log-level warn --sqlite-pragma journal_mode=wal --sqlite-pragma synchronous=normal
+    # Let the server hand a workflow's first task to the worker that started it.
+    --dynamic-config-value system.enableEagerWorkflowStart=true
 )
   for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
   if [ -n "$dbfile" ]; then args+=(--db-filename "$dbfile"); logfile="$(dirname "$dbfile")/temporal.log"

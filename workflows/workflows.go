@@ -40,6 +40,10 @@ type DeliverEventInput struct {
 	Test          bool   `json:",omitempty"`
 }
 
+// maxListedWebhooks bounds the WebhookIds search attribute: 45 quoted
+// UUIDs stay under Temporal's 2 KiB limit on one attribute value.
+const maxListedWebhooks = 45
+
 // WebhookChange is the payload of SignalWebhookChanged.
 type WebhookChange struct {
 	WebhookID string
@@ -118,9 +122,11 @@ func deliverAll(ctx workflow.Context, plan activities.Plan, test bool) (Result, 
 		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrDeliveryStatus.ValueSet("none"))
 		return res, nil
 	}
-	ids := make([]string, len(plan.Deliveries))
-	for i, d := range plan.Deliveries {
-		ids[i] = d.WebhookID
+	// Temporal caps a search attribute value at 2 KiB: list at most
+	// maxListedWebhooks ids (the delivery log in PostgreSQL has them all).
+	ids := make([]string, 0, min(len(plan.Deliveries), maxListedWebhooks))
+	for _, d := range plan.Deliveries[:min(len(plan.Deliveries), maxListedWebhooks)] {
+		ids = append(ids, d.WebhookID)
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrWebhookIDs.ValueSet(ids), AttrDeliveryStatus.ValueSet("pending"))
 
@@ -166,8 +172,13 @@ func deliverAll(ctx workflow.Context, plan activities.Plan, test bool) (Result, 
 func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activities.DeliveryRef, test bool, reasons map[string]string) DeliveryResult {
 	var a *activities.Activities
 	out := DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: timeout,
+	// Attempts are local activities: the worker runs them as part of the
+	// workflow task, so a delivery that succeeds first time costs one
+	// workflow task instead of three round trips through the server. Each
+	// attempt is still its own step (a marker with its result) in the history.
+	actx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout:    timeout,
+		ScheduleToCloseTimeout: 24 * time.Hour,
 		// Only infrastructure errors are retried here (database down, worker
 		// lost); failed HTTP attempts are non-retryable and follow the
 		// delivery schedule below.
@@ -178,7 +189,7 @@ func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activiti
 			return cancel(actx, out, d, reason)
 		}
 		var r activities.AttemptResult
-		err := workflow.ExecuteActivity(actx, a.Deliver, activities.DeliverInput{
+		err := workflow.ExecuteLocalActivity(actx, a.Deliver, activities.DeliverInput{
 			DeliveryID: d.DeliveryID, Series: d.Series, Attempt: attempt, Test: test,
 		}).Get(ctx, &r)
 		if err != nil {
@@ -217,7 +228,7 @@ func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activiti
 // cancel records that the delivery's remaining attempts are cancelled.
 func cancel(actx workflow.Context, out DeliveryResult, d activities.DeliveryRef, reason string) DeliveryResult {
 	var a *activities.Activities
-	_ = workflow.ExecuteActivity(actx, a.CancelDelivery, activities.CancelInput{
+	_ = workflow.ExecuteLocalActivity(actx, a.CancelDelivery, activities.CancelInput{
 		DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason,
 	}).Get(actx, nil)
 	out.Status = "cancelled"

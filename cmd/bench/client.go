@@ -126,7 +126,11 @@ func eventData(i int) json.RawMessage {
 		"createdAt":      at.Add(-26 * time.Hour).Format(time.RFC3339),
 		"sender":         map[string]any{"userId": "usr_7f3a9c", "name": "Legal Ops", "email": "legal-ops@esign-customer.example"},
 		"signerInfo":     signer(1, "SIGNED"),
-		"signers":        []any{signer(0, "SIGNED"), signer(1, "SIGNED"), signer(2, "PENDING")},
+		"signers": []any{
+			map[string]any{"signerId": fmt.Sprintf("sgn_%08d_0", i), "order": 1, "status": "SIGNED"},
+			map[string]any{"signerId": fmt.Sprintf("sgn_%08d_1", i), "order": 2, "status": "SIGNED"},
+			map[string]any{"signerId": fmt.Sprintf("sgn_%08d_2", i), "order": 3, "status": "PENDING"},
+		},
 		"documents": []any{
 			map[string]any{"documentId": fmt.Sprintf("doc_%d_1", i), "name": "MSA.pdf", "pages": 14},
 			map[string]any{"documentId": fmt.Sprintf("doc_%d_2", i), "name": "Order Form.pdf", "pages": 3},

@@ -68,20 +68,37 @@ func (c *collector) checkLocked() {
 }
 
 // wait sets how many deliveries make the measurement complete and waits for
-// them until within has passed. It returns the deliveries so far.
-func (c *collector) wait(ctx context.Context, expect int, within time.Duration) []delivery {
+// them until within has passed, or until nothing new arrived for stall. It
+// returns the deliveries so far.
+func (c *collector) wait(ctx context.Context, expect int, within, stall time.Duration) []delivery {
 	c.mu.Lock()
 	c.expect = expect
 	c.checkLocked()
 	c.mu.Unlock()
-	t := time.NewTimer(within)
-	defer t.Stop()
-	select {
-	case <-c.done:
-	case <-t.C:
-	case <-ctx.Done():
+	deadline := time.NewTimer(within)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last, lastChange := -1, time.Now()
+	for {
+		select {
+		case <-c.done:
+			return c.snapshot()
+		case <-deadline.C:
+			return c.snapshot()
+		case <-ctx.Done():
+			return c.snapshot()
+		case <-tick.C:
+			c.mu.Lock()
+			n := len(c.got)
+			c.mu.Unlock()
+			if n != last {
+				last, lastChange = n, time.Now()
+			} else if time.Since(lastChange) >= stall {
+				return c.snapshot()
+			}
+		}
 	}
-	return c.snapshot()
 }
 
 func (c *collector) snapshot() []delivery {

@@ -204,6 +204,22 @@ func statusKB(pid int, field string) int64 {
 	return 0
 }
 
+// pssKB is the proportional set size of pid (VmRSS when smaps_rollup is
+// unreadable).
+func pssKB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return statusKB(pid, "VmRSS")
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return n
+		}
+	}
+	return statusKB(pid, "VmRSS")
+}
+
 // childrenOf lists the pids whose parent is ppid.
 func childrenOf(ppid int) []int {
 	ents, _ := os.ReadDir("/proc")
@@ -275,19 +291,24 @@ func (m *monitor) snapshot() cpuSnapshot {
 		if c.PID <= 0 {
 			continue
 		}
-		_, self, kids, err := procStat(c.PID)
-		if err != nil {
-			continue
-		}
-		t := self
+		var t int64
 		if c.Postgres {
-			// Exited backends are in the postmaster's cutime; live ones are summed.
-			t += kids
+			// Live backends are summed first, then the postmaster's cutime
+			// (exited backends): a backend exiting in between is counted
+			// twice rather than not at all.
 			for _, k := range childrenOf(c.PID) {
 				if _, ks, _, err := procStat(k); err == nil {
 					t += ks
 				}
 			}
+		}
+		_, self, kids, err := procStat(c.PID)
+		if err != nil {
+			continue
+		}
+		t += self
+		if c.Postgres {
+			t += kids
 		}
 		s.ticks[c.Name] = t
 	}
@@ -303,7 +324,8 @@ func (m *monitor) cpuSince(from cpuSnapshot) map[string]float64 {
 		return out
 	}
 	for name, t := range to.ticks {
-		out[name] = round2(float64(t-from.ticks[name]) / clockTicks / wall)
+		// max: a process's counters only grow; a dip is a sampling artefact.
+		out[name] = round2(float64(max(0, t-from.ticks[name])) / clockTicks / wall)
 	}
 	return out
 }
@@ -327,11 +349,15 @@ func (m *monitor) sampleOnce() {
 		if c.PID <= 0 {
 			continue
 		}
-		rss := statusKB(c.PID, "VmRSS")
+		var rss int64
 		if c.Postgres {
+			// Proportional set size, so shared buffers count once in the sum.
+			rss = pssKB(c.PID)
 			for _, k := range childrenOf(c.PID) {
-				rss += statusKB(k, "VmRSS")
+				rss += pssKB(k)
 			}
+		} else {
+			rss = statusKB(c.PID, "VmRSS")
 		}
 		m.mu.Lock()
 		if rss > m.peakRSS[c.Name] {
@@ -342,7 +368,8 @@ func (m *monitor) sampleOnce() {
 }
 
 // memory reports peak memory in MB: VmHWM for single processes (the kernel's
-// own high-water mark), the sampled VmRSS sum for postgres.
+// own high-water mark), the sampled sum of PSS of all its processes for
+// postgres.
 func (m *monitor) memory() map[string]float64 {
 	m.sampleOnce()
 	m.mu.Lock()

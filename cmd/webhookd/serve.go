@@ -24,6 +24,7 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 	}
 	log := cfg.Logger()
 	slog.SetDefault(log)
+	cfg.EagerStart = withAPI && withWorker
 
 	store, err := db.Open(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns)
 	if err != nil {

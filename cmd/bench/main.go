@@ -1,0 +1,312 @@
+// Command bench measures esign-webhooks' delivery engine end to end against
+// a floor: the same Temporal server doing the least possible work for the
+// same signed HTTP POST. scripts/bench.sh (make bench) brings up a throwaway
+// stack and runs it; see -h for the sizes.
+//
+// It starts `webhookd api` and `webhookd worker` as subprocesses, creates
+// accounts and webhooks through the public API and CLI, publishes events
+// through POST /v1/events and times their arrival at receivers on 127.0.0.1
+// that verify every signature with the Standard Webhooks library.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// settings are the sizes of every scenario.
+type settings struct {
+	Quick              bool          `json:"quick"`
+	Rate               float64       `json:"ratePerS"`
+	RateDuration       time.Duration `json:"rateDuration"`
+	SatEvents          int           `json:"saturationEvents"`
+	Concurrency        int           `json:"concurrency"`
+	Fanout10Events     int           `json:"fanout10Events"`
+	Fanout100Events    int           `json:"fanout100Events"`
+	FloorFanout        bool          `json:"floorFanout"`
+	IsoWebhooks        int           `json:"isolationWebhooks"`
+	IsoSlowPercent     int           `json:"isolationSlowPercent"`
+	BacklogEvents      int           `json:"backlogEvents"`
+	BacklogConcurrency int           `json:"backlogConcurrency"`
+	BacklogWait        time.Duration `json:"backlogWait"`
+	MgmtDuration       time.Duration `json:"managementDuration"`
+	MgmtConcurrency    int           `json:"managementConcurrency"`
+	Wait               time.Duration `json:"wait"`
+	Stall              time.Duration `json:"stall"`
+	Settle             time.Duration `json:"settle"`
+	Warmup             int           `json:"warmupEvents"`
+	MaxTotal           time.Duration `json:"maxTotal"`
+	Out                string        `json:"out"`
+}
+
+func parseFlags(args []string) (settings, error) {
+	var s settings
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.BoolVar(&s.Quick, "quick", false, "tiny sizes (about a minute): a smoke test; explicit flags still win")
+	fs.Float64Var(&s.Rate, "rate", 20, "scenarios 1 and 3: fixed offered rate, events/s")
+	fs.DurationVar(&s.RateDuration, "rate-duration", 10*time.Second, "scenarios 1 and 3: how long the fixed rate lasts")
+	fs.IntVar(&s.SatEvents, "sat-events", 600, "scenario 1 saturation: events published")
+	fs.IntVar(&s.Concurrency, "concurrency", 16, "concurrent publishers for saturation and fan-out")
+	fs.IntVar(&s.Fanout10Events, "fanout10-events", 150, "scenario 2: events with 10 webhooks each")
+	fs.IntVar(&s.Fanout100Events, "fanout100-events", 20, "scenario 2: events with 100 webhooks each")
+	fs.BoolVar(&s.FloorFanout, "floor-fanout", true, "measure the floor's fan-out too")
+	fs.IntVar(&s.IsoWebhooks, "iso-webhooks", 10, "scenario 3: webhooks (one account each)")
+	fs.IntVar(&s.IsoSlowPercent, "iso-slow-percent", 10, "scenario 3: percentage of webhooks that never answer in time")
+	fs.IntVar(&s.BacklogEvents, "backlog-events", 3000, "scenario 4: events published as fast as the API takes them")
+	fs.IntVar(&s.BacklogConcurrency, "backlog-concurrency", 32, "scenario 4: concurrent publishers")
+	fs.DurationVar(&s.BacklogWait, "backlog-wait", 150*time.Second, "scenario 4: how long to wait for the deliveries after publishing")
+	fs.DurationVar(&s.MgmtDuration, "mgmt-duration", 3*time.Second, "scenario 5: duration of each operation")
+	fs.IntVar(&s.MgmtConcurrency, "mgmt-concurrency", 8, "scenario 5: concurrent clients")
+	fs.DurationVar(&s.Wait, "wait", 60*time.Second, "how long to wait for a phase's deliveries after publishing")
+	fs.DurationVar(&s.Stall, "stall", 20*time.Second, "stop waiting for a phase's deliveries after this long without a new one")
+	fs.DurationVar(&s.Settle, "settle", 2*time.Second, "pause between phases")
+	fs.IntVar(&s.Warmup, "warmup", 20, "events delivered through each path before measuring")
+	fs.DurationVar(&s.MaxTotal, "max-total", 12*time.Minute, "hard bound on the whole run")
+	fs.StringVar(&s.Out, "out", "bench-results", "directory of the JSON results")
+	if err := fs.Parse(args); err != nil {
+		return s, err
+	}
+	if fs.NArg() > 0 {
+		return s, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if s.Quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		quick := func(name string, apply func()) {
+			if !set[name] {
+				apply()
+			}
+		}
+		quick("rate", func() { s.Rate = 10 })
+		quick("rate-duration", func() { s.RateDuration = 4 * time.Second })
+		quick("sat-events", func() { s.SatEvents = 150 })
+		quick("fanout10-events", func() { s.Fanout10Events = 20 })
+		quick("fanout100-events", func() { s.Fanout100Events = 3 })
+		quick("backlog-events", func() { s.BacklogEvents = 300 })
+		quick("backlog-wait", func() { s.BacklogWait = 60 * time.Second })
+		quick("mgmt-duration", func() { s.MgmtDuration = time.Second })
+		quick("wait", func() { s.Wait = 30 * time.Second })
+		quick("warmup", func() { s.Warmup = 5 })
+		quick("settle", func() { s.Settle = time.Second })
+		quick("max-total", func() { s.MaxTotal = 5 * time.Minute })
+	}
+	if s.Rate <= 0 || s.SatEvents <= 0 || s.Concurrency <= 0 || s.BacklogConcurrency <= 0 || s.MgmtConcurrency <= 0 ||
+		s.IsoWebhooks <= 0 || s.Warmup <= 0 || s.Fanout10Events < 0 || s.Fanout100Events < 0 || s.BacklogEvents < 0 {
+		return s, errors.New("sizes must be positive")
+	}
+	return s, nil
+}
+
+func main() {
+	s, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, s.MaxTotal)
+	defer cancel()
+	if err := run(ctx, s); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "\033[1m[bench]\033[0m "+format+"\n", args...)
+}
+
+func run(ctx context.Context, s settings) error {
+	dbURL, taddr := os.Getenv("DATABASE_URL"), os.Getenv("TEMPORAL_ADDRESS")
+	if dbURL == "" || taddr == "" {
+		return errors.New("DATABASE_URL and TEMPORAL_ADDRESS must be set (scripts/bench.sh sets them)")
+	}
+	if err := loopbackOnly(dbURL, taddr); err != nil {
+		return err
+	}
+	bin := envOr("WEBHOOKD_BIN", ".bin/webhookd")
+	logDir := envOr("BENCH_LOG_DIR", ".data/bench")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return err
+	}
+	res := newResults(s)
+
+	rcv, err := startReceiver()
+	if err != nil {
+		return err
+	}
+	defer rcv.close()
+	slow, err := startSlowReceiver(2 * time.Minute)
+	if err != nil {
+		return err
+	}
+	defer slow.close()
+
+	apiAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	env := append(os.Environ(),
+		"DATABASE_URL="+dbURL, "TEMPORAL_ADDRESS="+taddr, "HTTP_ADDR="+apiAddr,
+		"SECRETS_KEY="+randomKey(), "WEBHOOK_ALLOW_HTTP=true", "EGRESS_ALLOW_CIDRS=127.0.0.0/8",
+		"TEMPORAL_TASK_QUEUE=bench", "LOG_LEVEL=warn")
+	if _, err := runOnce(ctx, bin, env, "migrate"); err != nil {
+		return err
+	}
+	api, err := startProc("webhookd api", bin, []string{"api"}, env, filepath.Join(logDir, "api.log"))
+	if err != nil {
+		return err
+	}
+	defer api.stop()
+	worker, err := startProc("webhookd worker", bin, []string{"worker"}, env, filepath.Join(logDir, "worker.log"))
+	if err != nil {
+		return err
+	}
+	defer worker.stop()
+	apiURL := "http://" + apiAddr
+	if err := waitReady(ctx, apiURL, api, 60*time.Second); err != nil {
+		return err
+	}
+	logf("webhookd api (pid %d) ready at %s; worker pid %d; logs in %s", api.pid(), apiURL, worker.pid(), logDir)
+
+	fl, err := startFloor(ctx, taddr, rcv.url)
+	if err != nil {
+		return err
+	}
+	defer fl.stop()
+
+	_, tport, _ := strings.Cut(taddr, ":")
+	pgPID := postmasterPID(os.Getenv("BENCH_PGDATA"))
+	tPID := temporalPID(tport)
+	if pgPID == 0 || tPID == 0 {
+		logf("warning: postgres pid %d, temporal pid %d: 0 means not measured (set BENCH_PGDATA, BENCH_TEMPORAL_PID)", pgPID, tPID)
+	}
+	mon := newMonitor([]component{
+		{Name: "api", PID: api.pid()},
+		{Name: "worker", PID: worker.pid()},
+		{Name: "temporal", PID: tPID},
+		{Name: "postgres", PID: pgPID, Postgres: true},
+		{Name: "bench", PID: os.Getpid()},
+	})
+	sampleCtx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	go mon.sample(sampleCtx, 500*time.Millisecond)
+
+	b := &bench{
+		s: s, bin: bin, env: env, apiURL: apiURL, hc: newHTTPClient(max(s.Concurrency, s.BacklogConcurrency, s.MgmtConcurrency)),
+		rcv: rcv, slow: slow, fl: fl, mon: mon, res: res, logf: logf,
+		runID: fmt.Sprintf("r%x", time.Now().Unix()%0xffffff),
+	}
+	if err := runScenarios(ctx, b); err != nil {
+		res.Errors = append(res.Errors, err.Error())
+		logf("error: %v", err)
+	}
+	if ctx.Err() != nil {
+		res.Errors = append(res.Errors, "run cut short: "+ctx.Err().Error())
+	}
+	res.PeakMemoryMB = mon.memory()
+	res.VerificationFailures = rcv.verifyFailures.Load()
+	if v, ok := rcv.lastFailure.Load().(string); ok {
+		res.LastVerificationFailure = v
+	}
+	res.UnexpectedRequests = rcv.unknown.Load()
+	res.FinishedAt = time.Now().UTC()
+	res.evaluate()
+	printReport(os.Stdout, res)
+	path, err := res.write(s.Out)
+	if err != nil {
+		return err
+	}
+	logf("results written to %s and %s", filepath.Join(s.Out, "latest.json"), path)
+	switch {
+	case res.VerificationFailures > 0:
+		return fmt.Errorf("%d signature verification failures", res.VerificationFailures)
+	case len(res.Errors) > 0:
+		return errors.New(strings.Join(res.Errors, "; "))
+	}
+	return nil
+}
+
+// runScenarios runs every scenario in order: the lightest first, the backlog
+// (which leaves the most history behind) last.
+func runScenarios(ctx context.Context, b *bench) error {
+	s1, err := b.newAccount(ctx, "s1", 1, 0)
+	if err != nil {
+		return err
+	}
+	floorKeys, err := b.floorTargets("s1", 1)
+	if err != nil {
+		return err
+	}
+	if err := b.warmup(ctx, s1, floorKeys); err != nil {
+		return err
+	}
+	total := b.mon.snapshot()
+	defer func() { b.res.TotalCPUCores = b.mon.cpuSince(total) }()
+	b.oneToOne(ctx, s1, floorKeys)
+	var errs []error
+	if b.s.Fanout10Events > 0 {
+		errs = append(errs, b.fanout(ctx, 10, b.s.Fanout10Events))
+	}
+	if b.s.Fanout100Events > 0 {
+		errs = append(errs, b.fanout(ctx, 100, b.s.Fanout100Events))
+	}
+	errs = append(errs, b.isolation(ctx))
+	errs = append(errs, b.management(ctx))
+	if b.s.BacklogEvents > 0 {
+		errs = append(errs, b.backlog(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// loopbackOnly refuses to drive anything but this machine.
+func loopbackOnly(dbURL, taddr string) error {
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	for _, host := range []string{u.Hostname(), strings.Split(taddr, ":")[0]} {
+		if host != "127.0.0.1" && host != "localhost" {
+			return fmt.Errorf("bench drives only 127.0.0.1, not %q", host)
+		}
+	}
+	return nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+// toolVersions fills the versions of what ran.
+func toolVersions(r *results) {
+	r.GoVersion = runtime.Version()
+	r.NumCPU = runtime.NumCPU()
+	r.GOMAXPROCS = runtime.GOMAXPROCS(0)
+	if out, err := exec.Command(envOr("TEMPORAL_CLI", ".bin/temporal"), "--version").Output(); err == nil {
+		r.TemporalCLI = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		r.GitCommit = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil {
+		r.GitDirty = len(strings.TrimSpace(string(out))) > 0
+	}
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# make bench: delivery benchmarks on a throwaway stack of their own (never
+# make run's or make test's): PostgreSQL on 55434 (database dropped and
+# recreated each run), a Temporal dev server on 7253 with a fresh SQLite file,
+# then .bin/bench, which starts `webhookd api` and `webhookd worker` itself.
+# Flags pass through: scripts/bench.sh -quick, or make bench ARGS=-quick.
+set -euo pipefail
+source "$(dirname "$0")/stack.sh"
+DATA="$ROOT/.data/bench"
+mkdir -p "$DATA"
+trap stop_started EXIT
+trap 'exit 130' INT TERM
+
+PG_PORT=55434
+T_PORT=7253
+T_UI_PORT=8253
+DB=webhooks_bench
+
+if temporal_up "$T_PORT"; then
+  log "a Temporal server already answers on 127.0.0.1:$T_PORT (a previous bench?); stop it first:"
+  pgrep -af "server start-dev.*--port $T_PORT" >&2 || true
+  exit 1
+fi
+
+ensure_postgres "$DATA/pg" "$PG_PORT" "$DB"
+log "recreating database $DB"
+psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" postgres
+psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE \"$DB\"" postgres
+
+# ensure_postgres may have put the cluster elsewhere (see stack.sh): ask it.
+PGDATA_DIR=$(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SHOW data_directory" postgres)
+
+rm -f "$DATA"/temporal-*.db "$DATA"/temporal-*.db-wal "$DATA"/temporal-*.db-shm
+start_temporal "$T_PORT" "$T_UI_PORT" "$DATA/temporal-$(date +%Y%m%d%H%M%S).db"
+T_PID=${STARTED_PIDS[-1]}
+
+cd "$ROOT"
+log "building .bin/webhookd and .bin/bench"
+go build -o "$BIN/webhookd" ./cmd/webhookd
+go build -o "$BIN/bench" ./cmd/bench
+
+DATABASE_URL="$PG_URL" \
+TEMPORAL_ADDRESS="127.0.0.1:$T_PORT" \
+WEBHOOKD_BIN="$BIN/webhookd" \
+TEMPORAL_CLI="$BIN/temporal" \
+BENCH_PGDATA="$PGDATA_DIR" \
+BENCH_TEMPORAL_PID="$T_PID" \
+BENCH_LOG_DIR="$DATA" \
+  "$BIN/bench" "$@"
