@@ -28,6 +28,7 @@ import (
 // settings are the sizes of every scenario.
 type settings struct {
 	Quick              bool          `json:"quick"`
+	Split              bool          `json:"splitApiWorker"`
 	Rate               float64       `json:"ratePerS"`
 	RateDuration       time.Duration `json:"rateDuration"`
 	SatEvents          int           `json:"saturationEvents"`
@@ -54,6 +55,7 @@ func parseFlags(args []string) (settings, error) {
 	var s settings
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.BoolVar(&s.Quick, "quick", false, "tiny sizes (about a minute): a smoke test; explicit flags still win")
+	fs.BoolVar(&s.Split, "split", false, "run `webhookd api` and `webhookd worker` as two processes (CPU split per role) instead of `webhookd serve` as make run does")
 	fs.Float64Var(&s.Rate, "rate", 20, "scenarios 1 and 3: fixed offered rate, events/s")
 	fs.DurationVar(&s.RateDuration, "rate-duration", 10*time.Second, "scenarios 1 and 3: how long the fixed rate lasts")
 	fs.IntVar(&s.SatEvents, "sat-events", 600, "scenario 1 saturation: events published")
@@ -168,16 +170,26 @@ func run(ctx context.Context, s settings) error {
 	if _, err := runOnce(ctx, bin, env, "migrate"); err != nil {
 		return err
 	}
-	api, err := startProc("webhookd api", bin, []string{"api"}, env, filepath.Join(logDir, "api.log"))
-	if err != nil {
-		return err
+	// By default one `webhookd serve` process, as make run runs it (and which
+	// lets the API start workflows eagerly on its own worker); -split runs
+	// the two roles as separate processes so their CPU can be told apart.
+	var api, worker *proc
+	if s.Split {
+		if api, err = startProc("webhookd api", bin, []string{"api"}, env, filepath.Join(logDir, "api.log")); err != nil {
+			return err
+		}
+		defer api.stop()
+		if worker, err = startProc("webhookd worker", bin, []string{"worker"}, env, filepath.Join(logDir, "worker.log")); err != nil {
+			return err
+		}
+		defer worker.stop()
+	} else {
+		if api, err = startProc("webhookd serve", bin, []string{"serve"}, env, filepath.Join(logDir, "serve.log")); err != nil {
+			return err
+		}
+		defer api.stop()
+		worker = api
 	}
-	defer api.stop()
-	worker, err := startProc("webhookd worker", bin, []string{"worker"}, env, filepath.Join(logDir, "worker.log"))
-	if err != nil {
-		return err
-	}
-	defer worker.stop()
 	apiURL := "http://" + apiAddr
 	if err := waitReady(ctx, apiURL, api, 60*time.Second); err != nil {
 		return err
@@ -196,13 +208,19 @@ func run(ctx context.Context, s settings) error {
 	if pgPID == 0 || tPID == 0 {
 		logf("warning: postgres pid %d, temporal pid %d: 0 means not measured (set BENCH_PGDATA, BENCH_TEMPORAL_PID)", pgPID, tPID)
 	}
-	mon := newMonitor([]component{
-		{Name: "api", PID: api.pid()},
-		{Name: "worker", PID: worker.pid()},
+	comps := []component{{Name: "webhookd", PID: api.pid()}}
+	if s.Split {
+		comps = []component{{Name: "api", PID: api.pid()}, {Name: "worker", PID: worker.pid()}}
+	}
+	cpuOrder = append([]string{}, "temporal", "postgres", "bench")
+	for i := len(comps) - 1; i >= 0; i-- {
+		cpuOrder = append([]string{comps[i].Name}, cpuOrder...)
+	}
+	mon := newMonitor(append(comps, []component{
 		{Name: "temporal", PID: tPID},
 		{Name: "postgres", PID: pgPID, Postgres: true},
 		{Name: "bench", PID: os.Getpid()},
-	})
+	}...))
 	sampleCtx, stopSampling := context.WithCancel(ctx)
 	defer stopSampling()
 	go mon.sample(sampleCtx, 500*time.Millisecond)

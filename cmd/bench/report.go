@@ -275,6 +275,8 @@ func printReport(out io.Writer, r *results) {
 	}
 }
 
+// cpuOrder is the column order of the CPU table; main sets it from the
+// processes it started.
 var cpuOrder = []string{"api", "worker", "temporal", "postgres", "bench"}
 
 // printCPU prints the CPU split of every phase, in cores, and the busiest.
