@@ -16,6 +16,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/config"
 	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/dispatch"
 	"github.com/esign-webhooks/esign-webhooks/publish"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
 )
@@ -28,15 +29,23 @@ type Handler struct {
 	box      *secretbox.Box
 	temporal client.Client
 	pub      *publish.Publisher
-	validate *validator.Validate
-	now      func() time.Time
+	// dispatcher starts the workflows of published events.
+	dispatcher *dispatch.Dispatcher
+	validate   *validator.Validate
+	now        func() time.Time
 }
 
-// New builds the Echo server with every route.
-func New(cfg config.Config, log *slog.Logger, store *db.Store, box *secretbox.Box, tc client.Client) *echo.Echo {
+// NewPublisher is the publisher the API and its dispatcher use.
+func NewPublisher(cfg config.Config, tc client.Client) *publish.Publisher {
+	return &publish.Publisher{Client: tc, TaskQueue: cfg.TaskQueue, MaxDataBytes: cfg.MaxEventData, EagerStart: cfg.EagerStart}
+}
+
+// New builds the Echo server with every route. disp starts the workflows of
+// published events; the caller runs it.
+func New(cfg config.Config, log *slog.Logger, store *db.Store, box *secretbox.Box, tc client.Client, disp *dispatch.Dispatcher) *echo.Echo {
 	h := &Handler{
 		cfg: cfg, log: log, store: store, box: box, temporal: tc,
-		pub: &publish.Publisher{Client: tc, TaskQueue: cfg.TaskQueue, MaxDataBytes: cfg.MaxEventData, EagerStart: cfg.EagerStart},
+		pub: NewPublisher(cfg, tc), dispatcher: disp,
 		now: time.Now,
 	}
 	h.validate = h.newValidator()
@@ -82,25 +91,6 @@ func (h *Handler) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 			"path", c.Request().URL.Path, "status", status, "duration", time.Since(start),
 			"requestId", c.Response().Header().Get(echo.HeaderXRequestID))
 		return nil
-	}
-}
-
-// StartMaintenance erases previous secrets whose grace period ended, every
-// minute until ctx ends.
-func (h *Handler) StartMaintenance(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		if n, err := h.store.EraseExpiredSecrets(ctx, h.now()); err != nil && ctx.Err() == nil {
-			h.log.Warn("erasing expired secrets", "err", err)
-		} else if n > 0 {
-			h.log.Info("erased previous secrets after their grace period", "count", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
 }
 

@@ -28,9 +28,10 @@ type publishResponse struct {
 	Duplicate  bool   `json:"duplicate"`
 }
 
-// publishEvent records the event, then starts its workflow. Both steps are
-// idempotent on the event id, so a client retrying after any failure (ours
-// or the network's) gets the same ids and one delivery per webhook.
+// publishEvent stores the event and answers; the dispatcher starts its
+// workflow (see package dispatch). Both are idempotent on the event id, so a
+// client retrying after any failure gets the same ids and one delivery per
+// webhook, and a slow or unreachable Temporal never delays the answer.
 func (h *Handler) publishEvent(c echo.Context) error {
 	var req publishRequest
 	if err := decode(c, &req); err != nil {
@@ -59,18 +60,11 @@ func (h *Handler) publishEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if !created {
-		// Same id again: deliver what was first published, nothing new.
-		e = events.Event{ID: stored.ID, Type: stored.Type, TriggerSource: stored.TriggerSource,
-			AppID: stored.AppID, OccurredAt: stored.OccurredAt.UTC(), Data: stored.Data}
+	if stored.DispatchedAt == nil {
+		// New, or a retry of one whose workflow has not recorded it yet.
+		h.dispatcher.Enqueue(stored)
 	}
-	res, err := h.pub.Start(c.Request().Context(), acct.String(), e)
-	if err != nil {
-		h.log.Error("starting delivery workflow", "eventId", e.ID, "err", err)
-		return apiError(http.StatusServiceUnavailable, CodeUnavailable,
-			"The event was stored but delivery could not be scheduled; retry with the same id.")
-	}
-	return c.JSON(http.StatusAccepted, publishResponse{EventID: res.EventID, WorkflowID: res.WorkflowID, Duplicate: !created})
+	return c.JSON(http.StatusAccepted, publishResponse{EventID: stored.ID, WorkflowID: stored.WorkflowID, Duplicate: !created})
 }
 
 type eventJSON struct {

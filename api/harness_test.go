@@ -20,6 +20,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/config"
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/db/dbtest"
+	"github.com/esign-webhooks/esign-webhooks/dispatch"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
 )
 
@@ -52,7 +53,11 @@ func newEnv(t *testing.T, overrides map[string]string) *env {
 	}
 	tc := temporalClient(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(api.New(cfg, log, store, box, tc))
+	disp := dispatch.New(store, api.NewPublisher(cfg, tc), log, dispatch.Options{})
+	ctx, stop := context.WithCancel(context.Background())
+	go disp.Run(ctx)
+	t.Cleanup(stop)
+	srv := httptest.NewServer(api.New(cfg, log, store, box, tc, disp))
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, store: store, box: box, tc: tc, cfg: cfg}
 }

@@ -58,7 +58,7 @@ type Attempt struct {
 func (s *Store) RecordEvent(ctx context.Context, e Event, webhookIDs []uuid.UUID) ([]Delivery, error) {
 	deliveries := []Delivery{}
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
-		if _, _, err := insertEvent(ctx, tx, e); err != nil {
+		if err := markDispatched(ctx, tx, e); err != nil {
 			return err
 		}
 		if len(webhookIDs) == 0 {

@@ -20,6 +20,9 @@ type Event struct {
 	Data          json.RawMessage `db:"data"`
 	WorkflowID    string          `db:"workflow_id"`
 	CreatedAt     time.Time       `db:"created_at"`
+	// DispatchedAt is set once the event's workflow has recorded it; NULL
+	// means its workflow may not have started yet (see UndispatchedEvents).
+	DispatchedAt *time.Time `db:"dispatched_at"`
 }
 
 // InsertEvent stores an event unless one with the same id exists, and returns
@@ -45,6 +48,34 @@ func insertEvent(ctx context.Context, q queryer, e Event) (Event, bool, error) {
 		return Event{}, false, fmt.Errorf("reading existing event: %w", translate(err))
 	}
 	return out, false, nil
+}
+
+// markDispatched is how RecordEvent stores the event from inside its
+// workflow: inserted already dispatched, or the API's row marked so.
+func markDispatched(ctx context.Context, q queryer, e Event) error {
+	_, err := q.ExecContext(ctx, `
+		INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, dispatched_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+		ON CONFLICT (account_id, id) DO UPDATE SET dispatched_at = now() WHERE events.dispatched_at IS NULL`,
+		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID)
+	if err != nil {
+		return fmt.Errorf("recording event: %w", translate(err))
+	}
+	return nil
+}
+
+// UndispatchedEvents returns events stored at least olderThan ago whose
+// workflow has not recorded them: the API stopped (or Temporal was down)
+// between storing the event and starting its workflow.
+func (s *Store) UndispatchedEvents(ctx context.Context, olderThan time.Duration, limit int) ([]Event, error) {
+	out := []Event{}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT * FROM events WHERE dispatched_at IS NULL AND created_at < now() - make_interval(secs => $1)
+		ORDER BY created_at LIMIT $2`, olderThan.Seconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing undispatched events: %w", translate(err))
+	}
+	return out, nil
 }
 
 // Event returns one event of the account.

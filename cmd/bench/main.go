@@ -212,10 +212,11 @@ func run(ctx context.Context, s settings) error {
 	if s.Split {
 		comps = []component{{Name: "api", PID: api.pid()}, {Name: "worker", PID: worker.pid()}}
 	}
-	cpuOrder = append([]string{}, "temporal", "postgres", "bench")
-	for i := len(comps) - 1; i >= 0; i-- {
-		cpuOrder = append([]string{comps[i].Name}, cpuOrder...)
+	cpuOrder = nil
+	for _, c := range comps {
+		cpuOrder = append(cpuOrder, c.Name)
 	}
+	cpuOrder = append(cpuOrder, "temporal", "postgres", "bench")
 	mon := newMonitor(append(comps, []component{
 		{Name: "temporal", PID: tPID},
 		{Name: "postgres", PID: pgPID, Postgres: true},

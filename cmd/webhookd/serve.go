@@ -13,6 +13,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/api"
 	"github.com/esign-webhooks/esign-webhooks/config"
 	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/dispatch"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
 )
 
@@ -61,9 +62,11 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 		})
 	}
 	if withAPI {
+		disp := dispatch.New(store, api.NewPublisher(cfg, tc), log, dispatch.Options{})
+		g.Go(func() error { disp.Run(ctx); return nil })
 		srv := &http.Server{
 			Addr:              cfg.HTTPAddr,
-			Handler:           api.New(cfg, log, store, box, tc),
+			Handler:           api.New(cfg, log, store, box, tc, disp),
 			ReadHeaderTimeout: 10 * time.Second,
 		}
 		g.Go(func() error {

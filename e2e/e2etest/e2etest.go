@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -34,6 +36,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/config"
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/db/dbtest"
+	"github.com/esign-webhooks/esign-webhooks/dispatch"
 	"github.com/esign-webhooks/esign-webhooks/egress"
 	"github.com/esign-webhooks/esign-webhooks/publish"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
@@ -168,7 +171,11 @@ func New(t *testing.T, o Options) *Env {
 	e := &Env{T: t, Store: store, Box: box, TC: tc, Queue: queue, Settings: s, Cfg: cfg, DBURL: dbURL, Key: key,
 		Pub: &publish.Publisher{Client: tc, TaskQueue: queue}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.API = httptest.NewServer(api.New(cfg, log, store, box, tc))
+	disp := dispatch.New(store, api.NewPublisher(cfg, tc), log, dispatch.Options{})
+	dispCtx, stopDisp := context.WithCancel(context.Background())
+	go disp.Run(dispCtx)
+	t.Cleanup(stopDisp)
+	e.API = httptest.NewServer(api.New(cfg, log, store, box, tc, disp))
 	t.Cleanup(e.API.Close)
 	if !o.NoWorker {
 		allow := o.WorkerAllow
@@ -321,10 +328,20 @@ func (e *Env) Result(workflowID string) workflows.Result {
 	ctx, cancel := context.WithTimeout(context.Background(), Deadline)
 	defer cancel()
 	var res workflows.Result
-	if err := e.TC.GetWorkflow(ctx, workflowID, "").Get(ctx, &res); err != nil {
-		e.T.Fatalf("workflow %s: %v", workflowID, err)
+	for {
+		err := e.TC.GetWorkflow(ctx, workflowID, "").Get(ctx, &res)
+		var notFound *serviceerror.NotFound
+		switch {
+		case err == nil:
+			return res
+		case errors.As(err, &notFound) && ctx.Err() == nil:
+			// The API answers once the event is stored; its dispatcher
+			// starts the workflow a moment later.
+			time.Sleep(20 * time.Millisecond)
+		default:
+			e.T.Fatalf("workflow %s: %v", workflowID, err)
+		}
 	}
-	return res
 }
 
 // Delivery is a delivery as GET /v1/deliveries/{id} shows it.

@@ -1,0 +1,130 @@
+// Package dispatch starts the delivery workflows of the events the API has
+// stored. The events table is the API's outbox: POST /v1/events answers once
+// the event is in PostgreSQL, and the dispatcher starts its workflow at once
+// from an in-memory queue. Whatever a crash, a full queue or a Temporal
+// outage leaves unstarted is found again by a periodic sweep, so an accepted
+// event is never lost and a slow Temporal never slows publishers down.
+package dispatch
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/events"
+	"github.com/esign-webhooks/esign-webhooks/publish"
+)
+
+// Options tune a Dispatcher; zero values take the defaults.
+type Options struct {
+	Workers    int           // concurrent workflow starts (default 16)
+	QueueSize  int           // events waiting in memory (default 10000)
+	StaleAfter time.Duration // age at which the sweep restarts an event (default 30s)
+	SweepEvery time.Duration // how often the sweep runs (default 5s)
+}
+
+// Dispatcher starts workflows for stored events.
+type Dispatcher struct {
+	store *db.Store
+	pub   *publish.Publisher
+	log   *slog.Logger
+	opts  Options
+	queue chan db.Event
+}
+
+// New builds a Dispatcher; Run makes it work.
+func New(store *db.Store, pub *publish.Publisher, log *slog.Logger, opts Options) *Dispatcher {
+	if opts.Workers <= 0 {
+		opts.Workers = 16
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 10000
+	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = 30 * time.Second
+	}
+	if opts.SweepEvery <= 0 {
+		opts.SweepEvery = 5 * time.Second
+	}
+	return &Dispatcher{store: store, pub: pub, log: log, opts: opts, queue: make(chan db.Event, opts.QueueSize)}
+}
+
+// Enqueue asks for e's workflow to be started soon. It never blocks: when
+// the queue is full the sweep starts the event later.
+func (d *Dispatcher) Enqueue(e db.Event) {
+	select {
+	case d.queue <- e:
+	default:
+		d.log.Warn("dispatch queue full; the sweep will start the event", "eventId", e.ID)
+	}
+}
+
+// Run starts queued events and sweeps for stale ones until ctx ends.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range d.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case e := <-d.queue:
+					if err := d.start(ctx, e); err != nil && ctx.Err() == nil {
+						d.log.Warn("starting delivery workflow; the sweep will retry", "eventId", e.ID, "err", err)
+					}
+				}
+			}
+		}()
+	}
+	t := time.NewTicker(d.opts.SweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-t.C:
+			// While the queue is busy its events are merely waiting, not lost.
+			if len(d.queue) > 0 {
+				continue
+			}
+			if n, err := d.Sweep(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("sweeping undispatched events", "err", err)
+			} else if n > 0 {
+				d.log.Info("started workflows of undispatched events", "count", n)
+			}
+		}
+	}
+}
+
+// Sweep starts the workflows of events stored more than StaleAfter ago that
+// no workflow has recorded yet. Starting is idempotent on the workflow id,
+// so an event whose workflow is merely slow is not delivered twice.
+func (d *Dispatcher) Sweep(ctx context.Context) (int, error) {
+	stale, err := d.store.UndispatchedEvents(ctx, d.opts.StaleAfter, 500)
+	if err != nil {
+		return 0, err
+	}
+	started := 0
+	for _, e := range stale {
+		if err := d.start(ctx, e); err != nil {
+			return started, err
+		}
+		started++
+	}
+	return started, nil
+}
+
+func (d *Dispatcher) start(ctx context.Context, e db.Event) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err := d.pub.Start(ctx, e.AccountID.String(), events.Event{
+		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
+		OccurredAt: e.OccurredAt.UTC(), Data: e.Data,
+	})
+	return err
+}
