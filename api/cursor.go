@@ -36,3 +36,18 @@ func decodeCursor(s string) (db.Cursor, bool) {
 	}
 	return db.Cursor{CreatedAt: time.Unix(0, nanos), ID: id}, true
 }
+
+// pageOf turns rows fetched with a limit of limit+1 into a page: the extra
+// row only says that there is a next page, which starts after the last row
+// shown.
+func pageOf[R, T any](rows []R, limit int, show func(R) T, key func(R) (time.Time, uuid.UUID)) page[T] {
+	out := page[T]{Data: make([]T, 0, min(len(rows), limit))}
+	for i, r := range rows {
+		if i == limit {
+			out.NextCursor = encodeCursor(key(rows[i-1]))
+			break
+		}
+		out.Data = append(out.Data, show(r))
+	}
+	return out
+}

@@ -93,15 +93,9 @@ func (h *Handler) listDeliveries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := page[deliveryJSON]{Data: []deliveryJSON{}}
-	for i, d := range ds {
-		if i == limit {
-			out.NextCursor = encodeCursor(ds[i-1].CreatedAt, ds[i-1].ID)
-			break
-		}
-		out.Data = append(out.Data, toDeliveryJSON(d))
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, pageOf(ds, limit, toDeliveryJSON, func(d db.Delivery) (time.Time, uuid.UUID) {
+		return d.CreatedAt, d.ID
+	}))
 }
 
 func (h *Handler) delivery(c echo.Context) (db.Delivery, error) {

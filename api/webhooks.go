@@ -156,15 +156,9 @@ func (h *Handler) listWebhooks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := page[webhookJSON]{Data: []webhookJSON{}}
-	for i, w := range hooks {
-		if i == limit {
-			out.NextCursor = encodeCursor(hooks[i-1].CreatedAt, hooks[i-1].ID)
-			break
-		}
-		out.Data = append(out.Data, toWebhookJSON(w))
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, pageOf(hooks, limit, toWebhookJSON, func(w db.Webhook) (time.Time, uuid.UUID) {
+		return w.CreatedAt, w.ID
+	}))
 }
 
 // errWebhookEnabled is the rule of the settings page: edit and delete only
