@@ -128,7 +128,15 @@ func deliverAll(ctx workflow.Context, plan activities.Plan, test bool) (Result, 
 	for _, d := range plan.Deliveries[:min(len(plan.Deliveries), maxListedWebhooks)] {
 		ids = append(ids, d.WebhookID)
 	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrWebhookIDs.ValueSet(ids), AttrDeliveryStatus.ValueSet("pending"))
+	// The ids are listed when a delivery first has to wait, or at the end:
+	// an event delivered at the first try then costs one visibility update.
+	listed := false
+	listWebhooks := func(ctx workflow.Context) {
+		if !listed {
+			listed = true
+			_ = workflow.UpsertTypedSearchAttributes(ctx, AttrWebhookIDs.ValueSet(ids))
+		}
+	}
 
 	// Each delivery waits between attempts under its own cancellable context;
 	// the signal handler cancels the waits of a disabled or deleted webhook.
@@ -143,7 +151,7 @@ func deliverAll(ctx workflow.Context, plan activities.Plan, test bool) (Result, 
 			defer wg.Done()
 			// Activities run on a context the cancellation does not reach.
 			actCtx, _ := workflow.NewDisconnectedContext(waitCtx)
-			res.Deliveries[i] = deliverOne(actCtx, waitCtx, plan.ActivityTimeout, d, test, reasons)
+			res.Deliveries[i] = deliverOne(actCtx, waitCtx, plan.ActivityTimeout, d, test, reasons, listWebhooks)
 		})
 	}
 	signals := workflow.GetSignalChannel(ctx, SignalWebhookChanged)
@@ -162,14 +170,19 @@ func deliverAll(ctx workflow.Context, plan activities.Plan, test bool) (Result, 
 		}
 	})
 	wg.Wait(ctx)
-	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrDeliveryStatus.ValueSet(summary(res.Deliveries)))
+	final := []temporal.SearchAttributeUpdate{AttrDeliveryStatus.ValueSet(summary(res.Deliveries))}
+	if !listed {
+		final = append(final, AttrWebhookIDs.ValueSet(ids))
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, final...)
 	return res, nil
 }
 
 // deliverOne attempts one delivery until it succeeds, fails for good or is
 // cancelled. Activities run under ctx; only the waits under waitCtx, so a
 // cancellation never abandons an attempt in flight.
-func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activities.DeliveryRef, test bool, reasons map[string]string) DeliveryResult {
+func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activities.DeliveryRef, test bool,
+	reasons map[string]string, beforeWait func(workflow.Context)) DeliveryResult {
 	var a *activities.Activities
 	out := DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID}
 	// Attempts are local activities: the worker runs them as part of the
@@ -211,6 +224,7 @@ func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activiti
 			out.Status = "cancelled"
 			return out
 		case activities.OutcomeRetry:
+			beforeWait(ctx)
 			if err := workflow.Sleep(waitCtx, r.Wait); err != nil {
 				reason := reasons[d.WebhookID]
 				if reason == "" {

@@ -24,7 +24,8 @@ type harness struct {
 
 	mu      sync.Mutex
 	timers  []time.Duration
-	status  []string // WebhookDeliveryStatus values upserted, in order
+	status  []string   // WebhookDeliveryStatus values upserted, in order
+	listed  [][]string // WebhookIds values upserted, in order
 	cancels []activities.CancelInput
 }
 
@@ -49,10 +50,13 @@ func newHarness(t *testing.T, plan activities.Plan) *harness {
 	})
 	h.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
+		h.mu.Lock()
+		defer h.mu.Unlock()
 		if v, ok := sa.GetKeyword(AttrDeliveryStatus); ok {
-			h.mu.Lock()
 			h.status = append(h.status, v)
-			h.mu.Unlock()
+		}
+		if v, ok := sa.GetKeywordList(AttrWebhookIDs); ok {
+			h.listed = append(h.listed, v)
 		}
 	}).Return(nil)
 	return h
@@ -131,8 +135,12 @@ func TestDeliverEventSucceedsFirstTime(t *testing.T) {
 	if len(h.timers) != 0 {
 		t.Fatalf("timers %v, want none", h.timers)
 	}
-	if got := h.status; len(got) != 2 || got[0] != "pending" || got[1] != "succeeded" {
-		t.Fatalf("DeliveryStatus upserts %v, want [pending succeeded]", got)
+	// Delivered at the first try: one visibility update, with the ids.
+	if got := h.status; len(got) != 1 || got[0] != "succeeded" {
+		t.Fatalf("DeliveryStatus upserts %v, want [succeeded]", got)
+	}
+	if len(h.listed) != 1 || len(h.listed[0]) != 1 || h.listed[0][0] != "w1" {
+		t.Fatalf("WebhookIds upserts %v, want [[w1]]", h.listed)
 	}
 }
 
@@ -159,6 +167,11 @@ func TestDeliverEventRetriesWithTheAttemptsWait(t *testing.T) {
 	}
 	if len(h.timers) != 2 || h.timers[0] != waits[0] || h.timers[1] != waits[1] {
 		t.Fatalf("timers %v, want %v", h.timers, waits)
+	}
+	// While it waits to retry, the workflow can be found by webhook: the ids
+	// are listed once, at the first wait, not again at the end.
+	if len(h.listed) != 1 || len(h.listed[0]) != 1 || h.listed[0][0] != "w1" {
+		t.Fatalf("WebhookIds upserts %v, want [[w1]]", h.listed)
 	}
 }
 
