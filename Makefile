@@ -16,7 +16,7 @@ test: ## go vet, gofmt and every test against a throwaway PostgreSQL and Tempora
 bench: ## delivery benchmarks against the engine's own floor (see README, Performance)
 	@scripts/bench.sh $(ARGS)
 
-build: ## build bin/webhookd
+build: ## build .bin/webhookd
 	go build -o .bin/webhookd ./cmd/webhookd
 
 lint: ## go vet and gofmt

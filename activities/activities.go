@@ -123,6 +123,9 @@ func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Plan
 	for _, d := range deliveries {
 		plan.Deliveries = append(plan.Deliveries, DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series})
 	}
+	if len(plan.Deliveries) > 0 {
+		plan.Skipped = "" // an earlier run's deliveries are resumed
+	}
 	return plan, nil
 }
 
@@ -132,26 +135,33 @@ func (a *Activities) activityTimeout() time.Duration {
 
 // ResendInput names the delivery whose new series of attempts starts.
 type ResendInput struct {
+	AccountID  string
 	DeliveryID string
 	Series     int
 }
 
-// PrepareResend returns the plan for one new series of attempts.
+// PrepareResend returns the plan for one new series of attempts: only for a
+// delivery of that account whose current series is this one and not started
+// (the API moved it there), so a stale or foreign resend sends nothing.
 func (a *Activities) PrepareResend(ctx context.Context, in ResendInput) (Plan, error) {
-	id, err := uuid.Parse(in.DeliveryID)
-	if err != nil {
-		return Plan{Skipped: "invalid delivery id"}, nil
+	accountID, err1 := uuid.Parse(in.AccountID)
+	id, err2 := uuid.Parse(in.DeliveryID)
+	if err1 != nil || err2 != nil {
+		return Plan{Skipped: "invalid account or delivery id"}, nil
 	}
-	t, err := a.Store.DeliveryTarget(ctx, id)
+	d, err := a.Store.Delivery(ctx, accountID, id)
 	if err != nil {
 		if isNotFound(err) {
 			return Plan{Skipped: "delivery not found"}, nil
 		}
 		return Plan{}, err
 	}
+	if d.Series != in.Series || d.Status != db.StatusPending {
+		return Plan{Skipped: fmt.Sprintf("delivery is at series %d (%s), not a new series %d", d.Series, d.Status, in.Series)}, nil
+	}
 	return Plan{
 		ActivityTimeout: a.activityTimeout(),
-		Deliveries:      []DeliveryRef{{DeliveryID: in.DeliveryID, WebhookID: t.WebhookID.String(), Series: in.Series}},
+		Deliveries:      []DeliveryRef{{DeliveryID: in.DeliveryID, WebhookID: d.WebhookID.String(), Series: in.Series}},
 	}, nil
 }
 
@@ -160,6 +170,8 @@ type CancelInput struct {
 	DeliveryID string
 	Series     int
 	Reason     string
+	// Status is the final status: cancelled (default) or failed.
+	Status string `json:",omitempty"`
 }
 
 // CancelDelivery records that the remaining attempts will not be made.
@@ -168,5 +180,9 @@ func (a *Activities) CancelDelivery(ctx context.Context, in CancelInput) error {
 	if err != nil {
 		return nil
 	}
-	return a.Store.FinishDelivery(ctx, id, in.Series, db.StatusCancelled, in.Reason)
+	status := db.StatusCancelled
+	if in.Status == db.StatusFailed {
+		status = db.StatusFailed
+	}
+	return a.Store.FinishDelivery(ctx, id, in.Series, status, in.Reason)
 }

@@ -100,13 +100,17 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 	started := a.now()
 	status, respBody, retryAfter, sendErr := a.send(ctx, t, body, secrets, started)
 	duration := a.now().Sub(started)
-	if err := ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil && sendErr != nil {
 		// The activity itself was cancelled (worker shutting down) or timed
 		// out, not the receiver: recording a failed attempt would blame the
 		// receiver and spend a step of its schedule. Return a plain error;
 		// Temporal retries the same attempt number.
 		return AttemptResult{}, fmt.Errorf("attempt interrupted: %w", err)
 	}
+	// The receiver answered: record it even if the activity's own deadline
+	// passed meanwhile, or a retry would send the same attempt again.
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
 
 	res := AttemptResult{StatusCode: status, DurationMS: duration.Milliseconds()}
 	attempt := db.Attempt{
@@ -143,7 +147,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 		outcome.NextAttemptAt = &next
 	}
 	outcome.Reason = res.Reason
-	if err := a.Store.RecordAttempt(ctx, attempt, outcome); err != nil {
+	if err := a.Store.RecordAttempt(recordCtx, attempt, outcome); err != nil {
 		return AttemptResult{}, err
 	}
 	if res.Outcome == OutcomeSucceeded {
@@ -191,12 +195,8 @@ func (a *Activities) send(ctx context.Context, t db.DeliveryTarget, body []byte,
 	if err != nil {
 		return 0, "", 0, fmt.Errorf("building request: %w", err)
 	}
-	headers, err := signing.Headers(t.MessageID, now, body, secrets...)
-	if err != nil {
+	if err := signing.SetHeaders(req.Header, t.MessageID, now, body, secrets...); err != nil {
 		return 0, "", 0, fmt.Errorf("signing: %w", err)
-	}
-	for k, v := range headers {
-		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", a.Settings.UserAgent)

@@ -118,3 +118,46 @@ func TestDeliverRecordsAFailedAttempt(t *testing.T) {
 		t.Fatalf("delivery %+v", got)
 	}
 }
+
+// A resend only runs for the delivery's own account and its current, not yet
+// started series: the exported publish.StartResend cannot be used to resend
+// another tenant's delivery or to overwrite an old series' attempts.
+func TestPrepareResendChecksAccountAndSeries(t *testing.T) {
+	a, d := deliveryTo(t, "http://127.0.0.1:9/unused")
+	ctx := context.Background()
+	// Series 1 is pending: the API has not moved the delivery to a new series.
+	for name, in := range map[string]ResendInput{
+		"other account": {AccountID: uuid.NewString(), DeliveryID: d.ID.String(), Series: d.Series},
+		"stale series":  {AccountID: d.AccountID.String(), DeliveryID: d.ID.String(), Series: d.Series + 1},
+		"bad ids":       {AccountID: "x", DeliveryID: "y", Series: 1},
+	} {
+		p, err := a.PrepareResend(ctx, in)
+		if err != nil || len(p.Deliveries) != 0 || p.Skipped == "" {
+			t.Errorf("%s: plan %+v, err %v: want nothing to deliver", name, p, err)
+		}
+	}
+	p, err := a.PrepareResend(ctx, ResendInput{AccountID: d.AccountID.String(), DeliveryID: d.ID.String(), Series: d.Series})
+	if err != nil || len(p.Deliveries) != 1 || p.Deliveries[0].WebhookID != d.WebhookID.String() {
+		t.Fatalf("own pending series: plan %+v, err %v", p, err)
+	}
+}
+
+// A retried RecordEvent resumes unfinished deliveries even when their
+// webhook no longer matches, and never returns a finished one.
+func TestRecordEventResumesOnlyUnfinished(t *testing.T) {
+	a, d := deliveryTo(t, "http://127.0.0.1:9/unused")
+	ctx := context.Background()
+	ev := db.Event{AccountID: d.AccountID, ID: d.EventID, Type: "ENVELOPE_START", TriggerSource: "saas_page",
+		OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: "wf"}
+	ds, err := a.Store.RecordEvent(ctx, ev, nil) // the webhook was disabled meanwhile: nothing matches
+	if err != nil || len(ds) != 1 || ds[0].ID != d.ID {
+		t.Fatalf("resume: %v %+v", err, ds)
+	}
+	if err := a.Store.FinishDelivery(ctx, d.ID, d.Series, db.StatusSucceeded, ""); err != nil {
+		t.Fatal(err)
+	}
+	ds, err = a.Store.RecordEvent(ctx, ev, []uuid.UUID{d.WebhookID})
+	if err != nil || len(ds) != 0 {
+		t.Fatalf("a finished delivery came back: %v %+v", err, ds)
+	}
+}

@@ -50,7 +50,6 @@ type Config struct {
 	ResponseBodyMaxBytes  int64         `env:"DELIVERY_RESPONSE_MAX_BYTES" envDefault:"4096"`
 	WorkerActivitySlots   int           `env:"WORKER_MAX_CONCURRENT_ACTIVITIES" envDefault:"500"`
 	WorkerWorkflowPollers int           `env:"WORKER_WORKFLOW_POLLERS" envDefault:"4"`
-	WorkerActivityPollers int           `env:"WORKER_ACTIVITY_POLLERS" envDefault:"8"`
 
 	// EagerStart asks Temporal to hand a new workflow's first task straight
 	// to this process's worker (set by `serve`, where API and worker share
@@ -97,6 +96,12 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.SlogLevel(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat))
+	}
+	if c.WorkerActivitySlots <= 0 || c.DatabaseMaxConns <= 0 {
+		errs = append(errs, errors.New("WORKER_MAX_CONCURRENT_ACTIVITIES and DATABASE_MAX_CONNS must be positive"))
 	}
 	return errors.Join(errs...)
 }

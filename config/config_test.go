@@ -46,11 +46,12 @@ func TestOverridesAndErrors(t *testing.T) {
 		"DELIVERY_RETRY_SCHEDULE": "10s,soon",
 		"EGRESS_ALLOW_CIDRS":      "not-a-cidr",
 		"LOG_LEVEL":               "loud",
+		"LOG_FORMAT":              "xml",
 	})
 	if err == nil {
 		t.Fatal("invalid settings accepted")
 	}
-	for _, name := range []string{"DELIVERY_RETRY_SCHEDULE", "EGRESS_ALLOW_CIDRS", "LOG_LEVEL"} {
+	for _, name := range []string{"DELIVERY_RETRY_SCHEDULE", "EGRESS_ALLOW_CIDRS", "LOG_LEVEL", "LOG_FORMAT"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}

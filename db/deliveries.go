@@ -52,9 +52,9 @@ type Attempt struct {
 	Error          string    `db:"error"`
 }
 
-// RecordEvent stores the event (if new) and one pending delivery for each
-// webhook in webhookIDs, idempotently; it returns every delivery of the event
-// for those webhooks.
+// RecordEvent stores the event (if new, marking it dispatched) and one
+// pending delivery for each webhook in webhookIDs, idempotently; it returns
+// every unfinished delivery of the event.
 func (s *Store) RecordEvent(ctx context.Context, e Event, webhookIDs []uuid.UUID) ([]Delivery, error) {
 	deliveries := []Delivery{}
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -62,7 +62,8 @@ func (s *Store) RecordEvent(ctx context.Context, e Event, webhookIDs []uuid.UUID
 			return err
 		}
 		if len(webhookIDs) == 0 {
-			return nil
+			// Nothing matches now; still resume what an earlier run began.
+			webhookIDs = []uuid.UUID{}
 		}
 		// The delivery id doubles as the stable webhook-id header ("msg_" + id).
 		// gen_random_uuid() sits in the select list of a subquery over the
@@ -79,9 +80,13 @@ func (s *Store) RecordEvent(ctx context.Context, e Event, webhookIDs []uuid.UUID
 		if err != nil {
 			return translate(err)
 		}
+		// Every unfinished delivery of the event, not only those matched now:
+		// a retried (or restarted) RecordEvent must resume a delivery whose
+		// webhook changed in between — the attempt then cancels it — and
+		// must never send a finished one again.
 		return translate(tx.SelectContext(ctx, &deliveries, `
-			SELECT * FROM deliveries WHERE account_id = $1 AND event_id = $2 AND webhook_id = ANY($3)
-			ORDER BY webhook_id`, e.AccountID, e.ID, pq.Array(webhookIDs)))
+			SELECT * FROM deliveries WHERE account_id = $1 AND event_id = $2 AND status IN ('pending', 'retrying')
+			ORDER BY webhook_id`, e.AccountID, e.ID))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recording event: %w", err)
@@ -130,7 +135,7 @@ func (s *Store) DeliveryTarget(ctx context.Context, deliveryID uuid.UUID) (Deliv
 			e.trigger_source, e.app_id, e.occurred_at, e.data
 		FROM deliveries d
 		JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
-		LEFT JOIN webhooks w ON w.id = d.webhook_id
+		LEFT JOIN webhooks w ON w.id = d.webhook_id AND w.account_id = d.account_id
 		WHERE d.id = $1`, deliveryID)
 	if err != nil {
 		return DeliveryTarget{}, fmt.Errorf("loading delivery target: %w", translate(err))

@@ -110,13 +110,18 @@ func (d *Dispatcher) Sweep(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	started := 0
+	var firstErr error
 	for _, e := range stale {
+		// One event that cannot be started must not hold back the others.
 		if err := d.start(ctx, e); err != nil {
-			return started, err
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
 		}
 		started++
 	}
-	return started, nil
+	return started, firstErr
 }
 
 func (d *Dispatcher) start(ctx context.Context, e db.Event) error {

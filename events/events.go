@@ -111,8 +111,8 @@ func (e *Event) Validate(maxData int) error {
 	case e.TriggerSource == SourceThirdPartyApp && e.AppID == "":
 		errs["appId"] = "is required when triggerSource is third_party_app"
 	}
-	if len(e.AppID) > 200 {
-		errs["appId"] = "must be at most 200 characters"
+	if len(e.AppID) > 200 || !printable(e.AppID) {
+		errs["appId"] = "must be at most 200 printable ASCII characters"
 	}
 	trimmed := bytes.TrimSpace(e.Data)
 	switch {
@@ -122,6 +122,9 @@ func (e *Event) Validate(maxData int) error {
 		errs["data"] = "must be a JSON object"
 	case len(trimmed) > maxData:
 		errs["data"] = fmt.Sprintf("must be at most %d bytes", maxData)
+	case hasNULEscape(trimmed):
+		// Valid JSON, but PostgreSQL's jsonb cannot hold it.
+		errs["data"] = `must not contain the NUL character (\u0000)`
 	}
 	if len(errs) > 0 {
 		return errs
@@ -133,4 +136,34 @@ func (e *Event) Validate(maxData int) error {
 // publishing the same event twice starts one workflow.
 func WorkflowID(accountID, eventID string) string {
 	return "event/" + accountID + "/" + eventID
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// hasNULEscape reports whether JSON text holds a \u0000 escape, i.e. one
+// preceded by an even number of backslashes (`\\u0000` is an escaped
+// backslash followed by the text "u0000").
+func hasNULEscape(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte(`\u0000`))
+		if j < 0 {
+			return false
+		}
+		at := i + j
+		n := 0
+		for k := at - 1; k >= 0 && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 0 {
+			return true
+		}
+		i = at + 1
+	}
 }

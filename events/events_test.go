@@ -62,3 +62,23 @@ func TestCatalogue(t *testing.T) {
 		t.Fatal("workflow id rule changed: existing events would be delivered twice")
 	}
 }
+
+func TestNULInData(t *testing.T) {
+	for data, bad := range map[string]bool{
+		`{"x":"a\u0000b"}`:  true,
+		`{"x":"\\\u0000"}`:  true,  // escaped backslash, then a NUL
+		`{"x":"a\\u0000b"}`: false, // the text \u0000, no NUL
+		`{"x":"a\u0001b"}`:  false,
+		`{"x":"\\\\u0000"}`: false,
+	} {
+		e := Event{Type: EnvelopeStart, TriggerSource: SourceSaaSPage, Data: []byte(data)}
+		err := e.Validate(0)
+		if got := err != nil; got != bad {
+			t.Errorf("%s: error %v, want error=%v", data, err, bad)
+		}
+	}
+	e := Event{Type: EnvelopeStart, TriggerSource: SourceThirdPartyApp, AppID: "app\x00", Data: []byte(`{}`)}
+	if err := e.Validate(0); err == nil {
+		t.Error("control character in appId accepted")
+	}
+}

@@ -118,10 +118,13 @@ func (p *Publisher) options(id, accountID, eventType, source string) client.Star
 	return client.StartWorkflowOptions{
 		ID:        id,
 		TaskQueue: queue,
-		// The same id again (a duplicate publish) joins the existing run, and
-		// an id whose run has finished is never reused: one event, one workflow.
+		// The same id again (a duplicate publish) joins the existing run; an
+		// id whose run completed is never reused: one event, one delivery. A
+		// run that failed (e.g. a day-long database outage) may be started
+		// again: RecordEvent is idempotent and only resumes unfinished
+		// deliveries, so the event is delivered instead of lost.
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(attrs...),
 		EnableEagerStart:         p.EagerStart,
 	}

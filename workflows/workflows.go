@@ -73,7 +73,10 @@ type Result struct {
 var localActivityOptions = workflow.LocalActivityOptions{
 	ScheduleToCloseTimeout: 24 * time.Hour,
 	StartToCloseTimeout:    30 * time.Second,
-	RetryPolicy:            &temporal.RetryPolicy{MaximumInterval: time.Minute},
+	// Backoffs longer than the workflow task timeout become timers in the
+	// history (about six events a retry): a 10-minute cap keeps a day-long
+	// outage to some hundreds of events.
+	RetryPolicy: &temporal.RetryPolicy{MaximumInterval: 10 * time.Minute},
 }
 
 // DeliverEvent records the event, resolves its subscriptions and delivers it
@@ -106,7 +109,7 @@ func ResendDelivery(ctx workflow.Context, in ResendInput) (Result, error) {
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
 	var plan activities.Plan
 	err := workflow.ExecuteLocalActivity(lctx, a.PrepareResend, activities.ResendInput{
-		DeliveryID: in.DeliveryID, Series: in.Series,
+		AccountID: in.AccountID, DeliveryID: in.DeliveryID, Series: in.Series,
 	}).Get(ctx, &plan)
 	if err != nil {
 		return Result{}, err
@@ -190,16 +193,18 @@ func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activiti
 	// workflow task instead of three round trips through the server. Each
 	// attempt is still its own step (a marker with its result) in the history.
 	actx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout:    timeout,
-		ScheduleToCloseTimeout: 24 * time.Hour,
+		StartToCloseTimeout: timeout,
 		// Only infrastructure errors are retried here (database down, worker
 		// lost); failed HTTP attempts are non-retryable and follow the
-		// delivery schedule below.
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: time.Minute},
+		// delivery schedule below. Two hours of retries at most (each one
+		// a few history events per delivery); then the delivery is failed
+		// visibly, and can be resent.
+		ScheduleToCloseTimeout: 2 * time.Hour,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 5 * time.Minute},
 	})
 	for attempt := 1; ; attempt++ {
 		if reason, ok := reasons[d.WebhookID]; ok {
-			return cancel(actx, out, d, reason)
+			return finish(actx, out, d, "cancelled", reason)
 		}
 		var r activities.AttemptResult
 		err := workflow.ExecuteLocalActivity(actx, a.Deliver, activities.DeliverInput{
@@ -208,8 +213,12 @@ func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activiti
 		if err != nil {
 			var appErr *temporal.ApplicationError
 			if !errors.As(err, &appErr) || appErr.Type() != activities.ErrAttemptFailed || appErr.Details(&r) != nil {
-				// Not an attempt result: the activity itself could not run.
-				r = activities.AttemptResult{Outcome: activities.OutcomeFailed, Error: err.Error(), Reason: "delivery activity failed"}
+				// Not an attempt result: the activity itself could not run
+				// (its retries are spent). Say so in the delivery log too,
+				// or the delivery would stay pending forever.
+				out.Attempts = attempt - 1
+				out.Last = activities.AttemptResult{Outcome: activities.OutcomeFailed, Error: err.Error()}
+				return finish(actx, out, d, "failed", "delivery could not be attempted: "+err.Error())
 			}
 		}
 		if r.Outcome != activities.OutcomeCancelled {
@@ -230,7 +239,7 @@ func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activiti
 				if reason == "" {
 					reason = "cancelled"
 				}
-				return cancel(actx, out, d, reason)
+				return finish(actx, out, d, "cancelled", reason)
 			}
 		default:
 			out.Status = "failed"
@@ -239,13 +248,13 @@ func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activiti
 	}
 }
 
-// cancel records that the delivery's remaining attempts are cancelled.
-func cancel(actx workflow.Context, out DeliveryResult, d activities.DeliveryRef, reason string) DeliveryResult {
+// finish records that the delivery's remaining attempts will not be made.
+func finish(actx workflow.Context, out DeliveryResult, d activities.DeliveryRef, status, reason string) DeliveryResult {
 	var a *activities.Activities
 	_ = workflow.ExecuteLocalActivity(actx, a.CancelDelivery, activities.CancelInput{
-		DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason,
+		DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason, Status: status,
 	}).Get(actx, nil)
-	out.Status = "cancelled"
+	out.Status = status
 	out.Last.Reason = reason
 	return out
 }

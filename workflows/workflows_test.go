@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -216,8 +217,12 @@ func TestDeliverEventActivityErrorFails(t *testing.T) {
 	h.env.OnActivity(h.acts.Deliver, mock.Anything, mock.Anything).Return(
 		activities.AttemptResult{}, temporal.NewNonRetryableApplicationError("boom", "Other", nil))
 	d := h.run(t).Deliveries[0]
-	if d.Status != "failed" || d.Last.Reason != "delivery activity failed" {
+	if d.Status != "failed" || !strings.HasPrefix(d.Last.Reason, "delivery could not be attempted") || d.Attempts != 0 {
 		t.Fatalf("result %+v", d)
+	}
+	// The delivery log says so too, or the delivery would stay pending.
+	if len(h.cancels) != 1 || h.cancels[0].Status != "failed" || h.cancels[0].DeliveryID != "d-w1" {
+		t.Fatalf("CancelDelivery calls %+v, want one with status failed", h.cancels)
 	}
 }
 
@@ -286,7 +291,7 @@ func TestDeliverEventSignalCancelsWait(t *testing.T) {
 	if d := byHook["w2"]; d.Status != "succeeded" || d.Attempts != 2 {
 		t.Fatalf("w2 %+v", d)
 	}
-	want := activities.CancelInput{DeliveryID: "d-w1", Series: 1, Reason: "webhook was disabled"}
+	want := activities.CancelInput{DeliveryID: "d-w1", Series: 1, Reason: "webhook was disabled", Status: "cancelled"}
 	if len(h.cancels) != 1 || h.cancels[0] != want {
 		t.Fatalf("CancelDelivery calls %+v, want [%+v]", h.cancels, want)
 	}

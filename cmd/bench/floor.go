@@ -151,7 +151,7 @@ func startFloor(ctx context.Context, address string, urlOf func(string) string) 
 	w := worker.New(tc, floorQueue, worker.Options{
 		MaxConcurrentActivityExecutionSize:      cfg.WorkerActivitySlots,
 		MaxConcurrentWorkflowTaskPollers:        cfg.WorkerWorkflowPollers,
-		MaxConcurrentActivityTaskPollers:        cfg.WorkerActivityPollers,
+		MaxConcurrentActivityTaskPollers:        8, // the floor's one activity is a regular one
 		MaxConcurrentLocalActivityExecutionSize: cfg.WorkerActivitySlots,
 	})
 	w.RegisterWorkflowWithOptions(floorWorkflow, workflow.RegisterOptions{Name: "BenchFloor"})

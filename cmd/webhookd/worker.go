@@ -52,9 +52,9 @@ func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secret
 		},
 	}
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{
-		MaxConcurrentActivityExecutionSize:      cfg.WorkerActivitySlots,
-		MaxConcurrentWorkflowTaskPollers:        cfg.WorkerWorkflowPollers,
-		MaxConcurrentActivityTaskPollers:        cfg.WorkerActivityPollers,
+		MaxConcurrentWorkflowTaskPollers: cfg.WorkerWorkflowPollers,
+		// Attempts run as local activities: these slots bound the deliveries
+		// in flight in this worker.
 		MaxConcurrentLocalActivityExecutionSize: cfg.WorkerActivitySlots,
 		// On shutdown, let attempts in flight finish rather than be retried.
 		WorkerStopTimeout: cfg.DeliveryTimeout + 5*time.Second,
