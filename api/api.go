@@ -105,12 +105,16 @@ func (h *Handler) ready(c echo.Context) error {
 	defer cancel()
 	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
 	down := []string{}
+	// The endpoint is unauthenticated: driver and gRPC errors can name
+	// hosts, users and databases, so they go to the log only.
 	if err := h.store.Ping(ctx); err != nil {
-		checks["postgres"] = err.Error()
+		h.log.Warn("readiness: postgres unreachable", "err", err)
+		checks["postgres"] = "unreachable"
 		down = append(down, "postgres")
 	}
 	if _, err := h.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
-		checks["temporal"] = err.Error()
+		h.log.Warn("readiness: temporal unreachable", "err", err)
+		checks["temporal"] = "unreachable"
 		down = append(down, "temporal")
 	}
 	if len(down) > 0 {

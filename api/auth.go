@@ -31,8 +31,9 @@ type principal struct {
 func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		auth := c.Request().Header.Get(echo.HeaderAuthorization)
-		key, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || strings.TrimSpace(key) == "" {
+		// The scheme name is case-insensitive (RFC 7235 §2.1).
+		scheme, key, ok := strings.Cut(auth, " ")
+		if !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(key) == "" {
 			return apiError(http.StatusUnauthorized, CodeUnauthorized, "Send an API key as 'Authorization: Bearer <key>'.")
 		}
 		k, err := h.store.Authenticate(c.Request().Context(), apikey.Hash(strings.TrimSpace(key)))

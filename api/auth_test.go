@@ -98,6 +98,8 @@ func TestAuthentication(t *testing.T) {
 		{"missing", ""},
 		{"empty bearer", "Bearer "},
 		{"not bearer", "Basic " + admin},
+		{"bearer glued to key", "Bearer" + admin},
+		{"longer scheme", "Bearerx " + admin},
 		{"bare key", admin},
 		{"unknown", "Bearer ewk_" + strings.Repeat("a", 43)},
 		{"revoked", "Bearer " + revoked},
@@ -125,6 +127,17 @@ func TestAuthentication(t *testing.T) {
 	}
 	if n := e.countWebhooks(); n != 0 {
 		t.Errorf("%d webhooks written by unauthenticated requests", n)
+	}
+}
+
+// TestBearerSchemeCaseInsensitive: auth scheme names are case-insensitive
+// (RFC 7235 §2.1), so "bearer" and "BEARER" work like "Bearer".
+func TestBearerSchemeCaseInsensitive(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	_, admin := e.account("professional")
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {
+		e.doHeader("GET", "/v1/webhooks", scheme+" "+admin, nil).want(t, 200, "")
 	}
 }
 

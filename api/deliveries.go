@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/events"
@@ -145,9 +147,17 @@ func (h *Handler) resendDelivery(c echo.Context) error {
 	}
 	res, err := h.pub.StartResend(c.Request().Context(), acct.String(), d.EventType, d.ID.String(), d.Series)
 	if err != nil {
+		h.log.Warn("starting resend workflow", "deliveryId", d.ID, "series", d.Series, "err", err)
+		if !startRefused(err) {
+			// The start may have reached Temporal: failing the delivery now
+			// could let a second resend run alongside this series.
+			return apiError(http.StatusServiceUnavailable, CodeUnavailable,
+				"The workflow service did not answer in time; the resend may or may not have started. Check the delivery before resending again.")
+		}
 		// Put the delivery back so the admin can retry the resend.
 		_ = h.store.FinishDelivery(context.WithoutCancel(c.Request().Context()), d.ID, d.Series, db.StatusFailed, "resend could not be scheduled")
-		return err
+		return apiError(http.StatusServiceUnavailable, CodeUnavailable,
+			"The workflow service is unavailable; the resend was not started. Try again later.")
 	}
 	out := toDeliveryJSON(d)
 	out.WorkflowID = res.WorkflowID
@@ -173,11 +183,29 @@ func (h *Handler) testWebhook(c echo.Context) error {
 	defer cancel()
 	run, err := h.pub.StartTest(ctx, acct.String(), id.String(), e)
 	if err != nil {
-		return err
+		h.log.Warn("starting test workflow", "webhookId", id, "err", err)
+		return apiError(http.StatusServiceUnavailable, CodeUnavailable,
+			"The workflow service is unavailable; the test event was not sent. Try again later.")
 	}
 	var res workflows.Result
 	if err := run.Get(ctx, &res); err != nil {
-		return apiError(http.StatusGatewayTimeout, CodeUnavailable, "The test delivery did not finish in time; see the delivery log.")
+		var wfErr *temporal.WorkflowExecutionError
+		var deadline *serviceerror.DeadlineExceeded
+		switch {
+		// The server may answer DeadlineExceeded just before our ctx ends:
+		// it is given the same deadline.
+		case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &deadline):
+			return apiError(http.StatusGatewayTimeout, CodeUnavailable, "The test delivery did not finish in time; see the delivery log.")
+		case errors.As(err, &wfErr):
+			msg := wfErr.Error()
+			if appErr := (*temporal.ApplicationError)(nil); errors.As(err, &appErr) {
+				msg = appErr.Message() // without the workflow type and ids
+			}
+			return apiError(http.StatusBadGateway, CodeDeliveryFailed, "The test delivery failed: "+msg)
+		}
+		h.log.Warn("waiting for test workflow", "webhookId", id, "err", err)
+		return apiError(http.StatusServiceUnavailable, CodeUnavailable,
+			"The workflow service became unavailable; see the delivery log.")
 	}
 	if len(res.Deliveries) == 0 {
 		return apiError(http.StatusConflict, CodeConflict, "Nothing was sent: "+res.Skipped)
@@ -187,4 +215,25 @@ func (h *Handler) testWebhook(c echo.Context) error {
 		"eventId": e.ID, "deliveryId": r.DeliveryID, "success": r.Status == "succeeded",
 		"statusCode": r.Last.StatusCode, "durationMs": r.Last.DurationMS, "error": r.Last.Error,
 	})
+}
+
+// startRefused reports whether a failed workflow start certainly did not
+// start anything: Temporal was unreachable or rejected the request. A
+// deadline, a cancellation or an unknown error may come after the server
+// accepted the start.
+func startRefused(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var (
+		unavailable   *serviceerror.Unavailable
+		nsUnavailable *serviceerror.NamespaceUnavailable
+		invalid       *serviceerror.InvalidArgument
+		notFound      *serviceerror.NamespaceNotFound
+		denied        *serviceerror.PermissionDenied
+		exhausted     *serviceerror.ResourceExhausted
+		precondition  *serviceerror.FailedPrecondition
+	)
+	return errors.As(err, &unavailable) || errors.As(err, &nsUnavailable) || errors.As(err, &invalid) ||
+		errors.As(err, &notFound) || errors.As(err, &denied) || errors.As(err, &exhausted) || errors.As(err, &precondition)
 }

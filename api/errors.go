@@ -27,6 +27,8 @@ const (
 	CodeMethodNotAllowed     = "method_not_allowed"
 	CodeConflict             = "conflict"
 	CodeUnavailable          = "service_unavailable"
+	CodeDeliveryFailed       = "delivery_failed"
+	CodeInvalidRequest       = "invalid_request"
 	CodeInternal             = "internal_error"
 )
 
@@ -88,9 +90,10 @@ func fromEcho(e *echo.HTTPError) *Error {
 	case http.StatusUnauthorized:
 		return apiError(e.Code, CodeUnauthorized, "A valid API key is required.")
 	}
+	// Stable codes: clients switch on them, so never derive one from StatusText.
 	code := CodeInternal
 	if e.Code < 500 {
-		code = http.StatusText(e.Code)
+		code = CodeInvalidRequest
 	}
 	return apiError(e.Code, code, http.StatusText(e.Code))
 }

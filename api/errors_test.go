@@ -218,6 +218,35 @@ func TestReadyReportsDownDependency(t *testing.T) {
 	if code, _ := r.Body["error"].(map[string]any)["code"].(string); code != "service_unavailable" {
 		t.Errorf("readyz error: %s", r.Raw)
 	}
+	// Unauthenticated callers learn what is down, not the driver's error.
+	checks, _ := r.Body["checks"].(map[string]any)
+	if checks["postgres"] != "unreachable" || checks["temporal"] != "ok" {
+		t.Errorf("readyz checks: %s", r.Raw)
+	}
+	if strings.Contains(string(r.Raw), "closed") {
+		t.Errorf("readyz leaks the driver error: %s", r.Raw)
+	}
+}
+
+func TestReadyHidesTemporalError(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]string{"TEMPORAL_ADDRESS": unreachableTemporal})
+	r := e.do("GET", "/readyz", "", nil)
+	if r.Status != 503 {
+		t.Fatalf("readyz with Temporal down: %d %s", r.Status, r.Raw)
+	}
+	if down, _ := r.Body["down"].([]any); !slices.Equal(down, []any{"temporal"}) {
+		t.Errorf("readyz down: %s", r.Raw)
+	}
+	checks, _ := r.Body["checks"].(map[string]any)
+	if checks["temporal"] != "unreachable" || checks["postgres"] != "ok" {
+		t.Errorf("readyz checks: %s", r.Raw)
+	}
+	for _, leak := range []string{"127.0.0.1", "refused", "dial"} {
+		if strings.Contains(string(r.Raw), leak) {
+			t.Errorf("readyz leaks %q: %s", leak, r.Raw)
+		}
+	}
 }
 
 // TestNoServerErrorForClientMistakes throws odd input at every writing route:

@@ -12,7 +12,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 
 	"github.com/esign-webhooks/esign-webhooks/api"
@@ -51,7 +53,7 @@ func newEnv(t *testing.T, overrides map[string]string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc := temporalClient(t)
+	tc := temporalClient(t, vars["TEMPORAL_ADDRESS"])
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	disp := dispatch.New(store, api.NewPublisher(cfg, tc), log, dispatch.Options{})
 	ctx, stop := context.WithCancel(context.Background())
@@ -62,10 +64,13 @@ func newEnv(t *testing.T, overrides map[string]string) *env {
 	return &env{t: t, srv: srv, store: store, box: box, tc: tc, cfg: cfg}
 }
 
-// temporalClient connects to TEMPORAL_ADDRESS lazily, so tests that never
-// reach Temporal do not need it up.
-func temporalClient(t *testing.T) client.Client {
-	addr := os.Getenv("TEMPORAL_ADDRESS")
+// temporalClient connects to addr (an override of newEnv, to simulate an
+// outage), else TEMPORAL_ADDRESS, lazily, so tests that never reach
+// Temporal do not need it up.
+func temporalClient(t *testing.T, addr string) client.Client {
+	if addr == "" {
+		addr = os.Getenv("TEMPORAL_ADDRESS")
+	}
 	if addr == "" {
 		addr = "127.0.0.1:7243"
 	}
@@ -256,3 +261,37 @@ func (r resp) wantErrorShape(t *testing.T) {
 		}
 	}
 }
+
+// pendingDelivery records an event of acct for webhook and returns its
+// pending delivery, as the delivery workflow would.
+func (e *env) pendingDelivery(acct, webhook string) db.Delivery {
+	e.t.Helper()
+	ctx := context.Background()
+	ev := db.Event{
+		AccountID: uuid.MustParse(acct), ID: "ev-" + uuid.NewString(), Type: "ENVELOPE_START", TriggerSource: "saas_page",
+		OccurredAt: time.Now(), Data: []byte(`{}`),
+	}
+	ev.WorkflowID = "event/" + acct + "/" + ev.ID
+	if _, _, err := e.store.InsertEvent(ctx, ev); err != nil {
+		e.t.Fatal(err)
+	}
+	ds, err := e.store.RecordEvent(ctx, ev, []uuid.UUID{uuid.MustParse(webhook)})
+	if err != nil || len(ds) != 1 {
+		e.t.Fatalf("recording event: %v %v", ds, err)
+	}
+	return ds[0]
+}
+
+// deliveryRow reads a delivery directly.
+func (e *env) deliveryRow(id uuid.UUID) db.Delivery {
+	e.t.Helper()
+	var d db.Delivery
+	if err := e.store.DB().Get(&d, `SELECT * FROM deliveries WHERE id = $1`, id); err != nil {
+		e.t.Fatalf("reading delivery %s: %v", id, err)
+	}
+	return d
+}
+
+// unreachableTemporal is an address where nothing listens: every call to
+// Temporal fails at once, as during an outage.
+const unreachableTemporal = "127.0.0.1:1"

@@ -134,8 +134,6 @@ func (h *Handler) checkCallbackURL(raw string) error {
 	switch {
 	case u.Scheme == "https":
 	case u.Scheme == "http" && h.cfg.AllowHTTP:
-	case u.Scheme == "http":
-		return errors.New("must use https://")
 	default:
 		return errors.New("must use https://")
 	}

@@ -68,6 +68,11 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 			Addr:              cfg.HTTPAddr,
 			Handler:           api.New(cfg, log, store, box, tc, disp),
 			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			// POST /v1/webhooks/{id}/test waits up to DeliveryTimeout+15s
+			// for the delivery before answering.
+			WriteTimeout: cfg.DeliveryTimeout + 30*time.Second,
+			IdleTimeout:  120 * time.Second,
 		}
 		g.Go(func() error {
 			log.Info("api listening", "addr", "http://"+cfg.HTTPAddr)

@@ -1,0 +1,132 @@
+package api_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/workflows"
+)
+
+// TestResendTemporalUnavailable: a resend refused because Temporal is down
+// is a 503, and the delivery is failed again so it can be resent later.
+func TestResendTemporalUnavailable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]string{"TEMPORAL_ADDRESS": unreachableTemporal})
+	acct, key := e.account("professional")
+	hook, _ := e.createWebhook(key, validWebhook("hook"))
+	d := e.pendingDelivery(acct, hook)
+	if err := e.store.FinishDelivery(context.Background(), d.ID, d.Series, db.StatusFailed, "receiver down"); err != nil {
+		t.Fatal(err)
+	}
+	for series := 2; series <= 3; series++ {
+		r := e.do("POST", "/v1/deliveries/"+d.ID.String()+"/resend", key, nil).want(t, 503, "service_unavailable")
+		r.wantErrorShape(t)
+		if got := e.deliveryRow(d.ID); got.Status != db.StatusFailed || got.Series != series {
+			t.Fatalf("after a refused resend: status %s series %d, want failed %d", got.Status, got.Series, series)
+		}
+	}
+}
+
+func TestTestWebhookTemporalUnavailable(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]string{"TEMPORAL_ADDRESS": unreachableTemporal})
+	_, key := e.account("professional")
+	hook, _ := e.createWebhook(key, validWebhook("hook"))
+	r := e.do("POST", "/v1/webhooks/"+hook+"/test", key, nil).want(t, 503, "service_unavailable")
+	r.wantErrorShape(t)
+	if strings.Contains(string(r.Raw), "127.0.0.1") {
+		t.Errorf("503 leaks the Temporal address: %s", r.Raw)
+	}
+}
+
+// TestTestWebhookWorkflowFails: a failed test workflow is a 502 naming why,
+// not a timeout.
+func TestTestWebhookWorkflowFails(t *testing.T) {
+	t.Parallel()
+	queue := "api-test-" + uuid.NewString()
+	e := newEnv(t, map[string]string{"TEMPORAL_TASK_QUEUE": queue})
+	w := worker.New(e.tc, queue, worker.Options{})
+	w.RegisterWorkflowWithOptions(func(workflow.Context, workflows.DeliverEventInput) (workflows.Result, error) {
+		return workflows.Result{}, temporal.NewNonRetryableApplicationError("the receiver exploded", "Boom", nil)
+	}, workflow.RegisterOptions{Name: "DeliverEvent"})
+	if err := w.Start(); err != nil {
+		t.Fatalf("starting worker (is Temporal up at TEMPORAL_ADDRESS?): %v", err)
+	}
+	t.Cleanup(w.Stop)
+	_, key := e.account("professional")
+	hook, _ := e.createWebhook(key, validWebhook("hook"))
+	r := e.do("POST", "/v1/webhooks/"+hook+"/test", key, nil).want(t, 502, "delivery_failed")
+	r.wantErrorShape(t)
+	if msg, _ := r.Body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "the receiver exploded") {
+		t.Errorf("502 does not say why: %s", r.Raw)
+	}
+}
+
+// TestTestWebhookTimeout: no worker picks the test up; after
+// DELIVERY_TIMEOUT+15s the answer is a 504 (takes ~15 s).
+func TestTestWebhookTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits 15 s")
+	}
+	t.Parallel()
+	e := newEnv(t, map[string]string{"TEMPORAL_TASK_QUEUE": "api-test-" + uuid.NewString(), "DELIVERY_TIMEOUT": "1ms"})
+	_, key := e.account("professional")
+	hook, _ := e.createWebhook(key, validWebhook("hook"))
+	r := e.do("POST", "/v1/webhooks/"+hook+"/test", key, nil).want(t, 504, "service_unavailable")
+	if msg, _ := r.Body["error"].(map[string]any)["message"].(string); !strings.Contains(msg, "did not finish in time") {
+		t.Errorf("504 message: %s", r.Raw)
+	}
+}
+
+// TestDisableDoesNotWaitForSignals: disabling answers at once even when
+// signalling the pending deliveries' workflows hangs (here Temporal accepts
+// connections and never answers).
+func TestDisableDoesNotWaitForSignals(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	e := newEnv(t, map[string]string{"TEMPORAL_ADDRESS": ln.Addr().String()})
+	acct, key := e.account("professional")
+	hook, _ := e.createWebhook(key, validWebhook("hook"))
+	for range 20 {
+		e.pendingDelivery(acct, hook)
+	}
+	start := time.Now()
+	e.do("POST", "/v1/webhooks/"+hook+"/disable", key, nil).want(t, 200, "")
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("disable took %s: it waits for the signals", d)
+	}
+}

@@ -1,0 +1,40 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestGetEventMalformedID: an id no event can have is a 404 without a query
+// (a NUL byte used to reach PostgreSQL and give a 500).
+func TestGetEventMalformedID(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	_, key := e.account("professional")
+	for _, id := range []string{"a%00b", "a%20b", "a%2Fb", strings.Repeat("a", 201), "%C3%A9"} {
+		r := e.do("GET", "/v1/events/"+id, key, nil)
+		if r.Status != 404 || r.code() != "not_found" {
+			t.Errorf("GET /v1/events/%.20s: got %d %s", id, r.Status, r.Raw)
+			continue
+		}
+		r.wantErrorShape(t)
+	}
+	// A well-formed id still reaches the store.
+	e.do("POST", "/v1/events", key, map[string]any{
+		"id": "env-1:finish_2.a", "type": "ENVELOPE_START", "triggerSource": "saas_page", "data": map[string]any{},
+	}).want(t, 202, "")
+	e.do("GET", "/v1/events/env-1:finish_2.a", key, nil).want(t, 200, "")
+}
+
+// TestPublishNULData: PostgreSQL jsonb refuses \u0000; it must be a 422,
+// not a 500 (validated in events.Validate).
+func TestPublishNULData(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	_, key := e.account("professional")
+	r := e.do("POST", "/v1/events", key, `{"type":"ENVELOPE_START","triggerSource":"saas_page","data":{"x":"a\u0000b"}}`)
+	r.want(t, 422, "validation_failed")
+	if r.field("data") == "" {
+		t.Errorf("422 does not name data: %s", r.Raw)
+	}
+}
