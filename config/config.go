@@ -26,7 +26,10 @@ type Config struct {
 	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
 	TaskQueue         string `env:"TEMPORAL_TASK_QUEUE" envDefault:"webhooks"`
 
-	HTTPAddr     string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	// PprofAddr serves net/http/pprof on its own listener when set (e.g.
+	// 127.0.0.1:6060), for profiling; never expose it publicly.
+	PprofAddr    string `env:"PPROF_ADDR"`
 	LogLevel     string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat    string `env:"LOG_FORMAT" envDefault:"text"`
 	MaxBodyBytes int64  `env:"MAX_BODY_BYTES" envDefault:"300000"`

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -91,6 +92,9 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 	if withAPI {
 		g.Go(func() error { eraseExpiredSecrets(ctx, store, log); return nil })
 	}
+	if cfg.PprofAddr != "" {
+		g.Go(func() error { return servePprof(ctx, cfg.PprofAddr, log) })
+	}
 	err = g.Wait()
 	log.Info("stopped")
 	return err
@@ -149,4 +153,22 @@ func eraseExpiredSecrets(ctx context.Context, store *db.Store, log *slog.Logger)
 		case <-t.C:
 		}
 	}
+}
+
+// servePprof serves the runtime profiles on their own listener until ctx ends.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	log.Info("pprof listening", "addr", "http://"+addr+"/debug/pprof/")
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving pprof: %w", err)
+	}
+	return nil
 }
