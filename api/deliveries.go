@@ -136,6 +136,17 @@ func (h *Handler) resendDelivery(c echo.Context) error {
 		return err
 	}
 	acct := caller(c).AccountID
+	// A resend to a disabled or deleted webhook would only be cancelled at
+	// its first attempt: say so now instead of answering 202.
+	w, err := h.store.Webhook(c.Request().Context(), acct, d.WebhookID)
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return apiError(http.StatusConflict, CodeConflict, "The delivery's webhook was deleted; there is nothing to resend to.")
+	case err != nil:
+		return err
+	case !w.Enabled:
+		return apiError(http.StatusConflict, CodeWebhookDisabled, "The delivery's webhook is disabled; enable it, then resend.")
+	}
 	d, err = h.store.StartResend(c.Request().Context(), acct, d.ID, func(series int) string {
 		return publish.ResendWorkflowID(d.ID.String(), series)
 	})

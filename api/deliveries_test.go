@@ -130,3 +130,23 @@ func TestDisableDoesNotWaitForSignals(t *testing.T) {
 		t.Errorf("disable took %s: it waits for the signals", d)
 	}
 }
+
+// A finished delivery whose webhook is now disabled or deleted is not resent
+// (it would only be cancelled at its first attempt): 409, nothing changes.
+func TestResendNeedsAnEnabledWebhook(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]string{"TEMPORAL_ADDRESS": unreachableTemporal})
+	acct, key := e.account("professional")
+	hook, _ := e.createWebhook(key, validWebhook("hook"))
+	d := e.pendingDelivery(acct, hook)
+	if err := e.store.FinishDelivery(context.Background(), d.ID, d.Series, db.StatusFailed, "receiver down"); err != nil {
+		t.Fatal(err)
+	}
+	e.do("POST", "/v1/webhooks/"+hook+"/disable", key, nil).want(t, 200, "")
+	e.do("POST", "/v1/deliveries/"+d.ID.String()+"/resend", key, nil).want(t, 409, "webhook_disabled")
+	e.do("DELETE", "/v1/webhooks/"+hook+"?confirm="+hook, key, nil).want(t, 204, "")
+	e.do("POST", "/v1/deliveries/"+d.ID.String()+"/resend", key, nil).want(t, 409, "conflict")
+	if got := e.deliveryRow(d.ID); got.Status != db.StatusFailed || got.Series != d.Series {
+		t.Fatalf("a refused resend changed the delivery: %s series %d", got.Status, got.Series)
+	}
+}

@@ -22,6 +22,7 @@ const (
 	CodeForbidden            = "forbidden"
 	CodePlanNotSupported     = "plan_not_supported"
 	CodeWebhookEnabled       = "webhook_enabled"
+	CodeWebhookDisabled      = "webhook_disabled"
 	CodeConfirmationRequired = "confirmation_required"
 	CodePayloadTooLarge      = "payload_too_large"
 	CodeMethodNotAllowed     = "method_not_allowed"
