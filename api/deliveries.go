@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"errors"
+	enumspb "go.temporal.io/api/enums/v1"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -147,9 +149,20 @@ func (h *Handler) resendDelivery(c echo.Context) error {
 	case !w.Enabled:
 		return apiError(http.StatusConflict, CodeWebhookDisabled, "The delivery's webhook is disabled; enable it, then resend.")
 	}
+	dead := ""
+	if d.Status == db.StatusPending || d.Status == db.StatusRetrying {
+		gone, err := h.workflowGone(c.Request().Context(), d.WorkflowID)
+		if err != nil {
+			h.log.Warn("checking a pending delivery's workflow", "workflowId", d.WorkflowID, "err", err)
+			return apiError(http.StatusServiceUnavailable, CodeUnavailable, "The workflow service is unavailable; try again later.")
+		}
+		if gone {
+			dead = d.WorkflowID
+		}
+	}
 	d, err = h.store.StartResend(c.Request().Context(), acct, d.ID, func(series int) string {
 		return publish.ResendWorkflowID(d.ID.String(), series)
-	})
+	}, dead)
 	if errors.Is(err, db.ErrConflict) {
 		return apiError(http.StatusConflict, CodeConflict, "The delivery is still in progress; resend it once it has finished.")
 	}
@@ -247,4 +260,21 @@ func startRefused(err error) bool {
 	)
 	return errors.As(err, &unavailable) || errors.As(err, &nsUnavailable) || errors.As(err, &invalid) ||
 		errors.As(err, &notFound) || errors.As(err, &denied) || errors.As(err, &exhausted) || errors.As(err, &precondition)
+}
+
+// workflowGone reports whether a pending delivery's workflow no longer runs:
+// a resend that never started (its start's outcome was unknown) or a run
+// closed without recording an outcome (e.g. terminated by an operator).
+func (h *Handler) workflowGone(ctx context.Context, workflowID string) (bool, error) {
+	desc, err := h.temporal.DescribeWorkflowExecution(ctx, workflowID, "")
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		// An event's own workflow may simply not be started yet (the
+		// dispatcher does that); only a resend's start is ours to judge.
+		return strings.HasPrefix(workflowID, "resend/"), nil
+	case err != nil:
+		return false, err
+	}
+	return desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
 }

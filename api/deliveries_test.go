@@ -150,3 +150,32 @@ func TestResendNeedsAnEnabledWebhook(t *testing.T) {
 		t.Fatalf("a refused resend changed the delivery: %s series %d", got.Status, got.Series)
 	}
 }
+
+// A delivery left pending by a resend whose start never reached Temporal (or
+// whose workflow was terminated) can be resent again; one whose workflow
+// still runs cannot.
+func TestResendRecoversADeadSeries(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	acct, key := e.account("professional")
+	hook, _ := e.createWebhook(key, validWebhook("hook"))
+	d := e.pendingDelivery(acct, hook)
+	lost := "resend/" + d.ID.String() + "/7"
+	if _, err := e.store.DB().Exec(`UPDATE deliveries SET workflow_id = $2 WHERE id = $1`, d.ID, lost); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do("POST", "/v1/deliveries/"+d.ID.String()+"/resend", key, nil).want(t, 202, "")
+	wf := r.str("workflowId")
+	t.Cleanup(func() { _ = e.tc.TerminateWorkflow(context.Background(), wf, "", "test cleanup") })
+	got := e.deliveryRow(d.ID)
+	if got.Series != d.Series+1 || got.Status != db.StatusPending || got.WorkflowID != wf {
+		t.Fatalf("after recovering: %+v", got)
+	}
+	// Its workflow now runs (no worker polls this queue): still in progress.
+	e.do("POST", "/v1/deliveries/"+d.ID.String()+"/resend", key, nil).want(t, 409, "conflict")
+
+	// An event whose own workflow is not started yet is not "dead": the
+	// dispatcher will start it.
+	d2 := e.pendingDelivery(acct, hook)
+	e.do("POST", "/v1/deliveries/"+d2.ID.String()+"/resend", key, nil).want(t, 409, "conflict")
+}

@@ -269,14 +269,16 @@ func (s *Store) PendingDeliveries(ctx context.Context, webhookID uuid.UUID) ([]D
 }
 
 // StartResend begins a new series of attempts on a finished delivery; it
-// returns ErrConflict while the delivery is still in progress.
-func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, workflowID func(series int) string) (Delivery, error) {
+// returns ErrConflict while the delivery is still in progress, unless its
+// workflow is deadWorkflowID: one the caller found gone (a lost start or a
+// terminated run), whose delivery would otherwise stay pending forever.
+func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, workflowID func(series int) string, deadWorkflowID string) (Delivery, error) {
 	var d Delivery
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
 		if err := tx.GetContext(ctx, &d, `SELECT * FROM deliveries WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID); err != nil {
 			return translate(err)
 		}
-		if d.Status == StatusPending || d.Status == StatusRetrying {
+		if (d.Status == StatusPending || d.Status == StatusRetrying) && (deadWorkflowID == "" || d.WorkflowID != deadWorkflowID) {
 			return fmt.Errorf("%w: delivery is still in progress", ErrConflict)
 		}
 		return translate(tx.GetContext(ctx, &d, `
