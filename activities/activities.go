@@ -13,6 +13,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/events"
+	"github.com/esign-webhooks/esign-webhooks/metrics"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
 )
 
@@ -33,6 +34,7 @@ type Activities struct {
 	Client   *http.Client // egress client: SSRF-safe, no redirects
 	Settings Settings
 	Now      func() time.Time
+	Metrics  *metrics.Metrics // optional
 }
 
 func (a *Activities) now() time.Time {

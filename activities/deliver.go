@@ -83,6 +83,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 		if err := a.Store.FinishDelivery(ctx, id, in.Series, db.StatusCancelled, reason); err != nil {
 			return AttemptResult{}, err
 		}
+		a.Metrics.ObserveAttempt(OutcomeCancelled, 0)
 		return AttemptResult{Outcome: OutcomeCancelled, Reason: reason}, nil
 	}
 	body, err := json.Marshal(Payload{
@@ -150,6 +151,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 	if err := a.Store.RecordAttempt(recordCtx, attempt, outcome); err != nil {
 		return AttemptResult{}, err
 	}
+	a.Metrics.ObserveAttempt(res.Outcome, duration)
 	if res.Outcome == OutcomeSucceeded {
 		return res, nil
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/config"
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/dispatch"
+	"github.com/esign-webhooks/esign-webhooks/metrics"
 	"github.com/esign-webhooks/esign-webhooks/publish"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
 )
@@ -31,6 +32,7 @@ type Handler struct {
 	pub      *publish.Publisher
 	// dispatcher starts the workflows of published events.
 	dispatcher *dispatch.Dispatcher
+	metrics    *metrics.Metrics // optional
 	validate   *validator.Validate
 	now        func() time.Time
 }
@@ -41,11 +43,11 @@ func NewPublisher(cfg config.Config, tc client.Client) *publish.Publisher {
 }
 
 // New builds the Echo server with every route. disp starts the workflows of
-// published events; the caller runs it.
-func New(cfg config.Config, log *slog.Logger, store *db.Store, box *secretbox.Box, tc client.Client, disp *dispatch.Dispatcher) *echo.Echo {
+// published events; the caller runs it. m may be nil.
+func New(cfg config.Config, log *slog.Logger, store *db.Store, box *secretbox.Box, tc client.Client, disp *dispatch.Dispatcher, m *metrics.Metrics) *echo.Echo {
 	h := &Handler{
 		cfg: cfg, log: log, store: store, box: box, temporal: tc,
-		pub: NewPublisher(cfg, tc), dispatcher: disp,
+		pub: NewPublisher(cfg, tc), dispatcher: disp, metrics: m,
 		now: time.Now,
 	}
 	h.validate = h.newValidator()
@@ -82,14 +84,20 @@ func (h *Handler) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		status := c.Response().Status
+		status, took := c.Response().Status, time.Since(start)
 		level := slog.LevelDebug
 		if status >= 500 {
 			level = slog.LevelWarn
 		}
 		h.log.Log(c.Request().Context(), level, "http request", "method", c.Request().Method,
-			"path", c.Request().URL.Path, "status", status, "duration", time.Since(start),
+			"path", c.Request().URL.Path, "status", status, "duration", took,
 			"requestId", c.Response().Header().Get(echo.HeaderXRequestID))
+		// The route pattern, not the path: ids would make unbounded labels.
+		route := c.Path()
+		if route == "" || status == http.StatusNotFound && route == "/*" {
+			route = "unmatched"
+		}
+		h.metrics.ObserveRequest(c.Request().Method, route, status, took)
 		return nil
 	}
 }

@@ -59,7 +59,7 @@ func newEnv(t *testing.T, overrides map[string]string) *env {
 	ctx, stop := context.WithCancel(context.Background())
 	go disp.Run(ctx)
 	t.Cleanup(stop)
-	srv := httptest.NewServer(api.New(cfg, log, store, box, tc, disp))
+	srv := httptest.NewServer(api.New(cfg, log, store, box, tc, disp, nil))
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, store: store, box: box, tc: tc, cfg: cfg}
 }

@@ -38,7 +38,7 @@ func bareServer(t *testing.T) *echo.Echo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return api.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, box, nil, nil)
+	return api.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, box, nil, nil, nil)
 }
 
 func loadOpenAPI(t *testing.T) map[string]any {

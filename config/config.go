@@ -27,6 +27,8 @@ type Config struct {
 	TaskQueue         string `env:"TEMPORAL_TASK_QUEUE" envDefault:"webhooks"`
 
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	// MetricsAddr serves Prometheus metrics at /metrics when set.
+	MetricsAddr string `env:"METRICS_ADDR"`
 	// PprofAddr serves net/http/pprof on its own listener when set (e.g.
 	// 127.0.0.1:6060), for profiling; never expose it publicly.
 	PprofAddr    string `env:"PPROF_ADDR"`

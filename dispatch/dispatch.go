@@ -14,6 +14,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/events"
+	"github.com/esign-webhooks/esign-webhooks/metrics"
 	"github.com/esign-webhooks/esign-webhooks/publish"
 )
 
@@ -23,6 +24,7 @@ type Options struct {
 	QueueSize  int           // events waiting in memory (default 10000)
 	StaleAfter time.Duration // age at which the sweep restarts an event (default 30s)
 	SweepEvery time.Duration // how often the sweep runs (default 5s)
+	Metrics    *metrics.Metrics
 }
 
 // Dispatcher starts workflows for stored events.
@@ -73,7 +75,9 @@ func (d *Dispatcher) Run(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case e := <-d.queue:
-					if err := d.start(ctx, e); err != nil && ctx.Err() == nil {
+					err := d.start(ctx, e)
+					d.opts.Metrics.ObserveDispatch("queue", err)
+					if err != nil && ctx.Err() == nil {
 						d.log.Warn("starting delivery workflow; the sweep will retry", "eventId", e.ID, "err", err)
 					}
 				}
@@ -113,7 +117,9 @@ func (d *Dispatcher) Sweep(ctx context.Context) (int, error) {
 	var firstErr error
 	for _, e := range stale {
 		// One event that cannot be started must not hold back the others.
-		if err := d.start(ctx, e); err != nil {
+		err := d.start(ctx, e)
+		d.opts.Metrics.ObserveDispatch("sweep", err)
+		if err != nil {
 			if firstErr == nil {
 				firstErr = err
 			}

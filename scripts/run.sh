@@ -24,6 +24,7 @@ fi
 export SECRETS_KEY_FILE="${SECRETS_KEY_FILE:-$DATA/secrets.key}"
 export WEBHOOK_ALLOW_HTTP="${WEBHOOK_ALLOW_HTTP:-true}"
 export EGRESS_ALLOW_CIDRS="${EGRESS_ALLOW_CIDRS:-127.0.0.0/8,::1/128}"
+export METRICS_ADDR="${METRICS_ADDR:-127.0.0.1:9464}"
 
 cd "$ROOT"
 go build -o "$BIN/webhookd" ./cmd/webhookd
@@ -38,6 +39,7 @@ cat >&2 <<BANNER
 
   esign-webhooks is starting
     API          http://${HTTP_ADDR:-127.0.0.1:8080}   (GET /readyz, /v1/openapi.json)
+    Metrics      http://$METRICS_ADDR/metrics
     Temporal UI  $UI
     Temporal     $TEMPORAL_ADDRESS
     Database     $DATABASE_URL

@@ -15,6 +15,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/config"
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/dispatch"
+	"github.com/esign-webhooks/esign-webhooks/metrics"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
 )
 
@@ -46,9 +47,10 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 	}
 	defer tc.Close()
 
+	m := metrics.New()
 	g, ctx := errgroup.WithContext(ctx)
 	if withWorker {
-		w, err := newWorker(cfg, log, store, box, tc)
+		w, err := newWorker(cfg, log, store, box, tc, m)
 		if err != nil {
 			return err
 		}
@@ -63,11 +65,11 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 		})
 	}
 	if withAPI {
-		disp := dispatch.New(store, api.NewPublisher(cfg, tc), log, dispatch.Options{})
+		disp := dispatch.New(store, api.NewPublisher(cfg, tc), log, dispatch.Options{Metrics: m})
 		g.Go(func() error { disp.Run(ctx); return nil })
 		srv := &http.Server{
 			Addr:              cfg.HTTPAddr,
-			Handler:           api.New(cfg, log, store, box, tc, disp),
+			Handler:           api.New(cfg, log, store, box, tc, disp, m),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			// POST /v1/webhooks/{id}/test waits up to DeliveryTimeout+15s
@@ -92,8 +94,17 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 	if withAPI {
 		g.Go(func() error { eraseExpiredSecrets(ctx, store, log); return nil })
 	}
+	if cfg.MetricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", m.Handler())
+		g.Go(func() error { return serveOps(ctx, "metrics", cfg.MetricsAddr+"/metrics", cfg.MetricsAddr, mux, log) })
+	}
 	if cfg.PprofAddr != "" {
-		g.Go(func() error { return servePprof(ctx, cfg.PprofAddr, log) })
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		g.Go(func() error { return serveOps(ctx, "pprof", cfg.PprofAddr+"/debug/pprof/", cfg.PprofAddr, mux, log) })
 	}
 	err = g.Wait()
 	log.Info("stopped")
@@ -155,20 +166,17 @@ func eraseExpiredSecrets(ctx context.Context, store *db.Store, log *slog.Logger)
 	}
 }
 
-// servePprof serves the runtime profiles on their own listener until ctx ends.
-func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+// serveOps serves an operator-only handler (metrics, profiles) on its own
+// listener until ctx ends.
+func serveOps(ctx context.Context, what, url, addr string, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
 	}()
-	log.Info("pprof listening", "addr", "http://"+addr+"/debug/pprof/")
+	log.Info(what+" listening", "url", "http://"+url)
 	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving pprof: %w", err)
+		return fmt.Errorf("serving %s: %w", what, err)
 	}
 	return nil
 }

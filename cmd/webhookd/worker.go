@@ -16,6 +16,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/config"
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/egress"
+	"github.com/esign-webhooks/esign-webhooks/metrics"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/workflows"
 )
@@ -35,10 +36,11 @@ func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (cli
 	return c, nil
 }
 
-func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secretbox.Box, tc client.Client) (worker.Worker, error) {
+func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secretbox.Box, tc client.Client, m *metrics.Metrics) (worker.Worker, error) {
 	acts := &activities.Activities{
-		Store: store,
-		Box:   box,
+		Store:   store,
+		Box:     box,
+		Metrics: m,
 		Client: egress.NewClient(egress.Options{
 			AllowCIDRs: cfg.AllowCIDRs,
 			Timeout:    cfg.DeliveryTimeout,

@@ -175,7 +175,7 @@ func New(t *testing.T, o Options) *Env {
 	dispCtx, stopDisp := context.WithCancel(context.Background())
 	go disp.Run(dispCtx)
 	t.Cleanup(stopDisp)
-	e.API = httptest.NewServer(api.New(cfg, log, store, box, tc, disp))
+	e.API = httptest.NewServer(api.New(cfg, log, store, box, tc, disp, nil))
 	t.Cleanup(e.API.Close)
 	if !o.NoWorker {
 		allow := o.WorkerAllow

@@ -1,0 +1,39 @@
+package metrics
+
+import (
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMetricsAreServed(t *testing.T) {
+	m := New()
+	m.ObserveAttempt("succeeded", 20*time.Millisecond)
+	m.ObserveAttempt("retry", time.Second)
+	m.ObserveRequest("POST", "/v1/events", 202, time.Millisecond)
+	m.ObserveRequest("POST", "/v1/events", 422, time.Millisecond)
+	m.ObserveDispatch("queue", nil)
+	m.ObserveDispatch("sweep", errors.New("down"))
+	var nilM *Metrics
+	nilM.ObserveAttempt("failed", 0) // nil-safe
+
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	for _, want := range []string{
+		`webhookd_delivery_attempts_total{outcome="succeeded"} 1`,
+		`webhookd_delivery_attempts_total{outcome="retry"} 1`,
+		`webhookd_delivery_attempt_duration_seconds_count 2`,
+		`webhookd_http_requests_total{method="POST",route="/v1/events",status="2xx"} 1`,
+		`webhookd_http_requests_total{method="POST",route="/v1/events",status="422"} 1`,
+		`webhookd_dispatch_starts_total{result="error",via="sweep"} 1`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
