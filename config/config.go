@@ -49,6 +49,10 @@ type Config struct {
 	// anyway, e.g. 127.0.0.0/8 for local development.
 	EgressAllowCIDRs string `env:"EGRESS_ALLOW_CIDRS"`
 
+	// Retention is how long events, deliveries and attempts are kept; 0
+	// keeps them forever.
+	Retention time.Duration `env:"RETENTION" envDefault:"720h"`
+
 	DeliveryTimeout       time.Duration `env:"DELIVERY_TIMEOUT" envDefault:"5s"`
 	RetrySchedule         string        `env:"DELIVERY_RETRY_SCHEDULE" envDefault:"10s,30s,1m,2m,3m,4m,5m,6m,7m,8m,9m,10m,20m,30m,1h,2h"`
 	RetryAfterMax         time.Duration `env:"DELIVERY_RETRY_AFTER_MAX" envDefault:"1h"`
@@ -92,6 +96,9 @@ func (c *Config) validate() error {
 	}
 	if c.AllowCIDRs, err = egress.ParseCIDRs(c.EgressAllowCIDRs); err != nil {
 		errs = append(errs, fmt.Errorf("EGRESS_ALLOW_CIDRS: %w", err))
+	}
+	if c.Retention < 0 || (c.Retention > 0 && c.Retention < 24*time.Hour) {
+		errs = append(errs, errors.New("RETENTION must be 0 (keep forever) or at least 24h"))
 	}
 	if c.DeliveryTimeout <= 0 {
 		errs = append(errs, errors.New("DELIVERY_TIMEOUT must be positive"))

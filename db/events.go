@@ -87,3 +87,20 @@ func (s *Store) Event(ctx context.Context, accountID uuid.UUID, id string) (Even
 	}
 	return e, nil
 }
+
+// PurgeEvents deletes up to limit events created before cutoff, with their
+// deliveries and attempts (ON DELETE CASCADE): the retention limit. Events
+// not yet started or with a delivery still in progress are kept.
+func (s *Store) PurgeEvents(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `
+		DELETE FROM events WHERE (account_id, id) IN (
+			SELECT e.account_id, e.id FROM events e
+			WHERE e.created_at < $1 AND e.dispatched_at IS NOT NULL
+			  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.account_id = e.account_id
+			                  AND d.event_id = e.id AND d.status IN ('pending', 'retrying'))
+			LIMIT $2)`, cutoff, limit)
+	if err != nil {
+		return 0, fmt.Errorf("purging events: %w", translate(err))
+	}
+	return res.RowsAffected()
+}

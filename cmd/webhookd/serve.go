@@ -92,7 +92,7 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 		})
 	}
 	if withAPI {
-		g.Go(func() error { eraseExpiredSecrets(ctx, store, log); return nil })
+		g.Go(func() error { maintain(ctx, cfg, store, log); return nil })
 	}
 	if cfg.MetricsAddr != "" {
 		mux := http.NewServeMux()
@@ -144,10 +144,10 @@ func migrate(ctx context.Context) error {
 	return store.Migrate(ctx, log)
 }
 
-// eraseExpiredSecrets erases previous secrets whose grace period has ended,
-// every minute. Signing already ignores them after expiry; this removes them
-// from the database too.
-func eraseExpiredSecrets(ctx context.Context, store *db.Store, log *slog.Logger) {
+// maintain runs the periodic clean-ups every minute until ctx ends: it
+// erases previous secrets whose grace period has ended (signing already
+// ignores them) and purges events older than RETENTION.
+func maintain(ctx context.Context, cfg config.Config, store *db.Store, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
@@ -157,6 +157,15 @@ func eraseExpiredSecrets(ctx context.Context, store *db.Store, log *slog.Logger)
 			log.Warn("erasing expired secrets", "err", err)
 		case n > 0:
 			log.Info("erased previous secrets after their grace period", "count", n)
+		}
+		if cfg.Retention > 0 {
+			n, err := store.PurgeEvents(ctx, time.Now().Add(-cfg.Retention), 1000)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("purging old events", "err", err)
+			case n > 0:
+				log.Info("purged events past the retention period", "count", n, "retention", cfg.Retention)
+			}
 		}
 		select {
 		case <-ctx.Done():
