@@ -149,39 +149,9 @@ func (h *Handler) resendDelivery(c echo.Context) error {
 	case !w.Enabled:
 		return apiError(http.StatusConflict, CodeWebhookDisabled, "The delivery's webhook is disabled; enable it, then resend.")
 	}
-	dead := ""
-	if d.Status == db.StatusPending || d.Status == db.StatusRetrying {
-		gone, err := h.workflowGone(c.Request().Context(), d.WorkflowID)
-		if err != nil {
-			h.log.Warn("checking a pending delivery's workflow", "workflowId", d.WorkflowID, "err", err)
-			return apiError(http.StatusServiceUnavailable, CodeUnavailable, "The workflow service is unavailable; try again later.")
-		}
-		if gone {
-			dead = d.WorkflowID
-		}
-	}
-	d, err = h.store.StartResend(c.Request().Context(), acct, d.ID, func(series int) string {
-		return publish.ResendWorkflowID(d.ID.String(), series)
-	}, dead)
-	if errors.Is(err, db.ErrConflict) {
-		return apiError(http.StatusConflict, CodeConflict, "The delivery is still in progress; resend it once it has finished.")
-	}
+	d, res, err := h.resend(c.Request().Context(), acct, d)
 	if err != nil {
-		return notFoundOr(err, "delivery")
-	}
-	res, err := h.pub.StartResend(c.Request().Context(), acct.String(), d.EventType, d.ID.String(), d.Series)
-	if err != nil {
-		h.log.Warn("starting resend workflow", "deliveryId", d.ID, "series", d.Series, "err", err)
-		if !startRefused(err) {
-			// The start may have reached Temporal: failing the delivery now
-			// could let a second resend run alongside this series.
-			return apiError(http.StatusServiceUnavailable, CodeUnavailable,
-				"The workflow service did not answer in time; the resend may or may not have started. Check the delivery before resending again.")
-		}
-		// Put the delivery back so the admin can retry the resend.
-		_ = h.store.FinishDelivery(context.WithoutCancel(c.Request().Context()), d.ID, d.Series, db.StatusFailed, "resend could not be scheduled")
-		return apiError(http.StatusServiceUnavailable, CodeUnavailable,
-			"The workflow service is unavailable; the resend was not started. Try again later.")
+		return err
 	}
 	out := toDeliveryJSON(d)
 	out.WorkflowID = res.WorkflowID
@@ -277,4 +247,115 @@ func (h *Handler) workflowGone(ctx context.Context, workflowID string) (bool, er
 		return false, err
 	}
 	return desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+}
+
+// resend starts a new series of attempts of d (a delivery of acct whose
+// webhook is enabled). Errors are API errors.
+func (h *Handler) resend(ctx context.Context, acct uuid.UUID, d db.Delivery) (db.Delivery, publish.Result, error) {
+	dead := ""
+	if d.Status == db.StatusPending || d.Status == db.StatusRetrying {
+		gone, err := h.workflowGone(ctx, d.WorkflowID)
+		if err != nil {
+			h.log.Warn("checking a pending delivery's workflow", "workflowId", d.WorkflowID, "err", err)
+			return db.Delivery{}, publish.Result{}, apiError(http.StatusServiceUnavailable, CodeUnavailable, "The workflow service is unavailable; try again later.")
+		}
+		if gone {
+			dead = d.WorkflowID
+		}
+	}
+	d, err := h.store.StartResend(ctx, acct, d.ID, func(series int) string {
+		return publish.ResendWorkflowID(d.ID.String(), series)
+	}, dead)
+	if errors.Is(err, db.ErrConflict) {
+		return db.Delivery{}, publish.Result{}, apiError(http.StatusConflict, CodeConflict, "The delivery is still in progress; resend it once it has finished.")
+	}
+	if err != nil {
+		return db.Delivery{}, publish.Result{}, notFoundOr(err, "delivery")
+	}
+	res, err := h.pub.StartResend(ctx, acct.String(), d.EventType, d.ID.String(), d.Series)
+	if err != nil {
+		h.log.Warn("starting resend workflow", "deliveryId", d.ID, "series", d.Series, "err", err)
+		if !startRefused(err) {
+			// The start may have reached Temporal: failing the delivery now
+			// could let a second resend run alongside this series.
+			return db.Delivery{}, publish.Result{}, apiError(http.StatusServiceUnavailable, CodeUnavailable,
+				"The workflow service did not answer in time; the resend may or may not have started. Check the delivery before resending again.")
+		}
+		// Put the delivery back so the admin can retry the resend.
+		_ = h.store.FinishDelivery(context.WithoutCancel(ctx), d.ID, d.Series, db.StatusFailed, "resend could not be scheduled")
+		return db.Delivery{}, publish.Result{}, apiError(http.StatusServiceUnavailable, CodeUnavailable,
+			"The workflow service is unavailable; the resend was not started. Try again later.")
+	}
+	return d, res, nil
+}
+
+type bulkResendRequest struct {
+	WebhookID string     `json:"webhookId" validate:"required,uuid"`
+	Status    string     `json:"status" validate:"omitempty,oneof=failed cancelled"`
+	Since     *time.Time `json:"since" validate:"required"`
+	Until     *time.Time `json:"until"`
+}
+
+type bulkResendResponse struct {
+	Resent []uuid.UUID      `json:"resent"`
+	Errors []bulkResendFail `json:"errors"`
+	// More says that more deliveries matched than one call resends: call
+	// again (the resent ones no longer match: they are pending again).
+	More bool `json:"more"`
+}
+
+type bulkResendFail struct {
+	DeliveryID uuid.UUID `json:"deliveryId"`
+	Code       string    `json:"code"`
+	Message    string    `json:"message"`
+}
+
+// maxBulkResend bounds the work of one bulk resend request.
+const maxBulkResend = 500
+
+// bulkResend recovers a webhook's failed (or cancelled) deliveries created in
+// a time range, e.g. after the receiver was down: each gets a new series.
+func (h *Handler) bulkResend(c echo.Context) error {
+	var req bulkResendRequest
+	if err := decode(c, &req); err != nil {
+		return err
+	}
+	if err := h.check(req); err != nil {
+		return err
+	}
+	if req.Until != nil && !req.Until.After(*req.Since) {
+		return validationError(map[string]string{"until": "must be after since"})
+	}
+	if req.Status == "" {
+		req.Status = db.StatusFailed
+	}
+	ctx := c.Request().Context()
+	acct := caller(c).AccountID
+	webhookID := uuid.MustParse(req.WebhookID)
+	w, err := h.store.Webhook(ctx, acct, webhookID)
+	if err != nil {
+		return notFoundOr(err, "webhook")
+	}
+	if !w.Enabled {
+		return apiError(http.StatusConflict, CodeWebhookDisabled, "The webhook is disabled; enable it, then resend.")
+	}
+	ds, err := h.store.ListDeliveries(ctx, acct, db.DeliveryFilter{
+		WebhookID: &webhookID, Status: req.Status, CreatedFrom: req.Since, CreatedTo: req.Until, Limit: maxBulkResend + 1,
+	})
+	if err != nil {
+		return err
+	}
+	out := bulkResendResponse{Resent: []uuid.UUID{}, Errors: []bulkResendFail{}, More: len(ds) > maxBulkResend}
+	for _, d := range ds[:min(len(ds), maxBulkResend)] {
+		if _, _, err := h.resend(ctx, acct, d); err != nil {
+			var apiErr *Error
+			if !errors.As(err, &apiErr) {
+				return err
+			}
+			out.Errors = append(out.Errors, bulkResendFail{DeliveryID: d.ID, Code: apiErr.Code, Message: apiErr.Message})
+			continue
+		}
+		out.Resent = append(out.Resent, d.ID)
+	}
+	return c.JSON(http.StatusAccepted, out)
 }

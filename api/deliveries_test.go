@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"strings"
 	"sync"
@@ -178,4 +179,56 @@ func TestResendRecoversADeadSeries(t *testing.T) {
 	// dispatcher will start it.
 	d2 := e.pendingDelivery(acct, hook)
 	e.do("POST", "/v1/deliveries/"+d2.ID.String()+"/resend", key, nil).want(t, 409, "conflict")
+}
+
+// Bulk recovery resends a webhook's failed deliveries of a time range, and
+// only those; it refuses a disabled webhook and bad input.
+func TestBulkResend(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	acct, key := e.account("professional")
+	hook, _ := e.createWebhook(key, validWebhook("hook"))
+	other, _ := e.createWebhook(key, validWebhook("other"))
+	mk := func(webhook, status string, age time.Duration) uuid.UUID {
+		d := e.pendingDelivery(acct, webhook)
+		if status != db.StatusPending {
+			if err := e.store.FinishDelivery(context.Background(), d.ID, d.Series, status, "x"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := e.store.DB().Exec(`UPDATE deliveries SET created_at = now() - make_interval(secs => $2) WHERE id = $1`, d.ID, age.Seconds()); err != nil {
+			t.Fatal(err)
+		}
+		return d.ID
+	}
+	inRange := mk(hook, db.StatusFailed, 2*time.Hour)
+	mk(hook, db.StatusFailed, 48*time.Hour)   // too old
+	mk(hook, db.StatusSucceeded, 2*time.Hour) // not failed
+	mk(hook, db.StatusCancelled, 2*time.Hour) // cancelled: not asked for
+	mk(other, db.StatusFailed, 2*time.Hour)   // another webhook
+	since := time.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)
+
+	r := e.do("POST", "/v1/deliveries/resend", key, map[string]any{"webhookId": hook, "since": since}).want(t, 202, "")
+	var body struct {
+		Resent []uuid.UUID `json:"resent"`
+		More   bool        `json:"more"`
+	}
+	if err := json.Unmarshal(r.Raw, &body); err != nil {
+		t.Fatal(err)
+	}
+	if len(body.Resent) != 1 || body.Resent[0] != inRange || body.More {
+		t.Fatalf("resent %v (more %v), want only %s", body.Resent, body.More, inRange)
+	}
+	t.Cleanup(func() {
+		_ = e.tc.TerminateWorkflow(context.Background(), e.deliveryRow(inRange).WorkflowID, "", "test cleanup")
+	})
+	if got := e.deliveryRow(inRange); got.Series != 2 || got.Status != db.StatusPending {
+		t.Fatalf("resent delivery: %+v", got)
+	}
+
+	e.do("POST", "/v1/deliveries/resend", key, map[string]any{"webhookId": hook}).want(t, 422, "validation_failed")
+	e.do("POST", "/v1/deliveries/resend", key, map[string]any{"webhookId": hook, "since": since, "status": "succeeded"}).want(t, 422, "validation_failed")
+	e.do("POST", "/v1/deliveries/resend", key, map[string]any{"webhookId": uuid.NewString(), "since": since}).want(t, 404, "not_found")
+	e.do("POST", "/v1/webhooks/"+hook+"/disable", key, nil).want(t, 200, "")
+	e.do("POST", "/v1/deliveries/resend", key, map[string]any{"webhookId": hook, "since": since}).want(t, 409, "webhook_disabled")
 }

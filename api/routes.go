@@ -36,6 +36,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	e.GET("/v1/deliveries", h.listDeliveries, proReaders...)
 	e.GET("/v1/deliveries/:id", h.getDelivery, proReaders...)
 	e.POST("/v1/deliveries/:id/resend", h.resendDelivery, proAdmins...)
+	e.POST("/v1/deliveries/resend", h.bulkResend, proAdmins...)
 
 	// Upstream services publish for every account; on other plans the event
 	// is recorded and matches no webhook.

@@ -216,8 +216,11 @@ type DeliveryFilter struct {
 	WebhookID *uuid.UUID
 	Status    string
 	EventType string
-	After     *Cursor
-	Limit     int
+	// CreatedFrom and CreatedTo bound created_at (inclusive, exclusive).
+	CreatedFrom *time.Time
+	CreatedTo   *time.Time
+	After       *Cursor
+	Limit       int
 }
 
 // ListDeliveries returns the account's deliveries, newest first.
@@ -239,6 +242,12 @@ func (s *Store) ListDeliveries(ctx context.Context, accountID uuid.UUID, f Deliv
 	}
 	if f.EventType != "" {
 		add("event_type = $%d", f.EventType)
+	}
+	if f.CreatedFrom != nil {
+		add("created_at >= $%d", *f.CreatedFrom)
+	}
+	if f.CreatedTo != nil {
+		add("created_at < $%d", *f.CreatedTo)
 	}
 	if f.After != nil {
 		args = append(args, f.After.CreatedAt, f.After.ID)
