@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -80,12 +79,10 @@ type eventJSON struct {
 	Deliveries    []deliveryJSON  `json:"deliveries"`
 }
 
-// eventIDPattern is the id rule of events.Validate (events.idPattern): no
-// stored event has another id, and one with a NUL byte made PostgreSQL fail.
-var eventIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,200}$`)
-
 func (h *Handler) getEvent(c echo.Context) error {
-	if !eventIDPattern.MatchString(c.Param("id")) {
+	// No stored event has an id outside the rule; one with a NUL byte would
+	// make PostgreSQL fail.
+	if !events.ValidID(c.Param("id")) {
 		return notFound("event")
 	}
 	acct := caller(c).AccountID

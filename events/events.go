@@ -82,6 +82,10 @@ const DefaultMaxDataBytes = 256 << 10
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,200}$`)
 
+// ValidID reports whether id is a valid event id; no stored event has
+// another kind of id.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
 // FieldErrors maps a JSON field name to what is wrong with it.
 type FieldErrors map[string]string
 
@@ -94,7 +98,7 @@ func (e *Event) Validate(maxData int) error {
 		maxData = DefaultMaxDataBytes
 	}
 	errs := FieldErrors{}
-	if e.ID != "" && !idPattern.MatchString(e.ID) {
+	if e.ID != "" && !ValidID(e.ID) {
 		errs["id"] = "must be 1-200 characters of letters, digits, '.', '_', ':' or '-'"
 	}
 	switch {
