@@ -5,6 +5,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"time"
 
@@ -52,11 +53,16 @@ type RecordEventInput struct {
 	OnlyWebhookID string
 }
 
-// DeliveryRef names one delivery to make.
+// DeliveryRef names one delivery of the event. Done ones are only
+// reported: finished already (by an earlier run, or a lost task whose
+// attempts did happen), or in the hands of a resend.
 type DeliveryRef struct {
 	DeliveryID string
 	WebhookID  string
 	Series     int
+	Done       bool   `json:",omitempty"`
+	Status     string `json:",omitempty"` // the stored status of a Done delivery
+	Attempts   int    `json:",omitempty"`
 }
 
 // Plan is what the workflow needs to deliver an event.
@@ -76,6 +82,17 @@ func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Plan
 	accountID, err := uuid.Parse(in.AccountID)
 	if err != nil {
 		plan.Skipped = "invalid account id"
+		return plan, nil
+	}
+	// The workflow can be started by anyone who reaches Temporal, not only
+	// our API: refuse what the API would have refused, or one bad event
+	// could fail this activity (and hold its workflow) for a day.
+	check := in.Event
+	if in.OnlyWebhookID != "" && check.Type == events.WebhookTest {
+		check.Type = events.EnvelopeStart // test events have a type of their own
+	}
+	if err := check.Validate(math.MaxInt32); err != nil {
+		plan.Skipped = "refused: " + err.Error()
 		return plan, nil
 	}
 	acct, err := a.Store.Account(ctx, accountID)
@@ -115,15 +132,20 @@ func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Plan
 		}
 	}
 	e := in.Event
+	wfID := activity.GetInfo(ctx).WorkflowExecution.ID
 	deliveries, err := a.Store.RecordEvent(ctx, db.Event{
 		AccountID: accountID, ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
-		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID,
+		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: wfID,
 	}, hooks)
 	if err != nil {
 		return Plan{}, err
 	}
 	for _, d := range deliveries {
-		plan.Deliveries = append(plan.Deliveries, DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series})
+		ref := DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series}
+		if d.Finished() || d.WorkflowID != wfID {
+			ref.Done, ref.Status, ref.Attempts = true, d.Status, d.AttemptCount
+		}
+		plan.Deliveries = append(plan.Deliveries, ref)
 	}
 	if len(plan.Deliveries) > 0 {
 		plan.Skipped = "" // an earlier run's deliveries are resumed

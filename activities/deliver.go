@@ -48,6 +48,9 @@ type AttemptResult struct {
 	DurationMS int64  `json:",omitempty"`
 	Error      string `json:",omitempty"`
 	Reason     string `json:",omitempty"`
+	// Try is the attempt row's try: above 1 when this attempt number had
+	// been sent before by a worker that was lost.
+	Try int `json:",omitempty"`
 	// Wait before the next attempt (OutcomeRetry only): the schedule's
 	// interval, or the receiver's Retry-After when that is longer (bounded).
 	Wait time.Duration `json:",omitempty"`
@@ -72,19 +75,18 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 	if err != nil {
 		return AttemptResult{Outcome: OutcomeCancelled, Reason: "invalid delivery id"}, nil
 	}
-	t, err := a.Store.DeliveryTarget(ctx, id)
+	started := a.now()
+	// One round trip: the delivery, webhook and event, and the attempt row
+	// opened before the request leaves.
+	t, err := a.Store.StartAttempt(ctx, id, in.Series, in.Attempt, in.Test, started)
 	if err != nil {
 		if isNotFound(err) {
 			return AttemptResult{Outcome: OutcomeCancelled, Reason: "delivery not found"}, nil
 		}
 		return AttemptResult{}, err
 	}
-	if reason := cancelReason(t, in.Test); reason != "" {
-		if err := a.Store.FinishDelivery(ctx, id, in.Series, db.StatusCancelled, reason); err != nil {
-			return AttemptResult{}, err
-		}
-		a.Metrics.ObserveAttempt(OutcomeCancelled, 0)
-		return AttemptResult{Outcome: OutcomeCancelled, Reason: reason}, nil
+	if !t.Sendable(in.Series, in.Test) {
+		return a.notSent(ctx, t, in)
 	}
 	body, err := json.Marshal(Payload{
 		Event: t.EventType, EventID: t.EventID, TriggerSource: t.TriggerSource, AppID: t.AppID,
@@ -98,14 +100,14 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 		return AttemptResult{}, err
 	}
 
-	started := a.now()
 	status, respBody, retryAfter, sendErr := a.send(ctx, t, body, secrets, started)
 	duration := a.now().Sub(started)
 	if err := ctx.Err(); err != nil && sendErr != nil {
 		// The activity itself was cancelled (worker shutting down) or timed
 		// out, not the receiver: recording a failed attempt would blame the
 		// receiver and spend a step of its schedule. Return a plain error;
-		// Temporal retries the same attempt number.
+		// Temporal retries the same attempt number as the next try, and
+		// this try's row stays unfinished: the receiver may have it.
 		return AttemptResult{}, fmt.Errorf("attempt interrupted: %w", err)
 	}
 	// The receiver answered: record it even if the activity's own deadline
@@ -113,9 +115,9 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 
-	res := AttemptResult{StatusCode: status, DurationMS: duration.Milliseconds()}
+	res := AttemptResult{StatusCode: status, DurationMS: duration.Milliseconds(), Try: t.Try}
 	attempt := db.Attempt{
-		DeliveryID: id, Series: in.Series, Number: in.Attempt, URL: t.URL,
+		DeliveryID: id, Series: in.Series, Number: in.Attempt, Try: t.Try, URL: t.URL,
 		StartedAt: started, DurationMS: int(duration.Milliseconds()), ResponseBody: respBody,
 	}
 	if status != 0 {
@@ -148,7 +150,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 		outcome.NextAttemptAt = &next
 	}
 	outcome.Reason = res.Reason
-	if err := a.Store.RecordAttempt(recordCtx, attempt, outcome); err != nil {
+	if err := a.Store.FinishAttempt(recordCtx, attempt, outcome); err != nil {
 		return AttemptResult{}, err
 	}
 	a.Metrics.ObserveAttempt(res.Outcome, duration)
@@ -156,6 +158,28 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 		return res, nil
 	}
 	return res, temporal.NewNonRetryableApplicationError(attemptMessage(res), ErrAttemptFailed, nil, res)
+}
+
+// notSent answers an attempt StartAttempt did not open: the delivery moved
+// on (a resend, or it already finished: e.g. this is a lost workflow task's
+// attempt made again after its answer was recorded) or its webhook was
+// disabled or deleted. Nothing is sent; the workflow learns the state.
+func (a *Activities) notSent(ctx context.Context, t db.DeliveryTarget, in DeliverInput) (AttemptResult, error) {
+	switch {
+	case t.Series != in.Series:
+		return AttemptResult{Outcome: OutcomeCancelled, Reason: fmt.Sprintf("superseded by series %d (a resend)", t.Series)}, nil
+	case t.Status == db.StatusSucceeded:
+		return AttemptResult{Outcome: OutcomeSucceeded, StatusCode: deref(t.LastStatusCode), Reason: "already delivered"}, nil
+	case t.Finished():
+		// Failed or cancelled by someone else (e.g. reconciliation).
+		return AttemptResult{Outcome: OutcomeCancelled, Reason: "delivery already " + t.Status + ": " + t.StatusReason}, nil
+	}
+	reason := cancelReason(t, in.Test)
+	if err := a.Store.FinishDelivery(ctx, t.ID, in.Series, db.StatusCancelled, reason); err != nil {
+		return AttemptResult{}, err
+	}
+	a.Metrics.ObserveAttempt(OutcomeCancelled, 0)
+	return AttemptResult{Outcome: OutcomeCancelled, Reason: reason}, nil
 }
 
 // cancelReason says why no attempt should be made, or "".
@@ -167,6 +191,13 @@ func cancelReason(t db.DeliveryTarget, test bool) string {
 		return "webhook was disabled"
 	}
 	return ""
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // secrets returns the secrets to sign with: the current one, and the previous
@@ -190,21 +221,21 @@ func (a *Activities) secrets(t db.DeliveryTarget) ([]string, error) {
 
 // send makes the request. It returns the status (0 when there was no
 // response), the truncated body, the Retry-After wait, and the error.
-func (a *Activities) send(ctx context.Context, t db.DeliveryTarget, body []byte, secrets []string, now time.Time) (int, string, time.Duration, error) {
+func (a *Activities) send(ctx context.Context, t db.DeliveryTarget, body []byte, secrets []string, now time.Time) (int, []byte, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.Settings.AttemptTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, "", 0, fmt.Errorf("building request: %w", err)
+		return 0, nil, 0, fmt.Errorf("building request: %w", err)
 	}
 	if err := signing.SetHeaders(req.Header, t.MessageID, now, body, secrets...); err != nil {
-		return 0, "", 0, fmt.Errorf("signing: %w", err)
+		return 0, nil, 0, fmt.Errorf("signing: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", a.Settings.UserAgent)
 	resp, err := a.Client.Do(req)
 	if err != nil {
-		return 0, "", 0, err
+		return 0, nil, 0, err
 	}
 	defer resp.Body.Close()
 	respBody, readErr := egress.ReadLimited(resp.Body, a.Settings.ResponseMaxBytes)
@@ -213,7 +244,8 @@ func (a *Activities) send(ctx context.Context, t db.DeliveryTarget, body []byte,
 	if readErr != nil && resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		readErr = nil // the answer counts; a cut body does not matter
 	}
-	return resp.StatusCode, strings.ToValidUTF8(string(respBody), "\uFFFD"), retryAfter(resp.Header.Get("Retry-After"), now), readErr
+	// Kept byte for byte (NUL and invalid UTF-8 included): the column is bytea.
+	return resp.StatusCode, respBody, retryAfter(resp.Header.Get("Retry-After"), now), readErr
 }
 
 // nextWait is the scheduled interval, or the receiver's Retry-After when that

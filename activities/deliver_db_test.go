@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,13 +61,18 @@ func deliveryTo(t *testing.T, url string) (*Activities, db.Delivery) {
 }
 
 // An attempt interrupted by the activity's own cancellation (worker
-// shutting down) is not the receiver's failure: nothing is recorded and a
-// plain (retryable) error goes back to Temporal.
+// shutting down) is not the receiver's failure: a plain (retryable) error
+// goes back to Temporal, and the request's row stays without an outcome
+// (the receiver may have it); the retry is the next try of that number.
 func TestDeliverInterruptedIsNotAFailedAttempt(t *testing.T) {
 	arrived := make(chan struct{}, 1)
 	stop := make(chan struct{})
+	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body) // so the server notices the client leaving
+		if calls.Add(1) > 1 {
+			return // the retry: 200
+		}
 		arrived <- struct{}{}
 		select {
 		case <-r.Context().Done():
@@ -87,12 +93,20 @@ func TestDeliverInterruptedIsNotAFailedAttempt(t *testing.T) {
 		t.Fatalf("Deliver returned %v, want a plain cancellation error", err)
 	}
 	attempts, err := a.Store.Attempts(context.Background(), d.ID)
-	if err != nil || len(attempts) != 0 {
-		t.Fatalf("attempts %+v (%v), want none", attempts, err)
+	if err != nil || len(attempts) != 1 || attempts[0].FinishedAt != nil || attempts[0].Try != 1 {
+		t.Fatalf("attempts %+v (%v), want one without an outcome", attempts, err)
 	}
 	got, _ := a.Store.Delivery(context.Background(), d.AccountID, d.ID)
 	if got.Status != db.StatusPending {
 		t.Fatalf("status %s, want pending", got.Status)
+	}
+	// Temporal retries the same attempt number: a second row, try 2.
+	if _, err := a.Deliver(context.Background(), DeliverInput{DeliveryID: d.ID.String(), Series: 1, Attempt: 1}); err != nil {
+		t.Fatalf("retried attempt: %v", err)
+	}
+	attempts, _ = a.Store.Attempts(context.Background(), d.ID)
+	if len(attempts) != 2 || attempts[1].Try != 2 || attempts[1].FinishedAt == nil || *attempts[1].ResponseStatus != 200 {
+		t.Fatalf("attempts after the retry %+v, want the first unfinished and try 2 answered", attempts)
 	}
 }
 
@@ -143,7 +157,7 @@ func TestPrepareResendChecksAccountAndSeries(t *testing.T) {
 }
 
 // A retried RecordEvent resumes unfinished deliveries even when their
-// webhook no longer matches, and never returns a finished one.
+// webhook no longer matches, and reports a finished one as done.
 func TestRecordEventResumesOnlyUnfinished(t *testing.T) {
 	a, d := deliveryTo(t, "http://127.0.0.1:9/unused")
 	ctx := context.Background()
@@ -157,7 +171,7 @@ func TestRecordEventResumesOnlyUnfinished(t *testing.T) {
 		t.Fatal(err)
 	}
 	ds, err = a.Store.RecordEvent(ctx, ev, []uuid.UUID{d.WebhookID})
-	if err != nil || len(ds) != 0 {
-		t.Fatalf("a finished delivery came back: %v %+v", err, ds)
+	if err != nil || len(ds) != 1 || !ds[0].Finished() {
+		t.Fatalf("the finished delivery should come back finished: %v %+v", err, ds)
 	}
 }

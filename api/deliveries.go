@@ -2,11 +2,14 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
-	enumspb "go.temporal.io/api/enums/v1"
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -37,15 +40,25 @@ type deliveryJSON struct {
 	Attempts       []attemptJSON `json:"attempts,omitempty"`
 }
 
+// attemptJSON is one HTTP request of a delivery. Try above 1 marks the same
+// attempt number sent again after the worker making it was lost; outcome
+// "unknown" is a request whose worker stopped before recording the answer
+// (the receiver may have it).
 type attemptJSON struct {
-	Series         int       `json:"series"`
-	Number         int       `json:"number"`
-	URL            string    `json:"url"`
-	StartedAt      time.Time `json:"startedAt"`
-	DurationMS     int       `json:"durationMs"`
-	ResponseStatus *int      `json:"responseStatus"`
-	ResponseBody   string    `json:"responseBody"`
-	Error          string    `json:"error,omitempty"`
+	Series         int        `json:"series"`
+	Number         int        `json:"number"`
+	Try            int        `json:"try"`
+	Outcome        string     `json:"outcome"` // answered, error or unknown
+	URL            string     `json:"url"`
+	StartedAt      time.Time  `json:"startedAt"`
+	FinishedAt     *time.Time `json:"finishedAt"`
+	DurationMS     int        `json:"durationMs"`
+	ResponseStatus *int       `json:"responseStatus"`
+	// ResponseBody is the answer as text (invalid UTF-8 shown as U+FFFD);
+	// ResponseBodyBase64 has its exact bytes when they are not valid UTF-8.
+	ResponseBody       string `json:"responseBody"`
+	ResponseBodyBase64 string `json:"responseBodyBase64,omitempty"`
+	Error              string `json:"error,omitempty"`
 }
 
 func toDeliveryJSON(d db.Delivery) deliveryJSON {
@@ -62,8 +75,28 @@ func toDeliveryJSON(d db.Delivery) deliveryJSON {
 }
 
 func toAttemptJSON(a db.Attempt) attemptJSON {
-	return attemptJSON{Series: a.Series, Number: a.Number, URL: a.URL, StartedAt: a.StartedAt.UTC(),
-		DurationMS: a.DurationMS, ResponseStatus: a.ResponseStatus, ResponseBody: a.ResponseBody, Error: a.Error}
+	out := attemptJSON{Series: a.Series, Number: a.Number, Try: a.Try, URL: a.URL, StartedAt: a.StartedAt.UTC(),
+		DurationMS: a.DurationMS, ResponseStatus: a.ResponseStatus, ResponseBody: string(a.ResponseBody), Error: a.Error}
+	switch {
+	case a.FinishedAt == nil:
+		out.Outcome = "unknown"
+		if out.Error == "" {
+			out.Error = "no outcome recorded (yet): the request is in flight, or its worker stopped before recording the answer; the receiver may have received it"
+		}
+	case a.ResponseStatus != nil:
+		out.Outcome = "answered"
+	default:
+		out.Outcome = "error"
+	}
+	if a.FinishedAt != nil {
+		t := a.FinishedAt.UTC()
+		out.FinishedAt = &t
+	}
+	if !utf8.Valid(a.ResponseBody) {
+		out.ResponseBody = strings.ToValidUTF8(out.ResponseBody, "\uFFFD")
+		out.ResponseBodyBase64 = base64.StdEncoding.EncodeToString(a.ResponseBody)
+	}
+	return out
 }
 
 var deliveryStatuses = map[string]bool{

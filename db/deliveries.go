@@ -39,53 +39,65 @@ type Delivery struct {
 	UpdatedAt      time.Time  `db:"updated_at"`
 }
 
-// Attempt is one HTTP request of a delivery.
+// deliveryColumns lists Delivery's columns: queries name them rather than
+// SELECT *, so an older binary keeps working after a migration adds one.
+const deliveryColumns = `id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
+	attempt_count, series, workflow_id, next_attempt_at, last_status_code, created_at, updated_at`
+
+// Finished reports whether the delivery's current series is over.
+func (d Delivery) Finished() bool { return d.Status != StatusPending && d.Status != StatusRetrying }
+
+// Attempt is one HTTP request of a delivery. Every request that left a
+// worker has its own row: Try > 1 is the same attempt number sent again
+// after the worker running it was lost, and FinishedAt is nil when the
+// worker stopped before recording the answer (the receiver may have it).
 type Attempt struct {
-	DeliveryID     uuid.UUID `db:"delivery_id"`
-	Series         int       `db:"series"`
-	Number         int       `db:"number"`
-	URL            string    `db:"url"`
-	StartedAt      time.Time `db:"started_at"`
-	DurationMS     int       `db:"duration_ms"`
-	ResponseStatus *int      `db:"response_status"`
-	ResponseBody   string    `db:"response_body"`
-	Error          string    `db:"error"`
+	DeliveryID     uuid.UUID  `db:"delivery_id"`
+	Series         int        `db:"series"`
+	Number         int        `db:"number"`
+	Try            int        `db:"try"`
+	URL            string     `db:"url"`
+	StartedAt      time.Time  `db:"started_at"`
+	FinishedAt     *time.Time `db:"finished_at"`
+	DurationMS     int        `db:"duration_ms"`
+	ResponseStatus *int       `db:"response_status"`
+	ResponseBody   []byte     `db:"response_body"`
+	Error          string     `db:"error"`
 }
 
 // RecordEvent stores the event (if new, marking it dispatched) and one
 // pending delivery for each webhook in webhookIDs, idempotently; it returns
-// every unfinished delivery of the event.
+// every delivery of the event, finished ones included, so a rerun of its
+// workflow can report them.
 func (s *Store) RecordEvent(ctx context.Context, e Event, webhookIDs []uuid.UUID) ([]Delivery, error) {
 	deliveries := []Delivery{}
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
 		if err := markDispatched(ctx, tx, e); err != nil {
 			return err
 		}
-		if len(webhookIDs) == 0 {
-			// Nothing matches now; still resume what an earlier run began.
-			webhookIDs = []uuid.UUID{}
+		if len(webhookIDs) > 0 {
+			// The delivery id doubles as the stable webhook-id header ("msg_" + id).
+			// gen_random_uuid() sits in the select list of a subquery over the
+			// webhooks so it runs once per row: an uncorrelated LATERAL
+			// (SELECT gen_random_uuid()) was evaluated once, giving every
+			// webhook of the event the same id, and an event matching two
+			// webhooks failed on deliveries_pkey.
+			_, err := tx.ExecContext(ctx, `
+				INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, workflow_id)
+				SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''), 'pending', $4
+				FROM (SELECT w, gen_random_uuid() AS id FROM unnest($5::uuid[]) AS w) d
+				ON CONFLICT (account_id, event_id, webhook_id) DO NOTHING`,
+				e.AccountID, e.ID, e.Type, e.WorkflowID, pq.Array(webhookIDs))
+			if err != nil {
+				return translate(err)
+			}
 		}
-		// The delivery id doubles as the stable webhook-id header ("msg_" + id).
-		// gen_random_uuid() sits in the select list of a subquery over the
-		// webhooks so it runs once per row: an uncorrelated LATERAL
-		// (SELECT gen_random_uuid()) was evaluated once, giving every
-		// webhook of the event the same id, and an event matching two
-		// webhooks failed on deliveries_pkey.
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, workflow_id)
-			SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''), 'pending', $4
-			FROM (SELECT w, gen_random_uuid() AS id FROM unnest($5::uuid[]) AS w) d
-			ON CONFLICT (account_id, event_id, webhook_id) DO NOTHING`,
-			e.AccountID, e.ID, e.Type, e.WorkflowID, pq.Array(webhookIDs))
-		if err != nil {
-			return translate(err)
-		}
-		// Every unfinished delivery of the event, not only those matched now:
-		// a retried (or restarted) RecordEvent must resume a delivery whose
-		// webhook changed in between — the attempt then cancels it — and
-		// must never send a finished one again.
+		// Every delivery of the event, not only those matched now: a
+		// retried (or restarted) RecordEvent must resume a delivery whose
+		// webhook changed in between — the attempt then cancels it — must
+		// never send a finished one again, and must still report it.
 		return translate(tx.SelectContext(ctx, &deliveries, `
-			SELECT * FROM deliveries WHERE account_id = $1 AND event_id = $2 AND status IN ('pending', 'retrying')
+			SELECT `+deliveryColumns+` FROM deliveries WHERE account_id = $1 AND event_id = $2
 			ORDER BY webhook_id`, e.AccountID, e.ID))
 	})
 	if err != nil {
@@ -124,21 +136,47 @@ type DeliveryTarget struct {
 	AppID                   string          `db:"app_id"`
 	OccurredAt              time.Time       `db:"occurred_at"`
 	Data                    json.RawMessage `db:"data"`
+	// Try is the attempt row StartAttempt opened for this request, or 0
+	// when no request is to be sent (see Sendable).
+	Try int `db:"try"`
 }
 
-// DeliveryTarget loads one delivery with its webhook and event.
-func (s *Store) DeliveryTarget(ctx context.Context, deliveryID uuid.UUID) (DeliveryTarget, error) {
+// Sendable reports whether an attempt of series may be sent now: the
+// delivery is at that series and unfinished, and its webhook exists and is
+// enabled (or the attempt is a test, sent to a disabled webhook too).
+func (t DeliveryTarget) Sendable(series int, test bool) bool {
+	return t.Series == series && !t.Finished() && t.WebhookExists && (t.WebhookEnabled || test)
+}
+
+// StartAttempt loads what attempt number of series needs and, when it is
+// Sendable, opens its attempt row (the next try of that number) in the same
+// round trip, before the request leaves: a worker lost mid-request leaves
+// the row unfinished instead of no trace.
+func (s *Store) StartAttempt(ctx context.Context, deliveryID uuid.UUID, series, number int, test bool, startedAt time.Time) (DeliveryTarget, error) {
 	var t DeliveryTarget
 	err := s.db.GetContext(ctx, &t, `
-		SELECT d.*, w.id IS NOT NULL AS webhook_exists, coalesce(w.enabled, false) AS webhook_enabled,
-			coalesce(w.url, '') AS url, w.secret_enc, w.previous_secret_enc, w.previous_secret_expires_at,
-			e.trigger_source, e.app_id, e.occurred_at, e.data
-		FROM deliveries d
-		JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
-		LEFT JOIN webhooks w ON w.id = d.webhook_id AND w.account_id = d.account_id
-		WHERE d.id = $1`, deliveryID)
+		WITH t AS (
+			SELECT d.id, d.account_id, d.event_id, d.webhook_id, d.event_type, d.message_id, d.status, d.status_reason,
+				d.attempt_count, d.series, d.workflow_id, d.next_attempt_at, d.last_status_code, d.created_at, d.updated_at,
+				w.id IS NOT NULL AS webhook_exists, coalesce(w.enabled, false) AS webhook_enabled,
+				coalesce(w.url, '') AS url, w.secret_enc, w.previous_secret_enc, w.previous_secret_expires_at,
+				e.trigger_source, e.app_id, e.occurred_at, e.data
+			FROM deliveries d
+			JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
+			LEFT JOIN webhooks w ON w.id = d.webhook_id AND w.account_id = d.account_id
+			WHERE d.id = $1
+		), opened AS (
+			INSERT INTO attempts (delivery_id, series, number, try, url, started_at, duration_ms)
+			SELECT t.id, $2, $3, 1 + coalesce((SELECT max(a.try) FROM attempts a
+				WHERE a.delivery_id = $1 AND a.series = $2 AND a.number = $3), 0), t.url, $5, 0
+			FROM t
+			WHERE t.series = $2 AND t.status IN ('pending', 'retrying') AND t.webhook_exists AND (t.webhook_enabled OR $4)
+			RETURNING try
+		)
+		SELECT t.*, coalesce((SELECT try FROM opened), 0) AS try FROM t`,
+		deliveryID, series, number, test, startedAt)
 	if err != nil {
-		return DeliveryTarget{}, fmt.Errorf("loading delivery target: %w", translate(err))
+		return DeliveryTarget{}, fmt.Errorf("starting attempt: %w", translate(err))
 	}
 	return t, nil
 }
@@ -150,30 +188,29 @@ type AttemptOutcome struct {
 	NextAttemptAt *time.Time
 }
 
-// RecordAttempt stores an attempt (overwriting the same series/number, so a
-// retried activity never duplicates it) and the delivery's new state.
-func (s *Store) RecordAttempt(ctx context.Context, a Attempt, o AttemptOutcome) error {
-	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO attempts (delivery_id, series, number, url, started_at, duration_ms, response_status, response_body, error)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-			ON CONFLICT (delivery_id, series, number) DO UPDATE SET url = EXCLUDED.url,
-				started_at = EXCLUDED.started_at, duration_ms = EXCLUDED.duration_ms,
-				response_status = EXCLUDED.response_status, response_body = EXCLUDED.response_body,
-				error = EXCLUDED.error`,
-			a.DeliveryID, a.Series, a.Number, a.URL, a.StartedAt, a.DurationMS, a.ResponseStatus, a.ResponseBody, a.Error)
-		if err != nil {
-			return translate(err)
-		}
-		_, err = tx.ExecContext(ctx, `
-			UPDATE deliveries SET status = $2, status_reason = $3, next_attempt_at = $4, last_status_code = $5,
-				attempt_count = (SELECT count(*) FROM attempts WHERE delivery_id = $1), updated_at = now()
-			WHERE id = $1 AND series = $6`,
-			a.DeliveryID, o.Status, o.Reason, o.NextAttemptAt, a.ResponseStatus, a.Series)
-		return translate(err)
-	})
+// FinishAttempt completes the attempt row StartAttempt opened and sets the
+// delivery's new state, in one statement.
+func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome) error {
+	finished := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
+	if a.FinishedAt != nil {
+		finished = *a.FinishedAt
+	}
+	body := a.ResponseBody
+	if body == nil {
+		body = []byte{}
+	}
+	_, err := s.db.ExecContext(ctx, `
+		WITH done AS (
+			UPDATE attempts SET duration_ms = $5, response_status = $6, response_body = $7, error = $8, finished_at = $9
+			WHERE delivery_id = $1 AND series = $2 AND number = $3 AND try = $4
+		)
+		UPDATE deliveries SET status = $10, status_reason = $11, next_attempt_at = $12, last_status_code = $6,
+			attempt_count = (SELECT count(*) FROM attempts WHERE delivery_id = $1), updated_at = now()
+		WHERE id = $1 AND series = $2`,
+		a.DeliveryID, a.Series, a.Number, a.Try, a.DurationMS, a.ResponseStatus, body, a.Error, finished,
+		o.Status, o.Reason, o.NextAttemptAt)
 	if err != nil {
-		return fmt.Errorf("recording attempt: %w", err)
+		return fmt.Errorf("recording attempt: %w", translate(err))
 	}
 	return nil
 }
@@ -192,7 +229,7 @@ func (s *Store) FinishDelivery(ctx context.Context, id uuid.UUID, series int, st
 // Delivery returns one delivery of the account.
 func (s *Store) Delivery(ctx context.Context, accountID, id uuid.UUID) (Delivery, error) {
 	var d Delivery
-	err := s.db.GetContext(ctx, &d, `SELECT * FROM deliveries WHERE id = $1 AND account_id = $2`, id, accountID)
+	err := s.db.GetContext(ctx, &d, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = $1 AND account_id = $2`, id, accountID)
 	if err != nil {
 		return Delivery{}, fmt.Errorf("getting delivery: %w", translate(err))
 	}
@@ -203,7 +240,9 @@ func (s *Store) Delivery(ctx context.Context, accountID, id uuid.UUID) (Delivery
 func (s *Store) Attempts(ctx context.Context, deliveryID uuid.UUID) ([]Attempt, error) {
 	out := []Attempt{}
 	err := s.db.SelectContext(ctx, &out, `
-		SELECT * FROM attempts WHERE delivery_id = $1 ORDER BY series, number`, deliveryID)
+		SELECT delivery_id, series, number, try, url, started_at, finished_at, duration_ms, response_status,
+			response_body, error
+		FROM attempts WHERE delivery_id = $1 ORDER BY series, number, try`, deliveryID)
 	if err != nil {
 		return nil, fmt.Errorf("listing attempts: %w", translate(err))
 	}
@@ -225,7 +264,7 @@ type DeliveryFilter struct {
 
 // ListDeliveries returns the account's deliveries, newest first.
 func (s *Store) ListDeliveries(ctx context.Context, accountID uuid.UUID, f DeliveryFilter) ([]Delivery, error) {
-	q := `SELECT * FROM deliveries WHERE account_id = $1`
+	q := `SELECT ` + deliveryColumns + ` FROM deliveries WHERE account_id = $1`
 	args := []any{accountID}
 	add := func(cond string, v any) {
 		args = append(args, v)
@@ -270,7 +309,7 @@ func (s *Store) ListDeliveries(ctx context.Context, accountID uuid.UUID, f Deliv
 func (s *Store) PendingDeliveries(ctx context.Context, webhookID uuid.UUID) ([]Delivery, error) {
 	out := []Delivery{}
 	err := s.db.SelectContext(ctx, &out, `
-		SELECT * FROM deliveries WHERE webhook_id = $1 AND status IN ('pending', 'retrying')`, webhookID)
+		SELECT `+deliveryColumns+` FROM deliveries WHERE webhook_id = $1 AND status IN ('pending', 'retrying')`, webhookID)
 	if err != nil {
 		return nil, fmt.Errorf("listing pending deliveries: %w", translate(err))
 	}
@@ -284,7 +323,7 @@ func (s *Store) PendingDeliveries(ctx context.Context, webhookID uuid.UUID) ([]D
 func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, workflowID func(series int) string, deadWorkflowID string) (Delivery, error) {
 	var d Delivery
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := tx.GetContext(ctx, &d, `SELECT * FROM deliveries WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID); err != nil {
+		if err := tx.GetContext(ctx, &d, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID); err != nil {
 			return translate(err)
 		}
 		if (d.Status == StatusPending || d.Status == StatusRetrying) && (deadWorkflowID == "" || d.WorkflowID != deadWorkflowID) {
@@ -293,10 +332,91 @@ func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, workfl
 		return translate(tx.GetContext(ctx, &d, `
 			UPDATE deliveries SET series = series + 1, status = 'pending', status_reason = '',
 				next_attempt_at = NULL, workflow_id = $2, updated_at = now()
-			WHERE id = $1 RETURNING *`, id, workflowID(d.Series+1)))
+			WHERE id = $1 RETURNING `+deliveryColumns, id, workflowID(d.Series+1)))
 	})
 	if err != nil {
 		return Delivery{}, fmt.Errorf("starting resend: %w", err)
 	}
 	return d, nil
+}
+
+// DeliveryOutcome is a delivery's final state as its workflow reported it.
+type DeliveryOutcome struct {
+	ID        uuid.UUID
+	WebhookID uuid.UUID
+	Status    string
+	Attempts  int
+	Reason    string
+}
+
+// RestoreOutcomes makes the log agree with a closed workflow's result: the
+// event is marked dispatched, a delivery the database lost is inserted, and
+// one still unfinished under that workflow takes the reported final state.
+// Nothing already final is changed. It returns how many rows it changed.
+func (s *Store) RestoreOutcomes(ctx context.Context, accountID uuid.UUID, eventID, workflowID string, outs []DeliveryOutcome) (int64, error) {
+	var changed int64
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE events SET dispatched_at = now(), dispatch_error = ''
+			WHERE account_id = $1 AND id = $2 AND dispatched_at IS NULL`, accountID, eventID)
+		if err != nil {
+			return translate(err)
+		}
+		n, _ := res.RowsAffected()
+		changed += n
+		for _, o := range outs {
+			if o.Status != StatusSucceeded && o.Status != StatusFailed && o.Status != StatusCancelled {
+				continue // not final in the result either (e.g. handed to a resend)
+			}
+			reason := o.Reason
+			if reason == "" {
+				reason = "restored from the workflow's result"
+			}
+			res, err := tx.ExecContext(ctx, `
+				INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status,
+					status_reason, attempt_count, workflow_id)
+				SELECT $1, $2, $3, $4, e.type, 'msg_' || replace($1::text, '-', ''), $5, $6, $7, $8
+				FROM events e WHERE e.account_id = $2 AND e.id = $3
+				ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, status_reason = EXCLUDED.status_reason,
+					attempt_count = greatest(deliveries.attempt_count, EXCLUDED.attempt_count),
+					next_attempt_at = NULL, updated_at = now()
+				WHERE deliveries.status IN ('pending', 'retrying') AND deliveries.workflow_id = EXCLUDED.workflow_id`,
+				o.ID, accountID, eventID, o.WebhookID, o.Status, reason, o.Attempts, workflowID)
+			if err != nil {
+				return translate(err)
+			}
+			n, _ := res.RowsAffected()
+			changed += n
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("restoring outcomes of %s: %w", workflowID, err)
+	}
+	return changed, nil
+}
+
+// StaleDeliveries lists unfinished deliveries not updated for olderThan:
+// longer than any wait of their schedule, so their workflow is checked.
+func (s *Store) StaleDeliveries(ctx context.Context, olderThan time.Duration, limit int) ([]Delivery, error) {
+	out := []Delivery{}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT `+deliveryColumns+` FROM deliveries
+		WHERE status IN ('pending', 'retrying') AND updated_at < now() - make_interval(secs => $1)
+		ORDER BY updated_at LIMIT $2`, olderThan.Seconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing stale deliveries: %w", translate(err))
+	}
+	return out, nil
+}
+
+// TouchDelivery moves an unfinished delivery's updated_at to now, so a
+// check that found its workflow still running is not repeated at once.
+func (s *Store) TouchDelivery(ctx context.Context, id uuid.UUID) error {
+	_, err := s.db.ExecContext(ctx, `
+		UPDATE deliveries SET updated_at = now() WHERE id = $1 AND status IN ('pending', 'retrying')`, id)
+	if err != nil {
+		return fmt.Errorf("touching delivery: %w", translate(err))
+	}
+	return nil
 }

@@ -23,7 +23,15 @@ type Event struct {
 	// DispatchedAt is set once the event's workflow has recorded it; NULL
 	// means its workflow may not have started yet (see UndispatchedEvents).
 	DispatchedAt *time.Time `db:"dispatched_at"`
+	// DispatchTries counts the sweep's failed starts; DispatchError is the
+	// last failure, shown on the event so a stuck one is visible.
+	DispatchTries int    `db:"dispatch_tries"`
+	DispatchError string `db:"dispatch_error"`
 }
+
+// eventColumns lists Event's columns (see deliveryColumns).
+const eventColumns = `account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, created_at,
+	dispatched_at, dispatch_tries, dispatch_error`
 
 // InsertEvent stores an event unless one with the same id exists, and returns
 // the stored one either way (idempotent publish: the first one wins).
@@ -36,7 +44,7 @@ func insertEvent(ctx context.Context, q queryer, e Event) (Event, bool, error) {
 	err := q.GetContext(ctx, &out, `
 		INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (account_id, id) DO NOTHING RETURNING *`,
+		ON CONFLICT (account_id, id) DO NOTHING RETURNING `+eventColumns,
 		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID)
 	if err == nil {
 		return out, true, nil
@@ -44,7 +52,7 @@ func insertEvent(ctx context.Context, q queryer, e Event) (Event, bool, error) {
 	if err := translate(err); err != ErrNotFound {
 		return Event{}, false, fmt.Errorf("inserting event: %w", err)
 	}
-	if err := q.GetContext(ctx, &out, `SELECT * FROM events WHERE account_id = $1 AND id = $2`, e.AccountID, e.ID); err != nil {
+	if err := q.GetContext(ctx, &out, `SELECT `+eventColumns+` FROM events WHERE account_id = $1 AND id = $2`, e.AccountID, e.ID); err != nil {
 		return Event{}, false, fmt.Errorf("reading existing event: %w", translate(err))
 	}
 	return out, false, nil
@@ -65,23 +73,44 @@ func markDispatched(ctx context.Context, q queryer, e Event) error {
 }
 
 // UndispatchedEvents returns events stored at least olderThan ago whose
-// workflow has not recorded them: the API stopped (or Temporal was down)
-// between storing the event and starting its workflow.
-func (s *Store) UndispatchedEvents(ctx context.Context, olderThan time.Duration, limit int) ([]Event, error) {
+// workflow has not recorded them (the API stopped, or Temporal was down,
+// between storing the event and starting its workflow) and whose own
+// back-off has passed. At most perAccount events of each account are
+// returned, oldest first, so one account's stuck events never crowd out
+// another's.
+func (s *Store) UndispatchedEvents(ctx context.Context, olderThan time.Duration, perAccount, limit int) ([]Event, error) {
 	out := []Event{}
 	err := s.db.SelectContext(ctx, &out, `
-		SELECT * FROM events WHERE dispatched_at IS NULL AND created_at < now() - make_interval(secs => $1)
-		ORDER BY created_at LIMIT $2`, olderThan.Seconds(), limit)
+		SELECT `+eventColumns+` FROM (
+			SELECT e.*, row_number() OVER (PARTITION BY account_id ORDER BY created_at) AS rank
+			FROM events e
+			WHERE dispatched_at IS NULL AND created_at < now() - make_interval(secs => $1)
+			  AND (dispatch_next_at IS NULL OR dispatch_next_at <= now())
+		) e WHERE rank <= $2
+		ORDER BY rank, created_at LIMIT $3`, olderThan.Seconds(), perAccount, limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing undispatched events: %w", translate(err))
 	}
 	return out, nil
 }
 
+// NoteDispatch records a try of the sweep at starting the event's workflow, and
+// when the sweep may try again.
+func (s *Store) NoteDispatch(ctx context.Context, accountID uuid.UUID, id string, retryAt time.Time, reason string) (int, error) {
+	var tries int
+	err := s.db.GetContext(ctx, &tries, `
+		UPDATE events SET dispatch_tries = dispatch_tries + 1, dispatch_next_at = $3, dispatch_error = $4
+		WHERE account_id = $1 AND id = $2 RETURNING dispatch_tries`, accountID, id, retryAt, reason)
+	if err != nil {
+		return 0, fmt.Errorf("recording dispatch failure: %w", translate(err))
+	}
+	return tries, nil
+}
+
 // Event returns one event of the account.
 func (s *Store) Event(ctx context.Context, accountID uuid.UUID, id string) (Event, error) {
 	var e Event
-	err := s.db.GetContext(ctx, &e, `SELECT * FROM events WHERE account_id = $1 AND id = $2`, accountID, id)
+	err := s.db.GetContext(ctx, &e, `SELECT `+eventColumns+` FROM events WHERE account_id = $1 AND id = $2`, accountID, id)
 	if err != nil {
 		return Event{}, fmt.Errorf("getting event: %w", translate(err))
 	}

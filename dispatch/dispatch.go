@@ -8,6 +8,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/events"
 	"github.com/esign-webhooks/esign-webhooks/metrics"
 	"github.com/esign-webhooks/esign-webhooks/publish"
+	"github.com/esign-webhooks/esign-webhooks/reconcile"
 )
 
 // Options tune a Dispatcher; zero values take the defaults.
@@ -25,6 +27,9 @@ type Options struct {
 	StaleAfter time.Duration // age at which the sweep restarts an event (default 30s)
 	SweepEvery time.Duration // how often the sweep runs (default 5s)
 	Metrics    *metrics.Metrics
+	// Reconciler repairs the log of an event whose workflow completed
+	// although the event is not marked dispatched (optional).
+	Reconciler *reconcile.Reconciler
 }
 
 // Dispatcher starts workflows for stored events.
@@ -106,10 +111,14 @@ func (d *Dispatcher) Run(ctx context.Context) {
 }
 
 // Sweep starts the workflows of events stored more than StaleAfter ago that
-// no workflow has recorded yet. Starting is idempotent on the workflow id,
-// so an event whose workflow is merely slow is not delivered twice.
+// no workflow has recorded yet, at most 20 per account so one account's
+// stuck events never hold back another's. Starting is idempotent on the
+// workflow id, so an event whose workflow is merely slow is not delivered
+// twice; an event whose workflow already completed (its record was lost) is
+// reconciled from the workflow's result instead of started forever; an
+// event that cannot be started backs off on its own schedule.
 func (d *Dispatcher) Sweep(ctx context.Context) (int, error) {
-	stale, err := d.store.UndispatchedEvents(ctx, d.opts.StaleAfter, 500)
+	stale, err := d.store.UndispatchedEvents(ctx, d.opts.StaleAfter, 20, 500)
 	if err != nil {
 		return 0, err
 	}
@@ -117,8 +126,17 @@ func (d *Dispatcher) Sweep(ctx context.Context) (int, error) {
 	var firstErr error
 	for _, e := range stale {
 		// One event that cannot be started must not hold back the others.
-		err := d.start(ctx, e)
+		res, err := d.startEvent(ctx, e)
 		d.opts.Metrics.ObserveDispatch("sweep", err)
+		if err == nil && res.Existed && d.opts.Reconciler != nil {
+			var done bool
+			if done, err = d.opts.Reconciler.Event(ctx, e); err == nil && !done {
+				err = errors.New("its workflow is running but has not recorded the event yet")
+			}
+		}
+		// Back off either way: a started workflow records the event at once,
+		// and one that has not after a while needs looking at less often.
+		d.backOff(ctx, e, err)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -130,12 +148,39 @@ func (d *Dispatcher) Sweep(ctx context.Context) (int, error) {
 	return started, firstErr
 }
 
+// backOff records a sweep's try and when to look again: doubling from
+// SweepEvery up to an hour. A failure is logged with the event, and the
+// event's dispatch_error says why until its workflow records it.
+func (d *Dispatcher) backOff(ctx context.Context, e db.Event, cause error) {
+	wait := d.opts.SweepEvery << min(e.DispatchTries, 10)
+	if wait > time.Hour || wait <= 0 {
+		wait = time.Hour
+	}
+	reason := "started by the sweep; waiting for its workflow to record the event"
+	if cause != nil {
+		reason = cause.Error()
+	}
+	tries, err := d.store.NoteDispatch(ctx, e.AccountID, e.ID, time.Now().Add(wait), reason)
+	if err != nil || cause == nil {
+		return
+	}
+	d.log.Warn("event not dispatched; backing off", "accountId", e.AccountID, "eventId", e.ID,
+		"tries", tries, "retryIn", wait, "err", cause)
+}
+
 func (d *Dispatcher) start(ctx context.Context, e db.Event) error {
+	_, err := d.startEvent(ctx, e)
+	return err
+}
+
+// Restart starts an event's workflow again (see reconcile.Reconciler).
+func (d *Dispatcher) Restart(ctx context.Context, e db.Event) error { return d.start(ctx, e) }
+
+func (d *Dispatcher) startEvent(ctx context.Context, e db.Event) (publish.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	_, err := d.pub.Start(ctx, e.AccountID.String(), events.Event{
+	return d.pub.Start(ctx, e.AccountID.String(), events.Event{
 		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
 		OccurredAt: e.OccurredAt.UTC(), Data: e.Data,
 	})
-	return err
 }

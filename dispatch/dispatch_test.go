@@ -84,6 +84,13 @@ func TestSweepStartsStaleEventsOnce(t *testing.T) {
 		t.Fatal("the sweep started an event that is not stale yet")
 	}
 
+	// The sweep backs off an event it started: not again at once.
+	if n, err := d.Sweep(context.Background()); err != nil || n != 0 {
+		t.Fatalf("second sweep at once: %d %v", n, err)
+	}
+	if _, err := store.DB().Exec(`UPDATE events SET dispatch_next_at = now() WHERE id = $1`, e.ID); err != nil {
+		t.Fatal(err)
+	}
 	if n, err := d.Sweep(context.Background()); err != nil || n != 1 {
 		t.Fatalf("second sweep: %d %v", n, err)
 	}

@@ -120,10 +120,16 @@ func TestWorkerCrashLosesNothing(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	d := e.Delivery(key, res.Deliveries[0].DeliveryID)
-	// The lost attempt was made again under the same number: one attempt
-	// in the log, answered 200.
-	if d.Status != "succeeded" || len(d.Attempts) != 1 || d.Attempts[0].ResponseStatus == nil || *d.Attempts[0].ResponseStatus != 200 {
+	// The lost attempt was made again under the same number: two rows in
+	// the log, as the receiver got two POSTs — the first without an
+	// outcome (its worker died), the second its next try, answered 200.
+	if d.Status != "succeeded" || len(d.Attempts) != 2 {
 		t.Fatalf("delivery %+v", d)
+	}
+	lost, retried := d.Attempts[0], d.Attempts[1]
+	if lost.Number != 1 || lost.Try != 1 || lost.Outcome != "unknown" ||
+		retried.Number != 1 || retried.Try != 2 || retried.Outcome != "answered" || *retried.ResponseStatus != 200 {
+		t.Fatalf("attempts %+v", d.Attempts)
 	}
 	reqs := rcv.Requests()
 	if len(reqs) != 2 {

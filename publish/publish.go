@@ -36,6 +36,8 @@ type Result struct {
 	EventID    string `json:"eventId"`
 	WorkflowID string `json:"workflowId"`
 	RunID      string `json:"runId"`
+	// Existed: the workflow had been started before (a duplicate publish).
+	Existed bool `json:"-"`
 }
 
 // Prepare fills the defaults of e (id, occurredAt) and validates it; it
@@ -72,7 +74,7 @@ func (p *Publisher) Start(ctx context.Context, accountID string, e events.Event)
 	switch {
 	case errors.As(err, &started):
 		// Already delivered (or delivering) under this id: the same answer.
-		return Result{EventID: e.ID, WorkflowID: id, RunID: started.RunId}, nil
+		return Result{EventID: e.ID, WorkflowID: id, RunID: started.RunId, Existed: true}, nil
 	case err != nil:
 		return Result{}, fmt.Errorf("starting workflow %s: %w", id, err)
 	}

@@ -63,11 +63,13 @@ unix_socket_directories = '$dir'
 max_connections = 300
 shared_buffers = 256MB
 fsync = on
-synchronous_commit = off
 CONF
     # Trust on loopback only: a private development cluster.
     printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' >"$dir/pg_hba.conf"
   fi
+  # Clusters made by older versions of this script ran with
+  # synchronous_commit = off, which can lose acknowledged commits on a crash.
+  sed -i '/^synchronous_commit = off$/d' "$dir/postgresql.conf"
   if ! as_pg_user pg_ctl -D "$dir" status >/dev/null 2>&1; then
     log "starting PostgreSQL on 127.0.0.1:$port"
     as_pg_user pg_ctl -D "$dir" -l "$dir/server.log" -w -t 60 start >/dev/null

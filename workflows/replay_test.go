@@ -31,8 +31,7 @@ var histories = []string{"testdata/deliver_event.json", "testdata/resend_deliver
 func replayer(t *testing.T) worker.WorkflowReplayer {
 	t.Helper()
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(workflows.DeliverEvent, workflow.RegisterOptions{Name: "DeliverEvent"})
-	r.RegisterWorkflowWithOptions(workflows.ResendDelivery, workflow.RegisterOptions{Name: "ResendDelivery"})
+	workflows.Register(r)
 	return r
 }
 

@@ -5,8 +5,10 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -79,9 +81,26 @@ var localActivityOptions = workflow.LocalActivityOptions{
 	RetryPolicy: &temporal.RetryPolicy{MaximumInterval: 10 * time.Minute},
 }
 
+// batchSize bounds how many deliveries one workflow makes. An event with
+// more matching webhooks hands them, in batches of this size, to child
+// workflows (DeliverBatch): every delivery's attempts are local activities
+// and a shared schedule wakes them together, so one workflow task must never
+// run hundreds of them (it outlives its timeout and is retried, sending
+// them all again), and one history must stay far below Temporal's limits
+// (25 deliveries × 17 attempts ≈ 2,500 events at worst).
+const batchSize = 25
+
+// versionBatches marks the change that introduced DeliverBatch children, so
+// histories of large events started before it replay as they ran.
+const versionBatches = "batch-children"
+
 // DeliverEvent records the event, resolves its subscriptions and delivers it
 // to each matching webhook concurrently, each on its own retry schedule.
 func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (Result, error) {
+	if reason := refusal(in); reason != "" {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrDeliveryStatus.ValueSet("none"))
+		return Result{Skipped: "refused: " + reason}, nil
+	}
 	var a *activities.Activities
 	// A local activity: no extra round trip through the server for a short
 	// database transaction.
@@ -93,7 +112,21 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return deliverAll(ctx, plan, in.Test)
+	return deliverPlan(ctx, plan, in.Test)
+}
+
+// refusal says why DeliverEvent must not run in, or "". Anyone who can
+// reach the Temporal frontend can start the workflow: a test event (sent
+// even to a disabled webhook) must name its one webhook and be a test.
+func refusal(in DeliverEventInput) string {
+	isTestType := in.Event.Type == events.WebhookTest
+	switch {
+	case in.Test != (in.OnlyWebhookID != ""):
+		return "a test event names exactly one webhook, and only a test event does"
+	case in.Test != isTestType:
+		return "only a test event has the type " + events.WebhookTest
+	}
+	return ""
 }
 
 // ResendInput starts ResendDelivery.
@@ -114,16 +147,41 @@ func ResendDelivery(ctx workflow.Context, in ResendInput) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return deliverAll(ctx, plan, false)
+	return deliverPlan(ctx, plan, false)
 }
 
-// deliverAll runs one delivery loop per webhook and listens for webhooks
-// being disabled or deleted meanwhile.
-func deliverAll(ctx workflow.Context, plan activities.Plan, test bool) (Result, error) {
+// BatchInput starts DeliverBatch.
+type BatchInput struct {
+	Deliveries      []activities.DeliveryRef
+	ActivityTimeout time.Duration
+	Test            bool `json:",omitempty"`
+}
+
+// DeliverBatch makes some of the deliveries of a large event, as a child of
+// the event's DeliverEvent (see batchSize).
+func DeliverBatch(ctx workflow.Context, in BatchInput) (Result, error) {
+	res := Result{Deliveries: deliverAll(ctx, in.Deliveries, in.ActivityTimeout, in.Test, func(workflow.Context) {})}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrDeliveryStatus.ValueSet(summary(res.Deliveries)))
+	return res, nil
+}
+
+// deliverPlan makes the plan's unfinished deliveries and reports every
+// delivery of the plan, finished ones (e.g. by a lost workflow task whose
+// attempts did happen) included, so the result and search attributes always
+// list the event's deliveries with their final state.
+func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool) (Result, error) {
 	res := Result{Skipped: plan.Skipped, Deliveries: make([]DeliveryResult, len(plan.Deliveries))}
 	if len(plan.Deliveries) == 0 {
 		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrDeliveryStatus.ValueSet("none"))
 		return res, nil
+	}
+	var todo []int
+	for i, d := range plan.Deliveries {
+		if d.Done {
+			res.Deliveries[i] = DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID, Status: d.Status, Attempts: d.Attempts}
+			continue
+		}
+		todo = append(todo, i)
 	}
 	// Temporal caps a search attribute value at 2 KiB: list at most
 	// maxListedWebhooks ids (the delivery log in PostgreSQL has them all).
@@ -140,13 +198,117 @@ func deliverAll(ctx workflow.Context, plan activities.Plan, test bool) (Result, 
 			_ = workflow.UpsertTypedSearchAttributes(ctx, AttrWebhookIDs.ValueSet(ids))
 		}
 	}
+	switch {
+	case len(todo) > batchSize && workflow.GetVersion(ctx, versionBatches, workflow.DefaultVersion, 1) == 1:
+		listWebhooks(ctx)
+		deliverBatches(ctx, plan, todo, test, res.Deliveries)
+	case len(todo) > 0:
+		refs := make([]activities.DeliveryRef, len(todo))
+		for j, i := range todo {
+			refs[j] = plan.Deliveries[i]
+		}
+		for j, r := range deliverAll(ctx, refs, plan.ActivityTimeout, test, listWebhooks) {
+			res.Deliveries[todo[j]] = r
+		}
+	}
+	final := []temporal.SearchAttributeUpdate{AttrDeliveryStatus.ValueSet(summary(res.Deliveries))}
+	if !listed {
+		final = append(final, AttrWebhookIDs.ValueSet(ids))
+	}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, final...)
+	return res, nil
+}
 
+// deliverBatches hands the deliveries at indexes todo of plan to DeliverBatch
+// children, batchSize each, forwards webhook changes to the child making that
+// webhook's delivery, and writes their results into out.
+func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test bool, out []DeliveryResult) {
+	type batch struct {
+		idx []int
+		fut workflow.ChildWorkflowFuture
+	}
+	parentID := workflow.GetInfo(ctx).WorkflowExecution.ID
+	inherited := workflow.GetTypedSearchAttributes(ctx)
+	var batches []batch
+	byWebhook := map[string][]workflow.ChildWorkflowFuture{}
+	for start := 0; start < len(todo); start += batchSize {
+		idx := todo[start:min(len(todo), start+batchSize)]
+		in := BatchInput{ActivityTimeout: plan.ActivityTimeout, Test: test}
+		ids := make([]string, len(idx))
+		for j, i := range idx {
+			in.Deliveries = append(in.Deliveries, plan.Deliveries[i])
+			ids[j] = plan.Deliveries[i].WebhookID
+		}
+		attrs := []temporal.SearchAttributeUpdate{AttrWebhookIDs.ValueSet(ids), AttrDeliveryStatus.ValueSet("pending")}
+		for _, key := range []temporal.SearchAttributeKeyKeyword{AttrAccountID, AttrEventType, AttrTriggerSource} {
+			if v, ok := inherited.GetKeyword(key); ok {
+				attrs = append(attrs, key.ValueSet(v))
+			}
+		}
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID: fmt.Sprintf("%s/batch-%d", parentID, len(batches)+1),
+			// A rerun of the event (its last run failed) makes only what is
+			// still unfinished, under the same batch ids.
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			TypedSearchAttributes: temporal.NewSearchAttributes(attrs...),
+		})
+		b := batch{idx: idx, fut: workflow.ExecuteChildWorkflow(cctx, DeliverBatch, in)}
+		batches = append(batches, b)
+		for _, id := range ids {
+			byWebhook[id] = append(byWebhook[id], b.fut)
+		}
+	}
+	signals := workflow.GetSignalChannel(ctx, SignalWebhookChanged)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var ch WebhookChange
+			if !signals.Receive(ctx, &ch) {
+				return
+			}
+			for _, fut := range byWebhook[ch.WebhookID] {
+				fut.SignalChildWorkflow(ctx, SignalWebhookChanged, ch)
+			}
+		}
+	})
+	var a *activities.Activities
+	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
+	for _, b := range batches {
+		var r Result
+		err := b.fut.Get(ctx, &r)
+		if err == nil && len(r.Deliveries) == len(b.idx) {
+			for j, i := range b.idx {
+				out[i] = r.Deliveries[j]
+			}
+			continue
+		}
+		// The child ended without a result (terminated, say): its
+		// deliveries end failed, visibly, and can be resent.
+		reason := "batch workflow ended without a result"
+		if err != nil {
+			reason += ": " + err.Error()
+		}
+		for _, i := range b.idx {
+			d := plan.Deliveries[i]
+			_ = workflow.ExecuteLocalActivity(lctx, a.CancelDelivery, activities.CancelInput{
+				DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason, Status: "failed",
+			}).Get(ctx, nil)
+			out[i] = DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID, Status: "failed",
+				Last: activities.AttemptResult{Outcome: activities.OutcomeFailed, Reason: reason}}
+		}
+	}
+}
+
+// deliverAll runs one delivery loop per delivery and listens for webhooks
+// being disabled or deleted meanwhile.
+func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, timeout time.Duration, test bool,
+	listWebhooks func(workflow.Context)) []DeliveryResult {
+	out := make([]DeliveryResult, len(refs))
 	// Each delivery waits between attempts under its own cancellable context;
 	// the signal handler cancels the waits of a disabled or deleted webhook.
 	cancels := map[string][]workflow.CancelFunc{}
 	reasons := map[string]string{}
 	wg := workflow.NewWaitGroup(ctx)
-	for i, d := range plan.Deliveries {
+	for i, d := range refs {
 		waitCtx, cancel := workflow.WithCancel(ctx)
 		cancels[d.WebhookID] = append(cancels[d.WebhookID], cancel)
 		wg.Add(1)
@@ -154,7 +316,7 @@ func deliverAll(ctx workflow.Context, plan activities.Plan, test bool) (Result, 
 			defer wg.Done()
 			// Activities run on a context the cancellation does not reach.
 			actCtx, _ := workflow.NewDisconnectedContext(waitCtx)
-			res.Deliveries[i] = deliverOne(actCtx, waitCtx, plan.ActivityTimeout, d, test, reasons, listWebhooks)
+			out[i] = deliverOne(actCtx, waitCtx, timeout, d, test, reasons, listWebhooks)
 		})
 	}
 	signals := workflow.GetSignalChannel(ctx, SignalWebhookChanged)
@@ -173,12 +335,7 @@ func deliverAll(ctx workflow.Context, plan activities.Plan, test bool) (Result, 
 		}
 	})
 	wg.Wait(ctx)
-	final := []temporal.SearchAttributeUpdate{AttrDeliveryStatus.ValueSet(summary(res.Deliveries))}
-	if !listed {
-		final = append(final, AttrWebhookIDs.ValueSet(ids))
-	}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, final...)
-	return res, nil
+	return out
 }
 
 // deliverOne attempts one delivery until it succeeds, fails for good or is
@@ -271,4 +428,17 @@ func summary(ds []DeliveryResult) string {
 		}
 	}
 	return status
+}
+
+// Registry is where workflows are registered: a worker, or a replayer.
+type Registry interface {
+	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
+}
+
+// Register registers every workflow of this package under its stable name
+// (the name is what histories and starters refer to).
+func Register(r Registry) {
+	r.RegisterWorkflowWithOptions(DeliverEvent, workflow.RegisterOptions{Name: "DeliverEvent"})
+	r.RegisterWorkflowWithOptions(ResendDelivery, workflow.RegisterOptions{Name: "ResendDelivery"})
+	r.RegisterWorkflowWithOptions(DeliverBatch, workflow.RegisterOptions{Name: "DeliverBatch"})
 }

@@ -354,7 +354,8 @@ func TestDeliverEventTestFlagReachesDeliver(t *testing.T) {
 		got = in
 		return activities.AttemptResult{Outcome: activities.OutcomeFailed, StatusCode: 500, Reason: "test event: one attempt only"}
 	})
-	h.env.ExecuteWorkflow(DeliverEvent, DeliverEventInput{AccountID: "acct", OnlyWebhookID: "w1", Test: true})
+	h.env.ExecuteWorkflow(DeliverEvent, DeliverEventInput{AccountID: "acct", OnlyWebhookID: "w1", Test: true,
+		Event: events.Event{Type: events.WebhookTest}})
 	res := h.result(t)
 	if !got.Test || res.Deliveries[0].Status != "failed" || res.Deliveries[0].Last.StatusCode != 500 {
 		t.Fatalf("input %+v result %+v", got, res)

@@ -16,6 +16,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/dispatch"
 	"github.com/esign-webhooks/esign-webhooks/metrics"
+	"github.com/esign-webhooks/esign-webhooks/reconcile"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
 )
 
@@ -65,8 +66,11 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 		})
 	}
 	if withAPI {
-		disp := dispatch.New(store, api.NewPublisher(cfg, tc), log, dispatch.Options{Metrics: m})
+		rec := &reconcile.Reconciler{Store: store, Temporal: tc, Log: log, StaleAfter: staleAfter(cfg)}
+		disp := dispatch.New(store, api.NewPublisher(cfg, tc), log, dispatch.Options{Metrics: m, Reconciler: rec})
+		rec.Restart = disp.Restart
 		g.Go(func() error { disp.Run(ctx); return nil })
+		g.Go(func() error { rec.Run(ctx, time.Minute); return nil })
 		srv := &http.Server{
 			Addr:              cfg.HTTPAddr,
 			Handler:           api.New(cfg, log, store, box, tc, disp, m),
@@ -109,6 +113,17 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 	err = g.Wait()
 	log.Info("stopped")
 	return err
+}
+
+// staleAfter is how long a delivery may stay unfinished without an update
+// before the reconciler checks its workflow: longer than any wait of the
+// schedule (a receiver's Retry-After included) plus an attempt.
+func staleAfter(cfg config.Config) time.Duration {
+	longest := cfg.RetryAfterMax
+	for _, w := range cfg.Retries {
+		longest = max(longest, w)
+	}
+	return longest + cfg.DeliveryTimeout + 10*time.Minute
 }
 
 // loadSecretsBox builds the cipher for webhook secrets at rest.

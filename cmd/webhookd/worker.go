@@ -10,7 +10,6 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/esign-webhooks/esign-webhooks/activities"
 	"github.com/esign-webhooks/esign-webhooks/config"
@@ -61,8 +60,7 @@ func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secret
 		// On shutdown, let attempts in flight finish rather than be retried.
 		WorkerStopTimeout: cfg.DeliveryTimeout + 5*time.Second,
 	})
-	w.RegisterWorkflowWithOptions(workflows.DeliverEvent, workflow.RegisterOptions{Name: "DeliverEvent"})
-	w.RegisterWorkflowWithOptions(workflows.ResendDelivery, workflow.RegisterOptions{Name: "ResendDelivery"})
+	workflows.Register(w)
 	w.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
 	return w, nil
 }

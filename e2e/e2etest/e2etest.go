@@ -28,7 +28,6 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/esign-webhooks/esign-webhooks/activities"
 	"github.com/esign-webhooks/esign-webhooks/api"
@@ -105,8 +104,7 @@ func StartWorker(t testing.TB, tc client.Client, store *db.Store, box *secretbox
 		Settings: s,
 	}
 	w := worker.New(tc, queue, worker.Options{WorkerStopTimeout: 5 * time.Second})
-	w.RegisterWorkflowWithOptions(workflows.DeliverEvent, workflow.RegisterOptions{Name: "DeliverEvent"})
-	w.RegisterWorkflowWithOptions(workflows.ResendDelivery, workflow.RegisterOptions{Name: "ResendDelivery"})
+	workflows.Register(w)
 	w.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
 	if err := w.Start(); err != nil {
 		t.Fatalf("starting worker: %v", err)
@@ -365,11 +363,14 @@ type Delivery struct {
 type Attempt struct {
 	Series         int       `json:"series"`
 	Number         int       `json:"number"`
+	Try            int       `json:"try"`
+	Outcome        string    `json:"outcome"`
 	URL            string    `json:"url"`
 	StartedAt      time.Time `json:"startedAt"`
 	DurationMS     int       `json:"durationMs"`
 	ResponseStatus *int      `json:"responseStatus"`
 	ResponseBody   string    `json:"responseBody"`
+	BodyBase64     string    `json:"responseBodyBase64"`
 	Error          string    `json:"error"`
 }
 
