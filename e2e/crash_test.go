@@ -1,38 +1,12 @@
 package e2e_test
 
 import (
-	"bytes"
-	"encoding/hex"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/esign-webhooks/esign-webhooks/activities"
 	"github.com/esign-webhooks/esign-webhooks/e2e/e2etest"
 )
-
-// syncBuffer collects a subprocess's output for the failure message.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestWorkerCrashLosesNothing runs the real webhookd binary as the worker,
 // SIGKILLs it while an attempt is in flight, starts another one and checks
@@ -43,56 +17,9 @@ func TestWorkerCrashLosesNothing(t *testing.T) {
 		AttemptTimeout: 2 * time.Second,
 		Retries:        []time.Duration{200 * time.Millisecond, 500 * time.Millisecond, time.Second},
 	}})
-	bin := filepath.Join(t.TempDir(), "webhookd")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/webhookd")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	start := func() *e2etest.Process {
+		return e.StartProcess("worker", "DELIVERY_TIMEOUT=2s", "DELIVERY_RETRY_SCHEDULE=200ms,500ms,1s")
 	}
-
-	env := []string{}
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k == "PATH" || k == "HOME" || k == "TMPDIR" {
-			env = append(env, kv)
-		}
-	}
-	env = append(env,
-		"DATABASE_URL="+e.DBURL,
-		"TEMPORAL_ADDRESS="+e2etest.TemporalAddress(t),
-		"TEMPORAL_TASK_QUEUE="+e.Queue,
-		"SECRETS_KEY="+hex.EncodeToString(e.Key),
-		"WEBHOOK_ALLOW_HTTP=true",
-		"EGRESS_ALLOW_CIDRS=127.0.0.0/8",
-		"DELIVERY_TIMEOUT=2s",
-		"DELIVERY_RETRY_SCHEDULE=200ms,500ms,1s",
-		"LOG_LEVEL=warn",
-	)
-	var logs syncBuffer
-	start := func() *exec.Cmd {
-		t.Helper()
-		cmd := exec.Command(bin, "worker")
-		cmd.Env = env
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			done := make(chan struct{})
-			go func() { _ = cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(20 * time.Second):
-				_ = cmd.Process.Kill()
-			}
-		})
-		return cmd
-	}
-	defer func() {
-		if t.Failed() {
-			t.Logf("worker output:\n%s", logs.String())
-		}
-	}()
 
 	_, key := e.Account("professional")
 	killed := make(chan struct{})
@@ -108,10 +35,7 @@ func TestWorkerCrashLosesNothing(t *testing.T) {
 	first := start()
 	p := e.Publish(key, e2etest.Event{})
 	rcv.WaitCount(t, 1)
-	if err := first.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = first.Wait()
+	first.Kill(t)
 	close(killed)
 
 	start()
