@@ -375,7 +375,7 @@ func (s *Store) RestoreOutcomes(ctx context.Context, accountID uuid.UUID, eventI
 			res, err := tx.ExecContext(ctx, `
 				INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status,
 					status_reason, attempt_count, workflow_id)
-				SELECT $1, $2, $3, $4, e.type, 'msg_' || replace($1::text, '-', ''), $5, $6, $7, $8
+				SELECT $1::uuid, $2, $3, $4, e.type, 'msg_' || replace($1::uuid::text, '-', ''), $5, $6, $7, $8
 				FROM events e WHERE e.account_id = $2 AND e.id = $3
 				ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, status_reason = EXCLUDED.status_reason,
 					attempt_count = greatest(deliveries.attempt_count, EXCLUDED.attempt_count),

@@ -129,5 +129,9 @@ func (p *Publisher) options(id, accountID, eventType, source string) client.Star
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		TypedSearchAttributes:    temporal.NewSearchAttributes(attrs...),
 		EnableEagerStart:         p.EagerStart,
+		// Tell a closed workflow (refused by the reuse policy) apart from a
+		// running one: Start reports it as Existed, so the sweep reconciles
+		// instead of "starting" it for ever.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}
 }

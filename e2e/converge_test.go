@@ -1,0 +1,150 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/activities"
+	"github.com/esign-webhooks/esign-webhooks/dispatch"
+	"github.com/esign-webhooks/esign-webhooks/e2e/e2etest"
+	"github.com/esign-webhooks/esign-webhooks/publish"
+	"github.com/esign-webhooks/esign-webhooks/reconcile"
+)
+
+// convergence wires a dispatcher and a reconciler as webhookd serve does.
+func convergence(e *e2etest.Env) (*dispatch.Dispatcher, *reconcile.Reconciler) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	rec := &reconcile.Reconciler{Store: e.Store, Temporal: e.TC, Log: log, StaleAfter: time.Hour}
+	d := dispatch.New(e.Store, &publish.Publisher{Client: e.TC, TaskQueue: e.Queue}, log,
+		dispatch.Options{StaleAfter: time.Minute, Reconciler: rec})
+	rec.Restart = d.Restart
+	return d, rec
+}
+
+func exec(t *testing.T, e *e2etest.Env, q string, args ...any) {
+	t.Helper()
+	if _, err := e.Store.DB().Exec(q, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// PostgreSQL lost the commits its workflow made (an asynchronous replica
+// promoted, say): the event is undispatched again and its delivery is gone,
+// although the receiver has it. The sweep must notice the workflow already
+// completed, restore the log from its result, and stop: not start the same
+// closed workflow every few seconds for good.
+func TestSweepRestoresLostCommitsFromTheWorkflow(t *testing.T) {
+	t.Parallel()
+	e := e2etest.New(t, e2etest.Options{})
+	_, key := e.Account("professional")
+	rcv := e2etest.NewReceiver(t, nil)
+	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/hook")})
+	p := e.Publish(key, e2etest.Event{})
+	res := e.Result(p.WorkflowID)
+	if len(res.Deliveries) != 1 || res.Deliveries[0].Status != "succeeded" {
+		t.Fatalf("result %+v", res)
+	}
+	exec(t, e, `UPDATE events SET dispatched_at = NULL, created_at = now() - interval '1 hour' WHERE id = $1`, p.EventID)
+	exec(t, e, `DELETE FROM deliveries WHERE event_id = $1`, p.EventID)
+
+	d, _ := convergence(e)
+	if n, err := d.Sweep(context.Background()); err != nil || n != 1 {
+		t.Fatalf("sweep: %d %v", n, err)
+	}
+	got := e.Delivery(key, res.Deliveries[0].DeliveryID)
+	if got.Status != "succeeded" || got.WebhookID == "" {
+		t.Fatalf("restored delivery %+v", got)
+	}
+	var undispatched int
+	if err := e.Store.DB().QueryRow(`SELECT count(*) FROM events WHERE dispatched_at IS NULL`).Scan(&undispatched); err != nil || undispatched != 0 {
+		t.Fatalf("%d events still undispatched (%v)", undispatched, err)
+	}
+	exec(t, e, `UPDATE events SET dispatch_next_at = NULL`)
+	if n, err := d.Sweep(context.Background()); n != 0 || err != nil {
+		t.Fatalf("a later sweep started %d (%v): it would go on forever", n, err)
+	}
+	if rcv.Count() != 1 {
+		t.Fatalf("receiver got %d POSTs, want 1: repairing the log must not deliver again", rcv.Count())
+	}
+}
+
+// A delivery the log shows pending long after its workflow completed (its
+// final update was lost) takes the state the workflow's result reports.
+func TestReconcilerRestoresAStalePendingDelivery(t *testing.T) {
+	t.Parallel()
+	e := e2etest.New(t, e2etest.Options{})
+	_, key := e.Account("professional")
+	rcv := e2etest.NewReceiver(t, nil)
+	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/hook")})
+	p := e.Publish(key, e2etest.Event{})
+	res := e.Result(p.WorkflowID)
+	exec(t, e, `UPDATE deliveries SET status = 'pending', updated_at = now() - interval '2 hours'`)
+
+	_, rec := convergence(e)
+	if n, err := rec.Deliveries(context.Background(), 100); n != 1 || err != nil {
+		t.Fatalf("reconciler checked %d (%v)", n, err)
+	}
+	if got := e.Delivery(key, res.Deliveries[0].DeliveryID); got.Status != "succeeded" {
+		t.Fatalf("delivery %+v, want succeeded as the workflow reported", got)
+	}
+}
+
+// An event's workflow terminated (by an operator, say) while its delivery
+// waited to retry: the reconciler starts the event's workflow again, which
+// resumes the unfinished delivery.
+func TestReconcilerRestartsATerminatedEvent(t *testing.T) {
+	t.Parallel()
+	e := e2etest.New(t, e2etest.Options{Settings: settings(func(s *activities.Settings) {
+		s.Retries = []time.Duration{time.Hour}
+	})})
+	_, key := e.Account("professional")
+	rcv := e2etest.NewReceiver(t, e2etest.Sequence(e2etest.Status(500), e2etest.Status(200)))
+	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/hook")})
+	p := e.Publish(key, e2etest.Event{})
+	rcv.WaitCount(t, 1)
+	e2etest.Eventually(t, "the retry to be scheduled", func() bool {
+		return len(e.Timers(p.WorkflowID)) > 0
+	})
+	if err := e.TC.TerminateWorkflow(context.Background(), p.WorkflowID, "", "operator"); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, e, `UPDATE deliveries SET updated_at = now() - interval '2 hours'`)
+
+	_, rec := convergence(e)
+	if _, err := rec.Deliveries(context.Background(), 100); err != nil {
+		t.Fatal(err)
+	}
+	res := e.Result(p.WorkflowID)
+	if len(res.Deliveries) != 1 || res.Deliveries[0].Status != "succeeded" {
+		t.Fatalf("result of the restarted run %+v", res)
+	}
+	if rcv.Count() != 2 {
+		t.Fatalf("receiver got %d POSTs, want 2", rcv.Count())
+	}
+}
+
+// A receiver may answer anything: NUL bytes and invalid UTF-8 are stored
+// byte for byte and the attempt counts (it was retried for ever before).
+func TestAnyResponseBodyIsStored(t *testing.T) {
+	t.Parallel()
+	e := e2etest.New(t, e2etest.Options{Settings: settings(func(s *activities.Settings) { s.ResponseMaxBytes = 64 })})
+	_, key := e.Account("professional")
+	body := "ok\x00\xff\xfe end"
+	rcv := e2etest.NewReceiver(t, func(e2etest.Request) e2etest.Reply { return e2etest.Reply{Status: 200, Body: body} })
+	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/hook")})
+	p := e.Publish(key, e2etest.Event{})
+	res := e.Result(p.WorkflowID)
+	d := e.Delivery(key, res.Deliveries[0].DeliveryID)
+	if d.Status != "succeeded" || len(d.Attempts) != 1 || rcv.Count() != 1 {
+		t.Fatalf("delivery %+v after %d POSTs", d, rcv.Count())
+	}
+	a := d.Attempts[0]
+	raw, err := base64.StdEncoding.DecodeString(a.BodyBase64)
+	if err != nil || string(raw) != body || a.ResponseBody != "ok\x00\uFFFD end" {
+		t.Fatalf("body %q base64 %q (%v)", a.ResponseBody, a.BodyBase64, err)
+	}
+}
