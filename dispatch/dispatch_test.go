@@ -2,6 +2,7 @@ package dispatch_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -126,4 +127,61 @@ func TestEnqueueStarts(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	runID(t, tc, e.WorkflowID)
+}
+
+// One account's pile of stuck events never holds back another account's:
+// the sweep takes at most 20 of each account per pass.
+func TestSweepIsFairAcrossAccounts(t *testing.T) {
+	store, tc, d, noisy := setup(t)
+	if _, err := store.DB().Exec(`
+		INSERT INTO events (account_id, id, type, trigger_source, occurred_at, data, workflow_id, created_at)
+		SELECT $1::uuid, 'pile-' || i, 'ENVELOPE_START', 'saas_page', now(), '{}', 'event/' || $1::uuid::text || '/pile-' || i,
+			now() - interval '2 hours' + i * interval '1 millisecond'
+		FROM generate_series(1, 505) AS i`, noisy); err != nil {
+		t.Fatal(err)
+	}
+	other, err := store.CreateAccount(context.Background(), "Other", db.PlanProfessional, db.NewAPIKey{Hash: []byte(uuid.NewString()), Prefix: "y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := storeEvent(t, store, other.ID)
+	if _, err := store.DB().Exec(`UPDATE events SET created_at = now() - interval '1 hour' WHERE id = $1`, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := d.Sweep(context.Background())
+	if err != nil || n != 21 {
+		t.Fatalf("sweep started %d (%v), want 20 of the pile and the other account's one", n, err)
+	}
+	runID(t, tc, e.WorkflowID)
+	for i := 1; i <= 20; i++ {
+		runID(t, tc, fmt.Sprintf("event/%s/pile-%d", noisy, i))
+	}
+}
+
+// An event that cannot be started backs off on its own schedule, says why,
+// and is not tried again at the next pass.
+func TestSweepBacksOffAnEventItCannotStart(t *testing.T) {
+	store, _, _, acct := setup(t)
+	tc, err := client.Dial(client.Options{HostPort: os.Getenv("TEMPORAL_ADDRESS"), Namespace: "no-such-namespace",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	d := dispatch.New(store, &publish.Publisher{Client: tc}, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		dispatch.Options{StaleAfter: time.Minute, SweepEvery: time.Minute})
+	e := storeEvent(t, store, acct)
+	if _, err := store.DB().Exec(`UPDATE events SET created_at = now() - interval '1 hour' WHERE id = $1`, e.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.Sweep(context.Background()); n != 0 || err == nil {
+		t.Fatalf("sweep: %d %v, want a failure", n, err)
+	}
+	got, err := store.Event(context.Background(), acct, e.ID)
+	if err != nil || got.DispatchTries != 1 || got.DispatchError == "" {
+		t.Fatalf("event after a failed start: %+v (%v)", got, err)
+	}
+	if n, err := d.Sweep(context.Background()); n != 0 || err != nil {
+		t.Fatalf("second pass retried at once: %d %v", n, err)
+	}
 }

@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/esign-webhooks/esign-webhooks/activities"
 	"github.com/esign-webhooks/esign-webhooks/events"
@@ -35,6 +37,7 @@ func newHarness(t *testing.T, plan activities.Plan) *harness {
 	h := &harness{acts: &activities.Activities{}}
 	h.env = h.NewTestWorkflowEnvironment()
 	h.env.RegisterActivity(h.acts)
+	h.env.RegisterWorkflowWithOptions(DeliverBatch, workflow.RegisterOptions{Name: "DeliverBatch"})
 	h.env.OnActivity(h.acts.RecordEvent, mock.Anything, mock.Anything).Return(plan, nil)
 	h.env.OnActivity(h.acts.PrepareResend, mock.Anything, mock.Anything).Return(plan, nil)
 	h.env.OnActivity(h.acts.CancelDelivery, mock.Anything, mock.Anything).Return(
@@ -393,6 +396,88 @@ func TestSummary(t *testing.T) {
 		}
 		if got := summary(ds); got != tc.want {
 			t.Errorf("summary(%v) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// A rerun (or a retried workflow task whose attempts did happen) finds some
+// deliveries finished: they are not attempted again, and the result and
+// search attributes still list them with their final state.
+func TestDeliverEventReportsFinishedDeliveries(t *testing.T) {
+	p := plan("w1", "w2")
+	p.Deliveries[0].Done, p.Deliveries[0].Status, p.Deliveries[0].Attempts = true, "succeeded", 2
+	h := newHarness(t, p)
+	var calls []string
+	h.deliver(func(in activities.DeliverInput) activities.AttemptResult {
+		calls = append(calls, in.DeliveryID)
+		return activities.AttemptResult{Outcome: activities.OutcomeSucceeded, StatusCode: 200}
+	})
+	res := h.run(t)
+	if len(calls) != 1 || calls[0] != "d-w2" {
+		t.Fatalf("attempted %v, want only d-w2", calls)
+	}
+	if len(res.Deliveries) != 2 || res.Deliveries[0].Status != "succeeded" || res.Deliveries[0].Attempts != 2 ||
+		res.Deliveries[1].Status != "succeeded" {
+		t.Fatalf("result %+v", res)
+	}
+	if s := h.lastStatus(t); s != "succeeded" {
+		t.Fatalf("DeliveryStatus %q", s)
+	}
+	if len(h.listed) != 1 || len(h.listed[0]) != 2 {
+		t.Fatalf("WebhookIds %v, want both", h.listed)
+	}
+}
+
+// Anyone who reaches Temporal can start DeliverEvent: inputs the API never
+// sends are refused before anything is recorded or sent.
+func TestDeliverEventRefusesInputsTheAPINeverSends(t *testing.T) {
+	for name, in := range map[string]DeliverEventInput{
+		"test without a webhook":   {AccountID: "acct", Test: true, Event: events.Event{Type: events.WebhookTest}},
+		"one webhook but no test":  {AccountID: "acct", OnlyWebhookID: "w1", Event: events.Event{Type: events.EnvelopeStart}},
+		"test of a real event":     {AccountID: "acct", Test: true, OnlyWebhookID: "w1", Event: events.Event{Type: events.EnvelopeStart}},
+		"test type as a real one:": {AccountID: "acct", Event: events.Event{Type: events.WebhookTest}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, plan("w1"))
+			h.deliver(func(activities.DeliverInput) activities.AttemptResult {
+				t.Error("Deliver called")
+				return activities.AttemptResult{Outcome: activities.OutcomeSucceeded}
+			})
+			h.env.ExecuteWorkflow(DeliverEvent, in)
+			res := h.result(t)
+			if !strings.HasPrefix(res.Skipped, "refused: ") || len(res.Deliveries) != 0 {
+				t.Fatalf("result %+v", res)
+			}
+		})
+	}
+}
+
+// More deliveries than batchSize go to DeliverBatch children; the event's
+// result still lists every one, in plan order.
+func TestDeliverEventBatchesALargeFanOut(t *testing.T) {
+	var ids []string
+	for i := range 2*batchSize + 3 {
+		ids = append(ids, fmt.Sprintf("w%03d", i))
+	}
+	h := newHarness(t, plan(ids...))
+	var mu sync.Mutex
+	seen := map[string]int{}
+	h.deliver(func(in activities.DeliverInput) activities.AttemptResult {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[in.DeliveryID]++
+		if seen[in.DeliveryID] < 2 {
+			return retry(time.Minute, 500)
+		}
+		return activities.AttemptResult{Outcome: activities.OutcomeSucceeded, StatusCode: 200}
+	})
+	res := h.run(t)
+	if len(res.Deliveries) != len(ids) {
+		t.Fatalf("%d results, want %d", len(res.Deliveries), len(ids))
+	}
+	for i, d := range res.Deliveries {
+		if d.WebhookID != ids[i] || d.Status != "succeeded" || d.Attempts != 2 || seen[d.DeliveryID] != 2 {
+			t.Fatalf("delivery %d: %+v (attempted %d times)", i, d, seen[d.DeliveryID])
 		}
 	}
 }
