@@ -76,7 +76,11 @@ type eventJSON struct {
 	Data          json.RawMessage `json:"data"`
 	WorkflowID    string          `json:"workflowId"`
 	CreatedAt     time.Time       `json:"createdAt"`
-	Deliveries    []deliveryJSON  `json:"deliveries"`
+	// DispatchedAt is when its workflow recorded the event; while it is
+	// null, DispatchError says why the last start failed (if it did).
+	DispatchedAt  *time.Time     `json:"dispatchedAt"`
+	DispatchError string         `json:"dispatchError,omitempty"`
+	Deliveries    []deliveryJSON `json:"deliveries"`
 }
 
 func (h *Handler) getEvent(c echo.Context) error {
@@ -97,6 +101,12 @@ func (h *Handler) getEvent(c echo.Context) error {
 	out := eventJSON{
 		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID, OccurredAt: e.OccurredAt.UTC(),
 		Data: e.Data, WorkflowID: e.WorkflowID, CreatedAt: e.CreatedAt.UTC(), Deliveries: make([]deliveryJSON, 0, len(ds)),
+	}
+	if e.DispatchedAt != nil {
+		at := e.DispatchedAt.UTC()
+		out.DispatchedAt = &at
+	} else {
+		out.DispatchError = e.DispatchError
 	}
 	for _, d := range ds {
 		out.Deliveries = append(out.Deliveries, toDeliveryJSON(d))
