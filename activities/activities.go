@@ -4,6 +4,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
@@ -51,6 +52,8 @@ type RecordEventInput struct {
 	Event     events.Event
 	// OnlyWebhookID targets one webhook whatever its subscriptions (test events).
 	OnlyWebhookID string
+	// Stored: the API's outbox holds the event; Event carries no Data.
+	Stored bool `json:",omitempty"`
 }
 
 // DeliveryRef names one delivery of the event. Done ones are only
@@ -91,58 +94,33 @@ func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Plan
 	if in.OnlyWebhookID != "" && check.Type == events.WebhookTest {
 		check.Type = events.EnvelopeStart // test events have a type of their own
 	}
+	if in.Stored {
+		check.Data = json.RawMessage(`{}`) // the outbox has it, validated
+	}
 	if err := check.Validate(math.MaxInt32); err != nil {
 		plan.Skipped = "refused: " + err.Error()
 		return plan, nil
 	}
-	acct, err := a.Store.Account(ctx, accountID)
-	switch {
-	case err == nil:
-	case isNotFound(err):
-		plan.Skipped = "account not found"
-		return plan, nil
-	default:
-		return Plan{}, err
-	}
-	var hooks []uuid.UUID
-	switch {
-	case !acct.WebhooksAllowed():
-		plan.Skipped = fmt.Sprintf("the %s plan does not include webhooks", acct.Plan)
-	case in.OnlyWebhookID != "":
-		id, err := uuid.Parse(in.OnlyWebhookID)
-		if err != nil {
-			plan.Skipped = "invalid webhook id"
-			break
-		}
-		if _, err := a.Store.Webhook(ctx, accountID, id); err != nil {
-			if !isNotFound(err) {
-				return Plan{}, err
-			}
-			plan.Skipped = "webhook not found"
-			break
-		}
-		hooks = []uuid.UUID{id}
-	default:
-		hooks, err = a.Store.MatchingWebhooks(ctx, accountID, in.Event.Type, in.Event.TriggerSource, in.Event.AppID)
-		if err != nil {
-			return Plan{}, err
-		}
-		if len(hooks) == 0 {
-			plan.Skipped = "no matching webhook"
-		}
-	}
 	e := in.Event
-	wfID := activity.GetInfo(ctx).WorkflowExecution.ID
-	deliveries, err := a.Store.RecordEvent(ctx, db.Event{
+	ev := db.Event{
 		AccountID: accountID, ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
-		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: wfID,
-	}, hooks)
+		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID,
+	}
+	var deliveries []db.Delivery
+	if in.OnlyWebhookID != "" {
+		deliveries, err = a.recordTest(ctx, ev, in.OnlyWebhookID, &plan)
+	} else {
+		if in.Stored {
+			ev.Data = nil
+		}
+		deliveries, err = a.resolve(ctx, ev, &plan)
+	}
 	if err != nil {
 		return Plan{}, err
 	}
 	for _, d := range deliveries {
 		ref := DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series}
-		if d.Finished() || d.WorkflowID != wfID {
+		if d.Finished() || d.WorkflowID != ev.WorkflowID {
 			ref.Done, ref.Status, ref.Attempts = true, d.Status, d.AttemptCount
 		}
 		plan.Deliveries = append(plan.Deliveries, ref)
@@ -151,6 +129,55 @@ func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Plan
 		plan.Skipped = "" // an earlier run's deliveries are resumed
 	}
 	return plan, nil
+}
+
+// resolve records a published event and its deliveries in one round trip.
+func (a *Activities) resolve(ctx context.Context, ev db.Event, plan *Plan) ([]db.Delivery, error) {
+	r, err := a.Store.ResolveEvent(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case r.Plan == "":
+		plan.Skipped = "account not found"
+	case !r.EventFound:
+		plan.Skipped = "event not found in the outbox"
+	case r.Plan != db.PlanProfessional:
+		plan.Skipped = fmt.Sprintf("the %s plan does not include webhooks", r.Plan)
+	case len(r.Deliveries) == 0:
+		plan.Skipped = "no matching webhook"
+	}
+	return r.Deliveries, nil
+}
+
+// recordTest records a test event for one webhook of the account,
+// whatever its subscriptions.
+func (a *Activities) recordTest(ctx context.Context, ev db.Event, webhookID string, plan *Plan) ([]db.Delivery, error) {
+	acct, err := a.Store.Account(ctx, ev.AccountID)
+	switch {
+	case isNotFound(err):
+		plan.Skipped = "account not found"
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case !acct.WebhooksAllowed():
+		plan.Skipped = fmt.Sprintf("the %s plan does not include webhooks", acct.Plan)
+		return a.Store.RecordEvent(ctx, ev, nil)
+	}
+	id, err := uuid.Parse(webhookID)
+	if err != nil {
+		plan.Skipped = "invalid webhook id"
+		return nil, nil
+	}
+	// Scoped to the account: a test for another account's webhook finds none.
+	if _, err := a.Store.Webhook(ctx, ev.AccountID, id); err != nil {
+		if !isNotFound(err) {
+			return nil, err
+		}
+		plan.Skipped = "webhook not found"
+		return nil, nil
+	}
+	return a.Store.RecordEvent(ctx, ev, []uuid.UUID{id})
 }
 
 func (a *Activities) activityTimeout() time.Duration {

@@ -20,23 +20,25 @@ const (
 	StatusCancelled = "cancelled"
 )
 
-// Delivery is one event sent to one webhook, over one or more series of attempts.
+// Delivery is one event sent to one webhook, over one or more series of
+// attempts. The json tags are the column names: ResolveEvent reads rows
+// aggregated as JSON.
 type Delivery struct {
-	ID             uuid.UUID  `db:"id"`
-	AccountID      uuid.UUID  `db:"account_id"`
-	EventID        string     `db:"event_id"`
-	WebhookID      uuid.UUID  `db:"webhook_id"`
-	EventType      string     `db:"event_type"`
-	MessageID      string     `db:"message_id"`
-	Status         string     `db:"status"`
-	StatusReason   string     `db:"status_reason"`
-	AttemptCount   int        `db:"attempt_count"`
-	Series         int        `db:"series"`
-	WorkflowID     string     `db:"workflow_id"`
-	NextAttemptAt  *time.Time `db:"next_attempt_at"`
-	LastStatusCode *int       `db:"last_status_code"`
-	CreatedAt      time.Time  `db:"created_at"`
-	UpdatedAt      time.Time  `db:"updated_at"`
+	ID             uuid.UUID  `db:"id" json:"id"`
+	AccountID      uuid.UUID  `db:"account_id" json:"account_id"`
+	EventID        string     `db:"event_id" json:"event_id"`
+	WebhookID      uuid.UUID  `db:"webhook_id" json:"webhook_id"`
+	EventType      string     `db:"event_type" json:"event_type"`
+	MessageID      string     `db:"message_id" json:"message_id"`
+	Status         string     `db:"status" json:"status"`
+	StatusReason   string     `db:"status_reason" json:"status_reason"`
+	AttemptCount   int        `db:"attempt_count" json:"attempt_count"`
+	Series         int        `db:"series" json:"series"`
+	WorkflowID     string     `db:"workflow_id" json:"workflow_id"`
+	NextAttemptAt  *time.Time `db:"next_attempt_at" json:"next_attempt_at"`
+	LastStatusCode *int       `db:"last_status_code" json:"last_status_code"`
+	CreatedAt      time.Time  `db:"created_at" json:"created_at"`
+	UpdatedAt      time.Time  `db:"updated_at" json:"updated_at"`
 }
 
 // deliveryColumns lists Delivery's columns: queries name them rather than
@@ -104,6 +106,77 @@ func (s *Store) RecordEvent(ctx context.Context, e Event, webhookIDs []uuid.UUID
 		return nil, fmt.Errorf("recording event: %w", err)
 	}
 	return deliveries, nil
+}
+
+// Resolution is what ResolveEvent found and did.
+type Resolution struct {
+	Plan       string     // the account's plan; "" when there is no such account
+	EventFound bool       // the event is stored (now, if it came with its data)
+	Deliveries []Delivery // every delivery of the event, finished ones included
+}
+
+// ResolveEvent is RecordEvent for a published event, in one round trip: it
+// stores the event (or, when e.Data is nil, finds the one the API stored)
+// marked dispatched, creates a pending delivery for each enabled webhook of
+// a Professional account that subscribes to its type and trigger source
+// (and app id, when a webhook limits third-party events to some), and
+// returns every delivery of the event. Idempotent, like RecordEvent.
+func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
+	var data any
+	if e.Data != nil {
+		data = []byte(e.Data)
+	}
+	var row struct {
+		Plan       *string `db:"plan"`
+		Found      bool    `db:"found"`
+		Deliveries []byte  `db:"deliveries"`
+	}
+	err := s.db.GetContext(ctx, &row, `
+		WITH acct AS (
+			SELECT plan FROM accounts WHERE id = $1
+		), inserted AS (
+			INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, dispatched_at)
+			SELECT $1, $2, $3, $4, $5, $6, $7::jsonb, $8, now() FROM acct WHERE $7::jsonb IS NOT NULL
+			ON CONFLICT (account_id, id) DO UPDATE SET dispatched_at = now() WHERE events.dispatched_at IS NULL
+			RETURNING 1
+		), marked AS (
+			UPDATE events SET dispatched_at = now()
+			WHERE account_id = $1 AND id = $2 AND dispatched_at IS NULL AND $7::jsonb IS NULL
+			RETURNING 1
+		), found AS (
+			SELECT EXISTS (SELECT 1 FROM events WHERE account_id = $1 AND id = $2) OR EXISTS (SELECT 1 FROM inserted) AS yes
+		), hooks AS (
+			SELECT w.id FROM webhooks w, acct, found
+			WHERE found.yes AND acct.plan = 'professional' AND w.account_id = $1 AND w.enabled
+			  AND $3 = ANY(w.event_types) AND $4 = ANY(w.trigger_sources)
+			  AND ($4 <> 'third_party_app' OR cardinality(w.app_ids) = 0 OR $5 = ANY(w.app_ids))
+		), created AS (
+			-- gen_random_uuid() in the select list of a subquery over the
+			-- webhooks runs once per row (see RecordEvent).
+			INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, workflow_id)
+			SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''), 'pending', $8
+			FROM (SELECT id AS w, gen_random_uuid() AS id FROM hooks) d
+			ON CONFLICT (account_id, event_id, webhook_id) DO NOTHING
+			RETURNING `+deliveryColumns+`
+		), every AS (
+			SELECT `+deliveryColumns+` FROM deliveries WHERE account_id = $1 AND event_id = $2
+			UNION ALL SELECT * FROM created
+		)
+		-- Data-modifying CTEs (inserted, marked) run whether read or not.
+		SELECT (SELECT plan FROM acct) AS plan, (SELECT yes FROM found) AS found,
+			coalesce((SELECT json_agg(every ORDER BY webhook_id) FROM every), '[]') AS deliveries`,
+		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, data, e.WorkflowID)
+	if err != nil {
+		return Resolution{}, fmt.Errorf("resolving event: %w", translate(err))
+	}
+	res := Resolution{EventFound: row.Found}
+	if row.Plan != nil {
+		res.Plan = *row.Plan
+	}
+	if err := json.Unmarshal(row.Deliveries, &res.Deliveries); err != nil {
+		return Resolution{}, fmt.Errorf("reading resolved deliveries: %w", err)
+	}
+	return res, nil
 }
 
 // MatchingWebhooks returns the ids of the account's enabled webhooks that

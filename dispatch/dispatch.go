@@ -179,8 +179,8 @@ func (d *Dispatcher) Restart(ctx context.Context, e db.Event) error { return d.s
 func (d *Dispatcher) startEvent(ctx context.Context, e db.Event) (publish.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	return d.pub.Start(ctx, e.AccountID.String(), events.Event{
+	return d.pub.StartStored(ctx, e.AccountID.String(), events.Event{
 		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
-		OccurredAt: e.OccurredAt.UTC(), Data: e.Data,
+		OccurredAt: e.OccurredAt.UTC(),
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/e2e/e2etest"
 	"github.com/esign-webhooks/esign-webhooks/publish"
 	"github.com/esign-webhooks/esign-webhooks/reconcile"
+	enumspb "go.temporal.io/api/enums/v1"
 )
 
 // convergence wires a dispatcher and a reconciler as webhookd serve does.
@@ -146,5 +148,30 @@ func TestAnyResponseBodyIsStored(t *testing.T) {
 	raw, err := base64.StdEncoding.DecodeString(a.BodyBase64)
 	if err != nil || string(raw) != body || a.ResponseBody != "ok\x00\uFFFD end" {
 		t.Fatalf("body %q base64 %q (%v)", a.ResponseBody, a.BodyBase64, err)
+	}
+}
+
+// An event published over HTTP is in the outbox already: its workflow's
+// input does not carry the data again (it may be 256 KiB), yet the
+// receiver gets it whole.
+func TestPublishedEventDataStaysOutOfHistory(t *testing.T) {
+	t.Parallel()
+	e := e2etest.New(t, e2etest.Options{})
+	_, key := e.Account("professional")
+	rcv := e2etest.NewReceiver(t, nil)
+	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/hook")})
+	p := e.Publish(key, e2etest.Event{Data: []byte(`{"envelopeId":"env-outbox","marker":"only-in-postgres"}`)})
+	e.Result(p.WorkflowID)
+	if got := rcv.Requests(); len(got) != 1 || !strings.Contains(string(got[0].Body), "only-in-postgres") {
+		t.Fatalf("receiver got %d requests: %+v", len(got), got)
+	}
+	it := e.TC.GetWorkflowHistory(context.Background(), p.WorkflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	first, err := it.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := first.GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()[0].GetData()
+	if strings.Contains(string(input), "only-in-postgres") || !strings.Contains(string(input), `"Stored":true`) {
+		t.Fatalf("workflow input %s", input)
 	}
 }

@@ -67,9 +67,20 @@ func (p *Publisher) Publish(ctx context.Context, accountID string, e events.Even
 
 // Start starts the workflow of an already prepared event.
 func (p *Publisher) Start(ctx context.Context, accountID string, e events.Event) (Result, error) {
+	return p.start(ctx, accountID, workflows.DeliverEventInput{AccountID: accountID, Event: e})
+}
+
+// StartStored starts the workflow of an event the API's outbox holds: its
+// data stays in PostgreSQL instead of travelling through Temporal history.
+func (p *Publisher) StartStored(ctx context.Context, accountID string, e events.Event) (Result, error) {
+	e.Data = nil
+	return p.start(ctx, accountID, workflows.DeliverEventInput{AccountID: accountID, Event: e, Stored: true})
+}
+
+func (p *Publisher) start(ctx context.Context, accountID string, in workflows.DeliverEventInput) (Result, error) {
+	e := in.Event
 	id := events.WorkflowID(accountID, e.ID)
-	run, err := p.Client.ExecuteWorkflow(ctx, p.options(id, accountID, e.Type, e.TriggerSource),
-		workflows.DeliverEvent, workflows.DeliverEventInput{AccountID: accountID, Event: e})
+	run, err := p.Client.ExecuteWorkflow(ctx, p.options(id, accountID, e.Type, e.TriggerSource), workflows.DeliverEvent, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):

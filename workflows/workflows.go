@@ -40,6 +40,9 @@ type DeliverEventInput struct {
 	// OnlyWebhookID and Test: a one-shot test event to a single webhook.
 	OnlyWebhookID string `json:",omitempty"`
 	Test          bool   `json:",omitempty"`
+	// Stored: the API's outbox holds the event, so Event.Data is left out
+	// of the history; RecordEvent reads it there.
+	Stored bool `json:",omitempty"`
 }
 
 // maxListedWebhooks bounds the WebhookIds search attribute: 45 quoted
@@ -107,7 +110,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (Result, error) {
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
 	var plan activities.Plan
 	err := workflow.ExecuteLocalActivity(lctx, a.RecordEvent, activities.RecordEventInput{
-		AccountID: in.AccountID, Event: in.Event, OnlyWebhookID: in.OnlyWebhookID,
+		AccountID: in.AccountID, Event: in.Event, OnlyWebhookID: in.OnlyWebhookID, Stored: in.Stored,
 	}).Get(ctx, &plan)
 	if err != nil {
 		return Result{}, err
