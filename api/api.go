@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-playground/validator/v10"
@@ -126,6 +127,7 @@ func (h *Handler) ready(c echo.Context) error {
 		down = append(down, "temporal")
 	}
 	if len(down) > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfterOutage))
 		return c.JSON(http.StatusServiceUnavailable, map[string]any{
 			"status": "unavailable", "down": down, "checks": checks,
 			"error": Error{Code: CodeUnavailable, Message: "Not ready: a dependency is down."},

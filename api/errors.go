@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/esign-webhooks/esign-webhooks/db"
 )
@@ -35,10 +37,13 @@ const (
 
 // Error is every API error, rendered as {"error": {...}}.
 type Error struct {
-	Status  int               `json:"-"`
-	Code    string            `json:"code"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"`
+	Status int `json:"-"`
+	// RetryAfter, in seconds, is sent as the Retry-After header when set;
+	// every 503 gets retryAfterOutage when it has none.
+	RetryAfter int               `json:"-"`
+	Code       string            `json:"code"`
+	Message    string            `json:"message"`
+	Fields     map[string]string `json:"fields,omitempty"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
@@ -70,14 +75,46 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 		apiErr = notFound("resource")
 	case errors.As(err, &httpErr):
 		apiErr = fromEcho(httpErr)
+	case dependencyDown(err):
+		// An outage of PostgreSQL or Temporal is not a bug: tell the client
+		// to come back instead of answering 500.
+		apiErr = errUnavailable()
+		h.log.Warn("dependency unavailable", "method", c.Request().Method, "path", c.Path(),
+			"requestId", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
 	default:
 		apiErr = apiError(http.StatusInternalServerError, CodeInternal, "Something went wrong on our side; it has been logged.")
 	}
-	if apiErr.Status >= 500 {
+	if apiErr.Status == http.StatusServiceUnavailable && apiErr.RetryAfter == 0 {
+		apiErr.RetryAfter = retryAfterOutage
+	}
+	if apiErr.RetryAfter > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(apiErr.RetryAfter))
+	}
+	if apiErr.Status >= 500 && apiErr.Code != CodeUnavailable {
 		h.log.Error("request failed", "method", c.Request().Method, "path", c.Path(),
 			"requestId", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
 	}
 	_ = c.JSON(apiErr.Status, map[string]*Error{"error": apiErr})
+}
+
+// retryAfterOutage is the Retry-After of a 503: short, as most outages
+// (a failover, a restart) are.
+const retryAfterOutage = 5
+
+func errUnavailable() *Error {
+	return apiError(http.StatusServiceUnavailable, CodeUnavailable,
+		"A service this API depends on is unavailable; try again shortly.")
+}
+
+// dependencyDown reports whether err is an outage of PostgreSQL or Temporal
+// rather than a bug.
+func dependencyDown(err error) bool {
+	var (
+		unavailable   *serviceerror.Unavailable
+		nsUnavailable *serviceerror.NamespaceUnavailable
+		deadline      *serviceerror.DeadlineExceeded
+	)
+	return db.Unavailable(err) || errors.As(err, &unavailable) || errors.As(err, &nsUnavailable) || errors.As(err, &deadline)
 }
 
 func fromEcho(e *echo.HTTPError) *Error {

@@ -38,7 +38,12 @@ type env struct {
 
 func newEnv(t *testing.T, overrides map[string]string) *env {
 	t.Helper()
-	store := dbtest.NewStore(t)
+	return newEnvOn(t, dbtest.NewStore(t), overrides)
+}
+
+// newEnvOn is newEnv on a given store (e.g. one reached through a proxy).
+func newEnvOn(t *testing.T, store *db.Store, overrides map[string]string) *env {
+	t.Helper()
 	vars := map[string]string{"WEBHOOK_ALLOW_HTTP": "true", "EGRESS_ALLOW_CIDRS": "127.0.0.1/32"}
 	for k, v := range overrides {
 		vars[k] = v
@@ -106,6 +111,7 @@ func (e *env) account(plan string) (accountID, key string) {
 // resp is a decoded response.
 type resp struct {
 	Status int
+	Header http.Header
 	Body   map[string]any
 	Raw    []byte
 }
@@ -174,7 +180,7 @@ func (e *env) doReq(method, path string, body any, mutate func(*http.Request)) r
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	out := resp{Status: res.StatusCode, Raw: raw}
+	out := resp{Status: res.StatusCode, Header: res.Header, Raw: raw}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out.Body); err != nil {
 			e.t.Fatalf("%s %s: response is not a JSON object: %q", method, path, raw)
