@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 // Error codes: stable and machine-readable; clients switch on these.
 const (
 	CodeInvalidJSON          = "invalid_json"
+	CodeDuplicateKey         = "duplicate_key"
+	CodeUnsupportedMedia     = "unsupported_media_type"
 	CodeValidationFailed     = "validation_failed"
 	CodeNotFound             = "not_found"
 	CodeUnauthorized         = "unauthorized"
@@ -138,7 +141,11 @@ func fromEcho(e *echo.HTTPError) *Error {
 
 // decode reads a JSON body strictly: one object, no unknown fields.
 func decode(c echo.Context, dst any) error {
-	dec := json.NewDecoder(c.Request().Body)
+	raw, err := readJSONBody(c)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		var maxErr *http.MaxBytesError

@@ -764,6 +764,7 @@ func TestConcurrentCreateSameName(t *testing.T) {
 		wg.Go(func() {
 			req, _ := http.NewRequest("POST", e.srv.URL+"/v1/webhooks", bytes.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("Content-Type", "application/json")
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				statuses <- 0
