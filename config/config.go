@@ -49,6 +49,11 @@ type Config struct {
 	// anyway, e.g. 127.0.0.0/8 for local development.
 	EgressAllowCIDRs string `env:"EGRESS_ALLOW_CIDRS"`
 
+	// MaxWebhooksPerAccount bounds an account's webhooks: one event fans out
+	// to every matching webhook in one workflow, so this bounds its history
+	// size, the concurrent deliveries it starts, and an account's cost.
+	MaxWebhooksPerAccount int `env:"MAX_WEBHOOKS_PER_ACCOUNT" envDefault:"1000"`
+
 	// Retention is how long events, deliveries and attempts are kept; 0
 	// keeps them forever.
 	Retention time.Duration `env:"RETENTION" envDefault:"720h"`
@@ -111,6 +116,9 @@ func (c *Config) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat))
+	}
+	if c.MaxWebhooksPerAccount <= 0 {
+		errs = append(errs, errors.New("MAX_WEBHOOKS_PER_ACCOUNT must be positive"))
 	}
 	if c.WorkerActivitySlots <= 0 || c.DatabaseMaxConns <= 0 {
 		errs = append(errs, errors.New("WORKER_MAX_CONCURRENT_ACTIVITIES and DATABASE_MAX_CONNS must be positive"))

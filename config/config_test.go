@@ -24,6 +24,9 @@ func TestDefaults(t *testing.T) {
 	if c.DeliveryTimeout != 5*time.Second || c.AllowHTTP || len(c.AllowCIDRs) != 0 {
 		t.Fatalf("unsafe or wrong defaults: timeout %s, allowHTTP %v, allow %v", c.DeliveryTimeout, c.AllowHTTP, c.AllowCIDRs)
 	}
+	if c.MaxWebhooksPerAccount != 1000 {
+		t.Fatalf("MAX_WEBHOOKS_PER_ACCOUNT default %d, want 1000", c.MaxWebhooksPerAccount)
+	}
 	if !strings.Contains(c.DatabaseURL, "127.0.0.1:55432") || c.TemporalAddress != "127.0.0.1:7233" {
 		t.Fatalf("defaults do not point at make run's stack: %s %s", c.DatabaseURL, c.TemporalAddress)
 	}

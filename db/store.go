@@ -21,6 +21,8 @@ var (
 	ErrNotFound = errors.New("db: not found")
 	// ErrConflict is returned when a unique constraint is violated.
 	ErrConflict = errors.New("db: conflict")
+	// ErrLimitReached is returned when a create would exceed a quota.
+	ErrLimitReached = errors.New("db: limit reached")
 )
 
 // Store wraps the connection pool. Methods take ctx first and return wrapped
