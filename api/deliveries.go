@@ -169,6 +169,16 @@ func (h *Handler) testWebhook(c echo.Context) error {
 	if _, err := h.store.Webhook(c.Request().Context(), acct, id); err != nil {
 		return notFoundOr(err, "webhook")
 	}
+	// Each test is an outbound request on the admin's say-so: one at a time
+	// per webhook, and a few a minute, so the endpoint cannot be used to
+	// flood a receiver.
+	if _, running := h.testsInFlight.LoadOrStore(id, struct{}{}); running {
+		return rateLimited(time.Second, "A test of this webhook is already running; wait for its answer.")
+	}
+	defer h.testsInFlight.Delete(id)
+	if ok, wait := h.webhookTests.Take(id.String()); !ok {
+		return rateLimited(wait, "Too many tests of this webhook; try again later.")
+	}
 	e := events.Event{
 		ID: "test-" + uuid.NewString(), Type: events.WebhookTest, TriggerSource: events.SourceSaaSPage,
 		OccurredAt: h.now().UTC(), Data: []byte(`{"message":"This is a test event from esign-webhooks."}`),

@@ -32,6 +32,7 @@ const (
 	CodePayloadTooLarge      = "payload_too_large"
 	CodeMethodNotAllowed     = "method_not_allowed"
 	CodeConflict             = "conflict"
+	CodeRateLimited          = "rate_limited"
 	CodeWebhookLimit         = "webhook_limit_reached"
 	CodeUnavailable          = "service_unavailable"
 	CodeDeliveryFailed       = "delivery_failed"

@@ -44,7 +44,16 @@ func newEnv(t *testing.T, overrides map[string]string) *env {
 // newEnvOn is newEnv on a given store (e.g. one reached through a proxy).
 func newEnvOn(t *testing.T, store *db.Store, overrides map[string]string) *env {
 	t.Helper()
-	vars := map[string]string{"WEBHOOK_ALLOW_HTTP": "true", "EGRESS_ALLOW_CIDRS": "127.0.0.1/32"}
+	return newEnvFull(t, store, overrides, io.Discard)
+}
+
+// newEnvFull is newEnvOn logging to logs.
+func newEnvFull(t *testing.T, store *db.Store, overrides map[string]string, logs io.Writer) *env {
+	t.Helper()
+	// Rate limits are off unless a test sets them: every test calls from
+	// 127.0.0.1, many with bad keys on purpose.
+	vars := map[string]string{"WEBHOOK_ALLOW_HTTP": "true", "EGRESS_ALLOW_CIDRS": "127.0.0.1/32",
+		"RATE_LIMIT_AUTH_FAILURES_PER_MINUTE": "0", "RATE_LIMIT_REQUESTS_PER_SECOND": "0", "RATE_LIMIT_WEBHOOK_TESTS_PER_MINUTE": "0"}
 	for k, v := range overrides {
 		vars[k] = v
 	}
@@ -59,7 +68,7 @@ func newEnvOn(t *testing.T, store *db.Store, overrides map[string]string) *env {
 		t.Fatal(err)
 	}
 	tc := temporalClient(t, vars["TEMPORAL_ADDRESS"])
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(logs, nil))
 	disp := dispatch.New(store, api.NewPublisher(cfg, tc), log, dispatch.Options{})
 	ctx, stop := context.WithCancel(context.Background())
 	go disp.Run(ctx)

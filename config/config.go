@@ -54,6 +54,20 @@ type Config struct {
 	// size, the concurrent deliveries it starts, and an account's cost.
 	MaxWebhooksPerAccount int `env:"MAX_WEBHOOKS_PER_ACCOUNT" envDefault:"1000"`
 
+	// Abuse limits, counted by each API process on its own (0 switches one
+	// off). Failed authentications per client address protect the key
+	// lookup from guessing floods; requests per API key bound one caller's
+	// share; tests per webhook bound POST /v1/webhooks/{id}/test, which
+	// makes an outbound request (one runs at a time per webhook anyway).
+	AuthFailuresPerMinute float64 `env:"RATE_LIMIT_AUTH_FAILURES_PER_MINUTE" envDefault:"20"`
+	KeyRequestsPerSecond  float64 `env:"RATE_LIMIT_REQUESTS_PER_SECOND" envDefault:"100"`
+	KeyRequestsBurst      int     `env:"RATE_LIMIT_REQUESTS_BURST" envDefault:"200"`
+	WebhookTestsPerMinute float64 `env:"RATE_LIMIT_WEBHOOK_TESTS_PER_MINUTE" envDefault:"6"`
+	// TrustedProxyCIDRs lists the reverse proxies whose X-Forwarded-For
+	// names the client; without it the peer address is the client (the
+	// header is then ignored: anyone could send one).
+	TrustedProxyCIDRs string `env:"TRUSTED_PROXY_CIDRS"`
+
 	// Retention is how long events, deliveries and attempts are kept; 0
 	// keeps them forever.
 	Retention time.Duration `env:"RETENTION" envDefault:"720h"`
@@ -71,8 +85,9 @@ type Config struct {
 	EagerStart bool `env:"-"`
 
 	// Parsed forms, filled by Load.
-	Retries    []time.Duration `env:"-"`
-	AllowCIDRs []netip.Prefix  `env:"-"`
+	Retries        []time.Duration `env:"-"`
+	AllowCIDRs     []netip.Prefix  `env:"-"`
+	TrustedProxies []netip.Prefix  `env:"-"`
 }
 
 // Load reads the environment and validates it.
@@ -116,6 +131,12 @@ func (c *Config) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat))
+	}
+	if c.TrustedProxies, err = egress.ParseCIDRs(c.TrustedProxyCIDRs); err != nil {
+		errs = append(errs, fmt.Errorf("TRUSTED_PROXY_CIDRS: %w", err))
+	}
+	if c.AuthFailuresPerMinute < 0 || c.KeyRequestsPerSecond < 0 || c.KeyRequestsBurst < 0 || c.WebhookTestsPerMinute < 0 {
+		errs = append(errs, errors.New("RATE_LIMIT_* settings must not be negative (0 switches a limit off)"))
 	}
 	if c.MaxWebhooksPerAccount <= 0 {
 		errs = append(errs, errors.New("MAX_WEBHOOKS_PER_ACCOUNT must be positive"))
