@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	enumspb "go.temporal.io/api/enums/v1"
 	"net/http"
 	"strings"
@@ -215,10 +216,32 @@ func (h *Handler) testWebhook(c echo.Context) error {
 		return apiError(http.StatusConflict, CodeConflict, "Nothing was sent: "+res.Skipped)
 	}
 	r := res.Deliveries[0]
-	return c.JSON(http.StatusOK, map[string]any{
+	attempt := map[string]any{
 		"eventId": e.ID, "deliveryId": r.DeliveryID, "success": r.Status == "succeeded",
 		"statusCode": r.Last.StatusCode, "durationMs": r.Last.DurationMS, "error": r.Last.Error,
+	}
+	if r.Status == "succeeded" {
+		return c.JSON(http.StatusOK, attempt)
+	}
+	// The receiver did not take it (non-2xx, redirect, refused, blocked):
+	// 502 as documented, with the attempt beside the usual error object.
+	return c.JSON(http.StatusBadGateway, map[string]any{
+		"error":   apiError(http.StatusBadGateway, CodeDeliveryFailed, "The test delivery failed: "+testFailure(r)),
+		"attempt": attempt,
 	})
+}
+
+// testFailure says in words why a test delivery failed.
+func testFailure(r workflows.DeliveryResult) string {
+	switch {
+	case r.Last.Error != "":
+		return r.Last.Error
+	case r.Last.StatusCode != 0:
+		return fmt.Sprintf("the receiver answered HTTP %d %s.", r.Last.StatusCode, http.StatusText(r.Last.StatusCode))
+	case r.Last.Reason != "":
+		return r.Last.Reason
+	}
+	return "the delivery ended " + r.Status + "."
 }
 
 // startRefused reports whether a failed workflow start certainly did not
