@@ -3,6 +3,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +27,16 @@ type Config struct {
 	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
 	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
 	TaskQueue         string `env:"TEMPORAL_TASK_QUEUE" envDefault:"webhooks"`
+	// Connection security to Temporal. TLS is on when TEMPORAL_TLS is true
+	// or any TEMPORAL_TLS_* file or TEMPORAL_API_KEY is set; CERT and KEY
+	// (a client certificate for mTLS) go together; CA replaces the system
+	// roots; the API key is sent as a bearer token (Temporal Cloud).
+	TemporalTLS           bool   `env:"TEMPORAL_TLS" envDefault:"false"`
+	TemporalTLSCert       string `env:"TEMPORAL_TLS_CERT"`
+	TemporalTLSKey        string `env:"TEMPORAL_TLS_KEY"`
+	TemporalTLSCA         string `env:"TEMPORAL_TLS_CA"`
+	TemporalTLSServerName string `env:"TEMPORAL_TLS_SERVER_NAME"`
+	TemporalAPIKey        string `env:"TEMPORAL_API_KEY"`
 
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	// MetricsAddr serves Prometheus metrics at /metrics when set.
@@ -132,6 +144,12 @@ func (c *Config) validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat))
 	}
+	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
+		errs = append(errs, errors.New("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together"))
+	}
+	if _, err := c.TemporalTLSConfig(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.TrustedProxies, err = egress.ParseCIDRs(c.TrustedProxyCIDRs); err != nil {
 		errs = append(errs, fmt.Errorf("TRUSTED_PROXY_CIDRS: %w", err))
 	}
@@ -145,6 +163,35 @@ func (c *Config) validate() error {
 		errs = append(errs, errors.New("WORKER_MAX_CONCURRENT_ACTIVITIES and DATABASE_MAX_CONNS must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// TemporalTLSConfig builds the TLS settings of the Temporal connection from
+// the TEMPORAL_TLS_* settings; nil when TLS is off.
+func (c Config) TemporalTLSConfig() (*tls.Config, error) {
+	if !c.TemporalTLS && c.TemporalTLSCert == "" && c.TemporalTLSKey == "" && c.TemporalTLSCA == "" &&
+		c.TemporalTLSServerName == "" && c.TemporalAPIKey == "" {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TemporalTLSServerName}
+	if c.TemporalTLSCert != "" && c.TemporalTLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(c.TemporalTLSCert, c.TemporalTLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	if c.TemporalTLSCA != "" {
+		pem, err := os.ReadFile(c.TemporalTLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CA: no PEM certificate in %s", c.TemporalTLSCA)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
 }
 
 // ParseSchedule parses a comma-separated list of durations.
