@@ -6,7 +6,11 @@ package api
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-playground/validator/v10"
@@ -19,6 +23,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/dispatch"
 	"github.com/esign-webhooks/esign-webhooks/metrics"
 	"github.com/esign-webhooks/esign-webhooks/publish"
+	"github.com/esign-webhooks/esign-webhooks/ratelimit"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
 )
 
@@ -35,6 +40,13 @@ type Handler struct {
 	metrics    *metrics.Metrics // optional
 	validate   *validator.Validate
 	now        func() time.Time
+
+	// Abuse limits (nil when switched off): failed authentications per
+	// client address, requests per API key, test sends per webhook.
+	authFailures  *ratelimit.Limiters
+	keyRequests   *ratelimit.Limiters
+	webhookTests  *ratelimit.Limiters
+	testsInFlight sync.Map // webhook id → struct{}: one test at a time
 }
 
 // NewPublisher is the publisher the API and its dispatcher use.
@@ -48,17 +60,57 @@ func New(cfg config.Config, log *slog.Logger, store *db.Store, box *secretbox.Bo
 	h := &Handler{
 		cfg: cfg, log: log, store: store, box: box, temporal: tc,
 		pub: NewPublisher(cfg, tc), dispatcher: disp, metrics: m,
-		now: time.Now,
+		now:          time.Now,
+		authFailures: ratelimit.New(cfg.AuthFailuresPerMinute/60, int(max(1, cfg.AuthFailuresPerMinute)), 0),
+		keyRequests:  ratelimit.New(cfg.KeyRequestsPerSecond, cfg.KeyRequestsBurst, 0),
+		webhookTests: ratelimit.New(cfg.WebhookTestsPerMinute/60, int(min(3, max(1, cfg.WebhookTestsPerMinute))), 0),
 	}
 	h.validate = h.newValidator()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = h.errorHandler
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
 	e.Use(bodyLimit(cfg.MaxBodyBytes))
 	e.Use(h.accessLog)
 	h.routes(e)
+	return e
+}
+
+// ipExtractor finds the client address: the peer, or with trusted proxies
+// the last address in X-Forwarded-For that is not one of them. Echo's
+// default trusts the header from anyone, which would let a client pick a
+// fresh address for every failed authentication.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// clientAddr is the rate-limit key of the client: its address, or its /64
+// for IPv6, where one client typically holds a whole /64.
+func clientAddr(c echo.Context) string {
+	a, err := netip.ParseAddr(c.RealIP())
+	if err != nil {
+		return c.RealIP()
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		return netip.PrefixFrom(a, 64).Masked().String()
+	}
+	return a.String()
+}
+
+// rateLimited is a 429 telling the client when to come back.
+func rateLimited(wait time.Duration, msg string) *Error {
+	e := apiError(http.StatusTooManyRequests, CodeRateLimited, msg)
+	e.RetryAfter = ratelimit.RetryAfterSeconds(wait)
 	return e
 }
 
@@ -126,6 +178,7 @@ func (h *Handler) ready(c echo.Context) error {
 		down = append(down, "temporal")
 	}
 	if len(down) > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfterOutage))
 		return c.JSON(http.StatusServiceUnavailable, map[string]any{
 			"status": "unavailable", "down": down, "checks": checks,
 			"error": Error{Code: CodeUnavailable, Message: "Not ready: a dependency is down."},

@@ -27,25 +27,52 @@ type principal struct {
 	Plan      string
 }
 
-// authenticate resolves the bearer key; 401 when missing or unknown.
+// authenticate resolves the bearer key; 401 when missing or unknown. A
+// client address with too many recent failures gets 429 before its key is
+// even looked up; a valid key over its request rate gets 429 too.
 func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		addr := clientAddr(c)
+		if ok, wait := h.authFailures.Check(addr); !ok {
+			h.log.Debug("authentication refused: too many failures", "clientAddr", addr)
+			return rateLimited(wait, "Too many failed authentications from this address; try again later.")
+		}
 		auth := c.Request().Header.Get(echo.HeaderAuthorization)
 		// The scheme name is case-insensitive (RFC 7235 §2.1).
 		scheme, key, ok := strings.Cut(auth, " ")
-		if !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(key) == "" {
+		key = strings.TrimSpace(key)
+		if !ok || !strings.EqualFold(scheme, "bearer") || key == "" {
+			h.authFailed(c, addr, "", "no bearer key")
 			return apiError(http.StatusUnauthorized, CodeUnauthorized, "Send an API key as 'Authorization: Bearer <key>'.")
 		}
-		k, err := h.store.Authenticate(c.Request().Context(), apikey.Hash(strings.TrimSpace(key)))
+		k, err := h.store.Authenticate(c.Request().Context(), apikey.Hash(key))
 		if errors.Is(err, db.ErrNotFound) {
+			h.authFailed(c, addr, key, "unknown or revoked key")
 			return apiError(http.StatusUnauthorized, CodeUnauthorized, "The API key is unknown or revoked.")
 		}
 		if err != nil {
-			return err
+			return err // an outage: not the client's failure
+		}
+		if ok, wait := h.keyRequests.Take(k.KeyID.String()); !ok {
+			return rateLimited(wait, "This API key is over its request rate; slow down.")
 		}
 		c.Set("principal", principal{KeyID: k.KeyID, Role: k.Role, AccountID: k.AccountID, Plan: k.Plan})
 		return next(c)
 	}
+}
+
+// authFailed counts a failed authentication against the client address and
+// logs it with at most a prefix of the key: enough to recognise a revoked
+// or mistyped key, never enough to use it.
+func (h *Handler) authFailed(c echo.Context, addr, key, reason string) {
+	h.authFailures.Take(addr)
+	prefix := ""
+	if len(key) >= 24 {
+		prefix = apikey.DisplayPrefix(key)
+	}
+	h.log.Warn("authentication failed", "reason", reason, "clientAddr", addr, "keyPrefix", prefix,
+		"method", c.Request().Method, "path", c.Request().URL.Path,
+		"requestId", c.Response().Header().Get(echo.HeaderXRequestID))
 }
 
 func caller(c echo.Context) principal {

@@ -4,15 +4,15 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	enumspb "go.temporal.io/api/enums/v1"
-
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
 
@@ -202,6 +202,16 @@ func (h *Handler) testWebhook(c echo.Context) error {
 	if _, err := h.store.Webhook(c.Request().Context(), acct, id); err != nil {
 		return notFoundOr(err, "webhook")
 	}
+	// Each test is an outbound request on the admin's say-so: one at a time
+	// per webhook, and a few a minute, so the endpoint cannot be used to
+	// flood a receiver.
+	if _, running := h.testsInFlight.LoadOrStore(id, struct{}{}); running {
+		return rateLimited(time.Second, "A test of this webhook is already running; wait for its answer.")
+	}
+	defer h.testsInFlight.Delete(id)
+	if ok, wait := h.webhookTests.Take(id.String()); !ok {
+		return rateLimited(wait, "Too many tests of this webhook; try again later.")
+	}
 	e := events.Event{
 		ID: "test-" + uuid.NewString(), Type: events.WebhookTest, TriggerSource: events.SourceSaaSPage,
 		OccurredAt: h.now().UTC(), Data: []byte(`{"message":"This is a test event from esign-webhooks."}`),
@@ -238,10 +248,32 @@ func (h *Handler) testWebhook(c echo.Context) error {
 		return apiError(http.StatusConflict, CodeConflict, "Nothing was sent: "+res.Skipped)
 	}
 	r := res.Deliveries[0]
-	return c.JSON(http.StatusOK, map[string]any{
+	attempt := map[string]any{
 		"eventId": e.ID, "deliveryId": r.DeliveryID, "success": r.Status == "succeeded",
 		"statusCode": r.Last.StatusCode, "durationMs": r.Last.DurationMS, "error": r.Last.Error,
+	}
+	if r.Status == "succeeded" {
+		return c.JSON(http.StatusOK, attempt)
+	}
+	// The receiver did not take it (non-2xx, redirect, refused, blocked):
+	// 502 as documented, with the attempt beside the usual error object.
+	return c.JSON(http.StatusBadGateway, map[string]any{
+		"error":   apiError(http.StatusBadGateway, CodeDeliveryFailed, "The test delivery failed: "+testFailure(r)),
+		"attempt": attempt,
 	})
+}
+
+// testFailure says in words why a test delivery failed.
+func testFailure(r workflows.DeliveryResult) string {
+	switch {
+	case r.Last.Error != "":
+		return r.Last.Error
+	case r.Last.StatusCode != 0:
+		return fmt.Sprintf("the receiver answered HTTP %d %s.", r.Last.StatusCode, http.StatusText(r.Last.StatusCode))
+	case r.Last.Reason != "":
+		return r.Last.Reason
+	}
+	return "the delivery ended " + r.Status + "."
 }
 
 // startRefused reports whether a failed workflow start certainly did not

@@ -45,6 +45,9 @@ func TestTestWebhookTemporalUnavailable(t *testing.T) {
 	hook, _ := e.createWebhook(key, validWebhook("hook"))
 	r := e.do("POST", "/v1/webhooks/"+hook+"/test", key, nil).want(t, 503, "service_unavailable")
 	r.wantErrorShape(t)
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
 	if strings.Contains(string(r.Raw), "127.0.0.1") {
 		t.Errorf("503 leaks the Temporal address: %s", r.Raw)
 	}

@@ -1,14 +1,17 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/esign-webhooks/esign-webhooks/db"
 )
@@ -16,6 +19,8 @@ import (
 // Error codes: stable and machine-readable; clients switch on these.
 const (
 	CodeInvalidJSON          = "invalid_json"
+	CodeDuplicateKey         = "duplicate_key"
+	CodeUnsupportedMedia     = "unsupported_media_type"
 	CodeValidationFailed     = "validation_failed"
 	CodeNotFound             = "not_found"
 	CodeUnauthorized         = "unauthorized"
@@ -27,6 +32,8 @@ const (
 	CodePayloadTooLarge      = "payload_too_large"
 	CodeMethodNotAllowed     = "method_not_allowed"
 	CodeConflict             = "conflict"
+	CodeRateLimited          = "rate_limited"
+	CodeWebhookLimit         = "webhook_limit_reached"
 	CodeUnavailable          = "service_unavailable"
 	CodeDeliveryFailed       = "delivery_failed"
 	CodeInvalidRequest       = "invalid_request"
@@ -35,10 +42,13 @@ const (
 
 // Error is every API error, rendered as {"error": {...}}.
 type Error struct {
-	Status  int               `json:"-"`
-	Code    string            `json:"code"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"`
+	Status int `json:"-"`
+	// RetryAfter, in seconds, is sent as the Retry-After header when set;
+	// every 503 gets retryAfterOutage when it has none.
+	RetryAfter int               `json:"-"`
+	Code       string            `json:"code"`
+	Message    string            `json:"message"`
+	Fields     map[string]string `json:"fields,omitempty"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
@@ -70,14 +80,46 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 		apiErr = notFound("resource")
 	case errors.As(err, &httpErr):
 		apiErr = fromEcho(httpErr)
+	case dependencyDown(err):
+		// An outage of PostgreSQL or Temporal is not a bug: tell the client
+		// to come back instead of answering 500.
+		apiErr = errUnavailable()
+		h.log.Warn("dependency unavailable", "method", c.Request().Method, "path", c.Path(),
+			"requestId", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
 	default:
 		apiErr = apiError(http.StatusInternalServerError, CodeInternal, "Something went wrong on our side; it has been logged.")
 	}
-	if apiErr.Status >= 500 {
+	if apiErr.Status == http.StatusServiceUnavailable && apiErr.RetryAfter == 0 {
+		apiErr.RetryAfter = retryAfterOutage
+	}
+	if apiErr.RetryAfter > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(apiErr.RetryAfter))
+	}
+	if apiErr.Status >= 500 && apiErr.Code != CodeUnavailable {
 		h.log.Error("request failed", "method", c.Request().Method, "path", c.Path(),
 			"requestId", c.Response().Header().Get(echo.HeaderXRequestID), "err", err)
 	}
 	_ = c.JSON(apiErr.Status, map[string]*Error{"error": apiErr})
+}
+
+// retryAfterOutage is the Retry-After of a 503: short, as most outages
+// (a failover, a restart) are.
+const retryAfterOutage = 5
+
+func errUnavailable() *Error {
+	return apiError(http.StatusServiceUnavailable, CodeUnavailable,
+		"A service this API depends on is unavailable; try again shortly.")
+}
+
+// dependencyDown reports whether err is an outage of PostgreSQL or Temporal
+// rather than a bug.
+func dependencyDown(err error) bool {
+	var (
+		unavailable   *serviceerror.Unavailable
+		nsUnavailable *serviceerror.NamespaceUnavailable
+		deadline      *serviceerror.DeadlineExceeded
+	)
+	return db.Unavailable(err) || errors.As(err, &unavailable) || errors.As(err, &nsUnavailable) || errors.As(err, &deadline)
 }
 
 func fromEcho(e *echo.HTTPError) *Error {
@@ -101,7 +143,11 @@ func fromEcho(e *echo.HTTPError) *Error {
 
 // decode reads a JSON body strictly: one object, no unknown fields.
 func decode(c echo.Context, dst any) error {
-	dec := json.NewDecoder(c.Request().Body)
+	raw, err := readJSONBody(c)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		var maxErr *http.MaxBytesError

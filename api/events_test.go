@@ -38,3 +38,24 @@ func TestPublishNULData(t *testing.T) {
 		t.Errorf("422 does not name data: %s", r.Raw)
 	}
 }
+
+// TestPublishOccurredAtOutOfRange: an offset pushing the UTC year outside
+// 0001-9999 was accepted with 202 and then broke reading the event back.
+func TestPublishOccurredAtOutOfRange(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	_, key := e.account("professional")
+	for _, at := range []string{"9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+01:00"} {
+		r := e.do("POST", "/v1/events", key, map[string]any{
+			"type": "ENVELOPE_START", "triggerSource": "saas_page", "occurredAt": at, "data": map[string]any{},
+		}).want(t, 422, "validation_failed")
+		if r.field("occurredAt") == "" {
+			t.Errorf("%s: 422 does not name occurredAt: %s", at, r.Raw)
+		}
+	}
+	// The last representable instant is fine, and reads back.
+	e.do("POST", "/v1/events", key, map[string]any{
+		"id": "late", "type": "ENVELOPE_START", "triggerSource": "saas_page", "occurredAt": "9999-12-31T23:59:59Z", "data": map[string]any{},
+	}).want(t, 202, "")
+	e.do("GET", "/v1/events/late", key, nil).want(t, 200, "")
+}

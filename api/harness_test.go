@@ -38,8 +38,22 @@ type env struct {
 
 func newEnv(t *testing.T, overrides map[string]string) *env {
 	t.Helper()
-	store := dbtest.NewStore(t)
-	vars := map[string]string{"WEBHOOK_ALLOW_HTTP": "true", "EGRESS_ALLOW_CIDRS": "127.0.0.1/32"}
+	return newEnvOn(t, dbtest.NewStore(t), overrides)
+}
+
+// newEnvOn is newEnv on a given store (e.g. one reached through a proxy).
+func newEnvOn(t *testing.T, store *db.Store, overrides map[string]string) *env {
+	t.Helper()
+	return newEnvFull(t, store, overrides, io.Discard)
+}
+
+// newEnvFull is newEnvOn logging to logs.
+func newEnvFull(t *testing.T, store *db.Store, overrides map[string]string, logs io.Writer) *env {
+	t.Helper()
+	// Rate limits are off unless a test sets them: every test calls from
+	// 127.0.0.1, many with bad keys on purpose.
+	vars := map[string]string{"WEBHOOK_ALLOW_HTTP": "true", "EGRESS_ALLOW_CIDRS": "127.0.0.1/32",
+		"RATE_LIMIT_AUTH_FAILURES_PER_MINUTE": "0", "RATE_LIMIT_REQUESTS_PER_SECOND": "0", "RATE_LIMIT_WEBHOOK_TESTS_PER_MINUTE": "0"}
 	for k, v := range overrides {
 		vars[k] = v
 	}
@@ -54,7 +68,7 @@ func newEnv(t *testing.T, overrides map[string]string) *env {
 		t.Fatal(err)
 	}
 	tc := temporalClient(t, vars["TEMPORAL_ADDRESS"])
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(logs, nil))
 	disp := dispatch.New(store, api.NewPublisher(cfg, tc), log, dispatch.Options{})
 	ctx, stop := context.WithCancel(context.Background())
 	go disp.Run(ctx)
@@ -106,6 +120,7 @@ func (e *env) account(plan string) (accountID, key string) {
 // resp is a decoded response.
 type resp struct {
 	Status int
+	Header http.Header
 	Body   map[string]any
 	Raw    []byte
 }
@@ -174,7 +189,7 @@ func (e *env) doReq(method, path string, body any, mutate func(*http.Request)) r
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	out := resp{Status: res.StatusCode, Raw: raw}
+	out := resp{Status: res.StatusCode, Header: res.Header, Raw: raw}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out.Body); err != nil {
 			e.t.Fatalf("%s %s: response is not a JSON object: %q", method, path, raw)

@@ -270,3 +270,63 @@ func reflectContains(v any, key string) bool {
 	}
 	return false
 }
+
+// TestErrorCodesDocumented: every error code in errors.go is in the OpenAPI
+// Error enum and in the README's list, so new codes cannot go undocumented.
+func TestErrorCodesDocumented(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile("errors.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := loadOpenAPI(t)
+	errSchema := resolve(doc, "#/components/schemas/Error/properties/error/properties/code").(map[string]any)
+	var enum []string
+	for _, v := range errSchema["enum"].([]any) {
+		enum = append(enum, v.(string))
+	}
+	codes := regexp.MustCompile(`(?m)^\s+Code\w+\s*=\s*"(\w+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(codes) < 15 {
+		t.Fatalf("found only %d codes in errors.go", len(codes))
+	}
+	for _, m := range codes {
+		if !slices.Contains(enum, m[1]) {
+			t.Errorf("code %s is not in the OpenAPI Error enum", m[1])
+		}
+		if !strings.Contains(string(readme), "`"+m[1]+"`") {
+			t.Errorf("code %s is not in the README", m[1])
+		}
+	}
+}
+
+// TestOpenAPILimitsAndOutages: every authenticated operation documents 429
+// and 503, and every one taking a body documents 415.
+func TestOpenAPILimitsAndOutages(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	for p, rawItem := range doc["paths"].(map[string]any) {
+		for m, rawOp := range rawItem.(map[string]any) {
+			if !slices.Contains(httpMethods, m) {
+				continue
+			}
+			op := rawOp.(map[string]any)
+			if sec, ok := op["security"].([]any); ok && len(sec) == 0 {
+				continue // public
+			}
+			responses := op["responses"].(map[string]any)
+			want := []string{"429", "503"}
+			if op["requestBody"] != nil {
+				want = append(want, "415")
+			}
+			for _, code := range want {
+				if responses[code] == nil {
+					t.Errorf("%s %s: no %s response", strings.ToUpper(m), p, code)
+				}
+			}
+		}
+	}
+}

@@ -90,11 +90,15 @@ func (h *Handler) createWebhook(c echo.Context) error {
 		return fmt.Errorf("encrypting secret: %w", err)
 	}
 	enabled := req.Enabled == nil || *req.Enabled
-	w, err := h.store.CreateWebhook(c.Request().Context(), id, caller(c).AccountID, db.WebhookFields{
+	w, err := h.store.CreateWebhookLimited(c.Request().Context(), id, caller(c).AccountID, db.WebhookFields{
 		Name: req.Name, URL: req.URL, EventTypes: req.EventTypes, TriggerSources: req.TriggerSources, AppIDs: req.AppIDs,
-	}, enabled, enc)
-	if errors.Is(err, db.ErrConflict) {
+	}, enabled, enc, h.cfg.MaxWebhooksPerAccount)
+	switch {
+	case errors.Is(err, db.ErrConflict):
 		return nameTaken()
+	case errors.Is(err, db.ErrLimitReached):
+		return apiError(http.StatusUnprocessableEntity, CodeWebhookLimit, fmt.Sprintf(
+			"This account has reached its limit of %d webhooks; delete one it no longer needs first.", h.cfg.MaxWebhooksPerAccount))
 	}
 	if err != nil {
 		return err

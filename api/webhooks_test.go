@@ -764,6 +764,7 @@ func TestConcurrentCreateSameName(t *testing.T) {
 		wg.Go(func() {
 			req, _ := http.NewRequest("POST", e.srv.URL+"/v1/webhooks", bytes.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("Content-Type", "application/json")
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				statuses <- 0
@@ -785,4 +786,47 @@ func TestConcurrentCreateSameName(t *testing.T) {
 	if got := e.countWebhooks(); got != 1 {
 		t.Errorf("%d rows", got)
 	}
+}
+
+// TestWebhookLimit: MAX_WEBHOOKS_PER_ACCOUNT holds under concurrent
+// creates (the account row is locked), answers 422 webhook_limit_reached,
+// and counts per account.
+func TestWebhookLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, map[string]string{"MAX_WEBHOOKS_PER_ACCOUNT": "3"})
+	_, key := e.account("professional")
+	const n = 10
+	statuses := make(chan resp, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { statuses <- e.do("POST", "/v1/webhooks", key, validWebhook(fmt.Sprintf("hook %d", i))) })
+	}
+	wg.Wait()
+	close(statuses)
+	counts := map[int]int{}
+	for r := range statuses {
+		counts[r.Status]++
+		if r.Status == 422 {
+			if r.code() != "webhook_limit_reached" || !strings.Contains(string(r.Raw), "limit of 3 webhooks") {
+				t.Errorf("at the limit: %s", r.Raw)
+			}
+			r.wantErrorShape(t)
+		}
+	}
+	if counts[201] != 3 || counts[422] != n-3 {
+		t.Errorf("statuses %v, want 3 201 and %d 422", counts, n-3)
+	}
+	if got := e.countWebhooks(); got != 3 {
+		t.Fatalf("%d webhooks, want 3", got)
+	}
+	// Another account has its own allowance.
+	_, other := e.account("professional")
+	e.createWebhook(other, validWebhook("other"))
+	// Deleting one makes room again.
+	r := e.do("GET", "/v1/webhooks", key, nil).want(t, 200, "")
+	id := r.Body["data"].([]any)[0].(map[string]any)["id"].(string)
+	e.do("POST", "/v1/webhooks/"+id+"/disable", key, nil).want(t, 200, "")
+	e.do("DELETE", "/v1/webhooks/"+id+"?confirm="+id, key, nil).want(t, 204, "")
+	e.createWebhook(key, validWebhook("after delete"))
+	e.do("POST", "/v1/webhooks", key, validWebhook("one too many")).want(t, 422, "webhook_limit_reached")
 }

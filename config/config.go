@@ -3,6 +3,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +27,16 @@ type Config struct {
 	TemporalAddress   string `env:"TEMPORAL_ADDRESS" envDefault:"127.0.0.1:7233"`
 	TemporalNamespace string `env:"TEMPORAL_NAMESPACE" envDefault:"default"`
 	TaskQueue         string `env:"TEMPORAL_TASK_QUEUE" envDefault:"webhooks"`
+	// Connection security to Temporal. TLS is on when TEMPORAL_TLS is true
+	// or any TEMPORAL_TLS_* file or TEMPORAL_API_KEY is set; CERT and KEY
+	// (a client certificate for mTLS) go together; CA replaces the system
+	// roots; the API key is sent as a bearer token (Temporal Cloud).
+	TemporalTLS           bool   `env:"TEMPORAL_TLS" envDefault:"false"`
+	TemporalTLSCert       string `env:"TEMPORAL_TLS_CERT"`
+	TemporalTLSKey        string `env:"TEMPORAL_TLS_KEY"`
+	TemporalTLSCA         string `env:"TEMPORAL_TLS_CA"`
+	TemporalTLSServerName string `env:"TEMPORAL_TLS_SERVER_NAME"`
+	TemporalAPIKey        string `env:"TEMPORAL_API_KEY"`
 
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	// MetricsAddr serves Prometheus metrics at /metrics when set.
@@ -49,6 +61,25 @@ type Config struct {
 	// anyway, e.g. 127.0.0.0/8 for local development.
 	EgressAllowCIDRs string `env:"EGRESS_ALLOW_CIDRS"`
 
+	// MaxWebhooksPerAccount bounds an account's webhooks: one event fans out
+	// to every matching webhook in one workflow, so this bounds its history
+	// size, the concurrent deliveries it starts, and an account's cost.
+	MaxWebhooksPerAccount int `env:"MAX_WEBHOOKS_PER_ACCOUNT" envDefault:"1000"`
+
+	// Abuse limits, counted by each API process on its own (0 switches one
+	// off). Failed authentications per client address protect the key
+	// lookup from guessing floods; requests per API key bound one caller's
+	// share; tests per webhook bound POST /v1/webhooks/{id}/test, which
+	// makes an outbound request (one runs at a time per webhook anyway).
+	AuthFailuresPerMinute float64 `env:"RATE_LIMIT_AUTH_FAILURES_PER_MINUTE" envDefault:"20"`
+	KeyRequestsPerSecond  float64 `env:"RATE_LIMIT_REQUESTS_PER_SECOND" envDefault:"100"`
+	KeyRequestsBurst      int     `env:"RATE_LIMIT_REQUESTS_BURST" envDefault:"200"`
+	WebhookTestsPerMinute float64 `env:"RATE_LIMIT_WEBHOOK_TESTS_PER_MINUTE" envDefault:"6"`
+	// TrustedProxyCIDRs lists the reverse proxies whose X-Forwarded-For
+	// names the client; without it the peer address is the client (the
+	// header is then ignored: anyone could send one).
+	TrustedProxyCIDRs string `env:"TRUSTED_PROXY_CIDRS"`
+
 	// Retention is how long events, deliveries and attempts are kept; 0
 	// keeps them forever.
 	Retention time.Duration `env:"RETENTION" envDefault:"720h"`
@@ -66,8 +97,9 @@ type Config struct {
 	EagerStart bool `env:"-"`
 
 	// Parsed forms, filled by Load.
-	Retries    []time.Duration `env:"-"`
-	AllowCIDRs []netip.Prefix  `env:"-"`
+	Retries        []time.Duration `env:"-"`
+	AllowCIDRs     []netip.Prefix  `env:"-"`
+	TrustedProxies []netip.Prefix  `env:"-"`
 }
 
 // Load reads the environment and validates it.
@@ -112,10 +144,54 @@ func (c *Config) validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("LOG_FORMAT must be text or json, not %q", c.LogFormat))
 	}
+	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
+		errs = append(errs, errors.New("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together"))
+	}
+	if _, err := c.TemporalTLSConfig(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.TrustedProxies, err = egress.ParseCIDRs(c.TrustedProxyCIDRs); err != nil {
+		errs = append(errs, fmt.Errorf("TRUSTED_PROXY_CIDRS: %w", err))
+	}
+	if c.AuthFailuresPerMinute < 0 || c.KeyRequestsPerSecond < 0 || c.KeyRequestsBurst < 0 || c.WebhookTestsPerMinute < 0 {
+		errs = append(errs, errors.New("RATE_LIMIT_* settings must not be negative (0 switches a limit off)"))
+	}
+	if c.MaxWebhooksPerAccount <= 0 {
+		errs = append(errs, errors.New("MAX_WEBHOOKS_PER_ACCOUNT must be positive"))
+	}
 	if c.WorkerActivitySlots <= 0 || c.DatabaseMaxConns <= 0 {
 		errs = append(errs, errors.New("WORKER_MAX_CONCURRENT_ACTIVITIES and DATABASE_MAX_CONNS must be positive"))
 	}
 	return errors.Join(errs...)
+}
+
+// TemporalTLSConfig builds the TLS settings of the Temporal connection from
+// the TEMPORAL_TLS_* settings; nil when TLS is off.
+func (c Config) TemporalTLSConfig() (*tls.Config, error) {
+	if !c.TemporalTLS && c.TemporalTLSCert == "" && c.TemporalTLSKey == "" && c.TemporalTLSCA == "" &&
+		c.TemporalTLSServerName == "" && c.TemporalAPIKey == "" {
+		return nil, nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TemporalTLSServerName}
+	if c.TemporalTLSCert != "" && c.TemporalTLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(c.TemporalTLSCert, c.TemporalTLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	if c.TemporalTLSCA != "" {
+		pem, err := os.ReadFile(c.TemporalTLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CA: no PEM certificate in %s", c.TemporalTLSCA)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
 }
 
 // ParseSchedule parses a comma-separated list of durations.

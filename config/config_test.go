@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +24,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.DeliveryTimeout != 5*time.Second || c.AllowHTTP || len(c.AllowCIDRs) != 0 {
 		t.Fatalf("unsafe or wrong defaults: timeout %s, allowHTTP %v, allow %v", c.DeliveryTimeout, c.AllowHTTP, c.AllowCIDRs)
+	}
+	if c.MaxWebhooksPerAccount != 1000 {
+		t.Fatalf("MAX_WEBHOOKS_PER_ACCOUNT default %d, want 1000", c.MaxWebhooksPerAccount)
 	}
 	if !strings.Contains(c.DatabaseURL, "127.0.0.1:55432") || c.TemporalAddress != "127.0.0.1:7233" {
 		t.Fatalf("defaults do not point at make run's stack: %s %s", c.DatabaseURL, c.TemporalAddress)
@@ -55,5 +59,39 @@ func TestOverridesAndErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}
+	}
+}
+
+func TestTemporalTLSSettings(t *testing.T) {
+	c, err := LoadFrom(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc, err := c.TemporalTLSConfig(); tc != nil || err != nil {
+		t.Fatalf("TLS on by default: %v %v", tc, err)
+	}
+	// An API key alone means TLS with the system roots (Temporal Cloud).
+	c, err = LoadFrom(map[string]string{"TEMPORAL_API_KEY": "k", "TEMPORAL_TLS_SERVER_NAME": "ns.tmprl.cloud"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc, err := c.TemporalTLSConfig(); err != nil || tc == nil || tc.ServerName != "ns.tmprl.cloud" || tc.RootCAs != nil {
+		t.Fatalf("API key without TLS settings: %+v %v", tc, err)
+	}
+	for name, vars := range map[string]map[string]string{
+		"TEMPORAL_TLS_KEY":  {"TEMPORAL_TLS_CERT": "client.pem"},
+		"TEMPORAL_TLS_CERT": {"TEMPORAL_TLS_KEY": "client.key"},
+		"TEMPORAL_TLS_CA":   {"TEMPORAL_TLS_CA": "/nonexistent/ca.pem"},
+	} {
+		if _, err := LoadFrom(vars); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%v: error %v does not name %s", vars, err, name)
+		}
+	}
+	notPEM := t.TempDir() + "/ca.pem"
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadFrom(map[string]string{"TEMPORAL_TLS_CA": notPEM}); err == nil {
+		t.Error("a CA file without a certificate accepted")
 	}
 }

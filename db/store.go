@@ -5,8 +5,11 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -18,6 +21,8 @@ var (
 	ErrNotFound = errors.New("db: not found")
 	// ErrConflict is returned when a unique constraint is violated.
 	ErrConflict = errors.New("db: conflict")
+	// ErrLimitReached is returned when a create would exceed a quota.
+	ErrLimitReached = errors.New("db: limit reached")
 )
 
 // Store wraps the connection pool. Methods take ctx first and return wrapped
@@ -98,4 +103,27 @@ func translate(err error) error {
 		}
 	}
 	return err
+}
+
+// Unavailable reports whether err means PostgreSQL could not be reached or
+// refuses work for now (an outage, not a mistake in the request): network
+// errors, a dropped connection, SQLSTATE class 08 (connection exception),
+// 57P01-57P03 (admin or crash shutdown, cannot connect now), 53300 (too many
+// connections), or a deadline that ran out waiting for it. Callers answer
+// "try again later" instead of an internal error.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pqErr *pq.Error
+	if errors.As(err, &pqErr) {
+		switch pqErr.Code {
+		case "57P01", "57P02", "57P03", "53300":
+			return true
+		}
+		return pqErr.Code.Class() == "08"
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded)
 }

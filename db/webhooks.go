@@ -38,15 +38,44 @@ type WebhookFields struct {
 
 // CreateWebhook inserts a webhook with its id chosen by the caller (the id is
 // the additional data of the secret's encryption, so it must be known first).
+// It applies no limit on the account's number of webhooks; the API uses
+// CreateWebhookLimited.
 func (s *Store) CreateWebhook(ctx context.Context, id, accountID uuid.UUID, f WebhookFields, enabled bool, secretEnc []byte) (Webhook, error) {
+	return s.CreateWebhookLimited(ctx, id, accountID, f, enabled, secretEnc, 0)
+}
+
+// CreateWebhookLimited is CreateWebhook refusing with ErrLimitReached when
+// the account already has limit webhooks (limit <= 0: none). The account row
+// is locked for the count and the insert, so concurrent creates of one
+// account take turns and cannot exceed the limit together.
+func (s *Store) CreateWebhookLimited(ctx context.Context, id, accountID uuid.UUID, f WebhookFields, enabled bool, secretEnc []byte, limit int) (Webhook, error) {
 	var w Webhook
-	err := s.db.GetContext(ctx, &w, `
-		INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, app_ids, enabled, secret_enc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
-		id, accountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources),
-		pq.StringArray(nonNil(f.AppIDs)), enabled, secretEnc)
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		if limit > 0 {
+			// Lock the account, not the webhooks: a count cannot lock rows
+			// that do not exist yet. The count is its own statement so it
+			// sees the rows committed by whoever held the lock before
+			// (in one statement it would use the snapshot taken before
+			// waiting).
+			if _, err := tx.ExecContext(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, accountID); err != nil {
+				return translate(err)
+			}
+			var n int
+			if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM webhooks WHERE account_id = $1`, accountID); err != nil {
+				return translate(err)
+			}
+			if n >= limit {
+				return fmt.Errorf("%w: %d webhooks", ErrLimitReached, n)
+			}
+		}
+		return translate(tx.GetContext(ctx, &w, `
+			INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, app_ids, enabled, secret_enc)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+			id, accountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources),
+			pq.StringArray(nonNil(f.AppIDs)), enabled, secretEnc))
+	})
 	if err != nil {
-		return Webhook{}, fmt.Errorf("creating webhook: %w", translate(err))
+		return Webhook{}, fmt.Errorf("creating webhook: %w", err)
 	}
 	return w, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -644,13 +645,48 @@ func TestWebhookTestEndpoint(t *testing.T) {
 		t.Fatalf("logged test delivery %+v", d)
 	}
 
-	e.Do("POST", "/v1/webhooks/"+badHook+"/test", key, nil).Want(t, 200).Decode(t, &got)
-	if got.Success || got.StatusCode != 500 {
-		t.Fatalf("test of a failing receiver: %+v", got)
+	// A failed test is the documented 502 delivery_failed, with the attempt.
+	var failed struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+		Attempt struct {
+			DeliveryID string `json:"deliveryId"`
+			Success    bool   `json:"success"`
+			StatusCode int    `json:"statusCode"`
+			Error      string `json:"error"`
+		} `json:"attempt"`
+	}
+	e.Do("POST", "/v1/webhooks/"+badHook+"/test", key, nil).Want(t, http.StatusBadGateway).Decode(t, &failed)
+	if failed.Error.Code != "delivery_failed" || failed.Attempt.Success || failed.Attempt.StatusCode != 500 ||
+		!strings.Contains(failed.Error.Message, "500") {
+		t.Fatalf("test of a failing receiver: %+v", failed)
 	}
 	// One attempt, never retried.
-	if d := e.Delivery(key, got.DeliveryID); d.Status != "failed" || len(d.Attempts) != 1 || bad.Count() != 1 {
+	if d := e.Delivery(key, failed.Attempt.DeliveryID); d.Status != "failed" || len(d.Attempts) != 1 || bad.Count() != 1 {
 		t.Fatalf("logged test delivery %+v, %d requests", d, bad.Count())
+	}
+	// A redirect is a failure (never followed), and so is a refused connection.
+	redirect := e2etest.NewReceiver(t, func(e2etest.Request) e2etest.Reply { return e2etest.Status(http.StatusFound) })
+	redirectHook, _ := e.CreateWebhook(key, e2etest.Webhook{URL: redirect.At("/moved")})
+	failed.Attempt.StatusCode = 0
+	e.Do("POST", "/v1/webhooks/"+redirectHook+"/test", key, nil).Want(t, http.StatusBadGateway).Decode(t, &failed)
+	if failed.Error.Code != "delivery_failed" || failed.Attempt.Success || failed.Attempt.StatusCode != http.StatusFound {
+		t.Fatalf("test of a redirecting receiver: %+v", failed)
+	}
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusedURL := "http://" + closed.Addr().String() + "/hook"
+	closed.Close() // nothing listens there now: the connection is refused
+	refusedHook, _ := e.CreateWebhook(key, e2etest.Webhook{URL: refusedURL})
+	failed.Attempt.Error = ""
+	e.Do("POST", "/v1/webhooks/"+refusedHook+"/test", key, nil).Want(t, http.StatusBadGateway).Decode(t, &failed)
+	if failed.Error.Code != "delivery_failed" || failed.Attempt.Success || failed.Attempt.Error == "" ||
+		!strings.Contains(failed.Error.Message, failed.Attempt.Error) {
+		t.Fatalf("test of a refused address: %+v", failed)
 	}
 	e.Do("POST", "/v1/webhooks/"+uuid.NewString()+"/test", key, nil).Want(t, http.StatusNotFound)
 }

@@ -118,6 +118,12 @@ func (e *Event) Validate(maxData int) error {
 	if len(e.AppID) > 200 || !printable(e.AppID) {
 		errs["appId"] = "must be at most 200 printable ASCII characters"
 	}
+	// An offset can push a time given in years 0001-9999 outside them in
+	// UTC, where it can no longer be encoded as RFC 3339 JSON (reading the
+	// event back failed). Zero is "not given": Prepare fills it.
+	if y := e.OccurredAt.UTC().Year(); !e.OccurredAt.IsZero() && (y < 1 || y > 9999) {
+		errs["occurredAt"] = "must be between years 0001 and 9999 in UTC"
+	}
 	trimmed := bytes.TrimSpace(e.Data)
 	switch {
 	case len(trimmed) == 0:

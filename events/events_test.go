@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidate(t *testing.T) {
@@ -29,6 +30,12 @@ func TestValidate(t *testing.T) {
 		{"no data", func(e *Event) { e.Data = nil }, "data"},
 		{"array data", func(e *Event) { e.Data = []byte(`[1]`) }, "data"},
 		{"broken data", func(e *Event) { e.Data = []byte(`{"a":`) }, "data"},
+		{"occurredAt past 9999 in UTC", func(e *Event) {
+			e.OccurredAt = time.Date(9999, 12, 31, 23, 59, 59, 0, time.FixedZone("", -(23*3600+59*60)))
+		}, "occurredAt"},
+		{"occurredAt before 0001 in UTC", func(e *Event) {
+			e.OccurredAt = time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("", 3600))
+		}, "occurredAt"},
 		{"large data", func(e *Event) { e.Data = []byte(`{"a":"` + strings.Repeat("x", 300) + `"}`) }, "data"},
 	}
 	for _, tc := range cases {

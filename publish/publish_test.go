@@ -29,6 +29,12 @@ func TestPrepare(t *testing.T) {
 	if err := p.Prepare(&bad); !errors.As(err, &fe) || fe["type"] == "" {
 		t.Fatalf("invalid event accepted: %v", err)
 	}
+	// An offset pushing the UTC year past 9999 cannot be encoded as JSON.
+	late := events.Event{Type: events.EnvelopeStart, TriggerSource: events.SourceSaaSPage, Data: []byte(`{}`),
+		OccurredAt: time.Date(9999, 12, 31, 23, 59, 59, 0, time.FixedZone("", -(23*3600+59*60)))}
+	if err := p.Prepare(&late); !errors.As(err, &fe) || fe["occurredAt"] == "" {
+		t.Fatalf("occurredAt past year 9999 accepted: %v", err)
+	}
 	small := &Publisher{MaxDataBytes: 4}
 	big := events.Event{Type: events.EnvelopeStart, TriggerSource: events.SourceSaaSPage, Data: []byte(`{"a":1}`)}
 	if err := small.Prepare(&big); !errors.As(err, &fe) || fe["data"] == "" {

@@ -30,9 +30,11 @@ cd "$ROOT"
 go build -o "$BIN/webhookd" ./cmd/webhookd
 "$BIN/webhookd" migrate
 if [ ! -s "$DATA/demo-account.json" ]; then
-  "$BIN/webhookd" accounts create --name "Demo Company" --plan professional >"$DATA/demo-account.json.tmp"
+  # It holds an admin key: readable by its owner only (umask in a subshell).
+  (umask 077 && "$BIN/webhookd" accounts create --name "Demo Company" --plan professional >"$DATA/demo-account.json.tmp")
   mv "$DATA/demo-account.json.tmp" "$DATA/demo-account.json"
 fi
+chmod 600 "$DATA/demo-account.json"   # also tighten one left by an earlier run
 DEMO_KEY=$(sed -n 's/.*"apiKey": *"\([^"]*\)".*/\1/p' "$DATA/demo-account.json")
 
 cat >&2 <<BANNER
