@@ -35,6 +35,7 @@ type results struct {
 	EventDataBytes          int                `json:"eventDataBytes"`
 	Measurements            []measurement      `json:"measurements"`
 	Management              []mgmtResult       `json:"management"`
+	Storm                   *stormResult       `json:"storm,omitempty"`
 	IsolationSlowWebhooks   int                `json:"isolationSlowWebhooks"`
 	IsolationSlowHits       int64              `json:"isolationSlowReceiverHits"`
 	VerificationFailures    int64              `json:"verificationFailures"`
@@ -87,8 +88,11 @@ func (s settings) MarshalJSON() ([]byte, error) {
 		Wait         string `json:"wait"`
 		Stall        string `json:"stall"`
 		Settle       string `json:"settle"`
+		StormWait    string `json:"stormRetryWait"`
+		StormTimeout string `json:"stormTimeout"`
 		MaxTotal     string `json:"maxTotal"`
-	}{plain(s), s.RateDuration.String(), s.BacklogWait.String(), s.MgmtDuration.String(), s.Wait.String(), s.Stall.String(), s.Settle.String(), s.MaxTotal.String()})
+	}{plain(s), s.RateDuration.String(), s.BacklogWait.String(), s.MgmtDuration.String(), s.Wait.String(), s.Stall.String(), s.Settle.String(),
+		s.StormRetryWait.String(), s.StormTimeout.String(), s.MaxTotal.String()})
 }
 
 func (r *results) find(name string) (measurement, bool) {
@@ -246,6 +250,7 @@ func printReport(out io.Writer, r *results) {
 		row("mgmt "+mg.Op+" p99 ms", fmt.Sprintf("%.1f%s", mg.LatencyMS.P99, errs), "", "", "", "")
 	}
 	tw.Flush()
+	printStorm(out, r.Storm)
 
 	fmt.Fprintf(out, "\nPeer reference (best open-source peer, from our guide)\n")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
@@ -303,6 +308,9 @@ func printCPU(out io.Writer, r *results) {
 	}
 	for _, mg := range r.Management {
 		line("mgmt "+mg.Op, mg.CPUCores)
+	}
+	if r.Storm != nil && r.Storm.CPUCores != nil {
+		line("storm", r.Storm.CPUCores)
 	}
 	if r.TotalCPUCores != nil {
 		line("whole run", r.TotalCPUCores)
