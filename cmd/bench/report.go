@@ -128,6 +128,10 @@ func (r *results) evaluate() {
 	add("isolation healthy p99 vs 1:1 fixed-rate p99", "<= 1.5x", okI && okF && s1f.LatencyMS.P99 > 0,
 		ratio(iso.LatencyMS.P99, s1f.LatencyMS.P99), func() bool { return iso.Complete && iso.LatencyMS.P99 <= 1.5*s1f.LatencyMS.P99 })
 	add("backlog publish p99 (ms)", "< 50 ms", okB, bl.PublishLatencyMS.P99, func() bool { return bl.PublishLatencyMS.P99 < 50 })
+	if st := r.Storm; st != nil && st.Posts > 0 {
+		add("storm duplicate POSTs", "0, every receiver exactly 17 POSTs, event completed", true, float64(st.Duplicates),
+			func() bool { return st.AsExpected && st.EventCompleted })
+	}
 	r.Peer = []peerRow{
 		{"one-to-one deliveries/s (saturation)", s1s.DeliveriesPerS, peerOneToOnePerS, "/s"},
 		{"fan-out 10 deliveries/s", f10.DeliveriesPerS, peerFanout10PerS, "/s"},
@@ -173,6 +177,12 @@ func printReport(out io.Writer, r *results) {
 	fmt.Fprintf(out, "event data %d B; fixed rate %.0f/s for %s; saturation %d events x %d publishers; backlog %d x %d\n\n",
 		r.EventDataBytes, s.Rate, s.RateDuration, s.SatEvents, s.Concurrency, s.BacklogEvents, s.BacklogConcurrency)
 
+	if s.StormOnly {
+		printStorm(out, r.Storm)
+		printCPU(out, r)
+		printFooter(out, r)
+		return
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintln(tw, "measurement\tours\tfloor/ref\tratio\ttarget\tmet\t")
 	row := func(label, ours, ref, ratio, target, met string) {
@@ -261,7 +271,11 @@ func printReport(out io.Writer, r *results) {
 	tw.Flush()
 
 	printCPU(out, r)
+	printFooter(out, r)
+}
 
+// printFooter prints peak memory, verification failures and errors.
+func printFooter(out io.Writer, r *results) {
 	fmt.Fprintf(out, "\nPeak memory (MB): ")
 	names := sortedKeys(r.PeakMemoryMB)
 	for i, n := range names {

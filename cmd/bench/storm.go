@@ -144,6 +144,7 @@ func (b *bench) storm(ctx context.Context) error {
 		return fmt.Errorf("storm: %w", err)
 	}
 	r.SetupSeconds = round2(time.Since(setup).Seconds())
+	b.logf("  set up in %.1f s", r.SetupSeconds)
 	b.settle(ctx)
 
 	// The phase: one event, until its workflow closes.
