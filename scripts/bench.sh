@@ -3,7 +3,9 @@
 # make run's or make test's): PostgreSQL on 55434 (database dropped and
 # recreated each run), a Temporal dev server on 7253 with a fresh SQLite file,
 # then .bin/bench, which starts `webhookd api` and `webhookd worker` itself.
-# Flags pass through: scripts/bench.sh -quick, or make bench ARGS=-quick.
+# Flags pass through: scripts/bench.sh -quick, or make bench ARGS=-quick;
+# make bench ARGS="-storm-only -quick" runs only the storm phase (100
+# webhooks), ARGS=-storm=false skips it.
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
 DATA="$ROOT/.data/bench"

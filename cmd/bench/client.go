@@ -71,9 +71,15 @@ type createdWebhook struct {
 }
 
 func (a *apiClient) createWebhook(ctx context.Context, name, url string) (createdWebhook, error) {
+	return a.createWebhookFor(ctx, name, url, eventType)
+}
+
+// createWebhookFor creates a webhook subscribed to one event type (from
+// triggerSource).
+func (a *apiClient) createWebhookFor(ctx context.Context, name, url, typ string) (createdWebhook, error) {
 	body, _ := json.Marshal(map[string]any{
 		"name": name, "url": url,
-		"eventTypes":     []string{eventType},
+		"eventTypes":     []string{typ},
 		"triggerSources": []string{triggerSource},
 	})
 	var w createdWebhook
@@ -86,10 +92,24 @@ func (a *apiClient) disableWebhook(ctx context.Context, id string) error {
 }
 
 func (a *apiClient) publish(ctx context.Context, eventID string, data json.RawMessage) error {
+	_, err := a.publishType(ctx, eventID, eventType, data)
+	return err
+}
+
+// published is the part of the POST /v1/events answer the bench needs.
+type published struct {
+	EventID    string `json:"eventId"`
+	WorkflowID string `json:"workflowId"`
+}
+
+// publishType publishes an event of type typ (from triggerSource).
+func (a *apiClient) publishType(ctx context.Context, eventID, typ string, data json.RawMessage) (published, error) {
 	body, _ := json.Marshal(map[string]any{
-		"id": eventID, "type": eventType, "triggerSource": triggerSource, "data": data,
+		"id": eventID, "type": typ, "triggerSource": triggerSource, "data": data,
 	})
-	return a.call(ctx, http.MethodPost, "/v1/events", body, http.StatusAccepted, nil)
+	var p published
+	err := a.call(ctx, http.MethodPost, "/v1/events", body, http.StatusAccepted, &p)
+	return p, err
 }
 
 // Every event of the bench is the same kind: what changes between scenarios

@@ -47,6 +47,11 @@ type settings struct {
 	Stall              time.Duration `json:"stall"`
 	Settle             time.Duration `json:"settle"`
 	Warmup             int           `json:"warmupEvents"`
+	Storm              bool          `json:"storm"`
+	StormOnly          bool          `json:"stormOnly"`
+	StormWebhooks      int           `json:"stormWebhooks"`
+	StormRetryWait     time.Duration `json:"stormRetryWait"`
+	StormTimeout       time.Duration `json:"stormTimeout"`
 	MaxTotal           time.Duration `json:"maxTotal"`
 	Out                string        `json:"out"`
 }
@@ -74,7 +79,12 @@ func parseFlags(args []string) (settings, error) {
 	fs.DurationVar(&s.Stall, "stall", 20*time.Second, "stop waiting for a phase's deliveries after this long without a new one")
 	fs.DurationVar(&s.Settle, "settle", 2*time.Second, "pause between phases")
 	fs.IntVar(&s.Warmup, "warmup", 20, "events delivered through each path before measuring")
-	fs.DurationVar(&s.MaxTotal, "max-total", 12*time.Minute, "hard bound on the whole run")
+	fs.BoolVar(&s.Storm, "storm", true, "storm phase, last: one event to -storm-webhooks failing webhooks with webhookd restarted on a short retry schedule (-storm=false skips it)")
+	fs.BoolVar(&s.StormOnly, "storm-only", false, "run only the storm phase (no warm-up, no other phase)")
+	fs.IntVar(&s.StormWebhooks, "storm-webhooks", 1000, "storm: webhooks of the one account (at most 1000, the per-account limit)")
+	fs.DurationVar(&s.StormRetryWait, "storm-retry-wait", time.Second, "storm: each of the 16 waits of DELIVERY_RETRY_SCHEDULE")
+	fs.DurationVar(&s.StormTimeout, "storm-timeout", 8*time.Minute, "storm: how long to wait for the event workflow to complete")
+	fs.DurationVar(&s.MaxTotal, "max-total", 20*time.Minute, "hard bound on the whole run")
 	fs.StringVar(&s.Out, "out", "bench-results", "directory of the JSON results")
 	if err := fs.Parse(args); err != nil {
 		return s, err
@@ -101,11 +111,22 @@ func parseFlags(args []string) (settings, error) {
 		quick("wait", func() { s.Wait = 30 * time.Second })
 		quick("warmup", func() { s.Warmup = 5 })
 		quick("settle", func() { s.Settle = time.Second })
-		quick("max-total", func() { s.MaxTotal = 5 * time.Minute })
+		quick("storm-webhooks", func() { s.StormWebhooks = 100 })
+		quick("storm-timeout", func() { s.StormTimeout = 3 * time.Minute })
+		quick("max-total", func() { s.MaxTotal = 8 * time.Minute })
 	}
 	if s.Rate <= 0 || s.SatEvents <= 0 || s.Concurrency <= 0 || s.BacklogConcurrency <= 0 || s.MgmtConcurrency <= 0 ||
 		s.IsoWebhooks <= 0 || s.Warmup <= 0 || s.Fanout10Events < 0 || s.Fanout100Events < 0 || s.BacklogEvents < 0 {
 		return s, errors.New("sizes must be positive")
+	}
+	if s.StormWebhooks <= 0 || s.StormWebhooks > maxStormHooks {
+		return s, fmt.Errorf("-storm-webhooks must be 1 to %d (the per-account webhook limit)", maxStormHooks)
+	}
+	if s.StormRetryWait <= 0 || s.StormTimeout <= 0 {
+		return s, errors.New("-storm-retry-wait and -storm-timeout must be positive")
+	}
+	if s.StormOnly {
+		s.Storm = true
 	}
 	return s, nil
 }
@@ -172,31 +193,12 @@ func run(ctx context.Context, s settings) error {
 	if _, err := runOnce(ctx, bin, env, "migrate"); err != nil {
 		return err
 	}
-	// By default one `webhookd serve` process, as make run runs it (and which
-	// lets the API start workflows eagerly on its own worker); -split runs
-	// the two roles as separate processes so their CPU can be told apart.
-	var api, worker *proc
-	if s.Split {
-		if api, err = startProc("webhookd api", bin, []string{"api"}, env, filepath.Join(logDir, "api.log")); err != nil {
-			return err
-		}
-		defer api.stop()
-		if worker, err = startProc("webhookd worker", bin, []string{"worker"}, env, filepath.Join(logDir, "worker.log")); err != nil {
-			return err
-		}
-		defer worker.stop()
-	} else {
-		if api, err = startProc("webhookd serve", bin, []string{"serve"}, env, filepath.Join(logDir, "serve.log")); err != nil {
-			return err
-		}
-		defer api.stop()
-		worker = api
-	}
-	apiURL := "http://" + apiAddr
-	if err := waitReady(ctx, apiURL, api, 60*time.Second); err != nil {
+	wd := &webhookd{bin: bin, env: env, split: s.Split, logDir: logDir, addr: apiAddr}
+	defer wd.stop()
+	if err := wd.start(ctx, "", nil); err != nil {
 		return err
 	}
-	logf("webhookd api (pid %d) ready at %s; worker pid %d; logs in %s", api.pid(), apiURL, worker.pid(), logDir)
+	apiURL := wd.url()
 
 	fl, err := startFloor(ctx, taddr, rcv.url)
 	if err != nil {
@@ -210,10 +212,7 @@ func run(ctx context.Context, s settings) error {
 	if pgPID == 0 || tPID == 0 {
 		logf("warning: postgres pid %d, temporal pid %d: 0 means not measured (set BENCH_PGDATA, BENCH_TEMPORAL_PID)", pgPID, tPID)
 	}
-	comps := []component{{Name: "webhookd", PID: api.pid()}}
-	if s.Split {
-		comps = []component{{Name: "api", PID: api.pid()}, {Name: "worker", PID: worker.pid()}}
-	}
+	comps := wd.components()
 	cpuOrder = nil
 	for _, c := range comps {
 		cpuOrder = append(cpuOrder, c.Name)
@@ -229,7 +228,7 @@ func run(ctx context.Context, s settings) error {
 	go mon.sample(sampleCtx, 500*time.Millisecond)
 
 	b := &bench{
-		s: s, bin: bin, env: env, apiURL: apiURL, hc: newHTTPClient(max(s.Concurrency, s.BacklogConcurrency, s.MgmtConcurrency)),
+		s: s, bin: bin, env: env, apiURL: apiURL, wd: wd, hc: newHTTPClient(max(s.Concurrency, s.BacklogConcurrency, s.MgmtConcurrency)),
 		rcv: rcv, slow: slow, fl: fl, mon: mon, res: res, logf: logf,
 		runID: fmt.Sprintf("r%x", time.Now().Unix()%0xffffff),
 	}
@@ -264,8 +263,14 @@ func run(ctx context.Context, s settings) error {
 }
 
 // runScenarios runs every scenario in order: the lightest first, the backlog
-// (which leaves the most history behind) last.
+// (which leaves the most history behind) next to last, the storm (which
+// restarts webhookd with a short retry schedule) last.
 func runScenarios(ctx context.Context, b *bench) error {
+	if b.s.StormOnly {
+		total := b.mon.snapshot()
+		defer func() { b.res.TotalCPUCores = b.mon.cpuSince(total) }()
+		return b.storm(ctx)
+	}
 	s1, err := b.newAccount(ctx, "s1", 1, 0)
 	if err != nil {
 		return err
@@ -291,6 +296,10 @@ func runScenarios(ctx context.Context, b *bench) error {
 	errs = append(errs, b.management(ctx))
 	if b.s.BacklogEvents > 0 {
 		errs = append(errs, b.backlog(ctx))
+	}
+	// Last: it restarts webhookd with a retry schedule no other phase wants.
+	if b.s.Storm {
+		errs = append(errs, b.storm(ctx))
 	}
 	return errors.Join(errs...)
 }
@@ -330,4 +339,72 @@ func toolVersions(r *results) {
 	if out, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil {
 		r.GitDirty = len(strings.TrimSpace(string(out))) > 0
 	}
+}
+
+// webhookd runs the webhookd processes under test: one `webhookd serve`, as
+// make run runs it (which lets the API start workflows eagerly on its own
+// worker), or with -split `webhookd api` and `webhookd worker` as two
+// processes so their CPU can be told apart. The API always listens on addr,
+// so API clients made before a restart keep working.
+type webhookd struct {
+	bin, logDir, addr string
+	env               []string
+	split             bool
+	api, worker       *proc
+}
+
+func (w *webhookd) url() string { return "http://" + w.addr }
+
+// start starts the processes with w.env plus extra (later values win); tag,
+// when not empty, is added to the log file names. It returns once the API
+// answers /readyz.
+func (w *webhookd) start(ctx context.Context, tag string, extra []string) error {
+	env := append(append([]string(nil), w.env...), extra...)
+	logName := func(role string) string {
+		if tag != "" {
+			role += "-" + tag
+		}
+		return filepath.Join(w.logDir, role+".log")
+	}
+	var err error
+	if w.split {
+		if w.api, err = startProc("webhookd api", w.bin, []string{"api"}, env, logName("api")); err != nil {
+			return err
+		}
+		if w.worker, err = startProc("webhookd worker", w.bin, []string{"worker"}, env, logName("worker")); err != nil {
+			return err
+		}
+	} else {
+		if w.api, err = startProc("webhookd serve", w.bin, []string{"serve"}, env, logName("serve")); err != nil {
+			return err
+		}
+		w.worker = w.api
+	}
+	if err := waitReady(ctx, w.url(), w.api, 60*time.Second); err != nil {
+		return err
+	}
+	logf("webhookd api (pid %d) ready at %s; worker pid %d; logs in %s", w.api.pid(), w.url(), w.worker.pid(), w.logDir)
+	return nil
+}
+
+// stop stops the processes (SIGTERM, then SIGKILL after 10 s).
+func (w *webhookd) stop() {
+	if w.worker != w.api {
+		w.worker.stop()
+	}
+	w.api.stop()
+}
+
+// restart stops the processes and starts them again with extra settings.
+func (w *webhookd) restart(ctx context.Context, tag string, extra []string) error {
+	w.stop()
+	return w.start(ctx, tag, extra)
+}
+
+// components are the processes as the CPU monitor names them.
+func (w *webhookd) components() []component {
+	if w.split {
+		return []component{{Name: "api", PID: w.api.pid()}, {Name: "worker", PID: w.worker.pid()}}
+	}
+	return []component{{Name: "webhookd", PID: w.api.pid()}}
 }

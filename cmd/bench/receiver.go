@@ -117,10 +117,12 @@ func (c *collector) counts() (dups, strays int) {
 	return c.dups, c.strays
 }
 
-// hook is one receiving endpoint: its verifier and current collector.
+// hook is one receiving endpoint: its verifier and current collector, or
+// the storm counter when it is a failing endpoint of the storm phase.
 type hook struct {
-	wh  *standardwebhooks.Webhook
-	col atomic.Pointer[collector]
+	wh    *standardwebhooks.Webhook
+	col   atomic.Pointer[collector]
+	storm atomic.Pointer[stormCounter]
 }
 
 // receiver is the healthy endpoint server: POST /h/{key}.
@@ -167,6 +169,18 @@ func (r *receiver) register(key, secret string) error {
 	return nil
 }
 
+// failInto makes the given hook keys answer every verified POST with 500
+// and count it in sc.
+func (r *receiver) failInto(sc *stormCounter, keys ...string) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, k := range keys {
+		if h := r.hooks[k]; h != nil {
+			h.storm.Store(sc)
+		}
+	}
+}
+
 // collect routes the deliveries of the given hook keys to c.
 func (r *receiver) collect(c *collector, keys ...string) {
 	r.mu.RLock()
@@ -209,6 +223,11 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	now := time.Now()
+	if sc := h.storm.Load(); sc != nil {
+		sc.record(key, req.Header.Get("webhook-id"), now)
+		http.Error(w, "storm: failing on purpose", http.StatusInternalServerError)
+		return
+	}
 	if c := h.col.Load(); c != nil {
 		c.record(req.Header.Get("webhook-id"), delivery{hook: key, eventID: p.EventID, at: now})
 	} else {

@@ -35,6 +35,7 @@ type results struct {
 	EventDataBytes          int                `json:"eventDataBytes"`
 	Measurements            []measurement      `json:"measurements"`
 	Management              []mgmtResult       `json:"management"`
+	Storm                   *stormResult       `json:"storm,omitempty"`
 	IsolationSlowWebhooks   int                `json:"isolationSlowWebhooks"`
 	IsolationSlowHits       int64              `json:"isolationSlowReceiverHits"`
 	VerificationFailures    int64              `json:"verificationFailures"`
@@ -87,8 +88,11 @@ func (s settings) MarshalJSON() ([]byte, error) {
 		Wait         string `json:"wait"`
 		Stall        string `json:"stall"`
 		Settle       string `json:"settle"`
+		StormWait    string `json:"stormRetryWait"`
+		StormTimeout string `json:"stormTimeout"`
 		MaxTotal     string `json:"maxTotal"`
-	}{plain(s), s.RateDuration.String(), s.BacklogWait.String(), s.MgmtDuration.String(), s.Wait.String(), s.Stall.String(), s.Settle.String(), s.MaxTotal.String()})
+	}{plain(s), s.RateDuration.String(), s.BacklogWait.String(), s.MgmtDuration.String(), s.Wait.String(), s.Stall.String(), s.Settle.String(),
+		s.StormRetryWait.String(), s.StormTimeout.String(), s.MaxTotal.String()})
 }
 
 func (r *results) find(name string) (measurement, bool) {
@@ -124,6 +128,10 @@ func (r *results) evaluate() {
 	add("isolation healthy p99 vs 1:1 fixed-rate p99", "<= 1.5x", okI && okF && s1f.LatencyMS.P99 > 0,
 		ratio(iso.LatencyMS.P99, s1f.LatencyMS.P99), func() bool { return iso.Complete && iso.LatencyMS.P99 <= 1.5*s1f.LatencyMS.P99 })
 	add("backlog publish p99 (ms)", "< 50 ms", okB, bl.PublishLatencyMS.P99, func() bool { return bl.PublishLatencyMS.P99 < 50 })
+	if st := r.Storm; st != nil && st.Posts > 0 {
+		add("storm duplicate POSTs", "0, every receiver exactly 17 POSTs, event completed", true, float64(st.Duplicates),
+			func() bool { return st.AsExpected && st.EventCompleted })
+	}
 	r.Peer = []peerRow{
 		{"one-to-one deliveries/s (saturation)", s1s.DeliveriesPerS, peerOneToOnePerS, "/s"},
 		{"fan-out 10 deliveries/s", f10.DeliveriesPerS, peerFanout10PerS, "/s"},
@@ -169,6 +177,12 @@ func printReport(out io.Writer, r *results) {
 	fmt.Fprintf(out, "event data %d B; fixed rate %.0f/s for %s; saturation %d events x %d publishers; backlog %d x %d\n\n",
 		r.EventDataBytes, s.Rate, s.RateDuration, s.SatEvents, s.Concurrency, s.BacklogEvents, s.BacklogConcurrency)
 
+	if s.StormOnly {
+		printStorm(out, r.Storm)
+		printCPU(out, r)
+		printFooter(out, r)
+		return
+	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	fmt.Fprintln(tw, "measurement\tours\tfloor/ref\tratio\ttarget\tmet\t")
 	row := func(label, ours, ref, ratio, target, met string) {
@@ -246,6 +260,7 @@ func printReport(out io.Writer, r *results) {
 		row("mgmt "+mg.Op+" p99 ms", fmt.Sprintf("%.1f%s", mg.LatencyMS.P99, errs), "", "", "", "")
 	}
 	tw.Flush()
+	printStorm(out, r.Storm)
 
 	fmt.Fprintf(out, "\nPeer reference (best open-source peer, from our guide)\n")
 	tw = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
@@ -256,7 +271,11 @@ func printReport(out io.Writer, r *results) {
 	tw.Flush()
 
 	printCPU(out, r)
+	printFooter(out, r)
+}
 
+// printFooter prints peak memory, verification failures and errors.
+func printFooter(out io.Writer, r *results) {
 	fmt.Fprintf(out, "\nPeak memory (MB): ")
 	names := sortedKeys(r.PeakMemoryMB)
 	for i, n := range names {
@@ -303,6 +322,9 @@ func printCPU(out io.Writer, r *results) {
 	}
 	for _, mg := range r.Management {
 		line("mgmt "+mg.Op, mg.CPUCores)
+	}
+	if r.Storm != nil && r.Storm.CPUCores != nil {
+		line("storm", r.Storm.CPUCores)
 	}
 	if r.TotalCPUCores != nil {
 		line("whole run", r.TotalCPUCores)

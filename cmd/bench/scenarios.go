@@ -21,6 +21,7 @@ type bench struct {
 	bin    string
 	env    []string
 	apiURL string
+	wd     *webhookd
 	hc     *http.Client
 	rcv    *receiver
 	slow   *slowReceiver

@@ -270,13 +270,55 @@ type component struct {
 
 // monitor samples memory of the components and reads CPU snapshots.
 type monitor struct {
-	comps   []component
 	mu      sync.Mutex
+	comps   []component
 	peakRSS map[string]int64 // kB, sampled VmRSS (postgres: sum of all its processes)
+	retired map[string]int64 // CPU ticks of processes replaced under the same name
+}
+
+// components returns the measured processes.
+func (m *monitor) components() []component {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]component(nil), m.comps...)
+}
+
+// retire is called before the named processes stop (webhookd about to be
+// restarted): their CPU so far stays in every later snapshot, so snapshots
+// stay comparable across the restart, and their peak memory in the peak.
+func (m *monitor) retire(names ...string) {
+	now := m.snapshot()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range names {
+		for i := range m.comps {
+			if m.comps[i].Name != n || m.comps[i].PID <= 0 {
+				continue
+			}
+			if hwm := statusKB(m.comps[i].PID, "VmHWM"); hwm > m.peakRSS[n] {
+				m.peakRSS[n] = hwm
+			}
+			m.retired[n] = now.ticks[n]
+			m.comps[i].PID = 0
+		}
+	}
+}
+
+// replace points the named components at the processes that replaced them.
+func (m *monitor) replace(comps []component) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range comps {
+		for i := range m.comps {
+			if m.comps[i].Name == c.Name {
+				m.comps[i].PID = c.PID
+			}
+		}
+	}
 }
 
 func newMonitor(comps []component) *monitor {
-	return &monitor{comps: comps, peakRSS: map[string]int64{}}
+	return &monitor{comps: comps, peakRSS: map[string]int64{}, retired: map[string]int64{}}
 }
 
 // cpuSnapshot is CPU ticks per component at one instant.
@@ -287,7 +329,12 @@ type cpuSnapshot struct {
 
 func (m *monitor) snapshot() cpuSnapshot {
 	s := cpuSnapshot{at: time.Now(), ticks: map[string]int64{}}
-	for _, c := range m.comps {
+	m.mu.Lock()
+	for n, t := range m.retired {
+		s.ticks[n] = t
+	}
+	m.mu.Unlock()
+	for _, c := range m.components() {
 		if c.PID <= 0 {
 			continue
 		}
@@ -310,9 +357,19 @@ func (m *monitor) snapshot() cpuSnapshot {
 		if c.Postgres {
 			t += kids
 		}
-		s.ticks[c.Name] = t
+		s.ticks[c.Name] += t
 	}
 	return s
+}
+
+// cpuMsSince is the CPU time used since a snapshot, in milliseconds.
+func (m *monitor) cpuMsSince(from cpuSnapshot) map[string]float64 {
+	to := m.snapshot()
+	out := map[string]float64{}
+	for name, t := range to.ticks {
+		out[name] = float64(max(0, t-from.ticks[name])) * 1000 / clockTicks
+	}
+	return out
 }
 
 // cpuSince is the CPU used since a snapshot, in cores (CPU seconds per wall second).
@@ -345,7 +402,7 @@ func (m *monitor) sample(ctx context.Context, every time.Duration) {
 }
 
 func (m *monitor) sampleOnce() {
-	for _, c := range m.comps {
+	for _, c := range m.components() {
 		if c.PID <= 0 {
 			continue
 		}
