@@ -103,6 +103,11 @@ func runStorm(t *testing.T, recoverAfter int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var res workflows.Result
+	// The dispatcher starts the workflow just after the 202.
+	e2etest.Eventually(t, "the event's workflow to start", func() bool {
+		_, err := s.e.TC.DescribeWorkflowExecution(ctx, p.WorkflowID, "")
+		return err == nil
+	})
 	if err := s.e.TC.GetWorkflow(ctx, p.WorkflowID, "").Get(ctx, &res); err != nil {
 		t.Fatalf("event workflow: %v", err)
 	}

@@ -162,6 +162,8 @@ func New(t *testing.T, o Options) *Env {
 		"EGRESS_ALLOW_CIDRS":  "127.0.0.0/8",
 		"TEMPORAL_TASK_QUEUE": queue,
 		"DELIVERY_TIMEOUT":    s.AttemptTimeout.String(),
+		// Tests create webhooks and publish faster than a client may.
+		"RATE_LIMIT_REQUESTS_PER_SECOND": "0",
 	})
 	if err != nil {
 		t.Fatal(err)
