@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/delivery"
 	"github.com/esign-webhooks/esign-webhooks/events"
 	"github.com/esign-webhooks/esign-webhooks/metrics"
+	"github.com/esign-webhooks/esign-webhooks/publish"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
 )
 
@@ -27,6 +29,9 @@ type Settings struct {
 	RetryAfterMax    time.Duration   // bound on a receiver's Retry-After
 	ResponseMaxBytes int64           // response body kept in the log
 	UserAgent        string
+	// Endpoint health (see health.go); zero turns a threshold off.
+	HealthDisableAfter     time.Duration // failing continuously this long disables
+	HealthDisableExhausted int           // this many exhausted deliveries in a row disable
 }
 
 // Activities is registered whole on the worker; workflows call its methods
@@ -38,6 +43,11 @@ type Activities struct {
 	Settings Settings
 	Now      func() time.Time
 	Metrics  *metrics.Metrics // optional
+	// Publisher starts the workflows of operational events at once and
+	// signals a disabled webhook's workflows (optional: without it the
+	// dispatcher's sweep starts them).
+	Publisher *publish.Publisher
+	Log       *slog.Logger // optional
 }
 
 func (a *Activities) now() time.Time {
@@ -98,7 +108,10 @@ func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Plan
 	if in.Stored {
 		check.Data = json.RawMessage(`{}`) // the outbox has it, validated
 	}
-	if err := check.Validate(math.MaxInt32); err != nil {
+	// Operational events are stored only by the engine itself (a client
+	// publishing one is refused by Validate); from the outbox they are ours.
+	ours := in.Stored && check.TriggerSource == events.SourceSystem && events.IsSystemType(check.Type)
+	if err := check.Validate(math.MaxInt32); err != nil && !ours {
 		plan.Skipped = "refused: " + err.Error()
 		return plan, nil
 	}

@@ -107,9 +107,11 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 		attempt.Error = res.Error
 	}
 	outcome := db.AttemptOutcome{}
+	signal := db.HealthFailure
 	switch {
 	case sendErr == nil && status >= 200 && status < 300:
 		res.Outcome, outcome.Status = delivery.OutcomeSucceeded, delivery.Succeeded
+		signal = db.HealthSuccess
 	case status == http.StatusGone:
 		res.Outcome, outcome.Status = delivery.OutcomeFailed, delivery.Failed
 		res.Reason = "receiver answered 410 Gone: no more attempts"
@@ -119,6 +121,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 	case in.Test || in.Attempt > len(a.Settings.Retries):
 		res.Outcome, outcome.Status = delivery.OutcomeFailed, delivery.Failed
 		res.Reason = fmt.Sprintf("gave up after %d attempts", in.Attempt)
+		signal = db.HealthExhausted
 		if in.Test {
 			res.Reason = "test event: one attempt only"
 		}
@@ -128,9 +131,21 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 		next := a.now().Add(res.Wait)
 		outcome.NextAttemptAt = &next
 	}
+	if in.Test {
+		signal = db.HealthNone // a test says nothing about the webhook's health
+	}
 	outcome.Reason = res.Reason
-	if err := a.Store.FinishAttempt(recordCtx, attempt, outcome); err != nil {
+	change, err := a.Store.FinishAttempt(recordCtx, attempt, outcome, signal)
+	if err != nil {
 		return flow.AttemptResult{}, err
+	}
+	if change != nil {
+		// The attempt is recorded: a failure to act on the webhook's health
+		// must not make Temporal send it again. Logged, and acted on at the
+		// webhook's next attempt.
+		if err := a.health(recordCtx, *change, t, in, status == http.StatusGone, signal); err != nil {
+			a.log().Warn("acting on webhook health", "webhookId", change.WebhookID, "err", err)
+		}
 	}
 	a.Metrics.ObserveAttempt(res.Outcome, duration)
 	if res.Outcome == delivery.OutcomeSucceeded {

@@ -116,7 +116,7 @@ func (h *Handler) listDeliveries(c echo.Context) error {
 	if f.Status != "" && !f.Status.Valid() {
 		bad["status"] = "must be one of: pending, retrying, succeeded, failed, cancelled"
 	}
-	if f.EventType != "" && !events.IsType(f.EventType) && f.EventType != events.WebhookTest {
+	if f.EventType != "" && !events.IsSubscribable(f.EventType) && f.EventType != events.WebhookTest {
 		bad["eventType"] = "unknown event type " + f.EventType
 	}
 	if len(bad) > 0 {
@@ -348,10 +348,12 @@ func (h *Handler) resend(ctx context.Context, acct uuid.UUID, d db.Delivery) (db
 }
 
 type bulkResendRequest struct {
-	WebhookID string     `json:"webhookId" validate:"required,uuid"`
-	Status    string     `json:"status" validate:"omitempty,oneof=failed cancelled"`
-	Since     *time.Time `json:"since" validate:"required"`
-	Until     *time.Time `json:"until"`
+	WebhookID string `json:"webhookId" validate:"required,uuid"`
+	// Status: failed (default), cancelled, skipped_disabled (missed while
+	// disabled), or pending (stuck: only those whose workflow is gone).
+	Status string     `json:"status" validate:"omitempty,oneof=failed cancelled skipped_disabled pending"`
+	Since  *time.Time `json:"since" validate:"required"`
+	Until  *time.Time `json:"until"`
 }
 
 type bulkResendResponse struct {
@@ -373,6 +375,25 @@ const maxBulkResend = 500
 
 // bulkResend recovers a webhook's failed (or cancelled) deliveries created in
 // a time range, e.g. after the receiver was down: each gets a new series.
+// resendMany resends up to maxBulkResend of ds, in order; More says there
+// were more. A delivery that cannot be resent is reported, not fatal.
+func (h *Handler) resendMany(ctx context.Context, acct uuid.UUID, ds []db.Delivery) bulkResendResponse {
+	out := bulkResendResponse{Resent: []uuid.UUID{}, Errors: []bulkResendFail{}, More: len(ds) > maxBulkResend}
+	for _, d := range ds[:min(len(ds), maxBulkResend)] {
+		if _, _, err := h.resend(ctx, acct, d); err != nil {
+			var apiErr *Error
+			if !errors.As(err, &apiErr) {
+				apiErr = &Error{Code: CodeInternal, Message: "The resend could not be started."}
+				h.log.Warn("resending", "deliveryId", d.ID, "err", err)
+			}
+			out.Errors = append(out.Errors, bulkResendFail{DeliveryID: d.ID, Code: apiErr.Code, Message: apiErr.Message})
+			continue
+		}
+		out.Resent = append(out.Resent, d.ID)
+	}
+	return out
+}
+
 func (h *Handler) bulkResend(c echo.Context) error {
 	var req bulkResendRequest
 	if err := decode(c, &req); err != nil {
@@ -398,22 +419,12 @@ func (h *Handler) bulkResend(c echo.Context) error {
 		return apiError(http.StatusConflict, CodeWebhookDisabled, "The webhook is disabled; enable it, then resend.")
 	}
 	ds, err := h.store.ListDeliveries(ctx, acct, db.DeliveryFilter{
-		WebhookID: &webhookID, Status: delivery.Status(req.Status), CreatedFrom: req.Since, CreatedTo: req.Until, Limit: maxBulkResend + 1,
+		WebhookID: &webhookID, Status: delivery.Status(req.Status), CreatedFrom: req.Since, CreatedTo: req.Until,
+		Limit: maxBulkResend + 1, Oldest: true,
 	})
 	if err != nil {
 		return err
 	}
-	out := bulkResendResponse{Resent: []uuid.UUID{}, Errors: []bulkResendFail{}, More: len(ds) > maxBulkResend}
-	for _, d := range ds[:min(len(ds), maxBulkResend)] {
-		if _, _, err := h.resend(ctx, acct, d); err != nil {
-			var apiErr *Error
-			if !errors.As(err, &apiErr) {
-				return err
-			}
-			out.Errors = append(out.Errors, bulkResendFail{DeliveryID: d.ID, Code: apiErr.Code, Message: apiErr.Message})
-			continue
-		}
-		out.Resent = append(out.Resent, d.ID)
-	}
+	out := h.resendMany(ctx, acct, ds)
 	return c.JSON(http.StatusAccepted, out)
 }

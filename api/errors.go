@@ -147,6 +147,20 @@ func decode(c echo.Context, dst any) error {
 	if err != nil {
 		return err
 	}
+	return decodeRaw(raw, dst)
+}
+
+// decodeOptional is decode for a body that may be left out: an empty body
+// leaves dst as it is.
+func decodeOptional(c echo.Context, dst any) error {
+	raw, err := readJSONBody(c)
+	if err != nil || len(bytes.TrimSpace(raw)) == 0 {
+		return err
+	}
+	return decodeRaw(raw, dst)
+}
+
+func decodeRaw(raw []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {

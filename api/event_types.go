@@ -12,5 +12,8 @@ func (h *Handler) listEventTypes(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{
 		"data":           events.Catalogue,
 		"triggerSources": events.TriggerSources,
+		// Operational events (endpoint health): subscribable by type,
+		// whatever the webhook's trigger sources; never published by clients.
+		"system": events.SystemCatalogue,
 	})
 }

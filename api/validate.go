@@ -27,7 +27,7 @@ func (h *Handler) newValidator() *validator.Validate {
 		}
 		return name
 	})
-	must(v.RegisterValidation("eventtype", func(fl validator.FieldLevel) bool { return events.IsType(fl.Field().String()) }))
+	must(v.RegisterValidation("eventtype", func(fl validator.FieldLevel) bool { return events.IsSubscribable(fl.Field().String()) }))
 	must(v.RegisterValidation("triggersource", func(fl validator.FieldLevel) bool {
 		return events.IsTriggerSource(fl.Field().String())
 	}))

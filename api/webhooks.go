@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/delivery"
 	"github.com/esign-webhooks/esign-webhooks/signing"
 )
 
@@ -24,8 +25,32 @@ type webhookJSON struct {
 	TriggerSources []string  `json:"triggerSources"`
 	AppIDs         []string  `json:"appIds"`
 	Status         string    `json:"status"`
-	CreatedAt      time.Time `json:"createdAt"`
-	UpdatedAt      time.Time `json:"updatedAt"`
+	// DisabledReason (manual, auto_disabled_failing, receiver_gone) and
+	// DisabledMessage say why a disabled webhook is.
+	DisabledReason  string     `json:"disabledReason,omitempty"`
+	DisabledMessage string     `json:"disabledMessage,omitempty"`
+	DisabledAt      *time.Time `json:"disabledAt,omitempty"`
+	Health          healthJSON `json:"health"`
+	CreatedAt       time.Time  `json:"createdAt"`
+	UpdatedAt       time.Time  `json:"updatedAt"`
+}
+
+// healthJSON is a webhook's endpoint health: state is healthy, failing or
+// disabled.
+type healthJSON struct {
+	State               string     `json:"state"`
+	ConsecutiveFailures int        `json:"consecutiveFailures"`
+	ExhaustedDeliveries int        `json:"exhaustedDeliveries"`
+	FailingSince        *time.Time `json:"failingSince"`
+	LastSuccessAt       *time.Time `json:"lastSuccessAt"`
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 func toWebhookJSON(w db.Webhook) webhookJSON {
@@ -33,10 +58,20 @@ func toWebhookJSON(w db.Webhook) webhookJSON {
 	if w.Enabled {
 		status = "enabled"
 	}
-	return webhookJSON{
+	out := webhookJSON{
 		ID: w.ID, Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources,
 		AppIDs: nonNil(w.AppIDs), Status: status, CreatedAt: w.CreatedAt.UTC(), UpdatedAt: w.UpdatedAt.UTC(),
+		Health: healthJSON{State: "healthy", ConsecutiveFailures: w.ConsecutiveFailures, ExhaustedDeliveries: w.ExhaustedStreak,
+			FailingSince: utc(w.FailingSince), LastSuccessAt: utc(w.LastSuccessAt)},
 	}
+	switch {
+	case !w.Enabled:
+		out.Health.State = "disabled"
+		out.DisabledReason, out.DisabledMessage, out.DisabledAt = w.DisabledReason, w.DisabledMessage, utc(w.DisabledAt)
+	case w.FailingSince != nil:
+		out.Health.State = "failing"
+	}
+	return out
 }
 
 func nonNil(s []string) []string {
@@ -217,21 +252,69 @@ func (h *Handler) updateWebhook(c echo.Context) error {
 	return c.JSON(http.StatusOK, toWebhookJSON(w))
 }
 
-func (h *Handler) enableWebhook(c echo.Context) error  { return h.setEnabled(c, true) }
-func (h *Handler) disableWebhook(c echo.Context) error { return h.setEnabled(c, false) }
+// enableRequest is the optional body of POST /v1/webhooks/{id}/enable:
+// replay the deliveries missed while it was disabled (skipped_disabled),
+// since ReplayMissedSince or, by default, since it was last disabled.
+type enableRequest struct {
+	ReplayMissed      bool       `json:"replayMissed"`
+	ReplayMissedSince *time.Time `json:"replayMissedSince"`
+}
 
-func (h *Handler) setEnabled(c echo.Context, enabled bool) error {
+// enableResponse is the webhook, what it missed while disabled, and what
+// was replayed of it (in event order, maxBulkResend per call).
+type enableResponse struct {
+	webhookJSON
+	Missed int                 `json:"missedDeliveries"`
+	Replay *bulkResendResponse `json:"replay,omitempty"`
+}
+
+func (h *Handler) enableWebhook(c echo.Context) error {
+	var req enableRequest
+	if err := decodeOptional(c, &req); err != nil {
+		return err
+	}
 	id, err := webhookID(c)
 	if err != nil {
 		return err
 	}
-	w, err := h.store.SetWebhookEnabled(c.Request().Context(), caller(c).AccountID, id, enabled)
+	ctx := c.Request().Context()
+	acct := caller(c).AccountID
+	w, err := h.store.SetWebhookEnabled(ctx, acct, id, true)
 	if err != nil {
 		return notFoundOr(err, "webhook")
 	}
-	if !enabled {
-		h.dispatcher.StopDeliveries(id, "webhook was disabled")
+	out := enableResponse{webhookJSON: toWebhookJSON(w)}
+	since := req.ReplayMissedSince
+	if since == nil {
+		since = w.DisabledAt
 	}
+	if since == nil {
+		since = &w.CreatedAt
+	}
+	missed, err := h.store.ListDeliveries(ctx, acct, db.DeliveryFilter{
+		WebhookID: &id, Status: delivery.SkippedDisabled, CreatedFrom: since, Limit: maxBulkResend + 1, Oldest: true,
+	})
+	if err != nil {
+		return err
+	}
+	out.Missed = len(missed)
+	if req.ReplayMissed || req.ReplayMissedSince != nil {
+		replay := h.resendMany(ctx, acct, missed)
+		out.Replay = &replay
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *Handler) disableWebhook(c echo.Context) error {
+	id, err := webhookID(c)
+	if err != nil {
+		return err
+	}
+	w, err := h.store.SetWebhookEnabled(c.Request().Context(), caller(c).AccountID, id, false)
+	if err != nil {
+		return notFoundOr(err, "webhook")
+	}
+	h.dispatcher.StopDeliveries(id, "webhook was disabled")
 	return c.JSON(http.StatusOK, toWebhookJSON(w))
 }
 

@@ -89,12 +89,17 @@ type Config struct {
 	// keeps them forever.
 	Retention time.Duration `env:"RETENTION" envDefault:"720h"`
 
-	DeliveryTimeout       time.Duration `env:"DELIVERY_TIMEOUT" envDefault:"5s"`
-	RetrySchedule         string        `env:"DELIVERY_RETRY_SCHEDULE" envDefault:"10s,30s,1m,2m,3m,4m,5m,6m,7m,8m,9m,10m,20m,30m,1h,2h"`
-	RetryAfterMax         time.Duration `env:"DELIVERY_RETRY_AFTER_MAX" envDefault:"1h"`
-	ResponseBodyMaxBytes  int64         `env:"DELIVERY_RESPONSE_MAX_BYTES" envDefault:"4096"`
-	WorkerActivitySlots   int           `env:"WORKER_MAX_CONCURRENT_ACTIVITIES" envDefault:"500"`
-	WorkerWorkflowPollers int           `env:"WORKER_WORKFLOW_POLLERS" envDefault:"4"`
+	DeliveryTimeout      time.Duration `env:"DELIVERY_TIMEOUT" envDefault:"5s"`
+	RetrySchedule        string        `env:"DELIVERY_RETRY_SCHEDULE" envDefault:"10s,30s,1m,2m,3m,4m,5m,6m,7m,8m,9m,10m,20m,30m,1h,2h"`
+	RetryAfterMax        time.Duration `env:"DELIVERY_RETRY_AFTER_MAX" envDefault:"1h"`
+	ResponseBodyMaxBytes int64         `env:"DELIVERY_RESPONSE_MAX_BYTES" envDefault:"4096"`
+	WorkerActivitySlots  int           `env:"WORKER_MAX_CONCURRENT_ACTIVITIES" envDefault:"500"`
+	// Endpoint health: a webhook failing continuously this long, or whose
+	// last HEALTH_DISABLE_AFTER_EXHAUSTED deliveries all failed for good,
+	// is disabled (0 turns that rule off).
+	HealthDisableAfter     time.Duration `env:"HEALTH_DISABLE_AFTER" envDefault:"120h"`
+	HealthDisableExhausted int           `env:"HEALTH_DISABLE_AFTER_EXHAUSTED" envDefault:"100"`
+	WorkerWorkflowPollers  int           `env:"WORKER_WORKFLOW_POLLERS" envDefault:"4"`
 
 	// EagerStart asks Temporal to hand a new workflow's first task straight
 	// to this process's worker (set by `serve`, where API and worker share
@@ -166,6 +171,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxWebhooksPerAccount <= 0 {
 		errs = append(errs, errors.New("MAX_WEBHOOKS_PER_ACCOUNT must be positive"))
+	}
+	if c.HealthDisableAfter < 0 || c.HealthDisableExhausted < 0 {
+		errs = append(errs, errors.New("HEALTH_DISABLE_AFTER and HEALTH_DISABLE_AFTER_EXHAUSTED must not be negative"))
 	}
 	if c.WorkerActivitySlots <= 0 || c.DatabaseMaxConns <= 0 {
 		errs = append(errs, errors.New("WORKER_MAX_CONCURRENT_ACTIVITIES and DATABASE_MAX_CONNS must be positive"))

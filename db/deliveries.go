@@ -109,10 +109,11 @@ type Resolution struct {
 
 // ResolveEvent is RecordEvent for a published event, in one round trip: it
 // stores the event (or, when e.Data is nil, finds the one the API stored)
-// marked dispatched, creates a pending delivery for each enabled webhook of
-// a Professional account that subscribes to its type and trigger source
-// (and app id, when a webhook limits third-party events to some), and
-// returns every delivery of the event. Idempotent, like RecordEvent.
+// marked dispatched, creates a delivery for each webhook of a Professional
+// account that subscribes to its type and trigger source (and app id, when
+// a webhook limits third-party events to some) — pending, or
+// skipped_disabled for a disabled webhook — and returns every delivery of
+// the event. Idempotent, like RecordEvent.
 func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 	var data any
 	if e.Data != nil {
@@ -138,16 +139,25 @@ func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 		), found AS (
 			SELECT EXISTS (SELECT 1 FROM events WHERE account_id = $1 AND id = $2) OR EXISTS (SELECT 1 FROM inserted) AS yes
 		), hooks AS (
-			SELECT w.id FROM webhooks w, acct, found
-			WHERE found.yes AND acct.plan = 'professional' AND w.account_id = $1 AND w.enabled
-			  AND $3 = ANY(w.event_types) AND $4 = ANY(w.trigger_sources)
-			  AND ($4 <> 'third_party_app' OR cardinality(w.app_ids) = 0 OR $5 = ANY(w.app_ids))
+			-- Disabled webhooks too: they get a skipped_disabled delivery,
+			-- never sent, that enabling them can replay. An operational
+			-- event matches by type alone and never goes to the webhook it
+			-- is about.
+			SELECT w.id, w.enabled, w.disabled_reason FROM webhooks w, acct, found
+			WHERE found.yes AND acct.plan = 'professional' AND w.account_id = $1 AND $3 = ANY(w.event_types)
+			  AND CASE WHEN $4 = 'system' THEN w.id::text IS DISTINCT FROM
+			                coalesce($7::jsonb, (SELECT data FROM events WHERE account_id = $1 AND id = $2)) ->> 'webhookId'
+			      ELSE $4 = ANY(w.trigger_sources)
+			           AND ($4 <> 'third_party_app' OR cardinality(w.app_ids) = 0 OR $5 = ANY(w.app_ids)) END
 		), created AS (
 			-- gen_random_uuid() in the select list of a subquery over the
 			-- webhooks runs once per row (see RecordEvent).
-			INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, workflow_id)
-			SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''), 'pending', $8
-			FROM (SELECT id AS w, gen_random_uuid() AS id FROM hooks) d
+			INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
+				workflow_id)
+			SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''),
+				CASE WHEN d.enabled THEN 'pending' ELSE 'skipped_disabled' END,
+				CASE WHEN d.enabled THEN '' ELSE 'the webhook was disabled (' || d.disabled_reason || ')' END, $8
+			FROM (SELECT id AS w, enabled, disabled_reason, gen_random_uuid() AS id FROM hooks) d
 			ON CONFLICT (account_id, event_id, webhook_id) DO NOTHING
 			RETURNING `+deliveryColumns+`
 		), every AS (
@@ -253,9 +263,11 @@ type AttemptOutcome struct {
 	NextAttemptAt *time.Time
 }
 
-// FinishAttempt completes the attempt row StartAttempt opened and sets the
-// delivery's new state, in one statement.
-func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome) error {
+// FinishAttempt completes the attempt row StartAttempt opened, sets the
+// delivery's new state and moves its webhook's health by signal, in one
+// statement. It returns the health change (nil for HealthNone, or when a
+// healthy webhook just succeeded again: nothing to tell).
+func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, signal HealthSignal) (*HealthChange, error) {
 	finished := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
 	if a.FinishedAt != nil {
 		finished = *a.FinishedAt
@@ -264,20 +276,28 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome) 
 	if body == nil {
 		body = []byte{}
 	}
-	_, err := s.db.ExecContext(ctx, `
+	var out []HealthChange
+	err := s.db.SelectContext(ctx, &out, `
 		WITH done AS (
 			UPDATE attempts SET duration_ms = $5, response_status = $6, response_body = $7, error = $8, finished_at = $9
 			WHERE delivery_id = $1 AND series = $2 AND number = $3 AND try = $4
-		)
-		UPDATE deliveries SET status = $10, status_reason = $11, next_attempt_at = $12, last_status_code = $6,
-			attempt_count = (SELECT count(*) FROM attempts WHERE delivery_id = $1), updated_at = now()
-		WHERE id = $1 AND series = $2`,
+		), moved AS (
+			UPDATE deliveries SET status = $10, status_reason = $11, next_attempt_at = $12, last_status_code = $6,
+				attempt_count = (SELECT count(*) FROM attempts WHERE delivery_id = $1), updated_at = now()
+			WHERE id = $1 AND series = $2
+		), `+healthUpdate(13, 14)+`
+		SELECT id, account_id, name, url, enabled, consecutive_failures, exhausted_streak, failing_since,
+			was_failing_since, was_warned
+		FROM health`,
 		a.DeliveryID, a.Series, a.Number, a.Try, a.DurationMS, a.ResponseStatus, body, a.Error, finished,
-		o.Status, o.Reason, o.NextAttemptAt)
+		o.Status, o.Reason, o.NextAttemptAt, string(signal), finished)
 	if err != nil {
-		return fmt.Errorf("recording attempt: %w", translate(err))
+		return nil, fmt.Errorf("recording attempt: %w", translate(err))
 	}
-	return nil
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return &out[0], nil
 }
 
 // FinishDelivery sets a final status without an attempt (e.g. cancelled).
@@ -325,6 +345,8 @@ type DeliveryFilter struct {
 	CreatedTo   *time.Time
 	After       *Cursor
 	Limit       int
+	// Oldest lists oldest first (replaying in event order); no cursor.
+	Oldest bool
 }
 
 // ListDeliveries returns the account's deliveries, newest first.
@@ -361,7 +383,11 @@ func (s *Store) ListDeliveries(ctx context.Context, accountID uuid.UUID, f Deliv
 		f.Limit = 1000
 	}
 	args = append(args, f.Limit)
-	q += fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT $%d", len(args))
+	order := "DESC"
+	if f.Oldest {
+		order = "ASC"
+	}
+	q += fmt.Sprintf(" ORDER BY created_at %[1]s, id %[1]s LIMIT $%[2]d", order, len(args))
 	out := []Delivery{}
 	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
 		return nil, fmt.Errorf("listing deliveries: %w", translate(err))

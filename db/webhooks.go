@@ -25,7 +25,29 @@ type Webhook struct {
 	PreviousSecretExpiresAt *time.Time     `db:"previous_secret_expires_at"`
 	CreatedAt               time.Time      `db:"created_at"`
 	UpdatedAt               time.Time      `db:"updated_at"`
+	Health
 }
+
+// Health is a webhook's endpoint health (see activities/health.go).
+type Health struct {
+	ConsecutiveFailures int        `db:"consecutive_failures"`
+	ExhaustedStreak     int        `db:"exhausted_streak"`
+	FailingSince        *time.Time `db:"failing_since"`
+	LastSuccessAt       *time.Time `db:"last_success_at"`
+	HealthWarned        int        `db:"health_warned"`
+	// DisabledReason is why it is disabled: DisabledManual, or one of the
+	// automatic reasons; "" while enabled.
+	DisabledReason  string     `db:"disabled_reason"`
+	DisabledMessage string     `db:"disabled_message"`
+	DisabledAt      *time.Time `db:"disabled_at"`
+}
+
+// Why a webhook is disabled.
+const (
+	DisabledManual       = "manual"
+	DisabledFailing      = "auto_disabled_failing"
+	DisabledReceiverGone = "receiver_gone"
+)
 
 // WebhookFields are the editable fields of a webhook.
 type WebhookFields struct {
@@ -159,9 +181,19 @@ func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, chec
 // SetWebhookEnabled enables or disables a webhook (idempotent).
 func (s *Store) SetWebhookEnabled(ctx context.Context, accountID, id uuid.UUID, enabled bool) (Webhook, error) {
 	var w Webhook
+	// In SET, "enabled" is the value before this update. Disabling by hand
+	// records when and why; enabling clears the reason and starts the
+	// webhook's health afresh (disabled_at stays: replay starts there).
 	err := s.db.GetContext(ctx, &w, `
 		UPDATE webhooks SET enabled = $3,
-			updated_at = CASE WHEN enabled = $3 THEN updated_at ELSE now() END
+			updated_at = CASE WHEN enabled = $3 THEN updated_at ELSE now() END,
+			disabled_reason = CASE WHEN $3 THEN '' WHEN enabled THEN 'manual' ELSE disabled_reason END,
+			disabled_message = CASE WHEN $3 THEN '' WHEN enabled THEN 'disabled by an admin' ELSE disabled_message END,
+			disabled_at = CASE WHEN NOT $3 AND enabled THEN now() ELSE disabled_at END,
+			consecutive_failures = CASE WHEN $3 AND NOT enabled THEN 0 ELSE consecutive_failures END,
+			exhausted_streak = CASE WHEN $3 AND NOT enabled THEN 0 ELSE exhausted_streak END,
+			failing_since = CASE WHEN $3 AND NOT enabled THEN NULL ELSE failing_since END,
+			health_warned = CASE WHEN $3 AND NOT enabled THEN 0 ELSE health_warned END
 		WHERE id = $1 AND account_id = $2 RETURNING `+webhookColumns, id, accountID, enabled)
 	if err != nil {
 		return Webhook{}, fmt.Errorf("setting webhook status: %w", translate(err))
@@ -223,4 +255,6 @@ func SecretAAD(webhookID uuid.UUID) []byte {
 
 // webhookColumns lists Webhook's columns (see deliveryColumns).
 const webhookColumns = `id, account_id, name, url, event_types, trigger_sources, app_ids, enabled, secret_enc,
-	previous_secret_enc, previous_secret_expires_at, created_at, updated_at`
+	previous_secret_enc, previous_secret_expires_at, created_at, updated_at,
+	consecutive_failures, exhausted_streak, failing_since, last_success_at, health_warned,
+	disabled_reason, disabled_message, disabled_at`

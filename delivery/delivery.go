@@ -13,10 +13,13 @@ const (
 	Succeeded Status = "succeeded" // a receiver answered 2xx
 	Failed    Status = "failed"    // the schedule is spent, or the receiver is gone
 	Cancelled Status = "cancelled" // the webhook was disabled or deleted
+	// SkippedDisabled: the event matched the webhook while it was disabled;
+	// nothing was sent, and enabling it can replay the delivery.
+	SkippedDisabled Status = "skipped_disabled"
 )
 
 // Statuses lists every status, in the order a delivery moves through them.
-var Statuses = []Status{Pending, Retrying, Succeeded, Failed, Cancelled}
+var Statuses = []Status{Pending, Retrying, Succeeded, Failed, Cancelled, SkippedDisabled}
 
 // Finished reports whether no more attempts of the series will be made.
 func (s Status) Finished() bool { return s != Pending && s != Retrying }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/events"
@@ -54,9 +53,8 @@ type Dispatcher struct {
 }
 
 const (
-	signalConcurrency = 8
-	signalTimeout     = 2 * time.Minute
-	signalGrace       = 10 * time.Second
+	signalTimeout = 2 * time.Minute
+	signalGrace   = 10 * time.Second
 )
 
 // New builds a Dispatcher; Run makes it work.
@@ -94,21 +92,11 @@ func (d *Dispatcher) StopDeliveries(webhookID uuid.UUID, reason string) {
 			d.log.Warn("listing pending deliveries", "webhookId", webhookID, "err", err)
 			return
 		}
-		var g errgroup.Group
-		g.SetLimit(signalConcurrency)
-		change := flow.WebhookChange{WebhookID: webhookID.String(), Reason: reason}
+		ids := make([]string, 0, len(pending))
 		for _, p := range pending {
-			if ctx.Err() != nil {
-				break
-			}
-			g.Go(func() error {
-				if err := d.pub.SignalWebhookChanged(ctx, p.WorkflowID, change); err != nil {
-					d.log.Debug("signalling delivery workflow", "workflowId", p.WorkflowID, "err", err)
-				}
-				return nil
-			})
+			ids = append(ids, p.WorkflowID)
 		}
-		_ = g.Wait()
+		d.pub.SignalAll(ctx, ids, flow.WebhookChange{WebhookID: webhookID.String(), Reason: reason})
 		if ctx.Err() != nil {
 			d.log.Warn("stopping pending deliveries was cut short; the rest stop at their next attempt",
 				"webhookId", webhookID, "pending", len(pending))

@@ -25,10 +25,23 @@ const (
 	WebhookTest = "WEBHOOK_TEST"
 )
 
+// Operational events about the webhooks themselves (endpoint health). Only
+// the engine publishes them, with the trigger source SourceSystem; a
+// webhook subscribes to them by type, whatever its trigger sources, and is
+// never sent one about itself.
+const (
+	WebhookFailing    = "WEBHOOK_FAILING"
+	WebhookDisabled   = "WEBHOOK_DISABLED"
+	WebhookRecovered  = "WEBHOOK_RECOVERED"
+	DeliveryExhausted = "DELIVERY_EXHAUSTED"
+)
+
 // Trigger sources a webhook can subscribe to.
 const (
 	SourceSaaSPage      = "saas_page"
 	SourceThirdPartyApp = "third_party_app"
+	// SourceSystem is the trigger source of the engine's own events.
+	SourceSystem = "system"
 )
 
 // TypeInfo describes one event type.
@@ -48,6 +61,23 @@ var Catalogue = []TypeInfo{
 	{EnvelopeCancel, "The sender cancelled the envelope."},
 	{EnvelopeExpired, "The envelope expired before everyone signed."},
 }
+
+// SystemCatalogue is every operational event type (see WebhookFailing).
+var SystemCatalogue = []TypeInfo{
+	{WebhookFailing, "A webhook has been failing for 50, 75 or 90 % of the time (or failed deliveries) after which it is disabled."},
+	{WebhookDisabled, "A webhook was disabled automatically: failing too long, or its receiver answered 410 Gone."},
+	{WebhookRecovered, "A webhook that was reported failing delivered successfully again."},
+	{DeliveryExhausted, "A delivery failed for good: every attempt of its retry schedule failed."},
+}
+
+// IsSystemType reports whether t is an operational event type.
+func IsSystemType(t string) bool {
+	return slices.ContainsFunc(SystemCatalogue, func(i TypeInfo) bool { return i.Name == t })
+}
+
+// IsSubscribable reports whether a webhook may subscribe to t: a product
+// event type or an operational one.
+func IsSubscribable(t string) bool { return IsType(t) || IsSystemType(t) }
 
 // TriggerSources lists the valid trigger sources with their meaning.
 var TriggerSources = []TypeInfo{
@@ -104,6 +134,8 @@ func (e *Event) Validate(maxData int) error {
 	switch {
 	case e.Type == "":
 		errs["type"] = "is required"
+	case IsSystemType(e.Type):
+		errs["type"] = fmt.Sprintf("%s is an operational event only webhookd itself sends", e.Type)
 	case !IsType(e.Type):
 		errs["type"] = fmt.Sprintf("unknown event type %q", e.Type)
 	}

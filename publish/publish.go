@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -150,6 +151,35 @@ func (p *Publisher) options(id, accountID, eventType, source string) client.Star
 // disabled or deleted, so its deliveries to it stop waiting.
 func (p *Publisher) SignalWebhookChanged(ctx context.Context, workflowID string, ch flow.WebhookChange) error {
 	return p.Client.SignalWorkflow(ctx, workflowID, "", flow.SignalWebhookChanged, ch)
+}
+
+// SignalAll sends ch to the workflows workflowIDs, a few at a time, until
+// done or ctx ends; it returns how many were signalled. Best effort: a
+// workflow that has ended meanwhile is skipped.
+func (p *Publisher) SignalAll(ctx context.Context, workflowIDs []string, ch flow.WebhookChange) int {
+	var (
+		mu sync.Mutex
+		n  int
+		wg sync.WaitGroup
+	)
+	sem := make(chan struct{}, 8)
+	for _, id := range workflowIDs {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if p.SignalWebhookChanged(ctx, id, ch) == nil {
+				mu.Lock()
+				n++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return n
 }
 
 // State is where a workflow is.

@@ -18,6 +18,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/egress"
 	"github.com/esign-webhooks/esign-webhooks/metrics"
+	"github.com/esign-webhooks/esign-webhooks/publish"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/workflows"
 )
@@ -74,16 +75,22 @@ func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secret
 		Store:   store,
 		Box:     box,
 		Metrics: m,
+		Log:     log,
+		// Operational events start at once; the dispatcher's sweep (in
+		// the api process) is the backstop.
+		Publisher: &publish.Publisher{Client: tc, TaskQueue: cfg.TaskQueue},
 		Client: egress.NewClient(egress.Options{
 			AllowCIDRs: cfg.AllowCIDRs,
 			Timeout:    cfg.DeliveryTimeout,
 		}),
 		Settings: activities.Settings{
-			AttemptTimeout:   cfg.DeliveryTimeout,
-			Retries:          cfg.Retries,
-			RetryAfterMax:    cfg.RetryAfterMax,
-			ResponseMaxBytes: cfg.ResponseBodyMaxBytes,
-			UserAgent:        "esign-webhooks/" + Version,
+			AttemptTimeout:         cfg.DeliveryTimeout,
+			Retries:                cfg.Retries,
+			RetryAfterMax:          cfg.RetryAfterMax,
+			ResponseMaxBytes:       cfg.ResponseBodyMaxBytes,
+			HealthDisableAfter:     cfg.HealthDisableAfter,
+			HealthDisableExhausted: cfg.HealthDisableExhausted,
+			UserAgent:              "esign-webhooks/" + Version,
 		},
 	}
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{

@@ -1,0 +1,153 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// HealthSignal is what an attempt says about its webhook's health.
+type HealthSignal string
+
+// Health signals of an attempt.
+const (
+	HealthNone      HealthSignal = ""          // a test, or nothing was sent
+	HealthSuccess   HealthSignal = "success"   // answered 2xx
+	HealthFailure   HealthSignal = "failure"   // failed; the delivery goes on
+	HealthExhausted HealthSignal = "exhausted" // failed, and its delivery with it
+)
+
+// HealthChange is a webhook's health after an attempt, with what it was.
+type HealthChange struct {
+	WebhookID           uuid.UUID  `db:"id"`
+	AccountID           uuid.UUID  `db:"account_id"`
+	Name                string     `db:"name"`
+	URL                 string     `db:"url"`
+	Enabled             bool       `db:"enabled"`
+	ConsecutiveFailures int        `db:"consecutive_failures"`
+	ExhaustedStreak     int        `db:"exhausted_streak"`
+	FailingSince        *time.Time `db:"failing_since"`
+	WasFailingSince     *time.Time `db:"was_failing_since"`
+	WasWarned           int        `db:"was_warned"`
+}
+
+// healthUpdate is the CTE that moves the health of delivery $1's webhook
+// for the signal at placeholder h and the time at placeholder t. A healthy
+// webhook that succeeds again is not written at all (its last success is
+// refreshed once a minute at most), so a busy webhook's deliveries do not
+// queue on its row.
+func healthUpdate(h, t int) string {
+	return strings.NewReplacer("$H", fmt.Sprintf("$%d", h), "$T", fmt.Sprintf("$%d::timestamptz", t)).Replace(`
+		was AS (
+			SELECT w.id, w.failing_since, w.health_warned FROM webhooks w
+			WHERE w.id = (SELECT webhook_id FROM deliveries WHERE id = $1)
+		), health AS (
+			UPDATE webhooks w SET
+				consecutive_failures = CASE WHEN $H = 'success' THEN 0 ELSE w.consecutive_failures + 1 END,
+				failing_since = CASE WHEN $H = 'success' THEN NULL ELSE coalesce(w.failing_since, $T) END,
+				last_success_at = CASE WHEN $H = 'success' THEN $T ELSE w.last_success_at END,
+				exhausted_streak = CASE WHEN $H = 'success' THEN 0 WHEN $H = 'exhausted' THEN w.exhausted_streak + 1
+					ELSE w.exhausted_streak END,
+				health_warned = CASE WHEN $H = 'success' THEN 0 ELSE w.health_warned END
+			FROM was WHERE w.id = was.id AND $H <> ''
+			  AND NOT ($H = 'success' AND w.consecutive_failures = 0 AND w.failing_since IS NULL
+			           AND w.last_success_at > $T - interval '1 minute')
+			RETURNING w.id, w.account_id, w.name, w.url, w.enabled, w.consecutive_failures, w.exhausted_streak,
+				w.failing_since, was.failing_since AS was_failing_since, was.health_warned AS was_warned
+		)`)
+}
+
+// SystemEvent is an operational event the engine publishes (see
+// events.WebhookFailing): stored in the outbox like a published event.
+type SystemEvent struct {
+	AccountID uuid.UUID
+	ID        string // deterministic, so a repeated notice is one event
+	Type      string
+	Data      any // marshalled to JSON
+}
+
+// insertSystemEvent is the INSERT of a system event into the outbox, its
+// account, id, type and data at placeholders first..first+3, done only
+// when cond holds.
+func insertSystemEvent(first int, cond string) string {
+	a, id, typ, data := first, first+1, first+2, first+3
+	return fmt.Sprintf(`
+		INSERT INTO events (account_id, id, type, trigger_source, occurred_at, data, workflow_id)
+		SELECT $%[1]d::uuid, $%[2]d, $%[3]d, 'system', now(), $%[4]d::jsonb, 'event/' || $%[1]d::uuid::text || '/' || $%[2]d
+		WHERE %[5]s
+		ON CONFLICT (account_id, id) DO NOTHING
+		RETURNING `, a, id, typ, data, cond) + eventColumns
+}
+
+func (e SystemEvent) args() ([]any, error) {
+	data, err := json.Marshal(e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("encoding system event: %w", err)
+	}
+	return []any{e.AccountID, e.ID, e.Type, data}, nil
+}
+
+// PublishSystemEvent stores a system event in the outbox. It returns the
+// stored event, or ok=false when one with that id existed already.
+func (s *Store) PublishSystemEvent(ctx context.Context, e SystemEvent) (Event, bool, error) {
+	args, err := e.args()
+	if err != nil {
+		return Event{}, false, err
+	}
+	var out []Event
+	if err := s.db.SelectContext(ctx, &out, insertSystemEvent(1, "true"), args...); err != nil {
+		return Event{}, false, fmt.Errorf("publishing %s: %w", e.Type, translate(err))
+	}
+	if len(out) == 0 {
+		return Event{}, false, nil
+	}
+	return out[0], true, nil
+}
+
+// WarnHealth records that the warning at level percent was sent and stores
+// its event, both or neither; ok=false when that level (or a higher one)
+// was recorded already, e.g. by another worker.
+func (s *Store) WarnHealth(ctx context.Context, webhookID uuid.UUID, level int, e SystemEvent) (Event, bool, error) {
+	args, err := e.args()
+	if err != nil {
+		return Event{}, false, err
+	}
+	var out []Event
+	q := `WITH warned AS (
+			UPDATE webhooks SET health_warned = $5 WHERE id = $6 AND health_warned < $5 AND enabled RETURNING id
+		)` + insertSystemEvent(1, "EXISTS (SELECT 1 FROM warned)")
+	if err := s.db.SelectContext(ctx, &out, q, append(args, level, webhookID)...); err != nil {
+		return Event{}, false, fmt.Errorf("recording a health warning: %w", translate(err))
+	}
+	if len(out) == 0 {
+		return Event{}, false, nil
+	}
+	return out[0], true, nil
+}
+
+// AutoDisable disables an enabled webhook with a reason and stores the
+// event telling its owner, both or neither; ok=false when it was not
+// enabled (disabled meanwhile, by hand or by another worker).
+func (s *Store) AutoDisable(ctx context.Context, webhookID uuid.UUID, reason, message string, e SystemEvent) (Event, bool, error) {
+	args, err := e.args()
+	if err != nil {
+		return Event{}, false, err
+	}
+	var out []Event
+	q := `WITH disabled AS (
+			UPDATE webhooks SET enabled = false, disabled_reason = $5, disabled_message = $6, disabled_at = now(),
+				updated_at = now()
+			WHERE id = $7 AND enabled RETURNING id
+		)` + insertSystemEvent(1, "EXISTS (SELECT 1 FROM disabled)")
+	if err := s.db.SelectContext(ctx, &out, q, append(args, reason, message, webhookID)...); err != nil {
+		return Event{}, false, fmt.Errorf("disabling webhook: %w", translate(err))
+	}
+	if len(out) == 0 {
+		return Event{}, false, nil
+	}
+	return out[0], true, nil
+}
