@@ -120,3 +120,27 @@ func TestCancelReason(t *testing.T) {
 		}
 	}
 }
+
+// The level toward being disabled is the nearer of the two thresholds.
+func TestHealthLevel(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	a := &Activities{Now: func() time.Time { return now }, Settings: Settings{HealthDisableAfter: 100 * time.Hour, HealthDisableExhausted: 10}}
+	since := func(d time.Duration) *time.Time { t := now.Add(-d); return &t }
+	for _, tc := range []struct {
+		c    db.HealthChange
+		want int
+	}{
+		{db.HealthChange{FailingSince: since(50 * time.Hour)}, 50},
+		{db.HealthChange{FailingSince: since(10 * time.Hour), ExhaustedStreak: 9}, 90},
+		{db.HealthChange{FailingSince: since(101 * time.Hour), ExhaustedStreak: 1}, 101},
+		{db.HealthChange{}, 0},
+	} {
+		if got := a.healthLevel(tc.c); got != tc.want {
+			t.Errorf("%+v: level %d, want %d", tc.c, got, tc.want)
+		}
+	}
+	off := &Activities{Now: a.Now}
+	if got := off.healthLevel(db.HealthChange{FailingSince: since(1000 * time.Hour), ExhaustedStreak: 1000}); got != 0 {
+		t.Errorf("thresholds off: level %d", got)
+	}
+}

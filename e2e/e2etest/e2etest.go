@@ -99,10 +99,11 @@ var Loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 func StartWorker(t testing.TB, tc client.Client, store *db.Store, box *secretbox.Box, queue string, s activities.Settings, allow []netip.Prefix) {
 	t.Helper()
 	acts := &activities.Activities{
-		Store:    store,
-		Box:      box,
-		Client:   egress.NewClient(egress.Options{AllowCIDRs: allow, Timeout: s.AttemptTimeout}),
-		Settings: s,
+		Store:     store,
+		Box:       box,
+		Client:    egress.NewClient(egress.Options{AllowCIDRs: allow, Timeout: s.AttemptTimeout}),
+		Settings:  s,
+		Publisher: &publish.Publisher{Client: tc, TaskQueue: queue},
 	}
 	w := worker.New(tc, queue, worker.Options{WorkerStopTimeout: 5 * time.Second})
 	workflows.Register(w)
