@@ -50,7 +50,7 @@ var (
 // Values of AttrDeliveryStatus besides the delivery statuses.
 const (
 	SummaryPending = string(delivery.Pending) // some delivery is in progress
-	SummaryNone    = "none"    // nothing to deliver: no webhook matched
+	SummaryNone    = "none"                   // nothing to deliver: no webhook matched
 )
 
 // DeliverEventInput starts DeliverEvent.
