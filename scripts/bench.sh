@@ -49,11 +49,9 @@ if [ "$want_pss" != "$has_pss" ]; then
   if [ "$want_pss" = yes ]; then
     log "-profile: preloading pg_stat_statements (restarting the bench's PostgreSQL)"
     psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" postgres
-    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER SYSTEM SET pg_stat_statements.track = 'all'" postgres
   else
     log "unloading pg_stat_statements (restarting the bench's PostgreSQL)"
     psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER SYSTEM RESET shared_preload_libraries" postgres
-    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER SYSTEM RESET pg_stat_statements.track" postgres
   fi
   as_pg_user pg_ctl -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w -t 60 restart >/dev/null
 fi

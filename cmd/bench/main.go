@@ -369,8 +369,13 @@ func (b *bench) idle(ctx context.Context) {
 		return
 	case <-time.After(b.s.Idle):
 	}
-	b.res.IdleCPUCores = withWebhookd(b.mon.cpuSince(cpu))
-	b.res.IdleSeconds = round2(time.Since(cpu.at).Seconds())
+	ms := withWebhookd(b.mon.cpuMsSince(cpu))
+	wall := time.Since(cpu.at).Seconds()
+	b.res.IdleCPUCores = map[string]float64{}
+	for k, v := range ms {
+		b.res.IdleCPUCores[k] = round3(v / 1000 / wall)
+	}
+	b.res.IdleSeconds = round2(wall)
 }
 
 // loopbackOnly refuses to drive anything but this machine.

@@ -261,8 +261,10 @@ type historySample struct {
 	ByType     map[string]int `json:"byType"`
 	Children   int            `json:"batchChildren,omitempty"`
 	ChildEvts  int            `json:"childHistoryEvents,omitempty"`
-	// Visibility writes: started + each search attribute upsert or
-	// properties change + closed, over the workflow and its children.
+	// Visibility writes: started + closed + each search attribute upsert or
+	// properties change not made by the closing workflow task, over the
+	// workflow and its children (upserts of the closing task ride on the
+	// close record).
 	VisibilityWrites  int     `json:"visibilityWrites"`
 	EventsPerDelivery float64 `json:"historyEventsPerDelivery"`
 	VisWritesPerDeliv float64 `json:"visibilityWritesPerDelivery"`
@@ -287,6 +289,11 @@ func (b *bench) sampleHistory(ctx context.Context, api *apiClient, id string, fa
 	count := func(wid string) (int, error) {
 		it := b.fl.tc.GetWorkflowHistory(ctx, wid, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		n := 0
+		// Upserts made by the workflow task that closes the workflow do
+		// not get visibility tasks of their own (the close record carries
+		// them; the -profile perf of the server shows no upsert task for a
+		// 1:1 event): count them only when a later task follows.
+		pending := 0
 		for it.HasNext() {
 			e, err := it.Next()
 			if err != nil {
@@ -296,16 +303,27 @@ func (b *bench) sampleHistory(ctx context.Context, api *apiClient, id string, fa
 			t := strings.TrimPrefix(e.GetEventType().String(), "EVENT_TYPE_")
 			h.ByType[t]++
 			switch e.GetEventType() {
-			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
-				enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+				h.VisibilityWrites++
+			case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES, enumspb.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
+				pending++
+			case enumspb.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, enumspb.EVENT_TYPE_TIMER_STARTED,
+				enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED, enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+				// The upserts' workflow task did not close the workflow.
+				h.VisibilityWrites += pending
+				pending = 0
+			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
 				enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
 				enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
 				enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
 				h.VisibilityWrites++
-			case enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+				pending = 0
+			}
+			if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
 				h.WorkflowTasks++
 			}
 		}
+		h.VisibilityWrites += pending
 		return n, nil
 	}
 	var err error
