@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/delivery"
 	"github.com/esign-webhooks/esign-webhooks/events"
 	"github.com/esign-webhooks/esign-webhooks/metrics"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
@@ -63,9 +64,9 @@ type DeliveryRef struct {
 	DeliveryID string
 	WebhookID  string
 	Series     int
-	Done       bool   `json:",omitempty"`
-	Status     string `json:",omitempty"` // the stored status of a Done delivery
-	Attempts   int    `json:",omitempty"`
+	Done       bool            `json:",omitempty"`
+	Status     delivery.Status `json:",omitempty"` // the stored status of a Done delivery
+	Attempts   int             `json:",omitempty"`
 }
 
 // Plan is what the workflow needs to deliver an event.
@@ -207,7 +208,7 @@ func (a *Activities) PrepareResend(ctx context.Context, in ResendInput) (Plan, e
 		}
 		return Plan{}, err
 	}
-	if d.Series != in.Series || d.Status != db.StatusPending {
+	if d.Series != in.Series || d.Status != delivery.Pending {
 		return Plan{Skipped: fmt.Sprintf("delivery is at series %d (%s), not a new series %d", d.Series, d.Status, in.Series)}, nil
 	}
 	return Plan{
@@ -222,7 +223,7 @@ type CancelInput struct {
 	Series     int
 	Reason     string
 	// Status is the final status: cancelled (default) or failed.
-	Status string `json:",omitempty"`
+	Status delivery.Status `json:",omitempty"`
 }
 
 // CancelDelivery records that the remaining attempts will not be made.
@@ -231,9 +232,9 @@ func (a *Activities) CancelDelivery(ctx context.Context, in CancelInput) error {
 	if err != nil {
 		return nil
 	}
-	status := db.StatusCancelled
-	if in.Status == db.StatusFailed {
-		status = db.StatusFailed
+	status := delivery.Cancelled
+	if in.Status == delivery.Failed {
+		status = delivery.Failed
 	}
 	return a.Store.FinishDelivery(ctx, id, in.Series, status, in.Reason)
 }

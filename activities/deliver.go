@@ -16,16 +16,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/delivery"
 	"github.com/esign-webhooks/esign-webhooks/egress"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 	"github.com/esign-webhooks/esign-webhooks/signing"
-)
-
-// Outcomes of one call to Deliver.
-const (
-	OutcomeSucceeded = "succeeded" // 2xx: done
-	OutcomeRetry     = "retry"     // failed; wait Wait, then attempt again
-	OutcomeFailed    = "failed"    // failed for good (schedule spent, 410, refused address)
-	OutcomeCancelled = "cancelled" // webhook disabled or deleted: no attempt made
 )
 
 // ErrAttemptFailed is the application error type of a failed attempt. It is
@@ -41,21 +35,6 @@ type DeliverInput struct {
 	Test bool
 }
 
-// AttemptResult is what an attempt did, and what the workflow does next.
-type AttemptResult struct {
-	Outcome    string
-	StatusCode int    `json:",omitempty"`
-	DurationMS int64  `json:",omitempty"`
-	Error      string `json:",omitempty"`
-	Reason     string `json:",omitempty"`
-	// Try is the attempt row's try: above 1 when this attempt number had
-	// been sent before by a worker that was lost.
-	Try int `json:",omitempty"`
-	// Wait before the next attempt (OutcomeRetry only): the schedule's
-	// interval, or the receiver's Retry-After when that is longer (bounded).
-	Wait time.Duration `json:",omitempty"`
-}
-
 // Payload is the JSON body every receiver gets.
 type Payload struct {
 	Event         string          `json:"event"`
@@ -68,12 +47,12 @@ type Payload struct {
 
 // Deliver makes one signed HTTP POST of a delivery and records it. A failed
 // attempt returns a non-retryable ErrAttemptFailed error carrying its
-// AttemptResult, so each attempt shows in the Temporal UI as its own step; a
+// flow.AttemptResult, so each attempt shows in the Temporal UI as its own step; a
 // database or decryption problem returns a plain error and Temporal retries.
-func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResult, error) {
+func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.AttemptResult, error) {
 	id, err := uuid.Parse(in.DeliveryID)
 	if err != nil {
-		return AttemptResult{Outcome: OutcomeCancelled, Reason: "invalid delivery id"}, nil
+		return flow.AttemptResult{Outcome: delivery.OutcomeCancelled, Reason: "invalid delivery id"}, nil
 	}
 	started := a.now()
 	// One round trip: the delivery, webhook and event, and the attempt row
@@ -81,9 +60,9 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 	t, err := a.Store.StartAttempt(ctx, id, in.Series, in.Attempt, in.Test, started)
 	if err != nil {
 		if isNotFound(err) {
-			return AttemptResult{Outcome: OutcomeCancelled, Reason: "delivery not found"}, nil
+			return flow.AttemptResult{Outcome: delivery.OutcomeCancelled, Reason: "delivery not found"}, nil
 		}
-		return AttemptResult{}, err
+		return flow.AttemptResult{}, err
 	}
 	if !t.Sendable(in.Series, in.Test) {
 		return a.notSent(ctx, t, in)
@@ -93,11 +72,11 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 		OccurredAt: t.OccurredAt.UTC(), EventPayload: t.Data,
 	})
 	if err != nil {
-		return AttemptResult{}, fmt.Errorf("encoding payload: %w", err)
+		return flow.AttemptResult{}, fmt.Errorf("encoding payload: %w", err)
 	}
 	secrets, err := a.secrets(t)
 	if err != nil {
-		return AttemptResult{}, err
+		return flow.AttemptResult{}, err
 	}
 
 	status, respBody, retryAfter, sendErr := a.send(ctx, t, body, secrets, started)
@@ -108,14 +87,14 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 		// receiver and spend a step of its schedule. Return a plain error;
 		// Temporal retries the same attempt number as the next try, and
 		// this try's row stays unfinished: the receiver may have it.
-		return AttemptResult{}, fmt.Errorf("attempt interrupted: %w", err)
+		return flow.AttemptResult{}, fmt.Errorf("attempt interrupted: %w", err)
 	}
 	// The receiver answered: record it even if the activity's own deadline
 	// passed meanwhile, or a retry would send the same attempt again.
 	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 
-	res := AttemptResult{StatusCode: status, DurationMS: duration.Milliseconds(), Try: t.Try}
+	res := flow.AttemptResult{StatusCode: status, DurationMS: duration.Milliseconds(), Try: t.Try}
 	attempt := db.Attempt{
 		DeliveryID: id, Series: in.Series, Number: in.Attempt, Try: t.Try, URL: t.URL,
 		StartedAt: started, DurationMS: int(duration.Milliseconds()), ResponseBody: respBody,
@@ -130,31 +109,31 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 	outcome := db.AttemptOutcome{}
 	switch {
 	case sendErr == nil && status >= 200 && status < 300:
-		res.Outcome, outcome.Status = OutcomeSucceeded, db.StatusSucceeded
+		res.Outcome, outcome.Status = delivery.OutcomeSucceeded, delivery.Succeeded
 	case status == http.StatusGone:
-		res.Outcome, outcome.Status = OutcomeFailed, db.StatusFailed
+		res.Outcome, outcome.Status = delivery.OutcomeFailed, delivery.Failed
 		res.Reason = "receiver answered 410 Gone: no more attempts"
 	case errors.Is(sendErr, egress.ErrBlockedAddress):
-		res.Outcome, outcome.Status = OutcomeFailed, db.StatusFailed
+		res.Outcome, outcome.Status = delivery.OutcomeFailed, delivery.Failed
 		res.Reason = "callback address is not allowed (non-public network)"
 	case in.Test || in.Attempt > len(a.Settings.Retries):
-		res.Outcome, outcome.Status = OutcomeFailed, db.StatusFailed
+		res.Outcome, outcome.Status = delivery.OutcomeFailed, delivery.Failed
 		res.Reason = fmt.Sprintf("gave up after %d attempts", in.Attempt)
 		if in.Test {
 			res.Reason = "test event: one attempt only"
 		}
 	default:
-		res.Outcome, outcome.Status = OutcomeRetry, db.StatusRetrying
+		res.Outcome, outcome.Status = delivery.OutcomeRetry, delivery.Retrying
 		res.Wait = nextWait(a.Settings.Retries[in.Attempt-1], retryAfter, a.Settings.RetryAfterMax)
 		next := a.now().Add(res.Wait)
 		outcome.NextAttemptAt = &next
 	}
 	outcome.Reason = res.Reason
 	if err := a.Store.FinishAttempt(recordCtx, attempt, outcome); err != nil {
-		return AttemptResult{}, err
+		return flow.AttemptResult{}, err
 	}
 	a.Metrics.ObserveAttempt(res.Outcome, duration)
-	if res.Outcome == OutcomeSucceeded {
+	if res.Outcome == delivery.OutcomeSucceeded {
 		return res, nil
 	}
 	return res, temporal.NewNonRetryableApplicationError(attemptMessage(res), ErrAttemptFailed, nil, res)
@@ -164,22 +143,22 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (AttemptResul
 // on (a resend, or it already finished: e.g. this is a lost workflow task's
 // attempt made again after its answer was recorded) or its webhook was
 // disabled or deleted. Nothing is sent; the workflow learns the state.
-func (a *Activities) notSent(ctx context.Context, t db.DeliveryTarget, in DeliverInput) (AttemptResult, error) {
+func (a *Activities) notSent(ctx context.Context, t db.DeliveryTarget, in DeliverInput) (flow.AttemptResult, error) {
 	switch {
 	case t.Series != in.Series:
-		return AttemptResult{Outcome: OutcomeCancelled, Reason: fmt.Sprintf("superseded by series %d (a resend)", t.Series)}, nil
-	case t.Status == db.StatusSucceeded:
-		return AttemptResult{Outcome: OutcomeSucceeded, StatusCode: deref(t.LastStatusCode), Reason: "already delivered"}, nil
+		return flow.AttemptResult{Outcome: delivery.OutcomeCancelled, Reason: fmt.Sprintf("superseded by series %d (a resend)", t.Series)}, nil
+	case t.Status == delivery.Succeeded:
+		return flow.AttemptResult{Outcome: delivery.OutcomeSucceeded, StatusCode: deref(t.LastStatusCode), Reason: "already delivered"}, nil
 	case t.Finished():
 		// Failed or cancelled by someone else (e.g. reconciliation).
-		return AttemptResult{Outcome: OutcomeCancelled, Reason: "delivery already " + t.Status + ": " + t.StatusReason}, nil
+		return flow.AttemptResult{Outcome: delivery.OutcomeCancelled, Reason: "delivery already " + string(t.Status) + ": " + t.StatusReason}, nil
 	}
 	reason := cancelReason(t, in.Test)
-	if err := a.Store.FinishDelivery(ctx, t.ID, in.Series, db.StatusCancelled, reason); err != nil {
-		return AttemptResult{}, err
+	if err := a.Store.FinishDelivery(ctx, t.ID, in.Series, delivery.Cancelled, reason); err != nil {
+		return flow.AttemptResult{}, err
 	}
-	a.Metrics.ObserveAttempt(OutcomeCancelled, 0)
-	return AttemptResult{Outcome: OutcomeCancelled, Reason: reason}, nil
+	a.Metrics.ObserveAttempt(delivery.OutcomeCancelled, 0)
+	return flow.AttemptResult{Outcome: delivery.OutcomeCancelled, Reason: reason}, nil
 }
 
 // cancelReason says why no attempt should be made, or "".
@@ -297,7 +276,7 @@ func isTimeout(err error) bool {
 	return errors.As(err, &t) && t.Timeout()
 }
 
-func attemptMessage(r AttemptResult) string {
+func attemptMessage(r flow.AttemptResult) string {
 	var b strings.Builder
 	if r.StatusCode != 0 {
 		fmt.Fprintf(&b, "HTTP %d %s", r.StatusCode, http.StatusText(r.StatusCode))

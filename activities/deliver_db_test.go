@@ -18,7 +18,9 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/apikey"
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/db/dbtest"
+	"github.com/esign-webhooks/esign-webhooks/delivery"
 	"github.com/esign-webhooks/esign-webhooks/egress"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/signing"
 )
@@ -97,7 +99,7 @@ func TestDeliverInterruptedIsNotAFailedAttempt(t *testing.T) {
 		t.Fatalf("attempts %+v (%v), want one without an outcome", attempts, err)
 	}
 	got, _ := a.Store.Delivery(context.Background(), d.AccountID, d.ID)
-	if got.Status != db.StatusPending {
+	if got.Status != delivery.Pending {
 		t.Fatalf("status %s, want pending", got.Status)
 	}
 	// Temporal retries the same attempt number: a second row, try 2.
@@ -119,16 +121,16 @@ func TestDeliverRecordsAFailedAttempt(t *testing.T) {
 	a, d := deliveryTo(t, srv.URL)
 	_, err := a.Deliver(context.Background(), DeliverInput{DeliveryID: d.ID.String(), Series: 1, Attempt: 1})
 	var appErr *temporal.ApplicationError
-	var r AttemptResult
+	var r flow.AttemptResult
 	if !errors.As(err, &appErr) || appErr.Type() != ErrAttemptFailed || !appErr.NonRetryable() || appErr.Details(&r) != nil {
 		t.Fatalf("Deliver returned %v, want a non-retryable %s", err, ErrAttemptFailed)
 	}
 	// Retry-After (5s) is longer than the schedule (1s) but RetryAfterMax is 0.
-	if r.Outcome != OutcomeRetry || r.StatusCode != 503 || r.Wait != time.Second {
+	if r.Outcome != delivery.OutcomeRetry || r.StatusCode != 503 || r.Wait != time.Second {
 		t.Fatalf("result %+v", r)
 	}
 	got, _ := a.Store.Delivery(context.Background(), d.AccountID, d.ID)
-	if got.Status != db.StatusRetrying || got.AttemptCount != 1 || got.NextAttemptAt == nil {
+	if got.Status != delivery.Retrying || got.AttemptCount != 1 || got.NextAttemptAt == nil {
 		t.Fatalf("delivery %+v", got)
 	}
 }
@@ -167,7 +169,7 @@ func TestRecordEventResumesOnlyUnfinished(t *testing.T) {
 	if err != nil || len(ds) != 1 || ds[0].ID != d.ID {
 		t.Fatalf("resume: %v %+v", err, ds)
 	}
-	if err := a.Store.FinishDelivery(ctx, d.ID, d.Series, db.StatusSucceeded, ""); err != nil {
+	if err := a.Store.FinishDelivery(ctx, d.ID, d.Series, delivery.Succeeded, ""); err != nil {
 		t.Fatal(err)
 	}
 	ds, err = a.Store.RecordEvent(ctx, ev, []uuid.UUID{d.WebhookID})

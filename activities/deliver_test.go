@@ -11,6 +11,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/egress"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 )
 
 func TestNextWait(t *testing.T) {
@@ -61,18 +62,18 @@ func TestRetryAfter(t *testing.T) {
 
 func TestAttemptMessage(t *testing.T) {
 	for _, tc := range []struct {
-		r    AttemptResult
+		r    flow.AttemptResult
 		want string
 	}{
-		{AttemptResult{StatusCode: 500, DurationMS: 12, Wait: 10 * time.Second},
+		{flow.AttemptResult{StatusCode: 500, DurationMS: 12, Wait: 10 * time.Second},
 			"HTTP 500 Internal Server Error after 12 ms; next attempt in 10s"},
-		{AttemptResult{StatusCode: 410, DurationMS: 3, Reason: "receiver answered 410 Gone: no more attempts"},
+		{flow.AttemptResult{StatusCode: 410, DurationMS: 3, Reason: "receiver answered 410 Gone: no more attempts"},
 			"HTTP 410 Gone after 3 ms (receiver answered 410 Gone: no more attempts)"},
-		{AttemptResult{DurationMS: 5000, Error: "timeout: no answer within the attempt timeout", Wait: time.Minute},
+		{flow.AttemptResult{DurationMS: 5000, Error: "timeout: no answer within the attempt timeout", Wait: time.Minute},
 			"no response after 5000 ms: timeout: no answer within the attempt timeout; next attempt in 1m0s"},
-		{AttemptResult{Error: "refused", Reason: "callback address is not allowed (non-public network)"},
+		{flow.AttemptResult{Error: "refused", Reason: "callback address is not allowed (non-public network)"},
 			"no response after 0 ms: refused (callback address is not allowed (non-public network))"},
-		{AttemptResult{StatusCode: 302, DurationMS: 1}, "HTTP 302 Found after 1 ms"},
+		{flow.AttemptResult{StatusCode: 302, DurationMS: 1}, "HTTP 302 Found after 1 ms"},
 	} {
 		if got := attemptMessage(tc.r); got != tc.want {
 			t.Errorf("attemptMessage(%+v)\n got %q\nwant %q", tc.r, got, tc.want)

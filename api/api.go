@@ -29,13 +29,14 @@ import (
 
 // Handler holds the dependencies of every route.
 type Handler struct {
-	cfg      config.Config
-	log      *slog.Logger
-	store    *db.Store
-	box      *secretbox.Box
-	temporal client.Client
-	pub      *publish.Publisher
-	// dispatcher starts the workflows of published events.
+	cfg   config.Config
+	log   *slog.Logger
+	store *db.Store
+	box   *secretbox.Box
+	// pub is how the API talks to Temporal: starts, signals, lookups.
+	pub *publish.Publisher
+	// dispatcher starts the workflows of published events and signals
+	// those of a disabled or deleted webhook, in the background.
 	dispatcher *dispatch.Dispatcher
 	metrics    *metrics.Metrics // optional
 	validate   *validator.Validate
@@ -54,12 +55,24 @@ func NewPublisher(cfg config.Config, tc client.Client) *publish.Publisher {
 	return &publish.Publisher{Client: tc, TaskQueue: cfg.TaskQueue, MaxDataBytes: cfg.MaxEventData, EagerStart: cfg.EagerStart}
 }
 
-// New builds the Echo server with every route. disp starts the workflows of
-// published events; the caller runs it. m may be nil.
-func New(cfg config.Config, log *slog.Logger, store *db.Store, box *secretbox.Box, tc client.Client, disp *dispatch.Dispatcher, m *metrics.Metrics) *echo.Echo {
+// Deps are what the API needs. The caller runs Dispatcher; Metrics may be
+// nil.
+type Deps struct {
+	Config     config.Config
+	Log        *slog.Logger
+	Store      *db.Store
+	Box        *secretbox.Box
+	Publisher  *publish.Publisher
+	Dispatcher *dispatch.Dispatcher
+	Metrics    *metrics.Metrics
+}
+
+// New builds the Echo server with every route.
+func New(d Deps) *echo.Echo {
+	cfg := d.Config
 	h := &Handler{
-		cfg: cfg, log: log, store: store, box: box, temporal: tc,
-		pub: NewPublisher(cfg, tc), dispatcher: disp, metrics: m,
+		cfg: cfg, log: d.Log, store: d.Store, box: d.Box,
+		pub: d.Publisher, dispatcher: d.Dispatcher, metrics: d.Metrics,
 		now:          time.Now,
 		authFailures: ratelimit.New(cfg.AuthFailuresPerMinute/60, int(max(1, cfg.AuthFailuresPerMinute)), 0),
 		keyRequests:  ratelimit.New(cfg.KeyRequestsPerSecond, cfg.KeyRequestsBurst, 0),
@@ -172,7 +185,7 @@ func (h *Handler) ready(c echo.Context) error {
 		checks["postgres"] = "unreachable"
 		down = append(down, "postgres")
 	}
-	if _, err := h.temporal.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+	if err := h.pub.CheckHealth(ctx); err != nil {
 		h.log.Warn("readiness: temporal unreachable", "err", err)
 		checks["temporal"] = "unreachable"
 		down = append(down, "temporal")

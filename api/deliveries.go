@@ -12,32 +12,32 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/delivery"
 	"github.com/esign-webhooks/esign-webhooks/events"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 	"github.com/esign-webhooks/esign-webhooks/publish"
-	"github.com/esign-webhooks/esign-webhooks/workflows"
 )
 
 type deliveryJSON struct {
-	ID             uuid.UUID     `json:"id"`
-	EventID        string        `json:"eventId"`
-	EventType      string        `json:"eventType"`
-	WebhookID      uuid.UUID     `json:"webhookId"`
-	MessageID      string        `json:"messageId"`
-	Status         string        `json:"status"`
-	StatusReason   string        `json:"statusReason,omitempty"`
-	AttemptCount   int           `json:"attemptCount"`
-	Series         int           `json:"series"`
-	LastStatusCode *int          `json:"lastStatusCode"`
-	NextAttemptAt  *time.Time    `json:"nextAttemptAt"`
-	WorkflowID     string        `json:"workflowId"`
-	CreatedAt      time.Time     `json:"createdAt"`
-	UpdatedAt      time.Time     `json:"updatedAt"`
-	Attempts       []attemptJSON `json:"attempts,omitempty"`
+	ID             uuid.UUID       `json:"id"`
+	EventID        string          `json:"eventId"`
+	EventType      string          `json:"eventType"`
+	WebhookID      uuid.UUID       `json:"webhookId"`
+	MessageID      string          `json:"messageId"`
+	Status         delivery.Status `json:"status"`
+	StatusReason   string          `json:"statusReason,omitempty"`
+	AttemptCount   int             `json:"attemptCount"`
+	Series         int             `json:"series"`
+	LastStatusCode *int            `json:"lastStatusCode"`
+	NextAttemptAt  *time.Time      `json:"nextAttemptAt"`
+	WorkflowID     string          `json:"workflowId"`
+	CreatedAt      time.Time       `json:"createdAt"`
+	UpdatedAt      time.Time       `json:"updatedAt"`
+	Attempts       []attemptJSON   `json:"attempts,omitempty"`
 }
 
 // attemptJSON is one HTTP request of a delivery. Try above 1 marks the same
@@ -99,16 +99,12 @@ func toAttemptJSON(a db.Attempt) attemptJSON {
 	return out
 }
 
-var deliveryStatuses = map[string]bool{
-	db.StatusPending: true, db.StatusRetrying: true, db.StatusSucceeded: true, db.StatusFailed: true, db.StatusCancelled: true,
-}
-
 func (h *Handler) listDeliveries(c echo.Context) error {
 	limit, after, err := pagination(c)
 	if err != nil {
 		return err
 	}
-	f := db.DeliveryFilter{Limit: limit + 1, After: after, Status: c.QueryParam("status"), EventType: c.QueryParam("eventType")}
+	f := db.DeliveryFilter{Limit: limit + 1, After: after, Status: delivery.Status(c.QueryParam("status")), EventType: c.QueryParam("eventType")}
 	bad := map[string]string{}
 	if s := c.QueryParam("webhookId"); s != "" {
 		id, err := uuid.Parse(s)
@@ -117,7 +113,7 @@ func (h *Handler) listDeliveries(c echo.Context) error {
 		}
 		f.WebhookID = &id
 	}
-	if f.Status != "" && !deliveryStatuses[f.Status] {
+	if f.Status != "" && !f.Status.Valid() {
 		bad["status"] = "must be one of: pending, retrying, succeeded, failed, cancelled"
 	}
 	if f.EventType != "" && !events.IsType(f.EventType) && f.EventType != events.WebhookTest {
@@ -224,7 +220,7 @@ func (h *Handler) testWebhook(c echo.Context) error {
 		return apiError(http.StatusServiceUnavailable, CodeUnavailable,
 			"The workflow service is unavailable; the test event was not sent. Try again later.")
 	}
-	var res workflows.Result
+	var res flow.Result
 	if err := run.Get(ctx, &res); err != nil {
 		var wfErr *temporal.WorkflowExecutionError
 		var deadline *serviceerror.DeadlineExceeded
@@ -249,10 +245,10 @@ func (h *Handler) testWebhook(c echo.Context) error {
 	}
 	r := res.Deliveries[0]
 	attempt := map[string]any{
-		"eventId": e.ID, "deliveryId": r.DeliveryID, "success": r.Status == "succeeded",
+		"eventId": e.ID, "deliveryId": r.DeliveryID, "success": r.Status == delivery.Succeeded,
 		"statusCode": r.Last.StatusCode, "durationMs": r.Last.DurationMS, "error": r.Last.Error,
 	}
-	if r.Status == "succeeded" {
+	if r.Status == delivery.Succeeded {
 		return c.JSON(http.StatusOK, attempt)
 	}
 	// The receiver did not take it (non-2xx, redirect, refused, blocked):
@@ -264,7 +260,7 @@ func (h *Handler) testWebhook(c echo.Context) error {
 }
 
 // testFailure says in words why a test delivery failed.
-func testFailure(r workflows.DeliveryResult) string {
+func testFailure(r flow.DeliveryResult) string {
 	switch {
 	case r.Last.Error != "":
 		return r.Last.Error
@@ -273,7 +269,7 @@ func testFailure(r workflows.DeliveryResult) string {
 	case r.Last.Reason != "":
 		return r.Last.Reason
 	}
-	return "the delivery ended " + r.Status + "."
+	return "the delivery ended " + string(r.Status) + "."
 }
 
 // startRefused reports whether a failed workflow start certainly did not
@@ -301,24 +297,23 @@ func startRefused(err error) bool {
 // a resend that never started (its start's outcome was unknown) or a run
 // closed without recording an outcome (e.g. terminated by an operator).
 func (h *Handler) workflowGone(ctx context.Context, workflowID string) (bool, error) {
-	desc, err := h.temporal.DescribeWorkflowExecution(ctx, workflowID, "")
-	var notFound *serviceerror.NotFound
+	state, _, err := h.pub.WorkflowState(ctx, workflowID)
 	switch {
-	case errors.As(err, &notFound):
-		// An event's own workflow may simply not be started yet (the
-		// dispatcher does that); only a resend's start is ours to judge.
-		return strings.HasPrefix(workflowID, "resend/"), nil
 	case err != nil:
 		return false, err
+	case state == publish.NotFound:
+		// An event's own workflow may simply not be started yet (the
+		// dispatcher does that); only a resend's start is ours to judge.
+		return flow.IsResendWorkflowID(workflowID), nil
 	}
-	return desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+	return state != publish.Running, nil
 }
 
 // resend starts a new series of attempts of d (a delivery of acct whose
 // webhook is enabled). Errors are API errors.
 func (h *Handler) resend(ctx context.Context, acct uuid.UUID, d db.Delivery) (db.Delivery, publish.Result, error) {
 	dead := ""
-	if d.Status == db.StatusPending || d.Status == db.StatusRetrying {
+	if d.Status == delivery.Pending || d.Status == delivery.Retrying {
 		gone, err := h.workflowGone(ctx, d.WorkflowID)
 		if err != nil {
 			h.log.Warn("checking a pending delivery's workflow", "workflowId", d.WorkflowID, "err", err)
@@ -328,9 +323,7 @@ func (h *Handler) resend(ctx context.Context, acct uuid.UUID, d db.Delivery) (db
 			dead = d.WorkflowID
 		}
 	}
-	d, err := h.store.StartResend(ctx, acct, d.ID, func(series int) string {
-		return publish.ResendWorkflowID(d.ID.String(), series)
-	}, dead)
+	d, err := h.store.StartResend(ctx, acct, d.ID, d.Series, flow.ResendWorkflowID(d.ID.String(), d.Series+1), dead)
 	if errors.Is(err, db.ErrConflict) {
 		return db.Delivery{}, publish.Result{}, apiError(http.StatusConflict, CodeConflict, "The delivery is still in progress; resend it once it has finished.")
 	}
@@ -347,7 +340,7 @@ func (h *Handler) resend(ctx context.Context, acct uuid.UUID, d db.Delivery) (db
 				"The workflow service did not answer in time; the resend may or may not have started. Check the delivery before resending again.")
 		}
 		// Put the delivery back so the admin can retry the resend.
-		_ = h.store.FinishDelivery(context.WithoutCancel(ctx), d.ID, d.Series, db.StatusFailed, "resend could not be scheduled")
+		_ = h.store.FinishDelivery(context.WithoutCancel(ctx), d.ID, d.Series, delivery.Failed, "resend could not be scheduled")
 		return db.Delivery{}, publish.Result{}, apiError(http.StatusServiceUnavailable, CodeUnavailable,
 			"The workflow service is unavailable; the resend was not started. Try again later.")
 	}
@@ -392,7 +385,7 @@ func (h *Handler) bulkResend(c echo.Context) error {
 		return validationError(map[string]string{"until": "must be after since"})
 	}
 	if req.Status == "" {
-		req.Status = db.StatusFailed
+		req.Status = string(delivery.Failed)
 	}
 	ctx := c.Request().Context()
 	acct := caller(c).AccountID
@@ -405,7 +398,7 @@ func (h *Handler) bulkResend(c echo.Context) error {
 		return apiError(http.StatusConflict, CodeWebhookDisabled, "The webhook is disabled; enable it, then resend.")
 	}
 	ds, err := h.store.ListDeliveries(ctx, acct, db.DeliveryFilter{
-		WebhookID: &webhookID, Status: req.Status, CreatedFrom: req.Since, CreatedTo: req.Until, Limit: maxBulkResend + 1,
+		WebhookID: &webhookID, Status: delivery.Status(req.Status), CreatedFrom: req.Since, CreatedTo: req.Until, Limit: maxBulkResend + 1,
 	})
 	if err != nil {
 		return err

@@ -9,13 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/esign-webhooks/esign-webhooks/delivery"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/esign-webhooks/esign-webhooks/db"
-	"github.com/esign-webhooks/esign-webhooks/workflows"
 )
 
 // TestResendTemporalUnavailable: a resend refused because Temporal is down
@@ -26,13 +25,13 @@ func TestResendTemporalUnavailable(t *testing.T) {
 	acct, key := e.account("professional")
 	hook, _ := e.createWebhook(key, validWebhook("hook"))
 	d := e.pendingDelivery(acct, hook)
-	if err := e.store.FinishDelivery(context.Background(), d.ID, d.Series, db.StatusFailed, "receiver down"); err != nil {
+	if err := e.store.FinishDelivery(context.Background(), d.ID, d.Series, delivery.Failed, "receiver down"); err != nil {
 		t.Fatal(err)
 	}
 	for series := 2; series <= 3; series++ {
 		r := e.do("POST", "/v1/deliveries/"+d.ID.String()+"/resend", key, nil).want(t, 503, "service_unavailable")
 		r.wantErrorShape(t)
-		if got := e.deliveryRow(d.ID); got.Status != db.StatusFailed || got.Series != series {
+		if got := e.deliveryRow(d.ID); got.Status != delivery.Failed || got.Series != series {
 			t.Fatalf("after a refused resend: status %s series %d, want failed %d", got.Status, got.Series, series)
 		}
 	}
@@ -60,8 +59,8 @@ func TestTestWebhookWorkflowFails(t *testing.T) {
 	queue := "api-test-" + uuid.NewString()
 	e := newEnv(t, map[string]string{"TEMPORAL_TASK_QUEUE": queue})
 	w := worker.New(e.tc, queue, worker.Options{})
-	w.RegisterWorkflowWithOptions(func(workflow.Context, workflows.DeliverEventInput) (workflows.Result, error) {
-		return workflows.Result{}, temporal.NewNonRetryableApplicationError("the receiver exploded", "Boom", nil)
+	w.RegisterWorkflowWithOptions(func(workflow.Context, flow.DeliverEventInput) (flow.Result, error) {
+		return flow.Result{}, temporal.NewNonRetryableApplicationError("the receiver exploded", "Boom", nil)
 	}, workflow.RegisterOptions{Name: "DeliverEvent"})
 	if err := w.Start(); err != nil {
 		t.Fatalf("starting worker (is Temporal up at TEMPORAL_ADDRESS?): %v", err)
@@ -143,14 +142,14 @@ func TestResendNeedsAnEnabledWebhook(t *testing.T) {
 	acct, key := e.account("professional")
 	hook, _ := e.createWebhook(key, validWebhook("hook"))
 	d := e.pendingDelivery(acct, hook)
-	if err := e.store.FinishDelivery(context.Background(), d.ID, d.Series, db.StatusFailed, "receiver down"); err != nil {
+	if err := e.store.FinishDelivery(context.Background(), d.ID, d.Series, delivery.Failed, "receiver down"); err != nil {
 		t.Fatal(err)
 	}
 	e.do("POST", "/v1/webhooks/"+hook+"/disable", key, nil).want(t, 200, "")
 	e.do("POST", "/v1/deliveries/"+d.ID.String()+"/resend", key, nil).want(t, 409, "webhook_disabled")
 	e.do("DELETE", "/v1/webhooks/"+hook+"?confirm="+hook, key, nil).want(t, 204, "")
 	e.do("POST", "/v1/deliveries/"+d.ID.String()+"/resend", key, nil).want(t, 409, "conflict")
-	if got := e.deliveryRow(d.ID); got.Status != db.StatusFailed || got.Series != d.Series {
+	if got := e.deliveryRow(d.ID); got.Status != delivery.Failed || got.Series != d.Series {
 		t.Fatalf("a refused resend changed the delivery: %s series %d", got.Status, got.Series)
 	}
 }
@@ -172,7 +171,7 @@ func TestResendRecoversADeadSeries(t *testing.T) {
 	wf := r.str("workflowId")
 	t.Cleanup(func() { _ = e.tc.TerminateWorkflow(context.Background(), wf, "", "test cleanup") })
 	got := e.deliveryRow(d.ID)
-	if got.Series != d.Series+1 || got.Status != db.StatusPending || got.WorkflowID != wf {
+	if got.Series != d.Series+1 || got.Status != delivery.Pending || got.WorkflowID != wf {
 		t.Fatalf("after recovering: %+v", got)
 	}
 	// Its workflow now runs (no worker polls this queue): still in progress.
@@ -192,9 +191,9 @@ func TestBulkResend(t *testing.T) {
 	acct, key := e.account("professional")
 	hook, _ := e.createWebhook(key, validWebhook("hook"))
 	other, _ := e.createWebhook(key, validWebhook("other"))
-	mk := func(webhook, status string, age time.Duration) uuid.UUID {
+	mk := func(webhook string, status delivery.Status, age time.Duration) uuid.UUID {
 		d := e.pendingDelivery(acct, webhook)
-		if status != db.StatusPending {
+		if status != delivery.Pending {
 			if err := e.store.FinishDelivery(context.Background(), d.ID, d.Series, status, "x"); err != nil {
 				t.Fatal(err)
 			}
@@ -204,11 +203,11 @@ func TestBulkResend(t *testing.T) {
 		}
 		return d.ID
 	}
-	inRange := mk(hook, db.StatusFailed, 2*time.Hour)
-	mk(hook, db.StatusFailed, 48*time.Hour)   // too old
-	mk(hook, db.StatusSucceeded, 2*time.Hour) // not failed
-	mk(hook, db.StatusCancelled, 2*time.Hour) // cancelled: not asked for
-	mk(other, db.StatusFailed, 2*time.Hour)   // another webhook
+	inRange := mk(hook, delivery.Failed, 2*time.Hour)
+	mk(hook, delivery.Failed, 48*time.Hour)   // too old
+	mk(hook, delivery.Succeeded, 2*time.Hour) // not failed
+	mk(hook, delivery.Cancelled, 2*time.Hour) // cancelled: not asked for
+	mk(other, delivery.Failed, 2*time.Hour)   // another webhook
 	since := time.Now().Add(-24 * time.Hour).UTC().Format(time.RFC3339)
 
 	r := e.do("POST", "/v1/deliveries/resend", key, map[string]any{"webhookId": hook, "since": since}).want(t, 202, "")
@@ -225,7 +224,7 @@ func TestBulkResend(t *testing.T) {
 	t.Cleanup(func() {
 		_ = e.tc.TerminateWorkflow(context.Background(), e.deliveryRow(inRange).WorkflowID, "", "test cleanup")
 	})
-	if got := e.deliveryRow(inRange); got.Series != 2 || got.Status != db.StatusPending {
+	if got := e.deliveryRow(inRange); got.Series != 2 || got.Status != delivery.Pending {
 		t.Fatalf("resent delivery: %+v", got)
 	}
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/events"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 )
 
 type publishRequest struct {
@@ -55,7 +56,7 @@ func (h *Handler) publishEvent(c echo.Context) error {
 	acct := caller(c).AccountID
 	stored, created, err := h.store.InsertEvent(c.Request().Context(), db.Event{
 		AccountID: acct, ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
-		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: events.WorkflowID(acct.String(), e.ID),
+		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: flow.EventWorkflowID(acct.String(), e.ID),
 	})
 	if err != nil {
 		return err

@@ -69,11 +69,12 @@ func newEnvFull(t *testing.T, store *db.Store, overrides map[string]string, logs
 	}
 	tc := temporalClient(t, vars["TEMPORAL_ADDRESS"])
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	disp := dispatch.New(store, api.NewPublisher(cfg, tc), log, dispatch.Options{})
+	pub := api.NewPublisher(cfg, tc)
+	disp := dispatch.New(store, pub, log, dispatch.Options{})
 	ctx, stop := context.WithCancel(context.Background())
 	go disp.Run(ctx)
 	t.Cleanup(stop)
-	srv := httptest.NewServer(api.New(cfg, log, store, box, tc, disp, nil))
+	srv := httptest.NewServer(api.New(api.Deps{Config: cfg, Log: log, Store: store, Box: box, Publisher: pub, Dispatcher: disp}))
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, store: store, box: box, tc: tc, cfg: cfg}
 }

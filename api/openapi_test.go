@@ -38,7 +38,7 @@ func bareServer(t *testing.T) *echo.Echo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return api.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, box, nil, nil, nil)
+	return api.New(api.Deps{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Box: box})
 }
 
 func loadOpenAPI(t *testing.T) map[string]any {

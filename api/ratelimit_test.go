@@ -13,9 +13,8 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/esign-webhooks/esign-webhooks/activities"
 	"github.com/esign-webhooks/esign-webhooks/db/dbtest"
-	"github.com/esign-webhooks/esign-webhooks/workflows"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 )
 
 // syncBuffer collects logs written from many goroutines.
@@ -131,14 +130,14 @@ func TestWebhookTestLimit(t *testing.T) {
 		return nil
 	}
 	w := worker.New(e.tc, queue, worker.Options{})
-	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, in workflows.DeliverEventInput) (workflows.Result, error) {
+	w.RegisterWorkflowWithOptions(func(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result, error) {
 		ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: time.Minute})
 		if err := workflow.ExecuteLocalActivity(ctx, hold).Get(ctx, nil); err != nil {
-			return workflows.Result{}, err
+			return flow.Result{}, err
 		}
-		return workflows.Result{Deliveries: []workflows.DeliveryResult{{
+		return flow.Result{Deliveries: []flow.DeliveryResult{{
 			WebhookID: in.OnlyWebhookID, Status: "succeeded", Attempts: 1,
-			Last: activities.AttemptResult{Outcome: "succeeded", StatusCode: 200},
+			Last: flow.AttemptResult{Outcome: "succeeded", StatusCode: 200},
 		}}}, nil
 	}, workflow.RegisterOptions{Name: "DeliverEvent"})
 	if err := w.Start(); err != nil {

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,11 +10,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/signing"
-	"github.com/esign-webhooks/esign-webhooks/workflows"
 )
 
 // webhookJSON is a webhook as the API shows it: never its secret.
@@ -233,7 +230,7 @@ func (h *Handler) setEnabled(c echo.Context, enabled bool) error {
 		return notFoundOr(err, "webhook")
 	}
 	if !enabled {
-		go h.stopPendingDeliveries(context.WithoutCancel(c.Request().Context()), id, "webhook was disabled")
+		h.dispatcher.StopDeliveries(id, "webhook was disabled")
 	}
 	return c.JSON(http.StatusOK, toWebhookJSON(w))
 }
@@ -255,49 +252,9 @@ func (h *Handler) deleteWebhook(c echo.Context) error {
 	if err := h.store.DeleteWebhook(c.Request().Context(), acct, id, mustBeDisabled); err != nil {
 		return notFoundOr(err, "webhook")
 	}
-	go h.stopPendingDeliveries(context.WithoutCancel(c.Request().Context()), id, "webhook was deleted")
+	h.dispatcher.StopDeliveries(id, "webhook was deleted")
 	return c.NoContent(http.StatusNoContent)
 }
-
-// stopPendingDeliveries signals the workflows of the webhook's unfinished
-// deliveries so their waits end now. Best effort: each attempt also checks
-// the webhook before sending, so a lost signal only delays the cancellation.
-// Callers run it in the background: after a long receiver outage there can
-// be thousands of pending deliveries, too many to signal within a request.
-func (h *Handler) stopPendingDeliveries(ctx context.Context, webhookID uuid.UUID, reason string) {
-	ctx, cancel := context.WithTimeout(ctx, stopPendingTimeout)
-	defer cancel()
-	pending, err := h.store.PendingDeliveries(ctx, webhookID)
-	if err != nil {
-		h.log.Warn("listing pending deliveries", "webhookId", webhookID, "err", err)
-		return
-	}
-	var g errgroup.Group
-	g.SetLimit(stopPendingConcurrency)
-	for _, d := range pending {
-		if ctx.Err() != nil {
-			break
-		}
-		g.Go(func() error {
-			err := h.temporal.SignalWorkflow(ctx, d.WorkflowID, "", workflows.SignalWebhookChanged,
-				workflows.WebhookChange{WebhookID: webhookID.String(), Reason: reason})
-			if err != nil {
-				h.log.Debug("signalling delivery workflow", "workflowId", d.WorkflowID, "err", err)
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
-	if ctx.Err() != nil {
-		h.log.Warn("stopping pending deliveries timed out; the rest stop at their next attempt",
-			"webhookId", webhookID, "pending", len(pending))
-	}
-}
-
-const (
-	stopPendingConcurrency = 8
-	stopPendingTimeout     = 2 * time.Minute
-)
 
 type resetSecretRequest struct {
 	GracePeriodSeconds *int `json:"gracePeriodSeconds" validate:"omitnil,min=0,max=604800"`

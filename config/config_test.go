@@ -95,3 +95,29 @@ func TestTemporalTLSSettings(t *testing.T) {
 		t.Error("a CA file without a certificate accepted")
 	}
 }
+
+func TestTemporalGzip(t *testing.T) {
+	for _, tc := range []struct {
+		addr, setting string
+		want          bool
+	}{
+		{"127.0.0.1:7233", "auto", false},
+		{"localhost:7233", "auto", false},
+		{"[::1]:7233", "auto", false},
+		{"temporal.internal:7233", "auto", true},
+		{"10.0.0.5:7233", "auto", true},
+		{"127.0.0.1:7233", "gzip", true},
+		{"temporal.internal:7233", "none", false},
+	} {
+		c, err := LoadFrom(map[string]string{"TEMPORAL_ADDRESS": tc.addr, "TEMPORAL_GRPC_COMPRESSION": tc.setting})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.TemporalGzip(); got != tc.want {
+			t.Errorf("%s %s: gzip %v, want %v", tc.addr, tc.setting, got, tc.want)
+		}
+	}
+	if _, err := LoadFrom(map[string]string{"TEMPORAL_GRPC_COMPRESSION": "brotli"}); err == nil {
+		t.Error("brotli accepted")
+	}
+}

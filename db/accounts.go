@@ -32,7 +32,7 @@ func (s *Store) CreateAccount(ctx context.Context, name, plan string, admin NewA
 	var a Account
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
 		err := tx.GetContext(ctx, &a,
-			`INSERT INTO accounts (id, name, plan) VALUES ($1, $2, $3) RETURNING *`,
+			`INSERT INTO accounts (id, name, plan) VALUES ($1, $2, $3) RETURNING `+accountColumns,
 			uuid.New(), name, plan)
 		if err != nil {
 			return translate(err)
@@ -51,8 +51,11 @@ func (s *Store) CreateAccount(ctx context.Context, name, plan string, admin NewA
 // Account returns one account.
 func (s *Store) Account(ctx context.Context, id uuid.UUID) (Account, error) {
 	var a Account
-	if err := s.db.GetContext(ctx, &a, `SELECT * FROM accounts WHERE id = $1`, id); err != nil {
+	if err := s.db.GetContext(ctx, &a, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id); err != nil {
 		return Account{}, fmt.Errorf("getting account: %w", translate(err))
 	}
 	return a, nil
 }
+
+// accountColumns lists Account's columns (see deliveryColumns).
+const accountColumns = `id, name, plan, created_at`

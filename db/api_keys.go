@@ -45,7 +45,7 @@ func createAPIKey(ctx context.Context, q queryer, nk NewAPIKey) (APIKey, error) 
 	var k APIKey
 	err := q.GetContext(ctx, &k, `
 		INSERT INTO api_keys (id, account_id, role, label, key_hash, key_prefix)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING `+apiKeyColumns,
 		uuid.New(), nk.AccountID, nk.Role, nk.Label, nk.Hash, nk.Prefix)
 	if err != nil {
 		return APIKey{}, fmt.Errorf("creating api key: %w", translate(err))
@@ -79,7 +79,7 @@ func (s *Store) Authenticate(ctx context.Context, keyHash []byte) (APIKeyWithAcc
 func (s *Store) ListAPIKeys(ctx context.Context, accountID uuid.UUID) ([]APIKey, error) {
 	keys := []APIKey{}
 	err := s.db.SelectContext(ctx, &keys, `
-		SELECT * FROM api_keys WHERE account_id = $1 AND revoked_at IS NULL
+		SELECT `+apiKeyColumns+` FROM api_keys WHERE account_id = $1 AND revoked_at IS NULL
 		ORDER BY created_at DESC, id DESC`, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("listing api keys: %w", translate(err))
@@ -100,3 +100,6 @@ func (s *Store) RevokeAPIKey(ctx context.Context, accountID, id uuid.UUID) error
 	}
 	return nil
 }
+
+// apiKeyColumns lists APIKey's columns (see deliveryColumns).
+const apiKeyColumns = `id, account_id, role, label, key_hash, key_prefix, created_at, revoked_at`

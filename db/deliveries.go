@@ -6,39 +6,31 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/esign-webhooks/esign-webhooks/delivery"
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
-)
-
-// Delivery statuses.
-const (
-	StatusPending   = "pending"
-	StatusRetrying  = "retrying"
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-	StatusCancelled = "cancelled"
 )
 
 // Delivery is one event sent to one webhook, over one or more series of
 // attempts. The json tags are the column names: ResolveEvent reads rows
 // aggregated as JSON.
 type Delivery struct {
-	ID             uuid.UUID  `db:"id" json:"id"`
-	AccountID      uuid.UUID  `db:"account_id" json:"account_id"`
-	EventID        string     `db:"event_id" json:"event_id"`
-	WebhookID      uuid.UUID  `db:"webhook_id" json:"webhook_id"`
-	EventType      string     `db:"event_type" json:"event_type"`
-	MessageID      string     `db:"message_id" json:"message_id"`
-	Status         string     `db:"status" json:"status"`
-	StatusReason   string     `db:"status_reason" json:"status_reason"`
-	AttemptCount   int        `db:"attempt_count" json:"attempt_count"`
-	Series         int        `db:"series" json:"series"`
-	WorkflowID     string     `db:"workflow_id" json:"workflow_id"`
-	NextAttemptAt  *time.Time `db:"next_attempt_at" json:"next_attempt_at"`
-	LastStatusCode *int       `db:"last_status_code" json:"last_status_code"`
-	CreatedAt      time.Time  `db:"created_at" json:"created_at"`
-	UpdatedAt      time.Time  `db:"updated_at" json:"updated_at"`
+	ID             uuid.UUID       `db:"id" json:"id"`
+	AccountID      uuid.UUID       `db:"account_id" json:"account_id"`
+	EventID        string          `db:"event_id" json:"event_id"`
+	WebhookID      uuid.UUID       `db:"webhook_id" json:"webhook_id"`
+	EventType      string          `db:"event_type" json:"event_type"`
+	MessageID      string          `db:"message_id" json:"message_id"`
+	Status         delivery.Status `db:"status" json:"status"`
+	StatusReason   string          `db:"status_reason" json:"status_reason"`
+	AttemptCount   int             `db:"attempt_count" json:"attempt_count"`
+	Series         int             `db:"series" json:"series"`
+	WorkflowID     string          `db:"workflow_id" json:"workflow_id"`
+	NextAttemptAt  *time.Time      `db:"next_attempt_at" json:"next_attempt_at"`
+	LastStatusCode *int            `db:"last_status_code" json:"last_status_code"`
+	CreatedAt      time.Time       `db:"created_at" json:"created_at"`
+	UpdatedAt      time.Time       `db:"updated_at" json:"updated_at"`
 }
 
 // deliveryColumns lists Delivery's columns: queries name them rather than
@@ -47,7 +39,7 @@ const deliveryColumns = `id, account_id, event_id, webhook_id, event_type, messa
 	attempt_count, series, workflow_id, next_attempt_at, last_status_code, created_at, updated_at`
 
 // Finished reports whether the delivery's current series is over.
-func (d Delivery) Finished() bool { return d.Status != StatusPending && d.Status != StatusRetrying }
+func (d Delivery) Finished() bool { return d.Status.Finished() }
 
 // Attempt is one HTTP request of a delivery. Every request that left a
 // worker has its own row: Try > 1 is the same attempt number sent again
@@ -256,7 +248,7 @@ func (s *Store) StartAttempt(ctx context.Context, deliveryID uuid.UUID, series, 
 
 // AttemptOutcome is the delivery's state after an attempt.
 type AttemptOutcome struct {
-	Status        string
+	Status        delivery.Status
 	Reason        string
 	NextAttemptAt *time.Time
 }
@@ -289,7 +281,7 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome) 
 }
 
 // FinishDelivery sets a final status without an attempt (e.g. cancelled).
-func (s *Store) FinishDelivery(ctx context.Context, id uuid.UUID, series int, status, reason string) error {
+func (s *Store) FinishDelivery(ctx context.Context, id uuid.UUID, series int, status delivery.Status, reason string) error {
 	_, err := s.db.ExecContext(ctx, `
 		UPDATE deliveries SET status = $3, status_reason = $4, next_attempt_at = NULL, updated_at = now()
 		WHERE id = $1 AND series = $2 AND status IN ('pending', 'retrying')`, id, series, status, reason)
@@ -326,7 +318,7 @@ func (s *Store) Attempts(ctx context.Context, deliveryID uuid.UUID) ([]Attempt, 
 type DeliveryFilter struct {
 	EventID   string
 	WebhookID *uuid.UUID
-	Status    string
+	Status    delivery.Status
 	EventType string
 	// CreatedFrom and CreatedTo bound created_at (inclusive, exclusive).
 	CreatedFrom *time.Time
@@ -389,23 +381,27 @@ func (s *Store) PendingDeliveries(ctx context.Context, webhookID uuid.UUID) ([]D
 	return out, nil
 }
 
-// StartResend begins a new series of attempts on a finished delivery; it
-// returns ErrConflict while the delivery is still in progress, unless its
-// workflow is deadWorkflowID: one the caller found gone (a lost start or a
-// terminated run), whose delivery would otherwise stay pending forever.
-func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, workflowID func(series int) string, deadWorkflowID string) (Delivery, error) {
+// StartResend begins series fromSeries+1 of a finished delivery, run by the
+// workflow workflowID. It returns ErrConflict when the delivery moved past
+// fromSeries meanwhile, or is still in progress — unless its workflow is
+// deadWorkflowID: one the caller found gone (a lost start or a terminated
+// run), whose delivery would otherwise stay pending forever.
+func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, fromSeries int, workflowID, deadWorkflowID string) (Delivery, error) {
 	var d Delivery
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
 		if err := tx.GetContext(ctx, &d, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID); err != nil {
 			return translate(err)
 		}
-		if (d.Status == StatusPending || d.Status == StatusRetrying) && (deadWorkflowID == "" || d.WorkflowID != deadWorkflowID) {
+		if d.Series != fromSeries {
+			return fmt.Errorf("%w: delivery was resent meanwhile", ErrConflict)
+		}
+		if !d.Finished() && (deadWorkflowID == "" || d.WorkflowID != deadWorkflowID) {
 			return fmt.Errorf("%w: delivery is still in progress", ErrConflict)
 		}
 		return translate(tx.GetContext(ctx, &d, `
 			UPDATE deliveries SET series = series + 1, status = 'pending', status_reason = '',
 				next_attempt_at = NULL, workflow_id = $2, updated_at = now()
-			WHERE id = $1 RETURNING `+deliveryColumns, id, workflowID(d.Series+1)))
+			WHERE id = $1 RETURNING `+deliveryColumns, id, workflowID))
 	})
 	if err != nil {
 		return Delivery{}, fmt.Errorf("starting resend: %w", err)
@@ -417,7 +413,7 @@ func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, workfl
 type DeliveryOutcome struct {
 	ID        uuid.UUID
 	WebhookID uuid.UUID
-	Status    string
+	Status    delivery.Status
 	Attempts  int
 	Reason    string
 }
@@ -438,7 +434,7 @@ func (s *Store) RestoreOutcomes(ctx context.Context, accountID uuid.UUID, eventI
 		n, _ := res.RowsAffected()
 		changed += n
 		for _, o := range outs {
-			if o.Status != StatusSucceeded && o.Status != StatusFailed && o.Status != StatusCancelled {
+			if !o.Status.Finished() {
 				continue // not final in the result either (e.g. handed to a resend)
 			}
 			reason := o.Reason

@@ -9,6 +9,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/db/dbtest"
+	"github.com/esign-webhooks/esign-webhooks/delivery"
 )
 
 // Retention purges old, finished events with their deliveries, and keeps
@@ -25,7 +26,7 @@ func TestPurgeEvents(t *testing.T) {
 		VALUES ($1, $2, 'h', 'https://example.com', '{ENVELOPE_START}', '{saas_page}', '\x00')`, hook, acct.ID); err != nil {
 		t.Fatal(err)
 	}
-	event := func(id, status string, age time.Duration, dispatched bool) {
+	event := func(id string, status delivery.Status, age time.Duration, dispatched bool) {
 		t.Helper()
 		e := db.Event{AccountID: acct.ID, ID: id, Type: "ENVELOPE_START", TriggerSource: "saas_page",
 			OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: "wf-" + id}
@@ -34,7 +35,7 @@ func TestPurgeEvents(t *testing.T) {
 			if err != nil || len(ds) != 1 {
 				t.Fatalf("%s: %v", id, err)
 			}
-			if err := store.FinishDelivery(ctx, ds[0].ID, 1, status, ""); err != nil && status != db.StatusPending {
+			if err := store.FinishDelivery(ctx, ds[0].ID, 1, status, ""); err != nil && status != delivery.Pending {
 				t.Fatal(err)
 			}
 		} else if _, _, err := store.InsertEvent(ctx, e); err != nil {
@@ -44,11 +45,11 @@ func TestPurgeEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	event("old-done", db.StatusSucceeded, 40*24*time.Hour, true)
-	event("old-failed", db.StatusFailed, 40*24*time.Hour, true)
-	event("old-running", db.StatusPending, 40*24*time.Hour, true)
+	event("old-done", delivery.Succeeded, 40*24*time.Hour, true)
+	event("old-failed", delivery.Failed, 40*24*time.Hour, true)
+	event("old-running", delivery.Pending, 40*24*time.Hour, true)
 	event("old-unstarted", "", 40*24*time.Hour, false)
-	event("new-done", db.StatusSucceeded, time.Hour, true)
+	event("new-done", delivery.Succeeded, time.Hour, true)
 
 	n, err := store.PurgeEvents(ctx, time.Now().Add(-30*24*time.Hour), 1000)
 	if err != nil || n != 2 {

@@ -70,7 +70,7 @@ func (s *Store) CreateWebhookLimited(ctx context.Context, id, accountID uuid.UUI
 		}
 		return translate(tx.GetContext(ctx, &w, `
 			INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, app_ids, enabled, secret_enc)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *`,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+webhookColumns,
 			id, accountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources),
 			pq.StringArray(nonNil(f.AppIDs)), enabled, secretEnc))
 	})
@@ -90,7 +90,7 @@ func nonNil(s []string) []string {
 // Webhook returns one webhook of the account.
 func (s *Store) Webhook(ctx context.Context, accountID, id uuid.UUID) (Webhook, error) {
 	var w Webhook
-	err := s.db.GetContext(ctx, &w, `SELECT * FROM webhooks WHERE id = $1 AND account_id = $2`, id, accountID)
+	err := s.db.GetContext(ctx, &w, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1 AND account_id = $2`, id, accountID)
 	if err != nil {
 		return Webhook{}, fmt.Errorf("getting webhook: %w", translate(err))
 	}
@@ -112,7 +112,7 @@ type WebhookFilter struct {
 
 // ListWebhooks returns the account's webhooks, newest first.
 func (s *Store) ListWebhooks(ctx context.Context, accountID uuid.UUID, f WebhookFilter) ([]Webhook, error) {
-	q := `SELECT * FROM webhooks WHERE account_id = $1`
+	q := `SELECT ` + webhookColumns + ` FROM webhooks WHERE account_id = $1`
 	args := []any{accountID}
 	if f.Enabled != nil {
 		args = append(args, *f.Enabled)
@@ -137,7 +137,7 @@ func (s *Store) ListWebhooks(ctx context.Context, accountID uuid.UUID, f Webhook
 func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, check func(Webhook) error, apply func(*WebhookFields)) (Webhook, error) {
 	var w Webhook
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := tx.GetContext(ctx, &w, `SELECT * FROM webhooks WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID); err != nil {
+		if err := tx.GetContext(ctx, &w, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID); err != nil {
 			return translate(err)
 		}
 		if err := check(w); err != nil {
@@ -147,7 +147,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, chec
 		apply(&f)
 		return translate(tx.GetContext(ctx, &w, `
 			UPDATE webhooks SET name = $3, url = $4, event_types = $5, trigger_sources = $6, app_ids = $7, updated_at = now()
-			WHERE id = $1 AND account_id = $2 RETURNING *`,
+			WHERE id = $1 AND account_id = $2 RETURNING `+webhookColumns,
 			id, accountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources), pq.StringArray(nonNil(f.AppIDs))))
 	})
 	if err != nil {
@@ -162,7 +162,7 @@ func (s *Store) SetWebhookEnabled(ctx context.Context, accountID, id uuid.UUID, 
 	err := s.db.GetContext(ctx, &w, `
 		UPDATE webhooks SET enabled = $3,
 			updated_at = CASE WHEN enabled = $3 THEN updated_at ELSE now() END
-		WHERE id = $1 AND account_id = $2 RETURNING *`, id, accountID, enabled)
+		WHERE id = $1 AND account_id = $2 RETURNING `+webhookColumns, id, accountID, enabled)
 	if err != nil {
 		return Webhook{}, fmt.Errorf("setting webhook status: %w", translate(err))
 	}
@@ -173,7 +173,7 @@ func (s *Store) SetWebhookEnabled(ctx context.Context, accountID, id uuid.UUID, 
 func (s *Store) DeleteWebhook(ctx context.Context, accountID, id uuid.UUID, check func(Webhook) error) error {
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
 		var w Webhook
-		if err := tx.GetContext(ctx, &w, `SELECT * FROM webhooks WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID); err != nil {
+		if err := tx.GetContext(ctx, &w, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID); err != nil {
 			return translate(err)
 		}
 		if err := check(w); err != nil {
@@ -197,7 +197,7 @@ func (s *Store) RotateWebhookSecret(ctx context.Context, accountID, id uuid.UUID
 			previous_secret_enc = CASE WHEN $5 THEN secret_enc END,
 			previous_secret_expires_at = CASE WHEN $5 THEN $4::timestamptz END,
 			secret_enc = $3, updated_at = now()
-		WHERE id = $1 AND account_id = $2 RETURNING *`, id, accountID, newEnc, graceUntil, keepPrevious)
+		WHERE id = $1 AND account_id = $2 RETURNING `+webhookColumns, id, accountID, newEnc, graceUntil, keepPrevious)
 	if err != nil {
 		return Webhook{}, fmt.Errorf("rotating webhook secret: %w", translate(err))
 	}
@@ -220,3 +220,7 @@ func (s *Store) EraseExpiredSecrets(ctx context.Context, now time.Time) (int64, 
 func SecretAAD(webhookID uuid.UUID) []byte {
 	return []byte("webhook-secret:" + webhookID.String())
 }
+
+// webhookColumns lists Webhook's columns (see deliveryColumns).
+const webhookColumns = `id, account_id, name, url, event_types, trigger_sources, app_ids, enabled, secret_enc,
+	previous_secret_enc, previous_secret_expires_at, created_at, updated_at`

@@ -3,7 +3,8 @@
 // the event is in PostgreSQL, and the dispatcher starts its workflow at once
 // from an in-memory queue. Whatever a crash, a full queue or a Temporal
 // outage leaves unstarted is found again by a periodic sweep, so an accepted
-// event is never lost and a slow Temporal never slows publishers down.
+// event is never lost and a slow Temporal never slows publishers down. It
+// also signals the workflows of a disabled or deleted webhook.
 package dispatch
 
 import (
@@ -13,8 +14,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/events"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 	"github.com/esign-webhooks/esign-webhooks/metrics"
 	"github.com/esign-webhooks/esign-webhooks/publish"
 	"github.com/esign-webhooks/esign-webhooks/reconcile"
@@ -32,14 +37,27 @@ type Options struct {
 	Reconciler *reconcile.Reconciler
 }
 
-// Dispatcher starts workflows for stored events.
+// Dispatcher starts workflows for stored events, and signals the workflows
+// of a webhook that was disabled or deleted; Run waits for both on shutdown.
 type Dispatcher struct {
 	store *db.Store
 	pub   *publish.Publisher
 	log   *slog.Logger
 	opts  Options
 	queue chan db.Event
+
+	// Signalling runs in the background on bg (cancelled once Run has
+	// waited signalGrace for it after shutdown began), tracked by signals.
+	bg       context.Context
+	cancelBg context.CancelFunc
+	signals  sync.WaitGroup
 }
+
+const (
+	signalConcurrency = 8
+	signalTimeout     = 2 * time.Minute
+	signalGrace       = 10 * time.Second
+)
 
 // New builds a Dispatcher; Run makes it work.
 func New(store *db.Store, pub *publish.Publisher, log *slog.Logger, opts Options) *Dispatcher {
@@ -55,7 +73,60 @@ func New(store *db.Store, pub *publish.Publisher, log *slog.Logger, opts Options
 	if opts.SweepEvery <= 0 {
 		opts.SweepEvery = 5 * time.Second
 	}
-	return &Dispatcher{store: store, pub: pub, log: log, opts: opts, queue: make(chan db.Event, opts.QueueSize)}
+	bg, cancel := context.WithCancel(context.Background())
+	return &Dispatcher{store: store, pub: pub, log: log, opts: opts, queue: make(chan db.Event, opts.QueueSize),
+		bg: bg, cancelBg: cancel}
+}
+
+// StopDeliveries signals, in the background, the workflows of the
+// webhook's unfinished deliveries so their waits end now. Best effort: each
+// attempt also checks the webhook before sending, so a lost signal only
+// delays the cancellation. After a long receiver outage there can be
+// thousands of pending deliveries: too many to signal within a request.
+func (d *Dispatcher) StopDeliveries(webhookID uuid.UUID, reason string) {
+	d.signals.Add(1)
+	go func() {
+		defer d.signals.Done()
+		ctx, cancel := context.WithTimeout(d.bg, signalTimeout)
+		defer cancel()
+		pending, err := d.store.PendingDeliveries(ctx, webhookID)
+		if err != nil {
+			d.log.Warn("listing pending deliveries", "webhookId", webhookID, "err", err)
+			return
+		}
+		var g errgroup.Group
+		g.SetLimit(signalConcurrency)
+		change := flow.WebhookChange{WebhookID: webhookID.String(), Reason: reason}
+		for _, p := range pending {
+			if ctx.Err() != nil {
+				break
+			}
+			g.Go(func() error {
+				if err := d.pub.SignalWebhookChanged(ctx, p.WorkflowID, change); err != nil {
+					d.log.Debug("signalling delivery workflow", "workflowId", p.WorkflowID, "err", err)
+				}
+				return nil
+			})
+		}
+		_ = g.Wait()
+		if ctx.Err() != nil {
+			d.log.Warn("stopping pending deliveries was cut short; the rest stop at their next attempt",
+				"webhookId", webhookID, "pending", len(pending))
+		}
+	}()
+}
+
+// waitSignals waits for background signalling, for signalGrace at most.
+func (d *Dispatcher) waitSignals() {
+	done := make(chan struct{})
+	go func() { d.signals.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(signalGrace):
+		d.cancelBg()
+		<-done
+	}
+	d.cancelBg()
 }
 
 // Enqueue asks for e's workflow to be started soon. It never blocks: when
@@ -95,6 +166,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			d.waitSignals()
 			return
 		case <-t.C:
 			// While the queue is busy its events are merely waiting, not lost.
@@ -149,10 +221,11 @@ func (d *Dispatcher) Sweep(ctx context.Context) (int, error) {
 }
 
 // backOff records a sweep's try and when to look again: doubling from
-// SweepEvery up to an hour. A failure is logged with the event, and the
+// StaleAfter (the time a started workflow gets to record its event) up to
+// an hour. A failure is logged with the event, and the
 // event's dispatch_error says why until its workflow records it.
 func (d *Dispatcher) backOff(ctx context.Context, e db.Event, cause error) {
-	wait := d.opts.SweepEvery << min(e.DispatchTries, 10)
+	wait := d.opts.StaleAfter << min(e.DispatchTries, 10)
 	if wait > time.Hour || wait <= 0 {
 		wait = time.Hour
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/db/dbtest"
 	"github.com/esign-webhooks/esign-webhooks/dispatch"
 	"github.com/esign-webhooks/esign-webhooks/events"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 	"github.com/esign-webhooks/esign-webhooks/publish"
 )
 
@@ -47,7 +48,7 @@ func storeEvent(t *testing.T, store *db.Store, acct uuid.UUID) db.Event {
 	id := "ev-" + uuid.NewString()
 	e, created, err := store.InsertEvent(context.Background(), db.Event{
 		AccountID: acct, ID: id, Type: events.EnvelopeStart, TriggerSource: events.SourceSaaSPage,
-		OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: events.WorkflowID(acct.String(), id),
+		OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: flow.EventWorkflowID(acct.String(), id),
 	})
 	if err != nil || !created || e.DispatchedAt != nil {
 		t.Fatalf("insert: %v created=%v %+v", err, created, e)

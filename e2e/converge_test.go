@@ -12,7 +12,6 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/activities"
 	"github.com/esign-webhooks/esign-webhooks/dispatch"
 	"github.com/esign-webhooks/esign-webhooks/e2e/e2etest"
-	"github.com/esign-webhooks/esign-webhooks/publish"
 	"github.com/esign-webhooks/esign-webhooks/reconcile"
 	enumspb "go.temporal.io/api/enums/v1"
 )
@@ -20,8 +19,8 @@ import (
 // convergence wires a dispatcher and a reconciler as webhookd serve does.
 func convergence(e *e2etest.Env) (*dispatch.Dispatcher, *reconcile.Reconciler) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rec := &reconcile.Reconciler{Store: e.Store, Temporal: e.TC, Log: log, StaleAfter: time.Hour}
-	d := dispatch.New(e.Store, &publish.Publisher{Client: e.TC, TaskQueue: e.Queue}, log,
+	rec := &reconcile.Reconciler{Store: e.Store, Workflows: e.Pub, Log: log, StaleAfter: time.Hour}
+	d := dispatch.New(e.Store, e.Pub, log,
 		dispatch.Options{StaleAfter: time.Minute, Reconciler: rec})
 	rec.Restart = d.Restart
 	return d, rec

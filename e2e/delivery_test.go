@@ -17,7 +17,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/activities"
 	"github.com/esign-webhooks/esign-webhooks/e2e/e2etest"
 	"github.com/esign-webhooks/esign-webhooks/events"
-	"github.com/esign-webhooks/esign-webhooks/publish"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 )
 
 // only returns the single delivery of a workflow result.
@@ -27,7 +27,7 @@ func only(t *testing.T, e *e2etest.Env, wfID string) (string, string) {
 	if len(res.Deliveries) != 1 {
 		t.Fatalf("workflow %s: %d deliveries, want 1: %+v", wfID, len(res.Deliveries), res)
 	}
-	return res.Deliveries[0].DeliveryID, res.Deliveries[0].Status
+	return res.Deliveries[0].DeliveryID, string(res.Deliveries[0].Status)
 }
 
 func settings(mod func(*activities.Settings)) *activities.Settings {
@@ -269,7 +269,7 @@ func TestPublisherPublishes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.EventID == "" || r.WorkflowID != events.WorkflowID(acct, r.EventID) {
+	if r.EventID == "" || r.WorkflowID != flow.EventWorkflowID(acct, r.EventID) {
 		t.Fatalf("result %+v", r)
 	}
 	if _, status := only(t, e, r.WorkflowID); status != "succeeded" {
@@ -487,7 +487,7 @@ func TestEditURLThenResend(t *testing.T) {
 
 	var resent e2etest.Delivery
 	e.Do("POST", "/v1/deliveries/"+id+"/resend", key, nil).Want(t, http.StatusAccepted).Decode(t, &resent)
-	if resent.Series != 2 || resent.WorkflowID != publish.ResendWorkflowID(id, 2) {
+	if resent.Series != 2 || resent.WorkflowID != flow.ResendWorkflowID(id, 2) {
 		t.Fatalf("resend answered %+v", resent)
 	}
 	d := e.WaitStatus(key, id, "succeeded")

@@ -14,8 +14,9 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/esign-webhooks/esign-webhooks/delivery"
 	"github.com/esign-webhooks/esign-webhooks/e2e/e2etest"
-	"github.com/esign-webhooks/esign-webhooks/workflows"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 )
 
 // storm is one event for n webhooks whose receivers fail: the scenario of
@@ -102,7 +103,7 @@ func runStorm(t *testing.T, recoverAfter int) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	var res workflows.Result
+	var res flow.Result
 	// The dispatcher starts the workflow just after the 202.
 	e2etest.Eventually(t, "the event's workflow to start", func() bool {
 		_, err := s.e.TC.DescribeWorkflowExecution(ctx, p.WorkflowID, "")
@@ -121,9 +122,9 @@ func runStorm(t *testing.T, recoverAfter int) {
 	s.mu.Unlock()
 	total, wrong := 0, 0
 	for _, d := range res.Deliveries {
-		want, status := stormRetries+1, "failed"
+		want, status := stormRetries+1, delivery.Failed
 		if hooks[d.WebhookID] {
-			want, status = recoverAfter, "succeeded"
+			want, status = recoverAfter, delivery.Succeeded
 		}
 		got := posts["msg_"+strings.ReplaceAll(d.DeliveryID, "-", "")]
 		total += got

@@ -142,12 +142,6 @@ func (e *Event) Validate(maxData int) error {
 	return nil
 }
 
-// WorkflowID is the deterministic id of the workflow delivering an event, so
-// publishing the same event twice starts one workflow.
-func WorkflowID(accountID, eventID string) string {
-	return "event/" + accountID + "/" + eventID
-}
-
 func printable(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < 0x20 || s[i] > 0x7e {

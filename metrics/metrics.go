@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/esign-webhooks/esign-webhooks/delivery"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -59,12 +60,12 @@ func (m *Metrics) Handler() http.Handler {
 
 // ObserveAttempt records one delivery attempt; nil-safe so tests and tools
 // may leave metrics out.
-func (m *Metrics) ObserveAttempt(outcome string, d time.Duration) {
+func (m *Metrics) ObserveAttempt(outcome delivery.Outcome, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.Attempts.WithLabelValues(outcome).Inc()
-	if outcome != "cancelled" {
+	m.Attempts.WithLabelValues(string(outcome)).Inc()
+	if outcome != delivery.OutcomeCancelled {
 		m.AttemptTime.Observe(d.Seconds())
 	}
 }

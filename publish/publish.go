@@ -1,6 +1,10 @@
-// Package publish starts the delivery workflow of an event. The REST API uses
-// it, and upstream services can import it to publish straight through the
-// Temporal SDK, with the same validation and the same workflow id rules.
+// Package publish is the client of the delivery workflows: it starts the
+// workflow of an event (or a resend, or a test), signals and looks up
+// workflows. The REST API talks to Temporal only through it, and upstream
+// services can import it to publish straight through the Temporal SDK, with
+// the same validation and the same workflow id rules: it depends on the SDK,
+// the standard library and our contract packages (flow, events, delivery)
+// only — never on the store or the activities.
 package publish
 
 import (
@@ -16,13 +20,13 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/esign-webhooks/esign-webhooks/events"
-	"github.com/esign-webhooks/esign-webhooks/workflows"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 )
 
 // Publisher starts DeliverEvent workflows.
 type Publisher struct {
 	Client    client.Client
-	TaskQueue string // workflows.DefaultTaskQueue when empty
+	TaskQueue string // flow.DefaultTaskQueue when empty
 	// MaxDataBytes bounds Event.Data (events.DefaultMaxDataBytes when 0).
 	MaxDataBytes int
 	// EagerStart: a worker of the task queue runs in this process on the
@@ -67,20 +71,20 @@ func (p *Publisher) Publish(ctx context.Context, accountID string, e events.Even
 
 // Start starts the workflow of an already prepared event.
 func (p *Publisher) Start(ctx context.Context, accountID string, e events.Event) (Result, error) {
-	return p.start(ctx, accountID, workflows.DeliverEventInput{AccountID: accountID, Event: e})
+	return p.start(ctx, accountID, flow.DeliverEventInput{AccountID: accountID, Event: e})
 }
 
 // StartStored starts the workflow of an event the API's outbox holds: its
 // data stays in PostgreSQL instead of travelling through Temporal history.
 func (p *Publisher) StartStored(ctx context.Context, accountID string, e events.Event) (Result, error) {
 	e.Data = nil
-	return p.start(ctx, accountID, workflows.DeliverEventInput{AccountID: accountID, Event: e, Stored: true})
+	return p.start(ctx, accountID, flow.DeliverEventInput{AccountID: accountID, Event: e, Stored: true})
 }
 
-func (p *Publisher) start(ctx context.Context, accountID string, in workflows.DeliverEventInput) (Result, error) {
+func (p *Publisher) start(ctx context.Context, accountID string, in flow.DeliverEventInput) (Result, error) {
 	e := in.Event
-	id := events.WorkflowID(accountID, e.ID)
-	run, err := p.Client.ExecuteWorkflow(ctx, p.options(id, accountID, e.Type, e.TriggerSource), workflows.DeliverEvent, in)
+	id := flow.EventWorkflowID(accountID, e.ID)
+	run, err := p.Client.ExecuteWorkflow(ctx, p.options(id, accountID, e.Type, e.TriggerSource), flow.DeliverEventWorkflow, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):
@@ -94,21 +98,16 @@ func (p *Publisher) start(ctx context.Context, accountID string, in workflows.De
 
 // StartTest starts a one-shot WEBHOOK_TEST delivery to one webhook.
 func (p *Publisher) StartTest(ctx context.Context, accountID, webhookID string, e events.Event) (client.WorkflowRun, error) {
-	id := events.WorkflowID(accountID, e.ID)
+	id := flow.EventWorkflowID(accountID, e.ID)
 	return p.Client.ExecuteWorkflow(ctx, p.options(id, accountID, e.Type, e.TriggerSource),
-		workflows.DeliverEvent, workflows.DeliverEventInput{AccountID: accountID, Event: e, OnlyWebhookID: webhookID, Test: true})
-}
-
-// ResendWorkflowID is the id of the workflow making series n of a delivery.
-func ResendWorkflowID(deliveryID string, series int) string {
-	return fmt.Sprintf("resend/%s/%d", deliveryID, series)
+		flow.DeliverEventWorkflow, flow.DeliverEventInput{AccountID: accountID, Event: e, OnlyWebhookID: webhookID, Test: true})
 }
 
 // StartResend starts a new series of attempts of a delivery.
 func (p *Publisher) StartResend(ctx context.Context, accountID, eventType, deliveryID string, series int) (Result, error) {
-	id := ResendWorkflowID(deliveryID, series)
+	id := flow.ResendWorkflowID(deliveryID, series)
 	run, err := p.Client.ExecuteWorkflow(ctx, p.options(id, accountID, eventType, ""),
-		workflows.ResendDelivery, workflows.ResendInput{AccountID: accountID, DeliveryID: deliveryID, Series: series})
+		flow.ResendDeliveryWorkflow, flow.ResendInput{AccountID: accountID, DeliveryID: deliveryID, Series: series})
 	if err != nil {
 		return Result{}, fmt.Errorf("starting workflow %s: %w", id, err)
 	}
@@ -118,15 +117,15 @@ func (p *Publisher) StartResend(ctx context.Context, accountID, eventType, deliv
 func (p *Publisher) options(id, accountID, eventType, source string) client.StartWorkflowOptions {
 	queue := p.TaskQueue
 	if queue == "" {
-		queue = workflows.DefaultTaskQueue
+		queue = flow.DefaultTaskQueue
 	}
 	attrs := []temporal.SearchAttributeUpdate{
-		workflows.AttrAccountID.ValueSet(accountID),
-		workflows.AttrEventType.ValueSet(eventType),
-		workflows.AttrDeliveryStatus.ValueSet("pending"),
+		flow.AttrAccountID.ValueSet(accountID),
+		flow.AttrEventType.ValueSet(eventType),
+		flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending),
 	}
 	if source != "" {
-		attrs = append(attrs, workflows.AttrTriggerSource.ValueSet(source))
+		attrs = append(attrs, flow.AttrTriggerSource.ValueSet(source))
 	}
 	return client.StartWorkflowOptions{
 		ID:        id,
@@ -145,4 +144,57 @@ func (p *Publisher) options(id, accountID, eventType, source string) client.Star
 		// instead of "starting" it for ever.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}
+}
+
+// SignalWebhookChanged tells the workflow workflowID that a webhook was
+// disabled or deleted, so its deliveries to it stop waiting.
+func (p *Publisher) SignalWebhookChanged(ctx context.Context, workflowID string, ch flow.WebhookChange) error {
+	return p.Client.SignalWorkflow(ctx, workflowID, "", flow.SignalWebhookChanged, ch)
+}
+
+// State is where a workflow is.
+type State int
+
+// Workflow states.
+const (
+	Running   State = iota
+	Completed       // closed with a result
+	Ended           // failed, terminated, timed out or cancelled: no result
+	NotFound        // never started, or its history is gone
+)
+
+// WorkflowState looks up a workflow's latest run: its state, and the run id
+// (Completed) or the closing status (Ended).
+func (p *Publisher) WorkflowState(ctx context.Context, workflowID string) (State, string, error) {
+	desc, err := p.Client.DescribeWorkflowExecution(ctx, workflowID, "")
+	var notFound *serviceerror.NotFound
+	switch {
+	case errors.As(err, &notFound):
+		return NotFound, "", nil
+	case err != nil:
+		return Running, "", fmt.Errorf("describing %s: %w", workflowID, err)
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	switch info.GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return Running, "", nil
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return Completed, info.GetExecution().GetRunId(), nil
+	}
+	return Ended, info.GetStatus().String(), nil
+}
+
+// WorkflowResult waits for a run's result.
+func (p *Publisher) WorkflowResult(ctx context.Context, workflowID, runID string) (flow.Result, error) {
+	var res flow.Result
+	if err := p.Client.GetWorkflow(ctx, workflowID, runID).Get(ctx, &res); err != nil {
+		return flow.Result{}, err
+	}
+	return res, nil
+}
+
+// CheckHealth reports whether the Temporal frontend answers.
+func (p *Publisher) CheckHealth(ctx context.Context) error {
+	_, err := p.Client.CheckHealth(ctx, &client.CheckHealthRequest{})
+	return err
 }

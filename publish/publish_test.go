@@ -2,10 +2,13 @@ package publish
 
 import (
 	"errors"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/esign-webhooks/esign-webhooks/events"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 )
 
 func TestPrepare(t *testing.T) {
@@ -51,7 +54,24 @@ func TestOptions(t *testing.T) {
 	if o.TypedSearchAttributes.Size() != 4 {
 		t.Fatalf("want account, type, source and status search attributes, got %d", o.TypedSearchAttributes.Size())
 	}
-	if ResendWorkflowID("d", 2) != "resend/d/2" {
+	if flow.ResendWorkflowID("d", 2) != "resend/d/2" {
 		t.Fatal("resend id rule changed")
+	}
+}
+
+// Upstream services import publish: it must stay a thin client, never
+// pulling in the server's store, HTTP framework or metrics.
+func TestThinDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, banned := range []string{"jmoiron/sqlx", "lib/pq", "pressly/goose", "labstack/echo", "prometheus",
+			"esign-webhooks/db", "esign-webhooks/activities", "esign-webhooks/workflows", "esign-webhooks/api"} {
+			if strings.Contains(dep, banned) {
+				t.Errorf("publish depends on %s", dep)
+			}
+		}
 	}
 }

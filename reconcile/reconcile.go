@@ -16,20 +16,18 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/esign-webhooks/esign-webhooks/db"
-	"github.com/esign-webhooks/esign-webhooks/events"
-	"github.com/esign-webhooks/esign-webhooks/workflows"
+	"github.com/esign-webhooks/esign-webhooks/delivery"
+	"github.com/esign-webhooks/esign-webhooks/flow"
+	"github.com/esign-webhooks/esign-webhooks/publish"
 )
 
 // Reconciler repairs the delivery log from workflow outcomes.
 type Reconciler struct {
-	Store    *db.Store
-	Temporal client.Client
-	Log      *slog.Logger
+	Store     *db.Store
+	Workflows *publish.Publisher
+	Log       *slog.Logger
 	// StaleAfter is how long an unfinished delivery may go without an
 	// update before its workflow is checked: longer than the longest wait
 	// of the schedule (Retry-After included) plus an attempt.
@@ -39,50 +37,20 @@ type Reconciler struct {
 	Restart func(ctx context.Context, e db.Event) error
 }
 
-// state is where a workflow is: running, closed with a result, closed
-// without one, or gone.
-type state int
-
-const (
-	running state = iota
-	completed
-	ended // failed, terminated, timed out or cancelled
-	gone
-)
-
-func (r *Reconciler) state(ctx context.Context, workflowID string) (state, string, error) {
-	desc, err := r.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
-	var notFound *serviceerror.NotFound
-	switch {
-	case errors.As(err, &notFound):
-		return gone, "", nil
-	case err != nil:
-		return running, "", fmt.Errorf("describing %s: %w", workflowID, err)
-	}
-	info := desc.GetWorkflowExecutionInfo()
-	switch info.GetStatus() {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		return running, "", nil
-	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		return completed, info.GetExecution().GetRunId(), nil
-	}
-	return ended, info.GetStatus().String(), nil
-}
-
 // Event handles an undispatched event whose workflow already exists. When
 // the workflow completed, the log is restored from its result (the event is
 // marked dispatched, so the sweep stops starting it); done reports that.
 func (r *Reconciler) Event(ctx context.Context, e db.Event) (done bool, err error) {
-	st, runID, err := r.state(ctx, e.WorkflowID)
-	if err != nil || st != completed {
+	st, runID, err := r.Workflows.WorkflowState(ctx, e.WorkflowID)
+	if err != nil || st != publish.Completed {
 		return false, err
 	}
 	return true, r.restore(ctx, e.AccountID, e.ID, e.WorkflowID, runID)
 }
 
 func (r *Reconciler) restore(ctx context.Context, accountID uuid.UUID, eventID, workflowID, runID string) error {
-	var res workflows.Result
-	if err := r.Temporal.GetWorkflow(ctx, workflowID, runID).Get(ctx, &res); err != nil {
+	res, err := r.Workflows.WorkflowResult(ctx, workflowID, runID)
+	if err != nil {
 		return fmt.Errorf("reading the result of %s: %w", workflowID, err)
 	}
 	outs := make([]db.DeliveryOutcome, 0, len(res.Deliveries))
@@ -160,21 +128,21 @@ func (r *Reconciler) Deliveries(ctx context.Context, limit int) (int, error) {
 }
 
 func (r *Reconciler) delivery(ctx context.Context, d db.Delivery) error {
-	st, detail, err := r.state(ctx, d.WorkflowID)
+	st, detail, err := r.Workflows.WorkflowState(ctx, d.WorkflowID)
 	if err != nil {
 		return err
 	}
-	isEvent := d.WorkflowID == events.WorkflowID(d.AccountID.String(), d.EventID)
+	isEvent := d.WorkflowID == flow.EventWorkflowID(d.AccountID.String(), d.EventID)
 	switch {
-	case st == running:
+	case st == publish.Running:
 		return r.Store.TouchDelivery(ctx, d.ID)
-	case st == completed:
+	case st == publish.Completed:
 		if err := r.restore(ctx, d.AccountID, d.EventID, d.WorkflowID, detail); err != nil {
 			return err
 		}
 		// The result did not list it: it would stay pending forever.
 		return r.fail(ctx, d, "its workflow completed without delivering it; resend to deliver")
-	case st == ended && isEvent && r.Restart != nil:
+	case st == publish.Ended && isEvent && r.Restart != nil:
 		e, err := r.Store.Event(ctx, d.AccountID, d.EventID)
 		if err != nil {
 			return err
@@ -184,14 +152,14 @@ func (r *Reconciler) delivery(ctx context.Context, d db.Delivery) error {
 			return err
 		}
 		return r.Store.TouchDelivery(ctx, d.ID)
-	case st == ended:
+	case st == publish.Ended:
 		return r.fail(ctx, d, "its workflow ended ("+detail+") before the delivery did; resend to deliver")
 	}
 	return r.fail(ctx, d, "its workflow no longer exists; resend to deliver")
 }
 
 func (r *Reconciler) fail(ctx context.Context, d db.Delivery, reason string) error {
-	if err := r.Store.FinishDelivery(ctx, d.ID, d.Series, db.StatusFailed, reason); err != nil {
+	if err := r.Store.FinishDelivery(ctx, d.ID, d.Series, delivery.Failed, reason); err != nil {
 		return err
 	}
 	r.Log.Warn("stale delivery marked failed", "deliveryId", d.ID, "workflowId", d.WorkflowID, "reason", reason)

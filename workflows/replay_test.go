@@ -18,6 +18,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/activities"
 	"github.com/esign-webhooks/esign-webhooks/e2e/e2etest"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 	"github.com/esign-webhooks/esign-webhooks/workflows"
 )
 
@@ -52,7 +53,7 @@ func TestReplayHistories(t *testing.T) {
 // DeliverEvent that no longer runs the RecordEvent local activity first
 // does not replay.
 func TestReplayDetectsNonDeterminism(t *testing.T) {
-	changed := func(ctx workflow.Context, in workflows.DeliverEventInput) (workflows.Result, error) {
+	changed := func(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result, error) {
 		_ = workflow.Sleep(ctx, time.Second)
 		return workflows.DeliverEvent(ctx, in)
 	}

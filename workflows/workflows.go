@@ -1,6 +1,7 @@
 // Package workflows holds the deterministic delivery workflows: one per event
-// (DeliverEvent) and one per manual resend (ResendDelivery). All I/O is in
-// the activities package.
+// (DeliverEvent), its DeliverBatch children when it has many webhooks, and
+// one per manual resend (ResendDelivery). Their contract (names, inputs,
+// results, ids, signals) is package flow; all I/O is in package activities.
 package workflows
 
 import (
@@ -13,62 +14,14 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/esign-webhooks/esign-webhooks/activities"
+	"github.com/esign-webhooks/esign-webhooks/delivery"
 	"github.com/esign-webhooks/esign-webhooks/events"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 )
-
-// DefaultTaskQueue is the task queue of the delivery worker.
-const DefaultTaskQueue = "webhooks"
-
-// SignalWebhookChanged tells a workflow that a webhook was disabled or
-// deleted, so its deliveries waiting to retry stop now.
-const SignalWebhookChanged = "webhook-changed"
-
-// Custom search attributes: register them on every cluster (make run and
-// make test do; the README shows the command for a real cluster).
-var (
-	AttrAccountID      = temporal.NewSearchAttributeKeyKeyword("WebhookAccountId")
-	AttrEventType      = temporal.NewSearchAttributeKeyKeyword("WebhookEventType")
-	AttrTriggerSource  = temporal.NewSearchAttributeKeyKeyword("WebhookTriggerSource")
-	AttrWebhookIDs     = temporal.NewSearchAttributeKeyKeywordList("WebhookIds")
-	AttrDeliveryStatus = temporal.NewSearchAttributeKeyKeyword("WebhookDeliveryStatus")
-)
-
-// DeliverEventInput starts DeliverEvent.
-type DeliverEventInput struct {
-	AccountID string
-	Event     events.Event
-	// OnlyWebhookID and Test: a one-shot test event to a single webhook.
-	OnlyWebhookID string `json:",omitempty"`
-	Test          bool   `json:",omitempty"`
-	// Stored: the API's outbox holds the event, so Event.Data is left out
-	// of the history; RecordEvent reads it there.
-	Stored bool `json:",omitempty"`
-}
 
 // maxListedWebhooks bounds the WebhookIds search attribute: 45 quoted
 // UUIDs stay under Temporal's 2 KiB limit on one attribute value.
 const maxListedWebhooks = 45
-
-// WebhookChange is the payload of SignalWebhookChanged.
-type WebhookChange struct {
-	WebhookID string
-	Reason    string
-}
-
-// DeliveryResult is the end state of one delivery.
-type DeliveryResult struct {
-	DeliveryID string
-	WebhookID  string
-	Status     string // succeeded, failed or cancelled
-	Attempts   int
-	Last       activities.AttemptResult
-}
-
-// Result is what a delivery workflow returns.
-type Result struct {
-	Deliveries []DeliveryResult
-	Skipped    string `json:",omitempty"`
-}
 
 // localActivityOptions run RecordEvent and PrepareResend. The SDK defaults a
 // local activity's ScheduleToCloseTimeout to its StartToCloseTimeout, which
@@ -99,10 +52,10 @@ const versionBatches = "batch-children"
 
 // DeliverEvent records the event, resolves its subscriptions and delivers it
 // to each matching webhook concurrently, each on its own retry schedule.
-func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (Result, error) {
+func DeliverEvent(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result, error) {
 	if reason := refusal(in); reason != "" {
-		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrDeliveryStatus.ValueSet("none"))
-		return Result{Skipped: "refused: " + reason}, nil
+		_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrDeliveryStatus.ValueSet(flow.SummaryNone))
+		return flow.Result{Skipped: "refused: " + reason}, nil
 	}
 	var a *activities.Activities
 	// A local activity: no extra round trip through the server for a short
@@ -113,7 +66,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (Result, error) {
 		AccountID: in.AccountID, Event: in.Event, OnlyWebhookID: in.OnlyWebhookID, Stored: in.Stored,
 	}).Get(ctx, &plan)
 	if err != nil {
-		return Result{}, err
+		return flow.Result{}, err
 	}
 	return deliverPlan(ctx, plan, in.Test)
 }
@@ -121,7 +74,7 @@ func DeliverEvent(ctx workflow.Context, in DeliverEventInput) (Result, error) {
 // refusal says why DeliverEvent must not run in, or "". Anyone who can
 // reach the Temporal frontend can start the workflow: a test event (sent
 // even to a disabled webhook) must name its one webhook and be a test.
-func refusal(in DeliverEventInput) string {
+func refusal(in flow.DeliverEventInput) string {
 	isTestType := in.Event.Type == events.WebhookTest
 	switch {
 	case in.Test != (in.OnlyWebhookID != ""):
@@ -132,15 +85,8 @@ func refusal(in DeliverEventInput) string {
 	return ""
 }
 
-// ResendInput starts ResendDelivery.
-type ResendInput struct {
-	AccountID  string
-	DeliveryID string
-	Series     int
-}
-
 // ResendDelivery makes a new series of attempts of one delivery.
-func ResendDelivery(ctx workflow.Context, in ResendInput) (Result, error) {
+func ResendDelivery(ctx workflow.Context, in flow.ResendInput) (flow.Result, error) {
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
 	var plan activities.Plan
@@ -148,7 +94,7 @@ func ResendDelivery(ctx workflow.Context, in ResendInput) (Result, error) {
 		AccountID: in.AccountID, DeliveryID: in.DeliveryID, Series: in.Series,
 	}).Get(ctx, &plan)
 	if err != nil {
-		return Result{}, err
+		return flow.Result{}, err
 	}
 	return deliverPlan(ctx, plan, false)
 }
@@ -162,9 +108,9 @@ type BatchInput struct {
 
 // DeliverBatch makes some of the deliveries of a large event, as a child of
 // the event's DeliverEvent (see batchSize).
-func DeliverBatch(ctx workflow.Context, in BatchInput) (Result, error) {
-	res := Result{Deliveries: deliverAll(ctx, in.Deliveries, in.ActivityTimeout, in.Test, func(workflow.Context) {})}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, AttrDeliveryStatus.ValueSet(summary(res.Deliveries)))
+func DeliverBatch(ctx workflow.Context, in BatchInput) (flow.Result, error) {
+	res := flow.Result{Deliveries: deliverAll(ctx, in.Deliveries, in.ActivityTimeout, in.Test, func(workflow.Context) {})}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrDeliveryStatus.ValueSet(summary(res.Deliveries)))
 	return res, nil
 }
 
@@ -172,16 +118,16 @@ func DeliverBatch(ctx workflow.Context, in BatchInput) (Result, error) {
 // delivery of the plan, finished ones (e.g. by a lost workflow task whose
 // attempts did happen) included, so the result and search attributes always
 // list the event's deliveries with their final state.
-func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool) (Result, error) {
-	res := Result{Skipped: plan.Skipped, Deliveries: make([]DeliveryResult, len(plan.Deliveries))}
+func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool) (flow.Result, error) {
+	res := flow.Result{Skipped: plan.Skipped, Deliveries: make([]flow.DeliveryResult, len(plan.Deliveries))}
 	if len(plan.Deliveries) == 0 {
-		_ = workflow.UpsertTypedSearchAttributes(ctx, AttrDeliveryStatus.ValueSet("none"))
+		_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrDeliveryStatus.ValueSet(flow.SummaryNone))
 		return res, nil
 	}
 	var todo []int
 	for i, d := range plan.Deliveries {
 		if d.Done {
-			res.Deliveries[i] = DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID, Status: d.Status, Attempts: d.Attempts}
+			res.Deliveries[i] = flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID, Status: d.Status, Attempts: d.Attempts}
 			continue
 		}
 		todo = append(todo, i)
@@ -198,7 +144,7 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool) (Result,
 	listWebhooks := func(ctx workflow.Context) {
 		if !listed {
 			listed = true
-			_ = workflow.UpsertTypedSearchAttributes(ctx, AttrWebhookIDs.ValueSet(ids))
+			_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrWebhookIDs.ValueSet(ids))
 		}
 	}
 	switch {
@@ -214,9 +160,9 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool) (Result,
 			res.Deliveries[todo[j]] = r
 		}
 	}
-	final := []temporal.SearchAttributeUpdate{AttrDeliveryStatus.ValueSet(summary(res.Deliveries))}
+	final := []temporal.SearchAttributeUpdate{flow.AttrDeliveryStatus.ValueSet(summary(res.Deliveries))}
 	if !listed {
-		final = append(final, AttrWebhookIDs.ValueSet(ids))
+		final = append(final, flow.AttrWebhookIDs.ValueSet(ids))
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, final...)
 	return res, nil
@@ -225,7 +171,7 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool) (Result,
 // deliverBatches hands the deliveries at indexes todo of plan to DeliverBatch
 // children, batchSize each, forwards webhook changes to the child making that
 // webhook's delivery, and writes their results into out.
-func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test bool, out []DeliveryResult) {
+func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test bool, out []flow.DeliveryResult) {
 	type batch struct {
 		idx []int
 		fut workflow.ChildWorkflowFuture
@@ -242,8 +188,8 @@ func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test
 			in.Deliveries = append(in.Deliveries, plan.Deliveries[i])
 			ids[j] = plan.Deliveries[i].WebhookID
 		}
-		attrs := []temporal.SearchAttributeUpdate{AttrWebhookIDs.ValueSet(ids), AttrDeliveryStatus.ValueSet("pending")}
-		for _, key := range []temporal.SearchAttributeKeyKeyword{AttrAccountID, AttrEventType, AttrTriggerSource} {
+		attrs := []temporal.SearchAttributeUpdate{flow.AttrWebhookIDs.ValueSet(ids), flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending)}
+		for _, key := range []temporal.SearchAttributeKeyKeyword{flow.AttrAccountID, flow.AttrEventType, flow.AttrTriggerSource} {
 			if v, ok := inherited.GetKeyword(key); ok {
 				attrs = append(attrs, key.ValueSet(v))
 			}
@@ -261,22 +207,22 @@ func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test
 			byWebhook[id] = append(byWebhook[id], b.fut)
 		}
 	}
-	signals := workflow.GetSignalChannel(ctx, SignalWebhookChanged)
+	signals := workflow.GetSignalChannel(ctx, flow.SignalWebhookChanged)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
-			var ch WebhookChange
+			var ch flow.WebhookChange
 			if !signals.Receive(ctx, &ch) {
 				return
 			}
 			for _, fut := range byWebhook[ch.WebhookID] {
-				fut.SignalChildWorkflow(ctx, SignalWebhookChanged, ch)
+				fut.SignalChildWorkflow(ctx, flow.SignalWebhookChanged, ch)
 			}
 		}
 	})
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
 	for _, b := range batches {
-		var r Result
+		var r flow.Result
 		err := b.fut.Get(ctx, &r)
 		if err == nil && len(r.Deliveries) == len(b.idx) {
 			for j, i := range b.idx {
@@ -293,10 +239,10 @@ func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test
 		for _, i := range b.idx {
 			d := plan.Deliveries[i]
 			_ = workflow.ExecuteLocalActivity(lctx, a.CancelDelivery, activities.CancelInput{
-				DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason, Status: "failed",
+				DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason, Status: delivery.Failed,
 			}).Get(ctx, nil)
-			out[i] = DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID, Status: "failed",
-				Last: activities.AttemptResult{Outcome: activities.OutcomeFailed, Reason: reason}}
+			out[i] = flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID, Status: delivery.Failed,
+				Last: flow.AttemptResult{Outcome: delivery.OutcomeFailed, Reason: reason}}
 		}
 	}
 }
@@ -304,8 +250,8 @@ func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test
 // deliverAll runs one delivery loop per delivery and listens for webhooks
 // being disabled or deleted meanwhile.
 func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, timeout time.Duration, test bool,
-	listWebhooks func(workflow.Context)) []DeliveryResult {
-	out := make([]DeliveryResult, len(refs))
+	listWebhooks func(workflow.Context)) []flow.DeliveryResult {
+	out := make([]flow.DeliveryResult, len(refs))
 	// Each delivery waits between attempts under its own cancellable context;
 	// the signal handler cancels the waits of a disabled or deleted webhook.
 	cancels := map[string][]workflow.CancelFunc{}
@@ -322,10 +268,10 @@ func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, timeout tim
 			out[i] = deliverOne(actCtx, waitCtx, timeout, d, test, reasons, listWebhooks)
 		})
 	}
-	signals := workflow.GetSignalChannel(ctx, SignalWebhookChanged)
+	signals := workflow.GetSignalChannel(ctx, flow.SignalWebhookChanged)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
-			var ch WebhookChange
+			var ch flow.WebhookChange
 			if !signals.Receive(ctx, &ch) {
 				return
 			}
@@ -345,9 +291,9 @@ func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, timeout tim
 // cancelled. Activities run under ctx; only the waits under waitCtx, so a
 // cancellation never abandons an attempt in flight.
 func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activities.DeliveryRef, test bool,
-	reasons map[string]string, beforeWait func(workflow.Context)) DeliveryResult {
+	reasons map[string]string, beforeWait func(workflow.Context)) flow.DeliveryResult {
 	var a *activities.Activities
-	out := DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID}
+	out := flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID}
 	// Attempts are local activities: the worker runs them as part of the
 	// workflow task, so a delivery that succeeds first time costs one
 	// workflow task instead of three round trips through the server. Each
@@ -364,9 +310,9 @@ func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activiti
 	})
 	for attempt := 1; ; attempt++ {
 		if reason, ok := reasons[d.WebhookID]; ok {
-			return finish(actx, out, d, "cancelled", reason)
+			return finish(actx, out, d, delivery.Cancelled, reason)
 		}
-		var r activities.AttemptResult
+		var r flow.AttemptResult
 		err := workflow.ExecuteLocalActivity(actx, a.Deliver, activities.DeliverInput{
 			DeliveryID: d.DeliveryID, Series: d.Series, Attempt: attempt, Test: test,
 		}).Get(ctx, &r)
@@ -377,39 +323,39 @@ func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activiti
 				// (its retries are spent). Say so in the delivery log too,
 				// or the delivery would stay pending forever.
 				out.Attempts = attempt - 1
-				out.Last = activities.AttemptResult{Outcome: activities.OutcomeFailed, Error: err.Error()}
-				return finish(actx, out, d, "failed", "delivery could not be attempted: "+err.Error())
+				out.Last = flow.AttemptResult{Outcome: delivery.OutcomeFailed, Error: err.Error()}
+				return finish(actx, out, d, delivery.Failed, "delivery could not be attempted: "+err.Error())
 			}
 		}
-		if r.Outcome != activities.OutcomeCancelled {
+		if r.Outcome != delivery.OutcomeCancelled {
 			out.Attempts = attempt
 		}
 		out.Last = r
 		switch r.Outcome {
-		case activities.OutcomeSucceeded:
-			out.Status = "succeeded"
+		case delivery.OutcomeSucceeded:
+			out.Status = delivery.Succeeded
 			return out
-		case activities.OutcomeCancelled:
-			out.Status = "cancelled"
+		case delivery.OutcomeCancelled:
+			out.Status = delivery.Cancelled
 			return out
-		case activities.OutcomeRetry:
+		case delivery.OutcomeRetry:
 			beforeWait(ctx)
 			if err := workflow.Sleep(waitCtx, r.Wait); err != nil {
 				reason := reasons[d.WebhookID]
 				if reason == "" {
 					reason = "cancelled"
 				}
-				return finish(actx, out, d, "cancelled", reason)
+				return finish(actx, out, d, delivery.Cancelled, reason)
 			}
 		default:
-			out.Status = "failed"
+			out.Status = delivery.Failed
 			return out
 		}
 	}
 }
 
 // finish records that the delivery's remaining attempts will not be made.
-func finish(actx workflow.Context, out DeliveryResult, d activities.DeliveryRef, status, reason string) DeliveryResult {
+func finish(actx workflow.Context, out flow.DeliveryResult, d activities.DeliveryRef, status delivery.Status, reason string) flow.DeliveryResult {
 	var a *activities.Activities
 	_ = workflow.ExecuteLocalActivity(actx, a.CancelDelivery, activities.CancelInput{
 		DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason, Status: status,
@@ -420,17 +366,17 @@ func finish(actx workflow.Context, out DeliveryResult, d activities.DeliveryRef,
 }
 
 // summary is the workflow's DeliveryStatus search attribute: the worst state.
-func summary(ds []DeliveryResult) string {
-	status := "succeeded"
+func summary(ds []flow.DeliveryResult) string {
+	status := delivery.Succeeded
 	for _, d := range ds {
 		switch d.Status {
-		case "failed":
-			return "failed"
-		case "cancelled":
-			status = "cancelled"
+		case delivery.Failed:
+			return string(delivery.Failed)
+		case delivery.Cancelled:
+			status = delivery.Cancelled
 		}
 	}
-	return status
+	return string(status)
 }
 
 // Registry is where workflows are registered: a worker, or a replayer.

@@ -15,7 +15,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/esign-webhooks/esign-webhooks/activities"
+	"github.com/esign-webhooks/esign-webhooks/delivery"
 	"github.com/esign-webhooks/esign-webhooks/events"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 )
 
 // harness is a TestWorkflowEnvironment with the activities mocked and the
@@ -56,10 +58,10 @@ func newHarness(t *testing.T, plan activities.Plan) *harness {
 		sa := args.Get(0).(temporal.SearchAttributes)
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if v, ok := sa.GetKeyword(AttrDeliveryStatus); ok {
+		if v, ok := sa.GetKeyword(flow.AttrDeliveryStatus); ok {
 			h.status = append(h.status, v)
 		}
-		if v, ok := sa.GetKeywordList(AttrWebhookIDs); ok {
+		if v, ok := sa.GetKeywordList(flow.AttrWebhookIDs); ok {
 			h.listed = append(h.listed, v)
 		}
 	}).Return(nil)
@@ -67,26 +69,26 @@ func newHarness(t *testing.T, plan activities.Plan) *harness {
 }
 
 // deliver mocks Deliver with fn, which gets the input and returns the result.
-func (h *harness) deliver(fn func(in activities.DeliverInput) activities.AttemptResult) {
+func (h *harness) deliver(fn func(in activities.DeliverInput) flow.AttemptResult) {
 	h.env.OnActivity(h.acts.Deliver, mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.DeliverInput) (activities.AttemptResult, error) {
+		func(_ context.Context, in activities.DeliverInput) (flow.AttemptResult, error) {
 			r := fn(in)
-			if r.Outcome == activities.OutcomeSucceeded || r.Outcome == activities.OutcomeCancelled {
+			if r.Outcome == delivery.OutcomeSucceeded || r.Outcome == delivery.OutcomeCancelled {
 				return r, nil
 			}
 			// As the real activity does: a failed attempt is a non-retryable
 			// application error carrying its result.
-			return activities.AttemptResult{}, temporal.NewNonRetryableApplicationError("attempt failed", activities.ErrAttemptFailed, nil, r)
+			return flow.AttemptResult{}, temporal.NewNonRetryableApplicationError("attempt failed", activities.ErrAttemptFailed, nil, r)
 		})
 }
 
-func (h *harness) run(t *testing.T) Result {
+func (h *harness) run(t *testing.T) flow.Result {
 	t.Helper()
-	h.env.ExecuteWorkflow(DeliverEvent, DeliverEventInput{AccountID: "acct", Event: events.Event{ID: "e1", Type: events.EnvelopeStart}})
+	h.env.ExecuteWorkflow(DeliverEvent, flow.DeliverEventInput{AccountID: "acct", Event: events.Event{ID: "e1", Type: events.EnvelopeStart}})
 	return h.result(t)
 }
 
-func (h *harness) result(t *testing.T) Result {
+func (h *harness) result(t *testing.T) flow.Result {
 	t.Helper()
 	if !h.env.IsWorkflowCompleted() {
 		t.Fatal("workflow did not complete")
@@ -94,7 +96,7 @@ func (h *harness) result(t *testing.T) Result {
 	if err := h.env.GetWorkflowError(); err != nil {
 		t.Fatalf("workflow failed: %v", err)
 	}
-	var res Result
+	var res flow.Result
 	if err := h.env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
@@ -119,17 +121,17 @@ func plan(webhookIDs ...string) activities.Plan {
 	return p
 }
 
-func retry(wait time.Duration, status int) activities.AttemptResult {
-	return activities.AttemptResult{Outcome: activities.OutcomeRetry, StatusCode: status, Wait: wait}
+func retry(wait time.Duration, status int) flow.AttemptResult {
+	return flow.AttemptResult{Outcome: delivery.OutcomeRetry, StatusCode: status, Wait: wait}
 }
 
 func TestDeliverEventSucceedsFirstTime(t *testing.T) {
 	h := newHarness(t, plan("w1"))
-	h.deliver(func(in activities.DeliverInput) activities.AttemptResult {
+	h.deliver(func(in activities.DeliverInput) flow.AttemptResult {
 		if in.DeliveryID != "d-w1" || in.Series != 1 || in.Attempt != 1 || in.Test {
 			t.Errorf("unexpected input %+v", in)
 		}
-		return activities.AttemptResult{Outcome: activities.OutcomeSucceeded, StatusCode: 200}
+		return flow.AttemptResult{Outcome: delivery.OutcomeSucceeded, StatusCode: 200}
 	})
 	res := h.run(t)
 	if len(res.Deliveries) != 1 || res.Deliveries[0].Status != "succeeded" || res.Deliveries[0].Attempts != 1 ||
@@ -154,12 +156,12 @@ func TestDeliverEventRetriesWithTheAttemptsWait(t *testing.T) {
 	h := newHarness(t, plan("w1"))
 	waits := []time.Duration{7 * time.Second, 90 * time.Second}
 	var seen []int
-	h.deliver(func(in activities.DeliverInput) activities.AttemptResult {
+	h.deliver(func(in activities.DeliverInput) flow.AttemptResult {
 		seen = append(seen, in.Attempt)
 		if in.Attempt <= len(waits) {
 			return retry(waits[in.Attempt-1], 500)
 		}
-		return activities.AttemptResult{Outcome: activities.OutcomeSucceeded, StatusCode: 204}
+		return flow.AttemptResult{Outcome: delivery.OutcomeSucceeded, StatusCode: 204}
 	})
 	res := h.run(t)
 	d := res.Deliveries[0]
@@ -182,17 +184,17 @@ func TestDeliverEventRetriesWithTheAttemptsWait(t *testing.T) {
 func TestDeliverEventStopsOnFinalOutcomes(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		last     activities.AttemptResult
+		last     flow.AttemptResult
 		status   string
 		attempts int
 	}{
-		{"failed", activities.AttemptResult{Outcome: activities.OutcomeFailed, StatusCode: 410, Reason: "gone"}, "failed", 2},
-		{"cancelled", activities.AttemptResult{Outcome: activities.OutcomeCancelled, Reason: "webhook was disabled"}, "cancelled", 1},
+		{"failed", flow.AttemptResult{Outcome: delivery.OutcomeFailed, StatusCode: 410, Reason: "gone"}, "failed", 2},
+		{"cancelled", flow.AttemptResult{Outcome: delivery.OutcomeCancelled, Reason: "webhook was disabled"}, "cancelled", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, plan("w1"))
 			calls := 0
-			h.deliver(func(in activities.DeliverInput) activities.AttemptResult {
+			h.deliver(func(in activities.DeliverInput) flow.AttemptResult {
 				calls++
 				if in.Attempt == 1 {
 					return retry(time.Minute, 503)
@@ -200,7 +202,7 @@ func TestDeliverEventStopsOnFinalOutcomes(t *testing.T) {
 				return tc.last
 			})
 			d := h.run(t).Deliveries[0]
-			if d.Status != tc.status || d.Attempts != tc.attempts || d.Last.Reason != tc.last.Reason || calls != 2 {
+			if string(d.Status) != tc.status || d.Attempts != tc.attempts || d.Last.Reason != tc.last.Reason || calls != 2 {
 				t.Fatalf("result %+v after %d calls", d, calls)
 			}
 			if got := h.lastStatus(t); got != tc.status {
@@ -218,7 +220,7 @@ func TestDeliverEventStopsOnFinalOutcomes(t *testing.T) {
 func TestDeliverEventActivityErrorFails(t *testing.T) {
 	h := newHarness(t, plan("w1"))
 	h.env.OnActivity(h.acts.Deliver, mock.Anything, mock.Anything).Return(
-		activities.AttemptResult{}, temporal.NewNonRetryableApplicationError("boom", "Other", nil))
+		flow.AttemptResult{}, temporal.NewNonRetryableApplicationError("boom", "Other", nil))
 	d := h.run(t).Deliveries[0]
 	if d.Status != "failed" || !strings.HasPrefix(d.Last.Reason, "delivery could not be attempted") || d.Attempts != 0 {
 		t.Fatalf("result %+v", d)
@@ -235,25 +237,25 @@ func TestDeliverEventFansOutConcurrently(t *testing.T) {
 	h := newHarness(t, plan("w1", "w2", "w3"))
 	w2Started := make(chan struct{})
 	var once sync.Once
-	h.deliver(func(in activities.DeliverInput) activities.AttemptResult {
+	h.deliver(func(in activities.DeliverInput) flow.AttemptResult {
 		switch in.DeliveryID {
 		case "d-w1":
 			select {
 			case <-w2Started:
-				return activities.AttemptResult{Outcome: activities.OutcomeSucceeded, StatusCode: 200}
+				return flow.AttemptResult{Outcome: delivery.OutcomeSucceeded, StatusCode: 200}
 			case <-time.After(30 * time.Second):
-				return activities.AttemptResult{Outcome: activities.OutcomeFailed, Reason: "w2 never started while w1 was in flight"}
+				return flow.AttemptResult{Outcome: delivery.OutcomeFailed, Reason: "w2 never started while w1 was in flight"}
 			}
 		case "d-w2":
 			once.Do(func() { close(w2Started) })
-			return activities.AttemptResult{Outcome: activities.OutcomeSucceeded, StatusCode: 200}
+			return flow.AttemptResult{Outcome: delivery.OutcomeSucceeded, StatusCode: 200}
 		}
-		return activities.AttemptResult{Outcome: activities.OutcomeFailed, StatusCode: 500, Reason: "gave up"}
+		return flow.AttemptResult{Outcome: delivery.OutcomeFailed, StatusCode: 500, Reason: "gave up"}
 	})
 	res := h.run(t)
 	got := map[string]string{}
 	for _, d := range res.Deliveries {
-		got[d.WebhookID] = d.Status + " " + d.Last.Reason
+		got[d.WebhookID] = string(d.Status) + " " + d.Last.Reason
 	}
 	if got["w1"] != "succeeded " || got["w2"] != "succeeded " || got["w3"] != "failed gave up" {
 		t.Fatalf("results %v", got)
@@ -269,22 +271,22 @@ func TestDeliverEventFansOutConcurrently(t *testing.T) {
 // webhooks of the event alone.
 func TestDeliverEventSignalCancelsWait(t *testing.T) {
 	h := newHarness(t, plan("w1", "w2"))
-	h.deliver(func(in activities.DeliverInput) activities.AttemptResult {
+	h.deliver(func(in activities.DeliverInput) flow.AttemptResult {
 		if in.DeliveryID == "d-w1" {
 			return retry(time.Hour, 500)
 		}
 		if in.Attempt == 1 {
 			return retry(2*time.Hour, 500)
 		}
-		return activities.AttemptResult{Outcome: activities.OutcomeSucceeded, StatusCode: 200}
+		return flow.AttemptResult{Outcome: delivery.OutcomeSucceeded, StatusCode: 200}
 	})
 	h.env.RegisterDelayedCallback(func() {
-		h.env.SignalWorkflow(SignalWebhookChanged, WebhookChange{WebhookID: "w1", Reason: "webhook was disabled"})
+		h.env.SignalWorkflow(flow.SignalWebhookChanged, flow.WebhookChange{WebhookID: "w1", Reason: "webhook was disabled"})
 		// A second signal does not overwrite the first reason.
-		h.env.SignalWorkflow(SignalWebhookChanged, WebhookChange{WebhookID: "w1", Reason: "webhook was deleted"})
+		h.env.SignalWorkflow(flow.SignalWebhookChanged, flow.WebhookChange{WebhookID: "w1", Reason: "webhook was deleted"})
 	}, 10*time.Minute)
 	res := h.run(t)
-	byHook := map[string]DeliveryResult{}
+	byHook := map[string]flow.DeliveryResult{}
 	for _, d := range res.Deliveries {
 		byHook[d.WebhookID] = d
 	}
@@ -309,13 +311,13 @@ func TestDeliverEventSignalDuringAttempt(t *testing.T) {
 	h := newHarness(t, plan("w1"))
 	calls := 0
 	h.env.OnActivity(h.acts.Deliver, mock.Anything, mock.Anything).After(time.Minute).Return(
-		func(_ context.Context, in activities.DeliverInput) (activities.AttemptResult, error) {
+		func(_ context.Context, in activities.DeliverInput) (flow.AttemptResult, error) {
 			calls++
 			r := retry(time.Second, 500)
 			return r, temporal.NewNonRetryableApplicationError("attempt failed", activities.ErrAttemptFailed, nil, r)
 		})
 	h.env.RegisterDelayedCallback(func() {
-		h.env.SignalWorkflow(SignalWebhookChanged, WebhookChange{WebhookID: "w1", Reason: "webhook was deleted"})
+		h.env.SignalWorkflow(flow.SignalWebhookChanged, flow.WebhookChange{WebhookID: "w1", Reason: "webhook was deleted"})
 	}, 10*time.Second)
 	d := h.run(t).Deliveries[0]
 	if d.Status != "cancelled" || d.Attempts != 1 || calls != 1 || d.Last.Reason != "webhook was deleted" {
@@ -343,7 +345,7 @@ func TestDeliverEventRecordEventErrorFailsWorkflow(t *testing.T) {
 	h.env.RegisterActivity(h.acts)
 	h.env.OnActivity(h.acts.RecordEvent, mock.Anything, mock.Anything).Return(
 		activities.Plan{}, temporal.NewNonRetryableApplicationError("bad", "Bad", nil))
-	h.env.ExecuteWorkflow(DeliverEvent, DeliverEventInput{AccountID: "acct"})
+	h.env.ExecuteWorkflow(DeliverEvent, flow.DeliverEventInput{AccountID: "acct"})
 	var appErr *temporal.ApplicationError
 	if err := h.env.GetWorkflowError(); !errors.As(err, &appErr) {
 		t.Fatalf("workflow error %v, want the activity's", err)
@@ -353,11 +355,11 @@ func TestDeliverEventRecordEventErrorFailsWorkflow(t *testing.T) {
 func TestDeliverEventTestFlagReachesDeliver(t *testing.T) {
 	h := newHarness(t, plan("w1"))
 	var got activities.DeliverInput
-	h.deliver(func(in activities.DeliverInput) activities.AttemptResult {
+	h.deliver(func(in activities.DeliverInput) flow.AttemptResult {
 		got = in
-		return activities.AttemptResult{Outcome: activities.OutcomeFailed, StatusCode: 500, Reason: "test event: one attempt only"}
+		return flow.AttemptResult{Outcome: delivery.OutcomeFailed, StatusCode: 500, Reason: "test event: one attempt only"}
 	})
-	h.env.ExecuteWorkflow(DeliverEvent, DeliverEventInput{AccountID: "acct", OnlyWebhookID: "w1", Test: true,
+	h.env.ExecuteWorkflow(DeliverEvent, flow.DeliverEventInput{AccountID: "acct", OnlyWebhookID: "w1", Test: true,
 		Event: events.Event{Type: events.WebhookTest}})
 	res := h.result(t)
 	if !got.Test || res.Deliveries[0].Status != "failed" || res.Deliveries[0].Last.StatusCode != 500 {
@@ -369,11 +371,11 @@ func TestResendDeliveryUsesTheNewSeries(t *testing.T) {
 	p := activities.Plan{ActivityTimeout: time.Minute, Deliveries: []activities.DeliveryRef{{DeliveryID: "d1", WebhookID: "w1", Series: 3}}}
 	h := newHarness(t, p)
 	var got activities.DeliverInput
-	h.deliver(func(in activities.DeliverInput) activities.AttemptResult {
+	h.deliver(func(in activities.DeliverInput) flow.AttemptResult {
 		got = in
-		return activities.AttemptResult{Outcome: activities.OutcomeSucceeded, StatusCode: 200}
+		return flow.AttemptResult{Outcome: delivery.OutcomeSucceeded, StatusCode: 200}
 	})
-	h.env.ExecuteWorkflow(ResendDelivery, ResendInput{AccountID: "acct", DeliveryID: "d1", Series: 3})
+	h.env.ExecuteWorkflow(ResendDelivery, flow.ResendInput{AccountID: "acct", DeliveryID: "d1", Series: 3})
 	res := h.result(t)
 	if got.Series != 3 || got.Attempt != 1 || got.Test || res.Deliveries[0].Status != "succeeded" {
 		t.Fatalf("input %+v result %+v", got, res)
@@ -390,9 +392,9 @@ func TestSummary(t *testing.T) {
 		{[]string{"cancelled", "failed", "succeeded"}, "failed"},
 		{[]string{"failed", "cancelled"}, "failed"},
 	} {
-		var ds []DeliveryResult
+		var ds []flow.DeliveryResult
 		for _, s := range tc.in {
-			ds = append(ds, DeliveryResult{Status: s})
+			ds = append(ds, flow.DeliveryResult{Status: delivery.Status(s)})
 		}
 		if got := summary(ds); got != tc.want {
 			t.Errorf("summary(%v) = %q, want %q", tc.in, got, tc.want)
@@ -408,9 +410,9 @@ func TestDeliverEventReportsFinishedDeliveries(t *testing.T) {
 	p.Deliveries[0].Done, p.Deliveries[0].Status, p.Deliveries[0].Attempts = true, "succeeded", 2
 	h := newHarness(t, p)
 	var calls []string
-	h.deliver(func(in activities.DeliverInput) activities.AttemptResult {
+	h.deliver(func(in activities.DeliverInput) flow.AttemptResult {
 		calls = append(calls, in.DeliveryID)
-		return activities.AttemptResult{Outcome: activities.OutcomeSucceeded, StatusCode: 200}
+		return flow.AttemptResult{Outcome: delivery.OutcomeSucceeded, StatusCode: 200}
 	})
 	res := h.run(t)
 	if len(calls) != 1 || calls[0] != "d-w2" {
@@ -431,7 +433,7 @@ func TestDeliverEventReportsFinishedDeliveries(t *testing.T) {
 // Anyone who reaches Temporal can start DeliverEvent: inputs the API never
 // sends are refused before anything is recorded or sent.
 func TestDeliverEventRefusesInputsTheAPINeverSends(t *testing.T) {
-	for name, in := range map[string]DeliverEventInput{
+	for name, in := range map[string]flow.DeliverEventInput{
 		"test without a webhook":   {AccountID: "acct", Test: true, Event: events.Event{Type: events.WebhookTest}},
 		"one webhook but no test":  {AccountID: "acct", OnlyWebhookID: "w1", Event: events.Event{Type: events.EnvelopeStart}},
 		"test of a real event":     {AccountID: "acct", Test: true, OnlyWebhookID: "w1", Event: events.Event{Type: events.EnvelopeStart}},
@@ -439,9 +441,9 @@ func TestDeliverEventRefusesInputsTheAPINeverSends(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, plan("w1"))
-			h.deliver(func(activities.DeliverInput) activities.AttemptResult {
+			h.deliver(func(activities.DeliverInput) flow.AttemptResult {
 				t.Error("Deliver called")
-				return activities.AttemptResult{Outcome: activities.OutcomeSucceeded}
+				return flow.AttemptResult{Outcome: delivery.OutcomeSucceeded}
 			})
 			h.env.ExecuteWorkflow(DeliverEvent, in)
 			res := h.result(t)
@@ -462,14 +464,14 @@ func TestDeliverEventBatchesALargeFanOut(t *testing.T) {
 	h := newHarness(t, plan(ids...))
 	var mu sync.Mutex
 	seen := map[string]int{}
-	h.deliver(func(in activities.DeliverInput) activities.AttemptResult {
+	h.deliver(func(in activities.DeliverInput) flow.AttemptResult {
 		mu.Lock()
 		defer mu.Unlock()
 		seen[in.DeliveryID]++
 		if seen[in.DeliveryID] < 2 {
 			return retry(time.Minute, 500)
 		}
-		return activities.AttemptResult{Outcome: activities.OutcomeSucceeded, StatusCode: 200}
+		return flow.AttemptResult{Outcome: delivery.OutcomeSucceeded, StatusCode: 200}
 	})
 	res := h.run(t)
 	if len(res.Deliveries) != len(ids) {

@@ -23,11 +23,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/esign-webhooks/esign-webhooks/flow"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
-
-	"github.com/esign-webhooks/esign-webhooks/workflows"
 )
 
 const (
@@ -235,7 +234,7 @@ func (b *bench) stormHooks(ctx context.Context, api *apiClient, sc *stormCounter
 func (b *bench) stormWait(ctx context.Context, r *stormResult, start time.Time) {
 	wctx, cancel := context.WithTimeout(ctx, b.s.StormTimeout)
 	defer cancel()
-	var res workflows.Result
+	var res flow.Result
 	for {
 		err := b.fl.tc.GetWorkflow(wctx, r.WorkflowID, "").Get(wctx, &res)
 		var nf *serviceerror.NotFound
@@ -267,7 +266,7 @@ func (b *bench) stormWait(ctx context.Context, r *stormResult, start time.Time) 
 	r.ResultDeliveries = len(res.Deliveries)
 	r.ResultStatuses, r.ResultAttempts = map[string]int{}, map[string]int{}
 	for _, d := range res.Deliveries {
-		r.ResultStatuses[d.Status]++
+		r.ResultStatuses[string(d.Status)]++
 		r.ResultAttempts[strconv.Itoa(d.Attempts)]++
 	}
 }

@@ -66,14 +66,16 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 		})
 	}
 	if withAPI {
-		rec := &reconcile.Reconciler{Store: store, Temporal: tc, Log: log, StaleAfter: staleAfter(cfg)}
-		disp := dispatch.New(store, api.NewPublisher(cfg, tc), log, dispatch.Options{Metrics: m, Reconciler: rec})
+		pub := api.NewPublisher(cfg, tc)
+		rec := &reconcile.Reconciler{Store: store, Workflows: pub, Log: log, StaleAfter: staleAfter(cfg)}
+		disp := dispatch.New(store, pub, log, dispatch.Options{Metrics: m, Reconciler: rec})
 		rec.Restart = disp.Restart
 		g.Go(func() error { disp.Run(ctx); return nil })
 		g.Go(func() error { rec.Run(ctx, time.Minute); return nil })
 		srv := &http.Server{
-			Addr:              cfg.HTTPAddr,
-			Handler:           api.New(cfg, log, store, box, tc, disp, m),
+			Addr: cfg.HTTPAddr,
+			Handler: api.New(api.Deps{Config: cfg, Log: log, Store: store, Box: box, Publisher: pub,
+				Dispatcher: disp, Metrics: m}),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			// POST /v1/webhooks/{id}/test waits up to DeliveryTimeout+15s

@@ -59,6 +59,9 @@ func temporalOptions(cfg config.Config, log *slog.Logger) (client.Options, error
 			})},
 		},
 	}
+	if !cfg.TemporalGzip() {
+		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	}
 	if cfg.TemporalAPIKey != "" {
 		// Sent as "authorization: Bearer <key>" on every call, over TLS.
 		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.TemporalAPIKey)

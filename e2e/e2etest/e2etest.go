@@ -37,6 +37,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/db/dbtest"
 	"github.com/esign-webhooks/esign-webhooks/dispatch"
 	"github.com/esign-webhooks/esign-webhooks/egress"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 	"github.com/esign-webhooks/esign-webhooks/publish"
 	"github.com/esign-webhooks/esign-webhooks/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/workflows"
@@ -171,11 +172,12 @@ func New(t *testing.T, o Options) *Env {
 	e := &Env{T: t, Store: store, Box: box, TC: tc, Queue: queue, Settings: s, Cfg: cfg, DBURL: dbURL, Key: key,
 		Pub: &publish.Publisher{Client: tc, TaskQueue: queue}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	disp := dispatch.New(store, api.NewPublisher(cfg, tc), log, dispatch.Options{})
+	pub := api.NewPublisher(cfg, tc)
+	disp := dispatch.New(store, pub, log, dispatch.Options{})
 	dispCtx, stopDisp := context.WithCancel(context.Background())
 	go disp.Run(dispCtx)
 	t.Cleanup(stopDisp)
-	e.API = httptest.NewServer(api.New(cfg, log, store, box, tc, disp, nil))
+	e.API = httptest.NewServer(api.New(api.Deps{Config: cfg, Log: log, Store: store, Box: box, Publisher: pub, Dispatcher: disp}))
 	t.Cleanup(e.API.Close)
 	if !o.NoWorker {
 		allow := o.WorkerAllow
@@ -323,11 +325,11 @@ func (e *Env) Publish(key string, ev Event) Published {
 }
 
 // Result waits for a workflow to finish and returns its result.
-func (e *Env) Result(workflowID string) workflows.Result {
+func (e *Env) Result(workflowID string) flow.Result {
 	e.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Deadline)
 	defer cancel()
-	var res workflows.Result
+	var res flow.Result
 	for {
 		err := e.TC.GetWorkflow(ctx, workflowID, "").Get(ctx, &res)
 		var notFound *serviceerror.NotFound

@@ -1,0 +1,43 @@
+// Package delivery is the vocabulary of the delivery log: the states of a
+// delivery and the outcomes of one attempt. The store, the activities, the
+// workflows, the API and the metrics all speak it; it depends on nothing.
+package delivery
+
+// Status is the state of a delivery's current series of attempts.
+type Status string
+
+// Delivery statuses.
+const (
+	Pending   Status = "pending"   // created, no attempt answered yet
+	Retrying  Status = "retrying"  // an attempt failed; the next one is scheduled
+	Succeeded Status = "succeeded" // a receiver answered 2xx
+	Failed    Status = "failed"    // the schedule is spent, or the receiver is gone
+	Cancelled Status = "cancelled" // the webhook was disabled or deleted
+)
+
+// Statuses lists every status, in the order a delivery moves through them.
+var Statuses = []Status{Pending, Retrying, Succeeded, Failed, Cancelled}
+
+// Finished reports whether no more attempts of the series will be made.
+func (s Status) Finished() bool { return s != Pending && s != Retrying }
+
+// Valid reports whether s is one of Statuses.
+func (s Status) Valid() bool {
+	for _, v := range Statuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Outcome is what one attempt did, and so what the workflow does next.
+type Outcome string
+
+// Attempt outcomes.
+const (
+	OutcomeSucceeded Outcome = "succeeded" // 2xx: done
+	OutcomeRetry     Outcome = "retry"     // failed; wait, then attempt again
+	OutcomeFailed    Outcome = "failed"    // failed for good (schedule spent, 410, refused address)
+	OutcomeCancelled Outcome = "cancelled" // webhook disabled or deleted: no attempt made
+)
