@@ -51,9 +51,14 @@ if [ "$want_pss" != "$has_pss" ]; then
     psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" postgres
   else
     log "unloading pg_stat_statements (restarting the bench's PostgreSQL)"
+    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER SYSTEM RESET pg_stat_statements.track_planning" postgres
     psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER SYSTEM RESET shared_preload_libraries" postgres
   fi
   as_pg_user pg_ctl -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w -t 60 restart >/dev/null
+fi
+if [ "$want_pss" = yes ]; then
+  # Planning time too (a parameter of the module: settable once it is loaded).
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER SYSTEM SET pg_stat_statements.track_planning = on" -c "SELECT pg_reload_conf()" postgres >/dev/null
 fi
 
 rm -f "$DATA"/temporal-*.db "$DATA"/temporal-*.db-wal "$DATA"/temporal-*.db-shm

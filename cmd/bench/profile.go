@@ -39,6 +39,7 @@ type profileResult struct {
 	// PgCallsPerDelivery is the statements' calls (all of them) / deliveries.
 	PgCallsPerDelivery  float64  `json:"pgCallsPerDelivery,omitempty"`
 	PgExecMsPerDelivery float64  `json:"pgExecMsPerDelivery,omitempty"`
+	PgPlanMsPerDelivery float64  `json:"pgPlanMsPerDelivery,omitempty"`
 	Errors              []string `json:"errors,omitempty"`
 }
 
@@ -48,6 +49,7 @@ type pgStatement struct {
 	CallsPerDeliv   float64 `json:"callsPerDelivery"`
 	MeanMs          float64 `json:"meanMs"`
 	TotalMs         float64 `json:"totalMs"`
+	MeanPlanMs      float64 `json:"meanPlanMs"` // with pg_stat_statements.track_planning (bench.sh -profile sets it)
 	Rows            int64   `json:"rows"`
 	SharedBlksDirty int64   `json:"sharedBlksDirtied"`
 	WalBytes        int64   `json:"walBytes"`
@@ -189,8 +191,8 @@ func (p *profiler) finish(ctx context.Context, delivered int) *profileResult {
 
 func (p *profiler) pgStatements(ctx context.Context, delivered int) {
 	rows, err := p.db.QueryContext(ctx, `
-		SELECT query, calls, mean_exec_time, total_exec_time, rows, shared_blks_dirtied, wal_bytes
-		FROM pg_stat_statements ORDER BY total_exec_time DESC`)
+		SELECT query, calls, mean_exec_time, total_exec_time, mean_plan_time, total_plan_time, rows, shared_blks_dirtied, wal_bytes
+		FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC`)
 	if err != nil {
 		p.fail("pg_stat_statements: %v", err)
 		return
@@ -198,11 +200,12 @@ func (p *profiler) pgStatements(ctx context.Context, delivered int) {
 	defer rows.Close()
 	var all []pgStatement
 	var calls int64
-	var total float64
+	var total, plan float64
 	for rows.Next() {
 		var s pgStatement
 		var wal sql.NullFloat64
-		if err := rows.Scan(&s.Query, &s.Calls, &s.MeanMs, &s.TotalMs, &s.Rows, &s.SharedBlksDirty, &wal); err != nil {
+		var totalPlan float64
+		if err := rows.Scan(&s.Query, &s.Calls, &s.MeanMs, &s.TotalMs, &s.MeanPlanMs, &totalPlan, &s.Rows, &s.SharedBlksDirty, &wal); err != nil {
 			p.fail("pg_stat_statements: %v", err)
 			return
 		}
@@ -210,7 +213,8 @@ func (p *profiler) pgStatements(ctx context.Context, delivered int) {
 			continue
 		}
 		s.WalBytes = int64(wal.Float64)
-		s.MeanMs, s.TotalMs = round3(s.MeanMs), round2(s.TotalMs)
+		s.MeanMs, s.TotalMs, s.MeanPlanMs = round3(s.MeanMs), round2(s.TotalMs), round3(s.MeanPlanMs)
+		plan += totalPlan
 		if delivered > 0 {
 			s.CallsPerDeliv = round3(float64(s.Calls) / float64(delivered))
 		}
@@ -222,17 +226,18 @@ func (p *profiler) pgStatements(ctx context.Context, delivered int) {
 	if delivered > 0 {
 		p.res.PgCallsPerDelivery = round3(float64(calls) / float64(delivered))
 		p.res.PgExecMsPerDelivery = round3(total / float64(delivered))
+		p.res.PgPlanMsPerDelivery = round3(plan / float64(delivered))
 	}
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "pg_stat_statements over %s (%d deliveries): %d calls (%.2f per delivery), %.1f ms executing (%.3f ms per delivery)\n\n",
-		p.phase, delivered, calls, p.res.PgCallsPerDelivery, total, p.res.PgExecMsPerDelivery)
-	fmt.Fprintf(&sb, "%8s %9s %9s %10s %9s %8s  %s\n", "calls", "/deliv", "mean ms", "total ms", "rows", "WAL kB", "query")
+	fmt.Fprintf(&sb, "pg_stat_statements over %s (%d deliveries): %d calls (%.2f per delivery), %.1f ms executing (%.3f ms per delivery), %.1f ms planning (%.3f ms per delivery)\n\n",
+		p.phase, delivered, calls, p.res.PgCallsPerDelivery, total, p.res.PgExecMsPerDelivery, plan, p.res.PgPlanMsPerDelivery)
+	fmt.Fprintf(&sb, "%8s %9s %9s %9s %10s %9s %8s  %s\n", "calls", "/deliv", "mean ms", "plan ms", "total ms", "rows", "WAL kB", "query")
 	for _, s := range all {
 		q := s.Query
 		if len(q) > 400 {
 			q = q[:400] + "..."
 		}
-		fmt.Fprintf(&sb, "%8d %9.3f %9.3f %10.1f %9d %8d  %s\n", s.Calls, s.CallsPerDeliv, s.MeanMs, s.TotalMs, s.Rows, s.WalBytes/1024, q)
+		fmt.Fprintf(&sb, "%8d %9.3f %9.3f %9.3f %10.1f %9d %8d  %s\n", s.Calls, s.CallsPerDeliv, s.MeanMs, s.MeanPlanMs, s.TotalMs, s.Rows, s.WalBytes/1024, q)
 	}
 	_ = os.WriteFile(p.file("postgres-"+p.phase+".pg_stat_statements.txt"), []byte(sb.String()), 0o644)
 	if len(all) > 15 {

@@ -170,7 +170,8 @@ func (b *bench) run(ctx context.Context, ld load) measurement {
 		}
 		pr := prof.finish(ctx, m.Delivered)
 		b.res.Profiles = append(b.res.Profiles, *pr)
-		b.logf("  profile: postgres %.2f statement calls and %.3f ms executing per delivery; files %v", pr.PgCallsPerDelivery, pr.PgExecMsPerDelivery, pr.Files)
+		b.logf("  profile: postgres %.2f statement calls, %.3f ms executing and %.3f ms planning per delivery; files %v",
+			pr.PgCallsPerDelivery, pr.PgExecMsPerDelivery, pr.PgPlanMsPerDelivery, pr.Files)
 	}
 	if ld.api != nil {
 		for i := l.n / 2; i < l.n; i++ {
