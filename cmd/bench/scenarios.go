@@ -175,7 +175,7 @@ func (b *bench) run(ctx context.Context, ld load) measurement {
 	}
 	if ld.api != nil {
 		for i := l.n / 2; i < l.n; i++ {
-			if !l.failed[i] {
+			if !l.failed[i] && expect(i) > 0 {
 				m.History = b.sampleHistory(ctx, ld.api(i), eventID(prefix, i), expect(i))
 				b.logf("  %s", m.History.line())
 				break
