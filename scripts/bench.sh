@@ -5,7 +5,10 @@
 # then .bin/bench, which starts `webhookd api` and `webhookd worker` itself.
 # Flags pass through: scripts/bench.sh -quick, or make bench ARGS=-quick;
 # make bench ARGS="-storm-only -quick" runs only the storm phase (100
-# webhooks), ARGS=-storm=false skips it.
+# webhooks), ARGS=-storm=false skips it; ARGS="-phases saturation -floor=false"
+# runs one phase. ARGS="-profile DIR -phases saturation -sat-events 3000"
+# profiles 1:1 saturation (webhookd pprof, perf of Temporal,
+# pg_stat_statements, preloaded below for that run only).
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
 DATA="$ROOT/.data/bench"
@@ -31,6 +34,32 @@ psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE \"$DB\"" postgr
 
 # ensure_postgres may have put the cluster elsewhere (see stack.sh): ask it.
 PGDATA_DIR=$(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SHOW data_directory" postgres)
+
+# -profile reads pg_stat_statements, which must be preloaded; every other run
+# goes without it (it costs the backends a little). Changing it restarts the
+# bench's own cluster.
+want_pss=no
+for a in "$@"; do
+  case $a in -profile|-profile=*|--profile|--profile=*) want_pss=yes ;; esac
+done
+preload=$(psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "SHOW shared_preload_libraries" postgres)
+has_pss=no
+case $preload in *pg_stat_statements*) has_pss=yes ;; esac
+if [ "$want_pss" != "$has_pss" ]; then
+  if [ "$want_pss" = yes ]; then
+    log "-profile: preloading pg_stat_statements (restarting the bench's PostgreSQL)"
+    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" postgres
+  else
+    log "unloading pg_stat_statements (restarting the bench's PostgreSQL)"
+    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER SYSTEM RESET pg_stat_statements.track_planning" postgres
+    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER SYSTEM RESET shared_preload_libraries" postgres
+  fi
+  as_pg_user pg_ctl -D "$PGDATA_DIR" -l "$PGDATA_DIR/server.log" -w -t 60 restart >/dev/null
+fi
+if [ "$want_pss" = yes ]; then
+  # Planning time too (a parameter of the module: settable once it is loaded).
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER SYSTEM SET pg_stat_statements.track_planning = on" -c "SELECT pg_reload_conf()" postgres >/dev/null
+fi
 
 rm -f "$DATA"/temporal-*.db "$DATA"/temporal-*.db-wal "$DATA"/temporal-*.db-shm
 start_temporal "$T_PORT" "$T_UI_PORT" "$DATA/temporal-$(date +%Y%m%d%H%M%S).db"

@@ -189,7 +189,17 @@ type measurement struct {
 	PublishRatePerS   float64            `json:"publishRatePerS"`
 	LatencyMS         pct                `json:"latencyMs"`        // publish start → verified at receiver
 	PublishLatencyMS  pct                `json:"publishLatencyMs"` // the publish call itself
-	CPUCores          map[string]float64 `json:"cpuCores"`
+	CPUCores          map[string]float64 `json:"cpuCores"`         // first publish → last delivery
+	// CPU time of each process from the first publish to the end of the
+	// settle pause after the last delivery (so trailing work, such as
+	// workflow completion and visibility, counts): cpuMs per process, and
+	// cpuMsPerDelivery = cpuMs / delivered with the keys webhookd, temporal,
+	// postgres, total (their sum) and bench (not in total).
+	CPUWindowSeconds float64            `json:"cpuWindowSeconds"`
+	CPUMs            map[string]float64 `json:"cpuMs"`
+	CPUMsPerDelivery map[string]float64 `json:"cpuMsPerDelivery"`
+	// History of one event's workflow of the phase (ours only).
+	History *historySample `json:"history,omitempty"`
 }
 
 func (m measurement) incomplete() string {

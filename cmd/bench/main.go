@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -54,6 +55,27 @@ type settings struct {
 	StormTimeout       time.Duration `json:"stormTimeout"`
 	MaxTotal           time.Duration `json:"maxTotal"`
 	Out                string        `json:"out"`
+	Phases             string        `json:"phases"`
+	Floor              bool          `json:"floor"`
+	Idle               time.Duration `json:"idle"`
+	Profile            string        `json:"profile,omitempty"`
+	ProfileSeconds     int           `json:"profileSeconds,omitempty"`
+}
+
+// phaseNames are the phases -phases selects from, in the order they run.
+var phaseNames = []string{"fixed", "saturation", "fanout10", "fanout100", "isolation", "management", "backlog", "storm"}
+
+// want says whether -phases selects the phase.
+func (s settings) want(phase string) bool {
+	if s.Phases == "" || s.Phases == "all" {
+		return phase != "storm" || s.Storm
+	}
+	for _, p := range strings.Split(s.Phases, ",") {
+		if strings.TrimSpace(p) == phase {
+			return true
+		}
+	}
+	return false
 }
 
 func parseFlags(args []string) (settings, error) {
@@ -86,6 +108,11 @@ func parseFlags(args []string) (settings, error) {
 	fs.DurationVar(&s.StormTimeout, "storm-timeout", 8*time.Minute, "storm: how long to wait for the event workflow to complete")
 	fs.DurationVar(&s.MaxTotal, "max-total", 20*time.Minute, "hard bound on the whole run")
 	fs.StringVar(&s.Out, "out", "bench-results", "directory of the JSON results")
+	fs.StringVar(&s.Phases, "phases", "all", "comma-separated phases to run (after the warm-up): "+strings.Join(phaseNames, ",")+"; all = every phase (storm unless -storm=false)")
+	fs.BoolVar(&s.Floor, "floor", true, "measure the floor next to each phase that has one (-floor=false: ours only)")
+	fs.DurationVar(&s.Idle, "idle", 3*time.Second, "after the warm-up, measure the idle stack's CPU for this long (0: skip)")
+	fs.StringVar(&s.Profile, "profile", "", "directory: profile the stack during 1:1 saturation (webhookd pprof CPU profile, perf record of the Temporal dev server, pg_stat_statements; scripts/bench.sh preloads pg_stat_statements when this flag is given) and count the history events of one workflow per phase")
+	fs.IntVar(&s.ProfileSeconds, "profile-seconds", 20, "length of the -profile CPU profiles")
 	if err := fs.Parse(args); err != nil {
 		return s, err
 	}
@@ -126,7 +153,15 @@ func parseFlags(args []string) (settings, error) {
 		return s, errors.New("-storm-retry-wait and -storm-timeout must be positive")
 	}
 	if s.StormOnly {
-		s.Storm = true
+		s.Storm, s.Phases = true, "storm"
+	}
+	for _, p := range strings.Split(s.Phases, ",") {
+		if p = strings.TrimSpace(p); p != "all" && !slices.Contains(phaseNames, p) {
+			return s, fmt.Errorf("-phases: unknown phase %q (known: %s)", p, strings.Join(phaseNames, ","))
+		}
+	}
+	if s.Profile != "" && s.ProfileSeconds <= 0 {
+		return s, errors.New("-profile-seconds must be positive")
 	}
 	return s, nil
 }
@@ -190,6 +225,16 @@ func run(ctx context.Context, s settings) error {
 		// The benchmark publishes thousands a second with one key.
 		"RATE_LIMIT_REQUESTS_PER_SECOND=0",
 		"TEMPORAL_TASK_QUEUE=bench", "LOG_LEVEL=warn")
+	var pprofAddr string
+	if s.Profile != "" {
+		if s.Split {
+			return errors.New("-profile needs one webhookd process: drop -split")
+		}
+		if pprofAddr, err = freeAddr(); err != nil {
+			return err
+		}
+		env = append(env, "PPROF_ADDR="+pprofAddr)
+	}
 	if _, err := runOnce(ctx, bin, env, "migrate"); err != nil {
 		return err
 	}
@@ -230,7 +275,8 @@ func run(ctx context.Context, s settings) error {
 	b := &bench{
 		s: s, bin: bin, env: env, apiURL: apiURL, wd: wd, hc: newHTTPClient(max(s.Concurrency, s.BacklogConcurrency, s.MgmtConcurrency)),
 		rcv: rcv, slow: slow, fl: fl, mon: mon, res: res, logf: logf,
-		runID: fmt.Sprintf("r%x", time.Now().Unix()%0xffffff),
+		runID:     fmt.Sprintf("r%x", time.Now().Unix()%0xffffff),
+		pprofAddr: pprofAddr, tPID: tPID,
 	}
 	if err := runScenarios(ctx, b); err != nil {
 		res.Errors = append(res.Errors, err.Error())
@@ -266,7 +312,8 @@ func run(ctx context.Context, s settings) error {
 // (which leaves the most history behind) next to last, the storm (which
 // restarts webhookd with a short retry schedule) last.
 func runScenarios(ctx context.Context, b *bench) error {
-	if b.s.StormOnly {
+	s := b.s
+	if s.StormOnly {
 		total := b.mon.snapshot()
 		defer func() { b.res.TotalCPUCores = b.mon.cpuSince(total) }()
 		return b.storm(ctx)
@@ -282,26 +329,53 @@ func runScenarios(ctx context.Context, b *bench) error {
 	if err := b.warmup(ctx, s1, floorKeys); err != nil {
 		return err
 	}
+	b.idle(ctx)
 	total := b.mon.snapshot()
 	defer func() { b.res.TotalCPUCores = b.mon.cpuSince(total) }()
 	b.oneToOne(ctx, s1, floorKeys)
 	var errs []error
-	if b.s.Fanout10Events > 0 {
-		errs = append(errs, b.fanout(ctx, 10, b.s.Fanout10Events))
+	if s.Fanout10Events > 0 && s.want("fanout10") {
+		errs = append(errs, b.fanout(ctx, 10, s.Fanout10Events))
 	}
-	if b.s.Fanout100Events > 0 {
-		errs = append(errs, b.fanout(ctx, 100, b.s.Fanout100Events))
+	if s.Fanout100Events > 0 && s.want("fanout100") {
+		errs = append(errs, b.fanout(ctx, 100, s.Fanout100Events))
 	}
-	errs = append(errs, b.isolation(ctx))
-	errs = append(errs, b.management(ctx))
-	if b.s.BacklogEvents > 0 {
+	if s.want("isolation") {
+		errs = append(errs, b.isolation(ctx))
+	}
+	if s.want("management") {
+		errs = append(errs, b.management(ctx))
+	}
+	if s.BacklogEvents > 0 && s.want("backlog") {
 		errs = append(errs, b.backlog(ctx))
 	}
 	// Last: it restarts webhookd with a retry schedule no other phase wants.
-	if b.s.Storm {
+	if s.want("storm") {
 		errs = append(errs, b.storm(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// idle measures the CPU of the stack with no load for -idle: the share of
+// every phase's CPU per delivery that is not the deliveries' own.
+func (b *bench) idle(ctx context.Context) {
+	if b.s.Idle <= 0 {
+		return
+	}
+	b.logf("%-22s measuring the idle stack's CPU for %s", "idle", b.s.Idle)
+	cpu := b.mon.snapshot()
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(b.s.Idle):
+	}
+	ms := withWebhookd(b.mon.cpuMsSince(cpu))
+	wall := time.Since(cpu.at).Seconds()
+	b.res.IdleCPUCores = map[string]float64{}
+	for k, v := range ms {
+		b.res.IdleCPUCores[k] = round3(v / 1000 / wall)
+	}
+	b.res.IdleSeconds = round2(wall)
 }
 
 // loopbackOnly refuses to drive anything but this machine.

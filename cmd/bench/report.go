@@ -36,6 +36,7 @@ type results struct {
 	Measurements            []measurement      `json:"measurements"`
 	Management              []mgmtResult       `json:"management"`
 	Storm                   *stormResult       `json:"storm,omitempty"`
+	Profiles                []profileResult    `json:"profiles,omitempty"`
 	IsolationSlowWebhooks   int                `json:"isolationSlowWebhooks"`
 	IsolationSlowHits       int64              `json:"isolationSlowReceiverHits"`
 	VerificationFailures    int64              `json:"verificationFailures"`
@@ -43,6 +44,8 @@ type results struct {
 	UnexpectedRequests      int64              `json:"unexpectedRequests"`
 	PeakMemoryMB            map[string]float64 `json:"peakMemoryMb"`
 	TotalCPUCores           map[string]float64 `json:"totalCpuCores"`
+	IdleCPUCores            map[string]float64 `json:"idleCpuCores,omitempty"` // the stack with no load, after the warm-up
+	IdleSeconds             float64            `json:"idleSeconds,omitempty"`
 	Targets                 []target           `json:"targets"`
 	Peer                    []peerRow          `json:"peerReference"`
 	Errors                  []string           `json:"errors,omitempty"`
@@ -71,6 +74,7 @@ func newResults(s settings) *results {
 		"latency: publish call start to the receiver having verified the message (Standard Webhooks library)",
 		"deliveries/s: deliveries / (last receive - first publish start)",
 		"cpuCores: CPU seconds per wall second of the phase, from /proc utime+stime (postgres: postmaster, its children and reaped children)",
+		"cpuMsPerDelivery: CPU ms of each process from the first publish to the end of the settle pause after the last delivery, divided by the deliveries; keys webhookd, temporal, postgres, total (= webhookd + temporal + postgres) and bench (publishers, receivers, floor worker; not in total). Storm: per attempt (POST). Floor phases: the floor's worker runs in the bench process. Includes the stack's idle cost over the window (idleCpuCores)",
 		"peakMemoryMb: VmHWM for single processes; postgres is the peak of the sampled sum of PSS (proportional set size) of the postmaster and its children, so shared buffers count once",
 		"floor: one workflow per event started with client.ExecuteWorkflow on task queue bench-floor, one activity per target making the same signed POST; worker in the bench process with webhookd's worker options",
 	}
@@ -180,6 +184,7 @@ func printReport(out io.Writer, r *results) {
 	if s.StormOnly {
 		printStorm(out, r.Storm)
 		printCPU(out, r)
+		printCPUPerDelivery(out, r)
 		printFooter(out, r)
 		return
 	}
@@ -271,6 +276,7 @@ func printReport(out io.Writer, r *results) {
 	tw.Flush()
 
 	printCPU(out, r)
+	printCPUPerDelivery(out, r)
 	printFooter(out, r)
 }
 

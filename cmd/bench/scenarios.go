@@ -30,6 +30,10 @@ type bench struct {
 	runID  string
 	res    *results
 	logf   func(format string, args ...any)
+	// pprofAddr is webhookd's PPROF_ADDR (-profile), tPID the Temporal dev
+	// server's pid.
+	pprofAddr string
+	tPID      int
 }
 
 // hookSet is an account and its webhooks as the receivers know them.
@@ -104,6 +108,11 @@ type load struct {
 	// inspect describes event i as webhookd sees it (ours only), for
 	// diagnosing an incomplete phase.
 	inspect func(ctx context.Context, i int, id string) string
+	// api is the client that published event i (ours only): one event's
+	// workflow history is counted after the phase.
+	api func(i int) *apiClient
+	// profile: -profile profiles this phase.
+	profile bool
 }
 
 // run runs a phase: publish, wait for the deliveries (bounded), summarize.
@@ -112,6 +121,10 @@ func (b *bench) run(ctx context.Context, ld load) measurement {
 	col := newCollector(prefix)
 	b.rcv.collect(col, ld.keys...)
 	cpu := b.mon.snapshot()
+	var prof *profiler
+	if ld.profile && b.s.Profile != "" {
+		prof = b.startProfile(ctx, ld.name)
+	}
 	var l *loadResult
 	m := measurement{Name: ld.name, System: ld.system, Fanout: ld.fanout}
 	if ld.fixed {
@@ -144,9 +157,32 @@ func (b *bench) run(ctx context.Context, ld load) measurement {
 	if m.PublishErrors > 0 {
 		b.logf("  %d publish errors, first: %s", m.PublishErrors, m.FirstPublishError)
 	}
-	b.logf("  -> %.1f deliveries/s, latency p50 %.0f ms p99 %.0f ms", m.DeliveriesPerS, m.LatencyMS.P50, m.LatencyMS.P99)
-	b.res.Measurements = append(b.res.Measurements, m)
 	b.settle(ctx)
+	m.CPUMs = withWebhookd(b.mon.cpuMsSince(cpu))
+	m.CPUWindowSeconds = round2(time.Since(cpu.at).Seconds())
+	m.CPUMsPerDelivery = perDelivery(m.CPUMs, m.Delivered)
+	pd := m.CPUMsPerDelivery
+	b.logf("  -> %.1f deliveries/s, latency p50 %.0f ms p99 %.0f ms; CPU ms per delivery: webhookd %.2f, temporal %.2f, postgres %.2f, total %.2f",
+		m.DeliveriesPerS, m.LatencyMS.P50, m.LatencyMS.P99, pd["webhookd"], pd["temporal"], pd["postgres"], pd["total"])
+	if prof != nil {
+		if el := m.ElapsedSeconds; el < float64(b.s.ProfileSeconds) {
+			b.logf("  profile: the phase lasted %.1f s, less than the %d s profile (raise -sat-events)", el, b.s.ProfileSeconds)
+		}
+		pr := prof.finish(ctx, m.Delivered)
+		b.res.Profiles = append(b.res.Profiles, *pr)
+		b.logf("  profile: postgres %.2f statement calls, %.3f ms executing and %.3f ms planning per delivery; files %v",
+			pr.PgCallsPerDelivery, pr.PgExecMsPerDelivery, pr.PgPlanMsPerDelivery, pr.Files)
+	}
+	if ld.api != nil {
+		for i := l.n / 2; i < l.n; i++ {
+			if !l.failed[i] && expect(i) > 0 {
+				m.History = b.sampleHistory(ctx, ld.api(i), eventID(prefix, i), expect(i))
+				b.logf("  %s", m.History.line())
+				break
+			}
+		}
+	}
+	b.res.Measurements = append(b.res.Measurements, m)
 	return m
 }
 
@@ -222,10 +258,18 @@ func (b *bench) warmup(ctx context.Context, ours *hookSet, floorKeys []string) e
 // oneToOne is scenario 1 and its floor: fixed rate and saturation.
 func (b *bench) oneToOne(ctx context.Context, hs *hookSet, floorKeys []string) {
 	s := b.s
-	b.run(ctx, load{name: "floor-fixed", system: "floor", fixed: true, rate: s.Rate, dur: s.RateDuration, fanout: 1, wait: s.Wait, keys: floorKeys, pub: b.floorPub(floorKeys)})
-	b.run(ctx, load{name: "s1-fixed", system: "ours", fixed: true, rate: s.Rate, dur: s.RateDuration, fanout: 1, wait: s.Wait, keys: hs.keys, pub: b.oursPub(hs), inspect: inspectWith(func(int) *apiClient { return hs.api })})
-	b.run(ctx, load{name: "floor-saturation", system: "floor", n: s.SatEvents, conc: s.Concurrency, fanout: 1, wait: s.Wait, keys: floorKeys, pub: b.floorPub(floorKeys)})
-	b.run(ctx, load{name: "s1-saturation", system: "ours", n: s.SatEvents, conc: s.Concurrency, fanout: 1, wait: s.Wait, keys: hs.keys, pub: b.oursPub(hs), inspect: inspectWith(func(int) *apiClient { return hs.api })})
+	if s.want("fixed") {
+		if s.Floor {
+			b.run(ctx, load{name: "floor-fixed", system: "floor", fixed: true, rate: s.Rate, dur: s.RateDuration, fanout: 1, wait: s.Wait, keys: floorKeys, pub: b.floorPub(floorKeys)})
+		}
+		b.run(ctx, load{name: "s1-fixed", system: "ours", fixed: true, rate: s.Rate, dur: s.RateDuration, fanout: 1, wait: s.Wait, keys: hs.keys, pub: b.oursPub(hs), inspect: inspectWith(func(int) *apiClient { return hs.api }), api: func(int) *apiClient { return hs.api }})
+	}
+	if s.want("saturation") {
+		if s.Floor {
+			b.run(ctx, load{name: "floor-saturation", system: "floor", n: s.SatEvents, conc: s.Concurrency, fanout: 1, wait: s.Wait, keys: floorKeys, pub: b.floorPub(floorKeys)})
+		}
+		b.run(ctx, load{name: "s1-saturation", system: "ours", n: s.SatEvents, conc: s.Concurrency, fanout: 1, wait: s.Wait, keys: hs.keys, pub: b.oursPub(hs), inspect: inspectWith(func(int) *apiClient { return hs.api }), api: func(int) *apiClient { return hs.api }, profile: true})
+	}
 }
 
 // fanout is scenario 2: k matching webhooks per event, ours and floor.
@@ -240,10 +284,10 @@ func (b *bench) fanout(ctx context.Context, k, events int) error {
 		return err
 	}
 	s := b.s
-	if s.FloorFanout {
+	if s.FloorFanout && s.Floor {
 		b.run(ctx, load{name: "floor-" + name, system: "floor", n: events, conc: s.Concurrency, fanout: k, wait: s.Wait, keys: fk, pub: b.floorPub(fk)})
 	}
-	b.run(ctx, load{name: "s2-" + name, system: "ours", n: events, conc: s.Concurrency, fanout: k, wait: s.Wait, keys: hs.keys, pub: b.oursPub(hs), inspect: inspectWith(func(int) *apiClient { return hs.api })})
+	b.run(ctx, load{name: "s2-" + name, system: "ours", n: events, conc: s.Concurrency, fanout: k, wait: s.Wait, keys: hs.keys, pub: b.oursPub(hs), inspect: inspectWith(func(int) *apiClient { return hs.api }), api: func(int) *apiClient { return hs.api }})
 	return nil
 }
 
@@ -275,6 +319,7 @@ func (b *bench) isolation(ctx context.Context) error {
 			return sets[i%n].api.publish(ctx, id, eventData(i))
 		},
 		inspect: inspectWith(func(i int) *apiClient { return sets[i%n].api }),
+		api:     func(i int) *apiClient { return sets[i%n].api },
 		expect: func(i int) int {
 			if i%n < slow {
 				return 0
@@ -302,7 +347,7 @@ func (b *bench) backlog(ctx context.Context) error {
 		return err
 	}
 	s := b.s
-	b.run(ctx, load{name: "s4-backlog", system: "ours", n: s.BacklogEvents, conc: s.BacklogConcurrency, fanout: 1, wait: s.BacklogWait, keys: hs.keys, pub: b.oursPub(hs), inspect: inspectWith(func(int) *apiClient { return hs.api })})
+	b.run(ctx, load{name: "s4-backlog", system: "ours", n: s.BacklogEvents, conc: s.BacklogConcurrency, fanout: 1, wait: s.BacklogWait, keys: hs.keys, pub: b.oursPub(hs), inspect: inspectWith(func(int) *apiClient { return hs.api }), api: func(int) *apiClient { return hs.api }})
 	return nil
 }
 

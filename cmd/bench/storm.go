@@ -103,7 +103,11 @@ type stormResult struct {
 	CPUMs           map[string]float64 `json:"cpuMs"`           // over the phase
 	CPUCores        map[string]float64 `json:"cpuCores"`        // CPU seconds per wall second of the phase
 	CPUMsPerAttempt map[string]float64 `json:"cpuMsPerAttempt"` // cpuMs / posts
-	Note            string             `json:"note"`
+	// CPUMsPerDelivery is cpuMs / posts with the keys of every other phase
+	// (webhookd, temporal, postgres, total, bench): a storm "delivery" is
+	// one attempt (one POST).
+	CPUMsPerDelivery map[string]float64 `json:"cpuMsPerDelivery"`
+	Note             string             `json:"note"`
 }
 
 // storm runs the storm phase: restart webhookd with the short schedule,
@@ -170,11 +174,13 @@ func (b *bench) storm(ctx context.Context) error {
 	}
 
 	stormCount(r, sc, keys, start)
+	r.CPUMs = withWebhookd(r.CPUMs)
 	for name, v := range r.CPUMs {
 		if r.Posts > 0 {
 			r.CPUMsPerAttempt[name] = round2(v / float64(r.Posts))
 		}
 	}
+	r.CPUMsPerDelivery = perDelivery(r.CPUMs, r.Posts)
 	b.stormHistories(ctx, r)
 	b.logf("  -> %d POSTs (%d expected) in %.1f s: %.0f attempts/s; per receiver min %d max %d, %d duplicates; event %s after %.1f s",
 		r.Posts, r.ExpectedPosts, r.LastPostSeconds, r.AttemptsPerS, r.PostsPerReceiverMin, r.PostsPerReceiverMax, r.Duplicates, r.EventStatus, r.EventSeconds)
