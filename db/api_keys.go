@@ -65,7 +65,7 @@ type APIKeyWithAccount struct {
 // Authenticate finds the active key with this hash.
 func (s *Store) Authenticate(ctx context.Context, keyHash []byte) (APIKeyWithAccount, error) {
 	var k APIKeyWithAccount
-	err := s.db.GetContext(ctx, &k, `
+	err := s.getPrepared(ctx, &k, `
 		SELECT k.id AS key_id, k.role, a.id AS account_id, a.name AS account_name, a.plan
 		FROM api_keys k JOIN accounts a ON a.id = k.account_id
 		WHERE k.key_hash = $1 AND k.revoked_at IS NULL`, keyHash)

@@ -124,7 +124,7 @@ func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 		Found      bool    `db:"found"`
 		Deliveries []byte  `db:"deliveries"`
 	}
-	err := s.db.GetContext(ctx, &row, `
+	err := s.getPrepared(ctx, &row, `
 		WITH acct AS (
 			SELECT plan FROM accounts WHERE id = $1
 		), inserted AS (
@@ -229,7 +229,7 @@ func (t DeliveryTarget) Sendable(series int, test bool) bool {
 // the row unfinished instead of no trace.
 func (s *Store) StartAttempt(ctx context.Context, deliveryID uuid.UUID, series, number int, test bool, startedAt time.Time) (DeliveryTarget, error) {
 	var t DeliveryTarget
-	err := s.db.GetContext(ctx, &t, `
+	err := s.getPrepared(ctx, &t, `
 		WITH t AS (
 			SELECT d.id, d.account_id, d.event_id, d.webhook_id, d.event_type, d.message_id, d.status, d.status_reason,
 				d.attempt_count, d.series, d.workflow_id, d.next_attempt_at, d.last_status_code, d.created_at, d.updated_at,
@@ -277,7 +277,7 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 		body = []byte{}
 	}
 	var out []HealthChange
-	err := s.db.SelectContext(ctx, &out, `
+	err := s.selectPrepared(ctx, &out, `
 		WITH done AS (
 			UPDATE attempts SET duration_ms = $5, response_status = $6, response_body = $7, error = $8, finished_at = $9
 			WHERE delivery_id = $1 AND series = $2 AND number = $3 AND try = $4

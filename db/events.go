@@ -36,12 +36,8 @@ const eventColumns = `account_id, id, type, trigger_source, app_id, occurred_at,
 // InsertEvent stores an event unless one with the same id exists, and returns
 // the stored one either way (idempotent publish: the first one wins).
 func (s *Store) InsertEvent(ctx context.Context, e Event) (Event, bool, error) {
-	return insertEvent(ctx, s.db, e)
-}
-
-func insertEvent(ctx context.Context, q queryer, e Event) (Event, bool, error) {
 	var out Event
-	err := q.GetContext(ctx, &out, `
+	err := s.getPrepared(ctx, &out, `
 		INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 		ON CONFLICT (account_id, id) DO NOTHING RETURNING `+eventColumns,
@@ -52,7 +48,7 @@ func insertEvent(ctx context.Context, q queryer, e Event) (Event, bool, error) {
 	if err := translate(err); err != ErrNotFound {
 		return Event{}, false, fmt.Errorf("inserting event: %w", err)
 	}
-	if err := q.GetContext(ctx, &out, `SELECT `+eventColumns+` FROM events WHERE account_id = $1 AND id = $2`, e.AccountID, e.ID); err != nil {
+	if err := s.db.GetContext(ctx, &out, `SELECT `+eventColumns+` FROM events WHERE account_id = $1 AND id = $2`, e.AccountID, e.ID); err != nil {
 		return Event{}, false, fmt.Errorf("reading existing event: %w", translate(err))
 	}
 	return out, false, nil

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -29,6 +30,10 @@ var (
 // errors; sql.ErrNoRows becomes ErrNotFound, a unique violation ErrConflict.
 type Store struct {
 	db *sqlx.DB
+	// stmts caches the prepared statements of the hot path (query text →
+	// *sqlx.Stmt): PostgreSQL spent more CPU planning them than running
+	// them (docs/profile-notes.md).
+	stmts sync.Map
 }
 
 // Open connects to PostgreSQL and checks the connection.
@@ -55,7 +60,50 @@ func Open(ctx context.Context, url string, maxConns int) (*Store, error) {
 func (s *Store) DB() *sqlx.DB { return s.db }
 
 // Close closes the pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, st any) bool {
+		_ = st.(*sqlx.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
+
+// prepared returns query prepared once for the pool (database/sql prepares
+// it again on each connection that runs it). Only for statements whose
+// result columns are listed, so a migration never changes them under a
+// running binary.
+func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	st, err := s.db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return prev.(*sqlx.Stmt), nil
+	}
+	return st, nil
+}
+
+// getPrepared is GetContext through a prepared statement.
+func (s *Store) getPrepared(ctx context.Context, dest any, query string, args ...any) error {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return err
+	}
+	return st.GetContext(ctx, dest, args...)
+}
+
+// selectPrepared is SelectContext through a prepared statement.
+func (s *Store) selectPrepared(ctx context.Context, dest any, query string, args ...any) error {
+	st, err := s.prepared(ctx, query)
+	if err != nil {
+		return err
+	}
+	return st.SelectContext(ctx, dest, args...)
+}
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

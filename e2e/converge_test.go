@@ -12,8 +12,10 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/activities"
 	"github.com/esign-webhooks/esign-webhooks/dispatch"
 	"github.com/esign-webhooks/esign-webhooks/e2e/e2etest"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 	"github.com/esign-webhooks/esign-webhooks/reconcile"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
 )
 
 // convergence wires a dispatcher and a reconciler as webhookd serve does.
@@ -172,5 +174,33 @@ func TestPublishedEventDataStaysOutOfHistory(t *testing.T) {
 	input := first.GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()[0].GetData()
 	if strings.Contains(string(input), "only-in-postgres") || !strings.Contains(string(input), `"Stored":true`) {
 		t.Fatalf("workflow input %s", input)
+	}
+}
+
+// The event workflow lists itself with its first upsert (folded into the
+// closing record for a first-try delivery): account, type, source,
+// webhooks and the final status are all searchable once it is done.
+func TestSearchAttributesListTheEvent(t *testing.T) {
+	t.Parallel()
+	e := e2etest.New(t, e2etest.Options{})
+	acct, key := e.Account("professional")
+	rcv := e2etest.NewReceiver(t, nil)
+	hook, _ := e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/hook")})
+	p := e.Publish(key, e2etest.Event{})
+	e.Result(p.WorkflowID)
+	desc, err := e.TC.DescribeWorkflow(context.Background(), p.WorkflowID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := desc.TypedSearchAttributes
+	got := map[string]string{}
+	for _, k := range []temporal.SearchAttributeKeyKeyword{flow.AttrAccountID, flow.AttrEventType, flow.AttrTriggerSource, flow.AttrDeliveryStatus} {
+		v, _ := sa.GetKeyword(k)
+		got[k.GetName()] = v
+	}
+	ids, _ := sa.GetKeywordList(flow.AttrWebhookIDs)
+	if got["WebhookAccountId"] != acct || got["WebhookEventType"] != "ENVELOPE_START" || got["WebhookTriggerSource"] != "saas_page" ||
+		got["WebhookDeliveryStatus"] != "succeeded" || len(ids) != 1 || ids[0] != hook {
+		t.Fatalf("search attributes %v, webhooks %v", got, ids)
 	}
 }

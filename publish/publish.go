@@ -85,7 +85,8 @@ func (p *Publisher) StartStored(ctx context.Context, accountID string, e events.
 func (p *Publisher) start(ctx context.Context, accountID string, in flow.DeliverEventInput) (Result, error) {
 	e := in.Event
 	id := flow.EventWorkflowID(accountID, e.ID)
-	run, err := p.Client.ExecuteWorkflow(ctx, p.options(id, accountID, e.Type, e.TriggerSource), flow.DeliverEventWorkflow, in)
+	// No search attributes at start: DeliverEvent sets them itself.
+	run, err := p.Client.ExecuteWorkflow(ctx, p.options(id, accountID, "", ""), flow.DeliverEventWorkflow, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):
@@ -100,7 +101,7 @@ func (p *Publisher) start(ctx context.Context, accountID string, in flow.Deliver
 // StartTest starts a one-shot WEBHOOK_TEST delivery to one webhook.
 func (p *Publisher) StartTest(ctx context.Context, accountID, webhookID string, e events.Event) (client.WorkflowRun, error) {
 	id := flow.EventWorkflowID(accountID, e.ID)
-	return p.Client.ExecuteWorkflow(ctx, p.options(id, accountID, e.Type, e.TriggerSource),
+	return p.Client.ExecuteWorkflow(ctx, p.options(id, accountID, "", ""),
 		flow.DeliverEventWorkflow, flow.DeliverEventInput{AccountID: accountID, Event: e, OnlyWebhookID: webhookID, Test: true})
 }
 
@@ -120,10 +121,12 @@ func (p *Publisher) options(id, accountID, eventType, source string) client.Star
 	if queue == "" {
 		queue = flow.DefaultTaskQueue
 	}
-	attrs := []temporal.SearchAttributeUpdate{
-		flow.AttrAccountID.ValueSet(accountID),
-		flow.AttrEventType.ValueSet(eventType),
-		flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending),
+	// A resend is listed from its start; DeliverEvent (eventType "") lists
+	// itself with its first upsert, which is cheaper for the server.
+	var attrs []temporal.SearchAttributeUpdate
+	if eventType != "" {
+		attrs = append(attrs, flow.AttrAccountID.ValueSet(accountID), flow.AttrEventType.ValueSet(eventType),
+			flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending))
 	}
 	if source != "" {
 		attrs = append(attrs, flow.AttrTriggerSource.ValueSet(source))

@@ -7,6 +7,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -57,6 +58,17 @@ func DeliverEvent(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result,
 		_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrDeliveryStatus.ValueSet(flow.SummaryNone))
 		return flow.Result{Skipped: "refused: " + reason}, nil
 	}
+	// The event's own search attributes are set by the workflow's first
+	// upsert (when a delivery first waits, or at the end, where Temporal
+	// folds it into the closing visibility record) rather than at start:
+	// a start without them costs the server less (docs/profile-notes.md),
+	// and only a workflow not yet waiting, for an instant, goes unlisted.
+	identity := []temporal.SearchAttributeUpdate{
+		flow.AttrAccountID.ValueSet(in.AccountID), flow.AttrEventType.ValueSet(in.Event.Type),
+	}
+	if in.Event.TriggerSource != "" {
+		identity = append(identity, flow.AttrTriggerSource.ValueSet(in.Event.TriggerSource))
+	}
 	var a *activities.Activities
 	// A local activity: no extra round trip through the server for a short
 	// database transaction.
@@ -68,7 +80,7 @@ func DeliverEvent(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result,
 	if err != nil {
 		return flow.Result{}, err
 	}
-	return deliverPlan(ctx, plan, in.Test)
+	return deliverPlan(ctx, plan, in.Test, identity)
 }
 
 // refusal says why DeliverEvent must not run in, or "". Anyone who can
@@ -96,7 +108,7 @@ func ResendDelivery(ctx workflow.Context, in flow.ResendInput) (flow.Result, err
 	if err != nil {
 		return flow.Result{}, err
 	}
-	return deliverPlan(ctx, plan, false)
+	return deliverPlan(ctx, plan, false, nil) // set at start (see publish)
 }
 
 // BatchInput starts DeliverBatch.
@@ -117,11 +129,13 @@ func DeliverBatch(ctx workflow.Context, in BatchInput) (flow.Result, error) {
 // deliverPlan makes the plan's unfinished deliveries and reports every
 // delivery of the plan, finished ones (e.g. by a lost workflow task whose
 // attempts did happen) included, so the result and search attributes always
-// list the event's deliveries with their final state.
-func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool) (flow.Result, error) {
+// list the event's deliveries with their final state. identity are the
+// workflow's own search attributes, set with its first upsert.
+func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool, identity []temporal.SearchAttributeUpdate) (flow.Result, error) {
 	res := flow.Result{Skipped: plan.Skipped, Deliveries: make([]flow.DeliveryResult, len(plan.Deliveries))}
 	if len(plan.Deliveries) == 0 {
-		_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrDeliveryStatus.ValueSet(flow.SummaryNone))
+		_ = workflow.UpsertTypedSearchAttributes(ctx, slices.Concat(identity,
+			[]temporal.SearchAttributeUpdate{flow.AttrDeliveryStatus.ValueSet(flow.SummaryNone)})...)
 		return res, nil
 	}
 	var todo []int
@@ -144,13 +158,14 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool) (flow.Re
 	listWebhooks := func(ctx workflow.Context) {
 		if !listed {
 			listed = true
-			_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrWebhookIDs.ValueSet(ids))
+			_ = workflow.UpsertTypedSearchAttributes(ctx, slices.Concat(identity, []temporal.SearchAttributeUpdate{
+				flow.AttrWebhookIDs.ValueSet(ids), flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending)})...)
 		}
 	}
 	switch {
 	case len(todo) > batchSize && workflow.GetVersion(ctx, versionBatches, workflow.DefaultVersion, 1) == 1:
 		listWebhooks(ctx)
-		deliverBatches(ctx, plan, todo, test, res.Deliveries)
+		deliverBatches(ctx, plan, todo, test, identity, res.Deliveries)
 	case len(todo) > 0:
 		refs := make([]activities.DeliveryRef, len(todo))
 		for j, i := range todo {
@@ -163,6 +178,7 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool) (flow.Re
 	final := []temporal.SearchAttributeUpdate{flow.AttrDeliveryStatus.ValueSet(summary(res.Deliveries))}
 	if !listed {
 		final = append(final, flow.AttrWebhookIDs.ValueSet(ids))
+		final = append(final, identity...)
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, final...)
 	return res, nil
@@ -171,13 +187,13 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool) (flow.Re
 // deliverBatches hands the deliveries at indexes todo of plan to DeliverBatch
 // children, batchSize each, forwards webhook changes to the child making that
 // webhook's delivery, and writes their results into out.
-func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test bool, out []flow.DeliveryResult) {
+func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test bool,
+	identity []temporal.SearchAttributeUpdate, out []flow.DeliveryResult) {
 	type batch struct {
 		idx []int
 		fut workflow.ChildWorkflowFuture
 	}
 	parentID := workflow.GetInfo(ctx).WorkflowExecution.ID
-	inherited := workflow.GetTypedSearchAttributes(ctx)
 	var batches []batch
 	byWebhook := map[string][]workflow.ChildWorkflowFuture{}
 	for start := 0; start < len(todo); start += batchSize {
@@ -188,12 +204,8 @@ func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test
 			in.Deliveries = append(in.Deliveries, plan.Deliveries[i])
 			ids[j] = plan.Deliveries[i].WebhookID
 		}
-		attrs := []temporal.SearchAttributeUpdate{flow.AttrWebhookIDs.ValueSet(ids), flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending)}
-		for _, key := range []temporal.SearchAttributeKeyKeyword{flow.AttrAccountID, flow.AttrEventType, flow.AttrTriggerSource} {
-			if v, ok := inherited.GetKeyword(key); ok {
-				attrs = append(attrs, key.ValueSet(v))
-			}
-		}
+		attrs := slices.Concat([]temporal.SearchAttributeUpdate{flow.AttrWebhookIDs.ValueSet(ids),
+			flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending)}, identity)
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID: fmt.Sprintf("%s/batch-%d", parentID, len(batches)+1),
 			// A rerun of the event (its last run failed) makes only what is
