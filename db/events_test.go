@@ -68,3 +68,39 @@ func TestPurgeEvents(t *testing.T) {
 		t.Fatalf("%d deliveries of purged events remain (%v)", orphans, err)
 	}
 }
+
+// The health metrics list failing webhooks and those with deliveries
+// waiting, with the age of the oldest; healthy idle ones are left out.
+func TestUnhealthyWebhooks(t *testing.T) {
+	store := dbtest.NewStore(t)
+	ctx := context.Background()
+	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
+	for i, h := range hooks {
+		if _, err := store.DB().Exec(`INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, secret_enc, consecutive_failures)
+			VALUES ($1, $2, $3, 'https://example.com', '{ENVELOPE_START}', '{saas_page}', '\x00', $4)`, h, acct.ID, h.String(), []int{3, 0, 0}[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := db.Event{AccountID: acct.ID, ID: "e1", Type: "ENVELOPE_START", TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: "wf"}
+	if _, err := store.RecordEvent(ctx, e, []uuid.UUID{hooks[1]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.DB().Exec(`UPDATE deliveries SET created_at = now() - interval '1 hour'`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := store.UnhealthyWebhooks(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[uuid.UUID]db.WebhookHealthRow{}
+	for _, r := range rows {
+		got[r.WebhookID] = r
+	}
+	if len(got) != 2 || got[hooks[0]].ConsecutiveFailures != 3 || got[hooks[1]].OldestSeconds < 3599 {
+		t.Fatalf("rows %+v", rows)
+	}
+}

@@ -151,3 +151,28 @@ func (s *Store) AutoDisable(ctx context.Context, webhookID uuid.UUID, reason, me
 	}
 	return out[0], true, nil
 }
+
+// WebhookHealthRow is a failing webhook, or one with deliveries waiting.
+type WebhookHealthRow struct {
+	WebhookID           uuid.UUID `db:"id"`
+	AccountID           uuid.UUID `db:"account_id"`
+	ConsecutiveFailures int       `db:"consecutive_failures"`
+	OldestSeconds       float64   `db:"oldest_seconds"`
+}
+
+// UnhealthyWebhooks lists webhooks that are failing or have unfinished
+// deliveries, with the age of the oldest (for metrics).
+func (s *Store) UnhealthyWebhooks(ctx context.Context) ([]WebhookHealthRow, error) {
+	out := []WebhookHealthRow{}
+	err := s.db.SelectContext(ctx, &out, `
+		SELECT w.id, w.account_id, w.consecutive_failures,
+			coalesce(extract(epoch FROM now() - (SELECT min(d.created_at) FROM deliveries d
+				WHERE d.webhook_id = w.id AND d.status IN ('pending', 'retrying'))), 0) AS oldest_seconds
+		FROM webhooks w
+		WHERE w.consecutive_failures > 0
+		   OR EXISTS (SELECT 1 FROM deliveries d WHERE d.webhook_id = w.id AND d.status IN ('pending', 'retrying'))`)
+	if err != nil {
+		return nil, fmt.Errorf("listing unhealthy webhooks: %w", translate(err))
+	}
+	return out, nil
+}

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http/httptest"
@@ -35,5 +36,34 @@ func TestMetricsAreServed(t *testing.T) {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+func TestWebhookHealthGauges(t *testing.T) {
+	m := New()
+	fail := false
+	m.CollectHealth(func(context.Context) ([]WebhookHealth, error) {
+		if fail {
+			return nil, errors.New("db down")
+		}
+		return []WebhookHealth{{WebhookID: "w1", AccountID: "a1", ConsecutiveFailures: 7, OldestUndelivered: 90 * time.Second}}, nil
+	})
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return rec.Body.String()
+	}
+	body := scrape()
+	for _, want := range []string{
+		`webhookd_webhook_consecutive_failures{account_id="a1",webhook_id="w1"} 7`,
+		`webhookd_webhook_oldest_undelivered_seconds{account_id="a1",webhook_id="w1"} 90`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("missing %s in\n%s", want, body)
+		}
+	}
+	fail = true
+	if body := scrape(); !strings.Contains(body, "webhookd_webhook_health_scrape_errors_total 1") {
+		t.Errorf("failed scrape not counted:\n%s", body)
 	}
 }

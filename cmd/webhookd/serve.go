@@ -66,6 +66,15 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 		})
 	}
 	if withAPI {
+		m.CollectHealth(func(ctx context.Context) ([]metrics.WebhookHealth, error) {
+			rows, err := store.UnhealthyWebhooks(ctx)
+			out := make([]metrics.WebhookHealth, len(rows))
+			for i, r := range rows {
+				out[i] = metrics.WebhookHealth{WebhookID: r.WebhookID.String(), AccountID: r.AccountID.String(),
+					ConsecutiveFailures: r.ConsecutiveFailures, OldestUndelivered: time.Duration(r.OldestSeconds * float64(time.Second))}
+			}
+			return out, err
+		})
 		pub := api.NewPublisher(cfg, tc)
 		rec := &reconcile.Reconciler{Store: store, Workflows: pub, Log: log, StaleAfter: staleAfter(cfg)}
 		disp := dispatch.New(store, pub, log, dispatch.Options{Metrics: m, Reconciler: rec})
