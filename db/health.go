@@ -55,7 +55,7 @@ func healthUpdate(h, t int) string {
 				health_warned = CASE WHEN $H = 'success' THEN 0 ELSE w.health_warned END
 			FROM was WHERE w.id = was.id AND $H <> ''
 			  AND NOT ($H = 'success' AND w.consecutive_failures = 0 AND w.failing_since IS NULL
-			           AND w.last_success_at > $T - interval '1 minute')
+			           AND coalesce(w.last_success_at > $T - interval '1 minute', false))
 			RETURNING w.id, w.account_id, w.name, w.url, w.enabled, w.consecutive_failures, w.exhausted_streak,
 				w.failing_since, was.failing_since AS was_failing_since, was.health_warned AS was_warned
 		)`)

@@ -204,3 +204,17 @@ func TestRecoveryIsAnnounced(t *testing.T) {
 		t.Fatalf("webhook %s", w.Raw)
 	}
 }
+
+// A healthy webhook records its last success (refreshed at most once a
+// minute, so a busy webhook's row is not written on every delivery).
+func TestLastSuccessIsRecorded(t *testing.T) {
+	t.Parallel()
+	e, key, _ := healthEnv(t, 100)
+	rcv := e2etest.NewReceiver(t, nil)
+	hook, _ := e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/ok")})
+	e.Result(e.Publish(key, e2etest.Event{}).WorkflowID)
+	w := e.Do("GET", "/v1/webhooks/"+hook, key, nil).Want(t, 200)
+	if !strings.Contains(string(w.Raw), `"state":"healthy"`) || strings.Contains(string(w.Raw), `"lastSuccessAt":null`) {
+		t.Fatalf("webhook %s", w.Raw)
+	}
+}
