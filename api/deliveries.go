@@ -301,7 +301,7 @@ func startRefused(err error) bool {
 // a resend that never started (its start's outcome was unknown) or a run
 // closed without recording an outcome (e.g. terminated by an operator).
 func (h *Handler) workflowGone(ctx context.Context, workflowID string) (bool, error) {
-	desc, err := h.temporal.DescribeWorkflowExecution(ctx, workflowID, "")
+	desc, err := h.temporal.DescribeWorkflow(ctx, workflowID, "")
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &notFound):
@@ -311,7 +311,7 @@ func (h *Handler) workflowGone(ctx context.Context, workflowID string) (bool, er
 	case err != nil:
 		return false, err
 	}
-	return desc.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+	return desc.RawResponse.GetWorkflowExecutionInfo().GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
 }
 
 // resend starts a new series of attempts of d (a delivery of acct whose

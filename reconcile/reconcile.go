@@ -51,7 +51,7 @@ const (
 )
 
 func (r *Reconciler) state(ctx context.Context, workflowID string) (state, string, error) {
-	desc, err := r.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
+	desc, err := r.Temporal.DescribeWorkflow(ctx, workflowID, "")
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &notFound):
@@ -59,7 +59,7 @@ func (r *Reconciler) state(ctx context.Context, workflowID string) (state, strin
 	case err != nil:
 		return running, "", fmt.Errorf("describing %s: %w", workflowID, err)
 	}
-	info := desc.GetWorkflowExecutionInfo()
+	info := desc.RawResponse.GetWorkflowExecutionInfo()
 	switch info.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 		return running, "", nil
