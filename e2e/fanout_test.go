@@ -22,7 +22,6 @@ import (
 // the fan-out storm issue, with the schedule shortened to 16 short waits.
 type storm struct {
 	e     *e2etest.Env
-	key   string
 	mu    sync.Mutex
 	posts map[string]int // POSTs per webhook-id
 	// recoverAfter: a webhook whose path ends in /ok answers 200 from this
