@@ -38,7 +38,7 @@ ensure_lint_tools() {
   log "building staticcheck and workflowcheck (pinned in tools/lint; about a minute the first time)"
   mkdir -p "$BIN"
   (cd "$ROOT/tools/lint" && GOBIN="$BIN" go install \
-    honnef.co/go/tools/cmd/staticcheck go.temporal.io/sdk/contrib/tools/workflowcheck)
+    honnef.co/go/tools/cmd/staticcheck go.temporal.io/sdk/contrib/tools/workflowcheck) || return
   echo "$want" >"$BIN/.lint-tools"
 }
 
@@ -49,12 +49,15 @@ ensure_lint_tools() {
 # select, ranging over a map, and so on.
 # A finding that is wrong for us gets a commented //lint:ignore or
 # //workflowcheck:ignore on that line, never a global switch.
+# Both run even when the first fails; any finding fails the call.
 run_linters() {
-  ensure_lint_tools
+  local rc=0
+  ensure_lint_tools || return
   log "staticcheck"
-  (cd "$ROOT" && "$BIN/staticcheck" ./...)
+  (cd "$ROOT" && "$BIN/staticcheck" ./...) || rc=1
   log "workflowcheck"
-  (cd "$ROOT" && "$BIN/workflowcheck" ./...)
+  (cd "$ROOT" && "$BIN/workflowcheck" ./...) || rc=1
+  return $rc
 }
 
 as_pg_user() {
