@@ -10,7 +10,7 @@ help: ## list targets
 run: ## PostgreSQL + Temporal dev server (UI :8233) + API (:8080) + worker; Ctrl-C stops all
 	@scripts/run.sh
 
-test: ## go vet, gofmt and every test against a throwaway PostgreSQL and Temporal dev server
+test: ## go vet, gofmt, staticcheck, workflowcheck and every test against a throwaway PostgreSQL and Temporal dev server
 	@scripts/test.sh
 
 bench: ## delivery benchmarks against the engine's own floor (see README, Performance)
@@ -19,12 +19,13 @@ bench: ## delivery benchmarks against the engine's own floor (see README, Perfor
 build: ## build .bin/webhookd
 	go build -o .bin/webhookd ./cmd/webhookd
 
-lint: ## go vet and gofmt
+lint: ## go vet, gofmt, staticcheck and workflowcheck (pinned in tools/lint)
 	go vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	@source scripts/stack.sh && run_linters
 
-tools: ## build the pinned Temporal CLI into .bin/
-	@source scripts/stack.sh && ensure_temporal_cli
+tools: ## build the pinned Temporal CLI and linters into .bin/
+	@source scripts/stack.sh && ensure_temporal_cli && ensure_lint_tools
 
 clean: ## stop nothing, delete local data (.data) and built tools (.bin)
 	rm -rf .data .bin

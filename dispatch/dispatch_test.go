@@ -58,12 +58,12 @@ func storeEvent(t *testing.T, store *db.Store, acct uuid.UUID) db.Event {
 
 func runID(t *testing.T, tc client.Client, workflowID string) string {
 	t.Helper()
-	desc, err := tc.DescribeWorkflowExecution(context.Background(), workflowID, "")
+	desc, err := tc.DescribeWorkflow(context.Background(), workflowID, "")
 	if err != nil {
 		t.Fatalf("workflow %s was not started: %v", workflowID, err)
 	}
 	t.Cleanup(func() { _ = tc.TerminateWorkflow(context.Background(), workflowID, "", "test cleanup") })
-	return desc.WorkflowExecutionInfo.Execution.RunId
+	return desc.RawResponse.WorkflowExecutionInfo.Execution.RunId
 }
 
 // An event the API stored but never started (a crash between the two) is
@@ -82,7 +82,7 @@ func TestSweepStartsStaleEventsOnce(t *testing.T) {
 		t.Fatalf("sweep started %d (%v), want the one stale event", n, err)
 	}
 	first := runID(t, tc, e.WorkflowID)
-	if _, err := tc.DescribeWorkflowExecution(context.Background(), fresh.WorkflowID, ""); err == nil {
+	if _, err := tc.DescribeWorkflow(context.Background(), fresh.WorkflowID, ""); err == nil {
 		t.Fatal("the sweep started an event that is not stale yet")
 	}
 
@@ -119,7 +119,7 @@ func TestEnqueueStarts(t *testing.T) {
 	d.Enqueue(e)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if _, err := tc.DescribeWorkflowExecution(context.Background(), e.WorkflowID, ""); err == nil {
+		if _, err := tc.DescribeWorkflow(context.Background(), e.WorkflowID, ""); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -204,8 +204,7 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 	t.Parallel()
 	e := e2etest.New(t, e2etest.Options{})
 	_, key := e.Account("professional")
-	var rcv *e2etest.Receiver
-	rcv = e2etest.NewReceiver(t, func(r e2etest.Request) e2etest.Reply {
+	rcv := e2etest.NewReceiver(t, func(r e2etest.Request) e2etest.Reply {
 		if r.Path == "/moved" {
 			return e2etest.Status(200)
 		}

@@ -23,7 +23,6 @@ import (
 // the fan-out storm issue, with the schedule shortened to 16 short waits.
 type storm struct {
 	e     *e2etest.Env
-	key   string
 	mu    sync.Mutex
 	posts map[string]int // POSTs per webhook-id
 	// recoverAfter: a webhook whose path ends in /ok answers 200 from this
@@ -106,7 +105,7 @@ func runStorm(t *testing.T, recoverAfter int) {
 	var res flow.Result
 	// The dispatcher starts the workflow just after the 202.
 	e2etest.Eventually(t, "the event's workflow to start", func() bool {
-		_, err := s.e.TC.DescribeWorkflowExecution(ctx, p.WorkflowID, "")
+		_, err := s.e.TC.DescribeWorkflow(ctx, p.WorkflowID, "")
 		return err == nil
 	})
 	if err := s.e.TC.GetWorkflow(ctx, p.WorkflowID, "").Get(ctx, &res); err != nil {
@@ -154,7 +153,7 @@ func runStorm(t *testing.T, recoverAfter int) {
 	largest, children := 0, 0
 	for k := 1; ; k++ {
 		id := fmt.Sprintf("%s/batch-%d", p.WorkflowID, k)
-		if _, err := s.e.TC.DescribeWorkflowExecution(ctx, id, ""); err != nil {
+		if _, err := s.e.TC.DescribeWorkflow(ctx, id, ""); err != nil {
 			break
 		}
 		children++

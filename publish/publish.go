@@ -199,7 +199,7 @@ const (
 // WorkflowState looks up a workflow's latest run: its state, and the run id
 // (Completed) or the closing status (Ended).
 func (p *Publisher) WorkflowState(ctx context.Context, workflowID string) (State, string, error) {
-	desc, err := p.Client.DescribeWorkflowExecution(ctx, workflowID, "")
+	desc, err := p.Client.DescribeWorkflow(ctx, workflowID, "")
 	var notFound *serviceerror.NotFound
 	switch {
 	case errors.As(err, &notFound):
@@ -207,7 +207,7 @@ func (p *Publisher) WorkflowState(ctx context.Context, workflowID string) (State
 	case err != nil:
 		return Running, "", fmt.Errorf("describing %s: %w", workflowID, err)
 	}
-	info := desc.GetWorkflowExecutionInfo()
+	info := desc.RawResponse.GetWorkflowExecutionInfo()
 	switch info.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 		return Running, "", nil

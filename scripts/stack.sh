@@ -28,6 +28,38 @@ ensure_temporal_cli() {
   (cd "$ROOT/tools/temporal" && GOBIN="$BIN" GOFLAGS=-mod=mod go install github.com/temporalio/cli/cmd/temporal)
 }
 
+# ensure_lint_tools builds the pinned linters (tools/lint) into .bin/: once,
+# and again whenever tools/lint's go.mod or go.sum change.
+ensure_lint_tools() {
+  local want
+  want=$(cat "$ROOT/tools/lint/go.mod" "$ROOT/tools/lint/go.sum" | sha256sum | cut -c1-16)
+  if [ -x "$BIN/staticcheck" ] && [ -x "$BIN/workflowcheck" ] &&
+    [ "$(cat "$BIN/.lint-tools" 2>/dev/null)" = "$want" ]; then return; fi
+  log "building staticcheck and workflowcheck (pinned in tools/lint; about a minute the first time)"
+  mkdir -p "$BIN"
+  (cd "$ROOT/tools/lint" && GOBIN="$BIN" go install \
+    honnef.co/go/tools/cmd/staticcheck go.temporal.io/sdk/contrib/tools/workflowcheck) || return
+  echo "$want" >"$BIN/.lint-tools"
+}
+
+# run_linters runs staticcheck and Temporal's workflowcheck over the main
+# module. workflowcheck follows every function taking a workflow.Context
+# (DeliverEvent, ResendDelivery, DeliverBatch and what they call) and fails
+# on non-determinism: time.Now, math/rand, goroutines, native channels and
+# select, ranging over a map, and so on.
+# A finding that is wrong for us gets a commented //lint:ignore or
+# //workflowcheck:ignore on that line, never a global switch.
+# Both run even when the first fails; any finding fails the call.
+run_linters() {
+  local rc=0
+  ensure_lint_tools || return
+  log "staticcheck"
+  (cd "$ROOT" && "$BIN/staticcheck" ./...) || rc=1
+  log "workflowcheck"
+  (cd "$ROOT" && "$BIN/workflowcheck" ./...) || rc=1
+  return $rc
+}
+
 as_pg_user() {
   if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }

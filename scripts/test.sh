@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: a throwaway PostgreSQL cluster and Temporal dev server of its own
-# (never make run's), then go vet and every test, integration tests included.
+# (never make run's), then go vet, gofmt, staticcheck, workflowcheck and every
+# test, integration tests included.
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
 DATA="$ROOT/.data/test"
@@ -23,5 +24,6 @@ log "go vet"
 go vet ./...
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './tools/*'))
 if [ -n "$unformatted" ]; then log "gofmt needed: $unformatted"; exit 1; fi
+run_linters
 log "go test (DATABASE_URL=$DATABASE_URL TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS)"
 go test -race -count=1 -timeout 12m "$@" ./...

@@ -338,7 +338,7 @@ func (b *bench) sampleHistory(ctx context.Context, api *apiClient, id string, fa
 	}
 	for k := 1; ; k++ {
 		id := fmt.Sprintf("%s/batch-%d", h.WorkflowID, k)
-		if _, err := b.fl.tc.DescribeWorkflowExecution(ctx, id, ""); err != nil {
+		if _, err := b.fl.tc.DescribeWorkflow(ctx, id, ""); err != nil {
 			var nf *serviceerror.NotFound
 			if !errors.As(err, &nf) {
 				h.Error = err.Error()

@@ -257,8 +257,8 @@ func (b *bench) stormWait(ctx context.Context, r *stormResult, start time.Time) 
 	if !r.EventCompleted {
 		dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer dcancel()
-		if d, err := b.fl.tc.DescribeWorkflowExecution(dctx, r.WorkflowID, ""); err == nil {
-			r.EventStatus = strings.ToLower(strings.TrimPrefix(d.GetWorkflowExecutionInfo().GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))
+		if d, err := b.fl.tc.DescribeWorkflow(dctx, r.WorkflowID, ""); err == nil {
+			r.EventStatus = strings.ToLower(strings.TrimPrefix(d.RawResponse.GetWorkflowExecutionInfo().GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_"))
 		} else {
 			r.EventStatus = "unknown: " + err.Error()
 		}
@@ -321,7 +321,7 @@ func (b *bench) stormHistories(ctx context.Context, r *stormResult) {
 	}
 	for k := 1; ; k++ {
 		id := fmt.Sprintf("%s/batch-%d", r.WorkflowID, k)
-		if _, err := b.fl.tc.DescribeWorkflowExecution(hctx, id, ""); err != nil {
+		if _, err := b.fl.tc.DescribeWorkflow(hctx, id, ""); err != nil {
 			var nf *serviceerror.NotFound
 			if !errors.As(err, &nf) {
 				r.HistoryError = fmt.Sprintf("describing %s: %v", id, err)
