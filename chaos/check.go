@@ -218,7 +218,7 @@ func Check(in Input) Result {
 				got2xx = true
 			}
 		}
-		ex := fmt.Sprintf("%s (status %s, r=%d a=%d m=%d)", d.ID, d.Status, r, a, m)
+		ex := fmt.Sprintf("%s (event %s, webhook %s, status %s, r=%d a=%d m=%d)", d.ID, d.EventID, d.WebhookID, d.Status, r, a, m)
 		if r < a {
 			res.disagree(KindFewerPostsThanLog, ex)
 			badDelivery[d.ID] = true

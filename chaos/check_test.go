@@ -114,7 +114,7 @@ func TestCheckCountsOnlyExpectedPairs(t *testing.T) {
 		Posts:      append(posts(1), Post{WebhookID: "w1", EventID: "e2", MessageID: "msg_2", Answer: 200}, Post{WebhookID: "w1", EventID: "e2", MessageID: "msg_2", Answer: 200}),
 	}
 	r := Check(in)
-	if r.Expected != 1 || r.DeliveredOnce != 1 || r.Disagreeing != 1 || r.Kinds[KindUnloggedPosts] == nil || r.Kinds[KindUnloggedPosts].Examples[0] != "d2 (status succeeded, r=2 a=1 m=0)" {
+	if r.Expected != 1 || r.DeliveredOnce != 1 || r.Disagreeing != 1 || r.Kinds[KindUnloggedPosts] == nil || r.Kinds[KindUnloggedPosts].Examples[0] != "d2 (event e2, webhook w1, status succeeded, r=2 a=1 m=0)" {
 		t.Fatalf("%+v", r)
 	}
 }

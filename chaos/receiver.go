@@ -17,10 +17,12 @@ import (
 // Receiver stands in for a customer endpoint on 127.0.0.1: it records every
 // POST by its webhook-id header and answers 200, or 500 to the first
 // FailFirst POSTs of each webhook-id. It can be taken down (listener closed)
-// and brought back on the same port.
+// and brought back on the same port. With Delay it answers that late (a
+// slow endpoint: a crash of the worker then often falls mid-POST).
 type Receiver struct {
 	Name      string
 	FailFirst int
+	Delay     time.Duration
 
 	mu          sync.Mutex
 	addr        string
@@ -35,8 +37,8 @@ type Receiver struct {
 }
 
 // StartReceiver listens on a free loopback port.
-func StartReceiver(name string, failFirst int) (*Receiver, error) {
-	r := &Receiver{Name: name, FailFirst: failFirst, perMsg: map[string]int{}, addr: "127.0.0.1:0"}
+func StartReceiver(name string, failFirst int, delay time.Duration) (*Receiver, error) {
+	r := &Receiver{Name: name, FailFirst: failFirst, Delay: delay, perMsg: map[string]int{}, addr: "127.0.0.1:0"}
 	if err := r.Up(); err != nil {
 		return nil, err
 	}
@@ -139,6 +141,9 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Unlock()
 	// Recorded before answering: a POST the worker saw answered is always
 	// in the record.
+	if r.Delay > 0 {
+		time.Sleep(r.Delay)
+	}
 	w.WriteHeader(answer)
 	_, _ = w.Write([]byte(`{"ok":true}`))
 }

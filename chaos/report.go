@@ -44,6 +44,18 @@ func (rep *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nreceiver POSTs %d; attempt rows %d (reached %d, maybe reached %d, unfinished %d, re-sent try>1 %d); publish retries %d; signature failures %d; attempts schema: try=%v finished_at=%v\n",
 		r.Posts, r.AttemptRows, r.AttemptsReached, r.AttemptsMaybe, r.AttemptsUnfinshed, r.AttemptsResent,
 		rep.Publish.Retries, rep.SignatureFailures, rep.Schema.Try, rep.Schema.FinishedAt)
+	if len(rep.Webhooks) > 0 {
+		names := make([]string, 0, len(rep.Webhooks))
+		for n := range rep.Webhooks {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprint(w, "webhooks:")
+		for _, n := range names {
+			fmt.Fprintf(w, " %s=%s", n, rep.Webhooks[n])
+		}
+		fmt.Fprintln(w)
+	}
 	if len(r.Kinds) > 0 {
 		fmt.Fprintln(w, "\ndisagreements by kind:")
 		kinds := make([]string, 0, len(r.Kinds))

@@ -14,7 +14,8 @@ import (
 // ReceiverSpec describes one webhook and its receiver.
 type ReceiverSpec struct {
 	Name      string
-	FailFirst int // answer 500 to the first FailFirst POSTs of each webhook-id
+	FailFirst int           // answer 500 to the first FailFirst POSTs of each webhook-id
+	Delay     time.Duration // answer this late (below the delivery timeout)
 }
 
 // Step is one fault of a scenario. Do injects it (and repairs it: a step
@@ -91,6 +92,7 @@ type Report struct {
 	Schema            Schema            `json:"attemptsSchema"`
 	SignatureFailures int               `json:"signatureFailures"`
 	Settings          Settings          `json:"settings"`
+	Webhooks          map[string]string `json:"webhooks"` // receiver name → webhook id
 	Errors            []string          `json:"errors,omitempty"`
 	Versions          map[string]string `json:"versions,omitempty"`
 }
@@ -114,7 +116,7 @@ func (rep *Report) Failed() bool {
 func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 	rep = &Report{StartedAt: time.Now().UTC(), Settings: Settings{Rate: cfg.Rate, RetrySchedule: cfg.RetrySchedule, DeliveryTimeout: cfg.DeliveryTimeout}}
 	for _, s := range cfg.Receivers {
-		rep.Settings.Receivers = append(rep.Settings.Receivers, fmt.Sprintf("%s (500 ×%d first)", s.Name, s.FailFirst))
+		rep.Settings.Receivers = append(rep.Settings.Receivers, fmt.Sprintf("%s (500 to the first %d POSTs of each webhook-id, answers after %s)", s.Name, s.FailFirst, s.Delay))
 	}
 	run := &Run{Cfg: cfg, ByName: map[string]*Receiver{}, start: time.Now()}
 	defer func() { rep.DurationS = round1(time.Since(run.start).Seconds()) }()
@@ -122,7 +124,7 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return rep, err
 	}
 	for _, s := range cfg.Receivers {
-		r, err := StartReceiver(s.Name, s.FailFirst)
+		r, err := StartReceiver(s.Name, s.FailFirst, s.Delay)
 		if err != nil {
 			return rep, err
 		}
@@ -234,6 +236,10 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 	rep.Result = Check(in)
+	rep.Webhooks = map[string]string{}
+	for _, r := range run.Receivers {
+		rep.Webhooks[r.Name] = r.WebhookID()
+	}
 	rep.SignatureFailures = run.Receivers.SigFailures()
 	rep.Timeline = run.Timeline
 	return rep, nil
