@@ -41,9 +41,9 @@ func (rep *Report) Print(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %s |\n", row[0], row[1])
 	}
 	r := rep.Result
-	fmt.Fprintf(w, "\nreceiver POSTs %d; attempt rows %d (reached %d, maybe reached %d, unfinished %d, re-sent try>1 %d); publish retries %d; signature failures %d; attempts schema: try=%v finished_at=%v\n",
+	fmt.Fprintf(w, "\nreceiver POSTs %d; attempt rows %d (reached %d, maybe reached %d, unfinished %d, re-sent try>1 %d); publish retries %d; signature failures %d; attempts schema: try=%v finished_at=%v; synchronous_commit=%s\n",
 		r.Posts, r.AttemptRows, r.AttemptsReached, r.AttemptsMaybe, r.AttemptsUnfinshed, r.AttemptsResent,
-		rep.Publish.Retries, rep.SignatureFailures, rep.Schema.Try, rep.Schema.FinishedAt)
+		rep.Publish.Retries, rep.SignatureFailures, rep.Schema.Try, rep.Schema.FinishedAt, rep.Settings.SynchronousCommit)
 	if len(rep.Webhooks) > 0 {
 		names := make([]string, 0, len(rep.Webhooks))
 		for n := range rep.Webhooks {

@@ -103,6 +103,8 @@ type Settings struct {
 	RetrySchedule   string   `json:"retrySchedule"`
 	DeliveryTimeout string   `json:"deliveryTimeout"`
 	Receivers       []string `json:"receivers"`
+	// SynchronousCommit is PostgreSQL's setting for the suite's database.
+	SynchronousCommit string `json:"synchronousCommit"`
 }
 
 // Failed says whether the run must fail.
@@ -155,6 +157,7 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return rep, err
 	}
 	defer run.DB.Close()
+	_ = run.DB.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&rep.Settings.SynchronousCommit)
 	if err := wd.StartServe(ctx); err != nil {
 		return rep, err
 	}
