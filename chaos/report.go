@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -103,11 +104,14 @@ func (rep *Report) Write(dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
 		return "", err
 	}
-	b = append(b, '\n')
+	b := buf.Bytes()
 	stamped := filepath.Join(dir, rep.StartedAt.UTC().Format("20060102T150405Z")+".json")
 	if err := os.WriteFile(stamped, b, 0o644); err != nil {
 		return "", err
