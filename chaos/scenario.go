@@ -142,7 +142,10 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 		"TEMPORAL_TASK_QUEUE="+cfg.TaskQueue, "HTTP_ADDR="+cfg.APIAddr,
 		"SECRETS_KEY="+hex.EncodeToString(key), "WEBHOOK_ALLOW_HTTP=true", "EGRESS_ALLOW_CIDRS=127.0.0.0/8",
 		"DELIVERY_TIMEOUT="+cfg.DeliveryTimeout, "DELIVERY_RETRY_SCHEDULE="+cfg.RetrySchedule,
-		"DATABASE_MAX_CONNS=10", "LOG_LEVEL=warn")
+		"DATABASE_MAX_CONNS=10", "LOG_LEVEL=warn",
+		// Check overdue deliveries against their workflow within the run's
+		// convergence wait (a lost commit, say), not after the default 5m.
+		"RECONCILE_AFTER=20s")
 	wd := &Webhookd{Bin: cfg.Bin, Env: env, APIURL: "http://" + cfg.APIAddr, LogDir: cfg.LogDir}
 	run.Webhookd = wd
 	defer wd.StopAll()
