@@ -87,12 +87,16 @@ type Plan struct {
 	ActivityTimeout time.Duration
 	// Skipped says why nothing is delivered, when that is the case.
 	Skipped string
+	// AccountID and EventID name the event, so an attempt can restore a
+	// delivery row the database lost (see Deliver).
+	AccountID string `json:",omitempty"`
+	EventID   string `json:",omitempty"`
 }
 
 // RecordEvent stores the event and creates one delivery per matching webhook.
 // It is idempotent: a retry or a duplicate publish finds the same deliveries.
 func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Plan, error) {
-	plan := Plan{ActivityTimeout: a.activityTimeout()}
+	plan := Plan{ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: in.Event.ID}
 	accountID, err := uuid.Parse(in.AccountID)
 	if err != nil {
 		plan.Skipped = "invalid account id"
@@ -225,8 +229,8 @@ func (a *Activities) PrepareResend(ctx context.Context, in ResendInput) (Plan, e
 		return Plan{Skipped: fmt.Sprintf("delivery is at series %d (%s), not a new series %d", d.Series, d.Status, in.Series)}, nil
 	}
 	return Plan{
-		ActivityTimeout: a.activityTimeout(),
-		Deliveries:      []DeliveryRef{{DeliveryID: in.DeliveryID, WebhookID: d.WebhookID.String(), Series: in.Series}},
+		ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: d.EventID,
+		Deliveries: []DeliveryRef{{DeliveryID: in.DeliveryID, WebhookID: d.WebhookID.String(), Series: in.Series}},
 	}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/esign-webhooks/esign-webhooks/db"
@@ -33,6 +34,11 @@ type DeliverInput struct {
 	Attempt    int // 1-based within the series
 	// Test is a one-shot test event: sent even while disabled, never retried.
 	Test bool
+	// What the delivery row says, so a row the database lost (commits lost
+	// in a failover) can be restored and the attempt made.
+	AccountID string `json:",omitempty"`
+	EventID   string `json:",omitempty"`
+	WebhookID string `json:",omitempty"`
 }
 
 // Payload is the JSON body every receiver gets.
@@ -58,10 +64,21 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 	// One round trip: the delivery, webhook and event, and the attempt row
 	// opened before the request leaves.
 	t, err := a.Store.StartAttempt(ctx, id, in.Series, in.Attempt, in.Test, started)
-	if err != nil {
-		if isNotFound(err) {
-			return flow.AttemptResult{Outcome: delivery.OutcomeCancelled, Reason: "delivery not found"}, nil
+	if isNotFound(err) {
+		// The workflow recorded this delivery, so the database lost it
+		// (commits lost, e.g. an asynchronous replica promoted): restore
+		// the row and make the attempt, rather than call it cancelled.
+		restored, rerr := a.restoreDelivery(ctx, id, in)
+		switch {
+		case rerr != nil:
+			return flow.AttemptResult{}, rerr
+		case !restored:
+			return flow.AttemptResult{Outcome: delivery.OutcomeFailed,
+				Reason: "the delivery and its event are missing from the database; publish the event again"}, nil
 		}
+		t, err = a.Store.StartAttempt(ctx, id, in.Series, in.Attempt, in.Test, started)
+	}
+	if err != nil {
 		return flow.AttemptResult{}, err
 	}
 	if !t.Sendable(in.Series, in.Test) {
@@ -152,6 +169,19 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 		return res, nil
 	}
 	return res, temporal.NewNonRetryableApplicationError(attemptMessage(res), ErrAttemptFailed, nil, res)
+}
+
+// restoreDelivery puts back a delivery row the database lost, when its
+// event is still there; restored is false when it cannot be.
+func (a *Activities) restoreDelivery(ctx context.Context, id uuid.UUID, in DeliverInput) (bool, error) {
+	account, err1 := uuid.Parse(in.AccountID)
+	webhook, err2 := uuid.Parse(in.WebhookID)
+	if err1 != nil || err2 != nil || in.EventID == "" || !activity.IsActivity(ctx) {
+		return false, nil
+	}
+	wf := activity.GetInfo(ctx).WorkflowExecution.ID
+	return a.Store.RestoreDelivery(ctx, db.Delivery{ID: id, AccountID: account, EventID: in.EventID, WebhookID: webhook,
+		Series: in.Series, WorkflowID: wf})
 }
 
 // notSent answers an attempt StartAttempt did not open: the delivery moved

@@ -435,6 +435,29 @@ func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, fromSe
 	return d, nil
 }
 
+// RestoreDelivery inserts, pending, a delivery the database lost (its
+// workflow still has it) when its event is still stored; it reports whether
+// the row is there now.
+func (s *Store) RestoreDelivery(ctx context.Context, d Delivery) (bool, error) {
+	res, err := s.db.ExecContext(ctx, `
+		INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
+			series, workflow_id)
+		SELECT $1::uuid, e.account_id, e.id, $4, e.type, 'msg_' || replace($1::uuid::text, '-', ''), 'pending',
+			'restored: the database had lost this delivery', $5, $6
+		FROM events e WHERE e.account_id = $2 AND e.id = $3
+		ON CONFLICT DO NOTHING`, d.ID, d.AccountID, d.EventID, d.WebhookID, d.Series, d.WorkflowID)
+	if err != nil {
+		return false, fmt.Errorf("restoring delivery: %w", translate(err))
+	}
+	n, _ := res.RowsAffected()
+	if n > 0 {
+		return true, nil
+	}
+	var exists bool
+	err = s.db.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = $1)`, d.ID)
+	return exists, translate(err)
+}
+
 // DeliveryOutcome is a delivery's final state as its workflow reported it.
 type DeliveryOutcome struct {
 	ID        uuid.UUID

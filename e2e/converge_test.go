@@ -205,3 +205,28 @@ func TestSearchAttributesListTheEvent(t *testing.T) {
 		t.Fatalf("search attributes %v, webhooks %v", got, ids)
 	}
 }
+
+// PostgreSQL lost the delivery row (commits lost in a failover) while its
+// workflow waited to retry: the next attempt restores the row and is made,
+// instead of ending the delivery "cancelled: delivery not found".
+func TestLostDeliveryRowIsRestoredAndAttempted(t *testing.T) {
+	t.Parallel()
+	e := e2etest.New(t, e2etest.Options{Settings: settings(func(s *activities.Settings) {
+		s.Retries = []time.Duration{2 * time.Second}
+	})})
+	_, key := e.Account("professional")
+	rcv := e2etest.NewReceiver(t, e2etest.Sequence(e2etest.Status(500), e2etest.Status(200)))
+	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/hook")})
+	p := e.Publish(key, e2etest.Event{})
+	rcv.WaitCount(t, 1)
+	e2etest.Eventually(t, "the retry to be scheduled", func() bool { return len(e.Timers(p.WorkflowID)) > 0 })
+	exec(t, e, `DELETE FROM deliveries WHERE event_id = $1`, p.EventID)
+	res := e.Result(p.WorkflowID)
+	if len(res.Deliveries) != 1 || res.Deliveries[0].Status != "succeeded" || rcv.Count() != 2 {
+		t.Fatalf("result %+v after %d POSTs", res, rcv.Count())
+	}
+	d := e.Delivery(key, res.Deliveries[0].DeliveryID)
+	if d.Status != "succeeded" || len(d.Attempts) != 1 || d.Attempts[0].Number != 2 {
+		t.Fatalf("restored delivery %+v", d)
+	}
+}

@@ -115,13 +115,22 @@ func ResendDelivery(ctx workflow.Context, in flow.ResendInput) (flow.Result, err
 type BatchInput struct {
 	Deliveries      []activities.DeliveryRef
 	ActivityTimeout time.Duration
-	Test            bool `json:",omitempty"`
+	Test            bool   `json:",omitempty"`
+	AccountID       string `json:",omitempty"`
+	EventID         string `json:",omitempty"`
+}
+
+// scope is what every attempt of a plan shares.
+type scope struct {
+	timeout            time.Duration
+	accountID, eventID string
 }
 
 // DeliverBatch makes some of the deliveries of a large event, as a child of
 // the event's DeliverEvent (see batchSize).
 func DeliverBatch(ctx workflow.Context, in BatchInput) (flow.Result, error) {
-	res := flow.Result{Deliveries: deliverAll(ctx, in.Deliveries, in.ActivityTimeout, in.Test, func(workflow.Context) {})}
+	sc := scope{timeout: in.ActivityTimeout, accountID: in.AccountID, eventID: in.EventID}
+	res := flow.Result{Deliveries: deliverAll(ctx, in.Deliveries, sc, in.Test, func(workflow.Context) {})}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrDeliveryStatus.ValueSet(summary(res.Deliveries)))
 	return res, nil
 }
@@ -171,7 +180,8 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool, identity
 		for j, i := range todo {
 			refs[j] = plan.Deliveries[i]
 		}
-		for j, r := range deliverAll(ctx, refs, plan.ActivityTimeout, test, listWebhooks) {
+		sc := scope{timeout: plan.ActivityTimeout, accountID: plan.AccountID, eventID: plan.EventID}
+		for j, r := range deliverAll(ctx, refs, sc, test, listWebhooks) {
 			res.Deliveries[todo[j]] = r
 		}
 	}
@@ -198,7 +208,7 @@ func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test
 	byWebhook := map[string][]workflow.ChildWorkflowFuture{}
 	for start := 0; start < len(todo); start += batchSize {
 		idx := todo[start:min(len(todo), start+batchSize)]
-		in := BatchInput{ActivityTimeout: plan.ActivityTimeout, Test: test}
+		in := BatchInput{ActivityTimeout: plan.ActivityTimeout, Test: test, AccountID: plan.AccountID, EventID: plan.EventID}
 		ids := make([]string, len(idx))
 		for j, i := range idx {
 			in.Deliveries = append(in.Deliveries, plan.Deliveries[i])
@@ -261,7 +271,7 @@ func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test
 
 // deliverAll runs one delivery loop per delivery and listens for webhooks
 // being disabled or deleted meanwhile.
-func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, timeout time.Duration, test bool,
+func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, test bool,
 	listWebhooks func(workflow.Context)) []flow.DeliveryResult {
 	out := make([]flow.DeliveryResult, len(refs))
 	// Each delivery waits between attempts under its own cancellable context;
@@ -277,7 +287,7 @@ func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, timeout tim
 			defer wg.Done()
 			// Activities run on a context the cancellation does not reach.
 			actCtx, _ := workflow.NewDisconnectedContext(waitCtx)
-			out[i] = deliverOne(actCtx, waitCtx, timeout, d, test, reasons, listWebhooks)
+			out[i] = deliverOne(actCtx, waitCtx, sc, d, test, reasons, listWebhooks)
 		})
 	}
 	signals := workflow.GetSignalChannel(ctx, flow.SignalWebhookChanged)
@@ -302,7 +312,7 @@ func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, timeout tim
 // deliverOne attempts one delivery until it succeeds, fails for good or is
 // cancelled. Activities run under ctx; only the waits under waitCtx, so a
 // cancellation never abandons an attempt in flight.
-func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activities.DeliveryRef, test bool,
+func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRef, test bool,
 	reasons map[string]string, beforeWait func(workflow.Context)) flow.DeliveryResult {
 	var a *activities.Activities
 	out := flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID}
@@ -311,7 +321,7 @@ func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activiti
 	// workflow task instead of three round trips through the server. Each
 	// attempt is still its own step (a marker with its result) in the history.
 	actx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: timeout,
+		StartToCloseTimeout: sc.timeout,
 		// Only infrastructure errors are retried here (database down, worker
 		// lost); failed HTTP attempts are non-retryable and follow the
 		// delivery schedule below. Two hours of retries at most (each one
@@ -327,6 +337,7 @@ func deliverOne(ctx, waitCtx workflow.Context, timeout time.Duration, d activiti
 		var r flow.AttemptResult
 		err := workflow.ExecuteLocalActivity(actx, a.Deliver, activities.DeliverInput{
 			DeliveryID: d.DeliveryID, Series: d.Series, Attempt: attempt, Test: test,
+			AccountID: sc.accountID, EventID: sc.eventID, WebhookID: d.WebhookID,
 		}).Get(ctx, &r)
 		if err != nil {
 			var appErr *temporal.ApplicationError
