@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test bench build lint tools clean
+.PHONY: help run test bench chaos build lint tools clean
 
 help: ## list targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -15,6 +15,9 @@ test: ## go vet, gofmt, staticcheck, workflowcheck and every test against a thro
 
 bench: ## delivery benchmarks against the engine's own floor (see README, Performance)
 	@scripts/bench.sh $(ARGS)
+
+chaos: ## fault suite: crashes and outages under load, delivery log vs receivers (README)
+	@scripts/chaos.sh $(ARGS)
 
 build: ## build .bin/webhookd
 	go build -o .bin/webhookd ./cmd/webhookd

@@ -94,6 +94,10 @@ type Config struct {
 	RetryAfterMax        time.Duration `env:"DELIVERY_RETRY_AFTER_MAX" envDefault:"1h"`
 	ResponseBodyMaxBytes int64         `env:"DELIVERY_RESPONSE_MAX_BYTES" envDefault:"4096"`
 	WorkerActivitySlots  int           `env:"WORKER_MAX_CONCURRENT_ACTIVITIES" envDefault:"500"`
+	// ReconcileAfter is how overdue a delivery's next step (its first
+	// attempt, or a scheduled retry) may be before the reconciler checks its
+	// workflow against the log.
+	ReconcileAfter time.Duration `env:"RECONCILE_AFTER" envDefault:"5m"`
 	// Endpoint health: a webhook failing continuously this long, or whose
 	// last HEALTH_DISABLE_AFTER_EXHAUSTED deliveries all failed for good,
 	// is disabled (0 turns that rule off).
@@ -171,6 +175,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxWebhooksPerAccount <= 0 {
 		errs = append(errs, errors.New("MAX_WEBHOOKS_PER_ACCOUNT must be positive"))
+	}
+	if c.ReconcileAfter <= 0 {
+		errs = append(errs, errors.New("RECONCILE_AFTER must be positive"))
 	}
 	if c.HealthDisableAfter < 0 || c.HealthDisableExhausted < 0 {
 		errs = append(errs, errors.New("HEALTH_DISABLE_AFTER and HEALTH_DISABLE_AFTER_EXHAUSTED must not be negative"))

@@ -491,14 +491,17 @@ func (s *Store) RestoreOutcomes(ctx context.Context, accountID uuid.UUID, eventI
 	return changed, nil
 }
 
-// StaleDeliveries lists unfinished deliveries not updated for olderThan:
-// longer than any wait of their schedule, so their workflow is checked.
-func (s *Store) StaleDeliveries(ctx context.Context, olderThan time.Duration, limit int) ([]Delivery, error) {
+// StaleDeliveries lists unfinished deliveries that should have moved more
+// than margin ago: a pending one not updated since (its first attempt is
+// overdue), a retrying one whose next attempt is overdue. Their workflow is
+// then checked.
+func (s *Store) StaleDeliveries(ctx context.Context, margin time.Duration, limit int) ([]Delivery, error) {
 	out := []Delivery{}
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT `+deliveryColumns+` FROM deliveries
 		WHERE status IN ('pending', 'retrying') AND updated_at < now() - make_interval(secs => $1)
-		ORDER BY updated_at LIMIT $2`, olderThan.Seconds(), limit)
+		  AND (status = 'pending' OR coalesce(next_attempt_at, updated_at) < now() - make_interval(secs => $1))
+		ORDER BY updated_at LIMIT $2`, margin.Seconds(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("listing stale deliveries: %w", translate(err))
 	}

@@ -115,7 +115,8 @@ func TestReconcilerRestartsATerminatedEvent(t *testing.T) {
 	if err := e.TC.TerminateWorkflow(context.Background(), p.WorkflowID, "", "operator"); err != nil {
 		t.Fatal(err)
 	}
-	exec(t, e, `UPDATE deliveries SET updated_at = now() - interval '2 hours'`)
+	// An hour later its next attempt is long overdue.
+	exec(t, e, `UPDATE deliveries SET updated_at = now() - interval '2 hours', next_attempt_at = now() - interval '2 hours'`)
 
 	_, rec := convergence(e)
 	if _, err := rec.Deliveries(context.Background(), 100); err != nil {

@@ -709,7 +709,9 @@ func TestEventAndDeliveryQueries(t *testing.T) {
 	_, key := e.Account("professional")
 	_, otherKey := e.Account("professional")
 	ok := e2etest.NewReceiver(t, nil)
-	gone := e2etest.NewReceiver(t, func(e2etest.Request) e2etest.Reply { return e2etest.Status(410) })
+	// Refuses every time (400, not 410: a 410 disables the webhook, and the
+	// second event could then be skipped instead of failed).
+	gone := e2etest.NewReceiver(t, func(e2etest.Request) e2etest.Reply { return e2etest.Status(400) })
 	okHook, _ := e.CreateWebhook(key, e2etest.Webhook{URL: ok.At("/ok")})
 	goneHook, _ := e.CreateWebhook(key, e2etest.Webhook{URL: gone.At("/gone")})
 	start := e.Publish(key, e2etest.Event{Type: "ENVELOPE_START"})

@@ -28,9 +28,9 @@ type Reconciler struct {
 	Store     *db.Store
 	Workflows *publish.Publisher
 	Log       *slog.Logger
-	// StaleAfter is how long an unfinished delivery may go without an
-	// update before its workflow is checked: longer than the longest wait
-	// of the schedule (Retry-After included) plus an attempt.
+	// StaleAfter is how overdue an unfinished delivery's next step (its
+	// first attempt, or the next one it scheduled) may be before its
+	// workflow is checked.
 	StaleAfter time.Duration
 	// Restart starts an event's workflow again (its last run failed or was
 	// terminated); RecordEvent then resumes only unfinished deliveries.
@@ -102,7 +102,7 @@ func (r *Reconciler) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Deliveries checks up to limit deliveries unfinished for longer than
+// Deliveries checks up to limit deliveries whose next step is overdue by
 // StaleAfter against their workflow: a completed one restores the log from
 // its result; an event's workflow that failed or was terminated is started
 // again; a resend's workflow that ended, or any workflow that no longer

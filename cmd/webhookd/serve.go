@@ -126,15 +126,10 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 	return err
 }
 
-// staleAfter is how long a delivery may stay unfinished without an update
-// before the reconciler checks its workflow: longer than any wait of the
-// schedule (a receiver's Retry-After included) plus an attempt.
+// staleAfter is how overdue a delivery's next step may be before the
+// reconciler checks its workflow: an attempt's timeout plus RECONCILE_AFTER.
 func staleAfter(cfg config.Config) time.Duration {
-	longest := cfg.RetryAfterMax
-	for _, w := range cfg.Retries {
-		longest = max(longest, w)
-	}
-	return longest + cfg.DeliveryTimeout + 10*time.Minute
+	return cfg.DeliveryTimeout + cfg.ReconcileAfter
 }
 
 // loadSecretsBox builds the cipher for webhook secrets at rest.

@@ -1,0 +1,223 @@
+package chaos
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+)
+
+// Receiver stands in for a customer endpoint on 127.0.0.1: it records every
+// POST by its webhook-id header and answers 200, or 500 to the first
+// FailFirst POSTs of each webhook-id. It can be taken down (listener closed)
+// and brought back on the same port. With Delay it answers that late (a
+// slow endpoint: a crash of the worker then often falls mid-POST).
+type Receiver struct {
+	Name      string
+	FailFirst int
+	Delay     time.Duration
+
+	mu          sync.Mutex
+	addr        string
+	srv         *http.Server
+	webhookID   string
+	verifier    *standardwebhooks.Webhook
+	posts       []Post
+	perMsg      map[string]int
+	last        time.Time
+	sigFailures int
+	down        bool
+}
+
+// StartReceiver listens on a free loopback port.
+func StartReceiver(name string, failFirst int, delay time.Duration) (*Receiver, error) {
+	r := &Receiver{Name: name, FailFirst: failFirst, Delay: delay, perMsg: map[string]int{}, addr: "127.0.0.1:0"}
+	if err := r.Up(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// URL is the callback URL of the receiver.
+func (r *Receiver) URL() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return "http://" + r.addr + "/hook"
+}
+
+// Bind names the webhook whose deliveries this receiver gets, and its secret
+// (signatures are verified; failures are counted, not refused).
+func (r *Receiver) Bind(webhookID, secret string) error {
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.webhookID, r.verifier = webhookID, wh
+	return nil
+}
+
+// WebhookID is the bound webhook.
+func (r *Receiver) WebhookID() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.webhookID
+}
+
+// Up (re)starts listening on the receiver's port, retrying for a few
+// seconds while the port is still held.
+func (r *Receiver) Up() error {
+	r.mu.Lock()
+	addr := r.addr
+	r.mu.Unlock()
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ {
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("receiver %s: %w", r.Name, err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 10 * time.Second}
+	r.mu.Lock()
+	r.addr, r.srv, r.down = ln.Addr().String(), srv, false
+	r.mu.Unlock()
+	go func() { _ = srv.Serve(ln) }()
+	return nil
+}
+
+// Down closes the listener, lets the requests in progress get their answer
+// (at most 2 s), and closes every connection.
+func (r *Receiver) Down() {
+	r.mu.Lock()
+	srv := r.srv
+	r.down = true
+	r.mu.Unlock()
+	if srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			_ = srv.Close()
+		}
+	}
+}
+
+// Close stops the receiver for good.
+func (r *Receiver) Close() { r.Down() }
+
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	if err != nil || req.Method != http.MethodPost {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	var p struct {
+		EventID string `json:"eventId"`
+	}
+	_ = json.Unmarshal(body, &p)
+	msg := req.Header.Get("webhook-id")
+	r.mu.Lock()
+	if r.verifier != nil && r.verifier.Verify(body, req.Header) != nil {
+		r.sigFailures++
+	}
+	r.perMsg[msg]++
+	answer := http.StatusOK
+	if r.perMsg[msg] <= r.FailFirst {
+		answer = http.StatusInternalServerError
+	}
+	r.posts = append(r.posts, Post{WebhookID: r.webhookID, EventID: p.EventID, MessageID: msg, Answer: answer})
+	r.last = time.Now()
+	r.mu.Unlock()
+	// Recorded before answering: a POST the worker saw answered is always
+	// in the record.
+	if r.Delay > 0 {
+		time.Sleep(r.Delay)
+	}
+	w.WriteHeader(answer)
+	_, _ = w.Write([]byte(`{"ok":true}`))
+}
+
+// Posts returns every POST so far.
+func (r *Receiver) Posts() []Post {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Post(nil), r.posts...)
+}
+
+// Stats returns the POST count, the time of the last one and the signature
+// failures.
+func (r *Receiver) Stats() (n int, last time.Time, sigFailures int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.posts), r.last, r.sigFailures
+}
+
+// Receivers is a set of receivers.
+type Receivers []*Receiver
+
+// Posts returns every POST of every receiver.
+func (rs Receivers) Posts() []Post {
+	var out []Post
+	for _, r := range rs {
+		out = append(out, r.Posts()...)
+	}
+	return out
+}
+
+// Quiet says how long no receiver got a POST.
+func (rs Receivers) Quiet() time.Duration {
+	var last time.Time
+	for _, r := range rs {
+		if _, l, _ := r.Stats(); l.After(last) {
+			last = l
+		}
+	}
+	if last.IsZero() {
+		return time.Hour
+	}
+	return time.Since(last)
+}
+
+// SigFailures sums the signature failures.
+func (rs Receivers) SigFailures() int {
+	n := 0
+	for _, r := range rs {
+		_, _, f := r.Stats()
+		n += f
+	}
+	return n
+}
+
+// Close closes every receiver.
+func (rs Receivers) Close() {
+	for _, r := range rs {
+		r.Close()
+	}
+}
+
+// downFor takes r down for d (bounded by ctx), then brings it back.
+func downFor(ctx context.Context, r *Receiver, d time.Duration) error {
+	r.Down()
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+	if err := r.Up(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return errors.New("interrupted")
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package chaos
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Rows is the table of a report: what and how many, in order.
+func (rep *Report) Rows() [][2]string {
+	r := rep.Result
+	conv := "no (not within the bound)"
+	if rep.Converged {
+		conv = fmt.Sprintf("%.1f s", rep.ConvergeAfterS)
+	}
+	return [][2]string{
+		{"events accepted (2xx)", fmt.Sprintf("%d", rep.EventsAccepted)},
+		{"events never accepted (gave up retrying)", fmt.Sprintf("%d", rep.Publish.NeverAccept)},
+		{"deliveries expected", fmt.Sprintf("%d", r.Expected)},
+		{"delivered once", fmt.Sprintf("%d", r.DeliveredOnce)},
+		{"duplicated (2xx twice, same webhook-id)", fmt.Sprintf("%d", r.Duplicated)},
+		{"duplicated with a different webhook-id", fmt.Sprintf("%d", r.DuplicatedOtherID)},
+		{"failed visibly in the log", fmt.Sprintf("%d", r.VisibleFailures)},
+		{"lost", fmt.Sprintf("%d", r.Lost)},
+		{"log disagrees with the receiver", fmt.Sprintf("%d", r.Disagreeing)},
+		{"not converged (pending/retrying)", fmt.Sprintf("%d", r.NotConverged)},
+		{"time to converge after the last fault", conv},
+	}
+}
+
+// Print writes the table, the disagreements by kind and the timeline.
+func (rep *Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "\nFault suite: %s (%.0f s)\n\n", rep.Scenario, rep.DurationS)
+	fmt.Fprintln(w, "| measure | value |")
+	fmt.Fprintln(w, "|---|---|")
+	for _, row := range rep.Rows() {
+		fmt.Fprintf(w, "| %s | %s |\n", row[0], row[1])
+	}
+	r := rep.Result
+	fmt.Fprintf(w, "\nreceiver POSTs %d; attempt rows %d (reached %d, maybe reached %d, unfinished %d, re-sent try>1 %d); publish retries %d; signature failures %d; attempts schema: try=%v finished_at=%v; synchronous_commit=%s\n",
+		r.Posts, r.AttemptRows, r.AttemptsReached, r.AttemptsMaybe, r.AttemptsUnfinshed, r.AttemptsResent,
+		rep.Publish.Retries, rep.SignatureFailures, rep.Schema.Try, rep.Schema.FinishedAt, rep.Settings.SynchronousCommit)
+	if len(rep.Webhooks) > 0 {
+		names := make([]string, 0, len(rep.Webhooks))
+		for n := range rep.Webhooks {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprint(w, "webhooks:")
+		for _, n := range names {
+			fmt.Fprintf(w, " %s=%s", n, rep.Webhooks[n])
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.Kinds) > 0 {
+		fmt.Fprintln(w, "\ndisagreements by kind:")
+		kinds := make([]string, 0, len(r.Kinds))
+		for k := range r.Kinds {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		for _, k := range kinds {
+			fmt.Fprintf(w, "  %4d  %s\n", r.Kinds[k].Count, k)
+			for _, ex := range r.Kinds[k].Examples {
+				fmt.Fprintf(w, "          e.g. %s\n", ex)
+			}
+		}
+	}
+	for _, l := range []struct {
+		name string
+		ex   []string
+	}{{"lost", r.LostExamples}, {"not converged", r.NotConvergedExamples}, {"duplicated", r.DuplicatedExamples}} {
+		if len(l.ex) > 0 {
+			fmt.Fprintf(w, "%s, e.g.: %s\n", l.name, strings.Join(l.ex, "; "))
+		}
+	}
+	if len(rep.Timeline) > 0 {
+		fmt.Fprintln(w, "\nfaults (seconds since start):")
+		for _, m := range rep.Timeline {
+			e := ""
+			if m.Error != "" {
+				e = "  ERROR " + short(m.Error, 200)
+			}
+			fmt.Fprintf(w, "  %6.1f–%6.1f  %s%s\n", m.At, m.Until, m.Step, e)
+		}
+	}
+	for _, e := range rep.Errors {
+		fmt.Fprintf(w, "error: %s\n", short(e, 400))
+	}
+	verdict := "PASS"
+	if rep.Failed() {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(w, "\n%s\n", verdict)
+}
+
+// Write stores the report as dir/latest.json and dir/<UTC time>.json.
+func (rep *Report) Write(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rep); err != nil {
+		return "", err
+	}
+	b := buf.Bytes()
+	stamped := filepath.Join(dir, rep.StartedAt.UTC().Format("20060102T150405Z")+".json")
+	if err := os.WriteFile(stamped, b, 0o644); err != nil {
+		return "", err
+	}
+	return stamped, os.WriteFile(filepath.Join(dir, "latest.json"), b, 0o644)
+}

@@ -1,0 +1,251 @@
+// Command chaos is the fault suite (make chaos): on a stack of its own it
+// publishes events at a steady rate while it kill -9s webhookd (serve, then
+// worker and api in split mode), kill -9s the Temporal dev server and
+// restarts it on the same SQLite file, stops PostgreSQL immediately for 10 s,
+// and takes a receiver down for 60 s; then it waits for convergence and
+// checks every delivery against what the receivers got (package chaos).
+//
+// scripts/chaos.sh starts PostgreSQL and passes its data directory; this
+// program starts and restarts the Temporal dev server itself.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/chaos"
+)
+
+type options struct {
+	bin, temporalCLI, pgData, dbURL, dataDir, out, apiAddr string
+	temporalPort, temporalUIPort                           int
+	rate                                                   float64
+	maxEvents                                              int
+	receiverDown, pgDown                                   time.Duration
+	converge, maxTotal                                     time.Duration
+	retry, timeout                                         string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.bin, "webhookd", ".bin/webhookd", "webhookd binary")
+	flag.StringVar(&o.temporalCLI, "temporal-cli", ".bin/temporal", "Temporal CLI (its dev server is started, killed and restarted)")
+	flag.StringVar(&o.pgData, "pgdata", "", "data directory of the suite's PostgreSQL cluster (stopped and started with pg_ctl)")
+	flag.StringVar(&o.dbURL, "database-url", "", "the suite's database (127.0.0.1 only)")
+	flag.StringVar(&o.dataDir, "data", ".data/chaos", "logs and the Temporal SQLite file")
+	flag.StringVar(&o.out, "out", "chaos-results", "directory of the JSON results")
+	flag.StringVar(&o.apiAddr, "api-addr", "127.0.0.1:7274", "webhookd HTTP_ADDR")
+	flag.IntVar(&o.temporalPort, "temporal-port", 7272, "Temporal dev server port")
+	flag.IntVar(&o.temporalUIPort, "temporal-ui-port", 7273, "Temporal dev server UI port")
+	flag.Float64Var(&o.rate, "rate", 3, "events per second, published throughout")
+	flag.IntVar(&o.maxEvents, "max-events", 1500, "bound on the events published")
+	flag.DurationVar(&o.receiverDown, "receiver-down", 60*time.Second, "how long one receiver is down")
+	flag.DurationVar(&o.pgDown, "pg-down", 10*time.Second, "how long PostgreSQL is stopped")
+	flag.DurationVar(&o.converge, "converge", 5*time.Minute, "bound on the wait for convergence after the last fault")
+	flag.DurationVar(&o.maxTotal, "max-total", 15*time.Minute, "hard bound on the whole run")
+	flag.StringVar(&o.retry, "retry-schedule", "1s,2s,5s,10s,20s,30s,30s,30s", "DELIVERY_RETRY_SCHEDULE")
+	flag.StringVar(&o.timeout, "delivery-timeout", "2s", "DELIVERY_TIMEOUT")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.maxTotal)
+	defer cancel()
+	code, err := run(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "\033[1m[chaos]\033[0m %s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func run(ctx context.Context, o options) (int, error) {
+	if o.pgData == "" || o.dbURL == "" {
+		return 2, errors.New("-pgdata and -database-url are required (scripts/chaos.sh sets them)")
+	}
+	if u, err := url.Parse(o.dbURL); err != nil || u.Hostname() != "127.0.0.1" {
+		return 2, fmt.Errorf("the suite drives only 127.0.0.1, not %q", o.dbURL)
+	}
+	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
+		return 1, err
+	}
+	tmp := &temporal{cli: o.temporalCLI, port: o.temporalPort, uiPort: o.temporalUIPort, dir: o.dataDir,
+		db: filepath.Join(o.dataDir, "temporal-"+time.Now().UTC().Format("20060102T150405")+".db")}
+	if tmp.healthy(ctx) {
+		return 1, fmt.Errorf("a Temporal server already answers on 127.0.0.1:%d (a previous run?); stop it first", o.temporalPort)
+	}
+	if err := tmp.start(ctx); err != nil {
+		return 1, err
+	}
+	defer tmp.stop()
+	pg := &postgres{dir: o.pgData}
+
+	cfg := chaos.Config{
+		Bin: o.bin, DatabaseURL: o.dbURL, TemporalAddress: fmt.Sprintf("127.0.0.1:%d", o.temporalPort),
+		TaskQueue: "chaos", APIAddr: o.apiAddr, LogDir: o.dataDir,
+		RetrySchedule: o.retry, DeliveryTimeout: o.timeout,
+		Receivers: []chaos.ReceiverSpec{
+			{Name: "steady"},
+			{Name: "flaky", FailFirst: 2},
+			{Name: "slow", Delay: 400 * time.Millisecond},
+			{Name: "downtime"},
+		},
+		Rate: o.rate, MaxEvents: o.maxEvents, GiveUp: 2 * time.Minute,
+		Warmup: 10 * time.Second,
+		Steps: []chaos.Step{
+			settle(chaos.KillServe(2*time.Second), 15*time.Second),
+			settle(chaos.SplitMode(), 10*time.Second),
+			settle(chaos.KillWorker(2*time.Second), 15*time.Second),
+			settle(chaos.KillAPI(2*time.Second), 15*time.Second),
+			settle(chaos.Step{Name: "kill -9 Temporal dev server, restart on the same SQLite file", Do: func(ctx context.Context, r *chaos.Run) error {
+				if err := tmp.kill9(); err != nil {
+					return err
+				}
+				time.Sleep(3 * time.Second)
+				return tmp.start(ctx)
+			}}, 25*time.Second),
+			settle(chaos.Step{Name: fmt.Sprintf("PostgreSQL stopped (immediate) for %s", o.pgDown), Do: func(ctx context.Context, r *chaos.Run) error {
+				if err := pg.ctl("-m", "immediate", "stop"); err != nil {
+					return err
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(o.pgDown):
+				}
+				return pg.ctl("-l", filepath.Join(o.pgData, "server.log"), "-w", "-t", "60", "start")
+			}}, 15*time.Second),
+			chaos.ReceiverDown("downtime", o.receiverDown),
+		},
+		Tail:           10 * time.Second,
+		ConvergeWithin: o.converge,
+		Quiet:          5 * time.Second,
+		Logf:           logf,
+	}
+	rep, err := chaos.Execute(ctx, cfg)
+	rep.Scenario = "full (make chaos)"
+	rep.Versions = versions(o)
+	if err != nil {
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+	rep.Print(os.Stdout)
+	path, werr := rep.Write(o.out)
+	if werr != nil {
+		return 1, werr
+	}
+	logf("results written to %s and %s", filepath.Join(o.out, "latest.json"), path)
+	if rep.Failed() {
+		return 1, errors.New("lost, disagreeing or not converged deliveries (see the table)")
+	}
+	return 0, nil
+}
+
+func settle(s chaos.Step, d time.Duration) chaos.Step {
+	s.Settle = d
+	return s
+}
+
+// temporal is the suite's Temporal dev server on a persistent SQLite file.
+type temporal struct {
+	cli          string
+	port, uiPort int
+	dir, db      string
+	proc         *chaos.Proc
+}
+
+func (t *temporal) start(ctx context.Context) error {
+	args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(t.port),
+		"--ui-port", strconv.Itoa(t.uiPort), "--log-level", "warn",
+		"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+		"--dynamic-config-value", "system.enableEagerWorkflowStart=true",
+		"--db-filename", t.db}
+	for _, sa := range []string{"WebhookAccountId=Keyword", "WebhookEventType=Keyword", "WebhookTriggerSource=Keyword",
+		"WebhookIds=KeywordList", "WebhookDeliveryStatus=Keyword"} {
+		args = append(args, "--search-attribute", sa)
+	}
+	p, err := chaos.StartProc("temporal", t.cli, args, chaos.BaseEnv(), filepath.Join(t.dir, "temporal.log"))
+	if err != nil {
+		return err
+	}
+	t.proc = p
+	// For scripts/chaos.sh's trap, should this program die without cleaning up.
+	_ = os.WriteFile(filepath.Join(t.dir, "temporal.pid"), []byte(strconv.Itoa(p.PID())), 0o644)
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if p.Exited() {
+			return fmt.Errorf("temporal exited:\n%s", p.Tail())
+		}
+		if t.healthy(ctx) {
+			logf("Temporal dev server pid %d on 127.0.0.1:%d (%s)", p.PID(), t.port, t.db)
+			return nil
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return fmt.Errorf("temporal not healthy within 90 s:\n%s", p.Tail())
+}
+
+func (t *temporal) healthy(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return exec.CommandContext(ctx, t.cli, "operator", "cluster", "health", "--address", fmt.Sprintf("127.0.0.1:%d", t.port)).Run() == nil
+}
+
+func (t *temporal) kill9() error { return t.proc.Kill9() }
+
+func (t *temporal) stop() {
+	if t.proc != nil {
+		t.proc.Stop(15 * time.Second)
+	}
+	_ = os.Remove(filepath.Join(t.dir, "temporal.pid"))
+}
+
+// postgres controls the suite's cluster with pg_ctl (as the postgres user
+// when running as root, as scripts/stack.sh does).
+type postgres struct{ dir string }
+
+func (p *postgres) ctl(args ...string) error {
+	args = append([]string{"-D", p.dir}, args...)
+	var cmd *exec.Cmd
+	if os.Getuid() == 0 {
+		cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", "pg_ctl"}, args...)...)
+	} else {
+		cmd = exec.Command("pg_ctl", args...)
+	}
+	cmd.Dir = "/"
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_ctl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func versions(o options) map[string]string {
+	v := map[string]string{"go": runtime.Version(), "cpus": strconv.Itoa(runtime.NumCPU())}
+	if out, err := exec.Command(o.temporalCLI, "--version").Output(); err == nil {
+		v["temporal"] = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		v["commit"] = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
+		v["commit"] += "-dirty"
+	}
+	return v
+}
