@@ -16,8 +16,8 @@ test: ## go vet, gofmt, staticcheck, workflowcheck and every test against a thro
 test-cluster: ## the e2e suite against a real Temporal server (PostgreSQL, 4 shards, mTLS), with one api and two worker processes
 	@scripts/cluster-test.sh $(ARGS)
 
-bench: ## delivery benchmarks against the engine's own floor (see README, Performance)
-	@scripts/bench.sh $(ARGS)
+bench: ## delivery benchmarks against the engine's own floor (see README, Performance); TEMPORAL=cluster: on the real Temporal server
+	@TEMPORAL=$(TEMPORAL) scripts/bench.sh $(ARGS)
 
 chaos: ## fault suite: crashes and outages under load, delivery log vs receivers (README)
 	@scripts/chaos.sh $(ARGS)
