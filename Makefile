@@ -2,19 +2,22 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test bench chaos build lint tools clean
+.PHONY: help run test test-cluster bench chaos build lint tools clean
 
 help: ## list targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-run: ## PostgreSQL + Temporal dev server (UI :8233) + API (:8080) + worker; Ctrl-C stops all
-	@scripts/run.sh
+run: ## PostgreSQL + Temporal dev server (UI :8233) + API (:8080) + worker; Ctrl-C stops all. TEMPORAL=cluster: a real Temporal server (mTLS) instead
+	@TEMPORAL=$(TEMPORAL) scripts/run.sh
 
 test: ## go vet, gofmt, staticcheck, workflowcheck and every test against a throwaway PostgreSQL and Temporal dev server
 	@scripts/test.sh
 
-bench: ## delivery benchmarks against the engine's own floor (see README, Performance)
-	@scripts/bench.sh $(ARGS)
+test-cluster: ## the e2e suite against a real Temporal server (PostgreSQL, 4 shards, mTLS), with one api and two worker processes
+	@scripts/cluster-test.sh $(ARGS)
+
+bench: ## delivery benchmarks against the engine's own floor (see README, Performance); TEMPORAL=cluster: on the real Temporal server
+	@TEMPORAL=$(TEMPORAL) scripts/bench.sh $(ARGS)
 
 chaos: ## fault suite: crashes and outages under load, delivery log vs receivers (README)
 	@scripts/chaos.sh $(ARGS)

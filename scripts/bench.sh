@@ -9,8 +9,16 @@
 # runs one phase. ARGS="-profile DIR -phases saturation -sat-events 3000"
 # profiles 1:1 saturation (webhookd pprof, perf of Temporal,
 # pg_stat_statements, preloaded below for that run only).
+#
+# TEMPORAL=cluster (make bench TEMPORAL=cluster ARGS=...): against the real
+# Temporal server of make test-cluster instead (scripts/cluster.sh: mTLS,
+# PostgreSQL persistence in the bench's PostgreSQL, 4 shards, Temporal on
+# 7320-7329, its databases recreated each run), without the floor (-floor=false:
+# the floor's client speaks no TLS).
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
+CLUSTER=
+if [ "${TEMPORAL:-}" = cluster ]; then CLUSTER=1; source "$(dirname "$0")/cluster.sh"; fi
 DATA="$ROOT/.data/bench"
 mkdir -p "$DATA"
 trap stop_started EXIT
@@ -61,8 +69,17 @@ if [ "$want_pss" = yes ]; then
   psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER SYSTEM SET pg_stat_statements.track_planning = on" -c "SELECT pg_reload_conf()" postgres >/dev/null
 fi
 
-rm -f "$DATA"/temporal-*.db "$DATA"/temporal-*.db-wal "$DATA"/temporal-*.db-shm
-start_temporal "$T_PORT" "$T_UI_PORT" "$DATA/temporal-$(date +%Y%m%d%H%M%S).db"
+if [ -n "$CLUSTER" ]; then
+  T_PORT=7320
+  for db in temporal temporal_visibility; do
+    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" postgres
+  done
+  start_cluster "$DATA/temporal-cluster" "$PG_PORT" "$T_PORT"
+  set -- -floor=false "$@"
+else
+  rm -f "$DATA"/temporal-*.db "$DATA"/temporal-*.db-wal "$DATA"/temporal-*.db-shm
+  start_temporal "$T_PORT" "$T_UI_PORT" "$DATA/temporal-$(date +%Y%m%d%H%M%S).db"
+fi
 T_PID=${STARTED_PIDS[-1]}
 
 cd "$ROOT"

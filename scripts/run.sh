@@ -2,18 +2,32 @@
 # make run: PostgreSQL, the Temporal dev server (with its Web UI), and webhookd
 # (API + worker) in one terminal. Ctrl-C stops everything this script started;
 # data under .data/run survives for the next run.
+#
+# TEMPORAL=cluster (make run TEMPORAL=cluster): a real Temporal server
+# instead of the dev server (scripts/cluster.sh: PostgreSQL persistence and
+# visibility, 4 history shards, mTLS; no Web UI), and the cluster topology of
+# make test-cluster: `webhookd api` and two `webhookd worker` processes. Its
+# data lives in .data/run-cluster. RUN_PG_PORT and RUN_TEMPORAL_PORT move
+# PostgreSQL (55432) and the Temporal frontend (7233).
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
-DATA="$ROOT/.data/run"
+CLUSTER=
+if [ "${TEMPORAL:-}" = cluster ]; then CLUSTER=1; source "$(dirname "$0")/cluster.sh"; fi
+DATA="$ROOT/.data/run${CLUSTER:+-cluster}"
 mkdir -p "$DATA"
 trap stop_started EXIT
 trap 'exit 130' INT TERM
 
 if [ -z "${DATABASE_URL:-}" ]; then
-  ensure_postgres "$DATA/pg" 55432 webhooks
+  ensure_postgres "$DATA/pg" "${RUN_PG_PORT:-55432}" webhooks
   export DATABASE_URL="$PG_URL"
 fi
-if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
+if [ -n "$CLUSTER" ]; then
+  # Temporal's databases go into our PostgreSQL cluster, beside ours.
+  pg_port=$(sed -n 's#.*@[^:/]*:\([0-9]*\)/.*#\1#p' <<<"$DATABASE_URL")
+  start_cluster "$DATA/temporal" "${pg_port:-55432}" "${RUN_TEMPORAL_PORT:-7233}"
+  UI="(none: the cluster has no Web UI here; use .bin/temporal with the TLS flags, see the README)"
+elif [ -z "${TEMPORAL_ADDRESS:-}" ]; then
   start_temporal 7233 8233 "$DATA/temporal.db"
   export TEMPORAL_ADDRESS=127.0.0.1:7233
   UI="http://127.0.0.1:8233"
@@ -50,6 +64,25 @@ cat >&2 <<BANNER
   Ctrl-C stops everything.
 
 BANNER
+
+if [ -n "$CLUSTER" ]; then
+  cat >&2 <<TLS
+  Temporal mTLS (for webhookd subcommands and .bin/temporal in another terminal):
+    export TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS TEMPORAL_TLS_CERT=$TEMPORAL_TLS_CERT \\
+      TEMPORAL_TLS_KEY=$TEMPORAL_TLS_KEY TEMPORAL_TLS_CA=$TEMPORAL_TLS_CA TEMPORAL_TLS_SERVER_NAME=$TEMPORAL_TLS_SERVER_NAME
+  webhookd api + 2 workers (metrics of the workers on the next two ports)
+
+TLS
+  metrics_port=${METRICS_ADDR##*:}
+  METRICS_ADDR=${METRICS_ADDR%:*}:$((metrics_port + 1)) "$BIN/webhookd" worker &
+  STARTED_PIDS+=($!)
+  METRICS_ADDR=${METRICS_ADDR%:*}:$((metrics_port + 2)) "$BIN/webhookd" worker &
+  STARTED_PIDS+=($!)
+  "$BIN/webhookd" api &
+  STARTED_PIDS+=($!)
+  wait -n
+  exit 1
+fi
 
 "$BIN/webhookd" serve &
 STARTED_PIDS+=($!)

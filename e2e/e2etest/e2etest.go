@@ -56,13 +56,43 @@ func TemporalAddress(t testing.TB) string {
 	return addr
 }
 
-// Client dials Temporal.
+// TemporalEnv is the TEMPORAL_* connection settings of the test's
+// environment (namespace, TLS/mTLS, API key, compression), as KEY=value:
+// `make test-cluster` sets them for its Temporal server with mTLS.
+// TEMPORAL_ADDRESS and TEMPORAL_TASK_QUEUE are left out (tests set those).
+func TemporalEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "TEMPORAL_TLS") || k == "TEMPORAL_NAMESPACE" || k == "TEMPORAL_API_KEY" ||
+			k == "TEMPORAL_GRPC_COMPRESSION" {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// Client dials Temporal, with the namespace and TLS settings of TemporalEnv.
 func Client(t testing.TB) client.Client {
 	t.Helper()
 	addr := TemporalAddress(t)
+	vars := map[string]string{}
+	for _, kv := range TemporalEnv() {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	cfg, err := config.LoadFrom(vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, err := cfg.TemporalTLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Logger: quiet{}})
+	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: cfg.TemporalNamespace, Logger: quiet{},
+		ConnectionOptions: client.ConnectionOptions{TLS: tlsCfg}})
 	if err != nil {
 		t.Fatalf("connecting to Temporal at %s: %v", addr, err)
 	}

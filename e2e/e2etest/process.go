@@ -70,6 +70,7 @@ func (e *Env) StartProcess(role string, extra ...string) *Process {
 			env = append(env, kv)
 		}
 	}
+	env = append(env, TemporalEnv()...)
 	env = append(env,
 		"DATABASE_URL="+e.DBURL,
 		"TEMPORAL_ADDRESS="+TemporalAddress(e.T),
