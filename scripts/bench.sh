@@ -13,8 +13,7 @@
 # TEMPORAL=cluster (make bench TEMPORAL=cluster ARGS=...): against the real
 # Temporal server of make test-cluster instead (scripts/cluster.sh: mTLS,
 # PostgreSQL persistence in the bench's PostgreSQL, 4 shards, Temporal on
-# 7320-7329, its databases recreated each run), without the floor (-floor=false:
-# the floor's client speaks no TLS).
+# 7320-7329, its databases recreated each run); the floor runs on it too.
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
 CLUSTER=
@@ -24,7 +23,7 @@ mkdir -p "$DATA"
 trap stop_started EXIT
 trap 'exit 130' INT TERM
 
-PG_PORT=55434
+PG_PORT=${BENCH_PG_PORT:-55434}
 T_PORT=7253
 T_UI_PORT=8253
 DB=webhooks_bench
@@ -75,7 +74,6 @@ if [ -n "$CLUSTER" ]; then
     psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" postgres
   done
   start_cluster "$DATA/temporal-cluster" "$PG_PORT" "$T_PORT"
-  set -- -floor=false "$@"
 else
   rm -f "$DATA"/temporal-*.db "$DATA"/temporal-*.db-wal "$DATA"/temporal-*.db-shm
   start_temporal "$T_PORT" "$T_UI_PORT" "$DATA/temporal-$(date +%Y%m%d%H%M%S).db"

@@ -135,8 +135,14 @@ func startFloor(ctx context.Context, address string, urlOf func(string) string) 
 	if err != nil {
 		return nil, err
 	}
+	// TEMPORAL_TLS_* when set (make bench TEMPORAL=cluster: mTLS); nil otherwise.
+	tlsCfg, err := cfg.TemporalTLSConfig()
+	if err != nil {
+		return nil, err
+	}
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	tc, err := client.DialContext(ctx, client.Options{HostPort: address, Logger: tlog.NewStructuredLogger(quiet)})
+	tc, err := client.DialContext(ctx, client.Options{HostPort: address, Logger: tlog.NewStructuredLogger(quiet),
+		ConnectionOptions: client.ConnectionOptions{TLS: tlsCfg}})
 	if err != nil {
 		return nil, fmt.Errorf("dialling Temporal at %s: %w", address, err)
 	}
