@@ -249,7 +249,9 @@ func (c *Console) call(ctx context.Context, s *session, method, path string, bod
 		return apiResult{}, fmt.Errorf("building the API request: %w", err)
 	}
 	req.RemoteAddr = "127.0.0.1:0"
-	if body != nil {
+	if body == nil {
+		req.Body = http.NoBody // as on a server's request: never nil
+	} else {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	rec := &recorder{header: http.Header{}, status: http.StatusOK}

@@ -21,17 +21,17 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/lang", c.setLanguage)
 	m.HandleFunc("POST /console/logout", c.auth(c.logout))
 	m.HandleFunc("GET /console/{$}", c.auth(c.list))
-	m.HandleFunc("GET /console/webhooks/new", c.auth(c.newForm))
+	m.HandleFunc("GET /console/webhooks/new", c.auth(c.adminOnly(c.newForm)))
 	m.HandleFunc("POST /console/webhooks/new", c.auth(c.create))
 	m.HandleFunc("GET /console/webhooks/{id}", c.auth(c.details))
 	m.HandleFunc("POST /console/webhooks/{id}/secret", c.auth(c.revealSecret))
-	m.HandleFunc("GET /console/webhooks/{id}/edit", c.auth(c.editForm))
+	m.HandleFunc("GET /console/webhooks/{id}/edit", c.auth(c.adminOnly(c.editForm)))
 	m.HandleFunc("POST /console/webhooks/{id}/edit", c.auth(c.update))
 	m.HandleFunc("POST /console/webhooks/{id}/enable", c.auth(c.setEnabled(true)))
 	m.HandleFunc("POST /console/webhooks/{id}/disable", c.auth(c.setEnabled(false)))
-	m.HandleFunc("GET /console/webhooks/{id}/delete", c.auth(c.deleteForm))
+	m.HandleFunc("GET /console/webhooks/{id}/delete", c.auth(c.adminOnly(c.deleteForm)))
 	m.HandleFunc("POST /console/webhooks/{id}/delete", c.auth(c.delete))
-	m.HandleFunc("GET /console/webhooks/{id}/reset", c.auth(c.resetForm))
+	m.HandleFunc("GET /console/webhooks/{id}/reset", c.auth(c.adminOnly(c.resetForm)))
 	m.HandleFunc("POST /console/webhooks/{id}/reset", c.auth(c.reset))
 	m.HandleFunc("POST /console/webhooks/{id}/test", c.auth(c.test))
 	m.HandleFunc("GET /console/webhooks/{id}/deliveries", c.auth(c.deliveries))
@@ -43,6 +43,18 @@ func (c *Console) routes() {
 		c.message(w, r, nil, http.StatusNotFound, "notfound.title", "notfound.body")
 	})
 	c.mux = m
+}
+
+// adminOnly keeps a member off the pages of forms only an admin may send
+// (the API refuses the forms themselves).
+func (c *Console) adminOnly(next handler) handler {
+	return func(w http.ResponseWriter, r *http.Request, s *session) {
+		if !s.Admin() {
+			c.message(w, r, s, http.StatusForbidden, "forbidden.title", "member.readonly")
+			return
+		}
+		next(w, r, s)
+	}
 }
 
 // The API's JSON, as far as the pages use it.
@@ -95,16 +107,16 @@ type (
 		Error          string     `json:"error"`
 	}
 	eventView struct {
-		ID            string         `json:"id"`
-		Type          string         `json:"type"`
-		TriggerSource string         `json:"triggerSource"`
-		AppID         string         `json:"appId"`
-		OccurredAt    time.Time      `json:"occurredAt"`
+		ID            string          `json:"id"`
+		Type          string          `json:"type"`
+		TriggerSource string          `json:"triggerSource"`
+		AppID         string          `json:"appId"`
+		OccurredAt    time.Time       `json:"occurredAt"`
 		Data          json.RawMessage `json:"data"`
-		WorkflowID    string         `json:"workflowId"`
-		DispatchedAt  *time.Time     `json:"dispatchedAt"`
-		DispatchError string         `json:"dispatchError"`
-		Deliveries    []deliveryView `json:"deliveries"`
+		WorkflowID    string          `json:"workflowId"`
+		DispatchedAt  *time.Time      `json:"dispatchedAt"`
+		DispatchError string          `json:"dispatchError"`
+		Deliveries    []deliveryView  `json:"deliveries"`
 	}
 )
 
