@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test bench build lint tools clean
+.PHONY: help run test bench build lint tools clean screenshots
 
 help: ## list targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -12,6 +12,9 @@ run: ## PostgreSQL + Temporal dev server (UI :8233) + API (:8080) + worker; Ctrl
 
 test: ## go vet, gofmt, staticcheck, workflowcheck and every test against a throwaway PostgreSQL and Temporal dev server
 	@scripts/test.sh
+
+screenshots: ## screenshots of every console page into docs/console (the browser tests, headless chromium)
+	@scripts/screenshots.sh
 
 bench: ## delivery benchmarks against the engine's own floor (see README, Performance)
 	@scripts/bench.sh $(ARGS)
