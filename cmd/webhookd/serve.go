@@ -91,8 +91,8 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 			return err
 		}
 		srv := &http.Server{
-			Addr:    cfg.HTTPAddr,
-			Handler: console.Handler(apiHandler, con),
+			Addr:              cfg.HTTPAddr,
+			Handler:           console.Handler(apiHandler, con),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			// POST /v1/webhooks/{id}/test waits up to DeliveryTimeout+15s
