@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test test-cluster bench chaos build lint tools clean
+.PHONY: help run test test-cluster bench chaos build lint tools clean screenshots
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -21,6 +21,9 @@ bench: ## delivery benchmarks against the engine's own floor (see README, Perfor
 
 chaos: ## fault suite: crashes and outages under load, delivery log vs receivers (README)
 	@scripts/chaos.sh $(ARGS)
+
+screenshots: ## screenshots of every console page into docs/console (the browser tests, headless chromium)
+	@scripts/screenshots.sh
 
 build: ## build .bin/webhookd
 	go build -o .bin/webhookd ./cmd/webhookd

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -27,11 +28,33 @@ type principal struct {
 	Plan      string
 }
 
+// inProcessKey is the context key of a caller that Go code in this process
+// vouches for (see AsCaller): a context value, so no request from the
+// network can carry one.
+type inProcessKey struct{}
+
+type inProcessCaller struct {
+	accountID uuid.UUID
+	role      string
+}
+
+// AsCaller returns ctx carrying an already-authenticated caller: a request
+// served with it runs as that account and role, without an API key, through
+// the same routes, roles, plan check, validation and errors as any other.
+// The console (package console) calls the API this way for its signed-in
+// users. Only admin and member are accepted.
+func AsCaller(ctx context.Context, accountID uuid.UUID, role string) context.Context {
+	return context.WithValue(ctx, inProcessKey{}, inProcessCaller{accountID: accountID, role: role})
+}
+
 // authenticate resolves the bearer key; 401 when missing or unknown. A
 // client address with too many recent failures gets 429 before its key is
 // even looked up; a valid key over its request rate gets 429 too.
 func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if in, ok := c.Request().Context().Value(inProcessKey{}).(inProcessCaller); ok {
+			return h.authenticateInProcess(c, in, next)
+		}
 		addr := clientAddr(c)
 		if ok, wait := h.authFailures.Check(addr); !ok {
 			h.log.Debug("authentication refused: too many failures", "clientAddr", addr)
@@ -59,6 +82,23 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set("principal", principal{KeyID: k.KeyID, Role: k.Role, AccountID: k.AccountID, Plan: k.Plan})
 		return next(c)
 	}
+}
+
+// authenticateInProcess admits a caller set by AsCaller, reading the
+// account's plan now (it may have changed since the caller signed in).
+func (h *Handler) authenticateInProcess(c echo.Context, in inProcessCaller, next echo.HandlerFunc) error {
+	if in.role != roleAdmin && in.role != roleMember {
+		return apiError(http.StatusForbidden, CodeForbidden, "This caller's role may not use the API.")
+	}
+	acct, err := h.store.Account(c.Request().Context(), in.accountID)
+	if errors.Is(err, db.ErrNotFound) {
+		return apiError(http.StatusUnauthorized, CodeUnauthorized, "The account no longer exists.")
+	}
+	if err != nil {
+		return err
+	}
+	c.Set("principal", principal{Role: in.role, AccountID: acct.ID, Plan: acct.Plan})
+	return next(c)
 }
 
 // authFailed counts a failed authentication against the client address and

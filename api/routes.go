@@ -22,6 +22,9 @@ func (h *Handler) routes(e *echo.Echo) {
 	e.POST("/v1/api-keys", h.createAPIKey, admins...)
 	e.GET("/v1/api-keys", h.listAPIKeys, admins...)
 	e.DELETE("/v1/api-keys/:id", h.revokeAPIKey, admins...)
+	// One-time sign-in links to the admin console (/console): any plan, so
+	// a Trial or Basic account's console can say what its plan lacks.
+	e.POST("/v1/console/links", h.createConsoleLink, admins...)
 
 	e.POST("/v1/webhooks", h.createWebhook, proAdmins...)
 	e.GET("/v1/webhooks", h.listWebhooks, proReaders...)

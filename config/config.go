@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -105,6 +106,18 @@ type Config struct {
 	HealthDisableExhausted int           `env:"HEALTH_DISABLE_AFTER_EXHAUSTED" envDefault:"100"`
 	WorkerWorkflowPollers  int           `env:"WORKER_WORKFLOW_POLLERS" envDefault:"4"`
 
+	// The admin console (package console) at /console. ConsoleBaseURL is
+	// the absolute address its sign-in links start with (https:// makes
+	// its cookie Secure); ConsoleFrameAncestors is the CSP frame-ancestors
+	// source list: who may show it in an iframe. A session ends after
+	// ConsoleSessionIdle without a request, or ConsoleSessionMax after
+	// sign-in. TemporalUIURL is linked from each event's workflow.
+	ConsoleBaseURL        string        `env:"CONSOLE_BASE_URL" envDefault:"http://127.0.0.1:8080"`
+	ConsoleFrameAncestors string        `env:"CONSOLE_FRAME_ANCESTORS" envDefault:"'self'"`
+	ConsoleSessionIdle    time.Duration `env:"CONSOLE_SESSION_IDLE" envDefault:"30m"`
+	ConsoleSessionMax     time.Duration `env:"CONSOLE_SESSION_MAX" envDefault:"12h"`
+	TemporalUIURL         string        `env:"TEMPORAL_UI_URL" envDefault:"http://127.0.0.1:8233"`
+
 	// EagerStart asks Temporal to hand a new workflow's first task straight
 	// to this process's worker (set by `serve`, where API and worker share
 	// one client); it saves a round trip through the task queue.
@@ -185,8 +198,24 @@ func (c *Config) validate() error {
 	if c.WorkerActivitySlots <= 0 || c.DatabaseMaxConns <= 0 {
 		errs = append(errs, errors.New("WORKER_MAX_CONCURRENT_ACTIVITIES and DATABASE_MAX_CONNS must be positive"))
 	}
+	if u, err := url.Parse(c.ConsoleBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		errs = append(errs, errors.New("CONSOLE_BASE_URL must be an absolute http(s) URL without a path, e.g. https://webhooks.example.com"))
+	}
+	c.ConsoleBaseURL = strings.TrimSuffix(c.ConsoleBaseURL, "/")
+	c.TemporalUIURL = strings.TrimSuffix(c.TemporalUIURL, "/")
+	if strings.ContainsAny(c.ConsoleFrameAncestors, ";,\r\n") || strings.TrimSpace(c.ConsoleFrameAncestors) == "" {
+		errs = append(errs, errors.New("CONSOLE_FRAME_ANCESTORS must be a space-separated CSP source list, e.g. 'self' https://app.example.com"))
+	}
+	if c.ConsoleSessionIdle <= 0 || c.ConsoleSessionMax < c.ConsoleSessionIdle {
+		errs = append(errs, errors.New("CONSOLE_SESSION_IDLE must be positive and CONSOLE_SESSION_MAX at least as long"))
+	}
 	return errors.Join(errs...)
 }
+
+// ConsoleSecure reports whether the console is served over TLS (its base
+// URL is https://): its cookie is then Secure, SameSite=None and
+// Partitioned, so it also works inside the product's cross-site iframe.
+func (c Config) ConsoleSecure() bool { return strings.HasPrefix(c.ConsoleBaseURL, "https://") }
 
 // TemporalGzip reports whether to gzip gRPC traffic to Temporal.
 func (c Config) TemporalGzip() bool {

@@ -50,6 +50,10 @@ if [ ! -s "$DATA/demo-account.json" ]; then
 fi
 chmod 600 "$DATA/demo-account.json"   # also tighten one left by an earlier run
 DEMO_KEY=$(sed -n 's/.*"apiKey": *"\([^"]*\)".*/\1/p' "$DATA/demo-account.json")
+DEMO_ACCOUNT=$(sed -n 's/.*"accountId": *"\([^"]*\)".*/\1/p' "$DATA/demo-account.json")
+# A fresh one-time sign-in link to the admin console (15 minutes; get
+# another with: .bin/webhookd console-link --account $DEMO_ACCOUNT).
+CONSOLE_LINK=$("$BIN/webhookd" console-link --account "$DEMO_ACCOUNT")
 
 cat >&2 <<BANNER
 
@@ -61,6 +65,8 @@ cat >&2 <<BANNER
     Database     $DATABASE_URL
     Demo admin key (Professional account "Demo Company"):
                  $DEMO_KEY
+    Console      $CONSOLE_LINK
+                 (one-time link, 15 min; more: .bin/webhookd console-link --account $DEMO_ACCOUNT [--role member])
   Ctrl-C stops everything.
 
 BANNER

@@ -18,6 +18,11 @@ if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
   export TEMPORAL_ADDRESS=127.0.0.1:7243
 fi
 export TEMPORAL_CLI="$BIN/temporal"
+# The console's browser tests drive Debian's headless Chromium.
+if ! command -v chromium >/dev/null; then
+  log "installing Debian's chromium for the console's browser tests"
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
 
 cd "$ROOT"
 log "go vet"

@@ -5,6 +5,7 @@
 //	webhookd worker      the Temporal worker only
 //	webhookd migrate     apply database migrations and exit
 //	webhookd accounts create --name NAME --plan trial|basic|professional
+//	webhookd console-link --account ID [--role admin|member] [--ttl 15m]
 package main
 
 import (
@@ -15,7 +16,7 @@ import (
 	"syscall"
 )
 
-const usage = `usage: webhookd [serve|api|worker|migrate|accounts create --name NAME --plan PLAN]`
+const usage = `usage: webhookd [serve|api|worker|migrate|accounts create --name NAME --plan PLAN|console-link --account ID [--role member]]`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -42,6 +43,8 @@ func realMain(ctx context.Context, args []string) error {
 		return migrate(ctx)
 	case "accounts":
 		return accounts(ctx, args)
+	case "console-link":
+		return consoleLink(ctx, args)
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/api"
 	"github.com/esign-webhooks/esign-webhooks/config"
+	"github.com/esign-webhooks/esign-webhooks/console"
 	"github.com/esign-webhooks/esign-webhooks/db"
 	"github.com/esign-webhooks/esign-webhooks/dispatch"
 	"github.com/esign-webhooks/esign-webhooks/metrics"
@@ -81,10 +82,17 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 		rec.Restart = disp.Restart
 		g.Go(func() error { disp.Run(ctx); return nil })
 		g.Go(func() error { rec.Run(ctx, time.Minute); return nil })
+		apiHandler := api.New(api.Deps{Config: cfg, Log: log, Store: store, Box: box, Publisher: pub,
+			Dispatcher: disp, Metrics: m})
+		// The admin console shares the listener: /console, and the API
+		// behind it, called in-process.
+		con, err := console.New(console.Deps{Config: cfg, Log: log, Store: store, API: apiHandler})
+		if err != nil {
+			return err
+		}
 		srv := &http.Server{
-			Addr: cfg.HTTPAddr,
-			Handler: api.New(api.Deps{Config: cfg, Log: log, Store: store, Box: box, Publisher: pub,
-				Dispatcher: disp, Metrics: m}),
+			Addr:              cfg.HTTPAddr,
+			Handler:           console.Handler(apiHandler, con),
 			ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout:       30 * time.Second,
 			// POST /v1/webhooks/{id}/test waits up to DeliveryTimeout+15s
@@ -167,7 +175,8 @@ func migrate(ctx context.Context) error {
 
 // maintain runs the periodic clean-ups every minute until ctx ends: it
 // erases previous secrets whose grace period has ended (signing already
-// ignores them) and purges events older than RETENTION.
+// ignores them), expired console links and sessions, and purges events
+// older than RETENTION.
 func maintain(ctx context.Context, cfg config.Config, store *db.Store, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -178,6 +187,12 @@ func maintain(ctx context.Context, cfg config.Config, store *db.Store, log *slog
 			log.Warn("erasing expired secrets", "err", err)
 		case n > 0:
 			log.Info("erased previous secrets after their grace period", "count", n)
+		}
+		switch n, err := store.PurgeConsole(ctx, time.Now(), cfg.ConsoleSessionIdle); {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("purging console sign-ins", "err", err)
+		case n > 0:
+			log.Debug("purged expired console links and sessions", "count", n)
 		}
 		if cfg.Retention > 0 {
 			n, err := store.PurgeEvents(ctx, time.Now().Add(-cfg.Retention), 1000)

@@ -1,0 +1,34 @@
+// Progressive enhancement only: every action works without this file.
+"use strict";
+document.addEventListener("DOMContentLoaded", function () {
+  // Copy buttons: shown only where the Clipboard API can work.
+  document.querySelectorAll("button[data-copy]").forEach(function (btn) {
+    var field = document.getElementById(btn.dataset.copy);
+    var status = btn.closest(".secret") && btn.closest(".secret").querySelector(".copied");
+    if (!field || !navigator.clipboard) return;
+    btn.hidden = false;
+    btn.addEventListener("click", function () {
+      navigator.clipboard.writeText(field.value).then(function () {
+        if (status) status.textContent = "✓ " + (document.documentElement.lang === "zh-CN" ? "已复制" : "Copied");
+      }, function () {
+        field.select();
+      });
+    });
+  });
+  // APPIDs matter only with the third-party trigger source.
+  var third = document.getElementById("ts-third_party_app");
+  var appids = document.getElementById("appids-field");
+  if (third && appids) {
+    var sync = function () { appids.hidden = !third.checked; };
+    third.addEventListener("change", sync);
+    sync();
+  }
+  // Delete: the button waits until the name is typed exactly.
+  var confirm = document.getElementById("confirmName");
+  var del = document.getElementById("confirm-delete");
+  if (confirm && del) {
+    var check = function () { del.disabled = confirm.value !== confirm.dataset.expect; };
+    confirm.addEventListener("input", check);
+    check();
+  }
+});
