@@ -278,6 +278,7 @@ func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, t
 	// the signal handler cancels the waits of a disabled or deleted webhook.
 	cancels := map[string][]workflow.CancelFunc{}
 	reasons := map[string]string{}
+	th := newThrottledSet()
 	wg := workflow.NewWaitGroup(ctx)
 	for i, d := range refs {
 		waitCtx, cancel := workflow.WithCancel(ctx)
@@ -287,7 +288,7 @@ func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, t
 			defer wg.Done()
 			// Activities run on a context the cancellation does not reach.
 			actCtx, _ := workflow.NewDisconnectedContext(waitCtx)
-			out[i] = deliverOne(actCtx, waitCtx, sc, d, test, reasons, listWebhooks)
+			out[i] = deliverOne(actCtx, waitCtx, sc, d, test, reasons, th, listWebhooks)
 		})
 	}
 	signals := workflow.GetSignalChannel(ctx, flow.SignalWebhookChanged)
@@ -313,7 +314,7 @@ func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, t
 // cancelled. Activities run under ctx; only the waits under waitCtx, so a
 // cancellation never abandons an attempt in flight.
 func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRef, test bool,
-	reasons map[string]string, beforeWait func(workflow.Context)) flow.DeliveryResult {
+	reasons map[string]string, th *throttledSet, beforeWait func(workflow.Context)) flow.DeliveryResult {
 	var a *activities.Activities
 	out := flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID}
 	// Attempts are local activities: the worker runs them as part of the
@@ -330,14 +331,21 @@ func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRe
 		ScheduleToCloseTimeout: 2 * time.Hour,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 5 * time.Minute},
 	})
-	for attempt := 1; ; attempt++ {
+	// A throttled attempt (the webhook's throttle held it back) is not an
+	// attempt: wait, then make the same attempt number, with the
+	// rate-limit slot it was given.
+	var reservation *time.Time
+	waits := 0
+	for attempt := 1; ; {
 		if reason, ok := reasons[d.WebhookID]; ok {
+			th.set(ctx, d.WebhookID, false)
 			return finish(actx, out, d, delivery.Cancelled, reason)
 		}
 		var r flow.AttemptResult
 		err := workflow.ExecuteLocalActivity(actx, a.Deliver, activities.DeliverInput{
 			DeliveryID: d.DeliveryID, Series: d.Series, Attempt: attempt, Test: test,
 			AccountID: sc.accountID, EventID: sc.eventID, WebhookID: d.WebhookID,
+			Reservation: reservation, Waits: waits,
 		}).Get(ctx, &r)
 		if err != nil {
 			var appErr *temporal.ApplicationError
@@ -345,11 +353,25 @@ func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRe
 				// Not an attempt result: the activity itself could not run
 				// (its retries are spent). Say so in the delivery log too,
 				// or the delivery would stay pending forever.
+				th.set(ctx, d.WebhookID, false)
 				out.Attempts = attempt - 1
 				out.Last = flow.AttemptResult{Outcome: delivery.OutcomeFailed, Error: err.Error()}
 				return finish(actx, out, d, delivery.Failed, "delivery could not be attempted: "+err.Error())
 			}
 		}
+		if r.Outcome == delivery.OutcomeThrottled {
+			reservation, waits = r.Reservation, waits+1
+			th.set(ctx, d.WebhookID, true)
+			beforeWait(ctx)
+			if err := workflow.Sleep(waitCtx, r.Wait); err != nil {
+				th.set(ctx, d.WebhookID, false)
+				out.Attempts = attempt - 1
+				return finish(actx, out, d, delivery.Cancelled, cancelReason(reasons, d.WebhookID))
+			}
+			continue
+		}
+		th.set(ctx, d.WebhookID, false)
+		reservation, waits = nil, 0
 		if r.Outcome != delivery.OutcomeCancelled {
 			out.Attempts = attempt
 		}
@@ -364,17 +386,53 @@ func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRe
 		case delivery.OutcomeRetry:
 			beforeWait(ctx)
 			if err := workflow.Sleep(waitCtx, r.Wait); err != nil {
-				reason := reasons[d.WebhookID]
-				if reason == "" {
-					reason = "cancelled"
-				}
-				return finish(actx, out, d, delivery.Cancelled, reason)
+				return finish(actx, out, d, delivery.Cancelled, cancelReason(reasons, d.WebhookID))
 			}
 		default:
 			out.Status = delivery.Failed
 			return out
 		}
+		attempt++
 	}
+}
+
+// cancelReason is why a webhook's deliveries were cancelled in a wait.
+func cancelReason(reasons map[string]string, webhookID string) string {
+	if reason := reasons[webhookID]; reason != "" {
+		return reason
+	}
+	return "cancelled"
+}
+
+// throttledSet is the workflow's AttrThrottled: the webhooks whose
+// throttle one of its deliveries waits on now. It is upserted only when
+// it changes (a throttle's first wait, and the attempt after its last),
+// and unset when empty.
+type throttledSet struct {
+	ids map[string]bool
+}
+
+func newThrottledSet() *throttledSet { return &throttledSet{ids: map[string]bool{}} }
+
+func (s *throttledSet) set(ctx workflow.Context, webhookID string, waiting bool) {
+	if s == nil || s.ids[webhookID] == waiting {
+		return
+	}
+	if waiting {
+		s.ids[webhookID] = true
+	} else {
+		delete(s.ids, webhookID)
+	}
+	if len(s.ids) == 0 {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrThrottled.ValueUnset())
+		return
+	}
+	ids := make([]string, 0, len(s.ids))
+	for id := range s.ids { //workflowcheck:ignore the ids are sorted below
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrThrottled.ValueSet(ids))
 }
 
 // finish records that the delivery's remaining attempts will not be made.
