@@ -177,6 +177,11 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 	if err != nil {
 		return flow.AttemptResult{}, err
 	}
+	if change != nil && res.Outcome == delivery.OutcomeRetry && change.ThrottledUntil != nil {
+		// A retry waits out the webhook's throttle (the log's next attempt
+		// time says so too): one wait in the history rather than two.
+		res.Wait = max(res.Wait, change.ThrottledUntil.Sub(a.now()).Round(time.Millisecond))
+	}
 	if change != nil {
 		// The attempt is recorded: a failure to act on the webhook's health
 		// must not make Temporal send it again. Logged, and acted on at the

@@ -86,7 +86,8 @@ func TestCreateWebhook(t *testing.T) {
 			t.Errorf("secret shown: %s", raw)
 		}
 	}
-	wantKeys := []string{"appIds", "createdAt", "eventTypes", "health", "id", "name", "status", "triggerSources", "updatedAt", "url"}
+	wantKeys := []string{"appIds", "createdAt", "eventTypes", "health", "id", "maxConcurrency", "name", "rateLimitPerSecond",
+		"status", "throttle", "triggerSources", "updatedAt", "url"}
 	var gotKeys []string
 	for k := range g.Body {
 		gotKeys = append(gotKeys, k)

@@ -392,15 +392,18 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 		WITH done AS (
 			UPDATE attempts SET duration_ms = $5, response_status = $6, response_body = $7, error = $8, finished_at = $9
 			WHERE delivery_id = $1 AND series = $2 AND number = $3 AND try = $4
-		), moved AS (
-			UPDATE deliveries SET status = $10, status_reason = $11, next_attempt_at = $12, last_status_code = $6,
-				attempt_count = (SELECT count(*) FROM attempts WHERE delivery_id = $1), updated_at = now()
-			WHERE id = $1 AND series = $2
 		), released AS (
 			UPDATE webhook_leases SET delivery_id = NULL, series = NULL, number = NULL, try = NULL, expires_at = NULL
 			WHERE webhook_id = (SELECT webhook_id FROM deliveries WHERE id = $1)
 			  AND delivery_id = $1 AND series = $2 AND number = $3 AND try = $4
-		), `+healthUpdate(13, 14, 15, 16, 17)+`
+		), `+healthUpdate(13, 14, 15, 16, 17)+`, moved AS (
+			-- A retry waits out the throttle its answer asked for.
+			UPDATE deliveries SET status = $10, status_reason = $11, last_status_code = $6,
+				next_attempt_at = CASE WHEN $12::timestamptz IS NULL THEN NULL
+					ELSE greatest($12::timestamptz, (SELECT until FROM throttle)) END,
+				attempt_count = (SELECT count(*) FROM attempts WHERE delivery_id = $1), updated_at = now()
+			WHERE id = $1 AND series = $2
+		)
 		SELECT id, account_id, name, url, enabled, consecutive_failures, exhausted_streak, failing_since,
 			was_failing_since, was_warned, throttled_until
 		FROM health`,

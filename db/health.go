@@ -46,6 +46,9 @@ type HealthChange struct {
 // (its last success is refreshed once a minute at most), so a busy
 // webhook's deliveries do not queue on its row.
 //
+// throttle (a CTE too) is the throttle this answer asks for, if any: a
+// delivery that got it retries no sooner.
+//
 // The throttle's step grows only with an answer to a request sent after
 // the webhook's last throttle ended: answers to requests that were in
 // flight together count once, and extend the throttle only.
@@ -59,6 +62,11 @@ func healthUpdate(h, t, r, base, max int) string {
 				     ELSE greatest(w.throttle_step, 1) END AS next_step
 			FROM webhooks w
 			WHERE w.id = (SELECT webhook_id FROM deliveries WHERE id = $1)
+		), throttle AS (
+			-- The throttle this answer asks for (none: no row).
+			SELECT $T + make_interval(secs => greatest($R, least($MAX, $BASE * power(2, least(was.next_step, 30) - 1))))
+				AS until
+			FROM was WHERE $R >= 0 AND $H <> ''
 		), health AS (
 			UPDATE webhooks w SET
 				consecutive_failures = CASE WHEN $H = 'success' THEN 0 ELSE w.consecutive_failures + 1 END,
@@ -69,8 +77,7 @@ func healthUpdate(h, t, r, base, max int) string {
 				health_warned = CASE WHEN $H = 'success' THEN 0 ELSE w.health_warned END,
 				throttle_step = CASE WHEN $H = 'success' THEN 0 WHEN $R >= 0 THEN was.next_step ELSE w.throttle_step END,
 				throttled_until = CASE WHEN $H = 'success' THEN NULL
-					WHEN $R >= 0 THEN greatest(w.throttled_until, $T + make_interval(secs =>
-						greatest($R, least($MAX, $BASE * power(2, least(was.next_step, 30) - 1)))))
+					WHEN $R >= 0 THEN greatest(w.throttled_until, (SELECT until FROM throttle))
 					ELSE w.throttled_until END
 			FROM was WHERE w.id = was.id AND $H <> ''
 			  AND NOT ($H = 'success' AND w.consecutive_failures = 0 AND w.failing_since IS NULL

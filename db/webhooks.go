@@ -38,6 +38,8 @@ type Throttle struct {
 	// Retry-After); ThrottleStep counts those answers in a row.
 	ThrottledUntil *time.Time `db:"throttled_until"`
 	ThrottleStep   int        `db:"throttle_step"`
+	// RateNextAt is the rate limit's next free slot.
+	RateNextAt *time.Time `db:"rate_next_at"`
 }
 
 // DefaultMaxConcurrency is a new webhook's requests in flight at most.
@@ -289,4 +291,4 @@ const webhookColumns = `id, account_id, name, url, event_types, trigger_sources,
 	previous_secret_enc, previous_secret_expires_at, created_at, updated_at,
 	consecutive_failures, exhausted_streak, failing_since, last_success_at, health_warned,
 	disabled_reason, disabled_message, disabled_at,
-	max_concurrency, rate_limit_per_second, throttled_until, throttle_step`
+	max_concurrency, rate_limit_per_second, throttled_until, throttle_step, rate_next_at`
