@@ -218,15 +218,27 @@ func throttles(status int, retryAfter time.Duration) bool {
 }
 
 // Waits of a throttled attempt. Each is a timer and a marker in the
-// workflow's history, so they are never short: a throttle is waited out
-// at once (at least minThrottledWait), a full webhook is polled less and
-// less often (fullWaitBase growing by half each time, up to fullWaitMax),
-// and a rate-limit reservation is one wait, to its slot.
-const (
-	minThrottledWait = time.Second
-	fullWaitBase     = 200 * time.Millisecond
-	fullWaitMax      = 10 * time.Second
-)
+// workflow's history (about six events), so they are never many: a
+// throttle is waited out at once (at least minThrottledWait), a
+// rate-limit reservation is one wait, to its slot, and a full webhook is
+// polled less and less often (fullWait).
+const minThrottledWait = time.Second
+
+// fullWait is the wait before polling a webhook at its maximum concurrency
+// again, after waits polls: from 200 ms growing by half each time, up to
+// 3 s for the first 20 polls (about a minute: a short backlog keeps its
+// slots busy), 10 s until the 100th, 30 s after that, so an hour's backlog
+// adds about 200 polls to a history.
+func fullWait(waits int) time.Duration {
+	limit := 3 * time.Second
+	switch {
+	case waits >= 100:
+		limit = 30 * time.Second
+	case waits >= 20:
+		limit = 10 * time.Second
+	}
+	return min(limit, time.Duration(float64(200*time.Millisecond)*math.Pow(1.5, float64(min(waits, 30)))))
+}
 
 // throttled is the answer for an attempt the webhook's throttle held back.
 func throttled(t db.DeliveryTarget, in DeliverInput) flow.AttemptResult {
@@ -244,7 +256,7 @@ func throttled(t db.DeliveryTarget, in DeliverInput) flow.AttemptResult {
 	case db.GateFull:
 		// The reservation, if any, is kept: its slot is spent already.
 		r.Reservation = in.Reservation
-		d := min(fullWaitMax, time.Duration(float64(fullWaitBase)*math.Pow(1.5, float64(min(in.Waits, 20)))))
+		d := fullWait(in.Waits)
 		r.Wait = d + rand.N(d/2+time.Millisecond)
 		r.Reason = fmt.Sprintf("%d requests in flight, the webhook's maximum", t.MaxConcurrency)
 	default: // GateThrottled
