@@ -38,7 +38,7 @@ type webhookJSON struct {
 	RateLimitPerSecond *float64     `json:"rateLimitPerSecond"`
 	Throttle           throttleJSON `json:"throttle"`
 	CreatedAt          time.Time    `json:"createdAt"`
-	UpdatedAt       time.Time  `json:"updatedAt"`
+	UpdatedAt          time.Time    `json:"updatedAt"`
 }
 
 // healthJSON is a webhook's endpoint health: state is healthy, failing or
