@@ -130,8 +130,13 @@ type scope struct {
 // the event's DeliverEvent (see batchSize).
 func DeliverBatch(ctx workflow.Context, in BatchInput) (flow.Result, error) {
 	sc := scope{timeout: in.ActivityTimeout, accountID: in.AccountID, eventID: in.EventID}
-	res := flow.Result{Deliveries: deliverAll(ctx, in.Deliveries, sc, in.Test, func(workflow.Context) {})}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrDeliveryStatus.ValueSet(summary(res.Deliveries)))
+	th := newThrottledSet()
+	res := flow.Result{Deliveries: deliverAll(ctx, in.Deliveries, sc, in.Test, th, func(ctx workflow.Context) {
+		if ups := th.flush(); len(ups) > 0 {
+			_ = workflow.UpsertTypedSearchAttributes(ctx, ups...)
+		}
+	})}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, append(th.flush(), flow.AttrDeliveryStatus.ValueSet(summary(res.Deliveries)))...)
 	return res, nil
 }
 
@@ -163,12 +168,18 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool, identity
 	}
 	// The ids are listed when a delivery first has to wait, or at the end:
 	// an event delivered at the first try then costs one visibility update.
+	// A change of the throttled webhooks goes with the next wait's update.
 	listed := false
+	th := newThrottledSet()
 	listWebhooks := func(ctx workflow.Context) {
+		ups := th.flush()
 		if !listed {
 			listed = true
-			_ = workflow.UpsertTypedSearchAttributes(ctx, slices.Concat(identity, []temporal.SearchAttributeUpdate{
-				flow.AttrWebhookIDs.ValueSet(ids), flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending)})...)
+			ups = slices.Concat(ups, identity, []temporal.SearchAttributeUpdate{
+				flow.AttrWebhookIDs.ValueSet(ids), flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending)})
+		}
+		if len(ups) > 0 {
+			_ = workflow.UpsertTypedSearchAttributes(ctx, ups...)
 		}
 	}
 	switch {
@@ -181,11 +192,11 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool, identity
 			refs[j] = plan.Deliveries[i]
 		}
 		sc := scope{timeout: plan.ActivityTimeout, accountID: plan.AccountID, eventID: plan.EventID}
-		for j, r := range deliverAll(ctx, refs, sc, test, listWebhooks) {
+		for j, r := range deliverAll(ctx, refs, sc, test, th, listWebhooks) {
 			res.Deliveries[todo[j]] = r
 		}
 	}
-	final := []temporal.SearchAttributeUpdate{flow.AttrDeliveryStatus.ValueSet(summary(res.Deliveries))}
+	final := append(th.flush(), flow.AttrDeliveryStatus.ValueSet(summary(res.Deliveries)))
 	if !listed {
 		final = append(final, flow.AttrWebhookIDs.ValueSet(ids))
 		final = append(final, identity...)
@@ -271,14 +282,13 @@ func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test
 
 // deliverAll runs one delivery loop per delivery and listens for webhooks
 // being disabled or deleted meanwhile.
-func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, test bool,
+func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, test bool, th *throttledSet,
 	listWebhooks func(workflow.Context)) []flow.DeliveryResult {
 	out := make([]flow.DeliveryResult, len(refs))
 	// Each delivery waits between attempts under its own cancellable context;
 	// the signal handler cancels the waits of a disabled or deleted webhook.
 	cancels := map[string][]workflow.CancelFunc{}
 	reasons := map[string]string{}
-	th := newThrottledSet()
 	wg := workflow.NewWaitGroup(ctx)
 	for i, d := range refs {
 		waitCtx, cancel := workflow.WithCancel(ctx)
@@ -338,7 +348,7 @@ func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRe
 	waits := 0
 	for attempt := 1; ; {
 		if reason, ok := reasons[d.WebhookID]; ok {
-			th.set(ctx, d.WebhookID, false)
+			th.mark(d.WebhookID, false)
 			return finish(actx, out, d, delivery.Cancelled, reason)
 		}
 		var r flow.AttemptResult
@@ -353,7 +363,7 @@ func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRe
 				// Not an attempt result: the activity itself could not run
 				// (its retries are spent). Say so in the delivery log too,
 				// or the delivery would stay pending forever.
-				th.set(ctx, d.WebhookID, false)
+				th.mark(d.WebhookID, false)
 				out.Attempts = attempt - 1
 				out.Last = flow.AttemptResult{Outcome: delivery.OutcomeFailed, Error: err.Error()}
 				return finish(actx, out, d, delivery.Failed, "delivery could not be attempted: "+err.Error())
@@ -361,16 +371,16 @@ func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRe
 		}
 		if r.Outcome == delivery.OutcomeThrottled {
 			reservation, waits = r.Reservation, waits+1
-			th.set(ctx, d.WebhookID, true)
+			th.mark(d.WebhookID, true)
 			beforeWait(ctx)
 			if err := workflow.Sleep(waitCtx, r.Wait); err != nil {
-				th.set(ctx, d.WebhookID, false)
+				th.mark(d.WebhookID, false)
 				out.Attempts = attempt - 1
 				return finish(actx, out, d, delivery.Cancelled, cancelReason(reasons, d.WebhookID))
 			}
 			continue
 		}
-		th.set(ctx, d.WebhookID, false)
+		th.mark(d.WebhookID, false)
 		reservation, waits = nil, 0
 		if r.Outcome != delivery.OutcomeCancelled {
 			out.Attempts = attempt
@@ -405,17 +415,20 @@ func cancelReason(reasons map[string]string, webhookID string) string {
 }
 
 // throttledSet is the workflow's AttrThrottled: the webhooks whose
-// throttle one of its deliveries waits on now. It is upserted only when
-// it changes (a throttle's first wait, and the attempt after its last),
-// and unset when empty.
+// throttle one of its deliveries waits on. A change is not upserted on its
+// own but with the workflow's next upsert (before a wait, or at the end),
+// so a throttled wait costs no visibility update of its own.
 type throttledSet struct {
-	ids map[string]bool
+	ids   map[string]bool
+	dirty bool
 }
 
 func newThrottledSet() *throttledSet { return &throttledSet{ids: map[string]bool{}} }
 
-func (s *throttledSet) set(ctx workflow.Context, webhookID string, waiting bool) {
-	if s == nil || s.ids[webhookID] == waiting {
+// mark records that a delivery to webhookID waits on its throttle, or no
+// longer does.
+func (s *throttledSet) mark(webhookID string, waiting bool) {
+	if s.ids[webhookID] == waiting {
 		return
 	}
 	if waiting {
@@ -423,16 +436,25 @@ func (s *throttledSet) set(ctx workflow.Context, webhookID string, waiting bool)
 	} else {
 		delete(s.ids, webhookID)
 	}
+	s.dirty = true
+}
+
+// flush returns the update of AttrThrottled since the last flush, if any:
+// the sorted ids, or unset when none.
+func (s *throttledSet) flush() []temporal.SearchAttributeUpdate {
+	if !s.dirty {
+		return nil
+	}
+	s.dirty = false
 	if len(s.ids) == 0 {
-		_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrThrottled.ValueUnset())
-		return
+		return []temporal.SearchAttributeUpdate{flow.AttrThrottled.ValueUnset()}
 	}
 	ids := make([]string, 0, len(s.ids))
 	for id := range s.ids { //workflowcheck:ignore the ids are sorted below
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrThrottled.ValueSet(ids))
+	return []temporal.SearchAttributeUpdate{flow.AttrThrottled.ValueSet(ids)}
 }
 
 // finish records that the delivery's remaining attempts will not be made.
