@@ -419,28 +419,29 @@ func cancelReason(reasons map[string]string, webhookID string) string {
 // own but with the workflow's next upsert (before a wait, or at the end),
 // so a throttled wait costs no visibility update of its own.
 type throttledSet struct {
-	ids   map[string]bool
+	ids   []string // sorted
 	dirty bool
 }
 
-func newThrottledSet() *throttledSet { return &throttledSet{ids: map[string]bool{}} }
+func newThrottledSet() *throttledSet { return &throttledSet{} }
 
 // mark records that a delivery to webhookID waits on its throttle, or no
 // longer does.
 func (s *throttledSet) mark(webhookID string, waiting bool) {
-	if s.ids[webhookID] == waiting {
+	i, found := slices.BinarySearch(s.ids, webhookID)
+	switch {
+	case waiting && !found:
+		s.ids = slices.Insert(s.ids, i, webhookID)
+	case !waiting && found:
+		s.ids = slices.Delete(s.ids, i, i+1)
+	default:
 		return
-	}
-	if waiting {
-		s.ids[webhookID] = true
-	} else {
-		delete(s.ids, webhookID)
 	}
 	s.dirty = true
 }
 
 // flush returns the update of AttrThrottled since the last flush, if any:
-// the sorted ids, or unset when none.
+// the ids, or unset when none.
 func (s *throttledSet) flush() []temporal.SearchAttributeUpdate {
 	if !s.dirty {
 		return nil
@@ -449,12 +450,7 @@ func (s *throttledSet) flush() []temporal.SearchAttributeUpdate {
 	if len(s.ids) == 0 {
 		return []temporal.SearchAttributeUpdate{flow.AttrThrottled.ValueUnset()}
 	}
-	ids := make([]string, 0, len(s.ids))
-	for id := range s.ids { //workflowcheck:ignore the ids are sorted below
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return []temporal.SearchAttributeUpdate{flow.AttrThrottled.ValueSet(ids)}
+	return []temporal.SearchAttributeUpdate{flow.AttrThrottled.ValueSet(slices.Clone(s.ids))}
 }
 
 // finish records that the delivery's remaining attempts will not be made.
