@@ -32,6 +32,10 @@ type Settings struct {
 	// Endpoint health (see health.go); zero turns a threshold off.
 	HealthDisableAfter     time.Duration // failing continuously this long disables
 	HealthDisableExhausted int           // this many exhausted deliveries in a row disable
+	// A throttling answer (429, 502, 503, 504 or a Retry-After) holds back
+	// every delivery to its webhook for ThrottleBase doubling with each
+	// one in a row up to ThrottleMax (or the Retry-After, when longer).
+	ThrottleBase, ThrottleMax time.Duration
 }
 
 // Activities is registered whole on the worker; workflows call its methods

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -39,6 +41,12 @@ type DeliverInput struct {
 	AccountID string `json:",omitempty"`
 	EventID   string `json:",omitempty"`
 	WebhookID string `json:",omitempty"`
+	// Reservation is the rate-limit slot an earlier call of this attempt
+	// was given (flow.AttemptResult.Reservation): sent at it, no new slot.
+	Reservation *time.Time `json:",omitempty"`
+	// Waits counts this attempt's throttled waits so far: a webhook at its
+	// maximum concurrency is polled less often the longer it stays full.
+	Waits int `json:",omitempty"`
 }
 
 // Payload is the JSON body every receiver gets.
@@ -63,7 +71,8 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 	started := a.now()
 	// One round trip: the delivery, webhook and event, and the attempt row
 	// opened before the request leaves.
-	t, err := a.Store.StartAttempt(ctx, id, in.Series, in.Attempt, in.Test, started)
+	gate := db.GateInput{Reservation: in.Reservation, Lease: a.Settings.AttemptTimeout + leaseMargin}
+	t, err := a.Store.StartAttempt(ctx, id, in.Series, in.Attempt, in.Test, started, gate)
 	if isNotFound(err) {
 		// The workflow recorded this delivery, so the database lost it
 		// (commits lost, e.g. an asynchronous replica promoted): restore
@@ -76,13 +85,16 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 			return flow.AttemptResult{Outcome: delivery.OutcomeFailed,
 				Reason: "the delivery and its event are missing from the database; publish the event again"}, nil
 		}
-		t, err = a.Store.StartAttempt(ctx, id, in.Series, in.Attempt, in.Test, started)
+		t, err = a.Store.StartAttempt(ctx, id, in.Series, in.Attempt, in.Test, started, gate)
 	}
 	if err != nil {
 		return flow.AttemptResult{}, err
 	}
 	if !t.Sendable(in.Series, in.Test) {
 		return a.notSent(ctx, t, in)
+	}
+	if t.Try == 0 {
+		return throttled(t, in), nil
 	}
 	body, err := json.Marshal(Payload{
 		Event: t.EventType, EventID: t.EventID, TriggerSource: t.TriggerSource, AppID: t.AppID,
@@ -148,13 +160,27 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 		next := a.now().Add(res.Wait)
 		outcome.NextAttemptAt = &next
 	}
+	th := db.ThrottleSignal{Throttle: throttles(status, retryAfter), Base: a.Settings.ThrottleBase, Max: a.Settings.ThrottleMax}
+	if th.Base <= 0 {
+		th.Base = DefaultThrottleBase
+	}
+	if th.Max <= 0 {
+		th.Max = DefaultThrottleMax
+	}
+	th.RetryAfter = min(retryAfter, a.Settings.RetryAfterMax)
 	if in.Test {
-		signal = db.HealthNone // a test says nothing about the webhook's health
+		signal = db.HealthNone // a test says nothing about the webhook's health, nor throttles it
+		th.Throttle = false
 	}
 	outcome.Reason = res.Reason
-	change, err := a.Store.FinishAttempt(recordCtx, attempt, outcome, signal)
+	change, err := a.Store.FinishAttempt(recordCtx, attempt, outcome, signal, th)
 	if err != nil {
 		return flow.AttemptResult{}, err
+	}
+	if change != nil && res.Outcome == delivery.OutcomeRetry && change.ThrottledUntil != nil {
+		// A retry waits out the webhook's throttle (the log's next attempt
+		// time says so too): one wait in the history rather than two.
+		res.Wait = max(res.Wait, change.ThrottledUntil.Sub(a.now()).Round(time.Millisecond))
 	}
 	if change != nil {
 		// The attempt is recorded: a failure to act on the webhook's health
@@ -169,6 +195,87 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 		return res, nil
 	}
 	return res, temporal.NewNonRetryableApplicationError(attemptMessage(res), ErrAttemptFailed, nil, res)
+}
+
+// Defaults of Settings.ThrottleBase and ThrottleMax.
+const (
+	DefaultThrottleBase = time.Second
+	DefaultThrottleMax  = 5 * time.Minute
+)
+
+// leaseMargin is how much longer than the attempt timeout a concurrency
+// slot stays taken by a request whose worker was lost.
+const leaseMargin = 10 * time.Second
+
+// throttles reports whether an answer throttles its webhook: a 429, 502,
+// 503 or 504, or any other failed answer with a Retry-After.
+func throttles(status int, retryAfter time.Duration) bool {
+	switch status {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return status != 0 && (status < 200 || status > 299) && retryAfter > 0
+}
+
+// Waits of a throttled attempt. Each is a timer and a marker in the
+// workflow's history (about six events), so they are never many: a
+// throttle is waited out at once (at least minThrottledWait), a
+// rate-limit reservation is one wait, to its slot, and a full webhook is
+// polled less and less often (fullWait).
+const minThrottledWait = time.Second
+
+// fullWait is the wait before polling a webhook at its maximum concurrency
+// again, after waits polls: from 200 ms growing by half each time, up to
+// 3 s for the first 20 polls (about a minute: a short backlog keeps its
+// slots busy), 10 s until the 100th, 30 s after that, so an hour's backlog
+// adds about 200 polls to a history.
+func fullWait(waits int) time.Duration {
+	limit := 3 * time.Second
+	switch {
+	case waits >= 100:
+		limit = 30 * time.Second
+	case waits >= 20:
+		limit = 10 * time.Second
+	}
+	return min(limit, time.Duration(float64(200*time.Millisecond)*math.Pow(1.5, float64(min(waits, 30)))))
+}
+
+// throttled is the answer for an attempt the webhook's throttle held back.
+func throttled(t db.DeliveryTarget, in DeliverInput) flow.AttemptResult {
+	now := time.Now()
+	if t.GateNow != nil {
+		now = *t.GateNow
+	}
+	r := flow.AttemptResult{Outcome: delivery.OutcomeThrottled}
+	switch t.Gate {
+	case db.GateReserved:
+		r.Reservation = t.ReservedFor
+		r.Wait = max(t.ReservedFor.Sub(now), time.Millisecond)
+		r.Reason = fmt.Sprintf("rate limit %g/s: sent at its slot %s", deref64(t.RateLimitPerSecond),
+			t.ReservedFor.UTC().Format(time.RFC3339Nano))
+	case db.GateFull:
+		// The reservation, if any, is kept: its slot is spent already.
+		r.Reservation = in.Reservation
+		d := fullWait(in.Waits)
+		r.Wait = d + rand.N(d/2+time.Millisecond)
+		r.Reason = fmt.Sprintf("%d requests in flight, the webhook's maximum", t.MaxConcurrency)
+	default: // GateThrottled
+		until := now
+		if t.ThrottledUntil != nil {
+			until = *t.ThrottledUntil
+		}
+		// Jitter, so the deliveries held back do not all come back at once.
+		r.Wait = max(until.Sub(now), minThrottledWait) + rand.N(250*time.Millisecond)
+		r.Reason = "the receiver asked to slow down: throttled until " + until.UTC().Format(time.RFC3339Nano)
+	}
+	return r
+}
+
+func deref64(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // restoreDelivery puts back a delivery row the database lost, when its

@@ -144,3 +144,27 @@ func TestHealthLevel(t *testing.T) {
 		t.Errorf("thresholds off: level %d", got)
 	}
 }
+
+func TestThrottles(t *testing.T) {
+	for _, c := range []struct {
+		status     int
+		retryAfter time.Duration
+		want       bool
+	}{
+		{429, 0, true}, {502, 0, true}, {503, 0, true}, {504, 0, true},
+		{500, 0, false}, {500, time.Second, true}, {404, time.Second, true},
+		{200, time.Second, false}, {0, 0, false}, {410, 0, false},
+	} {
+		if got := throttles(c.status, c.retryAfter); got != c.want {
+			t.Errorf("throttles(%d, %s) = %v, want %v", c.status, c.retryAfter, got, c.want)
+		}
+	}
+}
+
+// A full webhook is polled at growing intervals, in stages.
+func TestFullWait(t *testing.T) {
+	if fullWait(0) != 200*time.Millisecond || fullWait(19) != 3*time.Second || fullWait(20) != 10*time.Second ||
+		fullWait(99) != 10*time.Second || fullWait(100) != 30*time.Second || fullWait(1000) != 30*time.Second {
+		t.Fatalf("fullWait: %v %v %v %v %v", fullWait(0), fullWait(19), fullWait(20), fullWait(100), fullWait(1000))
+	}
+}

@@ -81,6 +81,12 @@ func fieldPath(fe validator.FieldError) string {
 }
 
 func (h *Handler) message(fe validator.FieldError) string {
+	switch fe.Field() {
+	case "maxConcurrency":
+		return "must be a whole number from 1 to 100"
+	case "rateLimitPerSecond":
+		return rateMessage
+	}
 	switch fe.Tag() {
 	case "required", "notblank":
 		return "is required"

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -31,8 +32,13 @@ type webhookJSON struct {
 	DisabledMessage string     `json:"disabledMessage,omitempty"`
 	DisabledAt      *time.Time `json:"disabledAt,omitempty"`
 	Health          healthJSON `json:"health"`
-	CreatedAt       time.Time  `json:"createdAt"`
-	UpdatedAt       time.Time  `json:"updatedAt"`
+	// MaxConcurrency and RateLimitPerSecond (null: none) protect the
+	// receiver; Throttle is the back-off its answers asked for.
+	MaxConcurrency     int          `json:"maxConcurrency"`
+	RateLimitPerSecond *float64     `json:"rateLimitPerSecond"`
+	Throttle           throttleJSON `json:"throttle"`
+	CreatedAt          time.Time    `json:"createdAt"`
+	UpdatedAt          time.Time    `json:"updatedAt"`
 }
 
 // healthJSON is a webhook's endpoint health: state is healthy, failing or
@@ -43,6 +49,15 @@ type healthJSON struct {
 	ExhaustedDeliveries int        `json:"exhaustedDeliveries"`
 	FailingSince        *time.Time `json:"failingSince"`
 	LastSuccessAt       *time.Time `json:"lastSuccessAt"`
+}
+
+// throttleJSON is a webhook's throttle: throttled while until is ahead
+// (nothing is sent to it before then); step counts the throttling answers
+// (429, 502, 503, 504, Retry-After) in a row, each doubling the back-off.
+type throttleJSON struct {
+	Throttled bool       `json:"throttled"`
+	Until     *time.Time `json:"until"`
+	Step      int        `json:"step"`
 }
 
 func utc(t *time.Time) *time.Time {
@@ -63,6 +78,11 @@ func toWebhookJSON(w db.Webhook) webhookJSON {
 		AppIDs: nonNil(w.AppIDs), Status: status, CreatedAt: w.CreatedAt.UTC(), UpdatedAt: w.UpdatedAt.UTC(),
 		Health: healthJSON{State: "healthy", ConsecutiveFailures: w.ConsecutiveFailures, ExhaustedDeliveries: w.ExhaustedStreak,
 			FailingSince: utc(w.FailingSince), LastSuccessAt: utc(w.LastSuccessAt)},
+		MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond,
+		Throttle: throttleJSON{Step: w.ThrottleStep},
+	}
+	if w.ThrottledUntil != nil && w.ThrottledUntil.After(time.Now()) {
+		out.Throttle.Throttled, out.Throttle.Until = true, utc(w.ThrottledUntil)
 	}
 	switch {
 	case !w.Enabled:
@@ -88,6 +108,10 @@ type createWebhookRequest struct {
 	TriggerSources []string `json:"triggerSources" validate:"required,min=1,unique,dive,triggersource"`
 	AppIDs         []string `json:"appIds" validate:"omitempty,max=100,unique,dive,min=1,max=200,printascii"`
 	Enabled        *bool    `json:"enabled"`
+	// Receiver protection: requests in flight at most (default 10) and
+	// requests per second (default none).
+	MaxConcurrency     *int     `json:"maxConcurrency" validate:"omitnil,min=1,max=100"`
+	RateLimitPerSecond *float64 `json:"rateLimitPerSecond" validate:"omitnil,min=0.1,max=1000"`
 }
 
 type updateWebhookRequest struct {
@@ -96,7 +120,50 @@ type updateWebhookRequest struct {
 	EventTypes     []string `json:"eventTypes" validate:"omitnil,min=1,unique,dive,eventtype"`
 	TriggerSources []string `json:"triggerSources" validate:"omitnil,min=1,unique,dive,triggersource"`
 	AppIDs         []string `json:"appIds" validate:"omitnil,max=100,unique,dive,min=1,max=200,printascii"`
+	// The limits may change while the webhook is enabled (see limitsOnly).
+	MaxConcurrency     *int         `json:"maxConcurrency" validate:"omitnil,min=1,max=100"`
+	RateLimitPerSecond nullableRate `json:"rateLimitPerSecond"`
 }
+
+// limitsOnly reports whether the edit touches the receiver's limits only:
+// those apply from the next attempt and may change while the webhook is
+// enabled — an admin slowing a struggling receiver down must not have to
+// disable the webhook, which cancels its waiting deliveries.
+func (r updateWebhookRequest) limitsOnly() bool {
+	return r.Name == nil && r.URL == nil && r.EventTypes == nil && r.TriggerSources == nil && r.AppIDs == nil &&
+		(r.MaxConcurrency != nil || r.RateLimitPerSecond.Set)
+}
+
+// nullableRate is rateLimitPerSecond in a PATCH: absent keeps the limit,
+// null removes it, a number sets it.
+type nullableRate struct {
+	Set   bool
+	Value *float64
+}
+
+func (n *nullableRate) UnmarshalJSON(b []byte) error {
+	n.Set = true
+	if string(b) == "null" {
+		n.Value = nil
+		return nil
+	}
+	var v float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	n.Value = &v
+	return nil
+}
+
+// validRate checks a rate limit: none, or 0.1 to 1000 per second.
+func validRate(v *float64) error {
+	if v != nil && (*v < 0.1 || *v > 1000) {
+		return validationError(map[string]string{"rateLimitPerSecond": rateMessage})
+	}
+	return nil
+}
+
+const rateMessage = "must be null (no limit) or from 0.1 to 1000 requests per second"
 
 type webhookWithSecret struct {
 	webhookJSON
@@ -122,9 +189,14 @@ func (h *Handler) createWebhook(c echo.Context) error {
 		return fmt.Errorf("encrypting secret: %w", err)
 	}
 	enabled := req.Enabled == nil || *req.Enabled
-	w, err := h.store.CreateWebhookLimited(c.Request().Context(), id, caller(c).AccountID, db.WebhookFields{
+	f := db.WebhookFields{
 		Name: req.Name, URL: req.URL, EventTypes: req.EventTypes, TriggerSources: req.TriggerSources, AppIDs: req.AppIDs,
-	}, enabled, enc, h.cfg.MaxWebhooksPerAccount)
+		RateLimitPerSecond: req.RateLimitPerSecond,
+	}
+	if req.MaxConcurrency != nil {
+		f.MaxConcurrency = *req.MaxConcurrency
+	}
+	w, err := h.store.CreateWebhookLimited(c.Request().Context(), id, caller(c).AccountID, f, enabled, enc, h.cfg.MaxWebhooksPerAccount)
 	switch {
 	case errors.Is(err, db.ErrConflict):
 		return nameTaken()
@@ -226,7 +298,20 @@ func (h *Handler) updateWebhook(c echo.Context) error {
 	if err := h.check(req); err != nil {
 		return err
 	}
-	w, err := h.store.UpdateWebhook(c.Request().Context(), caller(c).AccountID, id, mustBeDisabled, func(f *db.WebhookFields) {
+	if err := validRate(req.RateLimitPerSecond.Value); err != nil {
+		return err
+	}
+	check := mustBeDisabled
+	if req.limitsOnly() {
+		check = func(db.Webhook) error { return nil }
+	}
+	w, err := h.store.UpdateWebhook(c.Request().Context(), caller(c).AccountID, id, check, func(f *db.WebhookFields) {
+		if req.MaxConcurrency != nil {
+			f.MaxConcurrency = *req.MaxConcurrency
+		}
+		if req.RateLimitPerSecond.Set {
+			f.RateLimitPerSecond = req.RateLimitPerSecond.Value
+		}
 		if req.Name != nil {
 			f.Name = *req.Name
 		}

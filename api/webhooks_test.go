@@ -86,7 +86,8 @@ func TestCreateWebhook(t *testing.T) {
 			t.Errorf("secret shown: %s", raw)
 		}
 	}
-	wantKeys := []string{"appIds", "createdAt", "eventTypes", "health", "id", "name", "status", "triggerSources", "updatedAt", "url"}
+	wantKeys := []string{"appIds", "createdAt", "eventTypes", "health", "id", "maxConcurrency", "name", "rateLimitPerSecond",
+		"status", "throttle", "triggerSources", "updatedAt", "url"}
 	var gotKeys []string
 	for k := range g.Body {
 		gotKeys = append(gotKeys, k)
@@ -829,4 +830,64 @@ func TestWebhookLimit(t *testing.T) {
 	e.do("DELETE", "/v1/webhooks/"+id+"?confirm="+id, key, nil).want(t, 204, "")
 	e.createWebhook(key, validWebhook("after delete"))
 	e.do("POST", "/v1/webhooks", key, validWebhook("one too many")).want(t, 422, "webhook_limit_reached")
+}
+
+// Receiver limits: set on create, shown with the throttle in GET, and
+// changed by PATCH even while the webhook is enabled (alone: any other
+// field still needs it disabled); rateLimitPerSecond null removes the
+// limit. Out-of-range values are a 422 naming the field.
+func TestWebhookLimits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	_, key := e.account("professional")
+	body := validWebhook("limited")
+	body["maxConcurrency"], body["rateLimitPerSecond"] = 3, 2.5
+	r := e.do("POST", "/v1/webhooks", key, body).want(t, 201, "")
+	id := r.str("id")
+	if r.Body["maxConcurrency"] != 3.0 || r.Body["rateLimitPerSecond"] != 2.5 {
+		t.Fatalf("created: %s", r.Raw)
+	}
+	if th, _ := r.Body["throttle"].(map[string]any); th["throttled"] != false || th["until"] != nil || th["step"] != 0.0 {
+		t.Fatalf("throttle of a new webhook: %s", r.Raw)
+	}
+	def := e.do("POST", "/v1/webhooks", key, validWebhook("defaults")).want(t, 201, "")
+	if def.Body["maxConcurrency"] != 10.0 || def.Body["rateLimitPerSecond"] != nil {
+		t.Fatalf("defaults: %s", def.Raw)
+	}
+
+	path := "/v1/webhooks/" + id
+	r = e.do("PATCH", path, key, map[string]any{"maxConcurrency": 1}).want(t, 200, "")
+	if r.Body["maxConcurrency"] != 1.0 || r.Body["rateLimitPerSecond"] != 2.5 || r.str("status") != "enabled" {
+		t.Fatalf("PATCH maxConcurrency while enabled: %s", r.Raw)
+	}
+	r = e.do("PATCH", path, key, map[string]any{"rateLimitPerSecond": nil}).want(t, 200, "")
+	if r.Body["rateLimitPerSecond"] != nil || r.Body["maxConcurrency"] != 1.0 {
+		t.Fatalf("PATCH rateLimitPerSecond null: %s", r.Raw)
+	}
+	if w := e.webhookRow(id); w.MaxConcurrency != 1 || w.RateLimitPerSecond != nil {
+		t.Fatalf("row %+v", w.Throttle)
+	}
+	e.do("PATCH", path, key, map[string]any{"maxConcurrency": 2, "name": "x"}).want(t, 409, "webhook_enabled")
+	// Raising the maximum adds concurrency slots (a trigger keeps them).
+	e.do("PATCH", path, key, map[string]any{"maxConcurrency": 20}).want(t, 200, "")
+	var slots int
+	if err := e.store.DB().Get(&slots, `SELECT count(*) FROM webhook_leases WHERE webhook_id = $1`, id); err != nil || slots != 20 {
+		t.Fatalf("%d concurrency slots after raising the maximum to 20 (%v)", slots, err)
+	}
+
+	for _, bad := range []map[string]any{
+		{"maxConcurrency": 0}, {"maxConcurrency": 101}, {"rateLimitPerSecond": 0.05}, {"rateLimitPerSecond": 1001},
+	} {
+		for field := range bad {
+			r := e.do("PATCH", path, key, bad).want(t, 422, "validation_failed")
+			if r.field(field) == "" {
+				t.Errorf("PATCH %v: %s", bad, r.Raw)
+			}
+			create := validWebhook("bad")
+			create[field] = bad[field]
+			if r := e.do("POST", "/v1/webhooks", key, create).want(t, 422, "validation_failed"); r.field(field) == "" {
+				t.Errorf("POST %v: %s", bad, r.Raw)
+			}
+		}
+	}
 }

@@ -105,6 +105,12 @@ type Config struct {
 	HealthDisableAfter     time.Duration `env:"HEALTH_DISABLE_AFTER" envDefault:"120h"`
 	HealthDisableExhausted int           `env:"HEALTH_DISABLE_AFTER_EXHAUSTED" envDefault:"100"`
 	WorkerWorkflowPollers  int           `env:"WORKER_WORKFLOW_POLLERS" envDefault:"4"`
+	// Throttling: a 429/502/503/504 (or a failed answer with a Retry-After)
+	// holds back every delivery to the webhook for THROTTLE_BACKOFF_BASE,
+	// doubling with each such answer in a row up to THROTTLE_BACKOFF_MAX
+	// (or the Retry-After, when longer).
+	ThrottleBackoffBase time.Duration `env:"THROTTLE_BACKOFF_BASE" envDefault:"1s"`
+	ThrottleBackoffMax  time.Duration `env:"THROTTLE_BACKOFF_MAX" envDefault:"5m"`
 
 	// The admin console (package console) at /console. ConsoleBaseURL is
 	// the absolute address its sign-in links start with (https:// makes
@@ -194,6 +200,9 @@ func (c *Config) validate() error {
 	}
 	if c.HealthDisableAfter < 0 || c.HealthDisableExhausted < 0 {
 		errs = append(errs, errors.New("HEALTH_DISABLE_AFTER and HEALTH_DISABLE_AFTER_EXHAUSTED must not be negative"))
+	}
+	if c.ThrottleBackoffBase <= 0 || c.ThrottleBackoffMax < c.ThrottleBackoffBase {
+		errs = append(errs, errors.New("THROTTLE_BACKOFF_BASE must be positive and THROTTLE_BACKOFF_MAX at least as long"))
 	}
 	if c.WorkerActivitySlots <= 0 || c.DatabaseMaxConns <= 0 {
 		errs = append(errs, errors.New("WORKER_MAX_CONCURRENT_ACTIVITIES and DATABASE_MAX_CONNS must be positive"))

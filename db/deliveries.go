@@ -211,10 +211,32 @@ type DeliveryTarget struct {
 	AppID                   string          `db:"app_id"`
 	OccurredAt              time.Time       `db:"occurred_at"`
 	Data                    json.RawMessage `db:"data"`
+	// The webhook's throttle as this attempt found it.
+	MaxConcurrency     int        `db:"max_concurrency"`
+	RateLimitPerSecond *float64   `db:"rate_limit_per_second"`
+	ThrottledUntil     *time.Time `db:"throttled_until"`
 	// Try is the attempt row StartAttempt opened for this request, or 0
-	// when no request is to be sent (see Sendable).
+	// when no request is to be sent (see Sendable and Gate).
 	Try int `db:"try"`
+	// Gate is what the throttle decided for a Sendable attempt: GateSend,
+	// or why it must wait (GateThrottled, GateFull, GateReserved).
+	Gate Gate `db:"gate"`
+	// GateNow is the database's clock when the gate decided; ReservedFor
+	// the rate-limit slot held for this attempt (GateReserved).
+	GateNow     *time.Time `db:"gate_now"`
+	ReservedFor *time.Time `db:"reserved_for"`
 }
+
+// Gate is the throttle's decision for an attempt.
+type Gate string
+
+// Decisions of the throttle.
+const (
+	GateSend      Gate = "send"      // a concurrency slot is taken: send now
+	GateThrottled Gate = "throttled" // the receiver asked us to back off: wait until ThrottledUntil
+	GateFull      Gate = "full"      // MaxConcurrency requests are in flight: wait a little
+	GateReserved  Gate = "reserved"  // the rate limit's next slot is ReservedFor: wait, then send with it
+)
 
 // Sendable reports whether an attempt of series may be sent now: the
 // delivery is at that series and unfinished, and its webhook exists and is
@@ -223,11 +245,38 @@ func (t DeliveryTarget) Sendable(series int, test bool) bool {
 	return t.Series == series && !t.Finished() && t.WebhookExists && (t.WebhookEnabled || test)
 }
 
+// GateInput is what the throttle needs besides the attempt.
+type GateInput struct {
+	// Reservation is a rate-limit slot an earlier call returned
+	// (ReservedFor): the attempt is sent at it without taking another.
+	Reservation *time.Time
+	// Lease is how long a taken concurrency slot stays taken when its
+	// request is never finished (worker lost): the attempt timeout plus a
+	// margin.
+	Lease time.Duration
+}
+
+// reservationGrace is how late a reservation may come back and still be
+// honoured; an older one (a worker was down) takes a new slot, so stale
+// reservations never fire together.
+const reservationGrace = 5 * time.Second
+
 // StartAttempt loads what attempt number of series needs and, when it is
-// Sendable, opens its attempt row (the next try of that number) in the same
-// round trip, before the request leaves: a worker lost mid-request leaves
-// the row unfinished instead of no trace.
-func (s *Store) StartAttempt(ctx context.Context, deliveryID uuid.UUID, series, number int, test bool, startedAt time.Time) (DeliveryTarget, error) {
+// Sendable and the webhook's throttle lets it through, opens its attempt
+// row (the next try of that number) in the same round trip, before the
+// request leaves: a worker lost mid-request leaves the row unfinished
+// instead of no trace.
+//
+// The throttle, in the same statement: nothing is sent while the webhook
+// is throttled (a receiver's 429/502/503/504 or Retry-After, see
+// FinishAttempt); under a rate limit each request takes the next slot,
+// greatest(now, rate_next_at), and moves rate_next_at 1/rate on — a slot
+// in the future is a reservation the workflow waits for and brings back —
+// and every request takes a free concurrency slot of the webhook (a
+// webhook_leases row, FOR UPDATE SKIP LOCKED) until FinishAttempt frees it
+// or its lease expires. The webhook row is locked only under a rate limit;
+// a test attempt is never throttled.
+func (s *Store) StartAttempt(ctx context.Context, deliveryID uuid.UUID, series, number int, test bool, startedAt time.Time, g GateInput) (DeliveryTarget, error) {
 	var t DeliveryTarget
 	err := s.getPrepared(ctx, &t, `
 		WITH t AS (
@@ -235,21 +284,67 @@ func (s *Store) StartAttempt(ctx context.Context, deliveryID uuid.UUID, series, 
 				d.attempt_count, d.series, d.workflow_id, d.next_attempt_at, d.last_status_code, d.created_at, d.updated_at,
 				w.id IS NOT NULL AS webhook_exists, coalesce(w.enabled, false) AS webhook_enabled,
 				coalesce(w.url, '') AS url, w.secret_enc, w.previous_secret_enc, w.previous_secret_expires_at,
-				e.trigger_source, e.app_id, e.occurred_at, e.data
+				e.trigger_source, e.app_id, e.occurred_at, e.data,
+				coalesce(w.max_concurrency, 0) AS max_concurrency, w.rate_limit_per_second, w.throttled_until
 			FROM deliveries d
 			JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
 			LEFT JOIN webhooks w ON w.id = d.webhook_id AND w.account_id = d.account_id
 			WHERE d.id = $1
+		), ok AS (
+			SELECT * FROM t
+			WHERE t.series = $2 AND t.status IN ('pending', 'retrying') AND t.webhook_exists AND (t.webhook_enabled OR $4)
+		), rl AS (
+			-- Rate-limited only: the webhook row, locked, so its rate_next_at
+			-- is the latest one (a later CTE would read the snapshot).
+			SELECT w.rate_next_at FROM webhooks w
+			WHERE w.id = (SELECT webhook_id FROM ok WHERE NOT $4 AND rate_limit_per_second IS NOT NULL)
+			FOR UPDATE
+		), dec AS (
+			SELECT ok.webhook_id, c.now, CASE
+				WHEN $4 THEN 'send'
+				WHEN ok.throttled_until > c.now THEN 'throttled'
+				WHEN ok.rate_limit_per_second IS NULL THEN 'send'
+				WHEN $6::timestamptz >= c.now - make_interval(secs => $8) THEN
+					CASE WHEN $6::timestamptz > c.now + interval '10 milliseconds' THEN 'wait' ELSE 'send' END
+				WHEN coalesce(rl.rate_next_at, c.now) > c.now + interval '10 milliseconds' THEN 'reserve'
+				ELSE 'take' END AS decision,
+				CASE WHEN $6::timestamptz >= c.now - make_interval(secs => $8) THEN $6::timestamptz
+					ELSE greatest(c.now, rl.rate_next_at) END AS slot,
+				ok.rate_limit_per_second AS rps
+			FROM ok LEFT JOIN rl ON true, LATERAL (SELECT clock_timestamp() AS now) c
+		), nt AS (
+			SELECT 1 + coalesce(max(a.try), 0) AS try FROM attempts a
+			WHERE a.delivery_id = $1 AND a.series = $2 AND a.number = $3
+		), lease AS (
+			SELECT l.webhook_id, l.slot FROM webhook_leases l, dec
+			WHERE NOT $4 AND dec.decision IN ('send', 'take') AND l.webhook_id = dec.webhook_id
+			  AND l.slot <= (SELECT max_concurrency FROM ok) AND (l.expires_at IS NULL OR l.expires_at <= dec.now)
+			ORDER BY l.slot LIMIT 1
+			FOR UPDATE OF l SKIP LOCKED
+		), took AS (
+			UPDATE webhook_leases l SET delivery_id = $1, series = $2, number = $3, try = nt.try,
+				expires_at = dec.now + make_interval(secs => $7)
+			FROM lease, dec, nt WHERE l.webhook_id = lease.webhook_id AND l.slot = lease.slot
+			RETURNING l.slot
+		), rate AS (
+			UPDATE webhooks w SET rate_next_at = dec.slot + make_interval(secs => 1.0 / dec.rps)
+			FROM dec WHERE w.id = dec.webhook_id
+			  AND (dec.decision = 'reserve' OR (dec.decision = 'take' AND EXISTS (SELECT 1 FROM took)))
 		), opened AS (
 			INSERT INTO attempts (delivery_id, series, number, try, url, started_at, duration_ms)
-			SELECT t.id, $2, $3, 1 + coalesce((SELECT max(a.try) FROM attempts a
-				WHERE a.delivery_id = $1 AND a.series = $2 AND a.number = $3), 0), t.url, $5, 0
-			FROM t
-			WHERE t.series = $2 AND t.status IN ('pending', 'retrying') AND t.webhook_exists AND (t.webhook_enabled OR $4)
+			SELECT ok.id, $2, $3, nt.try, ok.url, $5, 0
+			FROM ok, nt WHERE $4 OR EXISTS (SELECT 1 FROM took)
 			RETURNING try
 		)
-		SELECT t.*, coalesce((SELECT try FROM opened), 0) AS try FROM t`,
-		deliveryID, series, number, test, startedAt)
+		SELECT t.*, coalesce((SELECT try FROM opened), 0) AS try,
+			coalesce((SELECT CASE
+				WHEN decision IN ('send', 'take') THEN CASE WHEN $4 OR EXISTS (SELECT 1 FROM took) THEN 'send' ELSE 'full' END
+				WHEN decision IN ('reserve', 'wait') THEN 'reserved'
+				ELSE decision END FROM dec), '') AS gate,
+			(SELECT now FROM dec) AS gate_now,
+			(SELECT slot FROM dec WHERE decision IN ('reserve', 'wait')) AS reserved_for
+		FROM t`,
+		deliveryID, series, number, test, startedAt, g.Reservation, g.Lease.Seconds(), reservationGrace.Seconds())
 	if err != nil {
 		return DeliveryTarget{}, fmt.Errorf("starting attempt: %w", translate(err))
 	}
@@ -263,11 +358,23 @@ type AttemptOutcome struct {
 	NextAttemptAt *time.Time
 }
 
-// FinishAttempt completes the attempt row StartAttempt opened, sets the
-// delivery's new state and moves its webhook's health by signal, in one
-// statement. It returns the health change (nil for HealthNone, or when a
-// healthy webhook just succeeded again: nothing to tell).
-func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, signal HealthSignal) (*HealthChange, error) {
+// ThrottleSignal is what an answer says about the receiver's capacity: a
+// 429, 502, 503 or 504, or any failed answer with a Retry-After, throttles
+// the webhook for max(RetryAfter, Base × 2^(step-1)) (that bounded by Max),
+// step counting such answers in a row; a success clears it.
+type ThrottleSignal struct {
+	Throttle   bool
+	RetryAfter time.Duration // already bounded by DELIVERY_RETRY_AFTER_MAX
+	Base, Max  time.Duration
+}
+
+// FinishAttempt completes the attempt row StartAttempt opened, frees its
+// concurrency slot, sets the delivery's new state and moves its webhook's
+// health by signal and its throttle by th, in one statement. It returns the
+// webhook's change (nil for HealthNone, or when a healthy, unthrottled
+// webhook just succeeded again: nothing to tell, and its row is not
+// written).
+func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, signal HealthSignal, th ThrottleSignal) (*HealthChange, error) {
 	finished := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
 	if a.FinishedAt != nil {
 		finished = *a.FinishedAt
@@ -276,21 +383,33 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 	if body == nil {
 		body = []byte{}
 	}
+	retryAfter := -1.0 // not throttling
+	if th.Throttle {
+		retryAfter = th.RetryAfter.Seconds()
+	}
 	var out []HealthChange
 	err := s.selectPrepared(ctx, &out, `
 		WITH done AS (
 			UPDATE attempts SET duration_ms = $5, response_status = $6, response_body = $7, error = $8, finished_at = $9
 			WHERE delivery_id = $1 AND series = $2 AND number = $3 AND try = $4
-		), moved AS (
-			UPDATE deliveries SET status = $10, status_reason = $11, next_attempt_at = $12, last_status_code = $6,
+		), released AS (
+			UPDATE webhook_leases SET delivery_id = NULL, series = NULL, number = NULL, try = NULL, expires_at = NULL
+			WHERE webhook_id = (SELECT webhook_id FROM deliveries WHERE id = $1)
+			  AND delivery_id = $1 AND series = $2 AND number = $3 AND try = $4
+		), `+healthUpdate(13, 14, 15, 16, 17)+`, moved AS (
+			-- A retry waits out the throttle its answer asked for.
+			UPDATE deliveries SET status = $10, status_reason = $11, last_status_code = $6,
+				next_attempt_at = CASE WHEN $12::timestamptz IS NULL THEN NULL
+					ELSE greatest($12::timestamptz, (SELECT until FROM throttle)) END,
 				attempt_count = (SELECT count(*) FROM attempts WHERE delivery_id = $1), updated_at = now()
 			WHERE id = $1 AND series = $2
-		), `+healthUpdate(13, 14)+`
+		)
 		SELECT id, account_id, name, url, enabled, consecutive_failures, exhausted_streak, failing_since,
-			was_failing_since, was_warned
+			was_failing_since, was_warned, throttled_until
 		FROM health`,
 		a.DeliveryID, a.Series, a.Number, a.Try, a.DurationMS, a.ResponseStatus, body, a.Error, finished,
-		o.Status, o.Reason, o.NextAttemptAt, string(signal), finished)
+		o.Status, o.Reason, o.NextAttemptAt, string(signal), finished,
+		retryAfter, th.Base.Seconds(), th.Max.Seconds())
 	if err != nil {
 		return nil, fmt.Errorf("recording attempt: %w", translate(err))
 	}

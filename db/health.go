@@ -33,18 +33,40 @@ type HealthChange struct {
 	FailingSince        *time.Time `db:"failing_since"`
 	WasFailingSince     *time.Time `db:"was_failing_since"`
 	WasWarned           int        `db:"was_warned"`
+	// ThrottledUntil is the webhook's throttle after the attempt.
+	ThrottledUntil *time.Time `db:"throttled_until"`
 }
 
-// healthUpdate is the CTE that moves the health of delivery $1's webhook
-// for the signal at placeholder h and the time at placeholder t. A healthy
-// webhook that succeeds again is not written at all (its last success is
-// refreshed once a minute at most), so a busy webhook's deliveries do not
-// queue on its row.
-func healthUpdate(h, t int) string {
-	return strings.NewReplacer("$H", fmt.Sprintf("$%d", h), "$T", fmt.Sprintf("$%d::timestamptz", t)).Replace(`
+// healthUpdate is the CTE that moves the health and the throttle of
+// delivery $1's webhook for the signal at placeholder h, the time at
+// placeholder t and the throttle (see ThrottleSignal) at placeholders r
+// (Retry-After in seconds, or -1: no throttling), base and max (seconds);
+// $9's attempt started at placeholder t's time minus its duration. A
+// healthy, unthrottled webhook that succeeds again is not written at all
+// (its last success is refreshed once a minute at most), so a busy
+// webhook's deliveries do not queue on its row.
+//
+// throttle (a CTE too) is the throttle this answer asks for, if any: a
+// delivery that got it retries no sooner.
+//
+// The throttle's step grows only with an answer to a request sent after
+// the webhook's last throttle ended: answers to requests that were in
+// flight together count once, and extend the throttle only.
+func healthUpdate(h, t, r, base, max int) string {
+	return strings.NewReplacer("$H", fmt.Sprintf("$%d", h), "$T", fmt.Sprintf("$%d::timestamptz", t),
+		"$R", fmt.Sprintf("$%d::float8", r), "$BASE", fmt.Sprintf("$%d::float8", base), "$MAX", fmt.Sprintf("$%d::float8", max)).Replace(`
 		was AS (
-			SELECT w.id, w.failing_since, w.health_warned FROM webhooks w
+			SELECT w.id, w.failing_since, w.health_warned,
+				CASE WHEN w.throttled_until IS NULL
+				       OR w.throttled_until <= $T - make_interval(secs => $5 / 1000.0) THEN w.throttle_step + 1
+				     ELSE greatest(w.throttle_step, 1) END AS next_step
+			FROM webhooks w
 			WHERE w.id = (SELECT webhook_id FROM deliveries WHERE id = $1)
+		), throttle AS (
+			-- The throttle this answer asks for (none: no row).
+			SELECT $T + make_interval(secs => greatest($R, least($MAX, $BASE * power(2, least(was.next_step, 30) - 1))))
+				AS until
+			FROM was WHERE $R >= 0 AND $H <> ''
 		), health AS (
 			UPDATE webhooks w SET
 				consecutive_failures = CASE WHEN $H = 'success' THEN 0 ELSE w.consecutive_failures + 1 END,
@@ -52,12 +74,18 @@ func healthUpdate(h, t int) string {
 				last_success_at = CASE WHEN $H = 'success' THEN $T ELSE w.last_success_at END,
 				exhausted_streak = CASE WHEN $H = 'success' THEN 0 WHEN $H = 'exhausted' THEN w.exhausted_streak + 1
 					ELSE w.exhausted_streak END,
-				health_warned = CASE WHEN $H = 'success' THEN 0 ELSE w.health_warned END
+				health_warned = CASE WHEN $H = 'success' THEN 0 ELSE w.health_warned END,
+				throttle_step = CASE WHEN $H = 'success' THEN 0 WHEN $R >= 0 THEN was.next_step ELSE w.throttle_step END,
+				throttled_until = CASE WHEN $H = 'success' THEN NULL
+					WHEN $R >= 0 THEN greatest(w.throttled_until, (SELECT until FROM throttle))
+					ELSE w.throttled_until END
 			FROM was WHERE w.id = was.id AND $H <> ''
 			  AND NOT ($H = 'success' AND w.consecutive_failures = 0 AND w.failing_since IS NULL
-			           AND coalesce(w.last_success_at > $T - interval '1 minute', false))
+			           AND coalesce(w.last_success_at > $T - interval '1 minute', false)
+			           AND w.throttle_step = 0 AND w.throttled_until IS NULL)
 			RETURNING w.id, w.account_id, w.name, w.url, w.enabled, w.consecutive_failures, w.exhausted_streak,
-				w.failing_since, was.failing_since AS was_failing_since, was.health_warned AS was_warned
+				w.failing_since, was.failing_since AS was_failing_since, was.health_warned AS was_warned,
+				w.throttled_until
 		)`)
 }
 

@@ -28,7 +28,11 @@ func (s *Store) Migrate(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("creating migration lock: %w", err)
 	}
-	provider, err := goose.NewProvider(goose.DialectPostgres, s.db.DB, sub, goose.WithSessionLocker(locker))
+	// Out of order: branches number their migrations as they start, so a
+	// database may have applied a later number (00006) before an earlier
+	// one merged afterwards (00005). Each migration stands alone.
+	provider, err := goose.NewProvider(goose.DialectPostgres, s.db.DB, sub, goose.WithSessionLocker(locker),
+		goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("creating migration provider: %w", err)
 	}

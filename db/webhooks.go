@@ -26,7 +26,24 @@ type Webhook struct {
 	CreatedAt               time.Time      `db:"created_at"`
 	UpdatedAt               time.Time      `db:"updated_at"`
 	Health
+	Throttle
 }
+
+// Throttle is how a webhook's receiver is protected (see db.StartAttempt):
+// its limits, and the back-off its answers asked for.
+type Throttle struct {
+	MaxConcurrency     int      `db:"max_concurrency"`
+	RateLimitPerSecond *float64 `db:"rate_limit_per_second"` // nil: no rate limit
+	// ThrottledUntil: nothing is sent before it (a 429/502/503/504 or a
+	// Retry-After); ThrottleStep counts those answers in a row.
+	ThrottledUntil *time.Time `db:"throttled_until"`
+	ThrottleStep   int        `db:"throttle_step"`
+	// RateNextAt is the rate limit's next free slot.
+	RateNextAt *time.Time `db:"rate_next_at"`
+}
+
+// DefaultMaxConcurrency is a new webhook's requests in flight at most.
+const DefaultMaxConcurrency = 10
 
 // Health is a webhook's endpoint health (see activities/health.go).
 type Health struct {
@@ -56,6 +73,9 @@ type WebhookFields struct {
 	EventTypes     []string
 	TriggerSources []string
 	AppIDs         []string
+	// MaxConcurrency: 0 keeps the default (creating) or the current value.
+	MaxConcurrency     int
+	RateLimitPerSecond *float64 // nil: no rate limit
 }
 
 // CreateWebhook inserts a webhook with its id chosen by the caller (the id is
@@ -91,15 +111,23 @@ func (s *Store) CreateWebhookLimited(ctx context.Context, id, accountID uuid.UUI
 			}
 		}
 		return translate(tx.GetContext(ctx, &w, `
-			INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, app_ids, enabled, secret_enc)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+webhookColumns,
+			INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, app_ids, enabled, secret_enc,
+				max_concurrency, rate_limit_per_second)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+webhookColumns,
 			id, accountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources),
-			pq.StringArray(nonNil(f.AppIDs)), enabled, secretEnc))
+			pq.StringArray(nonNil(f.AppIDs)), enabled, secretEnc, orDefault(f.MaxConcurrency), f.RateLimitPerSecond))
 	})
 	if err != nil {
 		return Webhook{}, fmt.Errorf("creating webhook: %w", err)
 	}
 	return w, nil
+}
+
+func orDefault(maxConcurrency int) int {
+	if maxConcurrency <= 0 {
+		return DefaultMaxConcurrency
+	}
+	return maxConcurrency
 }
 
 func nonNil(s []string) []string {
@@ -153,9 +181,9 @@ func (s *Store) ListWebhooks(ctx context.Context, accountID uuid.UUID, f Webhook
 	return hooks, nil
 }
 
-// UpdateWebhook changes a disabled webhook's fields. check runs inside the
-// transaction on the locked row, so the "edit only while disabled" rule
-// cannot race with an enable.
+// UpdateWebhook changes a webhook's fields. check runs inside the
+// transaction on the locked row, so the API's "edit only while disabled"
+// rule cannot race with an enable.
 func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, check func(Webhook) error, apply func(*WebhookFields)) (Webhook, error) {
 	var w Webhook
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -165,12 +193,15 @@ func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, chec
 		if err := check(w); err != nil {
 			return err
 		}
-		f := WebhookFields{Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources, AppIDs: w.AppIDs}
+		f := WebhookFields{Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources, AppIDs: w.AppIDs,
+			MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond}
 		apply(&f)
 		return translate(tx.GetContext(ctx, &w, `
-			UPDATE webhooks SET name = $3, url = $4, event_types = $5, trigger_sources = $6, app_ids = $7, updated_at = now()
+			UPDATE webhooks SET name = $3, url = $4, event_types = $5, trigger_sources = $6, app_ids = $7,
+				max_concurrency = $8, rate_limit_per_second = $9, updated_at = now()
 			WHERE id = $1 AND account_id = $2 RETURNING `+webhookColumns,
-			id, accountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources), pq.StringArray(nonNil(f.AppIDs))))
+			id, accountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources), pq.StringArray(nonNil(f.AppIDs)),
+			orDefault(f.MaxConcurrency), f.RateLimitPerSecond))
 	})
 	if err != nil {
 		return Webhook{}, fmt.Errorf("updating webhook: %w", err)
@@ -193,7 +224,9 @@ func (s *Store) SetWebhookEnabled(ctx context.Context, accountID, id uuid.UUID, 
 			consecutive_failures = CASE WHEN $3 AND NOT enabled THEN 0 ELSE consecutive_failures END,
 			exhausted_streak = CASE WHEN $3 AND NOT enabled THEN 0 ELSE exhausted_streak END,
 			failing_since = CASE WHEN $3 AND NOT enabled THEN NULL ELSE failing_since END,
-			health_warned = CASE WHEN $3 AND NOT enabled THEN 0 ELSE health_warned END
+			health_warned = CASE WHEN $3 AND NOT enabled THEN 0 ELSE health_warned END,
+			throttled_until = CASE WHEN $3 AND NOT enabled THEN NULL ELSE throttled_until END,
+			throttle_step = CASE WHEN $3 AND NOT enabled THEN 0 ELSE throttle_step END
 		WHERE id = $1 AND account_id = $2 RETURNING `+webhookColumns, id, accountID, enabled)
 	if err != nil {
 		return Webhook{}, fmt.Errorf("setting webhook status: %w", translate(err))
@@ -257,4 +290,5 @@ func SecretAAD(webhookID uuid.UUID) []byte {
 const webhookColumns = `id, account_id, name, url, event_types, trigger_sources, app_ids, enabled, secret_enc,
 	previous_secret_enc, previous_secret_expires_at, created_at, updated_at,
 	consecutive_failures, exhausted_streak, failing_since, last_success_at, health_warned,
-	disabled_reason, disabled_message, disabled_at`
+	disabled_reason, disabled_message, disabled_at,
+	max_concurrency, rate_limit_per_second, throttled_until, throttle_step, rate_next_at`

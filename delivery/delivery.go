@@ -43,4 +43,9 @@ const (
 	OutcomeRetry     Outcome = "retry"     // failed; wait, then attempt again
 	OutcomeFailed    Outcome = "failed"    // failed for good (schedule spent, 410, refused address)
 	OutcomeCancelled Outcome = "cancelled" // webhook disabled or deleted: no attempt made
+	// OutcomeThrottled: not an attempt. The webhook's throttle held it
+	// back (the receiver asked to slow down, its requests in flight are at
+	// the maximum, or its rate limit's next slot is later); nothing was
+	// sent or recorded. Wait, then make the same attempt number.
+	OutcomeThrottled Outcome = "throttled"
 )

@@ -112,9 +112,11 @@ func TestDeliverRetriesUntilSuccess(t *testing.T) {
 	if got := d.Attempts[0].ResponseBody; got != long[:64] {
 		t.Fatalf("response body not truncated to 64 bytes: %d bytes", len(got))
 	}
-	// The waits are the schedule's.
-	if got := e.Timers(p.WorkflowID); len(got) != 2 || got[0] != 100*time.Millisecond || got[1] != 200*time.Millisecond {
-		t.Fatalf("waits %v, want [100ms 200ms]", got)
+	// The waits are the schedule's, the second one lengthened to the
+	// webhook's throttle that the 502 set (1 s, the first step).
+	if got := e.Timers(p.WorkflowID); len(got) != 2 || got[0] != 100*time.Millisecond ||
+		got[1] < 900*time.Millisecond || got[1] > time.Second {
+		t.Fatalf("waits %v, want [100ms ~1s]", got)
 	}
 	// One message: the same webhook-id on every retry.
 	for _, r := range rcv.Requests() {
@@ -142,7 +144,12 @@ func TestDeliverGivesUpAfterSchedule(t *testing.T) {
 
 func TestRetryAfterHonouredAndBounded(t *testing.T) {
 	t.Parallel()
-	e := e2etest.New(t, e2etest.Options{Settings: settings(func(s *activities.Settings) { s.RetryAfterMax = 1500 * time.Millisecond })})
+	// The throttle's own back-off (which doubles) is kept short here: this
+	// is about the receiver's Retry-After.
+	e := e2etest.New(t, e2etest.Options{Settings: settings(func(s *activities.Settings) {
+		s.RetryAfterMax = 1500 * time.Millisecond
+		s.ThrottleBase = 10 * time.Millisecond
+	})})
 	_, key := e.Account("professional")
 	rcv := e2etest.NewReceiver(t, e2etest.Sequence(
 		e2etest.Reply{Status: 429, Header: map[string]string{"Retry-After": "3600"}}, // bounded to 1.5s

@@ -45,6 +45,10 @@ var (
 	AttrTriggerSource  = temporal.NewSearchAttributeKeyKeyword("WebhookTriggerSource")
 	AttrWebhookIDs     = temporal.NewSearchAttributeKeyKeywordList("WebhookIds")
 	AttrDeliveryStatus = temporal.NewSearchAttributeKeyKeyword("WebhookDeliveryStatus")
+	// AttrThrottled lists the webhooks whose throttle a delivery of the
+	// workflow is waiting on now (unset when none): WebhookThrottled = '<id>'
+	// lists every workflow held back by that webhook's throttle.
+	AttrThrottled = temporal.NewSearchAttributeKeyKeywordList("WebhookThrottled")
 )
 
 // Values of AttrDeliveryStatus besides the delivery statuses.
@@ -82,9 +86,13 @@ type AttemptResult struct {
 	// Try is the attempt row's try: above 1 when this attempt number had
 	// been sent before by a worker that was lost.
 	Try int `json:",omitempty"`
-	// Wait before the next attempt (OutcomeRetry only): the schedule's
-	// interval, or the receiver's Retry-After when that is longer (bounded).
+	// Wait before the next attempt (OutcomeRetry): the schedule's
+	// interval, or the receiver's Retry-After when that is longer (bounded);
+	// or before the same attempt again (OutcomeThrottled).
 	Wait time.Duration `json:",omitempty"`
+	// Reservation is the rate-limit slot held for the attempt
+	// (OutcomeThrottled): the workflow passes it back with the attempt.
+	Reservation *time.Time `json:",omitempty"`
 }
 
 // DeliveryResult is the end state of one delivery.

@@ -16,6 +16,7 @@ SEARCH_ATTRIBUTES=(
   WebhookTriggerSource=Keyword
   WebhookIds=KeywordList
   WebhookDeliveryStatus=Keyword
+  WebhookThrottled=KeywordList
 )
 
 log() { printf '\033[1m[stack]\033[0m %s\n' "$*" >&2; }

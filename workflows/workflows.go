@@ -130,8 +130,13 @@ type scope struct {
 // the event's DeliverEvent (see batchSize).
 func DeliverBatch(ctx workflow.Context, in BatchInput) (flow.Result, error) {
 	sc := scope{timeout: in.ActivityTimeout, accountID: in.AccountID, eventID: in.EventID}
-	res := flow.Result{Deliveries: deliverAll(ctx, in.Deliveries, sc, in.Test, func(workflow.Context) {})}
-	_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrDeliveryStatus.ValueSet(summary(res.Deliveries)))
+	th := newThrottledSet()
+	res := flow.Result{Deliveries: deliverAll(ctx, in.Deliveries, sc, in.Test, th, func(ctx workflow.Context) {
+		if ups := th.flush(); len(ups) > 0 {
+			_ = workflow.UpsertTypedSearchAttributes(ctx, ups...)
+		}
+	})}
+	_ = workflow.UpsertTypedSearchAttributes(ctx, append(th.flush(), flow.AttrDeliveryStatus.ValueSet(summary(res.Deliveries)))...)
 	return res, nil
 }
 
@@ -163,12 +168,18 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool, identity
 	}
 	// The ids are listed when a delivery first has to wait, or at the end:
 	// an event delivered at the first try then costs one visibility update.
+	// A change of the throttled webhooks goes with the next wait's update.
 	listed := false
+	th := newThrottledSet()
 	listWebhooks := func(ctx workflow.Context) {
+		ups := th.flush()
 		if !listed {
 			listed = true
-			_ = workflow.UpsertTypedSearchAttributes(ctx, slices.Concat(identity, []temporal.SearchAttributeUpdate{
-				flow.AttrWebhookIDs.ValueSet(ids), flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending)})...)
+			ups = slices.Concat(ups, identity, []temporal.SearchAttributeUpdate{
+				flow.AttrWebhookIDs.ValueSet(ids), flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending)})
+		}
+		if len(ups) > 0 {
+			_ = workflow.UpsertTypedSearchAttributes(ctx, ups...)
 		}
 	}
 	switch {
@@ -181,11 +192,11 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool, identity
 			refs[j] = plan.Deliveries[i]
 		}
 		sc := scope{timeout: plan.ActivityTimeout, accountID: plan.AccountID, eventID: plan.EventID}
-		for j, r := range deliverAll(ctx, refs, sc, test, listWebhooks) {
+		for j, r := range deliverAll(ctx, refs, sc, test, th, listWebhooks) {
 			res.Deliveries[todo[j]] = r
 		}
 	}
-	final := []temporal.SearchAttributeUpdate{flow.AttrDeliveryStatus.ValueSet(summary(res.Deliveries))}
+	final := append(th.flush(), flow.AttrDeliveryStatus.ValueSet(summary(res.Deliveries)))
 	if !listed {
 		final = append(final, flow.AttrWebhookIDs.ValueSet(ids))
 		final = append(final, identity...)
@@ -271,7 +282,7 @@ func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test
 
 // deliverAll runs one delivery loop per delivery and listens for webhooks
 // being disabled or deleted meanwhile.
-func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, test bool,
+func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, test bool, th *throttledSet,
 	listWebhooks func(workflow.Context)) []flow.DeliveryResult {
 	out := make([]flow.DeliveryResult, len(refs))
 	// Each delivery waits between attempts under its own cancellable context;
@@ -287,7 +298,7 @@ func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, t
 			defer wg.Done()
 			// Activities run on a context the cancellation does not reach.
 			actCtx, _ := workflow.NewDisconnectedContext(waitCtx)
-			out[i] = deliverOne(actCtx, waitCtx, sc, d, test, reasons, listWebhooks)
+			out[i] = deliverOne(actCtx, waitCtx, sc, d, test, reasons, th, listWebhooks)
 		})
 	}
 	signals := workflow.GetSignalChannel(ctx, flow.SignalWebhookChanged)
@@ -313,7 +324,7 @@ func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, t
 // cancelled. Activities run under ctx; only the waits under waitCtx, so a
 // cancellation never abandons an attempt in flight.
 func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRef, test bool,
-	reasons map[string]string, beforeWait func(workflow.Context)) flow.DeliveryResult {
+	reasons map[string]string, th *throttledSet, beforeWait func(workflow.Context)) flow.DeliveryResult {
 	var a *activities.Activities
 	out := flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID}
 	// Attempts are local activities: the worker runs them as part of the
@@ -330,14 +341,21 @@ func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRe
 		ScheduleToCloseTimeout: 2 * time.Hour,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 5 * time.Minute},
 	})
-	for attempt := 1; ; attempt++ {
+	// A throttled attempt (the webhook's throttle held it back) is not an
+	// attempt: wait, then make the same attempt number, with the
+	// rate-limit slot it was given.
+	var reservation *time.Time
+	waits := 0
+	for attempt := 1; ; {
 		if reason, ok := reasons[d.WebhookID]; ok {
+			th.mark(d.WebhookID, false)
 			return finish(actx, out, d, delivery.Cancelled, reason)
 		}
 		var r flow.AttemptResult
 		err := workflow.ExecuteLocalActivity(actx, a.Deliver, activities.DeliverInput{
 			DeliveryID: d.DeliveryID, Series: d.Series, Attempt: attempt, Test: test,
 			AccountID: sc.accountID, EventID: sc.eventID, WebhookID: d.WebhookID,
+			Reservation: reservation, Waits: waits,
 		}).Get(ctx, &r)
 		if err != nil {
 			var appErr *temporal.ApplicationError
@@ -345,11 +363,25 @@ func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRe
 				// Not an attempt result: the activity itself could not run
 				// (its retries are spent). Say so in the delivery log too,
 				// or the delivery would stay pending forever.
+				th.mark(d.WebhookID, false)
 				out.Attempts = attempt - 1
 				out.Last = flow.AttemptResult{Outcome: delivery.OutcomeFailed, Error: err.Error()}
 				return finish(actx, out, d, delivery.Failed, "delivery could not be attempted: "+err.Error())
 			}
 		}
+		if r.Outcome == delivery.OutcomeThrottled {
+			reservation, waits = r.Reservation, waits+1
+			th.mark(d.WebhookID, true)
+			beforeWait(ctx)
+			if err := workflow.Sleep(waitCtx, r.Wait); err != nil {
+				th.mark(d.WebhookID, false)
+				out.Attempts = attempt - 1
+				return finish(actx, out, d, delivery.Cancelled, cancelReason(reasons, d.WebhookID))
+			}
+			continue
+		}
+		th.mark(d.WebhookID, false)
+		reservation, waits = nil, 0
 		if r.Outcome != delivery.OutcomeCancelled {
 			out.Attempts = attempt
 		}
@@ -364,17 +396,61 @@ func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRe
 		case delivery.OutcomeRetry:
 			beforeWait(ctx)
 			if err := workflow.Sleep(waitCtx, r.Wait); err != nil {
-				reason := reasons[d.WebhookID]
-				if reason == "" {
-					reason = "cancelled"
-				}
-				return finish(actx, out, d, delivery.Cancelled, reason)
+				return finish(actx, out, d, delivery.Cancelled, cancelReason(reasons, d.WebhookID))
 			}
 		default:
 			out.Status = delivery.Failed
 			return out
 		}
+		attempt++
 	}
+}
+
+// cancelReason is why a webhook's deliveries were cancelled in a wait.
+func cancelReason(reasons map[string]string, webhookID string) string {
+	if reason := reasons[webhookID]; reason != "" {
+		return reason
+	}
+	return "cancelled"
+}
+
+// throttledSet is the workflow's AttrThrottled: the webhooks whose
+// throttle one of its deliveries waits on. A change is not upserted on its
+// own but with the workflow's next upsert (before a wait, or at the end),
+// so a throttled wait costs no visibility update of its own.
+type throttledSet struct {
+	ids   []string // sorted
+	dirty bool
+}
+
+func newThrottledSet() *throttledSet { return &throttledSet{} }
+
+// mark records that a delivery to webhookID waits on its throttle, or no
+// longer does.
+func (s *throttledSet) mark(webhookID string, waiting bool) {
+	i, found := slices.BinarySearch(s.ids, webhookID)
+	switch {
+	case waiting && !found:
+		s.ids = slices.Insert(s.ids, i, webhookID)
+	case !waiting && found:
+		s.ids = slices.Delete(s.ids, i, i+1)
+	default:
+		return
+	}
+	s.dirty = true
+}
+
+// flush returns the update of AttrThrottled since the last flush, if any:
+// the ids, or unset when none.
+func (s *throttledSet) flush() []temporal.SearchAttributeUpdate {
+	if !s.dirty {
+		return nil
+	}
+	s.dirty = false
+	if len(s.ids) == 0 {
+		return []temporal.SearchAttributeUpdate{flow.AttrThrottled.ValueUnset()}
+	}
+	return []temporal.SearchAttributeUpdate{flow.AttrThrottled.ValueSet(slices.Clone(s.ids))}
 }
 
 // finish records that the delivery's remaining attempts will not be made.

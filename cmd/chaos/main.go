@@ -177,7 +177,7 @@ func (t *temporal) start(ctx context.Context) error {
 		"--dynamic-config-value", "system.enableEagerWorkflowStart=true",
 		"--db-filename", t.db}
 	for _, sa := range []string{"WebhookAccountId=Keyword", "WebhookEventType=Keyword", "WebhookTriggerSource=Keyword",
-		"WebhookIds=KeywordList", "WebhookDeliveryStatus=Keyword"} {
+		"WebhookIds=KeywordList", "WebhookDeliveryStatus=Keyword", "WebhookThrottled=KeywordList"} {
 		args = append(args, "--search-attribute", sa)
 	}
 	p, err := chaos.StartProc("temporal", t.cli, args, chaos.BaseEnv(), filepath.Join(t.dir, "temporal.log"))

@@ -90,6 +90,8 @@ func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secret
 			ResponseMaxBytes:       cfg.ResponseBodyMaxBytes,
 			HealthDisableAfter:     cfg.HealthDisableAfter,
 			HealthDisableExhausted: cfg.HealthDisableExhausted,
+			ThrottleBase:           cfg.ThrottleBackoffBase,
+			ThrottleMax:            cfg.ThrottleBackoffMax,
 			UserAgent:              "esign-webhooks/" + Version,
 		},
 	}

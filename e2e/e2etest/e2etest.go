@@ -304,6 +304,9 @@ type Webhook struct {
 	EventTypes     []string `json:"eventTypes"`
 	TriggerSources []string `json:"triggerSources"`
 	AppIDs         []string `json:"appIds,omitempty"`
+	// Receiver protection (zero: the defaults).
+	MaxConcurrency     int     `json:"maxConcurrency,omitempty"`
+	RateLimitPerSecond float64 `json:"rateLimitPerSecond,omitempty"`
 }
 
 // CreateWebhook creates a webhook and returns its id and secret.

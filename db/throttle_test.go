@@ -1,0 +1,168 @@
+package db_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/db/dbtest"
+	"github.com/esign-webhooks/esign-webhooks/delivery"
+)
+
+// throttled stores a webhook with the given limits and n pending
+// deliveries to it (one event each).
+func throttled(t *testing.T, maxConcurrency int, rate *float64, n int) (*db.Store, uuid.UUID, []db.Delivery) {
+	t.Helper()
+	store := dbtest.NewStore(t)
+	ctx := context.Background()
+	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := uuid.New()
+	if _, err := store.CreateWebhook(ctx, hook, acct.ID, db.WebhookFields{Name: "h", URL: "https://example.com",
+		EventTypes: []string{"ENVELOPE_START"}, TriggerSources: []string{"saas_page"},
+		MaxConcurrency: maxConcurrency, RateLimitPerSecond: rate}, true, []byte{0}); err != nil {
+		t.Fatal(err)
+	}
+	var out []db.Delivery
+	for i := range n {
+		ds, err := store.RecordEvent(ctx, db.Event{AccountID: acct.ID, ID: fmt.Sprint("e", i), Type: "ENVELOPE_START",
+			TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: "wf"}, []uuid.UUID{hook})
+		if err != nil || len(ds) != 1 {
+			t.Fatal(err)
+		}
+		out = append(out, ds[0])
+	}
+	return store, hook, out
+}
+
+func start(t *testing.T, s *db.Store, d db.Delivery, g db.GateInput) db.DeliveryTarget {
+	t.Helper()
+	if g.Lease == 0 {
+		g.Lease = time.Minute
+	}
+	tg, err := s.StartAttempt(context.Background(), d.ID, 1, 1, false, time.Now(), g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+func finish(t *testing.T, s *db.Store, tg db.DeliveryTarget, status int, th db.ThrottleSignal) *db.HealthChange {
+	t.Helper()
+	o := db.AttemptOutcome{Status: delivery.Succeeded}
+	signal := db.HealthSuccess
+	if status >= 300 {
+		next := time.Now().Add(time.Second)
+		o, signal = db.AttemptOutcome{Status: delivery.Retrying, NextAttemptAt: &next}, db.HealthFailure
+	}
+	th.Base, th.Max = time.Second, time.Minute
+	c, err := s.FinishAttempt(context.Background(), db.Attempt{DeliveryID: tg.ID, Series: 1, Number: 1, Try: tg.Try,
+		StartedAt: time.Now(), ResponseStatus: &status}, o, signal, th)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Concurrency slots: the third request to a webhook allowing 2 waits; a
+// finished request frees its slot, and so does an expired lease.
+func TestStartAttemptConcurrency(t *testing.T) {
+	s, _, ds := throttled(t, 2, nil, 4)
+	a, b := start(t, s, ds[0], db.GateInput{}), start(t, s, ds[1], db.GateInput{})
+	if a.Gate != db.GateSend || a.Try != 1 || b.Gate != db.GateSend || b.Try != 1 {
+		t.Fatalf("first two: %s/%d, %s/%d", a.Gate, a.Try, b.Gate, b.Try)
+	}
+	if c := start(t, s, ds[2], db.GateInput{}); c.Gate != db.GateFull || c.Try != 0 {
+		t.Fatalf("third: %s/%d, want full and no attempt row", c.Gate, c.Try)
+	}
+	finish(t, s, a, 200, db.ThrottleSignal{})
+	if c := start(t, s, ds[2], db.GateInput{}); c.Gate != db.GateSend || c.Try != 1 {
+		t.Fatalf("after one finished: %s/%d", c.Gate, c.Try)
+	}
+	if d := start(t, s, ds[3], db.GateInput{}); d.Gate != db.GateFull {
+		t.Fatalf("fourth: %s, want full", d.Gate)
+	}
+	// b's lease expires: its worker is presumed lost, the slot is free.
+	if _, err := s.DB().Exec(`UPDATE webhook_leases SET expires_at = now() WHERE delivery_id = $1`, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if d := start(t, s, ds[3], db.GateInput{}); d.Gate != db.GateSend {
+		t.Fatalf("after a lease expired: %s", d.Gate)
+	}
+}
+
+// The rate limit reserves slots 1/rate apart; a reservation brought back
+// sends without taking another slot.
+func TestStartAttemptRateReservation(t *testing.T) {
+	rate := 2.0
+	s, hook, ds := throttled(t, 10, &rate, 3)
+	if a := start(t, s, ds[0], db.GateInput{}); a.Gate != db.GateSend {
+		t.Fatalf("first: %s", a.Gate)
+	}
+	b := start(t, s, ds[1], db.GateInput{})
+	if b.Gate != db.GateReserved || b.Try != 0 || b.ReservedFor == nil {
+		t.Fatalf("second: %+v", b.Gate)
+	}
+	if wait := b.ReservedFor.Sub(*b.GateNow); wait < 400*time.Millisecond || wait > 500*time.Millisecond {
+		t.Fatalf("second reserved %s ahead, want ~500ms", wait)
+	}
+	c := start(t, s, ds[2], db.GateInput{})
+	if c.Gate != db.GateReserved || c.ReservedFor.Sub(*b.ReservedFor) != 500*time.Millisecond {
+		t.Fatalf("third: %s at %v (second at %v)", c.Gate, c.ReservedFor, b.ReservedFor)
+	}
+	// Back too early: wait again for the same slot, taking none.
+	if again := start(t, s, ds[1], db.GateInput{Reservation: b.ReservedFor}); again.Gate != db.GateReserved ||
+		!again.ReservedFor.Equal(*b.ReservedFor) {
+		t.Fatalf("early return: %s at %v", again.Gate, again.ReservedFor)
+	}
+	time.Sleep(time.Until(*b.ReservedFor))
+	if sent := start(t, s, ds[1], db.GateInput{Reservation: b.ReservedFor}); sent.Gate != db.GateSend || sent.Try != 1 {
+		t.Fatalf("at its slot: %s/%d", sent.Gate, sent.Try)
+	}
+	var next time.Time
+	if err := s.DB().Get(&next, `SELECT rate_next_at FROM webhooks WHERE id = $1`, hook); err != nil ||
+		!next.Equal(c.ReservedFor.Add(500*time.Millisecond)) {
+		t.Fatalf("rate_next_at %v (%v), want the third's slot + 500ms: a reservation takes no new slot", next, err)
+	}
+}
+
+// A 503 throttles the webhook (every delivery waits), a Retry-After longer
+// than the back-off wins, answers to requests in flight together count
+// once, and a success clears it.
+func TestThrottleAfterA503(t *testing.T) {
+	s, hook, ds := throttled(t, 10, nil, 4)
+	a, b := start(t, s, ds[0], db.GateInput{}), start(t, s, ds[1], db.GateInput{})
+	c := finish(t, s, a, 503, db.ThrottleSignal{Throttle: true})
+	if c == nil || c.ThrottledUntil == nil || time.Until(*c.ThrottledUntil) < 900*time.Millisecond {
+		t.Fatalf("after a 503: %+v", c)
+	}
+	// b was in flight with a: its 503 (Retry-After 3s) extends, not escalates.
+	c = finish(t, s, b, 503, db.ThrottleSignal{Throttle: true, RetryAfter: 3 * time.Second})
+	w, _ := s.Webhook(context.Background(), c.AccountID, hook)
+	if w.ThrottleStep != 1 || time.Until(*w.ThrottledUntil) < 2900*time.Millisecond {
+		t.Fatalf("after the second 503: step %d until %v", w.ThrottleStep, w.ThrottledUntil)
+	}
+	held := start(t, s, ds[2], db.GateInput{})
+	if held.Gate != db.GateThrottled || held.Try != 0 || !held.ThrottledUntil.Equal(*w.ThrottledUntil) {
+		t.Fatalf("while throttled: %s/%d", held.Gate, held.Try)
+	}
+	// Over: a success clears it.
+	if _, err := s.DB().Exec(`UPDATE webhooks SET throttled_until = now() WHERE id = $1`, hook); err != nil {
+		t.Fatal(err)
+	}
+	ok := start(t, s, ds[3], db.GateInput{})
+	if ok.Gate != db.GateSend {
+		t.Fatalf("after the throttle: %s", ok.Gate)
+	}
+	finish(t, s, ok, 200, db.ThrottleSignal{})
+	w, _ = s.Webhook(context.Background(), c.AccountID, hook)
+	if w.ThrottleStep != 0 || w.ThrottledUntil != nil {
+		t.Fatalf("after a success: step %d until %v", w.ThrottleStep, w.ThrottledUntil)
+	}
+}
