@@ -184,21 +184,11 @@ func (c *Console) list(w http.ResponseWriter, r *http.Request, s *session) {
 	if cur := r.URL.Query().Get("cursor"); cur != "" {
 		path += "&cursor=" + url.QueryEscape(cur)
 	}
-	res, err := c.call(r.Context(), s, "GET", path, nil)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	if !res.OK() {
-		c.apiFailed(w, r, s, res)
-		return
-	}
 	var pg struct {
 		Data       []webhook `json:"data"`
 		NextCursor *string   `json:"nextCursor"`
 	}
-	if err := res.Decode(&pg); err != nil {
-		c.fail(w, r, s, err)
+	if !c.getJSON(w, r, s, path, &pg) {
 		return
 	}
 	rows := make([]listRow, len(pg.Data))
@@ -337,18 +327,8 @@ func (c *Console) create(w http.ResponseWriter, r *http.Request, s *session) {
 
 // webhook fetches one webhook, rendering the API's error when it cannot.
 func (c *Console) webhook(w http.ResponseWriter, r *http.Request, s *session) (webhook, bool) {
-	res, err := c.call(r.Context(), s, "GET", "/v1/webhooks/"+pathID(r), nil)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return webhook{}, false
-	}
-	if !res.OK() {
-		c.apiFailed(w, r, s, res)
-		return webhook{}, false
-	}
 	var wh webhook
-	if err := res.Decode(&wh); err != nil {
-		c.fail(w, r, s, err)
+	if !c.getJSON(w, r, s, "/v1/webhooks/"+pathID(r), &wh) {
 		return webhook{}, false
 	}
 	return wh, true
@@ -383,20 +363,10 @@ func (c *Console) revealSecret(w http.ResponseWriter, r *http.Request, s *sessio
 	if !ok {
 		return
 	}
-	res, err := c.call(r.Context(), s, "GET", "/v1/webhooks/"+pathID(r)+"/secret", nil)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	if !res.OK() {
-		c.apiFailed(w, r, s, res)
-		return
-	}
 	var out struct {
 		Secret string `json:"secret"`
 	}
-	if err := res.Decode(&out); err != nil {
-		c.fail(w, r, s, err)
+	if !c.getJSON(w, r, s, "/v1/webhooks/"+pathID(r)+"/secret", &out) {
 		return
 	}
 	c.render(w, r, s, http.StatusOK, "details", &page{Data: detailsData{Webhook: wh, Secret: out.Secret}})
@@ -585,21 +555,11 @@ func (c *Console) deliveriesWith(w http.ResponseWriter, r *http.Request, s *sess
 	if cur := r.URL.Query().Get("cursor"); cur != "" {
 		q.Set("cursor", cur)
 	}
-	res, err := c.call(r.Context(), s, "GET", "/v1/deliveries?"+q.Encode(), nil)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	if !res.OK() {
-		c.apiFailed(w, r, s, res)
-		return
-	}
 	var pg struct {
 		Data       []deliveryView `json:"data"`
 		NextCursor *string        `json:"nextCursor"`
 	}
-	if err := res.Decode(&pg); err != nil {
-		c.fail(w, r, s, err)
+	if !c.getJSON(w, r, s, "/v1/deliveries?"+q.Encode(), &pg) {
 		return
 	}
 	next := ""
@@ -657,18 +617,8 @@ func (c *Console) deliveryPage(w http.ResponseWriter, r *http.Request, s *sessio
 }
 
 func (c *Console) deliveryWith(w http.ResponseWriter, r *http.Request, s *session, resendErr *apiError) {
-	res, err := c.call(r.Context(), s, "GET", "/v1/deliveries/"+pathID(r), nil)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	if !res.OK() {
-		c.apiFailed(w, r, s, res)
-		return
-	}
 	var d deliveryView
-	if err := res.Decode(&d); err != nil {
-		c.fail(w, r, s, err)
+	if !c.getJSON(w, r, s, "/v1/deliveries/"+pathID(r), &d) {
 		return
 	}
 	var wh *webhook
@@ -699,19 +649,29 @@ func (c *Console) resend(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 func (c *Console) eventPage(w http.ResponseWriter, r *http.Request, s *session) {
-	res, err := c.call(r.Context(), s, "GET", "/v1/events/"+pathID(r), nil)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	if !res.OK() {
-		c.apiFailed(w, r, s, res)
-		return
-	}
 	var e eventView
-	if err := res.Decode(&e); err != nil {
-		c.fail(w, r, s, err)
+	if !c.getJSON(w, r, s, "/v1/events/"+pathID(r), &e) {
 		return
 	}
 	c.render(w, r, s, http.StatusOK, "event", &page{Data: e})
+}
+
+// getJSON GETs path from the API as the session's caller and decodes the
+// answer into dst; on any failure it renders the error page and reports
+// false.
+func (c *Console) getJSON(w http.ResponseWriter, r *http.Request, s *session, path string, dst any) bool {
+	res, err := c.call(r.Context(), s, "GET", path, nil)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return false
+	}
+	if !res.OK() {
+		c.apiFailed(w, r, s, res)
+		return false
+	}
+	if err := res.Decode(dst); err != nil {
+		c.fail(w, r, s, err)
+		return false
+	}
+	return true
 }
