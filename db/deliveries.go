@@ -181,22 +181,6 @@ func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 	return res, nil
 }
 
-// MatchingWebhooks returns the ids of the account's enabled webhooks that
-// subscribe to the event type and trigger source (and app id, when they
-// limit third-party events to some app ids).
-func (s *Store) MatchingWebhooks(ctx context.Context, accountID uuid.UUID, eventType, source, appID string) ([]uuid.UUID, error) {
-	ids := []uuid.UUID{}
-	err := s.db.SelectContext(ctx, &ids, `
-		SELECT id FROM webhooks
-		WHERE account_id = $1 AND enabled AND $2 = ANY(event_types) AND $3 = ANY(trigger_sources)
-		  AND ($3 <> 'third_party_app' OR cardinality(app_ids) = 0 OR $4 = ANY(app_ids))
-		ORDER BY id`, accountID, eventType, source, appID)
-	if err != nil {
-		return nil, fmt.Errorf("matching webhooks: %w", translate(err))
-	}
-	return ids, nil
-}
-
 // DeliveryTarget is what one attempt needs: the delivery, the webhook as it is
 // now (nil fields when it was deleted) and the event.
 type DeliveryTarget struct {
