@@ -157,13 +157,9 @@ func (a *Activities) stopPending(ctx context.Context, c db.HealthChange, disable
 	if !disabled || a.Publisher == nil {
 		return nil
 	}
-	pending, err := a.Store.PendingDeliveries(ctx, c.WebhookID)
+	ids, err := a.Store.PendingWorkflows(ctx, c.WebhookID)
 	if err != nil {
 		return err
-	}
-	ids := make([]string, 0, len(pending))
-	for _, p := range pending {
-		ids = append(ids, p.WorkflowID)
 	}
 	a.Publisher.SignalAll(ctx, ids, flow.WebhookChange{WebhookID: c.WebhookID.String(), Reason: "webhook was disabled: " + reason})
 	return nil

@@ -498,12 +498,12 @@ func (s *Store) ListDeliveries(ctx context.Context, accountID uuid.UUID, f Deliv
 	return out, nil
 }
 
-// PendingDeliveries lists the unfinished deliveries of a webhook, so their
-// workflows can be told it was disabled or deleted.
-func (s *Store) PendingDeliveries(ctx context.Context, webhookID uuid.UUID) ([]Delivery, error) {
-	out := []Delivery{}
+// PendingWorkflows lists the workflows making a webhook's unfinished
+// deliveries, so they can be told it was disabled or deleted.
+func (s *Store) PendingWorkflows(ctx context.Context, webhookID uuid.UUID) ([]string, error) {
+	out := []string{}
 	err := s.db.SelectContext(ctx, &out, `
-		SELECT `+deliveryColumns+` FROM deliveries WHERE webhook_id = $1 AND status IN ('pending', 'retrying')`, webhookID)
+		SELECT DISTINCT workflow_id FROM deliveries WHERE webhook_id = $1 AND status IN ('pending', 'retrying')`, webhookID)
 	if err != nil {
 		return nil, fmt.Errorf("listing pending deliveries: %w", translate(err))
 	}

@@ -87,19 +87,15 @@ func (d *Dispatcher) StopDeliveries(webhookID uuid.UUID, reason string) {
 		defer d.signals.Done()
 		ctx, cancel := context.WithTimeout(d.bg, signalTimeout)
 		defer cancel()
-		pending, err := d.store.PendingDeliveries(ctx, webhookID)
+		ids, err := d.store.PendingWorkflows(ctx, webhookID)
 		if err != nil {
 			d.log.Warn("listing pending deliveries", "webhookId", webhookID, "err", err)
 			return
 		}
-		ids := make([]string, 0, len(pending))
-		for _, p := range pending {
-			ids = append(ids, p.WorkflowID)
-		}
 		d.pub.SignalAll(ctx, ids, flow.WebhookChange{WebhookID: webhookID.String(), Reason: reason})
 		if ctx.Err() != nil {
 			d.log.Warn("stopping pending deliveries was cut short; the rest stop at their next attempt",
-				"webhookId", webhookID, "pending", len(pending))
+				"webhookId", webhookID, "workflows", len(ids))
 		}
 	}()
 }
