@@ -9,7 +9,6 @@ import (
 	"os"
 
 	"github.com/esign-webhooks/esign-webhooks/apikey"
-	"github.com/esign-webhooks/esign-webhooks/config"
 	"github.com/esign-webhooks/esign-webhooks/db"
 )
 
@@ -32,18 +31,11 @@ func accounts(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("--plan must be trial, basic or professional, not %q", *plan)
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
-	store, err := db.Open(ctx, cfg.DatabaseURL, 2)
+	store, _, err := openMigrated(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if err := store.Migrate(ctx, cfg.Logger()); err != nil {
-		return err
-	}
 	key, err := apikey.Generate()
 	if err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/esign-webhooks/esign-webhooks/api"
-	"github.com/esign-webhooks/esign-webhooks/config"
 	"github.com/esign-webhooks/esign-webhooks/db"
 )
 
@@ -35,18 +34,11 @@ func consoleLink(ctx context.Context, args []string) error {
 	if *ttl <= 0 || *ttl > 15*time.Minute {
 		return errors.New("--ttl must be between 1s and 15m")
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
-	store, err := db.Open(ctx, cfg.DatabaseURL, 2)
+	store, cfg, err := openMigrated(ctx)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if err := store.Migrate(ctx, cfg.Logger()); err != nil {
-		return err
-	}
 	if _, err := store.Account(ctx, id); err != nil {
 		return fmt.Errorf("account %s: %w", id, err)
 	}

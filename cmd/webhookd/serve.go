@@ -160,17 +160,29 @@ func loadSecretsBox(cfg config.Config, log *slog.Logger) (*secretbox.Box, error)
 }
 
 func migrate(ctx context.Context) error {
+	store, _, err := openMigrated(ctx)
+	if err != nil {
+		return err
+	}
+	return store.Close()
+}
+
+// openMigrated opens a small store for a one-shot command (migrate,
+// accounts, console-link) with the schema brought up to date first.
+func openMigrated(ctx context.Context) (*db.Store, config.Config, error) {
 	cfg, err := config.Load()
 	if err != nil {
-		return err
+		return nil, config.Config{}, err
 	}
-	log := cfg.Logger()
 	store, err := db.Open(ctx, cfg.DatabaseURL, 2)
 	if err != nil {
-		return err
+		return nil, config.Config{}, err
 	}
-	defer store.Close()
-	return store.Migrate(ctx, log)
+	if err := store.Migrate(ctx, cfg.Logger()); err != nil {
+		store.Close()
+		return nil, config.Config{}, err
+	}
+	return store, cfg, nil
 }
 
 // maintain runs the periodic clean-ups every minute until ctx ends: it
