@@ -135,7 +135,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case e := <-d.queue:
-					err := d.start(ctx, e)
+					err := d.Start(ctx, e)
 					d.opts.Metrics.ObserveDispatch("queue", err)
 					if err != nil && ctx.Err() == nil {
 						d.log.Warn("starting delivery workflow; the sweep will retry", "eventId", e.ID, "err", err)
@@ -225,13 +225,12 @@ func (d *Dispatcher) backOff(ctx context.Context, e db.Event, cause error) {
 		"tries", tries, "retryIn", wait, "err", cause)
 }
 
-func (d *Dispatcher) start(ctx context.Context, e db.Event) error {
+// Start starts a stored event's workflow (the queue's path, and the
+// reconciler's restart of an event whose last run failed).
+func (d *Dispatcher) Start(ctx context.Context, e db.Event) error {
 	_, err := d.startEvent(ctx, e)
 	return err
 }
-
-// Restart starts an event's workflow again (see reconcile.Reconciler).
-func (d *Dispatcher) Restart(ctx context.Context, e db.Event) error { return d.start(ctx, e) }
 
 func (d *Dispatcher) startEvent(ctx context.Context, e db.Event) (publish.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -24,7 +24,7 @@ func convergence(e *e2etest.Env) (*dispatch.Dispatcher, *reconcile.Reconciler) {
 	rec := &reconcile.Reconciler{Store: e.Store, Workflows: e.Pub, Log: log, StaleAfter: time.Hour}
 	d := dispatch.New(e.Store, e.Pub, log,
 		dispatch.Options{StaleAfter: time.Minute, Reconciler: rec})
-	rec.Restart = d.Restart
+	rec.Restart = d.Start
 	return d, rec
 }
 

@@ -79,7 +79,7 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 		pub := api.NewPublisher(cfg, tc)
 		rec := &reconcile.Reconciler{Store: store, Workflows: pub, Log: log, StaleAfter: staleAfter(cfg)}
 		disp := dispatch.New(store, pub, log, dispatch.Options{Metrics: m, Reconciler: rec})
-		rec.Restart = disp.Restart
+		rec.Restart = disp.Start
 		g.Go(func() error { disp.Run(ctx); return nil })
 		g.Go(func() error { rec.Run(ctx, time.Minute); return nil })
 		apiHandler := api.New(api.Deps{Config: cfg, Log: log, Store: store, Box: box, Publisher: pub,
