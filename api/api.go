@@ -85,6 +85,7 @@ func New(d Deps) *echo.Echo {
 	e.HTTPErrorHandler = h.errorHandler
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
+	e.Use(requestBounds)
 	e.Use(bodyLimit(cfg.MaxBodyBytes))
 	e.Use(h.accessLog)
 	h.routes(e)

@@ -20,6 +20,9 @@ import (
 const (
 	CodeInvalidJSON          = "invalid_json"
 	CodeDuplicateKey         = "duplicate_key"
+	CodeJSONLimit            = "json_limit_exceeded"
+	CodeQueryTooLong         = "query_too_long"
+	CodeHeadersTooLarge      = "headers_too_large"
 	CodeUnsupportedMedia     = "unsupported_media_type"
 	CodeValidationFailed     = "validation_failed"
 	CodeNotFound             = "not_found"
@@ -141,9 +144,15 @@ func fromEcho(e *echo.HTTPError) *Error {
 	return apiError(e.Code, code, http.StatusText(e.Code))
 }
 
-// decode reads a JSON body strictly: one object, no unknown fields.
+// decode reads a management route's JSON body strictly: one object, no
+// unknown fields, within managementBody.
 func decode(c echo.Context, dst any) error {
-	raw, err := readJSONBody(c)
+	return decodeWithin(c, dst, managementBody)
+}
+
+// decodeWithin is decode with the limits of the route's own body.
+func decodeWithin(c echo.Context, dst any, lim jsonLimits) error {
+	raw, err := readJSONBody(c, lim)
 	if err != nil {
 		return err
 	}
@@ -153,7 +162,7 @@ func decode(c echo.Context, dst any) error {
 // decodeOptional is decode for a body that may be left out: an empty body
 // leaves dst as it is.
 func decodeOptional(c echo.Context, dst any) error {
-	raw, err := readJSONBody(c)
+	raw, err := readJSONBody(c, managementBody)
 	if err != nil || len(bytes.TrimSpace(raw)) == 0 {
 		return err
 	}

@@ -35,7 +35,7 @@ type publishResponse struct {
 // webhook, and a slow or unreachable Temporal never delays the answer.
 func (h *Handler) publishEvent(c echo.Context) error {
 	var req publishRequest
-	if err := decode(c, &req); err != nil {
+	if err := decodeWithin(c, &req, eventBody); err != nil {
 		return err
 	}
 	if len(req.Data) > h.cfg.MaxEventData {

@@ -74,7 +74,13 @@ func newEnvFull(t *testing.T, store *db.Store, overrides map[string]string, logs
 	ctx, stop := context.WithCancel(context.Background())
 	go disp.Run(ctx)
 	t.Cleanup(stop)
-	srv := httptest.NewServer(api.New(api.Deps{Config: cfg, Log: log, Store: store, Box: box, Publisher: pub, Dispatcher: disp}))
+	// The server and listener of the real process (timeouts, header bounds,
+	// JSON answers for what net/http refuses).
+	h := api.New(api.Deps{Config: cfg, Log: log, Store: store, Box: box, Publisher: pub, Dispatcher: disp})
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config = api.NewServer("", h, time.Minute)
+	srv.Listener = api.JSONErrors(srv.Listener)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &env{t: t, srv: srv, store: store, box: box, tc: tc, cfg: cfg}
 }

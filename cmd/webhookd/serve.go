@@ -90,19 +90,16 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{
-			Addr:              cfg.HTTPAddr,
-			Handler:           console.Handler(apiHandler, con),
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			// POST /v1/webhooks/{id}/test waits up to DeliveryTimeout+15s
-			// for the delivery before answering.
-			WriteTimeout: cfg.DeliveryTimeout + 30*time.Second,
-			IdleTimeout:  120 * time.Second,
+		// POST /v1/webhooks/{id}/test waits up to DeliveryTimeout+15s for
+		// the delivery before answering.
+		srv := api.NewServer(cfg.HTTPAddr, console.Handler(apiHandler, con), cfg.DeliveryTimeout+30*time.Second)
+		ln, err := api.Listen(cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", cfg.HTTPAddr, err)
 		}
 		g.Go(func() error {
 			log.Info("api listening", "addr", "http://"+cfg.HTTPAddr)
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("serving http: %w", err)
 			}
 			return nil
