@@ -106,12 +106,19 @@ type Webhookd struct {
 	Env    []string
 	APIURL string // http://HTTP_ADDR
 	LogDir string
+	// APIMetrics is METRICS_ADDR of the process serving the API (serve or
+	// api), empty for none; the worker serves no metrics here.
+	APIMetrics string
 
 	Serve, API, Worker *Proc
 }
 
 func (w *Webhookd) start(ctx context.Context, role string) (*Proc, error) {
-	p, err := StartProc("webhookd "+role, w.Bin, []string{role}, w.Env, w.LogDir+"/webhookd-"+role+".log")
+	env := w.Env
+	if role != "worker" && w.APIMetrics != "" {
+		env = append(env[:len(env):len(env)], "METRICS_ADDR="+w.APIMetrics)
+	}
+	p, err := StartProc("webhookd "+role, w.Bin, []string{role}, env, w.LogDir+"/webhookd-"+role+".log")
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +156,17 @@ func (w *Webhookd) SwitchToSplit(ctx context.Context) error {
 		return err
 	}
 	return w.StartAPI(ctx)
+}
+
+// APIPID is the pid of the process serving the API now.
+func (w *Webhookd) APIPID() int {
+	if w.API != nil {
+		return w.API.PID()
+	}
+	if w.Serve != nil {
+		return w.Serve.PID()
+	}
+	return 0
 }
 
 // StopAll stops every webhookd process.

@@ -18,7 +18,7 @@ func (rep *Report) Rows() [][2]string {
 	if rep.Converged {
 		conv = fmt.Sprintf("%.1f s", rep.ConvergeAfterS)
 	}
-	return [][2]string{
+	rows := [][2]string{
 		{"events accepted (2xx)", fmt.Sprintf("%d", rep.EventsAccepted)},
 		{"events never accepted (gave up retrying)", fmt.Sprintf("%d", rep.Publish.NeverAccept)},
 		{"deliveries expected", fmt.Sprintf("%d", r.Expected)},
@@ -31,6 +31,15 @@ func (rep *Report) Rows() [][2]string {
 		{"not converged (pending/retrying)", fmt.Sprintf("%d", r.NotConverged)},
 		{"time to converge after the last fault", conv},
 	}
+	if sk := rep.Soak; sk != nil {
+		rows = append(rows,
+			[2]string{"soak: requests (hostile) in s", fmt.Sprintf("%d (%d) in %.0f s, %d keys at %g/s", sk.Requests, sk.Hostile, sk.DurationS, sk.Keys, sk.PerKeyPerS)},
+			[2]string{"soak: 5xx / 4xx not JSON", fmt.Sprintf("%d / %d", sk.ServerErrors, sk.NotJSON)},
+			[2]string{"soak: API RSS start / peak / after", fmt.Sprintf("%.0f / %.0f / %.0f MB", sk.RSSStartMB, sk.RSSPeakMB, sk.RSSEndMB)},
+			[2]string{"soak: API goroutines start / peak / after", fmt.Sprintf("%d / %d / %d", sk.GoroutinesStart, sk.GoroutinesPeak, sk.GoroutinesEnd)},
+			[2]string{"soak: slow-loris connections held / closed by the server", fmt.Sprintf("%d / %d", sk.SlowHeld, sk.SlowClosed)})
+	}
+	return rows
 }
 
 // Print writes the table, the disagreements by kind and the timeline.
@@ -45,6 +54,18 @@ func (rep *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nreceiver POSTs %d; attempt rows %d (reached %d, maybe reached %d, unfinished %d, re-sent try>1 %d); publish retries %d; signature failures %d; attempts schema: try=%v finished_at=%v; synchronous_commit=%s\n",
 		r.Posts, r.AttemptRows, r.AttemptsReached, r.AttemptsMaybe, r.AttemptsUnfinshed, r.AttemptsResent,
 		rep.Publish.Retries, rep.SignatureFailures, rep.Schema.Try, rep.Schema.FinishedAt, rep.Settings.SynchronousCommit)
+	if sk := rep.Soak; sk != nil {
+		keys := make([]string, 0, len(sk.ByAnswer))
+		for k := range sk.ByAnswer {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprint(w, "soak answers:")
+		for _, k := range keys {
+			fmt.Fprintf(w, " %s=%d", k, sk.ByAnswer[k])
+		}
+		fmt.Fprintln(w)
+	}
 	if len(rep.Webhooks) > 0 {
 		names := make([]string, 0, len(rep.Webhooks))
 		for n := range rep.Webhooks {

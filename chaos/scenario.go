@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -33,9 +34,12 @@ type Config struct {
 	TemporalAddress string
 	TaskQueue       string
 	APIAddr         string // HTTP_ADDR of webhookd (127.0.0.1:port)
-	LogDir          string
-	RetrySchedule   string // DELIVERY_RETRY_SCHEDULE
-	DeliveryTimeout string // DELIVERY_TIMEOUT
+	MetricsAddr     string // METRICS_ADDR of the process serving the API; optional
+	// APIRequestsPerSecond is RATE_LIMIT_REQUESTS_PER_SECOND (0: the default).
+	APIRequestsPerSecond float64
+	LogDir               string
+	RetrySchedule        string // DELIVERY_RETRY_SCHEDULE
+	DeliveryTimeout      string // DELIVERY_TIMEOUT
 
 	Receivers []ReceiverSpec
 	Rate      float64       // events per second, published throughout
@@ -60,6 +64,7 @@ type Run struct {
 	Account   Account
 	DB        *sql.DB
 	Timeline  []Mark
+	Soak      *SoakStats // set by a Soak step
 	start     time.Time
 }
 
@@ -91,6 +96,7 @@ type Report struct {
 	Timeline          []Mark            `json:"timeline"`
 	Schema            Schema            `json:"attemptsSchema"`
 	SignatureFailures int               `json:"signatureFailures"`
+	Soak              *SoakStats        `json:"soak,omitempty"`
 	Settings          Settings          `json:"settings"`
 	Webhooks          map[string]string `json:"webhooks"` // receiver name → webhook id
 	Errors            []string          `json:"errors,omitempty"`
@@ -109,7 +115,7 @@ type Settings struct {
 
 // Failed says whether the run must fail.
 func (rep *Report) Failed() bool {
-	return !rep.Converged || rep.Result.Failed() || len(rep.Errors) > 0
+	return !rep.Converged || rep.Result.Failed() || len(rep.Errors) > 0 || (rep.Soak != nil && rep.Soak.Failed())
 }
 
 // Execute runs a scenario: webhookd serve, an account, the webhooks, steady
@@ -146,7 +152,11 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 		// Check overdue deliveries against their workflow within the run's
 		// convergence wait (a lost commit, say), not after the default 5m.
 		"RECONCILE_AFTER=20s")
-	wd := &Webhookd{Bin: cfg.Bin, Env: env, APIURL: "http://" + cfg.APIAddr, LogDir: cfg.LogDir}
+	if cfg.APIRequestsPerSecond > 0 {
+		rps := strconv.FormatFloat(cfg.APIRequestsPerSecond, 'f', -1, 64)
+		env = append(env, "RATE_LIMIT_REQUESTS_PER_SECOND="+rps, "RATE_LIMIT_REQUESTS_BURST="+rps)
+	}
+	wd := &Webhookd{Bin: cfg.Bin, Env: env, APIURL: "http://" + cfg.APIAddr, LogDir: cfg.LogDir, APIMetrics: cfg.MetricsAddr}
 	run.Webhookd = wd
 	defer wd.StopAll()
 
@@ -247,6 +257,7 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 		rep.Webhooks[r.Name] = r.WebhookID()
 	}
 	rep.SignatureFailures = run.Receivers.SigFailures()
+	rep.Soak = run.Soak
 	rep.Timeline = run.Timeline
 	return rep, nil
 }

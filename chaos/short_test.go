@@ -31,6 +31,7 @@ func ShortScenario() Config {
 			withSettle(SplitMode(), 2*time.Second),
 			withSettle(KillWorker(500*time.Millisecond), 4*time.Second),
 			withSettle(ReceiverDown("downtime", 5*time.Second), time.Second),
+			Soak(SoakSpec{Duration: 8 * time.Second, Keys: 2, PerKey: 10, Slow: 2, Cooldown: 3 * time.Second}),
 		},
 		Tail:           time.Second,
 		ConvergeWithin: 45 * time.Second,
@@ -61,15 +62,11 @@ func TestShortChaos(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	apiAddr := ln.Addr().String()
-	ln.Close()
+	apiAddr, metricsAddr := freeAddr(t), freeAddr(t)
 
 	cfg := ShortScenario()
 	cfg.Bin, cfg.DatabaseURL, cfg.TemporalAddress, cfg.APIAddr = bin, dbURL, taddr, apiAddr
+	cfg.MetricsAddr = metricsAddr
 	cfg.TaskQueue = fmt.Sprintf("chaos-%d", time.Now().UnixNano())
 	cfg.LogDir = t.TempDir()
 	cfg.Logf = t.Logf
@@ -91,6 +88,16 @@ func TestShortChaos(t *testing.T) {
 		}
 		t.Fatal("the fault suite failed: see the table above")
 	}
+}
+
+// freeAddr is a loopback address no one listens on now.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 func tail(s string, n int) string {

@@ -49,6 +49,11 @@ rm -f "$DATA"/temporal-*.db "$DATA"/temporal-*.db-wal "$DATA"/temporal-*.db-shm 
 
 ensure_temporal_cli
 cd "$ROOT"
+# The request body decoder, fuzzed longer than make test does.
+for target in FuzzScanJSON FuzzDecode; do
+  log "fuzzing $target for ${CHAOS_FUZZTIME:-2m}"
+  go test ./api -run '^$' -fuzz "^$target\$" -fuzztime "${CHAOS_FUZZTIME:-2m}"
+done
 log "building .bin/webhookd and .bin/chaos"
 go build -o "$BIN/webhookd" ./cmd/webhookd
 go build -o "$BIN/chaos" ./cmd/chaos

@@ -32,3 +32,10 @@ if [ -n "$unformatted" ]; then log "gofmt needed: $unformatted"; exit 1; fi
 run_linters
 log "go test (DATABASE_URL=$DATABASE_URL TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS)"
 go test -race -count=1 -timeout 12m "$@" ./...
+# A short fuzz of the request body decoder (make chaos fuzzes longer).
+if [ $# -eq 0 ]; then
+  for target in FuzzScanJSON FuzzDecode; do
+    log "fuzzing $target for ${FUZZTIME:-10s}"
+    go test ./api -run '^$' -fuzz "^$target\$" -fuzztime "${FUZZTIME:-10s}"
+  done
+fi

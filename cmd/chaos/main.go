@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -36,6 +37,9 @@ type options struct {
 	receiverDown, pgDown                                   time.Duration
 	converge, maxTotal                                     time.Duration
 	retry, timeout                                         string
+	soak                                                   time.Duration
+	soakKeys                                               int
+	soakRate                                               float64
 }
 
 func main() {
@@ -50,13 +54,16 @@ func main() {
 	flag.IntVar(&o.temporalPort, "temporal-port", 7272, "Temporal dev server port")
 	flag.IntVar(&o.temporalUIPort, "temporal-ui-port", 7273, "Temporal dev server UI port")
 	flag.Float64Var(&o.rate, "rate", 3, "events per second, published throughout")
-	flag.IntVar(&o.maxEvents, "max-events", 1500, "bound on the events published")
+	flag.IntVar(&o.maxEvents, "max-events", 5000, "bound on the events published")
 	flag.DurationVar(&o.receiverDown, "receiver-down", 60*time.Second, "how long one receiver is down")
 	flag.DurationVar(&o.pgDown, "pg-down", 10*time.Second, "how long PostgreSQL is stopped")
 	flag.DurationVar(&o.converge, "converge", 5*time.Minute, "bound on the wait for convergence after the last fault")
-	flag.DurationVar(&o.maxTotal, "max-total", 15*time.Minute, "hard bound on the whole run")
+	flag.DurationVar(&o.maxTotal, "max-total", 30*time.Minute, "hard bound on the whole run")
 	flag.StringVar(&o.retry, "retry-schedule", "1s,2s,5s,10s,20s,30s,30s,30s", "DELIVERY_RETRY_SCHEDULE")
 	flag.StringVar(&o.timeout, "delivery-timeout", "2s", "DELIVERY_TIMEOUT")
+	flag.DurationVar(&o.soak, "soak", 10*time.Minute, "hostile soak: mixed valid and hostile requests, last step (0: none)")
+	flag.IntVar(&o.soakKeys, "soak-keys", 4, "API keys of the soak, each at its rate limit")
+	flag.Float64Var(&o.soakRate, "soak-rate", 20, "RATE_LIMIT_REQUESTS_PER_SECOND of the suite's API, and each soak key's rate")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -100,8 +107,9 @@ func run(ctx context.Context, o options) (int, error) {
 
 	cfg := chaos.Config{
 		Bin: o.bin, DatabaseURL: o.dbURL, TemporalAddress: fmt.Sprintf("127.0.0.1:%d", o.temporalPort),
-		TaskQueue: "chaos", APIAddr: o.apiAddr, LogDir: o.dataDir,
-		RetrySchedule: o.retry, DeliveryTimeout: o.timeout,
+		TaskQueue: "chaos", APIAddr: o.apiAddr, LogDir: o.dataDir, MetricsAddr: metricsAddr(o.apiAddr),
+		APIRequestsPerSecond: o.soakRate,
+		RetrySchedule:        o.retry, DeliveryTimeout: o.timeout,
 		Receivers: []chaos.ReceiverSpec{
 			{Name: "steady"},
 			{Name: "flaky", FailFirst: 2},
@@ -139,6 +147,9 @@ func run(ctx context.Context, o options) (int, error) {
 		Quiet:          5 * time.Second,
 		Logf:           logf,
 	}
+	if o.soak > 0 {
+		cfg.Steps = append(cfg.Steps, chaos.Soak(chaos.SoakSpec{Duration: o.soak, Keys: o.soakKeys, PerKey: o.soakRate, Slow: 20, Cooldown: time.Minute}))
+	}
 	rep, err := chaos.Execute(ctx, cfg)
 	rep.Scenario = "full (make chaos)"
 	rep.Versions = versions(o)
@@ -155,6 +166,16 @@ func run(ctx context.Context, o options) (int, error) {
 		return 1, errors.New("lost, disagreeing or not converged deliveries (see the table)")
 	}
 	return 0, nil
+}
+
+// metricsAddr is the API's metrics address: the API port plus 2.
+func metricsAddr(apiAddr string) string {
+	host, port, err := net.SplitHostPort(apiAddr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil {
+		return ""
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+2))
 }
 
 func settle(s chaos.Step, d time.Duration) chaos.Step {
