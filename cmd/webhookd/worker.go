@@ -70,7 +70,9 @@ func temporalOptions(cfg config.Config, log *slog.Logger) (client.Options, error
 	return opts, nil
 }
 
-func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secretbox.Box, tc client.Client, m *metrics.Metrics) (worker.Worker, error) {
+// newWorker builds the worker and its activities (whose SweepSlots the
+// caller runs beside it).
+func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secretbox.Box, tc client.Client, m *metrics.Metrics) (worker.Worker, *activities.Activities, error) {
 	acts := &activities.Activities{
 		Store:   store,
 		Box:     box,
@@ -105,5 +107,5 @@ func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secret
 	})
 	workflows.Register(w)
 	w.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
-	return w, nil
+	return w, acts, nil
 }

@@ -141,6 +141,9 @@ func StartWorker(t testing.TB, tc client.Client, store *db.Store, box *secretbox
 	if err := w.Start(); err != nil {
 		t.Fatalf("starting worker: %v", err)
 	}
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	t.Cleanup(stopSweep)
+	go activities.SweepSlots(sweepCtx, acts, activities.SweepEvery)
 	t.Cleanup(w.Stop)
 }
 
