@@ -71,7 +71,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 	started := a.now()
 	// One round trip: the delivery, webhook and event, and the attempt row
 	// opened before the request leaves.
-	gate := db.GateInput{Reservation: in.Reservation, Lease: leaseTTL, Queue: queueAs(ctx)}
+	gate := db.GateInput{Reservation: in.Reservation, Lease: leaseTTL, Queue: queueAs(ctx), Worker: a.Worker}
 	t, err := a.Store.StartAttempt(ctx, id, in.Series, in.Attempt, in.Test, started, gate)
 	if isNotFound(err) {
 		// The workflow recorded this delivery, so the database lost it

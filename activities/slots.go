@@ -94,8 +94,9 @@ func (a *Activities) wake(ctx context.Context, w db.Waiter) {
 }
 
 // SweepSlots hands the slots of lost requests (expired leases) to the
-// waiting deliveries of their webhooks and wakes those, every interval,
-// until ctx ends. Every worker runs it beside a's worker; they skip what
+// waiting deliveries of their webhooks and wakes those (and the waiters of
+// dead workers, once), every interval, until ctx ends; it also keeps
+// a.Worker seen. Every worker runs it beside a's worker; they skip what
 // another holds. (A function, not a method: every exported method of
 // Activities is registered as an activity.)
 func SweepSlots(ctx context.Context, a *Activities, every time.Duration) {
@@ -108,7 +109,7 @@ func SweepSlots(ctx context.Context, a *Activities, every time.Duration) {
 			return
 		case <-tick.C:
 		}
-		ws, err := a.Store.HandFreedSlots(ctx)
+		ws, err := a.Store.HandFreedSlots(ctx, a.Worker)
 		if err != nil {
 			// Logged once per kind while the database is away.
 			if err.Error() != lastErr && ctx.Err() == nil {

@@ -50,20 +50,23 @@ type ThrottleResult struct {
 	NoFault ThrottleRun `json:"noFault"`
 	Kill    ThrottleRun `json:"workerKill"`
 
-	KillAtS         float64 `json:"killAtS"` // since the kill run's first POST
-	PerSBeforeKill  float64 `json:"postsPerSBeforeKill"`
-	PerSFirst5s     float64 `json:"postsPerSFirst5sAfterKill"`
-	PerSAfterKill   float64 `json:"postsPerSAfterKill"` // kill to the run's last POST
-	MinWindowPerS   float64 `json:"minWindowPostsPerSAfterKill"`
-	RecoverS        float64 `json:"recoverS"` // kill to the end of the first window back at ≥ 90 % of the no-fault rate after the trough
-	RunTimeRatio    float64 `json:"runTimeRatio"`
-	MaxInFlight     int     `json:"maxInFlight"`
-	ExtraPosts      int     `json:"extraPostsFromCrash"`
-	AttemptRows     int     `json:"attemptRows"`
-	UnfinishedRows  int     `json:"unfinishedAttemptRows"`
-	ResentRows      int     `json:"resentAttemptRows"` // try > 1
-	AllDelivered    bool    `json:"allDelivered"`
-	KilledInFlight  int     `json:"inFlightAtKill"`
+	KillAtS        float64 `json:"killAtS"` // since the kill run's first POST
+	PerSBeforeKill float64 `json:"postsPerSBeforeKill"`
+	PerSFirst5s    float64 `json:"postsPerSFirst5sAfterKill"`
+	PerSAfterKill  float64 `json:"postsPerSAfterKill"` // kill to the run's last POST
+	MinWindowPerS  float64 `json:"minWindowPostsPerSAfterKill"`
+	// Kill to the end of the first window after the trough back at ≥ 90 %
+	// of the rate before the kill, and of IdealPerS (-1: never).
+	RecoverS       float64 `json:"recoverS"`
+	RecoverIdealS  float64 `json:"recoverIdealS"`
+	RunTimeRatio   float64 `json:"runTimeRatio"`
+	MaxInFlight    int     `json:"maxInFlight"`
+	ExtraPosts     int     `json:"extraPostsFromCrash"`
+	AttemptRows    int     `json:"attemptRows"`
+	UnfinishedRows int     `json:"unfinishedAttemptRows"`
+	ResentRows     int     `json:"resentAttemptRows"` // try > 1
+	AllDelivered   bool    `json:"allDelivered"`
+	KilledInFlight int     `json:"inFlightAtKill"`
 }
 
 // ThrottleRun is one run of Events events.
@@ -74,6 +77,7 @@ type ThrottleRun struct {
 	Delivered   int     `json:"delivered"` // distinct webhook-ids
 	Succeeded   int     `json:"succeeded"` // in the delivery log
 	MaxInFlight int     `json:"maxInFlight"`
+	PerSecond   []int   `json:"postsPerSecond"` // from the first POST
 }
 
 // ExecuteThrottle runs the throttle scenario on a migrated (or empty)
@@ -116,6 +120,13 @@ func ExecuteThrottle(ctx context.Context, cfg ThrottleConfig) (rep *Report, err 
 	defer second.Stop(15 * time.Second)
 
 	tr := &throttleRun{cfg: cfg, db: db, wd: wd}
+	// Warm up both workers (no limit, a few events), so the first run
+	// measures the throttle, not fresh processes.
+	warm := tr.cfg
+	warm.Events, warm.MaxConcurrency, warm.Delay = 20, 100, 0
+	if _, err := (&throttleRun{cfg: warm, db: db, wd: wd}).run(ctx, "warm-up", nil); err != nil {
+		return rep, err
+	}
 	cfg.Logf("throttle: %d events, no fault", cfg.Events)
 	base, err := tr.run(ctx, "nofault", nil)
 	res.NoFault = base.summary()
@@ -214,6 +225,10 @@ func (o runOutcome) summary() ThrottleRun {
 	}
 	if n := len(o.arrivals); n > 1 {
 		r.PostsPerS = round2(float64(n-1) / o.arrivals[n-1].Sub(o.arrivals[0]).Seconds())
+		r.PerSecond = make([]int, int(o.arrivals[n-1].Sub(o.arrivals[0])/time.Second)+1)
+		for _, t := range o.arrivals {
+			r.PerSecond[int(t.Sub(o.arrivals[0])/time.Second)]++
+		}
 	}
 	return r
 }
@@ -238,8 +253,7 @@ func (res *ThrottleResult) measure(base, kill runOutcome) {
 	res.PerSAfterKill = round2(float64(count(at, k, last.Add(time.Nanosecond))) / last.Sub(k).Seconds())
 	// The trough: the slowest window of the 15 s after the kill (while
 	// the queue is still long); back: the end of the first window after
-	// it at ≥ 90 % of the no-fault rate.
-	target := 0.9 * res.NoFault.PostsPerS
+	// it at ≥ 90 % of the rate before the kill (and of the ideal rate).
 	rate := func(t time.Time) float64 { return float64(count(at, t, t.Add(window))) / window.Seconds() }
 	end := k.Add(15 * time.Second)
 	if end.After(last.Add(-window)) {
@@ -252,16 +266,18 @@ func (res *ThrottleResult) measure(base, kill runOutcome) {
 		}
 	}
 	res.MinWindowPerS = round2(minRate)
-	if minRate >= target {
-		return // no trough: RecoverS 0
-	}
-	for t := minAt; !t.After(last.Add(-window)); t = t.Add(100 * time.Millisecond) {
-		if rate(t) >= target {
-			res.RecoverS = round2(t.Add(window).Sub(k).Seconds())
-			return
+	back := func(target float64) float64 {
+		if minRate >= target {
+			return 0 // no trough
 		}
+		for t := minAt; !t.After(last.Add(-window)); t = t.Add(100 * time.Millisecond) {
+			if rate(t) >= target {
+				return round2(t.Add(window).Sub(k).Seconds())
+			}
+		}
+		return -1
 	}
-	res.RecoverS = round2(last.Sub(k).Seconds()) // never back before the queue drained
+	res.RecoverS, res.RecoverIdealS = back(0.9*res.PerSBeforeKill), back(0.9*res.IdealPerS)
 }
 
 // count is how many of at fall in [from, to).

@@ -245,6 +245,9 @@ type GateInput struct {
 	// place if it is in it already) and a freed slot is handed to it.
 	// Empty: no queue, the caller polls.
 	Queue string
+	// Worker names the worker process making the attempt (its sweep
+	// keeps it seen, see HandFreedSlots); "" is always presumed live.
+	Worker string
 }
 
 // reservationGrace is how late a reservation may come back and still be
@@ -325,11 +328,13 @@ func (s *Store) StartAttempt(ctx context.Context, deliveryID uuid.UUID, series, 
 			RETURNING l.slot
 		), queued AS (
 			-- Full: wait in line (the first place kept on a later poll).
-			INSERT INTO webhook_waiters AS q (webhook_id, delivery_id, series, workflow_id)
-			SELECT dec.webhook_id, $1, $2, $9 FROM dec
+			INSERT INTO webhook_waiters AS q (webhook_id, delivery_id, series, workflow_id, worker)
+			SELECT dec.webhook_id, $1, $2, $9, $10 FROM dec
 			WHERE NOT $4 AND $9 <> '' AND dec.decision IN ('send', 'take') AND NOT EXISTS (SELECT 1 FROM took)
-			ON CONFLICT (delivery_id) DO UPDATE SET series = EXCLUDED.series, workflow_id = EXCLUDED.workflow_id
-			WHERE (q.series, q.workflow_id) IS DISTINCT FROM (EXCLUDED.series, EXCLUDED.workflow_id)
+			ON CONFLICT (delivery_id) DO UPDATE SET series = EXCLUDED.series, workflow_id = EXCLUDED.workflow_id,
+				worker = EXCLUDED.worker, poked = false
+			WHERE (q.series, q.workflow_id, q.worker, q.poked) IS DISTINCT FROM
+				(EXCLUDED.series, EXCLUDED.workflow_id, EXCLUDED.worker, false)
 		), dequeued AS (
 			DELETE FROM webhook_waiters WHERE delivery_id = $1 AND EXISTS (SELECT 1 FROM took)
 		), rate AS (
@@ -351,7 +356,7 @@ func (s *Store) StartAttempt(ctx context.Context, deliveryID uuid.UUID, series, 
 			(SELECT slot FROM dec WHERE decision IN ('reserve', 'wait')) AS reserved_for,
 			coalesce((SELECT slot FROM took), 0) AS slot
 		FROM t`,
-		deliveryID, series, number, test, startedAt, g.Reservation, g.Lease.Seconds(), reservationGrace.Seconds(), g.Queue)
+		deliveryID, series, number, test, startedAt, g.Reservation, g.Lease.Seconds(), reservationGrace.Seconds(), g.Queue, g.Worker)
 	if err != nil {
 		return DeliveryTarget{}, fmt.Errorf("starting attempt: %w", translate(err))
 	}

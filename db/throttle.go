@@ -25,16 +25,23 @@ type Waiter struct {
 
 // nextWaiter is the CTE nx: the oldest waiter of the slot in CTE mine, if
 // that slot is kept (within the webhook's maximum), skipping waiters whose
-// delivery has moved on (the sweep deletes those) and one another
-// transaction is handing a slot to.
+// delivery has moved on (the sweep deletes those), waiters of a dead
+// worker (see liveWorker) and one another transaction is handing a slot to.
 const nextWaiter = `nx AS (
 			SELECT q.seq, q.delivery_id, q.series, q.workflow_id
 			FROM webhook_waiters q
 			JOIN deliveries d ON d.id = q.delivery_id AND d.series = q.series AND d.status IN ('pending', 'retrying')
-			WHERE q.webhook_id = (SELECT webhook_id FROM mine WHERE kept)
+			WHERE q.webhook_id = (SELECT webhook_id FROM mine WHERE kept) AND ` + liveWorker + `
 			ORDER BY q.seq LIMIT 1
 			FOR UPDATE OF q SKIP LOCKED
 		)`
+
+// liveWorker holds for a waiter q whose worker was seen within 3 s (its
+// sweep runs every second): a signal to a workflow cached by a dead worker
+// waits for Temporal's sticky timeout (5 s) before another worker runs it,
+// longer than the slot's hand-off lease.
+const liveWorker = `(q.worker = '' OR EXISTS (SELECT 1 FROM webhook_workers k
+			WHERE k.id = q.worker AND k.seen_at > clock_timestamp() - interval '3 seconds'))`
 
 // Lease names a concurrency slot taken by an attempt.
 type Lease struct {
@@ -64,13 +71,21 @@ func (s *Store) RenewLease(ctx context.Context, l Lease, ttl time.Duration) (boo
 // HandFreedSlots hands the free slots of webhooks that have waiters —
 // freed by an expired lease (a lost worker, or a waiter that never came
 // for a slot handed to it), or by a raised maximum — to their oldest
-// waiters, one each, and returns those waiters to signal. It also drops
-// waiters whose delivery moved on. Several workers may run it at once:
-// slots and waiters another one holds are skipped.
-func (s *Store) HandFreedSlots(ctx context.Context) ([]Waiter, error) {
+// waiters of live workers, one each, and returns the waiters to signal:
+// those, and the waiters of dead workers not signalled yet (poked), so
+// that their workflows move to a live worker and queue again from there,
+// keeping their place. It marks worker seen, and drops waiters whose
+// delivery moved on. Several workers may run it at once: slots and
+// waiters another one holds are skipped.
+func (s *Store) HandFreedSlots(ctx context.Context, worker string) ([]Waiter, error) {
 	out := []Waiter{}
 	err := s.selectPrepared(ctx, &out, `
-		WITH free AS (
+		WITH seen AS (
+			INSERT INTO webhook_workers (id, seen_at) SELECT $2, clock_timestamp() WHERE $2 <> ''
+			ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at
+		), gone AS (
+			DELETE FROM webhook_workers WHERE seen_at < now() - interval '1 day'
+		), free AS (
 			SELECT l.webhook_id, l.slot
 			FROM webhook_leases l JOIN webhooks w ON w.id = l.webhook_id
 			WHERE l.webhook_id IN (SELECT webhook_id FROM webhook_waiters)
@@ -86,7 +101,7 @@ func (s *Store) HandFreedSlots(ctx context.Context) ([]Waiter, error) {
 				SELECT q.seq, q.webhook_id, q.delivery_id, q.series, q.workflow_id
 				FROM webhook_waiters q
 				JOIN deliveries d ON d.id = q.delivery_id AND d.series = q.series AND d.status IN ('pending', 'retrying')
-				WHERE q.webhook_id = c.webhook_id
+				WHERE q.webhook_id = c.webhook_id AND `+liveWorker+`
 				ORDER BY q.seq LIMIT c.k
 				FOR UPDATE OF q SKIP LOCKED
 			) h
@@ -101,8 +116,15 @@ func (s *Store) HandFreedSlots(ctx context.Context) ([]Waiter, error) {
 		), stale AS (
 			DELETE FROM webhook_waiters q USING deliveries d
 			WHERE d.id = q.delivery_id AND (d.series <> q.series OR d.status NOT IN ('pending', 'retrying'))
+		), poked AS (
+			UPDATE webhook_waiters q SET poked = true
+			WHERE NOT q.poked AND NOT `+liveWorker+`
+			RETURNING q.seq, q.webhook_id, q.delivery_id, q.workflow_id
 		)
-		SELECT webhook_id, delivery_id, workflow_id FROM handed ORDER BY seq`, HandOffLease.Seconds())
+		SELECT webhook_id, delivery_id, workflow_id FROM (
+			SELECT seq, webhook_id, delivery_id, workflow_id FROM handed
+			UNION ALL SELECT seq, webhook_id, delivery_id, workflow_id FROM poked
+		) w ORDER BY seq`, HandOffLease.Seconds(), worker)
 	if err != nil {
 		return nil, fmt.Errorf("handing freed slots: %w", translate(err))
 	}

@@ -264,16 +264,16 @@ func TestExpiredLeaseToOldestWaiter(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	if w, err := s.HandFreedSlots(ctx); err != nil || len(w) != 0 {
+	if w, err := s.HandFreedSlots(ctx, ""); err != nil || len(w) != 0 {
 		t.Fatalf("sweep with every lease live: %v %v", w, err)
 	}
 	expire(t, s, ds[0]) // a's worker is lost
-	w, err := s.HandFreedSlots(ctx)
+	w, err := s.HandFreedSlots(ctx, "")
 	if err != nil || len(w) != 1 || w[0].DeliveryID != ds[2].ID || w[0].WorkflowID != "wf-0" {
 		t.Fatalf("sweep: %+v %v, want the oldest waiter", w, err)
 	}
 	wantWaiters(t, s, hook, ds[3], ds[4])
-	if w, _ := s.HandFreedSlots(ctx); len(w) != 0 {
+	if w, _ := s.HandFreedSlots(ctx, ""); len(w) != 0 {
 		t.Fatalf("second sweep handed %+v again", w)
 	}
 	// a's late answer frees nothing: the slot is no longer its own.
@@ -282,7 +282,7 @@ func TestExpiredLeaseToOldestWaiter(t *testing.T) {
 	}
 	// ds[2] never comes: its hand-off lease expires and the slot moves on.
 	expire(t, s, ds[2])
-	if w, _ := s.HandFreedSlots(ctx); len(w) != 1 || w[0].DeliveryID != ds[3].ID {
+	if w, _ := s.HandFreedSlots(ctx, ""); len(w) != 1 || w[0].DeliveryID != ds[3].ID {
 		t.Fatalf("after the hand-off expired: %+v", w)
 	}
 	if late := queue(t, s, ds[2], "wf-0"); late.Gate != db.GateFull {
@@ -310,14 +310,55 @@ func TestRenewKeepsLiveLease(t *testing.T) {
 	if g := queue(t, s, ds[1], "wf-1"); g.Gate != db.GateFull {
 		t.Fatalf("a renewed lease was taken: %s", g.Gate)
 	}
-	if w, _ := s.HandFreedSlots(ctx); len(w) != 0 {
+	if w, _ := s.HandFreedSlots(ctx, ""); len(w) != 0 {
 		t.Fatalf("sweep took a renewed lease: %+v", w)
 	}
 	expire(t, s, ds[0])
-	if w, _ := s.HandFreedSlots(ctx); len(w) != 1 || w[0].DeliveryID != ds[1].ID {
+	if w, _ := s.HandFreedSlots(ctx, ""); len(w) != 1 || w[0].DeliveryID != ds[1].ID {
 		t.Fatalf("sweep after expiry: %+v", w)
 	}
 	if ok, err := s.RenewLease(ctx, lease, time.Minute); err != nil || ok {
 		t.Fatalf("renewed a lease handed to another: %v %v", ok, err)
+	}
+}
+
+// A waiter queued by a dead worker (not seen for 3 s) is passed over: its
+// workflow would run only after Temporal's sticky timeout. The sweep
+// signals it once (poked), and it queues again from a live worker in its
+// old place.
+func TestDeadWorkersWaiterPassedOver(t *testing.T) {
+	s, hook, ds := throttled(t, 1, nil, 4)
+	ctx := context.Background()
+	if _, err := s.HandFreedSlots(ctx, "live"); err != nil { // the live worker is seen
+		t.Fatal(err)
+	}
+	if _, err := s.DB().Exec(`INSERT INTO webhook_workers (id, seen_at) VALUES ('dead', now() - interval '10 seconds')`); err != nil {
+		t.Fatal(err)
+	}
+	a := start(t, s, ds[0], db.GateInput{Queue: "wf-a", Worker: "live"})
+	start(t, s, ds[1], db.GateInput{Queue: "wf-dead", Worker: "dead"})
+	start(t, s, ds[2], db.GateInput{Queue: "wf-live", Worker: "live"})
+	wantWaiters(t, s, hook, ds[1], ds[2])
+
+	f := finished(t, s, a, 200, db.ThrottleSignal{})
+	if f.Woke == nil || f.Woke.DeliveryID != ds[2].ID {
+		t.Fatalf("woke %+v, want the oldest waiter of a live worker", f.Woke)
+	}
+	w, err := s.HandFreedSlots(ctx, "live")
+	if err != nil || len(w) != 1 || w[0].DeliveryID != ds[1].ID || w[0].WorkflowID != "wf-dead" {
+		t.Fatalf("sweep: %+v %v, want the dead worker's waiter signalled", w, err)
+	}
+	if w, _ := s.HandFreedSlots(ctx, "live"); len(w) != 0 {
+		t.Fatalf("signalled again: %+v", w)
+	}
+	// Its workflow runs on the live worker now: it keeps its place.
+	if g := start(t, s, ds[1], db.GateInput{Queue: "wf-dead", Worker: "live"}); g.Gate != db.GateFull {
+		t.Fatalf("requeued: %s", g.Gate)
+	}
+	start(t, s, ds[3], db.GateInput{Queue: "wf-3", Worker: "live"})
+	wantWaiters(t, s, hook, ds[1], ds[3])
+	b := start(t, s, ds[2], db.GateInput{Queue: "wf-live", Worker: "live"})
+	if f := finished(t, s, b, 200, db.ThrottleSignal{}); f.Woke == nil || f.Woke.DeliveryID != ds[1].ID {
+		t.Fatalf("woke %+v, want the requeued waiter first", f.Woke)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -81,6 +82,8 @@ func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secret
 		// Operational events start at once; the dispatcher's sweep (in
 		// the api process) is the backstop.
 		Publisher: &publish.Publisher{Client: tc, TaskQueue: cfg.TaskQueue},
+		// This process in the queues of full webhooks (see SweepSlots).
+		Worker: uuid.NewString(),
 		Client: egress.NewClient(egress.Options{
 			AllowCIDRs: cfg.AllowCIDRs,
 			Timeout:    cfg.DeliveryTimeout,

@@ -15,9 +15,24 @@ CREATE TABLE webhook_waiters (
     -- The workflow making the delivery (a DeliverBatch child's own id), to
     -- signal when a slot is handed to it.
     workflow_id text NOT NULL,
+    -- The worker process that queued it (webhook_workers; '' none): its
+    -- workflow is cached there, and a signal reaches it there first. A
+    -- slot is never handed to a waiter of a dead worker (it would come
+    -- only after Temporal's sticky timeout); the sweep signals such a
+    -- waiter once (poked) so that it queues again from a live worker,
+    -- keeping its place.
+    worker      text NOT NULL DEFAULT '',
+    poked       boolean NOT NULL DEFAULT false,
     queued_at   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX webhook_waiters_queue ON webhook_waiters (webhook_id, seq);
 
+-- Worker processes and when each was last seen (its sweep, every second).
+CREATE TABLE webhook_workers (
+    id      text PRIMARY KEY,
+    seen_at timestamptz NOT NULL
+);
+
 -- +goose Down
+DROP TABLE webhook_workers;
 DROP TABLE webhook_waiters;

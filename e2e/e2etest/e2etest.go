@@ -134,6 +134,7 @@ func StartWorker(t testing.TB, tc client.Client, store *db.Store, box *secretbox
 		Client:    egress.NewClient(egress.Options{AllowCIDRs: allow, Timeout: s.AttemptTimeout}),
 		Settings:  s,
 		Publisher: &publish.Publisher{Client: tc, TaskQueue: queue},
+		Worker:    "e2e-" + queue,
 	}
 	w := worker.New(tc, queue, worker.Options{WorkerStopTimeout: 5 * time.Second})
 	workflows.Register(w)
