@@ -417,7 +417,11 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 			UPDATE attempts SET duration_ms = $5, response_status = $6, response_body = $7, error = $8, finished_at = $9
 			WHERE delivery_id = $1 AND series = $2 AND number = $3 AND try = $4
 		), mine AS (
-			SELECT l.webhook_id, l.slot, l.slot <= w.max_concurrency AS kept
+			-- Kept for a waiter unless above the maximum, or the webhook is
+			-- throttled (the waiter would only find it so; the sweep hands
+			-- the slot on once the throttle is over).
+			SELECT l.webhook_id, l.slot,
+				l.slot <= w.max_concurrency AND coalesce(w.throttled_until <= clock_timestamp(), true) AS kept
 			FROM webhook_leases l JOIN webhooks w ON w.id = l.webhook_id
 			WHERE l.webhook_id = (SELECT webhook_id FROM deliveries WHERE id = $1)
 			  AND l.delivery_id = $1 AND l.series = $2 AND l.number = $3 AND l.try = $4

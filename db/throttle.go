@@ -68,7 +68,8 @@ func (s *Store) RenewLease(ctx context.Context, l Lease, ttl time.Duration) (boo
 	return n == 1, nil
 }
 
-// HandFreedSlots hands the free slots of webhooks that have waiters —
+// HandFreedSlots hands the free slots of unthrottled webhooks that have
+// waiters —
 // freed by an expired lease (a lost worker, or a waiter that never came
 // for a slot handed to it), or by a raised maximum — to their oldest
 // waiters of live workers, one each, and returns the waiters to signal:
@@ -90,6 +91,7 @@ func (s *Store) HandFreedSlots(ctx context.Context, worker string) ([]Waiter, er
 			FROM webhook_leases l JOIN webhooks w ON w.id = l.webhook_id
 			WHERE l.webhook_id IN (SELECT webhook_id FROM webhook_waiters)
 			  AND l.slot <= w.max_concurrency AND (l.expires_at IS NULL OR l.expires_at <= clock_timestamp())
+			  AND coalesce(w.throttled_until <= clock_timestamp(), true)
 			FOR UPDATE OF l SKIP LOCKED
 		), numbered AS (
 			SELECT webhook_id, slot, row_number() OVER (PARTITION BY webhook_id ORDER BY slot) AS n FROM free

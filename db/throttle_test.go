@@ -362,3 +362,31 @@ func TestDeadWorkersWaiterPassedOver(t *testing.T) {
 		t.Fatalf("woke %+v, want the requeued waiter first", f.Woke)
 	}
 }
+
+// A throttled webhook keeps its queue: a freed slot is not handed to a
+// waiter, who would only find the throttle; once it is over the sweep
+// hands it on.
+func TestThrottledWebhookKeepsItsQueue(t *testing.T) {
+	s, hook, ds := throttled(t, 1, nil, 2)
+	ctx := context.Background()
+	a := queue(t, s, ds[0], "wf-a")
+	queue(t, s, ds[1], "wf-b")
+	if _, err := s.DB().Exec(`UPDATE webhooks SET throttled_until = now() + interval '1 minute' WHERE id = $1`, hook); err != nil {
+		t.Fatal(err)
+	}
+	if f := finished(t, s, a, 200, db.ThrottleSignal{}); f.Woke != nil {
+		t.Fatalf("woke %+v while throttled", f.Woke)
+	}
+	if _, err := s.DB().Exec(`UPDATE webhooks SET throttled_until = now() + interval '1 minute' WHERE id = $1`, hook); err != nil {
+		t.Fatal(err) // the 200 cleared it
+	}
+	if w, _ := s.HandFreedSlots(ctx, ""); len(w) != 0 {
+		t.Fatalf("sweep handed %+v while throttled", w)
+	}
+	if _, err := s.DB().Exec(`UPDATE webhooks SET throttled_until = now() WHERE id = $1`, hook); err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := s.HandFreedSlots(ctx, ""); len(w) != 1 || w[0].DeliveryID != ds[1].ID {
+		t.Fatalf("sweep after the throttle: %+v", w)
+	}
+}
