@@ -367,9 +367,11 @@ func TestQueuedDeliveriesWokenAfterWorkerKill(t *testing.T) {
 		t.Fatalf("%d requests for %d deliveries: want each once, plus at most the 2 the dead worker had in flight", len(at), len(ids))
 	}
 	// Woken, not polling: with the polling back-off (200 ms growing by
-	// half) the later of 40 deliveries at 4/s waited 5 or more times.
-	if wakes == 0 || timers > 2*n {
-		t.Fatalf("%d throttled waits and %d wake-ups for %d deliveries: want the waiters woken, at most 2 waits each on average",
+	// half) 40 deliveries at 4/s waited about 6 times each (~240 timers);
+	// woken, 1.5–1.7 each (a hand-off missed under load, or a waiter of
+	// the dead worker signalled to queue again, adds one).
+	if wakes == 0 || timers > 3*n {
+		t.Fatalf("%d throttled waits and %d wake-ups for %d deliveries: want the waiters woken, at most 3 waits each on average",
 			timers, wakes, n)
 	}
 }
