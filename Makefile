@@ -19,7 +19,7 @@ test-cluster: ## the e2e suite against a real Temporal server (PostgreSQL, 4 sha
 bench: ## delivery benchmarks against the engine's own floor (see README, Performance); TEMPORAL=cluster: on the real Temporal server
 	@TEMPORAL=$(TEMPORAL) scripts/bench.sh $(ARGS)
 
-chaos: ## fault suite: crashes and outages under load, delivery log vs receivers (README)
+chaos: ## fault suite: crashes and outages under load, delivery log vs receivers, then the throttle scenario (README)
 	@scripts/chaos.sh $(ARGS)
 
 screenshots: ## screenshots of every console page into docs/console (the browser tests, headless chromium)

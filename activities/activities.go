@@ -52,6 +52,10 @@ type Activities struct {
 	// dispatcher's sweep starts them).
 	Publisher *publish.Publisher
 	Log       *slog.Logger // optional
+	// Worker names this worker process in the queues of full webhooks
+	// (unique per process; SweepSlots keeps it seen). Empty: its waiters
+	// are always presumed live.
+	Worker string
 }
 
 func (a *Activities) now() time.Time {

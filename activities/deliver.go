@@ -71,7 +71,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 	started := a.now()
 	// One round trip: the delivery, webhook and event, and the attempt row
 	// opened before the request leaves.
-	gate := db.GateInput{Reservation: in.Reservation, Lease: a.Settings.AttemptTimeout + leaseMargin}
+	gate := db.GateInput{Reservation: in.Reservation, Lease: leaseTTL, Queue: queueAs(ctx), Worker: a.Worker}
 	t, err := a.Store.StartAttempt(ctx, id, in.Series, in.Attempt, in.Test, started, gate)
 	if isNotFound(err) {
 		// The workflow recorded this delivery, so the database lost it
@@ -94,7 +94,7 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 		return a.notSent(ctx, t, in)
 	}
 	if t.Try == 0 {
-		return throttled(t, in), nil
+		return throttled(t, in, gate.Queue != ""), nil
 	}
 	body, err := json.Marshal(Payload{
 		Event: t.EventType, EventID: t.EventID, TriggerSource: t.TriggerSource, AppID: t.AppID,
@@ -108,7 +108,11 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 		return flow.AttemptResult{}, err
 	}
 
+	// The slot's lease is short (a lost worker's slots come free soon):
+	// renewed while the request runs.
+	stopRenewing := a.keepLease(ctx, t, in)
 	status, respBody, retryAfter, sendErr := a.send(ctx, t, body, secrets, started)
+	stopRenewing()
 	duration := a.now().Sub(started)
 	if err := ctx.Err(); err != nil && sendErr != nil {
 		// The activity itself was cancelled (worker shutting down) or timed
@@ -173,10 +177,14 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.Attempt
 		th.Throttle = false
 	}
 	outcome.Reason = res.Reason
-	change, err := a.Store.FinishAttempt(recordCtx, attempt, outcome, signal, th)
+	fin, err := a.Store.FinishAttempt(recordCtx, attempt, outcome, signal, th)
 	if err != nil {
 		return flow.AttemptResult{}, err
 	}
+	if fin.Woke != nil {
+		a.wake(recordCtx, *fin.Woke)
+	}
+	change := fin.Change
 	if change != nil && res.Outcome == delivery.OutcomeRetry && change.ThrottledUntil != nil {
 		// A retry waits out the webhook's throttle (the log's next attempt
 		// time says so too): one wait in the history rather than two.
@@ -203,10 +211,6 @@ const (
 	DefaultThrottleMax  = 5 * time.Minute
 )
 
-// leaseMargin is how much longer than the attempt timeout a concurrency
-// slot stays taken by a request whose worker was lost.
-const leaseMargin = 10 * time.Second
-
 // throttles reports whether an answer throttles its webhook: a 429, 502,
 // 503 or 504, or any other failed answer with a Retry-After.
 func throttles(status int, retryAfter time.Duration) bool {
@@ -220,8 +224,10 @@ func throttles(status int, retryAfter time.Duration) bool {
 // Waits of a throttled attempt. Each is a timer and a marker in the
 // workflow's history (about six events), so they are never many: a
 // throttle is waited out at once (at least minThrottledWait), a
-// rate-limit reservation is one wait, to its slot, and a full webhook is
-// polled less and less often (fullWait).
+// rate-limit reservation is one wait, to its slot, and an attempt waiting
+// in a full webhook's queue is woken by a signal when a slot is handed to
+// it, polling only rarely in case the signal is lost (queuedWait); one
+// that could not queue polls less and less often (fullWait).
 const minThrottledWait = time.Second
 
 // fullWait is the wait before polling a webhook at its maximum concurrency
@@ -241,7 +247,8 @@ func fullWait(waits int) time.Duration {
 }
 
 // throttled is the answer for an attempt the webhook's throttle held back.
-func throttled(t db.DeliveryTarget, in DeliverInput) flow.AttemptResult {
+// queued says whether a full webhook queued the attempt (GateInput.Queue).
+func throttled(t db.DeliveryTarget, in DeliverInput, queued bool) flow.AttemptResult {
 	now := time.Now()
 	if t.GateNow != nil {
 		now = *t.GateNow
@@ -257,6 +264,9 @@ func throttled(t db.DeliveryTarget, in DeliverInput) flow.AttemptResult {
 		// The reservation, if any, is kept: its slot is spent already.
 		r.Reservation = in.Reservation
 		d := fullWait(in.Waits)
+		if r.Queued = queued; queued {
+			d = queuedWait(in.Waits)
+		}
 		r.Wait = d + rand.N(d/2+time.Millisecond)
 		r.Reason = fmt.Sprintf("%d requests in flight, the webhook's maximum", t.MaxConcurrency)
 	default: // GateThrottled

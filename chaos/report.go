@@ -13,6 +13,9 @@ import (
 
 // Rows is the table of a report: what and how many, in order.
 func (rep *Report) Rows() [][2]string {
+	if rep.Throttle != nil {
+		return rep.Throttle.Rows()
+	}
 	r := rep.Result
 	conv := "no (not within the bound)"
 	if rep.Converged {
@@ -49,6 +52,10 @@ func (rep *Report) Print(w io.Writer) {
 	fmt.Fprintln(w, "|---|---|")
 	for _, row := range rep.Rows() {
 		fmt.Fprintf(w, "| %s | %s |\n", row[0], row[1])
+	}
+	if rep.Throttle != nil {
+		rep.printEnd(w)
+		return
 	}
 	r := rep.Result
 	fmt.Fprintf(w, "\nreceiver POSTs %d; attempt rows %d (reached %d, maybe reached %d, unfinished %d, re-sent try>1 %d); publish retries %d; signature failures %d; attempts schema: try=%v finished_at=%v; synchronous_commit=%s\n",
@@ -110,6 +117,11 @@ func (rep *Report) Print(w io.Writer) {
 			fmt.Fprintf(w, "  %6.1f–%6.1f  %s%s\n", m.At, m.Until, m.Step, e)
 		}
 	}
+	rep.printEnd(w)
+}
+
+// printEnd writes the errors and the verdict.
+func (rep *Report) printEnd(w io.Writer) {
 	for _, e := range rep.Errors {
 		fmt.Fprintf(w, "error: %s\n", short(e, 400))
 	}
@@ -133,9 +145,36 @@ func (rep *Report) Write(dir string) (string, error) {
 		return "", err
 	}
 	b := buf.Bytes()
-	stamped := filepath.Join(dir, rep.StartedAt.UTC().Format("20060102T150405Z")+".json")
+	suffix := "" // the throttle scenario's results are kept apart
+	if rep.Throttle != nil {
+		suffix = "-throttle"
+	}
+	stamped := filepath.Join(dir, rep.StartedAt.UTC().Format("20060102T150405Z")+suffix+".json")
 	if err := os.WriteFile(stamped, b, 0o644); err != nil {
 		return "", err
 	}
-	return stamped, os.WriteFile(filepath.Join(dir, "latest.json"), b, 0o644)
+	return stamped, os.WriteFile(filepath.Join(dir, "latest"+suffix+".json"), b, 0o644)
+}
+
+// Rows is the throttle scenario's table.
+func (t *ThrottleResult) Rows() [][2]string {
+	f := func(v float64) string { return fmt.Sprintf("%.2f", v) }
+	return [][2]string{
+		{"webhook", fmt.Sprintf("max %d in flight, answers after %d ms: at most %.1f POSTs/s", t.MaxConcurrency, t.DelayMS, t.IdealPerS)},
+		{"events per run", fmt.Sprintf("%d", t.Events)},
+		{"no fault: run time (s), POSTs/s", f(t.NoFault.DurationS) + ", " + f(t.NoFault.PostsPerS)},
+		{"worker kill: run time (s), POSTs/s", f(t.Kill.DurationS) + ", " + f(t.Kill.PostsPerS)},
+		{"run time ratio (kill / no fault)", f(t.RunTimeRatio)},
+		{"kill at (s after the first POST); requests in flight then", fmt.Sprintf("%.2f; %d", t.KillAtS, t.KilledInFlight)},
+		{"POSTs/s before the kill", f(t.PerSBeforeKill)},
+		{"POSTs/s in the 5 s after the kill", f(t.PerSFirst5s)},
+		{"POSTs/s from the kill to the end", f(t.PerSAfterKill)},
+		{"slowest 2 s window after the kill (POSTs/s)", f(t.MinWindowPerS)},
+		{"time back to ≥ 90 % of the rate before the kill (s after the kill)", f(t.RecoverS)},
+		{"time back to ≥ 90 % of the ideal rate (s after the kill; -1 never)", f(t.RecoverIdealS)},
+		{"max in flight at the receiver", fmt.Sprintf("%d", t.MaxInFlight)},
+		{"extra POSTs caused by the crash", fmt.Sprintf("%d", t.ExtraPosts)},
+		{"attempt rows (unfinished, re-sent try>1)", fmt.Sprintf("%d (%d, %d)", t.AttemptRows, t.UnfinishedRows, t.ResentRows)},
+		{"every delivery arrived and succeeded", fmt.Sprintf("%v", t.AllDelivered)},
+	}
 }

@@ -101,6 +101,9 @@ type Report struct {
 	Webhooks          map[string]string `json:"webhooks"` // receiver name → webhook id
 	Errors            []string          `json:"errors,omitempty"`
 	Versions          map[string]string `json:"versions,omitempty"`
+	// Throttle is the throttle scenario's result (ExecuteThrottle); the
+	// fields above about deliveries and receivers are then unused.
+	Throttle *ThrottleResult `json:"throttle,omitempty"`
 }
 
 // Settings records the knobs of a run.
@@ -115,6 +118,9 @@ type Settings struct {
 
 // Failed says whether the run must fail.
 func (rep *Report) Failed() bool {
+	if t := rep.Throttle; t != nil {
+		return !t.AllDelivered || t.MaxInFlight > t.MaxConcurrency || len(rep.Errors) > 0
+	}
 	return !rep.Converged || rep.Result.Failed() || len(rep.Errors) > 0 || (rep.Soak != nil && rep.Soak.Failed())
 }
 

@@ -209,6 +209,9 @@ type DeliveryTarget struct {
 	// the rate-limit slot held for this attempt (GateReserved).
 	GateNow     *time.Time `db:"gate_now"`
 	ReservedFor *time.Time `db:"reserved_for"`
+	// Slot is the concurrency slot the attempt took (0: none, e.g. a
+	// test), whose lease the request renews while it runs (RenewLease).
+	Slot int `db:"slot"`
 }
 
 // Gate is the throttle's decision for an attempt.
@@ -234,10 +237,17 @@ type GateInput struct {
 	// Reservation is a rate-limit slot an earlier call returned
 	// (ReservedFor): the attempt is sent at it without taking another.
 	Reservation *time.Time
-	// Lease is how long a taken concurrency slot stays taken when its
-	// request is never finished (worker lost): the attempt timeout plus a
-	// margin.
+	// Lease is how long a taken concurrency slot stays taken unless
+	// renewed (RenewLease): short, so a lost worker's slots come free soon.
 	Lease time.Duration
+	// Queue is the workflow to wake (SignalSlotFree) when the webhook is
+	// full: the attempt joins the webhook's queue of waiters (keeping its
+	// place if it is in it already) and a freed slot is handed to it.
+	// Empty: no queue, the caller polls.
+	Queue string
+	// Worker names the worker process making the attempt (its sweep
+	// keeps it seen, see HandFreedSlots); "" is always presumed live.
+	Worker string
 }
 
 // reservationGrace is how late a reservation may come back and still be
@@ -260,6 +270,10 @@ const reservationGrace = 5 * time.Second
 // webhook_leases row, FOR UPDATE SKIP LOCKED) until FinishAttempt frees it
 // or its lease expires. The webhook row is locked only under a rate limit;
 // a test attempt is never throttled.
+//
+// A full webhook queues the attempt when g.Queue names its workflow; a
+// slot handed to the attempt (FinishAttempt, HandFreedSlots) is taken
+// first, and taking a slot leaves the queue.
 func (s *Store) StartAttempt(ctx context.Context, deliveryID uuid.UUID, series, number int, test bool, startedAt time.Time, g GateInput) (DeliveryTarget, error) {
 	var t DeliveryTarget
 	err := s.getPrepared(ctx, &t, `
@@ -302,14 +316,27 @@ func (s *Store) StartAttempt(ctx context.Context, deliveryID uuid.UUID, series, 
 		), lease AS (
 			SELECT l.webhook_id, l.slot FROM webhook_leases l, dec
 			WHERE NOT $4 AND dec.decision IN ('send', 'take') AND l.webhook_id = dec.webhook_id
-			  AND l.slot <= (SELECT max_concurrency FROM ok) AND (l.expires_at IS NULL OR l.expires_at <= dec.now)
-			ORDER BY l.slot LIMIT 1
+			  AND l.slot <= (SELECT max_concurrency FROM ok)
+			  AND (l.expires_at IS NULL OR l.expires_at <= dec.now OR (l.delivery_id = $1 AND l.try IS NULL))
+			-- A slot handed to this delivery first (try NULL: not taken yet).
+			ORDER BY l.delivery_id IS NOT DISTINCT FROM $1 DESC, l.slot LIMIT 1
 			FOR UPDATE OF l SKIP LOCKED
 		), took AS (
 			UPDATE webhook_leases l SET delivery_id = $1, series = $2, number = $3, try = nt.try,
 				expires_at = dec.now + make_interval(secs => $7)
 			FROM lease, dec, nt WHERE l.webhook_id = lease.webhook_id AND l.slot = lease.slot
 			RETURNING l.slot
+		), queued AS (
+			-- Full: wait in line (the first place kept on a later poll).
+			INSERT INTO webhook_waiters AS q (webhook_id, delivery_id, series, workflow_id, worker)
+			SELECT dec.webhook_id, $1, $2, $9, $10 FROM dec
+			WHERE NOT $4 AND $9 <> '' AND dec.decision IN ('send', 'take') AND NOT EXISTS (SELECT 1 FROM took)
+			ON CONFLICT (delivery_id) DO UPDATE SET series = EXCLUDED.series, workflow_id = EXCLUDED.workflow_id,
+				worker = EXCLUDED.worker, poked = false
+			WHERE (q.series, q.workflow_id, q.worker, q.poked) IS DISTINCT FROM
+				(EXCLUDED.series, EXCLUDED.workflow_id, EXCLUDED.worker, false)
+		), dequeued AS (
+			DELETE FROM webhook_waiters WHERE delivery_id = $1 AND EXISTS (SELECT 1 FROM took)
 		), rate AS (
 			UPDATE webhooks w SET rate_next_at = dec.slot + make_interval(secs => 1.0 / dec.rps)
 			FROM dec WHERE w.id = dec.webhook_id
@@ -326,9 +353,10 @@ func (s *Store) StartAttempt(ctx context.Context, deliveryID uuid.UUID, series, 
 				WHEN decision IN ('reserve', 'wait') THEN 'reserved'
 				ELSE decision END FROM dec), '') AS gate,
 			(SELECT now FROM dec) AS gate_now,
-			(SELECT slot FROM dec WHERE decision IN ('reserve', 'wait')) AS reserved_for
+			(SELECT slot FROM dec WHERE decision IN ('reserve', 'wait')) AS reserved_for,
+			coalesce((SELECT slot FROM took), 0) AS slot
 		FROM t`,
-		deliveryID, series, number, test, startedAt, g.Reservation, g.Lease.Seconds(), reservationGrace.Seconds())
+		deliveryID, series, number, test, startedAt, g.Reservation, g.Lease.Seconds(), reservationGrace.Seconds(), g.Queue, g.Worker)
 	if err != nil {
 		return DeliveryTarget{}, fmt.Errorf("starting attempt: %w", translate(err))
 	}
@@ -352,13 +380,22 @@ type ThrottleSignal struct {
 	Base, Max  time.Duration
 }
 
-// FinishAttempt completes the attempt row StartAttempt opened, frees its
-// concurrency slot, sets the delivery's new state and moves its webhook's
-// health by signal and its throttle by th, in one statement. It returns the
-// webhook's change (nil for HealthNone, or when a healthy, unthrottled
-// webhook just succeeded again: nothing to tell, and its row is not
-// written).
-func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, signal HealthSignal, th ThrottleSignal) (*HealthChange, error) {
+// Finished is what FinishAttempt did besides recording the attempt.
+type Finished struct {
+	// Change is the webhook's change: nil for HealthNone, or when a
+	// healthy, unthrottled webhook just succeeded again (nothing to tell,
+	// and its row is not written).
+	Change *HealthChange
+	// Woke is the waiter the attempt's slot was handed to, if any: its
+	// workflow is to be signalled (flow.SignalSlotFree).
+	Woke *Waiter
+}
+
+// FinishAttempt completes the attempt row StartAttempt opened, hands its
+// concurrency slot to the webhook's oldest waiter (or frees it), sets the
+// delivery's new state and moves its webhook's health by signal and its
+// throttle by th, in one statement.
+func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, signal HealthSignal, th ThrottleSignal) (Finished, error) {
 	finished := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
 	if a.FinishedAt != nil {
 		finished = *a.FinishedAt
@@ -371,15 +408,34 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 	if th.Throttle {
 		retryAfter = th.RetryAfter.Seconds()
 	}
-	var out []HealthChange
-	err := s.selectPrepared(ctx, &out, `
+	var out struct {
+		Change []byte `db:"change"`
+		Woke   []byte `db:"woke"`
+	}
+	err := s.getPrepared(ctx, &out, `
 		WITH done AS (
 			UPDATE attempts SET duration_ms = $5, response_status = $6, response_body = $7, error = $8, finished_at = $9
 			WHERE delivery_id = $1 AND series = $2 AND number = $3 AND try = $4
-		), released AS (
-			UPDATE webhook_leases SET delivery_id = NULL, series = NULL, number = NULL, try = NULL, expires_at = NULL
-			WHERE webhook_id = (SELECT webhook_id FROM deliveries WHERE id = $1)
-			  AND delivery_id = $1 AND series = $2 AND number = $3 AND try = $4
+		), mine AS (
+			-- Kept for a waiter unless above the maximum, or the webhook is
+			-- throttled (the waiter would only find it so; the sweep hands
+			-- the slot on once the throttle is over).
+			SELECT l.webhook_id, l.slot,
+				l.slot <= w.max_concurrency AND coalesce(w.throttled_until <= clock_timestamp(), true) AS kept
+			FROM webhook_leases l JOIN webhooks w ON w.id = l.webhook_id
+			WHERE l.webhook_id = (SELECT webhook_id FROM deliveries WHERE id = $1)
+			  AND l.delivery_id = $1 AND l.series = $2 AND l.number = $3 AND l.try = $4
+		), `+nextWaiter+`, released AS (
+			-- Handed to the oldest waiter (its hand-off lease runs until it
+			-- takes the slot), or freed when nobody waits.
+			UPDATE webhook_leases l SET delivery_id = nx.delivery_id, series = nx.series, number = NULL, try = NULL,
+				expires_at = CASE WHEN nx.delivery_id IS NULL THEN NULL
+					ELSE clock_timestamp() + make_interval(secs => $18) END
+			FROM mine LEFT JOIN nx ON true
+			WHERE l.webhook_id = mine.webhook_id AND l.slot = mine.slot
+			RETURNING l.webhook_id, nx.delivery_id, nx.workflow_id
+		), dequeued AS (
+			DELETE FROM webhook_waiters WHERE seq = (SELECT seq FROM nx)
 		), `+healthUpdate(13, 14, 15, 16, 17)+`, moved AS (
 			-- A retry waits out the throttle its answer asked for.
 			UPDATE deliveries SET status = $10, status_reason = $11, last_status_code = $6,
@@ -388,19 +444,30 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 				attempt_count = (SELECT count(*) FROM attempts WHERE delivery_id = $1), updated_at = now()
 			WHERE id = $1 AND series = $2
 		)
-		SELECT id, account_id, name, url, enabled, consecutive_failures, exhausted_streak, failing_since,
-			was_failing_since, was_warned, throttled_until
-		FROM health`,
+		SELECT (SELECT row_to_json(h) FROM (
+				SELECT id, account_id, name, url, enabled, consecutive_failures, exhausted_streak, failing_since,
+					was_failing_since, was_warned, throttled_until FROM health) h) AS change,
+			(SELECT row_to_json(r) FROM released r WHERE r.delivery_id IS NOT NULL) AS woke`,
 		a.DeliveryID, a.Series, a.Number, a.Try, a.DurationMS, a.ResponseStatus, body, a.Error, finished,
 		o.Status, o.Reason, o.NextAttemptAt, string(signal), finished,
-		retryAfter, th.Base.Seconds(), th.Max.Seconds())
+		retryAfter, th.Base.Seconds(), th.Max.Seconds(), HandOffLease.Seconds())
 	if err != nil {
-		return nil, fmt.Errorf("recording attempt: %w", translate(err))
+		return Finished{}, fmt.Errorf("recording attempt: %w", translate(err))
 	}
-	if len(out) == 0 {
-		return nil, nil
+	var f Finished
+	if out.Change != nil {
+		f.Change = new(HealthChange)
+		if err := json.Unmarshal(out.Change, f.Change); err != nil {
+			return Finished{}, fmt.Errorf("reading webhook change: %w", err)
+		}
 	}
-	return &out[0], nil
+	if out.Woke != nil {
+		f.Woke = new(Waiter)
+		if err := json.Unmarshal(out.Woke, f.Woke); err != nil {
+			return Finished{}, fmt.Errorf("reading woken waiter: %w", err)
+		}
+	}
+	return f, nil
 }
 
 // FinishDelivery sets a final status without an attempt (e.g. cancelled).

@@ -22,19 +22,20 @@ const (
 )
 
 // HealthChange is a webhook's health after an attempt, with what it was.
+// The json tags are the column names: FinishAttempt reads it as JSON.
 type HealthChange struct {
-	WebhookID           uuid.UUID  `db:"id"`
-	AccountID           uuid.UUID  `db:"account_id"`
-	Name                string     `db:"name"`
-	URL                 string     `db:"url"`
-	Enabled             bool       `db:"enabled"`
-	ConsecutiveFailures int        `db:"consecutive_failures"`
-	ExhaustedStreak     int        `db:"exhausted_streak"`
-	FailingSince        *time.Time `db:"failing_since"`
-	WasFailingSince     *time.Time `db:"was_failing_since"`
-	WasWarned           int        `db:"was_warned"`
+	WebhookID           uuid.UUID  `db:"id" json:"id"`
+	AccountID           uuid.UUID  `db:"account_id" json:"account_id"`
+	Name                string     `db:"name" json:"name"`
+	URL                 string     `db:"url" json:"url"`
+	Enabled             bool       `db:"enabled" json:"enabled"`
+	ConsecutiveFailures int        `db:"consecutive_failures" json:"consecutive_failures"`
+	ExhaustedStreak     int        `db:"exhausted_streak" json:"exhausted_streak"`
+	FailingSince        *time.Time `db:"failing_since" json:"failing_since"`
+	WasFailingSince     *time.Time `db:"was_failing_since" json:"was_failing_since"`
+	WasWarned           int        `db:"was_warned" json:"was_warned"`
 	// ThrottledUntil is the webhook's throttle after the attempt.
-	ThrottledUntil *time.Time `db:"throttled_until"`
+	ThrottledUntil *time.Time `db:"throttled_until" json:"throttled_until"`
 }
 
 // healthUpdate is the CTE that moves the health and the throttle of

@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/esign-webhooks/esign-webhooks/activities"
 	"github.com/esign-webhooks/esign-webhooks/e2e/e2etest"
+	"github.com/esign-webhooks/esign-webhooks/flow"
 )
 
 // arrivals records when each POST reached a receiver, by webhook-id.
@@ -283,4 +285,93 @@ func TestRateLimitLongBurst(t *testing.T) {
 		t.Skip("THROTTLE_LONG=1 runs the 1,000-event burst at 5/s (about 4 minutes)")
 	}
 	rateLimited(t, 1000, 5, true)
+}
+
+// waits counts a workflow's throttled waits (its timers: every answer here
+// is a 200, so no timer is a retry) and the SignalSlotFree it got.
+func waits(t *testing.T, e *e2etest.Env, workflowID string) (timers, wakes int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), e2etest.Deadline)
+	defer cancel()
+	it := e.TC.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.GetTimerStartedEventAttributes() != nil {
+			timers++
+		}
+		if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil && a.GetSignalName() == flow.SignalSlotFree {
+			wakes++
+		}
+	}
+	return timers, wakes
+}
+
+// A webhook limited to 2 in flight with slow answers, two worker processes,
+// one SIGKILLed mid-run: never more than 2 requests at once, every delivery
+// arrives, the crash re-sends at most the requests the dead worker had in
+// flight, and the deliveries waiting for a slot were woken when one came
+// free (its own or the dead worker's, once its lease expired) rather than
+// polling: about one wait each, where polling took several.
+func TestQueuedDeliveriesWokenAfterWorkerKill(t *testing.T) {
+	t.Parallel()
+	e := e2etest.New(t, e2etest.Options{NoWorker: true})
+	var workers []*e2etest.Process
+	for range 2 {
+		workers = append(workers, e.StartProcess("worker", "DELIVERY_TIMEOUT=5s"))
+	}
+	_, warmKey := e.Account("professional") // warm-up, as in twoWorkers
+	warm := e2etest.NewReceiver(t, nil)
+	e.CreateWebhook(warmKey, e2etest.Webhook{URL: warm.At("/warm-up")})
+	for range 10 {
+		e.Publish(warmKey, e2etest.Event{})
+	}
+	warm.WaitCount(t, 10)
+	_, key := e.Account("professional")
+
+	arr := newArrivals()
+	rcv := e2etest.NewReceiver(t, func(r e2etest.Request) e2etest.Reply {
+		leave := arr.enter(r)
+		time.Sleep(500 * time.Millisecond)
+		leave()
+		return e2etest.Status(200)
+	})
+	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/slow"), MaxConcurrency: 2})
+	const n = 40
+	var published []e2etest.Published
+	for i := range n {
+		published = append(published, e.Publish(key, e2etest.Event{ID: fmt.Sprintf("kill-%d", i)}))
+	}
+	arr.waitDistinct(t, n/3, e2etest.Deadline)
+	workers[0].Kill(t)
+	arr.waitDistinct(t, n, e2etest.Deadline)
+	for _, p := range published {
+		if res := e.Result(p.WorkflowID); len(res.Deliveries) != 1 || res.Deliveries[0].Status != "succeeded" {
+			t.Fatalf("result %+v", res)
+		}
+	}
+	at, ids, maxSeen := arr.snapshot()
+	var timers, wakes int
+	for _, p := range published {
+		tm, wk := waits(t, e, p.WorkflowID)
+		timers, wakes = timers+tm, wakes+wk
+	}
+	t.Logf("%d requests for %d deliveries, at most %d at once; %d throttled waits, %d wake-up signals",
+		len(at), len(ids), maxSeen, timers, wakes)
+	if maxSeen > 2 {
+		t.Fatalf("%d requests at once, want at most 2", maxSeen)
+	}
+	if len(ids) != n || len(at) > n+2 {
+		t.Fatalf("%d requests for %d deliveries: want each once, plus at most the 2 the dead worker had in flight", len(at), len(ids))
+	}
+	// Woken, not polling: with the polling back-off (200 ms growing by
+	// half) 40 deliveries at 4/s waited about 6 times each (~240 timers);
+	// woken, 1.5–1.7 each (a hand-off missed under load, or a waiter of
+	// the dead worker signalled to queue again, adds one).
+	if wakes == 0 || timers > 3*n {
+		t.Fatalf("%d throttled waits and %d wake-ups for %d deliveries: want the waiters woken, at most 3 waits each on average",
+			timers, wakes, n)
+	}
 }

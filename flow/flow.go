@@ -37,6 +37,18 @@ type WebhookChange struct {
 	Reason    string
 }
 
+// SignalSlotFree tells a workflow that a concurrency slot of a webhook
+// was handed to its delivery waiting in that webhook's queue
+// (AttemptResult.Queued): the delivery makes its attempt now. Sent to the
+// workflow making the delivery (a DeliverBatch child's own id).
+const SignalSlotFree = "slot-free"
+
+// SlotFree is the payload of SignalSlotFree.
+type SlotFree struct {
+	WebhookID  string
+	DeliveryID string
+}
+
 // Custom search attributes: register them on every cluster (make run and
 // make test do; the README shows the command for a real cluster).
 var (
@@ -93,6 +105,10 @@ type AttemptResult struct {
 	// Reservation is the rate-limit slot held for the attempt
 	// (OutcomeThrottled): the workflow passes it back with the attempt.
 	Reservation *time.Time `json:",omitempty"`
+	// Queued: the webhook was full and the attempt waits in its queue
+	// (OutcomeThrottled); SignalSlotFree wakes the workflow when a slot is
+	// handed to it, Wait is only a fallback poll.
+	Queued bool `json:",omitempty"`
 }
 
 // DeliveryResult is the end state of one delivery.

@@ -156,6 +156,12 @@ func (p *Publisher) SignalWebhookChanged(ctx context.Context, workflowID string,
 	return p.Client.SignalWorkflow(ctx, workflowID, "", flow.SignalWebhookChanged, ch)
 }
 
+// SignalSlotFree tells the workflow workflowID that a slot of its
+// webhook was handed to its waiting delivery.
+func (p *Publisher) SignalSlotFree(ctx context.Context, workflowID string, s flow.SlotFree) error {
+	return p.Client.SignalWorkflow(ctx, workflowID, "", flow.SignalSlotFree, s)
+}
+
 // SignalAll sends ch to the workflows workflowIDs, a few at a time, until
 // done or ctx ends; it returns how many were signalled. Best effort: a
 // workflow that has ended meanwhile is skipped.

@@ -27,7 +27,7 @@ import (
 //	DATABASE_URL=... TEMPORAL_ADDRESS=... go test ./workflows/ -run TestRecordHistories -record-history
 var recordHistory = flag.Bool("record-history", false, "record workflows/testdata/*.json from a real run")
 
-var histories = []string{"testdata/deliver_event.json", "testdata/resend_delivery.json"}
+var histories = []string{"testdata/deliver_event.json", "testdata/resend_delivery.json", "testdata/queued_wake.json"}
 
 func replayer(t *testing.T) worker.WorkflowReplayer {
 	t.Helper()
@@ -113,6 +113,28 @@ func TestRecordHistories(t *testing.T) {
 	e.Do("POST", "/v1/webhooks/"+w2+"/disable", key, nil).Want(t, 200)
 	t.Logf("ResendDelivery result %+v", e.Result(resent.WorkflowID))
 	save(t, e, resent.WorkflowID, histories[1])
+}
+
+// TestRecordQueuedHistory records a delivery queued at a full webhook and
+// woken by the slot-free signal (versionWake); it runs only with
+// -record-history, on its own (-run TestRecordQueuedHistory), so the older
+// histories stay as their code recorded them.
+func TestRecordQueuedHistory(t *testing.T) {
+	if !*recordHistory {
+		t.Skip("run with -record-history to regenerate testdata")
+	}
+	e := e2etest.New(t, e2etest.Options{})
+	_, key := e.Account("professional")
+	rcv := e2etest.NewReceiver(t, func(e2etest.Request) e2etest.Reply {
+		time.Sleep(500 * time.Millisecond) // within the attempt timeout (1 s)
+		return e2etest.Status(200)
+	})
+	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/one-at-a-time"), MaxConcurrency: 1})
+	first := e.Publish(key, e2etest.Event{ID: "replay-first"})
+	rcv.WaitCount(t, 1)
+	queued := e.Publish(key, e2etest.Event{ID: "replay-queued"})
+	t.Logf("results %+v %+v", e.Result(first.WorkflowID), e.Result(queued.WorkflowID))
+	save(t, e, queued.WorkflowID, histories[2])
 }
 
 func save(t *testing.T, e *e2etest.Env, workflowID, file string) {

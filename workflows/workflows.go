@@ -51,6 +51,13 @@ const batchSize = 25
 // histories of large events started before it replay as they ran.
 const versionBatches = "batch-children"
 
+// versionWake marks the change that made a delivery queued at a full
+// webhook wait for SignalSlotFree (or its fallback poll) rather than
+// sleep until its next poll. Asked only when a delivery first waits in a
+// queue: GetVersion records a marker and a search attribute update, which
+// the common case (a webhook far below its limit) never pays.
+const versionWake = "slot-wake"
+
 // DeliverEvent records the event, resolves its subscriptions and delivers it
 // to each matching webhook concurrently, each on its own retry schedule.
 func DeliverEvent(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result, error) {
@@ -280,27 +287,55 @@ func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test
 	}
 }
 
-// deliverAll runs one delivery loop per delivery and listens for webhooks
-// being disabled or deleted meanwhile.
+// run is what the delivery loops of one workflow share.
+type run struct {
+	sc   scope
+	test bool
+	// reasons are the webhooks disabled or deleted meanwhile, and why.
+	reasons map[string]string
+	th      *throttledSet
+	// beforeWait is called before every wait (it upserts search attributes).
+	beforeWait func(workflow.Context)
+}
+
+// deliverAll runs one delivery loop per delivery, listens for webhooks
+// being disabled or deleted meanwhile, and wakes a delivery waiting in a
+// full webhook's queue when a slot is handed to it.
 func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, test bool, th *throttledSet,
 	listWebhooks func(workflow.Context)) []flow.DeliveryResult {
 	out := make([]flow.DeliveryResult, len(refs))
+	r := &run{sc: sc, test: test, reasons: map[string]string{}, th: th, beforeWait: listWebhooks}
 	// Each delivery waits between attempts under its own cancellable context;
 	// the signal handler cancels the waits of a disabled or deleted webhook.
 	cancels := map[string][]workflow.CancelFunc{}
-	reasons := map[string]string{}
+	wakes := map[string]workflow.Channel{}
 	wg := workflow.NewWaitGroup(ctx)
 	for i, d := range refs {
 		waitCtx, cancel := workflow.WithCancel(ctx)
 		cancels[d.WebhookID] = append(cancels[d.WebhookID], cancel)
+		// One pending wake-up is enough: it makes the next attempt.
+		wake := workflow.NewBufferedChannel(ctx, 1)
+		wakes[d.DeliveryID] = wake
 		wg.Add(1)
 		workflow.Go(waitCtx, func(waitCtx workflow.Context) {
 			defer wg.Done()
 			// Activities run on a context the cancellation does not reach.
 			actCtx, _ := workflow.NewDisconnectedContext(waitCtx)
-			out[i] = deliverOne(actCtx, waitCtx, sc, d, test, reasons, th, listWebhooks)
+			out[i] = deliverOne(actCtx, waitCtx, r, d, wake)
 		})
 	}
+	slotFree := workflow.GetSignalChannel(ctx, flow.SignalSlotFree)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var s flow.SlotFree
+			if !slotFree.Receive(ctx, &s) {
+				return
+			}
+			if wake, ok := wakes[s.DeliveryID]; ok {
+				wake.SendAsync(struct{}{}) // full: a wake-up is pending already
+			}
+		}
+	})
 	signals := workflow.GetSignalChannel(ctx, flow.SignalWebhookChanged)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
@@ -308,8 +343,8 @@ func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, t
 			if !signals.Receive(ctx, &ch) {
 				return
 			}
-			if _, seen := reasons[ch.WebhookID]; !seen {
-				reasons[ch.WebhookID] = ch.Reason
+			if _, seen := r.reasons[ch.WebhookID]; !seen {
+				r.reasons[ch.WebhookID] = ch.Reason
 			}
 			for _, cancel := range cancels[ch.WebhookID] {
 				cancel()
@@ -322,9 +357,10 @@ func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, t
 
 // deliverOne attempts one delivery until it succeeds, fails for good or is
 // cancelled. Activities run under ctx; only the waits under waitCtx, so a
-// cancellation never abandons an attempt in flight.
-func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRef, test bool,
-	reasons map[string]string, th *throttledSet, beforeWait func(workflow.Context)) flow.DeliveryResult {
+// cancellation never abandons an attempt in flight. wake receives the
+// delivery's SignalSlotFree.
+func deliverOne(ctx, waitCtx workflow.Context, rn *run, d activities.DeliveryRef, wake workflow.ReceiveChannel) flow.DeliveryResult {
+	sc, test, reasons, th, beforeWait := rn.sc, rn.test, rn.reasons, rn.th, rn.beforeWait
 	var a *activities.Activities
 	out := flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID}
 	// Attempts are local activities: the worker runs them as part of the
@@ -351,6 +387,9 @@ func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRe
 			th.mark(d.WebhookID, false)
 			return finish(actx, out, d, delivery.Cancelled, reason)
 		}
+		// A wake-up that came before this attempt is spent by it.
+		for wake.ReceiveAsync(nil) {
+		}
 		var r flow.AttemptResult
 		err := workflow.ExecuteLocalActivity(actx, a.Deliver, activities.DeliverInput{
 			DeliveryID: d.DeliveryID, Series: d.Series, Attempt: attempt, Test: test,
@@ -373,7 +412,7 @@ func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRe
 			reservation, waits = r.Reservation, waits+1
 			th.mark(d.WebhookID, true)
 			beforeWait(ctx)
-			if err := workflow.Sleep(waitCtx, r.Wait); err != nil {
+			if err := throttledWait(ctx, waitCtx, r, wake); err != nil {
 				th.mark(d.WebhookID, false)
 				out.Attempts = attempt - 1
 				return finish(actx, out, d, delivery.Cancelled, cancelReason(reasons, d.WebhookID))
@@ -404,6 +443,23 @@ func deliverOne(ctx, waitCtx workflow.Context, sc scope, d activities.DeliveryRe
 		}
 		attempt++
 	}
+}
+
+// throttledWait waits out a throttled attempt's Wait; one queued at a full
+// webhook also wakes when a slot is handed to it (wake), Wait being only
+// its fallback poll.
+func throttledWait(ctx, waitCtx workflow.Context, r flow.AttemptResult, wake workflow.ReceiveChannel) error {
+	if !r.Queued || workflow.GetVersion(ctx, versionWake, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return workflow.Sleep(waitCtx, r.Wait)
+	}
+	timerCtx, cancelTimer := workflow.WithCancel(waitCtx)
+	defer cancelTimer()
+	var err error
+	sel := workflow.NewSelector(ctx)
+	sel.AddFuture(workflow.NewTimer(timerCtx, r.Wait), func(f workflow.Future) { err = f.Get(ctx, nil) })
+	sel.AddReceive(wake, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil) })
+	sel.Select(ctx)
+	return err
 }
 
 // cancelReason is why a webhook's deliveries were cancelled in a wait.

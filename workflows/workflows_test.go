@@ -483,3 +483,30 @@ func TestDeliverEventBatchesALargeFanOut(t *testing.T) {
 		}
 	}
 }
+
+// A delivery queued at a full webhook waits for its slot-free signal, not
+// its fallback poll; a signal for another delivery does not wake it.
+func TestQueuedDeliveryWokenBySlotFree(t *testing.T) {
+	h := newHarness(t, plan("w1"))
+	var calls []time.Time
+	h.deliver(func(in activities.DeliverInput) flow.AttemptResult {
+		calls = append(calls, h.env.Now())
+		if len(calls) == 1 {
+			return flow.AttemptResult{Outcome: delivery.OutcomeThrottled, Queued: true, Wait: time.Hour}
+		}
+		return flow.AttemptResult{Outcome: delivery.OutcomeSucceeded, StatusCode: 200}
+	})
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(flow.SignalSlotFree, flow.SlotFree{WebhookID: "w1", DeliveryID: "d-other"})
+	}, time.Minute)
+	h.env.RegisterDelayedCallback(func() {
+		h.env.SignalWorkflow(flow.SignalSlotFree, flow.SlotFree{WebhookID: "w1", DeliveryID: "d-w1"})
+	}, 2*time.Minute)
+	d := h.run(t).Deliveries[0]
+	if d.Status != "succeeded" || d.Attempts != 1 || len(calls) != 2 {
+		t.Fatalf("result %+v after %d calls", d, len(calls))
+	}
+	if waited := calls[1].Sub(calls[0]); waited < 2*time.Minute || waited >= time.Hour {
+		t.Fatalf("second attempt %s after the first, want at the signal (2m), not the fallback poll (1h)", waited)
+	}
+}

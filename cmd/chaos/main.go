@@ -5,6 +5,11 @@
 // and takes a receiver down for 60 s; then it waits for convergence and
 // checks every delivery against what the receivers got (package chaos).
 //
+// With -scenario throttle (or all, the default: the fault suite, then this)
+// it runs the throttle scenario (chaos.ExecuteThrottle): a webhook limited
+// to 2 in flight with 0.5 s answers gets 200 events with no fault, then
+// 200 while one of two workers is SIGKILLed, and the recovery is measured.
+//
 // scripts/chaos.sh starts PostgreSQL and passes its data directory; this
 // program starts and restarts the Temporal dev server itself.
 package main
@@ -40,6 +45,8 @@ type options struct {
 	soak                                                   time.Duration
 	soakKeys                                               int
 	soakRate                                               float64
+	scenario                                               string
+	throttleEvents                                         int
 }
 
 func main() {
@@ -64,6 +71,8 @@ func main() {
 	flag.DurationVar(&o.soak, "soak", 10*time.Minute, "hostile soak: mixed valid and hostile requests, last step (0: none)")
 	flag.IntVar(&o.soakKeys, "soak-keys", 4, "API keys of the soak, each at its rate limit")
 	flag.Float64Var(&o.soakRate, "soak-rate", 20, "RATE_LIMIT_REQUESTS_PER_SECOND of the suite's API, and each soak key's rate")
+	flag.StringVar(&o.scenario, "scenario", "all", "full (crashes and outages under load), throttle (a worker kill at a webhook's concurrency limit), or all")
+	flag.IntVar(&o.throttleEvents, "throttle-events", 200, "events per run of the throttle scenario")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -104,7 +113,22 @@ func run(ctx context.Context, o options) (int, error) {
 	}
 	defer tmp.stop()
 	pg := &postgres{dir: o.pgData}
+	switch o.scenario {
+	case "full":
+		return full(ctx, o, tmp, pg)
+	case "throttle":
+		return throttle(ctx, o)
+	case "all":
+		if code, err := full(ctx, o, tmp, pg); err != nil {
+			return code, err
+		}
+		return throttle(ctx, o)
+	}
+	return 2, fmt.Errorf("unknown -scenario %q", o.scenario)
+}
 
+// full is the fault suite.
+func full(ctx context.Context, o options, tmp *temporal, pg *postgres) (int, error) {
 	cfg := chaos.Config{
 		Bin: o.bin, DatabaseURL: o.dbURL, TemporalAddress: fmt.Sprintf("127.0.0.1:%d", o.temporalPort),
 		TaskQueue: "chaos", APIAddr: o.apiAddr, LogDir: o.dataDir, MetricsAddr: metricsAddr(o.apiAddr),
@@ -152,6 +176,23 @@ func run(ctx context.Context, o options) (int, error) {
 	}
 	rep, err := chaos.Execute(ctx, cfg)
 	rep.Scenario = "full (make chaos)"
+	return report(rep, err, o, "lost, disagreeing or not converged deliveries (see the table)")
+}
+
+// throttle is the throttle scenario, on its own task queue and API port.
+func throttle(ctx context.Context, o options) (int, error) {
+	rep, err := chaos.ExecuteThrottle(ctx, chaos.ThrottleConfig{
+		Bin: o.bin, DatabaseURL: o.dbURL, TemporalAddress: fmt.Sprintf("127.0.0.1:%d", o.temporalPort),
+		TaskQueue: "chaos-throttle", APIAddr: o.apiAddr, LogDir: o.dataDir, DeliveryTimeout: o.timeout,
+		Events: o.throttleEvents, MaxConcurrency: 2, Delay: 500 * time.Millisecond,
+		KillAfter: o.throttleEvents / 4, Within: 4 * time.Minute, Logf: logf,
+	})
+	rep.Scenario = "throttle (a worker kill at a webhook's concurrency limit)"
+	return report(rep, err, o, "a delivery missing or too many requests in flight (see the table)")
+}
+
+// report prints and stores rep.
+func report(rep *chaos.Report, err error, o options, failed string) (int, error) {
 	rep.Versions = versions(o)
 	if err != nil {
 		rep.Errors = append(rep.Errors, err.Error())
@@ -161,9 +202,9 @@ func run(ctx context.Context, o options) (int, error) {
 	if werr != nil {
 		return 1, werr
 	}
-	logf("results written to %s and %s", filepath.Join(o.out, "latest.json"), path)
+	logf("results written to %s", path)
 	if rep.Failed() {
-		return 1, errors.New("lost, disagreeing or not converged deliveries (see the table)")
+		return 1, errors.New(failed)
 	}
 	return 0, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/esign-webhooks/esign-webhooks/activities"
 	"github.com/esign-webhooks/esign-webhooks/api"
 	"github.com/esign-webhooks/esign-webhooks/config"
 	"github.com/esign-webhooks/esign-webhooks/console"
@@ -52,7 +53,7 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 	m := metrics.New()
 	g, ctx := errgroup.WithContext(ctx)
 	if withWorker {
-		w, err := newWorker(cfg, log, store, box, tc, m)
+		w, acts, err := newWorker(cfg, log, store, box, tc, m)
 		if err != nil {
 			return err
 		}
@@ -63,6 +64,11 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 			log.Info("worker started", "taskQueue", cfg.TaskQueue)
 			<-ctx.Done()
 			w.Stop()
+			return nil
+		})
+		// Slots of lost requests go to the deliveries waiting for them.
+		g.Go(func() error {
+			activities.SweepSlots(ctx, acts, activities.SweepEvery)
 			return nil
 		})
 	}

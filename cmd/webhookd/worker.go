@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/google/uuid"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -70,7 +71,9 @@ func temporalOptions(cfg config.Config, log *slog.Logger) (client.Options, error
 	return opts, nil
 }
 
-func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secretbox.Box, tc client.Client, m *metrics.Metrics) (worker.Worker, error) {
+// newWorker builds the worker and its activities (whose SweepSlots the
+// caller runs beside it).
+func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secretbox.Box, tc client.Client, m *metrics.Metrics) (worker.Worker, *activities.Activities, error) {
 	acts := &activities.Activities{
 		Store:   store,
 		Box:     box,
@@ -79,6 +82,8 @@ func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secret
 		// Operational events start at once; the dispatcher's sweep (in
 		// the api process) is the backstop.
 		Publisher: &publish.Publisher{Client: tc, TaskQueue: cfg.TaskQueue},
+		// This process in the queues of full webhooks (see SweepSlots).
+		Worker: uuid.NewString(),
 		Client: egress.NewClient(egress.Options{
 			AllowCIDRs: cfg.AllowCIDRs,
 			Timeout:    cfg.DeliveryTimeout,
@@ -105,5 +110,5 @@ func newWorker(cfg config.Config, log *slog.Logger, store *db.Store, box *secret
 	})
 	workflows.Register(w)
 	w.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
-	return w, nil
+	return w, acts, nil
 }

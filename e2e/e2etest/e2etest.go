@@ -134,6 +134,7 @@ func StartWorker(t testing.TB, tc client.Client, store *db.Store, box *secretbox
 		Client:    egress.NewClient(egress.Options{AllowCIDRs: allow, Timeout: s.AttemptTimeout}),
 		Settings:  s,
 		Publisher: &publish.Publisher{Client: tc, TaskQueue: queue},
+		Worker:    "e2e-" + queue,
 	}
 	w := worker.New(tc, queue, worker.Options{WorkerStopTimeout: 5 * time.Second})
 	workflows.Register(w)
@@ -141,6 +142,9 @@ func StartWorker(t testing.TB, tc client.Client, store *db.Store, box *secretbox
 	if err := w.Start(); err != nil {
 		t.Fatalf("starting worker: %v", err)
 	}
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	t.Cleanup(stopSweep)
+	go activities.SweepSlots(sweepCtx, acts, activities.SweepEvery)
 	t.Cleanup(w.Stop)
 }
 
