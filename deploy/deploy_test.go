@@ -16,7 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/esign-webhooks/esign-webhooks/config"
+	"github.com/esign-webhooks/esign-webhooks/internal/config"
 )
 
 // configVars are the variables config.Config reads.

@@ -9,11 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/esign-webhooks/esign-webhooks/activities"
-	"github.com/esign-webhooks/esign-webhooks/dispatch"
-	"github.com/esign-webhooks/esign-webhooks/e2e/e2etest"
-	"github.com/esign-webhooks/esign-webhooks/flow"
-	"github.com/esign-webhooks/esign-webhooks/reconcile"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox/reconcile"
+	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 )

@@ -15,11 +15,11 @@ import (
 	"github.com/google/uuid"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/esign-webhooks/esign-webhooks/activities"
-	"github.com/esign-webhooks/esign-webhooks/delivery"
-	"github.com/esign-webhooks/esign-webhooks/e2e/e2etest"
-	"github.com/esign-webhooks/esign-webhooks/events"
-	"github.com/esign-webhooks/esign-webhooks/flow"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
+	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
+	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
 // only returns the single delivery of a workflow result.

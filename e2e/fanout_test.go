@@ -14,9 +14,9 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/esign-webhooks/esign-webhooks/delivery"
-	"github.com/esign-webhooks/esign-webhooks/e2e/e2etest"
-	"github.com/esign-webhooks/esign-webhooks/flow"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
+	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
 // storm is one event for n webhooks whose receivers fail: the scenario of

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/esign-webhooks/esign-webhooks/activities"
-	"github.com/esign-webhooks/esign-webhooks/e2e/e2etest"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
+	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 )
 
 // notices collects the operational events an "ops" webhook receives.

@@ -52,7 +52,7 @@ cd "$ROOT"
 # The request body decoder, fuzzed longer than make test does.
 for target in FuzzScanJSON FuzzDecode; do
   log "fuzzing $target for ${CHAOS_FUZZTIME:-2m}"
-  go test ./api -run '^$' -fuzz "^$target\$" -fuzztime "${CHAOS_FUZZTIME:-2m}"
+  go test ./internal/api -run '^$' -fuzz "^$target\$" -fuzztime "${CHAOS_FUZZTIME:-2m}"
 done
 log "building .bin/webhookd and .bin/chaos"
 go build -o "$BIN/webhookd" ./cmd/webhookd

@@ -13,4 +13,4 @@ if ! command -v chromium >/dev/null || ! fc-list | grep -qi 'wenquanyi\|noto san
   apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null
 fi
 mkdir -p "$ROOT/docs/console"
-cd "$ROOT" && CONSOLE_SCREENSHOTS="$ROOT/docs/console" go test -count=1 -run Browser ./console/
+cd "$ROOT" && CONSOLE_SCREENSHOTS="$ROOT/docs/console" go test -count=1 -run Browser ./internal/console/

@@ -36,6 +36,6 @@ go test -race -count=1 -timeout 12m "$@" ./...
 if [ $# -eq 0 ]; then
   for target in FuzzScanJSON FuzzDecode; do
     log "fuzzing $target for ${FUZZTIME:-10s}"
-    go test ./api -run '^$' -fuzz "^$target\$" -fuzztime "${FUZZTIME:-10s}"
+    go test ./internal/api -run '^$' -fuzz "^$target\$" -fuzztime "${FUZZTIME:-10s}"
   done
 fi

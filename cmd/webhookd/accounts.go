@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/esign-webhooks/esign-webhooks/apikey"
-	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
 )
 
 // accounts implements `accounts create`: a new account and its first admin key.

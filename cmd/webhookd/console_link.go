@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/esign-webhooks/esign-webhooks/api"
-	"github.com/esign-webhooks/esign-webhooks/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/api"
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
 )
 
 // consoleLink prints a fresh one-time sign-in link to the admin console for

@@ -10,9 +10,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/esign-webhooks/esign-webhooks/apikey"
-	"github.com/esign-webhooks/esign-webhooks/db"
-	"github.com/esign-webhooks/esign-webhooks/db/dbtest"
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
 )
 
 func TestAccountsCreate(t *testing.T) {

@@ -11,15 +11,15 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/esign-webhooks/esign-webhooks/activities"
-	"github.com/esign-webhooks/esign-webhooks/api"
-	"github.com/esign-webhooks/esign-webhooks/config"
-	"github.com/esign-webhooks/esign-webhooks/console"
-	"github.com/esign-webhooks/esign-webhooks/db"
-	"github.com/esign-webhooks/esign-webhooks/dispatch"
-	"github.com/esign-webhooks/esign-webhooks/metrics"
-	"github.com/esign-webhooks/esign-webhooks/reconcile"
-	"github.com/esign-webhooks/esign-webhooks/secretbox"
+	"github.com/esign-webhooks/esign-webhooks/internal/api"
+	"github.com/esign-webhooks/esign-webhooks/internal/config"
+	"github.com/esign-webhooks/esign-webhooks/internal/console"
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
+	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox/reconcile"
+	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 )
 
 // run starts the API, the worker, or both, until ctx ends.

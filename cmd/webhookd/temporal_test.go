@@ -25,7 +25,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
-	"github.com/esign-webhooks/esign-webhooks/config"
+	"github.com/esign-webhooks/esign-webhooks/internal/config"
 )
 
 // testPKI is a throwaway CA with a server and a client certificate, written

@@ -14,14 +14,14 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 
-	"github.com/esign-webhooks/esign-webhooks/activities"
-	"github.com/esign-webhooks/esign-webhooks/config"
-	"github.com/esign-webhooks/esign-webhooks/db"
-	"github.com/esign-webhooks/esign-webhooks/egress"
-	"github.com/esign-webhooks/esign-webhooks/metrics"
-	"github.com/esign-webhooks/esign-webhooks/publish"
-	"github.com/esign-webhooks/esign-webhooks/secretbox"
-	"github.com/esign-webhooks/esign-webhooks/workflows"
+	"github.com/esign-webhooks/esign-webhooks/internal/config"
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
+	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
+	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
+	"github.com/esign-webhooks/esign-webhooks/internal/worker/workflows"
+	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
 )
 
 // Version names the build in the User-Agent of deliveries.

@@ -1,0 +1,202 @@
+// Package api is the REST API: webhook management, API keys, event
+// publishing and the delivery log. Handlers parse and validate, then call the
+// db store or the publish package.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"go.temporal.io/sdk/client"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/config"
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/ratelimit"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
+	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
+	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
+)
+
+// Handler holds the dependencies of every route.
+type Handler struct {
+	cfg   config.Config
+	log   *slog.Logger
+	store *db.Store
+	box   *secretbox.Box
+	// pub is how the API talks to Temporal: starts, signals, lookups.
+	pub *publish.Publisher
+	// dispatcher starts the workflows of published events and signals
+	// those of a disabled or deleted webhook, in the background.
+	dispatcher *dispatch.Dispatcher
+	metrics    *metrics.Metrics // optional
+	validate   *validator.Validate
+	now        func() time.Time
+
+	// Abuse limits (nil when switched off): failed authentications per
+	// client address, requests per API key, test sends per webhook.
+	authFailures  *ratelimit.Limiters
+	keyRequests   *ratelimit.Limiters
+	webhookTests  *ratelimit.Limiters
+	testsInFlight sync.Map // webhook id → struct{}: one test at a time
+}
+
+// NewPublisher is the publisher the API and its dispatcher use.
+func NewPublisher(cfg config.Config, tc client.Client) *publish.Publisher {
+	return &publish.Publisher{Client: tc, TaskQueue: cfg.TaskQueue, MaxDataBytes: cfg.MaxEventData, EagerStart: cfg.EagerStart}
+}
+
+// Deps are what the API needs. The caller runs Dispatcher; Metrics may be
+// nil.
+type Deps struct {
+	Config     config.Config
+	Log        *slog.Logger
+	Store      *db.Store
+	Box        *secretbox.Box
+	Publisher  *publish.Publisher
+	Dispatcher *dispatch.Dispatcher
+	Metrics    *metrics.Metrics
+}
+
+// New builds the Echo server with every route.
+func New(d Deps) *echo.Echo {
+	cfg := d.Config
+	h := &Handler{
+		cfg: cfg, log: d.Log, store: d.Store, box: d.Box,
+		pub: d.Publisher, dispatcher: d.Dispatcher, metrics: d.Metrics,
+		now:          time.Now,
+		authFailures: ratelimit.New(cfg.AuthFailuresPerMinute/60, int(max(1, cfg.AuthFailuresPerMinute)), 0),
+		keyRequests:  ratelimit.New(cfg.KeyRequestsPerSecond, cfg.KeyRequestsBurst, 0),
+		webhookTests: ratelimit.New(cfg.WebhookTestsPerMinute/60, int(min(3, max(1, cfg.WebhookTestsPerMinute))), 0),
+	}
+	h.validate = h.newValidator()
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
+	e.HTTPErrorHandler = h.errorHandler
+	e.Use(middleware.RequestID())
+	e.Use(middleware.Recover())
+	e.Use(requestBounds)
+	e.Use(bodyLimit(cfg.MaxBodyBytes))
+	e.Use(h.accessLog)
+	h.routes(e)
+	return e
+}
+
+// ipExtractor finds the client address: the peer, or with trusted proxies
+// the last address in X-Forwarded-For that is not one of them. Echo's
+// default trusts the header from anyone, which would let a client pick a
+// fresh address for every failed authentication.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
+}
+
+// clientAddr is the rate-limit key of the client: its address, or its /64
+// for IPv6, where one client typically holds a whole /64.
+func clientAddr(c echo.Context) string {
+	a, err := netip.ParseAddr(c.RealIP())
+	if err != nil {
+		return c.RealIP()
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		return netip.PrefixFrom(a, 64).Masked().String()
+	}
+	return a.String()
+}
+
+// rateLimited is a 429 telling the client when to come back.
+func rateLimited(wait time.Duration, msg string) *Error {
+	e := apiError(http.StatusTooManyRequests, CodeRateLimited, msg)
+	e.RetryAfter = ratelimit.RetryAfterSeconds(wait)
+	return e
+}
+
+// bodyLimit answers 413 for bodies over n bytes, declared or streamed.
+func bodyLimit(n int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			if req.ContentLength > n {
+				return apiError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge, "The request body is too large.")
+			}
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, n)
+			return next(c)
+		}
+	}
+}
+
+// accessLog logs each request at debug level, and failures at warn.
+func (h *Handler) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status, took := c.Response().Status, time.Since(start)
+		level := slog.LevelDebug
+		if status >= 500 {
+			level = slog.LevelWarn
+		}
+		h.log.Log(c.Request().Context(), level, "http request", "method", c.Request().Method,
+			"path", c.Request().URL.Path, "status", status, "duration", took,
+			"requestId", c.Response().Header().Get(echo.HeaderXRequestID))
+		// The route pattern, not the path: ids would make unbounded labels.
+		route := c.Path()
+		if route == "" || status == http.StatusNotFound && route == "/*" {
+			route = "unmatched"
+		}
+		h.metrics.ObserveRequest(c.Request().Method, route, status, took)
+		return nil
+	}
+}
+
+// health answers while the process is up.
+func (h *Handler) health(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// ready checks PostgreSQL and Temporal; 503 names what is down.
+func (h *Handler) ready(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	checks := map[string]string{"postgres": "ok", "temporal": "ok"}
+	down := []string{}
+	// The endpoint is unauthenticated: driver and gRPC errors can name
+	// hosts, users and databases, so they go to the log only.
+	if err := h.store.Ping(ctx); err != nil {
+		h.log.Warn("readiness: postgres unreachable", "err", err)
+		checks["postgres"] = "unreachable"
+		down = append(down, "postgres")
+	}
+	if err := h.pub.CheckHealth(ctx); err != nil {
+		h.log.Warn("readiness: temporal unreachable", "err", err)
+		checks["temporal"] = "unreachable"
+		down = append(down, "temporal")
+	}
+	if len(down) > 0 {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(retryAfterOutage))
+		return c.JSON(http.StatusServiceUnavailable, map[string]any{
+			"status": "unavailable", "down": down, "checks": checks,
+			"error": Error{Code: CodeUnavailable, Message: "Not ready: a dependency is down."},
+		})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "checks": checks})
+}

@@ -1,0 +1,116 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
+)
+
+type publishRequest struct {
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	TriggerSource string          `json:"triggerSource"`
+	AppID         string          `json:"appId"`
+	OccurredAt    *time.Time      `json:"occurredAt"`
+	Data          json.RawMessage `json:"data"`
+}
+
+type publishResponse struct {
+	EventID    string `json:"eventId"`
+	WorkflowID string `json:"workflowId"`
+	Duplicate  bool   `json:"duplicate"`
+}
+
+// publishEvent stores the event and answers; the dispatcher starts its
+// workflow (see package dispatch). Both are idempotent on the event id, so a
+// client retrying after any failure gets the same ids and one delivery per
+// webhook, and a slow or unreachable Temporal never delays the answer.
+func (h *Handler) publishEvent(c echo.Context) error {
+	var req publishRequest
+	if err := decodeWithin(c, &req, eventBody); err != nil {
+		return err
+	}
+	if len(req.Data) > h.cfg.MaxEventData {
+		return apiError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
+			fmt.Sprintf("data must be at most %d bytes.", h.cfg.MaxEventData))
+	}
+	e := events.Event{ID: req.ID, Type: req.Type, TriggerSource: req.TriggerSource, AppID: req.AppID, Data: req.Data}
+	if req.OccurredAt != nil {
+		e.OccurredAt = req.OccurredAt.UTC()
+	}
+	if err := h.pub.Prepare(&e); err != nil {
+		var fe events.FieldErrors
+		if errors.As(err, &fe) {
+			return validationError(fe)
+		}
+		return err
+	}
+	acct := caller(c).AccountID
+	stored, created, err := h.store.InsertEvent(c.Request().Context(), db.Event{
+		AccountID: acct, ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
+		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: flow.EventWorkflowID(acct.String(), e.ID),
+	})
+	if err != nil {
+		return err
+	}
+	if stored.DispatchedAt == nil {
+		// New, or a retry of one whose workflow has not recorded it yet.
+		h.dispatcher.Enqueue(stored)
+	}
+	return c.JSON(http.StatusAccepted, publishResponse{EventID: stored.ID, WorkflowID: stored.WorkflowID, Duplicate: !created})
+}
+
+type eventJSON struct {
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	TriggerSource string          `json:"triggerSource"`
+	AppID         string          `json:"appId,omitempty"`
+	OccurredAt    time.Time       `json:"occurredAt"`
+	Data          json.RawMessage `json:"data"`
+	WorkflowID    string          `json:"workflowId"`
+	CreatedAt     time.Time       `json:"createdAt"`
+	// DispatchedAt is when its workflow recorded the event; while it is
+	// null, DispatchError says why the last start failed (if it did).
+	DispatchedAt  *time.Time     `json:"dispatchedAt"`
+	DispatchError string         `json:"dispatchError,omitempty"`
+	Deliveries    []deliveryJSON `json:"deliveries"`
+}
+
+func (h *Handler) getEvent(c echo.Context) error {
+	// No stored event has an id outside the rule; one with a NUL byte would
+	// make PostgreSQL fail.
+	if !events.ValidID(c.Param("id")) {
+		return notFound("event")
+	}
+	acct := caller(c).AccountID
+	e, err := h.store.Event(c.Request().Context(), acct, c.Param("id"))
+	if err != nil {
+		return notFoundOr(err, "event")
+	}
+	ds, err := h.store.ListDeliveries(c.Request().Context(), acct, db.DeliveryFilter{EventID: e.ID})
+	if err != nil {
+		return err
+	}
+	out := eventJSON{
+		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID, OccurredAt: e.OccurredAt.UTC(),
+		Data: e.Data, WorkflowID: e.WorkflowID, CreatedAt: e.CreatedAt.UTC(), Deliveries: make([]deliveryJSON, 0, len(ds)),
+	}
+	if e.DispatchedAt != nil {
+		at := e.DispatchedAt.UTC()
+		out.DispatchedAt = &at
+	} else {
+		out.DispatchError = e.DispatchError
+	}
+	for _, d := range ds {
+		out.Deliveries = append(out.Deliveries, toDeliveryJSON(d))
+	}
+	return c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,342 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/chromedp"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+)
+
+func mustContain(t *testing.T, what, got, want string) {
+	t.Helper()
+	if !strings.Contains(got, want) {
+		t.Fatalf("%s: %q does not contain %q", what, got, want)
+	}
+}
+
+// TestBrowserAdminLifecycle: sign in with a minted link, add a webhook
+// (the API's field errors first), read the secret, edit refused while
+// enabled, disable → edit → enable, reset and copy, reveal, a form without
+// its CSRF token refused, delete with the typed-name confirmation.
+func TestBrowserAdminLifecycle(t *testing.T) {
+	s := newStack(t, false)
+	_, key := s.account("professional")
+	rcv, _ := receiver(t)
+	ctx := newBrowser(t, "")
+
+	do(t, ctx, chromedp.Navigate(s.link(key, "admin")), visible("#add-webhook"))
+	mustContain(t, "empty list", text(t, ctx, "main"), "No webhooks yet")
+	screenshot(t, ctx, "list-empty")
+
+	// Add: empty fields come back with the API's own messages beside them.
+	do(t, ctx, click("#add-webhook"), visible("#webhook-form"),
+		click("#save"), visible("#name-error"))
+	mustContain(t, "name error", text(t, ctx, "#name-error"), "is required")
+	mustContain(t, "url error", text(t, ctx, "#url-error"), "is required")
+	if !exists(t, ctx, "#eventTypes-error") {
+		t.Fatal("no error beside the event types")
+	}
+	screenshot(t, ctx, "add-errors")
+	do(t, ctx, keys("#name", "CRM sync"), keys("#url", rcv.URL+"/esign"),
+		click("#et-ENVELOPE_START"), click("#et-ENVELOPE_FINISH"))
+	screenshot(t, ctx, "add")
+	do(t, ctx, click("#save"), visible("#secret"))
+	secret := value(t, ctx, "#secret")
+	if !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("secret on the page: %q", secret)
+	}
+	mustContain(t, "saved page", text(t, ctx, "main"), "keep it safe")
+
+	// Copy: the button puts the secret on the clipboard.
+	grantClipboard(t, ctx, s.srv.URL)
+	do(t, ctx, click("#copy"), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](`document.querySelector(".copied").textContent !== ""`)(ctx, tg)
+		return err
+	}))
+	copied := get(t, ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	if copied != secret {
+		t.Fatalf("clipboard holds %q, want the secret", copied)
+	}
+	screenshot(t, ctx, "secret")
+
+	// Details: enabled, so no Edit or Delete, and the page says why.
+	do(t, ctx, click(`main a.button[href^="/console/webhooks/"]`), visible("#send-test"))
+	loc := get(t, ctx, chromedp.Location())
+	details := strings.TrimPrefix(loc, s.srv.URL)
+	if exists(t, ctx, "#edit") || exists(t, ctx, "#delete") {
+		t.Fatal("edit or delete offered while enabled")
+	}
+	mustContain(t, "why", text(t, ctx, "#why-no-edit"), "only while the webhook is disabled")
+	screenshot(t, ctx, "details")
+
+	// Editing while enabled: the API refuses, the page says so.
+	do(t, ctx, chromedp.Navigate(s.srv.URL+details+"/edit"), visible("#webhook-form"),
+		click("#save"), waitText(".alert", "Disable the webhook first"))
+
+	// Disable → edit → enable.
+	do(t, ctx, chromedp.Navigate(s.srv.URL+details), click("#disable"), visible("#enable"))
+	mustContain(t, "status", text(t, ctx, "main"), "Disabled")
+	do(t, ctx, click("#edit"), visible("#webhook-form"),
+		setv("#name", "CRM sync v2"), click("#save"), visible("#enable"))
+	mustContain(t, "renamed", text(t, ctx, "h1"), "CRM sync v2")
+	do(t, ctx, click("#enable"), visible("#disable"))
+	mustContain(t, "enabled flash", text(t, ctx, ".flash"), "enabled")
+
+	// Reset Secret Key with a grace period, then Copy; Show reveals it.
+	do(t, ctx, chromedp.Navigate(s.srv.URL+details+"/reset"), visible("#confirm-reset"))
+	screenshot(t, ctx, "reset")
+	do(t, ctx, click("#confirm-reset"), visible("#secret"))
+	reset := value(t, ctx, "#secret")
+	if reset == secret || !strings.HasPrefix(reset, "whsec_") {
+		t.Fatalf("reset secret %q (old %q)", reset, secret)
+	}
+	mustContain(t, "grace", text(t, ctx, "main"), "keeps signing until")
+	do(t, ctx, click("#copy"))
+	copied = get(t, ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	if copied != reset {
+		t.Fatalf("clipboard after reset holds %q", copied)
+	}
+	do(t, ctx, chromedp.Navigate(s.srv.URL+details), click("#reveal"), visible("#secret"))
+	revealed := value(t, ctx, "#secret")
+	if revealed != reset {
+		t.Fatalf("revealed %q, want the reset secret", revealed)
+	}
+
+	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/"), visible("#webhooks"))
+	screenshot(t, ctx, "list")
+	do(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Reload(), visible("#webhooks"))
+	screenshot(t, ctx, "list-phone")
+	do(t, ctx, chromedp.EmulateViewport(1280, 900))
+
+	// A form without the session's CSRF token is refused.
+	do(t, ctx, chromedp.Navigate(s.srv.URL+details), visible("#disable"),
+		js(`document.querySelector('form[action$="/disable"] input[name=csrf]').remove(); document.querySelector("#disable").click(); true`),
+		chromedp.WaitNotPresent(chromedp.CSS("#send-test")))
+	mustContain(t, "csrf", text(t, ctx, "h1"), "This form was refused")
+	do(t, ctx, chromedp.Navigate(s.srv.URL+details), visible("#disable")) // still enabled
+
+	// Delete: disabled first, then the name typed again.
+	do(t, ctx, click("#disable"), visible("#delete"), click("#delete"),
+		visible("#confirmName"))
+	disabled := get(t, ctx, chromedp.Evaluate[bool](`document.querySelector("#confirm-delete").disabled`))
+	if !disabled {
+		t.Fatal("delete button active before the name is typed")
+	}
+	screenshot(t, ctx, "delete")
+	// Without script the server checks the name too.
+	do(t, ctx, setv("#confirmName", "CRM sync"),
+		js(`document.querySelector("#confirm-delete").disabled = false; document.querySelector("#confirm-delete").click(); true`),
+		visible("#confirm-error"))
+	do(t, ctx, keys("#confirmName", "CRM sync v2"), click("#confirm-delete"),
+		visible("#add-webhook"))
+	mustContain(t, "deleted", text(t, ctx, ".flash"), "deleted")
+	if exists(t, ctx, "#webhooks") {
+		t.Fatal("the deleted webhook is still listed")
+	}
+}
+
+// grantClipboard lets the page at origin use the clipboard (the Copy
+// button), as a user's click would in a visible browser.
+func grantClipboard(t *testing.T, ctx context.Context, origin string) {
+	t.Helper()
+	do(t, ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		for _, name := range []string{"clipboard-read", "clipboard-write"} {
+			if _, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
+				Permission: &browser.PermissionDescriptor{Name: name}, Setting: browser.PermissionSettingGranted, Origin: origin}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// TestBrowserDeliveries: a real delivery through Temporal failing, then
+// "resend failed since…", its attempts in the log (status, latency,
+// response), a single resend, a test event answered inline, and the
+// event's link to its workflow in the Temporal Web UI.
+func TestBrowserDeliveries(t *testing.T) {
+	s := newStack(t, true)
+	_, key := s.account("professional")
+	var failing atomic.Bool
+	failing.Store(true)
+	var got atomic.Int32
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		if failing.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write([]byte(`{"code":"500","msg":"receiver down"}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"code":"200","msg":"success"}`))
+	}))
+	t.Cleanup(rcv.Close)
+	var hook struct {
+		ID string `json:"id"`
+	}
+	s.api("POST", "/v1/webhooks", key, map[string]any{"name": "Orders", "url": rcv.URL + "/hook",
+		"eventTypes": []string{"ENVELOPE_START"}, "triggerSources": []string{"saas_page"}}, http.StatusCreated, &hook)
+	s.api("POST", "/v1/events", key, map[string]any{"id": "env-1-start", "type": "ENVELOPE_START", "triggerSource": "saas_page",
+		"data": map[string]any{"envelopeId": "env-1", "envelopeStatus": 1}}, http.StatusAccepted, nil)
+	deliveryID := waitDelivery(t, s, key, hook.ID, "failed")
+	failing.Store(false)
+
+	ctx := newBrowser(t, "")
+	do(t, ctx, chromedp.Navigate(s.link(key, "admin")), visible("#webhooks"))
+	mustContain(t, "last delivery", text(t, ctx, "#webhooks tbody tr"), "Failed")
+
+	log := s.srv.URL + "/console/webhooks/" + hook.ID + "/deliveries"
+	do(t, ctx, chromedp.Navigate(log), visible("#deliveries"))
+	mustContain(t, "log", text(t, ctx, "#deliveries"), "ENVELOPE_START")
+	mustContain(t, "log", text(t, ctx, "#deliveries"), "Failed")
+	do(t, ctx, click("#bulk-resend"), visible("#bulk-result"))
+	mustContain(t, "bulk", text(t, ctx, "#bulk-result"), "1 deliveries resent")
+	waitDelivery(t, s, key, hook.ID, "succeeded")
+	do(t, ctx, chromedp.Navigate(log+"?status=succeeded"), visible("#deliveries"))
+	mustContain(t, "filtered log", text(t, ctx, "#deliveries"), "Succeeded")
+	screenshot(t, ctx, "log")
+	do(t, ctx, chromedp.Navigate(log+"?status=failed"), visible(".empty"))
+
+	// The delivery's attempts: four 500s, then the resend's 200.
+	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/deliveries/"+deliveryID), visible("#attempts"))
+	attempts := text(t, ctx, "#attempts")
+	for _, want := range []string{"HTTP 500", "HTTP 200", "ms", "receiver down", "success"} {
+		mustContain(t, "attempts", attempts, want)
+	}
+	screenshot(t, ctx, "delivery")
+	before := got.Load()
+	do(t, ctx, click("#resend"), visible(".flash"))
+	mustContain(t, "resend", text(t, ctx, ".flash"), "Resend started")
+	deadline := time.Now().Add(60 * time.Second)
+	for got.Load() == before && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got.Load() == before {
+		t.Fatal("the resend never reached the receiver")
+	}
+
+	// The event, linked to its workflow in the Temporal Web UI.
+	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/events/env-1-start"), visible("#workflow-link"))
+	href := get(t, ctx, chromedp.AttributeValue(chromedp.CSS("#workflow-link"), "href")).Value
+	if !strings.HasPrefix(href, temporalUI+"/namespaces/default/workflows/event%2F") {
+		t.Fatalf("workflow link %q", href)
+	}
+	screenshot(t, ctx, "event")
+
+	// Send test event: the receiver's answer inline.
+	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/webhooks/"+hook.ID), click("#send-test"),
+		visible("#test-result"))
+	res := text(t, ctx, "#test-result")
+	mustContain(t, "test", res, "accepted")
+	mustContain(t, "test", res, "HTTP 200")
+	screenshot(t, ctx, "test-event")
+}
+
+// waitDelivery waits until the webhook's delivery of env-1-start has status
+// and returns its id.
+func waitDelivery(t *testing.T, s *stack, key, hook, status string) string {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var out struct {
+			Data []struct {
+				ID      string `json:"id"`
+				EventID string `json:"eventId"`
+				Status  string `json:"status"`
+			} `json:"data"`
+		}
+		s.api("GET", "/v1/deliveries?webhookId="+hook, key, nil, http.StatusOK, &out)
+		for _, d := range out.Data {
+			if d.EventID == "env-1-start" && d.Status == status {
+				return d.ID
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s delivery: %+v", status, out.Data)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestBrowserMemberReadOnly: a member sees the webhooks and their details
+// but no control that changes anything, nor the secret.
+func TestBrowserMemberReadOnly(t *testing.T) {
+	s := newStack(t, false)
+	_, key := s.account("professional")
+	var hook struct {
+		ID string `json:"id"`
+	}
+	s.api("POST", "/v1/webhooks", key, map[string]any{"name": "Audit", "url": "https://example.com/hook",
+		"eventTypes": []string{"ENVELOPE_FINISH"}, "triggerSources": []string{"third_party_app"}, "appIds": []string{"app_1"}}, http.StatusCreated, &hook)
+	ctx := newBrowser(t, "")
+	do(t, ctx, chromedp.Navigate(s.link(key, "member")), visible("#webhooks"))
+	mustContain(t, "note", text(t, ctx, "main"), "only administrators can change it")
+	for _, sel := range []string{"#add-webhook", `form[action$="/disable"]`, `a[href$="/reset"]`} {
+		if exists(t, ctx, sel) {
+			t.Errorf("member sees %s", sel)
+		}
+	}
+	screenshot(t, ctx, "member")
+	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/webhooks/"+hook.ID), visible("#open-log"))
+	for _, sel := range []string{"#reveal", "#send-test", "#disable", "#edit"} {
+		if exists(t, ctx, sel) {
+			t.Errorf("member sees %s on the details page", sel)
+		}
+	}
+	mustContain(t, "secret", text(t, ctx, "main"), "Only administrators can see the secret key")
+	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/webhooks/new"), visible("h1"))
+	mustContain(t, "add page", text(t, ctx, "h1"), "Administrators only")
+}
+
+// TestBrowserTrialPlan: Trial and Basic accounts see that their plan has no
+// webhooks.
+func TestBrowserTrialPlan(t *testing.T) {
+	s := newStack(t, false)
+	_, key := s.account("trial")
+	ctx := newBrowser(t, "")
+	do(t, ctx, chromedp.Navigate(s.link(key, "admin")), visible(".plans"))
+	mustContain(t, "plan", text(t, ctx, "main"), "Your plan does not include webhooks")
+	if exists(t, ctx, "#add-webhook") {
+		t.Error("Add Webhook offered on the trial plan")
+	}
+	screenshot(t, ctx, "plan")
+}
+
+// TestBrowserLinksAndLanguage: Accept-Language picks Simplified Chinese,
+// the switch changes it and is remembered; a used link and an expired link
+// answer a clear page.
+func TestBrowserLinksAndLanguage(t *testing.T) {
+	s := newStack(t, false)
+	acct, key := s.account("professional")
+	ctx := newBrowser(t, "zh-CN,zh;q=0.9,en;q=0.5")
+	link := s.link(key, "admin")
+	do(t, ctx, chromedp.Navigate(link), visible("#add-webhook"))
+	mustContain(t, "zh", text(t, ctx, "#add-webhook"), "添加 Webhook")
+	screenshot(t, ctx, "list-zh")
+	do(t, ctx, click("#lang-en"), visible("#lang-zh"))
+	mustContain(t, "en", text(t, ctx, "#add-webhook"), "Add Webhook")
+	do(t, ctx, chromedp.Reload(), visible("#lang-zh"))
+
+	// The same link again: used.
+	do(t, ctx, chromedp.Navigate(link), visible("h1"))
+	mustContain(t, "used", text(t, ctx, "h1"), "already used")
+	screenshot(t, ctx, "link-used")
+
+	// An expired link.
+	token, err := s.store.CreateConsoleLink(context.Background(), db.ConsoleLink{AccountID: acct, Role: "admin",
+		ExpiresAt: time.Now().Add(-time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, chromedp.Navigate(fmt.Sprintf("%s/console/login?token=%s", s.srv.URL, url.QueryEscape(token))), visible("h1"))
+	mustContain(t, "expired", text(t, ctx, "h1"), "expired")
+}

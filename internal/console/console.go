@@ -1,0 +1,279 @@
+// Package console is the admin console at /console: the "Settings →
+// Webhook" page of the product, rendered on the server with html/template
+// and embedded in the binary. It owns sign-in (one-time links exchanged for
+// PostgreSQL sessions), CSRF protection and the pages; every webhook action
+// is a call of the REST API made in-process as the signed-in account and
+// role (api.AsCaller), so the console gets exactly the API's rules,
+// validation and errors.
+package console
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/api"
+	"github.com/esign-webhooks/esign-webhooks/internal/config"
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+)
+
+//go:embed ui
+var ui embed.FS
+
+// Deps are what the console needs. API is the REST API's handler, called
+// in-process.
+type Deps struct {
+	Config config.Config
+	Log    *slog.Logger
+	Store  *db.Store
+	API    http.Handler
+}
+
+// Console serves /console.
+type Console struct {
+	cfg   config.Config
+	log   *slog.Logger
+	store *db.Store
+	api   http.Handler
+	now   func() time.Time
+	mux   *http.ServeMux
+	pages map[string]*template.Template
+	msgs  map[string]map[string]string // language → key → text
+	csp   string
+}
+
+const (
+	cookieName = "webhookd_console"
+	langCookie = "webhookd_console_lang"
+	maxForm    = 64 << 10
+)
+
+// New parses the templates and messages and builds the routes.
+func New(d Deps) (*Console, error) {
+	c := &Console{cfg: d.Config, log: d.Log, store: d.Store, api: d.API, now: time.Now}
+	var err error
+	if c.msgs, err = loadMessages(); err != nil {
+		return nil, err
+	}
+	if c.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	c.csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+		"form-action 'self'; base-uri 'none'; frame-ancestors " + d.Config.ConsoleFrameAncestors
+	c.routes()
+	return c, nil
+}
+
+// Handler serves the console under /console and everything else with
+// apiHandler: the console and the API share one listener.
+func Handler(apiHandler http.Handler, c *Console) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/") {
+			c.ServeHTTP(w, r)
+			return
+		}
+		apiHandler.ServeHTTP(w, r)
+	})
+}
+
+// ServeHTTP sets the security headers of every console response.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", c.csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	if r.URL.Path == "/console" {
+		http.Redirect(w, r, "/console/", http.StatusSeeOther)
+		return
+	}
+	c.mux.ServeHTTP(w, r)
+}
+
+func parsePages() (map[string]*template.Template, error) {
+	names, err := fs.Glob(ui, "ui/templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		base := strings.TrimSuffix(n[len("ui/templates/"):], ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(ui, "ui/templates/layout.html", n)
+		if err != nil {
+			return nil, fmt.Errorf("parsing %s: %w", n, err)
+		}
+		pages[base] = t
+	}
+	return pages, nil
+}
+
+// session is the signed-in user of a request.
+type session struct {
+	db.ConsoleSession
+	id string
+}
+
+// Admin reports whether the user may change things; a member only reads.
+func (s *session) Admin() bool { return s != nil && s.Role == db.RoleAdmin }
+
+// csrf is the form token of the session: an HMAC of its id, so it needs no
+// storage and is worthless without the session cookie's value.
+func (s *session) csrf() string {
+	m := hmac.New(sha256.New, []byte(s.id))
+	m.Write([]byte("webhookd console csrf"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, s *session)
+
+// auth resolves the session cookie and, for every POST, checks the form's
+// CSRF token; it answers a page of its own when either fails.
+func (c *Console) auth(next handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ck, err := r.Cookie(cookieName)
+		if err != nil || ck.Value == "" {
+			c.message(w, r, nil, http.StatusUnauthorized, "signin.needed.title", "signin.needed.body")
+			return
+		}
+		sess, err := c.store.TouchConsoleSession(r.Context(), ck.Value, c.now(), c.cfg.ConsoleSessionIdle)
+		if errors.Is(err, db.ErrNotFound) {
+			c.clearCookie(w)
+			c.message(w, r, nil, http.StatusUnauthorized, "signin.ended.title", "signin.ended.body")
+			return
+		}
+		if err != nil {
+			c.fail(w, r, nil, err)
+			return
+		}
+		s := &session{ConsoleSession: sess, id: ck.Value}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+			got := r.PostFormValue("csrf")
+			if !hmac.Equal([]byte(got), []byte(s.csrf())) {
+				c.log.Warn("console: form refused without a valid CSRF token", "path", r.URL.Path)
+				c.message(w, r, s, http.StatusForbidden, "csrf.title", "csrf.body")
+				return
+			}
+		}
+		next(w, r, s)
+	}
+}
+
+func (c *Console) setCookie(w http.ResponseWriter, id string) {
+	ck := &http.Cookie{Name: cookieName, Value: id, Path: "/console", HttpOnly: true,
+		MaxAge: int(c.cfg.ConsoleSessionMax / time.Second), SameSite: http.SameSiteLaxMode}
+	if c.cfg.ConsoleSecure() {
+		// Inside the product's iframe the console is a third party: only
+		// a SameSite=None cookie is sent there, and Partitioned keeps it
+		// to that embedding site (CHIPS). CSRF tokens protect the forms.
+		ck.Secure, ck.SameSite, ck.Partitioned = true, http.SameSiteNoneMode, true
+	}
+	http.SetCookie(w, ck)
+}
+
+func (c *Console) clearCookie(w http.ResponseWriter) {
+	ck := &http.Cookie{Name: cookieName, Value: "", Path: "/console", HttpOnly: true, MaxAge: -1, SameSite: http.SameSiteLaxMode}
+	if c.cfg.ConsoleSecure() {
+		ck.Secure, ck.SameSite, ck.Partitioned = true, http.SameSiteNoneMode, true
+	}
+	http.SetCookie(w, ck)
+}
+
+// apiResult is the API's answer to an in-process call.
+type apiResult struct {
+	Status int
+	Body   []byte
+}
+
+// apiError is the API's error object.
+type apiError struct {
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields"`
+}
+
+// OK reports a 2xx answer.
+func (r apiResult) OK() bool { return r.Status >= 200 && r.Status < 300 }
+
+// Err is the API's error, or nil on success.
+func (r apiResult) Err() *apiError {
+	if r.OK() {
+		return nil
+	}
+	var body struct {
+		Error *apiError `json:"error"`
+	}
+	if json.Unmarshal(r.Body, &body) != nil || body.Error == nil {
+		return &apiError{Code: "internal_error", Message: http.StatusText(r.Status)}
+	}
+	return body.Error
+}
+
+// Decode unmarshals a successful answer into v.
+func (r apiResult) Decode(v any) error {
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		return fmt.Errorf("decoding the API's answer: %w", err)
+	}
+	return nil
+}
+
+// call runs one REST API request in-process as the session's account and
+// role. body nil sends none; anything else is sent as JSON.
+func (c *Console) call(ctx context.Context, s *session, method, path string, body any) (apiResult, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return apiResult{}, fmt.Errorf("encoding the API request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(api.AsCaller(ctx, s.AccountID, s.Role), method, path, rd)
+	if err != nil {
+		return apiResult{}, fmt.Errorf("building the API request: %w", err)
+	}
+	req.RemoteAddr = "127.0.0.1:0"
+	if body == nil {
+		req.Body = http.NoBody // as on a server's request: never nil
+	} else {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := &recorder{header: http.Header{}, status: http.StatusOK}
+	c.api.ServeHTTP(rec, req)
+	return apiResult{Status: rec.status, Body: rec.body.Bytes()}, nil
+}
+
+// recorder is the ResponseWriter of an in-process API call.
+type recorder struct {
+	header http.Header
+	status int
+	wrote  bool
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+}
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.body.Write(b)
+}

@@ -1,0 +1,285 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/api"
+	"github.com/esign-webhooks/esign-webhooks/internal/config"
+	"github.com/esign-webhooks/esign-webhooks/internal/console"
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
+)
+
+const temporalUI = "http://temporal-ui.test:8233"
+
+// stack is the real thing on its own database: the API and the console on
+// one httptest server, the dispatcher, and (withWorker) a delivery worker on
+// the Temporal server named by TEMPORAL_ADDRESS.
+type stack struct {
+	t     *testing.T
+	srv   *httptest.Server
+	store *db.Store
+}
+
+func newStack(t *testing.T, withWorker bool) *stack {
+	t.Helper()
+	store := dbtest.NewStore(t)
+	queue := "console-test-" + uuid.NewString()
+	cfg, err := config.LoadFrom(map[string]string{
+		"WEBHOOK_ALLOW_HTTP": "true", "EGRESS_ALLOW_CIDRS": "127.0.0.0/8", "TEMPORAL_TASK_QUEUE": queue,
+		"DELIVERY_TIMEOUT": "2s", "RATE_LIMIT_REQUESTS_PER_SECOND": "0", "RATE_LIMIT_WEBHOOK_TESTS_PER_MINUTE": "0",
+		"TEMPORAL_UI_URL": temporalUI,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Disabling signals workflows through the dispatcher: every stack has
+	// one, on a lazy client when no worker runs (nothing is pending then).
+	var tc client.Client
+	if withWorker {
+		tc = e2etest.Client(t)
+	} else {
+		addr := os.Getenv("TEMPORAL_ADDRESS")
+		if addr == "" {
+			addr = "127.0.0.1:7243"
+		}
+		if tc, err = client.NewLazyClient(client.Options{HostPort: addr}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(tc.Close)
+	}
+	pub := api.NewPublisher(cfg, tc)
+	disp := dispatch.New(store, pub, log, dispatch.Options{})
+	ctx, stop := context.WithCancel(context.Background())
+	go disp.Run(ctx)
+	t.Cleanup(stop)
+	if withWorker {
+		e2etest.StartWorker(t, tc, store, box, queue, e2etest.FastSettings(), e2etest.Loopback)
+	}
+	h := api.New(api.Deps{Config: cfg, Log: log, Store: store, Box: box, Publisher: pub, Dispatcher: disp})
+	con, err := console.New(console.Deps{Config: cfg, Log: log, Store: store, API: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(console.Handler(h, con))
+	t.Cleanup(srv.Close)
+	return &stack{t: t, srv: srv, store: store}
+}
+
+// account creates an account on plan and returns its id and admin key.
+func (s *stack) account(plan string) (uuid.UUID, string) {
+	s.t.Helper()
+	k, err := apikey.Generate()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	a, err := s.store.CreateAccount(context.Background(), "Acme "+plan, plan, db.NewAPIKey{Hash: apikey.Hash(k), Prefix: apikey.DisplayPrefix(k)})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return a.ID, k
+}
+
+// link mints a console link the way the product does: POST /v1/console/links.
+func (s *stack) link(key, role string) string {
+	s.t.Helper()
+	var out struct {
+		URL string `json:"url"`
+	}
+	s.api("POST", "/v1/console/links", key, map[string]any{"role": role, "ttlSeconds": 300}, http.StatusCreated, &out)
+	// The test server's address, not CONSOLE_BASE_URL's default.
+	u := s.srv.URL + out.URL[len("http://127.0.0.1:8080"):]
+	return u
+}
+
+// api calls the REST API with a key and checks the status.
+func (s *stack) api(method, path, key string, body any, want int, out any) {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.srv.URL+path, rd)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if res.StatusCode != want {
+		s.t.Fatalf("%s %s: HTTP %d, want %d: %s", method, path, res.StatusCode, want, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
+
+// receiver is a webhook receiver on 127.0.0.1 answering 200.
+func receiver(t *testing.T) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		_, _ = w.Write([]byte(`{"code":"200","msg":"success"}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+// newBrowser starts Debian's headless Chromium; the test is skipped when it
+// is not installed (scripts/test.sh installs it).
+func newBrowser(t *testing.T, acceptLanguage string) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium is not installed: run make test, which installs Debian's chromium")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
+		chromedp.NoSandbox, chromedp.WindowSize(1280, 900), chromedp.DisableGPU)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(cancel3)
+	if acceptLanguage == "" {
+		acceptLanguage = "en-US,en;q=0.9"
+	}
+	do(t, ctx, chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{}); err != nil {
+			return err
+		}
+		_, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+			Headers: network.Headers{"Accept-Language": acceptLanguage}})
+		return err
+	}))
+	return ctx
+}
+
+// do runs steps, failing the test with the page's text when one fails.
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("browser: %v\nat %s:\n%.2000s", err, loc, body)
+	}
+}
+
+// get runs one action that returns a value.
+func get[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		t.Fatalf("browser: %v (at %s)", err, loc)
+	}
+	return v
+}
+
+func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
+func visible(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitVisible(chromedp.CSS(sel))
+}
+func keys(sel, v string) chromedp.Action[chromedp.Void] {
+	return chromedp.SendKeys(chromedp.CSS(sel), v)
+}
+func setv(sel, v string) chromedp.Action[chromedp.Void] {
+	return chromedp.SetValue(chromedp.CSS(sel), v)
+}
+func js(expr string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[any](expr)(ctx, t)
+		return err
+	})
+}
+
+// text is the visible text of the first element matching sel.
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	return get(t, ctx, chromedp.Text(chromedp.CSS(sel)))
+}
+
+func value(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	return get(t, ctx, chromedp.Value(chromedp.CSS(sel)))
+}
+
+// exists reports whether sel matches an element now.
+func exists(t *testing.T, ctx context.Context, sel string) bool {
+	t.Helper()
+	return get(t, ctx, chromedp.Evaluate[bool](`document.querySelector(`+jsString(sel)+`) !== null`))
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+// screenshot saves the page as <name>.png in the folder CONSOLE_SCREENSHOTS
+// names, when it is set (scripts/screenshots.sh).
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("CONSOLE_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	buf := get(t, ctx, chromedp.FullScreenshot(100))
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitText waits until the first element matching sel contains want. The
+// page may still be the previous one when a click returns, or be replaced
+// while it is read: errors are retried until the deadline.
+func waitText(sel, want string) chromedp.Action[chromedp.Void] {
+	expr := `(document.querySelector(` + jsString(sel) + `) || {textContent: ""}).textContent.includes(` + jsString(want) + `)`
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			ok, err := chromedp.Evaluate[bool](expr)(ctx, t)
+			if err == nil && ok {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s never contained %q (last error: %v)", sel, want, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+}

@@ -1,0 +1,113 @@
+// Package dbtest gives each test its own PostgreSQL database, cloned from a
+// migrated template, on the server named by DATABASE_URL (make test starts
+// a throwaway one).
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	_ "github.com/lib/pq" // driver
+
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+)
+
+const templateDB = "webhooks_template"
+
+// URL returns DATABASE_URL, skipping the test when it is unset (plain
+// `go test` without `make test`).
+func URL(t testing.TB) string {
+	u := os.Getenv("DATABASE_URL")
+	if u == "" {
+		t.Skip("DATABASE_URL is not set: run `make test`, which starts PostgreSQL")
+	}
+	return u
+}
+
+// NewStore returns a store on a fresh, migrated database dropped at cleanup.
+func NewStore(t testing.TB) *db.Store {
+	t.Helper()
+	dbURL := NewDatabase(t)
+	store, err := db.Open(context.Background(), dbURL, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
+// NewDatabase creates a fresh migrated database and returns its URL.
+func NewDatabase(t testing.TB) string {
+	t.Helper()
+	base := URL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin, err := sql.Open("postgres", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	conn, err := admin.Conn(ctx)
+	if err != nil {
+		t.Fatalf("connecting to %s: %v", base, err)
+	}
+	defer conn.Close()
+	// One clone at a time across all test processes: CREATE DATABASE ...
+	// TEMPLATE fails while anyone else is connected to the template.
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(727274)`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(727274)`)
+
+	var exists bool
+	if err := conn.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, templateDB).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	if !exists {
+		if _, err := conn.ExecContext(ctx, `CREATE DATABASE `+templateDB); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmpl, err := db.Open(ctx, withDB(t, base, templateDB), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = tmpl.Migrate(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	tmpl.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "test_" + hex.EncodeToString(b)
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, templateDB)); err != nil {
+		t.Fatalf("cloning template: %v", err)
+	}
+	t.Cleanup(func() {
+		admin, err := sql.Open("postgres", base)
+		if err != nil {
+			return
+		}
+		defer admin.Close()
+		_, _ = admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
+	})
+	return withDB(t, base, name)
+}
+
+func withDB(t testing.TB, base, name string) string {
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}

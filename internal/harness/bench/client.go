@@ -1,0 +1,162 @@
+package bench
+
+// The REST API client the bench drives webhookd with, and the event payload.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// apiClient calls the webhookd API as one account.
+type apiClient struct {
+	base string
+	key  string
+	hc   *http.Client
+}
+
+func newHTTPClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			Proxy:               nil,
+			MaxIdleConns:        conns * 2,
+			MaxIdleConnsPerHost: conns * 2,
+			IdleConnTimeout:     90 * time.Second,
+		},
+	}
+}
+
+// call sends a JSON request and decodes the answer into out when non-nil;
+// any status other than want is an error.
+func (a *apiClient) call(ctx context.Context, method, path string, body []byte, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != want {
+		if len(b) > 300 {
+			b = b[:300]
+		}
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
+	}
+	if out != nil {
+		return json.Unmarshal(b, out)
+	}
+	return nil
+}
+
+// createdWebhook is the part of POST /v1/webhooks the bench needs.
+type createdWebhook struct {
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
+}
+
+func (a *apiClient) createWebhook(ctx context.Context, name, url string) (createdWebhook, error) {
+	return a.createWebhookFor(ctx, name, url, eventType)
+}
+
+// createWebhookFor creates a webhook subscribed to one event type (from
+// triggerSource).
+func (a *apiClient) createWebhookFor(ctx context.Context, name, url, typ string) (createdWebhook, error) {
+	body, _ := json.Marshal(map[string]any{
+		"name": name, "url": url,
+		"eventTypes":     []string{typ},
+		"triggerSources": []string{triggerSource},
+	})
+	var w createdWebhook
+	err := a.call(ctx, http.MethodPost, "/v1/webhooks", body, http.StatusCreated, &w)
+	return w, err
+}
+
+func (a *apiClient) disableWebhook(ctx context.Context, id string) error {
+	return a.call(ctx, http.MethodPost, "/v1/webhooks/"+id+"/disable", nil, http.StatusOK, nil)
+}
+
+func (a *apiClient) publish(ctx context.Context, eventID string, data json.RawMessage) error {
+	_, err := a.publishType(ctx, eventID, eventType, data)
+	return err
+}
+
+// published is the part of the POST /v1/events answer the bench needs.
+type published struct {
+	EventID    string `json:"eventId"`
+	WorkflowID string `json:"workflowId"`
+}
+
+// publishType publishes an event of type typ (from triggerSource).
+func (a *apiClient) publishType(ctx context.Context, eventID, typ string, data json.RawMessage) (published, error) {
+	body, _ := json.Marshal(map[string]any{
+		"id": eventID, "type": typ, "triggerSource": triggerSource, "data": data,
+	})
+	var p published
+	err := a.call(ctx, http.MethodPost, "/v1/events", body, http.StatusAccepted, &p)
+	return p, err
+}
+
+// Every event of the bench is the same kind: what changes between scenarios
+// is the account (and so the webhooks) it is published for.
+const (
+	eventType     = "ENVELOPE_SIGNER_SIGNED"
+	triggerSource = "saas_page"
+)
+
+// eventData is a realistic ~1 KB ENVELOPE_SIGNER_SIGNED payload.
+func eventData(i int) json.RawMessage {
+	at := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC).Add(time.Duration(i) * time.Second)
+	signer := func(n int, status string) map[string]any {
+		s := map[string]any{
+			"signerId":   fmt.Sprintf("sgn_%08d_%d", i, n),
+			"name":       []string{"Jane Doe", "Rahul Mehta", "Amélie Laurent"}[n%3],
+			"email":      fmt.Sprintf("signer%d.%d@customer-example.com", n, i),
+			"role":       "SIGNER",
+			"order":      n + 1,
+			"status":     status,
+			"authMethod": "EMAIL_OTP",
+		}
+		if status == "SIGNED" {
+			s["signedAt"] = at.Format(time.RFC3339)
+			s["ipAddress"] = "203.0.113.42"
+			s["userAgent"] = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_3) AppleWebKit/605.1.15 Safari/605.1.15"
+		}
+		return s
+	}
+	d := map[string]any{
+		"envelopeId":     fmt.Sprintf("env_%012d", i),
+		"envelopeName":   fmt.Sprintf("Master Services Agreement - Acme Corp #%d", i),
+		"envelopeStatus": "IN_PROGRESS",
+		"createdAt":      at.Add(-26 * time.Hour).Format(time.RFC3339),
+		"sender":         map[string]any{"userId": "usr_7f3a9c", "name": "Legal Ops", "email": "legal-ops@esign-customer.example"},
+		"signerInfo":     signer(1, "SIGNED"),
+		"signers": []any{
+			map[string]any{"signerId": fmt.Sprintf("sgn_%08d_0", i), "order": 1, "status": "SIGNED"},
+			map[string]any{"signerId": fmt.Sprintf("sgn_%08d_1", i), "order": 2, "status": "SIGNED"},
+			map[string]any{"signerId": fmt.Sprintf("sgn_%08d_2", i), "order": 3, "status": "PENDING"},
+		},
+		"documents": []any{
+			map[string]any{"documentId": fmt.Sprintf("doc_%d_1", i), "name": "MSA.pdf", "pages": 14},
+			map[string]any{"documentId": fmt.Sprintf("doc_%d_2", i), "name": "Order Form.pdf", "pages": 3},
+		},
+		"metadata": map[string]any{"crmOpportunityId": fmt.Sprintf("0065g00000%06d", i), "department": "Sales"},
+	}
+	b, _ := json.Marshal(d)
+	return b
+}

@@ -1,0 +1,448 @@
+package bench
+
+// Process control: the webhookd subprocesses (api, worker, one-shot
+// commands), and /proc readings of CPU time and memory of every process of
+// the stack.
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// proc is a long-running webhookd subprocess.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error
+}
+
+// startProc starts bin with args and env, output to logPath. The child gets
+// SIGTERM if the bench dies, so nothing outlives it.
+func startProc(name, bin string, args, env []string, logPath string) (*proc, error) {
+	f, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *proc) pid() int { return p.cmd.Process.Pid }
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM and waits up to 10 s, then kills.
+func (p *proc) stop() {
+	if p == nil || p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// tail returns the last lines of the process log, for error messages.
+func (p *proc) tail() string {
+	b, _ := os.ReadFile(p.log)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 15 {
+		lines = lines[len(lines)-15:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// runOnce runs a one-shot webhookd command and returns its stdout.
+func runOnce(ctx context.Context, bin string, env []string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("webhookd %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+// account is what `webhookd accounts create` prints.
+type account struct {
+	AccountID string `json:"accountId"`
+	APIKey    string `json:"apiKey"`
+}
+
+func createAccount(ctx context.Context, bin string, env []string, name string) (account, error) {
+	out, err := runOnce(ctx, bin, env, "accounts", "create", "--name", name, "--plan", "professional")
+	if err != nil {
+		return account{}, err
+	}
+	var a account
+	if err := json.Unmarshal(out, &a); err != nil || a.APIKey == "" {
+		return account{}, fmt.Errorf("accounts create printed %q: %v", out, err)
+	}
+	return a, nil
+}
+
+// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func randomKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// waitReady polls /readyz until 200, the process exits, or the deadline.
+func waitReady(ctx context.Context, base string, p *proc, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	hc := &http.Client{Timeout: 2 * time.Second}
+	for {
+		if p.exited() {
+			return fmt.Errorf("%s exited: %v\n%s", p.name, p.err, p.tail())
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+		if resp, err := hc.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready within %s\n%s", p.name, within, p.tail())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// ---- /proc readings ----
+
+// clockTicks is USER_HZ, 100 on every Linux this runs on.
+const clockTicks = 100
+
+// procStat returns ppid, utime+stime and cutime+cstime (in ticks) of pid.
+func procStat(pid int) (ppid int, self, children int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	// The command name may contain spaces: fields start after the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, 0, errors.New("malformed stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 15 {
+		return 0, 0, 0, errors.New("short stat")
+	}
+	num := func(k int) int64 { n, _ := strconv.ParseInt(f[k], 10, 64); return n }
+	// f[0] is field 3 (state): field n is f[n-3].
+	return int(num(1)), num(11) + num(12), num(13) + num(14), nil
+}
+
+// statusKB reads a "Vm...:  N kB" line of /proc/pid/status.
+func statusKB(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// pssKB is the proportional set size of pid (VmRSS when smaps_rollup is
+// unreadable).
+func pssKB(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		return statusKB(pid, "VmRSS")
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return n
+		}
+	}
+	return statusKB(pid, "VmRSS")
+}
+
+// childrenOf lists the pids whose parent is ppid.
+func childrenOf(ppid int) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if pp, _, _, err := procStat(pid); err == nil && pp == ppid {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// postmasterPID reads the first line of $PGDATA/postmaster.pid.
+func postmasterPID(pgdata string) int {
+	b, err := os.ReadFile(filepath.Join(pgdata, "postmaster.pid"))
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	return pid
+}
+
+// temporalPID finds the dev server started on port (bench.sh usually tells).
+func temporalPID(port string) int {
+	if s := os.Getenv("BENCH_TEMPORAL_PID"); s != "" {
+		if pid, err := strconv.Atoi(s); err == nil {
+			return pid
+		}
+	}
+	out, err := exec.Command("pgrep", "-f", "server start-dev.*--port "+port).Output()
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.Fields(string(out) + " 0")[0])
+	return pid
+}
+
+// component is one measured process (postgres: a postmaster and its children).
+type component struct {
+	Name     string
+	PID      int
+	Postgres bool
+}
+
+// monitor samples memory of the components and reads CPU snapshots.
+type monitor struct {
+	mu      sync.Mutex
+	comps   []component
+	peakRSS map[string]int64 // kB, sampled VmRSS (postgres: sum of all its processes)
+	retired map[string]int64 // CPU ticks of processes replaced under the same name
+}
+
+// components returns the measured processes.
+func (m *monitor) components() []component {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]component(nil), m.comps...)
+}
+
+// retire is called before the named processes stop (webhookd about to be
+// restarted): their CPU so far stays in every later snapshot, so snapshots
+// stay comparable across the restart, and their peak memory in the peak.
+func (m *monitor) retire(names ...string) {
+	now := m.snapshot()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range names {
+		for i := range m.comps {
+			if m.comps[i].Name != n || m.comps[i].PID <= 0 {
+				continue
+			}
+			if hwm := statusKB(m.comps[i].PID, "VmHWM"); hwm > m.peakRSS[n] {
+				m.peakRSS[n] = hwm
+			}
+			m.retired[n] = now.ticks[n]
+			m.comps[i].PID = 0
+		}
+	}
+}
+
+// replace points the named components at the processes that replaced them.
+func (m *monitor) replace(comps []component) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range comps {
+		for i := range m.comps {
+			if m.comps[i].Name == c.Name {
+				m.comps[i].PID = c.PID
+			}
+		}
+	}
+}
+
+func newMonitor(comps []component) *monitor {
+	return &monitor{comps: comps, peakRSS: map[string]int64{}, retired: map[string]int64{}}
+}
+
+// cpuSnapshot is CPU ticks per component at one instant.
+type cpuSnapshot struct {
+	at    time.Time
+	ticks map[string]int64
+}
+
+func (m *monitor) snapshot() cpuSnapshot {
+	s := cpuSnapshot{at: time.Now(), ticks: map[string]int64{}}
+	m.mu.Lock()
+	for n, t := range m.retired {
+		s.ticks[n] = t
+	}
+	m.mu.Unlock()
+	for _, c := range m.components() {
+		if c.PID <= 0 {
+			continue
+		}
+		var t int64
+		if c.Postgres {
+			// Live backends are summed first, then the postmaster's cutime
+			// (exited backends): a backend exiting in between is counted
+			// twice rather than not at all.
+			for _, k := range childrenOf(c.PID) {
+				if _, ks, _, err := procStat(k); err == nil {
+					t += ks
+				}
+			}
+		}
+		_, self, kids, err := procStat(c.PID)
+		if err != nil {
+			continue
+		}
+		t += self
+		if c.Postgres {
+			t += kids
+		}
+		s.ticks[c.Name] += t
+	}
+	return s
+}
+
+// cpuMsSince is the CPU time used since a snapshot, in milliseconds.
+func (m *monitor) cpuMsSince(from cpuSnapshot) map[string]float64 {
+	to := m.snapshot()
+	out := map[string]float64{}
+	for name, t := range to.ticks {
+		out[name] = float64(max(0, t-from.ticks[name])) * 1000 / clockTicks
+	}
+	return out
+}
+
+// cpuSince is the CPU used since a snapshot, in cores (CPU seconds per wall second).
+func (m *monitor) cpuSince(from cpuSnapshot) map[string]float64 {
+	to := m.snapshot()
+	wall := to.at.Sub(from.at).Seconds()
+	out := map[string]float64{}
+	if wall <= 0 {
+		return out
+	}
+	for name, t := range to.ticks {
+		// max: a process's counters only grow; a dip is a sampling artefact.
+		out[name] = round2(float64(max(0, t-from.ticks[name])) / clockTicks / wall)
+	}
+	return out
+}
+
+// sample records peak VmRSS until ctx ends.
+func (m *monitor) sample(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		m.sampleOnce()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *monitor) sampleOnce() {
+	for _, c := range m.components() {
+		if c.PID <= 0 {
+			continue
+		}
+		var rss int64
+		if c.Postgres {
+			// Proportional set size, so shared buffers count once in the sum.
+			rss = pssKB(c.PID)
+			for _, k := range childrenOf(c.PID) {
+				rss += pssKB(k)
+			}
+		} else {
+			rss = statusKB(c.PID, "VmRSS")
+		}
+		m.mu.Lock()
+		if rss > m.peakRSS[c.Name] {
+			m.peakRSS[c.Name] = rss
+		}
+		m.mu.Unlock()
+	}
+}
+
+// memory reports peak memory in MB: VmHWM for single processes (the kernel's
+// own high-water mark), the sampled sum of PSS of all its processes for
+// postgres.
+func (m *monitor) memory() map[string]float64 {
+	m.sampleOnce()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]float64{}
+	for _, c := range m.comps {
+		if c.PID <= 0 {
+			continue
+		}
+		kb := m.peakRSS[c.Name]
+		if !c.Postgres {
+			if hwm := statusKB(c.PID, "VmHWM"); hwm > kb {
+				kb = hwm
+			}
+		}
+		out[c.Name] = round2(float64(kb) / 1024)
+	}
+	return out
+}

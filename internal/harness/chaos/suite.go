@@ -1,0 +1,311 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	bin, temporalCLI, pgData, dbURL, dataDir, out, apiAddr string
+	temporalPort, temporalUIPort                           int
+	rate                                                   float64
+	maxEvents                                              int
+	receiverDown, pgDown                                   time.Duration
+	converge, maxTotal                                     time.Duration
+	retry, timeout                                         string
+	soak                                                   time.Duration
+	soakKeys                                               int
+	soakRate                                               float64
+	scenario                                               string
+	throttleEvents                                         int
+}
+
+// Main is the fault suite (make chaos): on a stack of its own it
+// publishes events at a steady rate while it kill -9s webhookd (serve, then
+// worker and api in split mode), kill -9s the Temporal dev server and
+// restarts it on the same SQLite file, stops PostgreSQL immediately for 10 s,
+// and takes a receiver down for 60 s; then it waits for convergence and
+// checks every delivery against what the receivers got (Check).
+//
+// With -scenario throttle (or all, the default: the fault suite, then this)
+// it runs the throttle scenario (ExecuteThrottle): a webhook limited
+// to 2 in flight with 0.5 s answers gets 200 events with no fault, then
+// 200 while one of two workers is SIGKILLed, and the recovery is measured.
+//
+// scripts/chaos.sh starts PostgreSQL and passes its data directory; this
+// program starts and restarts the Temporal dev server itself.
+func Main() {
+	var o options
+	flag.StringVar(&o.bin, "webhookd", ".bin/webhookd", "webhookd binary")
+	flag.StringVar(&o.temporalCLI, "temporal-cli", ".bin/temporal", "Temporal CLI (its dev server is started, killed and restarted)")
+	flag.StringVar(&o.pgData, "pgdata", "", "data directory of the suite's PostgreSQL cluster (stopped and started with pg_ctl)")
+	flag.StringVar(&o.dbURL, "database-url", "", "the suite's database (127.0.0.1 only)")
+	flag.StringVar(&o.dataDir, "data", ".data/chaos", "logs and the Temporal SQLite file")
+	flag.StringVar(&o.out, "out", "docs/results/chaos", "directory of the JSON results")
+	flag.StringVar(&o.apiAddr, "api-addr", "127.0.0.1:7274", "webhookd HTTP_ADDR")
+	flag.IntVar(&o.temporalPort, "temporal-port", 7272, "Temporal dev server port")
+	flag.IntVar(&o.temporalUIPort, "temporal-ui-port", 7273, "Temporal dev server UI port")
+	flag.Float64Var(&o.rate, "rate", 3, "events per second, published throughout")
+	flag.IntVar(&o.maxEvents, "max-events", 5000, "bound on the events published")
+	flag.DurationVar(&o.receiverDown, "receiver-down", 60*time.Second, "how long one receiver is down")
+	flag.DurationVar(&o.pgDown, "pg-down", 10*time.Second, "how long PostgreSQL is stopped")
+	flag.DurationVar(&o.converge, "converge", 5*time.Minute, "bound on the wait for convergence after the last fault")
+	flag.DurationVar(&o.maxTotal, "max-total", 30*time.Minute, "hard bound on the whole run")
+	flag.StringVar(&o.retry, "retry-schedule", "1s,2s,5s,10s,20s,30s,30s,30s", "DELIVERY_RETRY_SCHEDULE")
+	flag.StringVar(&o.timeout, "delivery-timeout", "2s", "DELIVERY_TIMEOUT")
+	flag.DurationVar(&o.soak, "soak", 10*time.Minute, "hostile soak: mixed valid and hostile requests, last step (0: none)")
+	flag.IntVar(&o.soakKeys, "soak-keys", 4, "API keys of the soak, each at its rate limit")
+	flag.Float64Var(&o.soakRate, "soak-rate", 20, "RATE_LIMIT_REQUESTS_PER_SECOND of the suite's API, and each soak key's rate")
+	flag.StringVar(&o.scenario, "scenario", "all", "full (crashes and outages under load), throttle (a worker kill at a webhook's concurrency limit), or all")
+	flag.IntVar(&o.throttleEvents, "throttle-events", 200, "events per run of the throttle scenario")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, o.maxTotal)
+	defer cancel()
+	code, err := run(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "\033[1m[chaos]\033[0m %s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+func run(ctx context.Context, o options) (int, error) {
+	if o.pgData == "" || o.dbURL == "" {
+		return 2, errors.New("-pgdata and -database-url are required (scripts/chaos.sh sets them)")
+	}
+	if u, err := url.Parse(o.dbURL); err != nil || u.Hostname() != "127.0.0.1" {
+		return 2, fmt.Errorf("the suite drives only 127.0.0.1, not %q", o.dbURL)
+	}
+	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
+		return 1, err
+	}
+	tmp := &temporal{cli: o.temporalCLI, port: o.temporalPort, uiPort: o.temporalUIPort, dir: o.dataDir,
+		db: filepath.Join(o.dataDir, "temporal-"+time.Now().UTC().Format("20060102T150405")+".db")}
+	if tmp.healthy(ctx) {
+		return 1, fmt.Errorf("a Temporal server already answers on 127.0.0.1:%d (a previous run?); stop it first", o.temporalPort)
+	}
+	if err := tmp.start(ctx); err != nil {
+		return 1, err
+	}
+	defer tmp.stop()
+	pg := &postgres{dir: o.pgData}
+	switch o.scenario {
+	case "full":
+		return full(ctx, o, tmp, pg)
+	case "throttle":
+		return throttle(ctx, o)
+	case "all":
+		if code, err := full(ctx, o, tmp, pg); err != nil {
+			return code, err
+		}
+		return throttle(ctx, o)
+	}
+	return 2, fmt.Errorf("unknown -scenario %q", o.scenario)
+}
+
+// full is the fault suite.
+func full(ctx context.Context, o options, tmp *temporal, pg *postgres) (int, error) {
+	cfg := Config{
+		Bin: o.bin, DatabaseURL: o.dbURL, TemporalAddress: fmt.Sprintf("127.0.0.1:%d", o.temporalPort),
+		TaskQueue: "chaos", APIAddr: o.apiAddr, LogDir: o.dataDir, MetricsAddr: metricsAddr(o.apiAddr),
+		APIRequestsPerSecond: o.soakRate,
+		RetrySchedule:        o.retry, DeliveryTimeout: o.timeout,
+		Receivers: []ReceiverSpec{
+			{Name: "steady"},
+			{Name: "flaky", FailFirst: 2},
+			{Name: "slow", Delay: 400 * time.Millisecond},
+			{Name: "downtime"},
+		},
+		Rate: o.rate, MaxEvents: o.maxEvents, GiveUp: 2 * time.Minute,
+		Warmup: 10 * time.Second,
+		Steps: []Step{
+			settle(KillServe(2*time.Second), 15*time.Second),
+			settle(SplitMode(), 10*time.Second),
+			settle(KillWorker(2*time.Second), 15*time.Second),
+			settle(KillAPI(2*time.Second), 15*time.Second),
+			settle(Step{Name: "kill -9 Temporal dev server, restart on the same SQLite file", Do: func(ctx context.Context, r *Run) error {
+				if err := tmp.kill9(); err != nil {
+					return err
+				}
+				time.Sleep(3 * time.Second)
+				return tmp.start(ctx)
+			}}, 25*time.Second),
+			settle(Step{Name: fmt.Sprintf("PostgreSQL stopped (immediate) for %s", o.pgDown), Do: func(ctx context.Context, r *Run) error {
+				if err := pg.ctl("-m", "immediate", "stop"); err != nil {
+					return err
+				}
+				select {
+				case <-ctx.Done():
+				case <-time.After(o.pgDown):
+				}
+				return pg.ctl("-l", filepath.Join(o.pgData, "server.log"), "-w", "-t", "60", "start")
+			}}, 15*time.Second),
+			ReceiverDown("downtime", o.receiverDown),
+		},
+		Tail:           10 * time.Second,
+		ConvergeWithin: o.converge,
+		Quiet:          5 * time.Second,
+		Logf:           logf,
+	}
+	if o.soak > 0 {
+		cfg.Steps = append(cfg.Steps, Soak(SoakSpec{Duration: o.soak, Keys: o.soakKeys, PerKey: o.soakRate, Slow: 20, Cooldown: time.Minute}))
+	}
+	rep, err := Execute(ctx, cfg)
+	rep.Scenario = "full (make chaos)"
+	return report(rep, err, o, "lost, disagreeing or not converged deliveries (see the table)")
+}
+
+// throttle is the throttle scenario, on its own task queue and API port.
+func throttle(ctx context.Context, o options) (int, error) {
+	rep, err := ExecuteThrottle(ctx, ThrottleConfig{
+		Bin: o.bin, DatabaseURL: o.dbURL, TemporalAddress: fmt.Sprintf("127.0.0.1:%d", o.temporalPort),
+		TaskQueue: "chaos-throttle", APIAddr: o.apiAddr, LogDir: o.dataDir, DeliveryTimeout: o.timeout,
+		Events: o.throttleEvents, MaxConcurrency: 2, Delay: 500 * time.Millisecond,
+		KillAfter: o.throttleEvents / 4, Within: 4 * time.Minute, Logf: logf,
+	})
+	rep.Scenario = "throttle (a worker kill at a webhook's concurrency limit)"
+	return report(rep, err, o, "a delivery missing or too many requests in flight (see the table)")
+}
+
+// report prints and stores rep.
+func report(rep *Report, err error, o options, failed string) (int, error) {
+	rep.Versions = versions(o)
+	if err != nil {
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+	rep.Print(os.Stdout)
+	path, werr := rep.Write(o.out)
+	if werr != nil {
+		return 1, werr
+	}
+	logf("results written to %s", path)
+	if rep.Failed() {
+		return 1, errors.New(failed)
+	}
+	return 0, nil
+}
+
+// metricsAddr is the API's metrics address: the API port plus 2.
+func metricsAddr(apiAddr string) string {
+	host, port, err := net.SplitHostPort(apiAddr)
+	n, perr := strconv.Atoi(port)
+	if err != nil || perr != nil {
+		return ""
+	}
+	return net.JoinHostPort(host, strconv.Itoa(n+2))
+}
+
+func settle(s Step, d time.Duration) Step {
+	s.Settle = d
+	return s
+}
+
+// temporal is the suite's Temporal dev server on a persistent SQLite file.
+type temporal struct {
+	cli          string
+	port, uiPort int
+	dir, db      string
+	proc         *Proc
+}
+
+func (t *temporal) start(ctx context.Context) error {
+	args := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", strconv.Itoa(t.port),
+		"--ui-port", strconv.Itoa(t.uiPort), "--log-level", "warn",
+		"--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+		"--dynamic-config-value", "system.enableEagerWorkflowStart=true",
+		"--db-filename", t.db}
+	for _, sa := range []string{"WebhookAccountId=Keyword", "WebhookEventType=Keyword", "WebhookTriggerSource=Keyword",
+		"WebhookIds=KeywordList", "WebhookDeliveryStatus=Keyword", "WebhookThrottled=KeywordList"} {
+		args = append(args, "--search-attribute", sa)
+	}
+	p, err := StartProc("temporal", t.cli, args, BaseEnv(), filepath.Join(t.dir, "temporal.log"))
+	if err != nil {
+		return err
+	}
+	t.proc = p
+	// For scripts/chaos.sh's trap, should this program die without cleaning up.
+	_ = os.WriteFile(filepath.Join(t.dir, "temporal.pid"), []byte(strconv.Itoa(p.PID())), 0o644)
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if p.Exited() {
+			return fmt.Errorf("temporal exited:\n%s", p.Tail())
+		}
+		if t.healthy(ctx) {
+			logf("Temporal dev server pid %d on 127.0.0.1:%d (%s)", p.PID(), t.port, t.db)
+			return nil
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return fmt.Errorf("temporal not healthy within 90 s:\n%s", p.Tail())
+}
+
+func (t *temporal) healthy(ctx context.Context) bool {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return exec.CommandContext(ctx, t.cli, "operator", "cluster", "health", "--address", fmt.Sprintf("127.0.0.1:%d", t.port)).Run() == nil
+}
+
+func (t *temporal) kill9() error { return t.proc.Kill9() }
+
+func (t *temporal) stop() {
+	if t.proc != nil {
+		t.proc.Stop(15 * time.Second)
+	}
+	_ = os.Remove(filepath.Join(t.dir, "temporal.pid"))
+}
+
+// postgres controls the suite's cluster with pg_ctl (as the postgres user
+// when running as root, as scripts/stack.sh does).
+type postgres struct{ dir string }
+
+func (p *postgres) ctl(args ...string) error {
+	args = append([]string{"-D", p.dir}, args...)
+	var cmd *exec.Cmd
+	if os.Getuid() == 0 {
+		cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", "pg_ctl"}, args...)...)
+	} else {
+		cmd = exec.Command("pg_ctl", args...)
+	}
+	cmd.Dir = "/"
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_ctl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func versions(o options) map[string]string {
+	v := map[string]string{"go": runtime.Version(), "cpus": strconv.Itoa(runtime.NumCPU())}
+	if out, err := exec.Command(o.temporalCLI, "--version").Output(); err == nil {
+		v["temporal"] = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		v["commit"] = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
+		v["commit"] += "-dirty"
+	}
+	return v
+}

@@ -1,0 +1,593 @@
+// Package e2etest runs the delivery engine for real in tests: a fresh
+// PostgreSQL database (dbtest), the Temporal server named by
+// TEMPORAL_ADDRESS, an in-process worker on a task queue of its own, the
+// REST API on an httptest server, and receivers on 127.0.0.1.
+package e2etest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/api"
+	"github.com/esign-webhooks/esign-webhooks/internal/config"
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
+	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
+	"github.com/esign-webhooks/esign-webhooks/internal/worker/workflows"
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
+	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
+)
+
+// Deadline bounds every wait for a state: generous, for a loaded machine.
+const Deadline = 60 * time.Second
+
+// TemporalAddress returns TEMPORAL_ADDRESS, skipping the test when unset.
+func TemporalAddress(t testing.TB) string {
+	t.Helper()
+	addr := os.Getenv("TEMPORAL_ADDRESS")
+	if addr == "" {
+		t.Skip("TEMPORAL_ADDRESS is not set: run `make test`, which starts a Temporal dev server")
+	}
+	return addr
+}
+
+// TemporalEnv is the TEMPORAL_* connection settings of the test's
+// environment (namespace, TLS/mTLS, API key, compression), as KEY=value:
+// `make test-cluster` sets them for its Temporal server with mTLS.
+// TEMPORAL_ADDRESS and TEMPORAL_TASK_QUEUE are left out (tests set those).
+func TemporalEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "TEMPORAL_TLS") || k == "TEMPORAL_NAMESPACE" || k == "TEMPORAL_API_KEY" ||
+			k == "TEMPORAL_GRPC_COMPRESSION" {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// Client dials Temporal, with the namespace and TLS settings of TemporalEnv.
+func Client(t testing.TB) client.Client {
+	t.Helper()
+	addr := TemporalAddress(t)
+	vars := map[string]string{}
+	for _, kv := range TemporalEnv() {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	cfg, err := config.LoadFrom(vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCfg, err := cfg.TemporalTLSConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := client.DialContext(ctx, client.Options{HostPort: addr, Namespace: cfg.TemporalNamespace, Logger: quiet{},
+		ConnectionOptions: client.ConnectionOptions{TLS: tlsCfg}})
+	if err != nil {
+		t.Fatalf("connecting to Temporal at %s: %v", addr, err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+type quiet struct{}
+
+func (quiet) Debug(string, ...any) {}
+func (quiet) Info(string, ...any)  {}
+func (quiet) Warn(string, ...any)  {}
+func (quiet) Error(string, ...any) {}
+
+// TaskQueue is a task queue no other test uses.
+func TaskQueue() string { return "test-" + uuid.NewString() }
+
+// FastSettings are delivery rules shrunk for tests.
+func FastSettings() activities.Settings {
+	return activities.Settings{
+		AttemptTimeout:   time.Second,
+		Retries:          []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond},
+		RetryAfterMax:    time.Second,
+		ResponseMaxBytes: 64,
+		UserAgent:        "esign-webhooks/test",
+	}
+}
+
+// Loopback allows deliveries to 127.0.0.0/8, where the receivers listen.
+var Loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+
+// StartWorker runs a worker built like cmd/webhookd's on queue until the
+// test ends. allow is the egress allowlist (nil: public addresses only).
+func StartWorker(t testing.TB, tc client.Client, store *db.Store, box *secretbox.Box, queue string, s activities.Settings, allow []netip.Prefix) {
+	t.Helper()
+	acts := &activities.Activities{
+		Store:     store,
+		Box:       box,
+		Client:    egress.NewClient(egress.Options{AllowCIDRs: allow, Timeout: s.AttemptTimeout}),
+		Settings:  s,
+		Publisher: &publish.Publisher{Client: tc, TaskQueue: queue},
+		Worker:    "e2e-" + queue,
+	}
+	w := worker.New(tc, queue, worker.Options{WorkerStopTimeout: 5 * time.Second})
+	workflows.Register(w)
+	w.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
+	if err := w.Start(); err != nil {
+		t.Fatalf("starting worker: %v", err)
+	}
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	t.Cleanup(stopSweep)
+	go activities.SweepSlots(sweepCtx, acts, activities.SweepEvery)
+	t.Cleanup(w.Stop)
+}
+
+// Options shape an Env.
+type Options struct {
+	Settings *activities.Settings // FastSettings when nil
+	// NoWorker starts no worker (the test starts its own).
+	NoWorker bool
+	// WorkerAllow is the worker's egress allowlist (Loopback when nil).
+	WorkerAllow []netip.Prefix
+}
+
+// Env is the whole system on one database and one task queue.
+type Env struct {
+	T        *testing.T
+	Store    *db.Store
+	Box      *secretbox.Box
+	TC       client.Client
+	Queue    string
+	Settings activities.Settings
+	Cfg      config.Config
+	API      *httptest.Server
+	Pub      *publish.Publisher
+	DBURL    string
+	Key      []byte // secrets key
+}
+
+// New starts an Env.
+func New(t *testing.T, o Options) *Env {
+	t.Helper()
+	tc := Client(t)
+	dbURL := dbtest.NewDatabase(t)
+	store, err := db.Open(context.Background(), dbURL, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := FastSettings()
+	if o.Settings != nil {
+		s = *o.Settings
+	}
+	queue := TaskQueue()
+	cfg, err := config.LoadFrom(map[string]string{
+		"WEBHOOK_ALLOW_HTTP":  "true",
+		"EGRESS_ALLOW_CIDRS":  "127.0.0.0/8",
+		"TEMPORAL_TASK_QUEUE": queue,
+		"DELIVERY_TIMEOUT":    s.AttemptTimeout.String(),
+		// Tests create webhooks and publish faster than a client may.
+		"RATE_LIMIT_REQUESTS_PER_SECOND": "0",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{T: t, Store: store, Box: box, TC: tc, Queue: queue, Settings: s, Cfg: cfg, DBURL: dbURL, Key: key,
+		Pub: &publish.Publisher{Client: tc, TaskQueue: queue}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	pub := api.NewPublisher(cfg, tc)
+	disp := dispatch.New(store, pub, log, dispatch.Options{})
+	dispCtx, stopDisp := context.WithCancel(context.Background())
+	go disp.Run(dispCtx)
+	t.Cleanup(stopDisp)
+	e.API = httptest.NewServer(api.New(api.Deps{Config: cfg, Log: log, Store: store, Box: box, Publisher: pub, Dispatcher: disp}))
+	t.Cleanup(e.API.Close)
+	if !o.NoWorker {
+		allow := o.WorkerAllow
+		if allow == nil {
+			allow = Loopback
+		}
+		StartWorker(t, tc, store, box, queue, s, allow)
+	}
+	return e
+}
+
+// Account creates an account on plan and returns its id and an admin key.
+func (e *Env) Account(plan string) (id, key string) {
+	e.T.Helper()
+	k, err := apikey.Generate()
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	a, err := e.Store.CreateAccount(context.Background(), "Acme "+plan+" "+uuid.NewString()[:8], plan,
+		db.NewAPIKey{Hash: apikey.Hash(k), Prefix: apikey.DisplayPrefix(k)})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return a.ID.String(), k
+}
+
+// Resp is a decoded API response.
+type Resp struct {
+	Status int
+	Raw    []byte
+}
+
+// Decode unmarshals the body into v.
+func (r Resp) Decode(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Raw, v); err != nil {
+		t.Fatalf("decoding %s: %v", r.Raw, err)
+	}
+}
+
+// Str returns a top-level string field.
+func (r Resp) Str(t testing.TB, key string) string {
+	t.Helper()
+	var m map[string]any
+	r.Decode(t, &m)
+	s, _ := m[key].(string)
+	return s
+}
+
+// Want fails unless the status is status.
+func (r Resp) Want(t testing.TB, status int) Resp {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("got HTTP %d, want %d: %s", r.Status, status, r.Raw)
+	}
+	return r
+}
+
+// Do calls the API; body nil or a value sent as JSON.
+func (e *Env) Do(method, path, key string, body any) Resp {
+	e.T.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), Deadline)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, e.API.URL+path, rd)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return Resp{Status: res.StatusCode, Raw: raw}
+}
+
+// Webhook is the body of POST /v1/webhooks.
+type Webhook struct {
+	Name           string   `json:"name"`
+	URL            string   `json:"url"`
+	EventTypes     []string `json:"eventTypes"`
+	TriggerSources []string `json:"triggerSources"`
+	AppIDs         []string `json:"appIds,omitempty"`
+	// Receiver protection (zero: the defaults).
+	MaxConcurrency     int     `json:"maxConcurrency,omitempty"`
+	RateLimitPerSecond float64 `json:"rateLimitPerSecond,omitempty"`
+}
+
+// CreateWebhook creates a webhook and returns its id and secret.
+func (e *Env) CreateWebhook(key string, w Webhook) (id, secret string) {
+	e.T.Helper()
+	if w.Name == "" {
+		w.Name = "hook " + uuid.NewString()[:8]
+	}
+	if w.EventTypes == nil {
+		w.EventTypes = []string{"ENVELOPE_START", "ENVELOPE_FINISH"}
+	}
+	if w.TriggerSources == nil {
+		w.TriggerSources = []string{"saas_page"}
+	}
+	r := e.Do("POST", "/v1/webhooks", key, w).Want(e.T, http.StatusCreated)
+	return r.Str(e.T, "id"), r.Str(e.T, "secret")
+}
+
+// Event is the body of POST /v1/events.
+type Event struct {
+	ID            string          `json:"id,omitempty"`
+	Type          string          `json:"type"`
+	TriggerSource string          `json:"triggerSource"`
+	AppID         string          `json:"appId,omitempty"`
+	Data          json.RawMessage `json:"data"`
+}
+
+// Published is the answer of POST /v1/events.
+type Published struct {
+	EventID    string `json:"eventId"`
+	WorkflowID string `json:"workflowId"`
+	Duplicate  bool   `json:"duplicate"`
+}
+
+// Publish posts an event (ENVELOPE_START from saas_page by default).
+func (e *Env) Publish(key string, ev Event) Published {
+	e.T.Helper()
+	if ev.Type == "" {
+		ev.Type = "ENVELOPE_START"
+	}
+	if ev.TriggerSource == "" {
+		ev.TriggerSource = "saas_page"
+	}
+	if ev.Data == nil {
+		ev.Data = json.RawMessage(`{"envelopeId":"env-1","envelopeStatus":1}`)
+	}
+	var p Published
+	e.Do("POST", "/v1/events", key, ev).Want(e.T, http.StatusAccepted).Decode(e.T, &p)
+	return p
+}
+
+// Result waits for a workflow to finish and returns its result.
+func (e *Env) Result(workflowID string) flow.Result {
+	e.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Deadline)
+	defer cancel()
+	var res flow.Result
+	for {
+		err := e.TC.GetWorkflow(ctx, workflowID, "").Get(ctx, &res)
+		var notFound *serviceerror.NotFound
+		switch {
+		case err == nil:
+			return res
+		case errors.As(err, &notFound) && ctx.Err() == nil:
+			// The API answers once the event is stored; its dispatcher
+			// starts the workflow a moment later.
+			time.Sleep(20 * time.Millisecond)
+		default:
+			e.T.Fatalf("workflow %s: %v", workflowID, err)
+		}
+	}
+}
+
+// Delivery is a delivery as GET /v1/deliveries/{id} shows it.
+type Delivery struct {
+	ID             string     `json:"id"`
+	EventID        string     `json:"eventId"`
+	EventType      string     `json:"eventType"`
+	WebhookID      string     `json:"webhookId"`
+	MessageID      string     `json:"messageId"`
+	Status         string     `json:"status"`
+	StatusReason   string     `json:"statusReason"`
+	AttemptCount   int        `json:"attemptCount"`
+	Series         int        `json:"series"`
+	LastStatusCode *int       `json:"lastStatusCode"`
+	NextAttemptAt  *time.Time `json:"nextAttemptAt"`
+	WorkflowID     string     `json:"workflowId"`
+	Attempts       []Attempt  `json:"attempts"`
+}
+
+// Attempt is one attempt of a Delivery.
+type Attempt struct {
+	Series         int       `json:"series"`
+	Number         int       `json:"number"`
+	Try            int       `json:"try"`
+	Outcome        string    `json:"outcome"`
+	URL            string    `json:"url"`
+	StartedAt      time.Time `json:"startedAt"`
+	DurationMS     int       `json:"durationMs"`
+	ResponseStatus *int      `json:"responseStatus"`
+	ResponseBody   string    `json:"responseBody"`
+	BodyBase64     string    `json:"responseBodyBase64"`
+	Error          string    `json:"error"`
+}
+
+// Delivery fetches one delivery with its attempts.
+func (e *Env) Delivery(key, id string) Delivery {
+	e.T.Helper()
+	var d Delivery
+	e.Do("GET", "/v1/deliveries/"+id, key, nil).Want(e.T, http.StatusOK).Decode(e.T, &d)
+	return d
+}
+
+// WaitDelivery polls a delivery until ok says so.
+func (e *Env) WaitDelivery(key, id, what string, ok func(Delivery) bool) Delivery {
+	e.T.Helper()
+	var d Delivery
+	Eventually(e.T, what, func() bool {
+		d = e.Delivery(key, id)
+		return ok(d)
+	})
+	return d
+}
+
+// WaitStatus polls a delivery until it has status.
+func (e *Env) WaitStatus(key, id, status string) Delivery {
+	e.T.Helper()
+	return e.WaitDelivery(key, id, "delivery "+id+" "+status, func(d Delivery) bool { return d.Status == status })
+}
+
+// EventDeliveries returns GET /v1/events/{id}'s deliveries, by webhook id.
+func (e *Env) EventDeliveries(key, eventID string) map[string]Delivery {
+	e.T.Helper()
+	var ev struct {
+		Deliveries []Delivery `json:"deliveries"`
+	}
+	e.Do("GET", "/v1/events/"+eventID, key, nil).Want(e.T, http.StatusOK).Decode(e.T, &ev)
+	out := map[string]Delivery{}
+	for _, d := range ev.Deliveries {
+		out[d.WebhookID] = d
+	}
+	return out
+}
+
+// Eventually polls cond until it holds, failing the test after Deadline.
+func Eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(Deadline)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", Deadline, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Request is one request a Receiver got.
+type Request struct {
+	N      int // 1-based
+	Path   string
+	Header http.Header
+	Body   []byte
+}
+
+// Reply is what a Receiver answers.
+type Reply struct {
+	Status int
+	Header map[string]string
+	Body   string
+	// Block holds the answer until the channel is closed, the client goes
+	// away or the test ends.
+	Block <-chan struct{}
+}
+
+// Receiver is a webhook endpoint on 127.0.0.1 that records what it gets.
+type Receiver struct {
+	*httptest.Server
+	mu      sync.Mutex
+	reqs    []Request
+	arrived chan Request
+	reply   func(Request) Reply
+	done    chan struct{}
+}
+
+// NewReceiver answers each request with reply (200 when nil).
+func NewReceiver(t testing.TB, reply func(Request) Reply) *Receiver {
+	r := &Receiver{reply: reply, done: make(chan struct{}), arrived: make(chan Request, 100)}
+	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(func() {
+		close(r.done)
+		r.Server.Close()
+	})
+	return r
+}
+
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	in := Request{N: len(r.reqs) + 1, Path: req.URL.Path, Header: req.Header.Clone(), Body: body}
+	r.reqs = append(r.reqs, in)
+	r.mu.Unlock()
+	select {
+	case r.arrived <- in:
+	default:
+	}
+	rep := Reply{Status: http.StatusOK, Body: `{"code":"200","msg":"success"}`}
+	if r.reply != nil {
+		rep = r.reply(in)
+	}
+	if rep.Block != nil {
+		select {
+		case <-rep.Block:
+		case <-req.Context().Done():
+			return
+		case <-r.done:
+			return
+		}
+	}
+	for k, v := range rep.Header {
+		w.Header().Set(k, v)
+	}
+	w.WriteHeader(rep.Status)
+	_, _ = io.WriteString(w, rep.Body)
+}
+
+// Requests returns what arrived so far.
+func (r *Receiver) Requests() []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Request(nil), r.reqs...)
+}
+
+// Count is the number of requests so far.
+func (r *Receiver) Count() int { return len(r.Requests()) }
+
+// Arrived yields each request as it arrives (the first 100).
+func (r *Receiver) Arrived() <-chan Request { return r.arrived }
+
+// WaitCount waits until at least n requests arrived.
+func (r *Receiver) WaitCount(t testing.TB, n int) []Request {
+	t.Helper()
+	Eventually(t, fmt.Sprintf("%d requests at %s", n, r.URL), func() bool { return r.Count() >= n })
+	return r.Requests()
+}
+
+// Status returns a Reply of status.
+func Status(code int) Reply { return Reply{Status: code, Body: http.StatusText(code)} }
+
+// Sequence answers the n-th request with replies[n-1], then the last one.
+func Sequence(replies ...Reply) func(Request) Reply {
+	return func(r Request) Reply {
+		if r.N <= len(replies) {
+			return replies[r.N-1]
+		}
+		return replies[len(replies)-1]
+	}
+}
+
+// At is the receiver's URL with path.
+func (r *Receiver) At(path string) string { return strings.TrimSuffix(r.URL, "/") + path }
+
+// Timers returns the durations of the timers a workflow started, in order:
+// the waits between attempts, as the workflow recorded them.
+func (e *Env) Timers(workflowID string) []time.Duration {
+	e.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Deadline)
+	defer cancel()
+	var out []time.Duration
+	it := e.TC.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		if a := ev.GetTimerStartedEventAttributes(); a != nil {
+			out = append(out, a.GetStartToFireTimeout().AsDuration())
+		}
+	}
+	return out
+}

@@ -1,0 +1,265 @@
+// Package activities holds all I/O of the delivery workflows: recording
+// events, resolving subscriptions, signing and delivering over HTTP.
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
+	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
+	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
+	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
+)
+
+// Settings are the delivery rules from configuration.
+type Settings struct {
+	AttemptTimeout   time.Duration   // a receiver must answer 2xx within this
+	Retries          []time.Duration // waits before retry 1, 2, ...
+	RetryAfterMax    time.Duration   // bound on a receiver's Retry-After
+	ResponseMaxBytes int64           // response body kept in the log
+	UserAgent        string
+	// Endpoint health (see health.go); zero turns a threshold off.
+	HealthDisableAfter     time.Duration // failing continuously this long disables
+	HealthDisableExhausted int           // this many exhausted deliveries in a row disable
+	// A throttling answer (429, 502, 503, 504 or a Retry-After) holds back
+	// every delivery to its webhook for ThrottleBase doubling with each
+	// one in a row up to ThrottleMax (or the Retry-After, when longer).
+	ThrottleBase, ThrottleMax time.Duration
+}
+
+// Activities is registered whole on the worker; workflows call its methods
+// through a nil *Activities.
+type Activities struct {
+	Store    *db.Store
+	Box      *secretbox.Box
+	Client   *http.Client // egress client: SSRF-safe, no redirects
+	Settings Settings
+	Now      func() time.Time
+	Metrics  *metrics.Metrics // optional
+	// Publisher starts the workflows of operational events at once and
+	// signals a disabled webhook's workflows (optional: without it the
+	// dispatcher's sweep starts them).
+	Publisher *publish.Publisher
+	Log       *slog.Logger // optional
+	// Worker names this worker process in the queues of full webhooks
+	// (unique per process; SweepSlots keeps it seen). Empty: its waiters
+	// are always presumed live.
+	Worker string
+}
+
+func (a *Activities) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// RecordEventInput is the event to record and resolve.
+type RecordEventInput struct {
+	AccountID string
+	Event     events.Event
+	// OnlyWebhookID targets one webhook whatever its subscriptions (test events).
+	OnlyWebhookID string
+	// Stored: the API's outbox holds the event; Event carries no Data.
+	Stored bool `json:",omitempty"`
+}
+
+// DeliveryRef names one delivery of the event. Done ones are only
+// reported: finished already (by an earlier run, or a lost task whose
+// attempts did happen), or in the hands of a resend.
+type DeliveryRef struct {
+	DeliveryID string
+	WebhookID  string
+	Series     int
+	Done       bool            `json:",omitempty"`
+	Status     delivery.Status `json:",omitempty"` // the stored status of a Done delivery
+	Attempts   int             `json:",omitempty"`
+}
+
+// Plan is what the workflow needs to deliver an event.
+type Plan struct {
+	Deliveries []DeliveryRef
+	// ActivityTimeout bounds one Deliver call (attempt timeout plus I/O margin),
+	// so a worker that dies mid-attempt is noticed quickly.
+	ActivityTimeout time.Duration
+	// Skipped says why nothing is delivered, when that is the case.
+	Skipped string
+	// AccountID and EventID name the event, so an attempt can restore a
+	// delivery row the database lost (see Deliver).
+	AccountID string `json:",omitempty"`
+	EventID   string `json:",omitempty"`
+}
+
+// RecordEvent stores the event and creates one delivery per matching webhook.
+// It is idempotent: a retry or a duplicate publish finds the same deliveries.
+func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Plan, error) {
+	plan := Plan{ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: in.Event.ID}
+	accountID, err := uuid.Parse(in.AccountID)
+	if err != nil {
+		plan.Skipped = "invalid account id"
+		return plan, nil
+	}
+	// The workflow can be started by anyone who reaches Temporal, not only
+	// our API: refuse what the API would have refused, or one bad event
+	// could fail this activity (and hold its workflow) for a day.
+	check := in.Event
+	if in.OnlyWebhookID != "" && check.Type == events.WebhookTest {
+		check.Type = events.EnvelopeStart // test events have a type of their own
+	}
+	if in.Stored {
+		check.Data = json.RawMessage(`{}`) // the outbox has it, validated
+	}
+	// Operational events are stored only by the engine itself (a client
+	// publishing one is refused by Validate); from the outbox they are ours.
+	ours := in.Stored && check.TriggerSource == events.SourceSystem && events.IsSystemType(check.Type)
+	if err := check.Validate(math.MaxInt32); err != nil && !ours {
+		plan.Skipped = "refused: " + err.Error()
+		return plan, nil
+	}
+	e := in.Event
+	ev := db.Event{
+		AccountID: accountID, ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
+		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID,
+	}
+	var deliveries []db.Delivery
+	if in.OnlyWebhookID != "" {
+		deliveries, err = a.recordTest(ctx, ev, in.OnlyWebhookID, &plan)
+	} else {
+		if in.Stored {
+			ev.Data = nil
+		}
+		deliveries, err = a.resolve(ctx, ev, &plan)
+	}
+	if err != nil {
+		return Plan{}, err
+	}
+	for _, d := range deliveries {
+		ref := DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series}
+		if d.Finished() || d.WorkflowID != ev.WorkflowID {
+			ref.Done, ref.Status, ref.Attempts = true, d.Status, d.AttemptCount
+		}
+		plan.Deliveries = append(plan.Deliveries, ref)
+	}
+	if len(plan.Deliveries) > 0 {
+		plan.Skipped = "" // an earlier run's deliveries are resumed
+	}
+	return plan, nil
+}
+
+// resolve records a published event and its deliveries in one round trip.
+func (a *Activities) resolve(ctx context.Context, ev db.Event, plan *Plan) ([]db.Delivery, error) {
+	r, err := a.Store.ResolveEvent(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case r.Plan == "":
+		plan.Skipped = "account not found"
+	case !r.EventFound:
+		plan.Skipped = "event not found in the outbox"
+	case r.Plan != db.PlanProfessional:
+		plan.Skipped = fmt.Sprintf("the %s plan does not include webhooks", r.Plan)
+	case len(r.Deliveries) == 0:
+		plan.Skipped = "no matching webhook"
+	}
+	return r.Deliveries, nil
+}
+
+// recordTest records a test event for one webhook of the account,
+// whatever its subscriptions.
+func (a *Activities) recordTest(ctx context.Context, ev db.Event, webhookID string, plan *Plan) ([]db.Delivery, error) {
+	acct, err := a.Store.Account(ctx, ev.AccountID)
+	switch {
+	case isNotFound(err):
+		plan.Skipped = "account not found"
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case !acct.WebhooksAllowed():
+		plan.Skipped = fmt.Sprintf("the %s plan does not include webhooks", acct.Plan)
+		return a.Store.RecordEvent(ctx, ev, nil)
+	}
+	id, err := uuid.Parse(webhookID)
+	if err != nil {
+		plan.Skipped = "invalid webhook id"
+		return nil, nil
+	}
+	// Scoped to the account: a test for another account's webhook finds none.
+	if _, err := a.Store.Webhook(ctx, ev.AccountID, id); err != nil {
+		if !isNotFound(err) {
+			return nil, err
+		}
+		plan.Skipped = "webhook not found"
+		return nil, nil
+	}
+	return a.Store.RecordEvent(ctx, ev, []uuid.UUID{id})
+}
+
+func (a *Activities) activityTimeout() time.Duration {
+	return a.Settings.AttemptTimeout + 10*time.Second
+}
+
+// ResendInput names the delivery whose new series of attempts starts.
+type ResendInput struct {
+	AccountID  string
+	DeliveryID string
+	Series     int
+}
+
+// PrepareResend returns the plan for one new series of attempts: only for a
+// delivery of that account whose current series is this one and not started
+// (the API moved it there), so a stale or foreign resend sends nothing.
+func (a *Activities) PrepareResend(ctx context.Context, in ResendInput) (Plan, error) {
+	accountID, err1 := uuid.Parse(in.AccountID)
+	id, err2 := uuid.Parse(in.DeliveryID)
+	if err1 != nil || err2 != nil {
+		return Plan{Skipped: "invalid account or delivery id"}, nil
+	}
+	d, err := a.Store.Delivery(ctx, accountID, id)
+	if err != nil {
+		if isNotFound(err) {
+			return Plan{Skipped: "delivery not found"}, nil
+		}
+		return Plan{}, err
+	}
+	if d.Series != in.Series || d.Status != delivery.Pending {
+		return Plan{Skipped: fmt.Sprintf("delivery is at series %d (%s), not a new series %d", d.Series, d.Status, in.Series)}, nil
+	}
+	return Plan{
+		ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: d.EventID,
+		Deliveries: []DeliveryRef{{DeliveryID: in.DeliveryID, WebhookID: d.WebhookID.String(), Series: in.Series}},
+	}, nil
+}
+
+// CancelInput names a delivery to stop.
+type CancelInput struct {
+	DeliveryID string
+	Series     int
+	Reason     string
+	// Status is the final status: cancelled (default) or failed.
+	Status delivery.Status `json:",omitempty"`
+}
+
+// CancelDelivery records that the remaining attempts will not be made.
+func (a *Activities) CancelDelivery(ctx context.Context, in CancelInput) error {
+	id, err := uuid.Parse(in.DeliveryID)
+	if err != nil {
+		return nil
+	}
+	status := delivery.Cancelled
+	if in.Status == delivery.Failed {
+		status = delivery.Failed
+	}
+	return a.Store.FinishDelivery(ctx, id, in.Series, status, in.Reason)
+}

@@ -1,0 +1,166 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
+)
+
+// Endpoint health. Every attempt moves its webhook's health (in the same
+// statement that records it, see db.FinishAttempt). A webhook failing
+// continuously for HealthDisableAfter, or whose last HealthDisableExhausted
+// deliveries all spent their schedule, whichever comes first, is disabled
+// with the reason auto_disabled_failing; a 410 Gone disables it at once
+// (receiver_gone). Its owners hear of it through operational events
+// (events.WebhookFailing at 50, 75 and 90 % of the threshold,
+// WebhookDisabled, WebhookRecovered after a warned failure,
+// DeliveryExhausted), which the engine publishes into the outbox like any
+// event and delivers to the account's webhooks subscribed to them — never
+// to the webhook they are about.
+
+// warnLevels are the percentages of the threshold that send a warning.
+var warnLevels = []int{50, 75, 90}
+
+func (a *Activities) log() *slog.Logger {
+	if a.Log != nil {
+		return a.Log
+	}
+	return slog.Default()
+}
+
+// healthLevel is how far a failing webhook is toward being disabled, in
+// percent of the nearer threshold.
+func (a *Activities) healthLevel(c db.HealthChange) int {
+	level := 0.0
+	if d := a.Settings.HealthDisableAfter; d > 0 && c.FailingSince != nil {
+		level = max(level, float64(a.now().Sub(*c.FailingSince))/float64(d))
+	}
+	if n := a.Settings.HealthDisableExhausted; n > 0 {
+		level = max(level, float64(c.ExhaustedStreak)/float64(n))
+	}
+	return int(level * 100)
+}
+
+// notice is the data of an operational event about a webhook.
+type notice struct {
+	WebhookID           uuid.UUID  `json:"webhookId"`
+	WebhookName         string     `json:"webhookName"`
+	URL                 string     `json:"url"`
+	Reason              string     `json:"reason,omitempty"`
+	Message             string     `json:"message"`
+	ConsecutiveFailures int        `json:"consecutiveFailures"`
+	ExhaustedDeliveries int        `json:"exhaustedDeliveries"`
+	FailingSince        *time.Time `json:"failingSince,omitempty"`
+	ThresholdPercent    int        `json:"thresholdPercent,omitempty"`
+	DisableAt           *time.Time `json:"disableAt,omitempty"`
+	DeliveryID          string     `json:"deliveryId,omitempty"`
+	EventID             string     `json:"eventId,omitempty"`
+	EventType           string     `json:"eventType,omitempty"`
+}
+
+func noticeOf(c db.HealthChange) notice {
+	return notice{WebhookID: c.WebhookID, WebhookName: c.Name, URL: c.URL, ConsecutiveFailures: c.ConsecutiveFailures,
+		ExhaustedDeliveries: c.ExhaustedStreak, FailingSince: c.FailingSince}
+}
+
+// health acts on a webhook's health after an attempt: disable, warn,
+// tell of a recovery or of an exhausted delivery.
+func (a *Activities) health(ctx context.Context, c db.HealthChange, t db.DeliveryTarget, in DeliverInput, gone bool, signal db.HealthSignal) error {
+	var errs []error
+	sys := func(id, typ string, data notice) db.SystemEvent {
+		return db.SystemEvent{AccountID: c.AccountID, ID: id, Type: typ, Data: data}
+	}
+	switch {
+	case gone && c.Enabled:
+		n := noticeOf(c)
+		n.Reason, n.Message = db.DisabledReceiverGone, "The receiver answered 410 Gone: it no longer wants deliveries. Enable the webhook again once it does."
+		e, ok, err := a.Store.AutoDisable(ctx, c.WebhookID, n.Reason, n.Message,
+			sys(fmt.Sprintf("webhook-disabled.%s.%d", c.WebhookID, a.now().UnixNano()), events.WebhookDisabled, n))
+		errs = append(errs, err, a.announce(ctx, e, ok), a.stopPending(ctx, c, ok, n.Reason))
+	case signal == db.HealthFailure || signal == db.HealthExhausted:
+		if !c.Enabled {
+			break
+		}
+		level := a.healthLevel(c)
+		if level >= 100 {
+			n := noticeOf(c)
+			n.Reason = db.DisabledFailing
+			n.Message = fmt.Sprintf("Disabled after failing %d times in a row since %s (%d deliveries exhausted their retries).",
+				c.ConsecutiveFailures, c.FailingSince.UTC().Format(time.RFC3339), c.ExhaustedStreak)
+			e, ok, err := a.Store.AutoDisable(ctx, c.WebhookID, n.Reason, n.Message,
+				sys(fmt.Sprintf("webhook-disabled.%s.%d", c.WebhookID, a.now().UnixNano()), events.WebhookDisabled, n))
+			errs = append(errs, err, a.announce(ctx, e, ok), a.stopPending(ctx, c, ok, n.Reason))
+			break
+		}
+		warn := 0
+		for _, l := range warnLevels {
+			if level >= l {
+				warn = l
+			}
+		}
+		if warn > c.WasWarned && c.FailingSince != nil {
+			n := noticeOf(c)
+			n.ThresholdPercent = warn
+			n.Message = fmt.Sprintf("Failing since %s: %d %% of the way to being disabled.", c.FailingSince.UTC().Format(time.RFC3339), warn)
+			if d := a.Settings.HealthDisableAfter; d > 0 {
+				at := c.FailingSince.Add(d).UTC()
+				n.DisableAt = &at
+			}
+			e, ok, err := a.Store.WarnHealth(ctx, c.WebhookID, warn,
+				sys(fmt.Sprintf("webhook-failing.%s.%d.%d", c.WebhookID, c.FailingSince.Unix(), warn), events.WebhookFailing, n))
+			errs = append(errs, err, a.announce(ctx, e, ok))
+		}
+	case signal == db.HealthSuccess && c.WasFailingSince != nil && c.WasWarned > 0:
+		n := noticeOf(c)
+		n.FailingSince = c.WasFailingSince
+		n.Message = "Delivering again after failing since " + c.WasFailingSince.UTC().Format(time.RFC3339) + "."
+		e, ok, err := a.Store.PublishSystemEvent(ctx,
+			sys(fmt.Sprintf("webhook-recovered.%s.%d", c.WebhookID, c.WasFailingSince.Unix()), events.WebhookRecovered, n))
+		errs = append(errs, err, a.announce(ctx, e, ok))
+	}
+	if signal == db.HealthExhausted && !gone {
+		n := noticeOf(c)
+		n.DeliveryID, n.EventID, n.EventType = t.ID.String(), t.EventID, t.EventType
+		n.Message = fmt.Sprintf("Delivery %s of event %s failed after %d attempts; resend it once the receiver is back.",
+			t.ID, t.EventID, in.Attempt)
+		e, ok, err := a.Store.PublishSystemEvent(ctx,
+			sys(fmt.Sprintf("delivery-exhausted.%s.%d", t.ID, in.Series), events.DeliveryExhausted, n))
+		errs = append(errs, err, a.announce(ctx, e, ok))
+	}
+	return errors.Join(errs...)
+}
+
+// announce starts the workflow of a stored operational event now, when a
+// publisher is at hand; otherwise (or if that fails) the dispatcher's sweep
+// starts it from the outbox.
+func (a *Activities) announce(ctx context.Context, e db.Event, stored bool) error {
+	if !stored || a.Publisher == nil {
+		return nil
+	}
+	_, err := a.Publisher.StartStored(ctx, e.AccountID.String(), events.Event{
+		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, OccurredAt: e.OccurredAt.UTC(),
+	})
+	return err
+}
+
+// stopPending tells the workflows of the webhook just disabled to stop
+// waiting (each attempt also checks, so this only makes it sooner).
+func (a *Activities) stopPending(ctx context.Context, c db.HealthChange, disabled bool, reason string) error {
+	if !disabled || a.Publisher == nil {
+		return nil
+	}
+	ids, err := a.Store.PendingWorkflows(ctx, c.WebhookID)
+	if err != nil {
+		return err
+	}
+	a.Publisher.SignalAll(ctx, ids, flow.WebhookChange{WebhookID: c.WebhookID.String(), Reason: "webhook was disabled: " + reason})
+	return nil
+}

@@ -1,0 +1,150 @@
+// Package flow is the contract of the delivery workflows: their names, task
+// queue, inputs and results, the signal that stops a webhook's deliveries,
+// the rules for workflow ids, and the search attributes they set. It is the
+// one place these live. It depends on the Temporal SDK, the standard library
+// and the vocabulary packages (events, delivery) only, so an upstream service
+// can import it, with publish, without pulling in the server's store.
+package flow
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
+)
+
+// DefaultTaskQueue is the task queue of the delivery worker.
+const DefaultTaskQueue = "webhooks"
+
+// Workflow type names: what histories and starters refer to.
+const (
+	DeliverEventWorkflow   = "DeliverEvent"   // one per event
+	ResendDeliveryWorkflow = "ResendDelivery" // one per manual resend
+	DeliverBatchWorkflow   = "DeliverBatch"   // children of a large event
+)
+
+// SignalWebhookChanged tells a workflow that a webhook was disabled or
+// deleted, so its deliveries waiting to retry stop now.
+const SignalWebhookChanged = "webhook-changed"
+
+// WebhookChange is the payload of SignalWebhookChanged.
+type WebhookChange struct {
+	WebhookID string
+	Reason    string
+}
+
+// SignalSlotFree tells a workflow that a concurrency slot of a webhook
+// was handed to its delivery waiting in that webhook's queue
+// (AttemptResult.Queued): the delivery makes its attempt now. Sent to the
+// workflow making the delivery (a DeliverBatch child's own id).
+const SignalSlotFree = "slot-free"
+
+// SlotFree is the payload of SignalSlotFree.
+type SlotFree struct {
+	WebhookID  string
+	DeliveryID string
+}
+
+// Custom search attributes: register them on every cluster (make run and
+// make test do; the README shows the command for a real cluster).
+var (
+	AttrAccountID      = temporal.NewSearchAttributeKeyKeyword("WebhookAccountId")
+	AttrEventType      = temporal.NewSearchAttributeKeyKeyword("WebhookEventType")
+	AttrTriggerSource  = temporal.NewSearchAttributeKeyKeyword("WebhookTriggerSource")
+	AttrWebhookIDs     = temporal.NewSearchAttributeKeyKeywordList("WebhookIds")
+	AttrDeliveryStatus = temporal.NewSearchAttributeKeyKeyword("WebhookDeliveryStatus")
+	// AttrThrottled lists the webhooks whose throttle a delivery of the
+	// workflow is waiting on now (unset when none): WebhookThrottled = '<id>'
+	// lists every workflow held back by that webhook's throttle.
+	AttrThrottled = temporal.NewSearchAttributeKeyKeywordList("WebhookThrottled")
+)
+
+// Values of AttrDeliveryStatus besides the delivery statuses.
+const (
+	SummaryPending = string(delivery.Pending) // some delivery is in progress
+	SummaryNone    = "none"                   // nothing to deliver: no webhook matched
+)
+
+// DeliverEventInput starts DeliverEvent.
+type DeliverEventInput struct {
+	AccountID string
+	Event     events.Event
+	// OnlyWebhookID and Test: a one-shot test event to a single webhook.
+	OnlyWebhookID string `json:",omitempty"`
+	Test          bool   `json:",omitempty"`
+	// Stored: the API's outbox holds the event, so Event.Data is left out
+	// of the history; RecordEvent reads it there.
+	Stored bool `json:",omitempty"`
+}
+
+// ResendInput starts ResendDelivery.
+type ResendInput struct {
+	AccountID  string
+	DeliveryID string
+	Series     int
+}
+
+// AttemptResult is what an attempt did, and what the workflow does next.
+type AttemptResult struct {
+	Outcome    delivery.Outcome
+	StatusCode int    `json:",omitempty"`
+	DurationMS int64  `json:",omitempty"`
+	Error      string `json:",omitempty"`
+	Reason     string `json:",omitempty"`
+	// Try is the attempt row's try: above 1 when this attempt number had
+	// been sent before by a worker that was lost.
+	Try int `json:",omitempty"`
+	// Wait before the next attempt (OutcomeRetry): the schedule's
+	// interval, or the receiver's Retry-After when that is longer (bounded);
+	// or before the same attempt again (OutcomeThrottled).
+	Wait time.Duration `json:",omitempty"`
+	// Reservation is the rate-limit slot held for the attempt
+	// (OutcomeThrottled): the workflow passes it back with the attempt.
+	Reservation *time.Time `json:",omitempty"`
+	// Queued: the webhook was full and the attempt waits in its queue
+	// (OutcomeThrottled); SignalSlotFree wakes the workflow when a slot is
+	// handed to it, Wait is only a fallback poll.
+	Queued bool `json:",omitempty"`
+}
+
+// DeliveryResult is the end state of one delivery.
+type DeliveryResult struct {
+	DeliveryID string
+	WebhookID  string
+	Status     delivery.Status
+	Attempts   int
+	Last       AttemptResult
+}
+
+// Result is what a delivery workflow returns: every delivery of the event
+// (or of the resend) with its final state.
+type Result struct {
+	Deliveries []DeliveryResult
+	Skipped    string `json:",omitempty"`
+}
+
+// EventWorkflowID is the deterministic id of the workflow delivering an
+// event, so publishing the same event twice starts one workflow.
+func EventWorkflowID(accountID, eventID string) string {
+	return "event/" + accountID + "/" + eventID
+}
+
+// BatchWorkflowID is the id of the k-th (1-based) DeliverBatch child of an
+// event's workflow.
+func BatchWorkflowID(eventWorkflowID string, k int) string {
+	return fmt.Sprintf("%s/batch-%d", eventWorkflowID, k)
+}
+
+const resendPrefix = "resend/"
+
+// ResendWorkflowID is the id of the workflow making series n of a delivery.
+func ResendWorkflowID(deliveryID string, series int) string {
+	return fmt.Sprintf("%s%s/%d", resendPrefix, deliveryID, series)
+}
+
+// IsResendWorkflowID reports whether id names a resend's workflow.
+func IsResendWorkflowID(id string) bool { return strings.HasPrefix(id, resendPrefix) }
