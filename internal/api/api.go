@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/go-playground/validator/v10"
@@ -24,6 +23,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
 	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
 )
 
@@ -44,10 +44,12 @@ type Handler struct {
 
 	// Abuse limits (nil when switched off): failed authentications per
 	// client address, requests per API key, test sends per webhook.
-	authFailures  *ratelimit.Limiters
-	keyRequests   *ratelimit.Limiters
-	webhookTests  *ratelimit.Limiters
-	testsInFlight sync.Map // webhook id → struct{}: one test at a time
+	authFailures *ratelimit.Limiters
+	keyRequests  *ratelimit.Limiters
+
+	// svc is what the API and the console do: handlers parse, call it and
+	// answer.
+	svc *service.Service
 }
 
 // NewPublisher is the publisher the API and its dispatcher use.
@@ -76,8 +78,9 @@ func New(d Deps) *echo.Echo {
 		now:          time.Now,
 		authFailures: ratelimit.New(cfg.AuthFailuresPerMinute/60, int(max(1, cfg.AuthFailuresPerMinute)), 0),
 		keyRequests:  ratelimit.New(cfg.KeyRequestsPerSecond, cfg.KeyRequestsBurst, 0),
-		webhookTests: ratelimit.New(cfg.WebhookTestsPerMinute/60, int(min(3, max(1, cfg.WebhookTestsPerMinute))), 0),
 	}
+	h.svc = service.New(service.Deps{Config: cfg, Log: d.Log, Store: d.Store, Box: d.Box, Workflows: d.Publisher,
+		Outbox: d.Dispatcher, Now: func() time.Time { return h.now() }})
 	h.validate = h.newValidator()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

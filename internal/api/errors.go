@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 )
 
 // Error codes: stable and machine-readable; clients switch on these.
@@ -76,9 +77,12 @@ func (h *Handler) errorHandler(err error, c echo.Context) {
 		return
 	}
 	var apiErr *Error
+	var svcErr *service.Error
 	var httpErr *echo.HTTPError
 	switch {
 	case errors.As(err, &apiErr):
+	case errors.As(err, &svcErr):
+		apiErr = fromService(svcErr)
 	case errors.Is(err, db.ErrNotFound):
 		apiErr = notFound("resource")
 	case errors.As(err, &httpErr):
@@ -218,4 +222,12 @@ func isUnknownField(err error) bool {
 
 func unknownFieldName(err error) string {
 	return strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+}
+
+// notFoundOr maps the store's ErrNotFound to a 404 naming what.
+func notFoundOr(err error, what string) error {
+	if errors.Is(err, db.ErrNotFound) {
+		return notFound(what)
+	}
+	return err
 }

@@ -2,7 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
-	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
 type publishRequest struct {
@@ -46,24 +44,9 @@ func (h *Handler) publishEvent(c echo.Context) error {
 	if req.OccurredAt != nil {
 		e.OccurredAt = req.OccurredAt.UTC()
 	}
-	if err := h.pub.Prepare(&e); err != nil {
-		var fe events.FieldErrors
-		if errors.As(err, &fe) {
-			return validationError(fe)
-		}
-		return err
-	}
-	acct := caller(c).AccountID
-	stored, created, err := h.store.InsertEvent(c.Request().Context(), db.Event{
-		AccountID: acct, ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
-		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: flow.EventWorkflowID(acct.String(), e.ID),
-	})
+	stored, created, err := h.svc.PublishEvent(c.Request().Context(), caller(c).AccountID, e)
 	if err != nil {
 		return err
-	}
-	if stored.DispatchedAt == nil {
-		// New, or a retry of one whose workflow has not recorded it yet.
-		h.dispatcher.Enqueue(stored)
 	}
 	return c.JSON(http.StatusAccepted, publishResponse{EventID: stored.ID, WorkflowID: stored.WorkflowID, Duplicate: !created})
 }

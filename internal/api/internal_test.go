@@ -1,34 +1,19 @@
 package api
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"net/http"
 	"testing"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 	"github.com/labstack/echo/v4"
-	"go.temporal.io/api/serviceerror"
 )
 
-func TestStartRefused(t *testing.T) {
-	for _, tc := range []struct {
-		err     error
-		refused bool
-	}{
-		{fmt.Errorf("failed reaching server: %w", serviceerror.NewUnavailable("connection refused")), true},
-		{fmt.Errorf("starting workflow x: %w", serviceerror.NewInvalidArgument("bad")), true},
-		{serviceerror.NewResourceExhausted(0, "busy"), true},
-		// The start may have been accepted: do not fail the delivery.
-		{serviceerror.NewDeadlineExceeded("deadline"), false},
-		{serviceerror.NewCanceled("canceled"), false},
-		{fmt.Errorf("starting workflow x: %w", context.DeadlineExceeded), false},
-		{context.Canceled, false},
-		{errors.New("unknown gRPC error"), false},
-		{serviceerror.NewInternal("internal"), false},
-	} {
-		if got := startRefused(tc.err); got != tc.refused {
-			t.Errorf("startRefused(%v) = %v, want %v", tc.err, got, tc.refused)
+// TestEveryKindAnswered: each kind of domain error has its status and
+// stable code (an unlisted one would be a 500).
+func TestEveryKindAnswered(t *testing.T) {
+	for k := service.NotFound; k <= service.DeliveryFailed; k++ {
+		if e := fromService(&service.Error{Kind: k}); e.Status == http.StatusInternalServerError || e.Code == CodeInternal {
+			t.Errorf("kind %d answers %d %s", k, e.Status, e.Code)
 		}
 	}
 }

@@ -2,8 +2,6 @@ package api
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,8 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
-	"github.com/esign-webhooks/esign-webhooks/internal/edge/signing"
-	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 )
 
 // webhookJSON is a webhook as the API shows it: never its secret.
@@ -179,16 +176,6 @@ func (h *Handler) createWebhook(c echo.Context) error {
 	if err := h.check(req); err != nil {
 		return err
 	}
-	secret, err := signing.NewSecret()
-	if err != nil {
-		return err
-	}
-	id := uuid.New()
-	enc, err := h.box.Seal([]byte(secret), db.SecretAAD(id))
-	if err != nil {
-		return fmt.Errorf("encrypting secret: %w", err)
-	}
-	enabled := req.Enabled == nil || *req.Enabled
 	f := db.WebhookFields{
 		Name: req.Name, URL: req.URL, EventTypes: req.EventTypes, TriggerSources: req.TriggerSources, AppIDs: req.AppIDs,
 		RateLimitPerSecond: req.RateLimitPerSecond,
@@ -196,22 +183,11 @@ func (h *Handler) createWebhook(c echo.Context) error {
 	if req.MaxConcurrency != nil {
 		f.MaxConcurrency = *req.MaxConcurrency
 	}
-	w, err := h.store.CreateWebhookLimited(c.Request().Context(), id, caller(c).AccountID, f, enabled, enc, h.cfg.MaxWebhooksPerAccount)
-	switch {
-	case errors.Is(err, db.ErrConflict):
-		return nameTaken()
-	case errors.Is(err, db.ErrLimitReached):
-		return apiError(http.StatusUnprocessableEntity, CodeWebhookLimit, fmt.Sprintf(
-			"This account has reached its limit of %d webhooks; delete one it no longer needs first.", h.cfg.MaxWebhooksPerAccount))
-	}
+	w, secret, err := h.svc.CreateWebhook(c.Request().Context(), caller(c).AccountID, f, req.Enabled == nil || *req.Enabled)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusCreated, webhookWithSecret{toWebhookJSON(w), secret})
-}
-
-func nameTaken() error {
-	return validationError(map[string]string{"name": "is already used by another webhook of this account"})
 }
 
 // webhookID parses the :id parameter; a malformed id is simply not found.
@@ -228,18 +204,11 @@ func (h *Handler) getWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := h.store.Webhook(c.Request().Context(), caller(c).AccountID, id)
+	w, err := h.svc.Webhook(c.Request().Context(), caller(c).AccountID, id)
 	if err != nil {
-		return notFoundOr(err, "webhook")
+		return err
 	}
 	return c.JSON(http.StatusOK, toWebhookJSON(w))
-}
-
-func notFoundOr(err error, what string) error {
-	if errors.Is(err, db.ErrNotFound) {
-		return notFound(what)
-	}
-	return err
 }
 
 type page[T any] struct {
@@ -270,18 +239,6 @@ func (h *Handler) listWebhooks(c echo.Context) error {
 	}))
 }
 
-// errWebhookEnabled is the rule of the settings page: edit and delete only
-// while disabled.
-var errWebhookEnabled = apiError(http.StatusConflict, CodeWebhookEnabled,
-	"Disable the webhook first: it can be edited or deleted only while disabled.")
-
-func mustBeDisabled(w db.Webhook) error {
-	if w.Enabled {
-		return errWebhookEnabled
-	}
-	return nil
-}
-
 func (h *Handler) updateWebhook(c echo.Context) error {
 	id, err := webhookID(c)
 	if err != nil {
@@ -301,11 +258,7 @@ func (h *Handler) updateWebhook(c echo.Context) error {
 	if err := validRate(req.RateLimitPerSecond.Value); err != nil {
 		return err
 	}
-	check := mustBeDisabled
-	if req.limitsOnly() {
-		check = func(db.Webhook) error { return nil }
-	}
-	w, err := h.store.UpdateWebhook(c.Request().Context(), caller(c).AccountID, id, check, func(f *db.WebhookFields) {
+	w, err := h.svc.UpdateWebhook(c.Request().Context(), caller(c).AccountID, id, req.limitsOnly(), func(f *db.WebhookFields) {
 		if req.MaxConcurrency != nil {
 			f.MaxConcurrency = *req.MaxConcurrency
 		}
@@ -328,11 +281,8 @@ func (h *Handler) updateWebhook(c echo.Context) error {
 			f.AppIDs = req.AppIDs
 		}
 	})
-	switch {
-	case errors.Is(err, db.ErrConflict):
-		return nameTaken()
-	case err != nil:
-		return notFoundOr(err, "webhook")
+	if err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, toWebhookJSON(w))
 }
@@ -362,29 +312,14 @@ func (h *Handler) enableWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	acct := caller(c).AccountID
-	w, err := h.store.SetWebhookEnabled(ctx, acct, id, true)
-	if err != nil {
-		return notFoundOr(err, "webhook")
-	}
-	out := enableResponse{webhookJSON: toWebhookJSON(w)}
-	since := req.ReplayMissedSince
-	if since == nil {
-		since = w.DisabledAt
-	}
-	if since == nil {
-		since = &w.CreatedAt
-	}
-	missed, err := h.store.ListDeliveries(ctx, acct, db.DeliveryFilter{
-		WebhookID: &id, Status: delivery.SkippedDisabled, CreatedFrom: since, Limit: maxBulkResend + 1, Oldest: true,
-	})
+	r, err := h.svc.EnableWebhook(c.Request().Context(), caller(c).AccountID, id,
+		service.Replay{Missed: req.ReplayMissed, Since: req.ReplayMissedSince})
 	if err != nil {
 		return err
 	}
-	out.Missed = len(missed)
-	if req.ReplayMissed || req.ReplayMissedSince != nil {
-		replay := h.resendMany(ctx, acct, missed)
+	out := enableResponse{webhookJSON: toWebhookJSON(r.Webhook), Missed: r.Missed}
+	if r.Replay != nil {
+		replay := toBulkResendJSON(*r.Replay)
 		out.Replay = &replay
 	}
 	return c.JSON(http.StatusOK, out)
@@ -395,11 +330,10 @@ func (h *Handler) disableWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := h.store.SetWebhookEnabled(c.Request().Context(), caller(c).AccountID, id, false)
+	w, err := h.svc.DisableWebhook(c.Request().Context(), caller(c).AccountID, id)
 	if err != nil {
-		return notFoundOr(err, "webhook")
+		return err
 	}
-	h.dispatcher.StopDeliveries(id, "webhook was disabled")
 	return c.JSON(http.StatusOK, toWebhookJSON(w))
 }
 
@@ -408,19 +342,9 @@ func (h *Handler) deleteWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	acct := caller(c).AccountID
-	// Look first so an unknown id is a 404 whatever confirm says.
-	if _, err := h.store.Webhook(c.Request().Context(), acct, id); err != nil {
-		return notFoundOr(err, "webhook")
+	if err := h.svc.DeleteWebhook(c.Request().Context(), caller(c).AccountID, id, c.QueryParam("confirm")); err != nil {
+		return err
 	}
-	if c.QueryParam("confirm") != id.String() {
-		return apiError(http.StatusPreconditionRequired, CodeConfirmationRequired,
-			"Deleting is permanent: repeat the webhook's id in ?confirm= to confirm.")
-	}
-	if err := h.store.DeleteWebhook(c.Request().Context(), acct, id, mustBeDisabled); err != nil {
-		return notFoundOr(err, "webhook")
-	}
-	h.dispatcher.StopDeliveries(id, "webhook was deleted")
 	return c.NoContent(http.StatusNoContent)
 }
 
@@ -445,26 +369,17 @@ func (h *Handler) resetSecret(c echo.Context) error {
 		}
 		return err
 	}
-	grace := 86400
+	grace := service.DefaultSecretGrace
 	if req.GracePeriodSeconds != nil {
-		grace = *req.GracePeriodSeconds
+		grace = time.Duration(*req.GracePeriodSeconds) * time.Second
 	}
-	secret, err := signing.NewSecret()
+	r, err := h.svc.ResetSecret(c.Request().Context(), caller(c).AccountID, id, grace)
 	if err != nil {
 		return err
 	}
-	enc, err := h.box.Seal([]byte(secret), db.SecretAAD(id))
-	if err != nil {
-		return fmt.Errorf("encrypting secret: %w", err)
-	}
-	graceUntil := h.now().Add(time.Duration(grace) * time.Second)
-	w, err := h.store.RotateWebhookSecret(c.Request().Context(), caller(c).AccountID, id, enc, graceUntil, grace > 0)
-	if err != nil {
-		return notFoundOr(err, "webhook")
-	}
-	out := map[string]any{"webhook": toWebhookJSON(w), "secret": secret}
-	if grace > 0 {
-		out["previousSecretExpiresAt"] = graceUntil.UTC()
+	out := map[string]any{"webhook": toWebhookJSON(r.Webhook), "secret": r.Secret}
+	if r.PreviousExpiry != nil {
+		out["previousSecretExpiresAt"] = *r.PreviousExpiry
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -474,15 +389,11 @@ func (h *Handler) getSecret(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := h.store.Webhook(c.Request().Context(), caller(c).AccountID, id)
+	secret, err := h.svc.Secret(c.Request().Context(), caller(c).AccountID, id)
 	if err != nil {
-		return notFoundOr(err, "webhook")
+		return err
 	}
-	secret, err := h.box.Open(w.SecretEnc, db.SecretAAD(w.ID))
-	if err != nil {
-		return fmt.Errorf("decrypting secret: %w", err)
-	}
-	return c.JSON(http.StatusOK, map[string]string{"secret": string(secret)})
+	return c.JSON(http.StatusOK, map[string]string{"secret": secret})
 }
 
 // pagination reads ?limit= (1-100, default 20) and ?cursor=.

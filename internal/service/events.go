@@ -1,0 +1,38 @@
+package service
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
+)
+
+// PublishEvent validates e (filling its id and time when absent), stores it
+// in the outbox and hands it to the dispatcher, which starts its workflow.
+// Publishing an id again returns the stored event, created false. Neither
+// waits for Temporal.
+func (s *Service) PublishEvent(ctx context.Context, acct uuid.UUID, e events.Event) (db.Event, bool, error) {
+	if err := s.workflows.Prepare(&e); err != nil {
+		var fe events.FieldErrors
+		if errors.As(err, &fe) {
+			return db.Event{}, false, &Error{Kind: Invalid, Message: "The request has invalid fields; see fields.", Fields: fe}
+		}
+		return db.Event{}, false, err
+	}
+	stored, created, err := s.store.InsertEvent(ctx, db.Event{
+		AccountID: acct, ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
+		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: flow.EventWorkflowID(acct.String(), e.ID),
+	})
+	if err != nil {
+		return db.Event{}, false, err
+	}
+	if stored.DispatchedAt == nil {
+		// New, or a retry of one whose workflow has not recorded it yet.
+		s.outbox.Enqueue(stored)
+	}
+	return stored, created, nil
+}
