@@ -3,13 +3,13 @@ package bench
 // The REST API client the bench drives webhookd with, and the event payload.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/restclient"
 )
 
 // apiClient calls the webhookd API as one account.
@@ -31,64 +31,32 @@ func newHTTPClient(conns int) *http.Client {
 	}
 }
 
-// call sends a JSON request and decodes the answer into out when non-nil;
-// any status other than want is an error.
-func (a *apiClient) call(ctx context.Context, method, path string, body []byte, want int, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+a.key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if resp.StatusCode != want {
-		if len(b) > 300 {
-			b = b[:300]
-		}
-		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, bytes.TrimSpace(b))
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
+// call sends body as JSON (nil: none) and decodes a 2xx answer into out
+// when non-nil; any other answer is an error.
+func (a *apiClient) call(ctx context.Context, method, path string, body, out any) error {
+	c := &restclient.Client{BaseURL: a.base, Key: a.key, HTTP: a.hc}
+	if err := c.Do(ctx, method, path, body, out); err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	return nil
 }
 
-// createdWebhook is the part of POST /v1/webhooks the bench needs.
-type createdWebhook struct {
-	ID     string `json:"id"`
-	Secret string `json:"secret"`
-}
-
-func (a *apiClient) createWebhook(ctx context.Context, name, url string) (createdWebhook, error) {
+func (a *apiClient) createWebhook(ctx context.Context, name, url string) (restclient.Webhook, error) {
 	return a.createWebhookFor(ctx, name, url, eventType)
 }
 
 // createWebhookFor creates a webhook subscribed to one event type (from
 // triggerSource).
-func (a *apiClient) createWebhookFor(ctx context.Context, name, url, typ string) (createdWebhook, error) {
-	body, _ := json.Marshal(map[string]any{
-		"name": name, "url": url,
-		"eventTypes":     []string{typ},
-		"triggerSources": []string{triggerSource},
-	})
-	var w createdWebhook
-	err := a.call(ctx, http.MethodPost, "/v1/webhooks", body, http.StatusCreated, &w)
+func (a *apiClient) createWebhookFor(ctx context.Context, name, url, typ string) (restclient.Webhook, error) {
+	var w restclient.Webhook
+	err := a.call(ctx, http.MethodPost, "/v1/webhooks", restclient.WebhookInput{
+		Name: name, URL: url, EventTypes: []string{typ}, TriggerSources: []string{triggerSource},
+	}, &w)
 	return w, err
 }
 
 func (a *apiClient) disableWebhook(ctx context.Context, id string) error {
-	return a.call(ctx, http.MethodPost, "/v1/webhooks/"+id+"/disable", nil, http.StatusOK, nil)
+	return a.call(ctx, http.MethodPost, "/v1/webhooks/"+id+"/disable", nil, nil)
 }
 
 func (a *apiClient) publish(ctx context.Context, eventID string, data json.RawMessage) error {
@@ -96,19 +64,12 @@ func (a *apiClient) publish(ctx context.Context, eventID string, data json.RawMe
 	return err
 }
 
-// published is the part of the POST /v1/events answer the bench needs.
-type published struct {
-	EventID    string `json:"eventId"`
-	WorkflowID string `json:"workflowId"`
-}
-
 // publishType publishes an event of type typ (from triggerSource).
-func (a *apiClient) publishType(ctx context.Context, eventID, typ string, data json.RawMessage) (published, error) {
-	body, _ := json.Marshal(map[string]any{
-		"id": eventID, "type": typ, "triggerSource": triggerSource, "data": data,
-	})
-	var p published
-	err := a.call(ctx, http.MethodPost, "/v1/events", body, http.StatusAccepted, &p)
+func (a *apiClient) publishType(ctx context.Context, eventID, typ string, data json.RawMessage) (restclient.Published, error) {
+	var p restclient.Published
+	err := a.call(ctx, http.MethodPost, "/v1/events", restclient.Event{
+		ID: eventID, Type: typ, TriggerSource: triggerSource, Data: data,
+	}, &p)
 	return p, err
 }
 

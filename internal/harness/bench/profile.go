@@ -286,7 +286,7 @@ func (b *bench) sampleHistory(ctx context.Context, api *apiClient, id string, fa
 	var ev struct {
 		WorkflowID string `json:"workflowId"`
 	}
-	if err := api.call(ctx, http.MethodGet, "/v1/events/"+id, nil, http.StatusOK, &ev); err != nil {
+	if err := api.call(ctx, http.MethodGet, "/v1/events/"+id, nil, &ev); err != nil {
 		h.Error = err.Error()
 		return h
 	}

@@ -211,7 +211,7 @@ func inspectWith(api func(i int) *apiClient) func(ctx context.Context, i int, id
 			WorkflowID string          `json:"workflowId"`
 			Deliveries json.RawMessage `json:"deliveries"`
 		}
-		if err := api(i).call(ctx, http.MethodGet, "/v1/events/"+id, nil, http.StatusOK, &ev); err != nil {
+		if err := api(i).call(ctx, http.MethodGet, "/v1/events/"+id, nil, &ev); err != nil {
 			return err.Error()
 		}
 		d := string(ev.Deliveries)
@@ -377,10 +377,10 @@ func (b *bench) management(ctx context.Context) error {
 		do   func(ctx context.Context, i int) error
 	}{
 		{"list webhooks", func(ctx context.Context, i int) error {
-			return hs.api.call(ctx, http.MethodGet, "/v1/webhooks?limit=20", nil, http.StatusOK, nil)
+			return hs.api.call(ctx, http.MethodGet, "/v1/webhooks?limit=20", nil, nil)
 		}},
 		{"get webhook", func(ctx context.Context, i int) error {
-			return hs.api.call(ctx, http.MethodGet, "/v1/webhooks/"+hs.ids[i%len(hs.ids)], nil, http.StatusOK, nil)
+			return hs.api.call(ctx, http.MethodGet, "/v1/webhooks/"+hs.ids[i%len(hs.ids)], nil, nil)
 		}},
 		{"create webhook", func(ctx context.Context, i int) error {
 			created.Lock()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/restclient"
 )
 
 // Proc is a subprocess in a process group of its own, so that kill -9 and
@@ -236,29 +237,12 @@ func CreateAccount(ctx context.Context, bin string, env []string, name string) (
 // CreateWebhook creates a webhook through the REST API and returns its id
 // and secret.
 func CreateWebhook(ctx context.Context, apiURL, key, name, url string) (id, secret string, err error) {
-	body, _ := json.Marshal(map[string]any{
-		"name": name, "url": url, "eventTypes": []string{EventType}, "triggerSources": []string{TriggerSource},
+	c := &restclient.Client{BaseURL: apiURL, Key: key, HTTP: &http.Client{Timeout: 10 * time.Second}}
+	w, err := c.CreateWebhook(ctx, restclient.WebhookInput{
+		Name: name, URL: url, EventTypes: []string{EventType}, TriggerSources: []string{TriggerSource},
 	})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, apiURL+"/v1/webhooks", bytes.NewReader(body))
 	if err != nil {
-		return "", "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
-	if err != nil {
-		return "", "", err
-	}
-	defer resp.Body.Close()
-	var w struct {
-		ID     string `json:"id"`
-		Secret string `json:"secret"`
-	}
-	if resp.StatusCode != http.StatusCreated {
-		return "", "", fmt.Errorf("POST /v1/webhooks: HTTP %d", resp.StatusCode)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&w); err != nil || w.ID == "" {
-		return "", "", errors.Join(errors.New("POST /v1/webhooks: no id"), err)
+		return "", "", fmt.Errorf("POST /v1/webhooks: %w", err)
 	}
 	return w.ID, w.Secret, nil
 }

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/restclient"
 )
 
 // SoakSpec is the hostile-traffic step: for Duration, Keys publisher keys
@@ -381,24 +383,10 @@ func (s *soak) count(f func(*SoakStats)) {
 	f(&s.stats)
 }
 
-// createKey makes a publisher key of the scenario's account.
+// createKey makes an admin key of the scenario's account.
 func (s *soak) createKey(ctx context.Context) (string, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.run.Webhookd.APIURL+"/v1/api-keys",
-		strings.NewReader(`{"role":"admin","label":"soak"}`))
-	req.Header.Set("Authorization", "Bearer "+s.run.Account.APIKey)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var k struct {
-		Key string `json:"key"`
-	}
-	if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&k) != nil || k.Key == "" {
-		return "", fmt.Errorf("POST /v1/api-keys: HTTP %d", resp.StatusCode)
-	}
-	return k.Key, nil
+	c := &restclient.Client{BaseURL: s.run.Webhookd.APIURL, Key: s.run.Account.APIKey, HTTP: s.hc}
+	return c.CreateAPIKey(ctx, "admin", "soak")
 }
 
 // goroutines reads go_goroutines from the API process's metrics.

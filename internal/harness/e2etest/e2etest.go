@@ -36,6 +36,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/restclient"
 	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/workflows"
@@ -302,16 +303,7 @@ func (e *Env) Do(method, path, key string, body any) Resp {
 }
 
 // Webhook is the body of POST /v1/webhooks.
-type Webhook struct {
-	Name           string   `json:"name"`
-	URL            string   `json:"url"`
-	EventTypes     []string `json:"eventTypes"`
-	TriggerSources []string `json:"triggerSources"`
-	AppIDs         []string `json:"appIds,omitempty"`
-	// Receiver protection (zero: the defaults).
-	MaxConcurrency     int     `json:"maxConcurrency,omitempty"`
-	RateLimitPerSecond float64 `json:"rateLimitPerSecond,omitempty"`
-}
+type Webhook = restclient.WebhookInput
 
 // CreateWebhook creates a webhook and returns its id and secret.
 func (e *Env) CreateWebhook(key string, w Webhook) (id, secret string) {
@@ -330,20 +322,10 @@ func (e *Env) CreateWebhook(key string, w Webhook) (id, secret string) {
 }
 
 // Event is the body of POST /v1/events.
-type Event struct {
-	ID            string          `json:"id,omitempty"`
-	Type          string          `json:"type"`
-	TriggerSource string          `json:"triggerSource"`
-	AppID         string          `json:"appId,omitempty"`
-	Data          json.RawMessage `json:"data"`
-}
+type Event = restclient.Event
 
 // Published is the answer of POST /v1/events.
-type Published struct {
-	EventID    string `json:"eventId"`
-	WorkflowID string `json:"workflowId"`
-	Duplicate  bool   `json:"duplicate"`
-}
+type Published = restclient.Published
 
 // Publish posts an event (ENVELOPE_START from saas_page by default).
 func (e *Env) Publish(key string, ev Event) Published {
@@ -385,36 +367,10 @@ func (e *Env) Result(workflowID string) flow.Result {
 }
 
 // Delivery is a delivery as GET /v1/deliveries/{id} shows it.
-type Delivery struct {
-	ID             string     `json:"id"`
-	EventID        string     `json:"eventId"`
-	EventType      string     `json:"eventType"`
-	WebhookID      string     `json:"webhookId"`
-	MessageID      string     `json:"messageId"`
-	Status         string     `json:"status"`
-	StatusReason   string     `json:"statusReason"`
-	AttemptCount   int        `json:"attemptCount"`
-	Series         int        `json:"series"`
-	LastStatusCode *int       `json:"lastStatusCode"`
-	NextAttemptAt  *time.Time `json:"nextAttemptAt"`
-	WorkflowID     string     `json:"workflowId"`
-	Attempts       []Attempt  `json:"attempts"`
-}
+type Delivery = restclient.Delivery
 
 // Attempt is one attempt of a Delivery.
-type Attempt struct {
-	Series         int       `json:"series"`
-	Number         int       `json:"number"`
-	Try            int       `json:"try"`
-	Outcome        string    `json:"outcome"`
-	URL            string    `json:"url"`
-	StartedAt      time.Time `json:"startedAt"`
-	DurationMS     int       `json:"durationMs"`
-	ResponseStatus *int      `json:"responseStatus"`
-	ResponseBody   string    `json:"responseBody"`
-	BodyBase64     string    `json:"responseBodyBase64"`
-	Error          string    `json:"error"`
-}
+type Attempt = restclient.Attempt
 
 // Delivery fetches one delivery with its attempts.
 func (e *Env) Delivery(key, id string) Delivery {
