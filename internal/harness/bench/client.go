@@ -74,7 +74,7 @@ func (a *apiClient) publishType(ctx context.Context, eventID, typ string, data j
 }
 
 // Every event of the bench is the same kind: what changes between scenarios
-// is the account (and so the webhooks) it is published for.
+// is the proc.Account (and so the webhooks) it is published for.
 const (
 	eventType     = "ENVELOPE_SIGNER_SIGNED"
 	triggerSource = "saas_page"

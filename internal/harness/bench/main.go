@@ -24,6 +24,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
 )
 
 // settings are the sizes of every scenario.
@@ -90,7 +92,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.IntVar(&s.Fanout10Events, "fanout10-events", 150, "scenario 2: events with 10 webhooks each")
 	fs.IntVar(&s.Fanout100Events, "fanout100-events", 20, "scenario 2: events with 100 webhooks each")
 	fs.BoolVar(&s.FloorFanout, "floor-fanout", true, "measure the floor's fan-out too")
-	fs.IntVar(&s.IsoWebhooks, "iso-webhooks", 10, "scenario 3: webhooks (one account each)")
+	fs.IntVar(&s.IsoWebhooks, "iso-webhooks", 10, "scenario 3: webhooks (one proc.Account each)")
 	fs.IntVar(&s.IsoSlowPercent, "iso-slow-percent", 10, "scenario 3: percentage of webhooks that never answer in time")
 	fs.IntVar(&s.BacklogEvents, "backlog-events", 3000, "scenario 4: events published as fast as the API takes them")
 	fs.IntVar(&s.BacklogConcurrency, "backlog-concurrency", 32, "scenario 4: concurrent publishers")
@@ -103,7 +105,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.IntVar(&s.Warmup, "warmup", 20, "events delivered through each path before measuring")
 	fs.BoolVar(&s.Storm, "storm", true, "storm phase, last: one event to -storm-webhooks failing webhooks with webhookd restarted on a short retry schedule (-storm=false skips it)")
 	fs.BoolVar(&s.StormOnly, "storm-only", false, "run only the storm phase (no warm-up, no other phase)")
-	fs.IntVar(&s.StormWebhooks, "storm-webhooks", 1000, "storm: webhooks of the one account (at most 1000, the per-account limit)")
+	fs.IntVar(&s.StormWebhooks, "storm-webhooks", 1000, "storm: webhooks of the one proc.Account (at most 1000, the per-proc.Account limit)")
 	fs.DurationVar(&s.StormRetryWait, "storm-retry-wait", time.Second, "storm: each of the 16 waits of DELIVERY_RETRY_SCHEDULE")
 	fs.DurationVar(&s.StormTimeout, "storm-timeout", 8*time.Minute, "storm: how long to wait for the event workflow to complete")
 	fs.DurationVar(&s.MaxTotal, "max-total", 20*time.Minute, "hard bound on the whole run")
@@ -147,7 +149,7 @@ func parseFlags(args []string) (settings, error) {
 		return s, errors.New("sizes must be positive")
 	}
 	if s.StormWebhooks <= 0 || s.StormWebhooks > maxStormHooks {
-		return s, fmt.Errorf("-storm-webhooks must be 1 to %d (the per-account webhook limit)", maxStormHooks)
+		return s, fmt.Errorf("-storm-webhooks must be 1 to %d (the per-proc.Account webhook limit)", maxStormHooks)
 	}
 	if s.StormRetryWait <= 0 || s.StormTimeout <= 0 {
 		return s, errors.New("-storm-retry-wait and -storm-timeout must be positive")
@@ -235,7 +237,7 @@ func run(ctx context.Context, s settings) error {
 		}
 		env = append(env, "PPROF_ADDR="+pprofAddr)
 	}
-	if _, err := runOnce(ctx, bin, env, "migrate"); err != nil {
+	if _, err := proc.RunOnce(ctx, bin, env, "migrate"); err != nil {
 		return err
 	}
 	wd := &webhookd{bin: bin, env: env, split: s.Split, logDir: logDir, addr: apiAddr}
@@ -424,7 +426,7 @@ type webhookd struct {
 	bin, logDir, addr string
 	env               []string
 	split             bool
-	api, worker       *proc
+	api, worker       *proc.Proc
 }
 
 func (w *webhookd) url() string { return "http://" + w.addr }
@@ -442,31 +444,31 @@ func (w *webhookd) start(ctx context.Context, tag string, extra []string) error 
 	}
 	var err error
 	if w.split {
-		if w.api, err = startProc("webhookd api", w.bin, []string{"api"}, env, logName("api")); err != nil {
+		if w.api, err = proc.Start("webhookd api", w.bin, []string{"api"}, env, logName("api")); err != nil {
 			return err
 		}
-		if w.worker, err = startProc("webhookd worker", w.bin, []string{"worker"}, env, logName("worker")); err != nil {
+		if w.worker, err = proc.Start("webhookd worker", w.bin, []string{"worker"}, env, logName("worker")); err != nil {
 			return err
 		}
 	} else {
-		if w.api, err = startProc("webhookd serve", w.bin, []string{"serve"}, env, logName("serve")); err != nil {
+		if w.api, err = proc.Start("webhookd serve", w.bin, []string{"serve"}, env, logName("serve")); err != nil {
 			return err
 		}
 		w.worker = w.api
 	}
-	if err := waitReady(ctx, w.url(), w.api, 60*time.Second); err != nil {
+	if err := proc.WaitReady(ctx, w.url(), w.api, 60*time.Second); err != nil {
 		return err
 	}
-	logf("webhookd api (pid %d) ready at %s; worker pid %d; logs in %s", w.api.pid(), w.url(), w.worker.pid(), w.logDir)
+	logf("webhookd api (pid %d) ready at %s; worker pid %d; logs in %s", w.api.PID(), w.url(), w.worker.PID(), w.logDir)
 	return nil
 }
 
 // stop stops the processes (SIGTERM, then SIGKILL after 10 s).
 func (w *webhookd) stop() {
 	if w.worker != w.api {
-		w.worker.stop()
+		w.worker.Stop(10 * time.Second)
 	}
-	w.api.stop()
+	w.api.Stop(10 * time.Second)
 }
 
 // restart stops the processes and starts them again with extra settings.
@@ -478,7 +480,7 @@ func (w *webhookd) restart(ctx context.Context, tag string, extra []string) erro
 // components are the processes as the CPU monitor names them.
 func (w *webhookd) components() []component {
 	if w.split {
-		return []component{{Name: "api", PID: w.api.pid()}, {Name: "worker", PID: w.worker.pid()}}
+		return []component{{Name: "api", PID: w.api.PID()}, {Name: "worker", PID: w.worker.PID()}}
 	}
-	return []component{{Name: "webhookd", PID: w.api.pid()}}
+	return []component{{Name: "webhookd", PID: w.api.PID()}}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/signing"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
 )
 
 // bench holds what the scenarios share.
@@ -36,7 +37,7 @@ type bench struct {
 	tPID      int
 }
 
-// hookSet is an account and its webhooks as the receivers know them.
+// hookSet is an proc.Account and its webhooks as the receivers know them.
 type hookSet struct {
 	api     *apiClient
 	keys    []string // healthy hook keys (receiver paths)
@@ -44,10 +45,10 @@ type hookSet struct {
 	slowIDs []string
 }
 
-// newAccount creates an account with healthy webhooks to the receiver and
+// newAccount creates an proc.Account with healthy webhooks to the receiver and
 // slow ones to the slow receiver.
 func (b *bench) newAccount(ctx context.Context, name string, healthy, slow int) (*hookSet, error) {
-	acct, err := createAccount(ctx, b.bin, b.env, "Bench "+name)
+	acct, err := proc.CreateAccount(ctx, b.bin, b.env, "Bench "+name)
 	if err != nil {
 		return nil, err
 	}

@@ -9,120 +9,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
-
-// proc is a long-running webhookd subprocess.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
-}
-
-// startProc starts bin with args and env, output to logPath. The child gets
-// SIGTERM if the bench dies, so nothing outlives it.
-func startProc(name, bin string, args, env []string, logPath string) (*proc, error) {
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("starting %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM and waits up to 10 s, then kills.
-func (p *proc) stop() {
-	if p == nil || p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// tail returns the last lines of the process log, for error messages.
-func (p *proc) tail() string {
-	b, _ := os.ReadFile(p.log)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > 15 {
-		lines = lines[len(lines)-15:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// runOnce runs a one-shot webhookd command and returns its stdout.
-func runOnce(ctx context.Context, bin string, env []string, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("webhookd %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return stdout.Bytes(), nil
-}
-
-// account is what `webhookd accounts create` prints.
-type account struct {
-	AccountID string `json:"accountId"`
-	APIKey    string `json:"apiKey"`
-}
-
-func createAccount(ctx context.Context, bin string, env []string, name string) (account, error) {
-	out, err := runOnce(ctx, bin, env, "accounts", "create", "--name", name, "--plan", "professional")
-	if err != nil {
-		return account{}, err
-	}
-	var a account
-	if err := json.Unmarshal(out, &a); err != nil || a.APIKey == "" {
-		return account{}, fmt.Errorf("accounts create printed %q: %v", out, err)
-	}
-	return a, nil
-}
 
 // freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
 func freeAddr() (string, error) {
@@ -138,30 +35,6 @@ func randomKey() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)
-}
-
-// waitReady polls /readyz until 200, the process exits, or the deadline.
-func waitReady(ctx context.Context, base string, p *proc, within time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
-	hc := &http.Client{Timeout: 2 * time.Second}
-	for {
-		if p.exited() {
-			return fmt.Errorf("%s exited: %v\n%s", p.name, p.err, p.tail())
-		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
-		if resp, err := hc.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready within %s\n%s", p.name, within, p.tail())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 // ---- /proc readings ----

@@ -1,7 +1,7 @@
 package bench
 
 // The storm phase, from the fan-out storm issue: ONE event for up to 1,000
-// webhooks of one Professional account (the per-account webhook limit),
+// webhooks of one Professional proc.Account (the per-proc.Account webhook limit),
 // every receiver answering 500 for the whole schedule, with the retry
 // schedule shortened to 16 short waits. Every receiver should get exactly
 // 17 POSTs (the first attempt and 16 retries), the event workflow should
@@ -23,6 +23,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -32,7 +33,7 @@ import (
 const (
 	stormRetries   = 16 // waits in the shortened schedule
 	stormEventType = "ENVELOPE_FINISH"
-	maxStormHooks  = 1000 // the API's per-account webhook limit
+	maxStormHooks  = 1000 // the API's per-proc.Account webhook limit
 )
 
 // stormCounter counts the POSTs of the storm's receivers.
@@ -68,7 +69,7 @@ type stormResult struct {
 	RetrySchedule string  `json:"retrySchedule"`
 	EventID       string  `json:"eventId"`
 	WorkflowID    string  `json:"workflowId"`
-	SetupSeconds  float64 `json:"setupSeconds"` // restart, account and webhooks
+	SetupSeconds  float64 `json:"setupSeconds"` // restart, proc.Account and webhooks
 	PhaseSeconds  float64 `json:"phaseSeconds"` // publish start → event workflow closed (or gave up)
 
 	ExpectedPostsPerReceiver int            `json:"expectedPostsPerReceiver"`
@@ -135,7 +136,7 @@ func (b *bench) storm(ctx context.Context) error {
 		return fmt.Errorf("storm: restarting webhookd: %w", err)
 	}
 
-	acct, err := createAccount(ctx, b.bin, b.env, "Bench storm")
+	acct, err := proc.CreateAccount(ctx, b.bin, b.env, "Bench storm")
 	if err != nil {
 		return fmt.Errorf("storm: %w", err)
 	}
@@ -357,7 +358,7 @@ func printStorm(out io.Writer, r *stormResult) {
 	if r == nil {
 		return
 	}
-	fmt.Fprintf(out, "\nStorm: one %s event to %d webhooks of one account, every POST answered 500; retry schedule %d × %s\n",
+	fmt.Fprintf(out, "\nStorm: one %s event to %d webhooks of one proc.Account, every POST answered 500; retry schedule %d × %s\n",
 		stormEventType, r.Webhooks, stormRetries, strings.SplitN(r.RetrySchedule, ",", 2)[0])
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight|tabwriter.Debug)
 	row := func(label, v string) { fmt.Fprintf(tw, "%s\t%s\t\n", label, v) }

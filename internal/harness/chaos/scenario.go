@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
 )
 
 // ReceiverSpec describes one webhook and its receiver.
@@ -61,7 +63,7 @@ type Run struct {
 	Webhookd  *Webhookd
 	Receivers Receivers
 	ByName    map[string]*Receiver
-	Account   Account
+	Account   proc.Account
 	DB        *sql.DB
 	Timeline  []Mark
 	Soak      *SoakStats // set by a Soak step
@@ -149,7 +151,7 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	env := append(BaseEnv(),
+	env := append(proc.BaseEnv(),
 		"DATABASE_URL="+cfg.DatabaseURL, "TEMPORAL_ADDRESS="+cfg.TemporalAddress,
 		"TEMPORAL_TASK_QUEUE="+cfg.TaskQueue, "HTTP_ADDR="+cfg.APIAddr,
 		"SECRETS_KEY="+hex.EncodeToString(key), "WEBHOOK_ALLOW_HTTP=true", "EGRESS_ALLOW_CIDRS=127.0.0.0/8",
@@ -166,10 +168,10 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 	run.Webhookd = wd
 	defer wd.StopAll()
 
-	if _, err := RunOnce(ctx, cfg.Bin, env, "migrate"); err != nil {
+	if _, err := proc.RunOnce(ctx, cfg.Bin, env, "migrate"); err != nil {
 		return rep, err
 	}
-	if run.Account, err = CreateAccount(ctx, cfg.Bin, env, "Chaos "+time.Now().Format("150405.000")); err != nil {
+	if run.Account, err = proc.CreateAccount(ctx, cfg.Bin, env, "Chaos "+time.Now().Format("150405.000")); err != nil {
 		return rep, err
 	}
 	if run.DB, err = sql.Open("postgres", cfg.DatabaseURL); err != nil {

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
 )
 
 type options struct {
@@ -227,7 +229,7 @@ type temporal struct {
 	cli          string
 	port, uiPort int
 	dir, db      string
-	proc         *Proc
+	proc         *proc.Proc
 }
 
 func (t *temporal) start(ctx context.Context) error {
@@ -240,7 +242,7 @@ func (t *temporal) start(ctx context.Context) error {
 		"WebhookIds=KeywordList", "WebhookDeliveryStatus=Keyword", "WebhookThrottled=KeywordList"} {
 		args = append(args, "--search-attribute", sa)
 	}
-	p, err := StartProc("temporal", t.cli, args, BaseEnv(), filepath.Join(t.dir, "temporal.log"))
+	p, err := proc.Start("temporal", t.cli, args, proc.BaseEnv(), filepath.Join(t.dir, "temporal.log"))
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
 )
 
 // ThrottleConfig is the throttle scenario: a webhook limited to
@@ -92,14 +94,14 @@ func ExecuteThrottle(ctx context.Context, cfg ThrottleConfig) (rep *Report, err 
 	defer func() { rep.DurationS = round1(time.Since(start).Seconds()) }()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	env := append(BaseEnv(),
+	env := append(proc.BaseEnv(),
 		"DATABASE_URL="+cfg.DatabaseURL, "TEMPORAL_ADDRESS="+cfg.TemporalAddress,
 		"TEMPORAL_TASK_QUEUE="+cfg.TaskQueue, "HTTP_ADDR="+cfg.APIAddr,
 		"SECRETS_KEY="+hex.EncodeToString(key), "WEBHOOK_ALLOW_HTTP=true", "EGRESS_ALLOW_CIDRS=127.0.0.0/8",
 		"DELIVERY_TIMEOUT="+cfg.DeliveryTimeout, "DATABASE_MAX_CONNS=10", "LOG_LEVEL=warn")
 	wd := &Webhookd{Bin: cfg.Bin, Env: env, APIURL: "http://" + cfg.APIAddr, LogDir: cfg.LogDir}
 	defer wd.StopAll()
-	if _, err := RunOnce(ctx, cfg.Bin, env, "migrate"); err != nil {
+	if _, err := proc.RunOnce(ctx, cfg.Bin, env, "migrate"); err != nil {
 		return rep, err
 	}
 	db, err := sql.Open("postgres", cfg.DatabaseURL)
@@ -113,7 +115,7 @@ func ExecuteThrottle(ctx context.Context, cfg ThrottleConfig) (rep *Report, err 
 	if err := wd.StartWorker(ctx); err != nil {
 		return rep, err
 	}
-	second, err := StartProc("webhookd worker 2", cfg.Bin, []string{"worker"}, env, cfg.LogDir+"/webhookd-worker-2.log")
+	second, err := proc.Start("webhookd worker 2", cfg.Bin, []string{"worker"}, env, cfg.LogDir+"/webhookd-worker-2.log")
 	if err != nil {
 		return rep, err
 	}
@@ -175,7 +177,7 @@ type runOutcome struct {
 func (tr *throttleRun) run(ctx context.Context, name string, fault func(*timedReceiver) error) (runOutcome, error) {
 	cfg := tr.cfg
 	out := runOutcome{}
-	acct, err := CreateAccount(ctx, cfg.Bin, tr.wd.Env, "Throttle "+name+" "+time.Now().Format("150405.000"))
+	acct, err := proc.CreateAccount(ctx, cfg.Bin, tr.wd.Env, "Throttle "+name+" "+time.Now().Format("150405.000"))
 	if err != nil {
 		return out, err
 	}
