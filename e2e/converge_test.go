@@ -147,9 +147,9 @@ func TestAnyResponseBodyIsStored(t *testing.T) {
 		t.Fatalf("delivery %+v after %d POSTs", d, rcv.Count())
 	}
 	a := d.Attempts[0]
-	raw, err := base64.StdEncoding.DecodeString(a.BodyBase64)
+	raw, err := base64.StdEncoding.DecodeString(a.ResponseBodyBase64)
 	if err != nil || string(raw) != body || a.ResponseBody != "ok\x00\uFFFD end" {
-		t.Fatalf("body %q base64 %q (%v)", a.ResponseBody, a.BodyBase64, err)
+		t.Fatalf("body %q base64 %q (%v)", a.ResponseBody, a.ResponseBodyBase64, err)
 	}
 }
 

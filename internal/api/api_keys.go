@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
 )
@@ -61,7 +62,7 @@ func (h *Handler) listAPIKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := page[apiKeyJSON]{Data: make([]apiKeyJSON, 0, len(keys))}
+	out := resource.Page[apiKeyJSON]{Data: make([]apiKeyJSON, 0, len(keys))}
 	for _, k := range keys {
 		out.Data = append(out.Data, toAPIKeyJSON(k))
 	}

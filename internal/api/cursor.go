@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 )
 
@@ -40,8 +41,8 @@ func decodeCursor(s string) (db.Cursor, bool) {
 // pageOf turns rows fetched with a limit of limit+1 into a page: the extra
 // row only says that there is a next page, which starts after the last row
 // shown.
-func pageOf[R, T any](rows []R, limit int, show func(R) T, key func(R) (time.Time, uuid.UUID)) page[T] {
-	out := page[T]{Data: make([]T, 0, min(len(rows), limit))}
+func pageOf[R, T any](rows []R, limit int, show func(R) T, key func(R) (time.Time, uuid.UUID)) resource.Page[T] {
+	out := resource.Page[T]{Data: make([]T, 0, min(len(rows), limit))}
 	for i, r := range rows {
 		if i == limit {
 			out.NextCursor = encodeCursor(key(rows[i-1]))

@@ -10,54 +10,16 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
 
-type deliveryJSON struct {
-	ID             uuid.UUID       `json:"id"`
-	EventID        string          `json:"eventId"`
-	EventType      string          `json:"eventType"`
-	WebhookID      uuid.UUID       `json:"webhookId"`
-	MessageID      string          `json:"messageId"`
-	Status         delivery.Status `json:"status"`
-	StatusReason   string          `json:"statusReason,omitempty"`
-	AttemptCount   int             `json:"attemptCount"`
-	Series         int             `json:"series"`
-	LastStatusCode *int            `json:"lastStatusCode"`
-	NextAttemptAt  *time.Time      `json:"nextAttemptAt"`
-	WorkflowID     string          `json:"workflowId"`
-	CreatedAt      time.Time       `json:"createdAt"`
-	UpdatedAt      time.Time       `json:"updatedAt"`
-	Attempts       []attemptJSON   `json:"attempts,omitempty"`
-}
-
-// attemptJSON is one HTTP request of a delivery. Try above 1 marks the same
-// attempt number sent again after the worker making it was lost; outcome
-// "unknown" is a request whose worker stopped before recording the answer
-// (the receiver may have it).
-type attemptJSON struct {
-	Series         int        `json:"series"`
-	Number         int        `json:"number"`
-	Try            int        `json:"try"`
-	Outcome        string     `json:"outcome"` // answered, error or unknown
-	URL            string     `json:"url"`
-	StartedAt      time.Time  `json:"startedAt"`
-	FinishedAt     *time.Time `json:"finishedAt"`
-	DurationMS     int        `json:"durationMs"`
-	ResponseStatus *int       `json:"responseStatus"`
-	// ResponseBody is the answer as text (invalid UTF-8 shown as U+FFFD);
-	// ResponseBodyBase64 has its exact bytes when they are not valid UTF-8.
-	ResponseBody       string `json:"responseBody"`
-	ResponseBodyBase64 string `json:"responseBodyBase64,omitempty"`
-	Error              string `json:"error,omitempty"`
-}
-
-func toDeliveryJSON(d db.Delivery) deliveryJSON {
-	out := deliveryJSON{
-		ID: d.ID, EventID: d.EventID, EventType: d.EventType, WebhookID: d.WebhookID, MessageID: d.MessageID,
+func toDeliveryJSON(d db.Delivery) resource.Delivery {
+	out := resource.Delivery{
+		ID: d.ID.String(), EventID: d.EventID, EventType: d.EventType, WebhookID: d.WebhookID.String(), MessageID: d.MessageID,
 		Status: d.Status, StatusReason: d.StatusReason, AttemptCount: d.AttemptCount, Series: d.Series,
 		LastStatusCode: d.LastStatusCode, WorkflowID: d.WorkflowID, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
 	}
@@ -68,8 +30,8 @@ func toDeliveryJSON(d db.Delivery) deliveryJSON {
 	return out
 }
 
-func toAttemptJSON(a db.Attempt) attemptJSON {
-	out := attemptJSON{Series: a.Series, Number: a.Number, Try: a.Try, URL: a.URL, StartedAt: a.StartedAt.UTC(),
+func toAttemptJSON(a db.Attempt) resource.Attempt {
+	out := resource.Attempt{Series: a.Series, Number: a.Number, Try: a.Try, URL: a.URL, StartedAt: a.StartedAt.UTC(),
 		DurationMS: a.DurationMS, ResponseStatus: a.ResponseStatus, ResponseBody: string(a.ResponseBody), Error: a.Error}
 	switch {
 	case a.FinishedAt == nil:
@@ -147,7 +109,7 @@ func (h *Handler) getDelivery(c echo.Context) error {
 		return err
 	}
 	out := toDeliveryJSON(d)
-	out.Attempts = make([]attemptJSON, 0, len(attempts))
+	out.Attempts = make([]resource.Attempt, 0, len(attempts))
 	for _, a := range attempts {
 		out.Attempts = append(out.Attempts, toAttemptJSON(a))
 	}

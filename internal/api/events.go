@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
@@ -19,12 +20,6 @@ type publishRequest struct {
 	AppID         string          `json:"appId"`
 	OccurredAt    *time.Time      `json:"occurredAt"`
 	Data          json.RawMessage `json:"data"`
-}
-
-type publishResponse struct {
-	EventID    string `json:"eventId"`
-	WorkflowID string `json:"workflowId"`
-	Duplicate  bool   `json:"duplicate"`
 }
 
 // publishEvent stores the event and answers; the dispatcher starts its
@@ -48,23 +43,7 @@ func (h *Handler) publishEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, publishResponse{EventID: stored.ID, WorkflowID: stored.WorkflowID, Duplicate: !created})
-}
-
-type eventJSON struct {
-	ID            string          `json:"id"`
-	Type          string          `json:"type"`
-	TriggerSource string          `json:"triggerSource"`
-	AppID         string          `json:"appId,omitempty"`
-	OccurredAt    time.Time       `json:"occurredAt"`
-	Data          json.RawMessage `json:"data"`
-	WorkflowID    string          `json:"workflowId"`
-	CreatedAt     time.Time       `json:"createdAt"`
-	// DispatchedAt is when its workflow recorded the event; while it is
-	// null, DispatchError says why the last start failed (if it did).
-	DispatchedAt  *time.Time     `json:"dispatchedAt"`
-	DispatchError string         `json:"dispatchError,omitempty"`
-	Deliveries    []deliveryJSON `json:"deliveries"`
+	return c.JSON(http.StatusAccepted, resource.Published{EventID: stored.ID, WorkflowID: stored.WorkflowID, Duplicate: !created})
 }
 
 func (h *Handler) getEvent(c echo.Context) error {
@@ -82,9 +61,9 @@ func (h *Handler) getEvent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := eventJSON{
+	out := resource.Event{
 		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID, OccurredAt: e.OccurredAt.UTC(),
-		Data: e.Data, WorkflowID: e.WorkflowID, CreatedAt: e.CreatedAt.UTC(), Deliveries: make([]deliveryJSON, 0, len(ds)),
+		Data: e.Data, WorkflowID: e.WorkflowID, CreatedAt: e.CreatedAt.UTC(), Deliveries: make([]resource.Delivery, 0, len(ds)),
 	}
 	if e.DispatchedAt != nil {
 		at := e.DispatchedAt.UTC()

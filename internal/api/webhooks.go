@@ -10,52 +10,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
 )
-
-// webhookJSON is a webhook as the API shows it: never its secret.
-type webhookJSON struct {
-	ID             uuid.UUID `json:"id"`
-	Name           string    `json:"name"`
-	URL            string    `json:"url"`
-	EventTypes     []string  `json:"eventTypes"`
-	TriggerSources []string  `json:"triggerSources"`
-	AppIDs         []string  `json:"appIds"`
-	Status         string    `json:"status"`
-	// DisabledReason (manual, auto_disabled_failing, receiver_gone) and
-	// DisabledMessage say why a disabled webhook is.
-	DisabledReason  string     `json:"disabledReason,omitempty"`
-	DisabledMessage string     `json:"disabledMessage,omitempty"`
-	DisabledAt      *time.Time `json:"disabledAt,omitempty"`
-	Health          healthJSON `json:"health"`
-	// MaxConcurrency and RateLimitPerSecond (null: none) protect the
-	// receiver; Throttle is the back-off its answers asked for.
-	MaxConcurrency     int          `json:"maxConcurrency"`
-	RateLimitPerSecond *float64     `json:"rateLimitPerSecond"`
-	Throttle           throttleJSON `json:"throttle"`
-	CreatedAt          time.Time    `json:"createdAt"`
-	UpdatedAt          time.Time    `json:"updatedAt"`
-}
-
-// healthJSON is a webhook's endpoint health: state is healthy, failing or
-// disabled.
-type healthJSON struct {
-	State               string     `json:"state"`
-	ConsecutiveFailures int        `json:"consecutiveFailures"`
-	ExhaustedDeliveries int        `json:"exhaustedDeliveries"`
-	FailingSince        *time.Time `json:"failingSince"`
-	LastSuccessAt       *time.Time `json:"lastSuccessAt"`
-}
-
-// throttleJSON is a webhook's throttle: throttled while until is ahead
-// (nothing is sent to it before then); step counts the throttling answers
-// (429, 502, 503, 504, Retry-After) in a row, each doubling the back-off.
-type throttleJSON struct {
-	Throttled bool       `json:"throttled"`
-	Until     *time.Time `json:"until"`
-	Step      int        `json:"step"`
-}
 
 func utc(t *time.Time) *time.Time {
 	if t == nil {
@@ -65,18 +23,18 @@ func utc(t *time.Time) *time.Time {
 	return &u
 }
 
-func toWebhookJSON(w db.Webhook) webhookJSON {
+func toWebhookJSON(w db.Webhook) resource.Webhook {
 	status := "disabled"
 	if w.Enabled {
 		status = "enabled"
 	}
-	out := webhookJSON{
-		ID: w.ID, Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources,
+	out := resource.Webhook{
+		ID: w.ID.String(), Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources,
 		AppIDs: nonNil(w.AppIDs), Status: status, CreatedAt: w.CreatedAt.UTC(), UpdatedAt: w.UpdatedAt.UTC(),
-		Health: healthJSON{State: "healthy", ConsecutiveFailures: w.ConsecutiveFailures, ExhaustedDeliveries: w.ExhaustedStreak,
+		Health: resource.Health{State: "healthy", ConsecutiveFailures: w.ConsecutiveFailures, ExhaustedDeliveries: w.ExhaustedStreak,
 			FailingSince: utc(w.FailingSince), LastSuccessAt: utc(w.LastSuccessAt)},
 		MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond,
-		Throttle: throttleJSON{Step: w.ThrottleStep},
+		Throttle: resource.Throttle{Step: w.ThrottleStep},
 	}
 	if w.ThrottledUntil != nil && w.ThrottledUntil.After(time.Now()) {
 		out.Throttle.Throttled, out.Throttle.Until = true, utc(w.ThrottledUntil)
@@ -162,11 +120,6 @@ func validRate(v *float64) error {
 
 const rateMessage = "must be null (no limit) or from 0.1 to 1000 requests per second"
 
-type webhookWithSecret struct {
-	webhookJSON
-	Secret string `json:"secret"`
-}
-
 func (h *Handler) createWebhook(c echo.Context) error {
 	var req createWebhookRequest
 	if err := decode(c, &req); err != nil {
@@ -187,7 +140,7 @@ func (h *Handler) createWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, webhookWithSecret{toWebhookJSON(w), secret})
+	return c.JSON(http.StatusCreated, resource.WebhookWithSecret{Webhook: toWebhookJSON(w), Secret: secret})
 }
 
 // webhookID parses the :id parameter; a malformed id is simply not found.
@@ -209,11 +162,6 @@ func (h *Handler) getWebhook(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, toWebhookJSON(w))
-}
-
-type page[T any] struct {
-	Data       []T     `json:"data"`
-	NextCursor *string `json:"nextCursor"`
 }
 
 func (h *Handler) listWebhooks(c echo.Context) error {
@@ -298,7 +246,7 @@ type enableRequest struct {
 // enableResponse is the webhook, what it missed while disabled, and what
 // was replayed of it (in event order, maxBulkResend per call).
 type enableResponse struct {
-	webhookJSON
+	resource.Webhook
 	Missed int                 `json:"missedDeliveries"`
 	Replay *bulkResendResponse `json:"replay,omitempty"`
 }
@@ -317,7 +265,7 @@ func (h *Handler) enableWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := enableResponse{webhookJSON: toWebhookJSON(r.Webhook), Missed: r.Missed}
+	out := enableResponse{Webhook: toWebhookJSON(r.Webhook), Missed: r.Missed}
 	if r.Replay != nil {
 		replay := toBulkResendJSON(*r.Replay)
 		out.Replay = &replay

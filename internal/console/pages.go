@@ -1,7 +1,6 @@
 package console
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -9,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
@@ -57,71 +57,12 @@ func (c *Console) adminOnly(next handler) handler {
 	}
 }
 
-// The API's JSON, as far as the pages use it.
+// The pages read the API's answers in the API's own types.
 type (
-	webhook struct {
-		ID              string     `json:"id"`
-		Name            string     `json:"name"`
-		URL             string     `json:"url"`
-		EventTypes      []string   `json:"eventTypes"`
-		TriggerSources  []string   `json:"triggerSources"`
-		AppIDs          []string   `json:"appIds"`
-		Status          string     `json:"status"`
-		DisabledReason  string     `json:"disabledReason"`
-		DisabledMessage string     `json:"disabledMessage"`
-		DisabledAt      *time.Time `json:"disabledAt"`
-		Health          struct {
-			State               string     `json:"state"`
-			ConsecutiveFailures int        `json:"consecutiveFailures"`
-			FailingSince        *time.Time `json:"failingSince"`
-			LastSuccessAt       *time.Time `json:"lastSuccessAt"`
-		} `json:"health"`
-		CreatedAt time.Time `json:"createdAt"`
-		UpdatedAt time.Time `json:"updatedAt"`
-	}
-	deliveryView struct {
-		ID             string        `json:"id"`
-		EventID        string        `json:"eventId"`
-		EventType      string        `json:"eventType"`
-		WebhookID      string        `json:"webhookId"`
-		Status         string        `json:"status"`
-		StatusReason   string        `json:"statusReason"`
-		AttemptCount   int           `json:"attemptCount"`
-		LastStatusCode *int          `json:"lastStatusCode"`
-		NextAttemptAt  *time.Time    `json:"nextAttemptAt"`
-		WorkflowID     string        `json:"workflowId"`
-		CreatedAt      time.Time     `json:"createdAt"`
-		UpdatedAt      time.Time     `json:"updatedAt"`
-		Attempts       []attemptView `json:"attempts"`
-	}
-	attemptView struct {
-		Series         int        `json:"series"`
-		Number         int        `json:"number"`
-		Try            int        `json:"try"`
-		Outcome        string     `json:"outcome"`
-		StartedAt      time.Time  `json:"startedAt"`
-		FinishedAt     *time.Time `json:"finishedAt"`
-		DurationMS     int        `json:"durationMs"`
-		ResponseStatus *int       `json:"responseStatus"`
-		ResponseBody   string     `json:"responseBody"`
-		Error          string     `json:"error"`
-	}
-	eventView struct {
-		ID            string          `json:"id"`
-		Type          string          `json:"type"`
-		TriggerSource string          `json:"triggerSource"`
-		AppID         string          `json:"appId"`
-		OccurredAt    time.Time       `json:"occurredAt"`
-		Data          json.RawMessage `json:"data"`
-		WorkflowID    string          `json:"workflowId"`
-		DispatchedAt  *time.Time      `json:"dispatchedAt"`
-		DispatchError string          `json:"dispatchError"`
-		Deliveries    []deliveryView  `json:"deliveries"`
-	}
+	webhook      = resource.Webhook
+	deliveryView = resource.Delivery
+	eventView    = resource.Event
 )
-
-// Enabled reports the webhook's status.
-func (w webhook) Enabled() bool { return w.Status == "enabled" }
 
 // pathID is the {id} of the route, escaped for an API path.
 func pathID(r *http.Request) string { return url.PathEscape(r.PathValue("id")) }

@@ -394,7 +394,7 @@ func (e *Env) WaitDelivery(key, id, what string, ok func(Delivery) bool) Deliver
 // WaitStatus polls a delivery until it has status.
 func (e *Env) WaitStatus(key, id, status string) Delivery {
 	e.T.Helper()
-	return e.WaitDelivery(key, id, "delivery "+id+" "+status, func(d Delivery) bool { return d.Status == status })
+	return e.WaitDelivery(key, id, "delivery "+id+" "+status, func(d Delivery) bool { return string(d.Status) == status })
 }
 
 // EventDeliveries returns GET /v1/events/{id}'s deliveries, by webhook id.

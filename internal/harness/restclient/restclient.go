@@ -1,7 +1,7 @@
 // Package restclient is a small typed client of the REST API for the
 // harness: the e2e helpers, the fault suite and the benchmarks call the API
-// through it, with one copy of the API's JSON (checked against the OpenAPI
-// document by this package's test).
+// through it. Answers are the API's own types (package resource); the
+// request bodies here are checked against the OpenAPI document.
 package restclient
 
 import (
@@ -12,6 +12,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
 )
 
 // Client calls one API as one key.
@@ -90,42 +92,13 @@ type WebhookInput struct {
 	RateLimitPerSecond float64 `json:"rateLimitPerSecond,omitempty"`
 }
 
-// Webhook is a webhook as the API shows it; Secret only on creation.
-type Webhook struct {
-	ID                 string     `json:"id"`
-	Name               string     `json:"name"`
-	URL                string     `json:"url"`
-	EventTypes         []string   `json:"eventTypes"`
-	TriggerSources     []string   `json:"triggerSources"`
-	AppIDs             []string   `json:"appIds"`
-	Status             string     `json:"status"`
-	DisabledReason     string     `json:"disabledReason"`
-	DisabledMessage    string     `json:"disabledMessage"`
-	DisabledAt         *time.Time `json:"disabledAt"`
-	Health             Health     `json:"health"`
-	MaxConcurrency     int        `json:"maxConcurrency"`
-	RateLimitPerSecond *float64   `json:"rateLimitPerSecond"`
-	Throttle           Throttle   `json:"throttle"`
-	CreatedAt          time.Time  `json:"createdAt"`
-	UpdatedAt          time.Time  `json:"updatedAt"`
-	Secret             string     `json:"secret,omitempty"`
-}
-
-// Health is a webhook's endpoint health.
-type Health struct {
-	State               string     `json:"state"`
-	ConsecutiveFailures int        `json:"consecutiveFailures"`
-	ExhaustedDeliveries int        `json:"exhaustedDeliveries"`
-	FailingSince        *time.Time `json:"failingSince"`
-	LastSuccessAt       *time.Time `json:"lastSuccessAt"`
-}
-
-// Throttle is the back-off a webhook's receiver asked for.
-type Throttle struct {
-	Throttled bool       `json:"throttled"`
-	Until     *time.Time `json:"until"`
-	Step      int        `json:"step"`
-}
+// The API's answers, as the API itself declares them.
+type (
+	Webhook   = resource.WebhookWithSecret // Secret is empty but on creation
+	Published = resource.Published
+	Delivery  = resource.Delivery
+	Attempt   = resource.Attempt
+)
 
 // Event is the body of POST /v1/events (PublishEvent).
 type Event struct {
@@ -135,48 +108,6 @@ type Event struct {
 	AppID         string          `json:"appId,omitempty"`
 	OccurredAt    *time.Time      `json:"occurredAt,omitempty"`
 	Data          json.RawMessage `json:"data"`
-}
-
-// Published is the answer of POST /v1/events (PublishResult).
-type Published struct {
-	EventID    string `json:"eventId"`
-	WorkflowID string `json:"workflowId"`
-	Duplicate  bool   `json:"duplicate"`
-}
-
-// Delivery is a delivery as GET /v1/deliveries/{id} shows it.
-type Delivery struct {
-	ID             string     `json:"id"`
-	EventID        string     `json:"eventId"`
-	EventType      string     `json:"eventType"`
-	WebhookID      string     `json:"webhookId"`
-	MessageID      string     `json:"messageId"`
-	Status         string     `json:"status"`
-	StatusReason   string     `json:"statusReason"`
-	AttemptCount   int        `json:"attemptCount"`
-	Series         int        `json:"series"`
-	LastStatusCode *int       `json:"lastStatusCode"`
-	NextAttemptAt  *time.Time `json:"nextAttemptAt"`
-	WorkflowID     string     `json:"workflowId"`
-	CreatedAt      time.Time  `json:"createdAt"`
-	UpdatedAt      time.Time  `json:"updatedAt"`
-	Attempts       []Attempt  `json:"attempts"`
-}
-
-// Attempt is one POST of a Delivery.
-type Attempt struct {
-	Series         int        `json:"series"`
-	Number         int        `json:"number"`
-	Try            int        `json:"try"`
-	Outcome        string     `json:"outcome"`
-	URL            string     `json:"url"`
-	StartedAt      time.Time  `json:"startedAt"`
-	FinishedAt     *time.Time `json:"finishedAt"`
-	DurationMS     int        `json:"durationMs"`
-	ResponseStatus *int       `json:"responseStatus"`
-	ResponseBody   string     `json:"responseBody"`
-	BodyBase64     string     `json:"responseBodyBase64"`
-	Error          string     `json:"error"`
 }
 
 // CreateWebhook creates a webhook; the answer holds its secret.

@@ -1,0 +1,135 @@
+// Package resource is the REST API's JSON: one Go type per resource, used
+// by the API to answer, by the console to read the API's answers, and by
+// the harness's REST client. The OpenAPI document (internal/api/openapi.json)
+// describes the same shapes; tests hold them together.
+package resource
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+)
+
+// Webhook is a webhook as the API shows it: never its secret.
+type Webhook struct {
+	ID             string   `json:"id"`
+	Name           string   `json:"name"`
+	URL            string   `json:"url"`
+	EventTypes     []string `json:"eventTypes"`
+	TriggerSources []string `json:"triggerSources"`
+	AppIDs         []string `json:"appIds"`
+	Status         string   `json:"status"` // enabled or disabled
+	// DisabledReason (manual, auto_disabled_failing, receiver_gone) and
+	// DisabledMessage say why a disabled webhook is.
+	DisabledReason  string     `json:"disabledReason,omitempty"`
+	DisabledMessage string     `json:"disabledMessage,omitempty"`
+	DisabledAt      *time.Time `json:"disabledAt,omitempty"`
+	Health          Health     `json:"health"`
+	// MaxConcurrency and RateLimitPerSecond (null: none) protect the
+	// receiver; Throttle is the back-off its answers asked for.
+	MaxConcurrency     int       `json:"maxConcurrency"`
+	RateLimitPerSecond *float64  `json:"rateLimitPerSecond"`
+	Throttle           Throttle  `json:"throttle"`
+	CreatedAt          time.Time `json:"createdAt"`
+	UpdatedAt          time.Time `json:"updatedAt"`
+}
+
+// Enabled reports the webhook's status.
+func (w Webhook) Enabled() bool { return w.Status == "enabled" }
+
+// Health is a webhook's endpoint health: State is healthy, failing or
+// disabled.
+type Health struct {
+	State               string     `json:"state"`
+	ConsecutiveFailures int        `json:"consecutiveFailures"`
+	ExhaustedDeliveries int        `json:"exhaustedDeliveries"`
+	FailingSince        *time.Time `json:"failingSince"`
+	LastSuccessAt       *time.Time `json:"lastSuccessAt"`
+}
+
+// Throttle is a webhook's throttle: throttled while Until is ahead
+// (nothing is sent to it before then); Step counts the throttling answers
+// (429, 502, 503, 504, Retry-After) in a row, each doubling the back-off.
+type Throttle struct {
+	Throttled bool       `json:"throttled"`
+	Until     *time.Time `json:"until"`
+	Step      int        `json:"step"`
+}
+
+// WebhookWithSecret is a webhook just created, with its secret (shown
+// here and by GET /v1/webhooks/{id}/secret only).
+type WebhookWithSecret struct {
+	Webhook
+	Secret string `json:"secret"`
+}
+
+// Delivery is one event's delivery to one webhook.
+type Delivery struct {
+	ID             string          `json:"id"`
+	EventID        string          `json:"eventId"`
+	EventType      string          `json:"eventType"`
+	WebhookID      string          `json:"webhookId"`
+	MessageID      string          `json:"messageId"`
+	Status         delivery.Status `json:"status"`
+	StatusReason   string          `json:"statusReason,omitempty"`
+	AttemptCount   int             `json:"attemptCount"`
+	Series         int             `json:"series"`
+	LastStatusCode *int            `json:"lastStatusCode"`
+	NextAttemptAt  *time.Time      `json:"nextAttemptAt"`
+	WorkflowID     string          `json:"workflowId"`
+	CreatedAt      time.Time       `json:"createdAt"`
+	UpdatedAt      time.Time       `json:"updatedAt"`
+	Attempts       []Attempt       `json:"attempts,omitempty"`
+}
+
+// Attempt is one HTTP request of a delivery. Try above 1 marks the same
+// attempt number sent again after the worker making it was lost; outcome
+// "unknown" is a request whose worker stopped before recording the answer
+// (the receiver may have it).
+type Attempt struct {
+	Series         int        `json:"series"`
+	Number         int        `json:"number"`
+	Try            int        `json:"try"`
+	Outcome        string     `json:"outcome"` // answered, error or unknown
+	URL            string     `json:"url"`
+	StartedAt      time.Time  `json:"startedAt"`
+	FinishedAt     *time.Time `json:"finishedAt"`
+	DurationMS     int        `json:"durationMs"`
+	ResponseStatus *int       `json:"responseStatus"`
+	// ResponseBody is the answer as text (invalid UTF-8 shown as U+FFFD);
+	// ResponseBodyBase64 has its exact bytes when they are not valid UTF-8.
+	ResponseBody       string `json:"responseBody"`
+	ResponseBodyBase64 string `json:"responseBodyBase64,omitempty"`
+	Error              string `json:"error,omitempty"`
+}
+
+// Event is a published event with its deliveries.
+type Event struct {
+	ID            string          `json:"id"`
+	Type          string          `json:"type"`
+	TriggerSource string          `json:"triggerSource"`
+	AppID         string          `json:"appId,omitempty"`
+	OccurredAt    time.Time       `json:"occurredAt"`
+	Data          json.RawMessage `json:"data"`
+	WorkflowID    string          `json:"workflowId"`
+	CreatedAt     time.Time       `json:"createdAt"`
+	// DispatchedAt is when its workflow recorded the event; while it is
+	// null, DispatchError says why the last start failed (if it did).
+	DispatchedAt  *time.Time `json:"dispatchedAt"`
+	DispatchError string     `json:"dispatchError,omitempty"`
+	Deliveries    []Delivery `json:"deliveries"`
+}
+
+// Published is the answer to POST /v1/events.
+type Published struct {
+	EventID    string `json:"eventId"`
+	WorkflowID string `json:"workflowId"`
+	Duplicate  bool   `json:"duplicate"`
+}
+
+// Page is one page of a list; NextCursor is null on the last.
+type Page[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"nextCursor"`
+}
