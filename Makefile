@@ -1,8 +1,9 @@
-# esign-webhooks: `make run` brings the whole stack up, `make test` runs every test.
+# esign-webhooks: `make run` brings the whole stack up, `make check` is the fast
+# tier (no servers), `make test` runs every test.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run test test-cluster bench chaos build lint tools clean screenshots
+.PHONY: help run check test test-cluster bench chaos build lint tools clean screenshots
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -10,16 +11,19 @@ help: ## list targets
 run: ## PostgreSQL + Temporal dev server (UI :8233) + API (:8080) + worker; Ctrl-C stops all. TEMPORAL=cluster: a real Temporal server (mTLS) instead
 	@TEMPORAL=$(TEMPORAL) scripts/run.sh
 
+check: ## fast tier, no servers (< 60 s warm): build, go vet, gofmt, staticcheck, workflowcheck, unit tests (-short)
+	@scripts/check.sh
+
 test: ## go vet, gofmt, staticcheck, workflowcheck and every test against a throwaway PostgreSQL and Temporal dev server
 	@scripts/test.sh
 
 test-cluster: ## the e2e suite against a real Temporal server (PostgreSQL, 4 shards, mTLS), with one api and two worker processes
 	@scripts/cluster-test.sh $(ARGS)
 
-bench: ## delivery benchmarks against the engine's own floor (see README, Performance); TEMPORAL=cluster: on the real Temporal server
+bench: ## delivery benchmarks against the engine's own floor (docs/performance.md); TEMPORAL=cluster: on the real Temporal server
 	@TEMPORAL=$(TEMPORAL) scripts/bench.sh $(ARGS)
 
-chaos: ## fault suite: crashes and outages under load, delivery log vs receivers, then the throttle scenario (README)
+chaos: ## fault suite: crashes and outages under load, delivery log vs receivers, then the throttle scenario (docs/fault-suite.md)
 	@scripts/chaos.sh $(ARGS)
 
 screenshots: ## screenshots of every console page into docs/console (the browser tests, headless chromium)

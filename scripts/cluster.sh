@@ -13,7 +13,7 @@
 
 # The name the frontend's certificate is issued to (and webhookd checks).
 CLUSTER_SERVER_NAME=temporal-frontend
-# Closed workflows are kept this long (see the README, Running on a cluster).
+# Closed workflows are kept this long (see docs/operations.md, Operating it).
 CLUSTER_RETENTION=${CLUSTER_RETENTION:-72h}
 
 # ensure_temporal_server builds the pinned server and SQL tool into .bin/:

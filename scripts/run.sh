@@ -26,7 +26,7 @@ if [ -n "$CLUSTER" ]; then
   # Temporal's databases go into our PostgreSQL cluster, beside ours.
   pg_port=$(sed -n 's#.*@[^:/]*:\([0-9]*\)/.*#\1#p' <<<"$DATABASE_URL")
   start_cluster "$DATA/temporal" "${pg_port:-55432}" "${RUN_TEMPORAL_PORT:-7233}"
-  UI="(none: the cluster has no Web UI here; use .bin/temporal with the TLS flags, see the README)"
+  UI="(none: the cluster has no Web UI here; use .bin/temporal with the TLS flags, see docs/operations.md)"
 elif [ -z "${TEMPORAL_ADDRESS:-}" ]; then
   start_temporal 7233 8233 "$DATA/temporal.db"
   export TEMPORAL_ADDRESS=127.0.0.1:7233

@@ -9,7 +9,7 @@ STARTED_PIDS=()
 STARTED_PG=()
 
 # The custom search attributes the workflows set; a real cluster needs them too
-# (see the README).
+# (see docs/operations.md).
 SEARCH_ATTRIBUTES=(
   WebhookAccountId=Keyword
   WebhookEventType=Keyword

@@ -272,14 +272,14 @@ func reflectContains(v any, key string) bool {
 }
 
 // TestErrorCodesDocumented: every error code in errors.go is in the OpenAPI
-// Error enum and in the README's list, so new codes cannot go undocumented.
+// Error enum and in the list of docs/api.md, so new codes cannot go undocumented.
 func TestErrorCodesDocumented(t *testing.T) {
 	t.Parallel()
 	src, err := os.ReadFile("errors.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("../../README.md")
+	codesDoc, err := os.ReadFile("../../docs/api.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,8 +297,8 @@ func TestErrorCodesDocumented(t *testing.T) {
 		if !slices.Contains(enum, m[1]) {
 			t.Errorf("code %s is not in the OpenAPI Error enum", m[1])
 		}
-		if !strings.Contains(string(readme), "`"+m[1]+"`") {
-			t.Errorf("code %s is not in the README", m[1])
+		if !strings.Contains(string(codesDoc), "`"+m[1]+"`") {
+			t.Errorf("code %s is not in docs/api.md", m[1])
 		}
 	}
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
 )
 
-// Config is every setting of webhookd. The README's configuration table
+// Config is every setting of webhookd. The table in docs/configuration.md
 // mirrors it; keep them in step.
 type Config struct {
 	DatabaseURL      string `env:"DATABASE_URL" envDefault:"postgres://postgres@127.0.0.1:55432/webhooks?sslmode=disable"`

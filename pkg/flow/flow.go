@@ -50,7 +50,7 @@ type SlotFree struct {
 }
 
 // Custom search attributes: register them on every cluster (make run and
-// make test do; the README shows the command for a real cluster).
+// make test do; docs/operations.md shows the command for a real cluster).
 var (
 	AttrAccountID      = temporal.NewSearchAttributeKeyKeyword("WebhookAccountId")
 	AttrEventType      = temporal.NewSearchAttributeKeyKeyword("WebhookEventType")
