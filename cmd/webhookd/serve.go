@@ -17,8 +17,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
-	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
-	"github.com/esign-webhooks/esign-webhooks/internal/outbox/reconcile"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 )
 
@@ -83,11 +82,8 @@ func run(ctx context.Context, withAPI, withWorker bool) error {
 			return out, err
 		})
 		pub := api.NewPublisher(cfg, tc)
-		rec := &reconcile.Reconciler{Store: store, Workflows: pub, Log: log, StaleAfter: staleAfter(cfg)}
-		disp := dispatch.New(store, pub, log, dispatch.Options{Metrics: m, Reconciler: rec})
-		rec.Restart = disp.Start
+		disp := outbox.New(store, pub, log, outbox.Options{Metrics: m, DeliveryStaleAfter: staleAfter(cfg)})
 		g.Go(func() error { disp.Run(ctx); return nil })
-		g.Go(func() error { rec.Run(ctx, time.Minute); return nil })
 		apiHandler := api.New(api.Deps{Config: cfg, Log: log, Store: store, Box: box, Publisher: pub,
 			Dispatcher: disp, Metrics: m})
 		// The admin console shares the listener: /console, and the API

@@ -23,7 +23,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/ratelimit"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
-	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
 )
 
@@ -37,7 +37,7 @@ type Handler struct {
 	pub *publish.Publisher
 	// dispatcher starts the workflows of published events and signals
 	// those of a disabled or deleted webhook, in the background.
-	dispatcher *dispatch.Dispatcher
+	dispatcher *outbox.Outbox
 	metrics    *metrics.Metrics // optional
 	validate   *validator.Validate
 	now        func() time.Time
@@ -63,7 +63,7 @@ type Deps struct {
 	Store      *db.Store
 	Box        *secretbox.Box
 	Publisher  *publish.Publisher
-	Dispatcher *dispatch.Dispatcher
+	Dispatcher *outbox.Outbox
 	Metrics    *metrics.Metrics
 }
 

@@ -23,7 +23,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
-	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 )
 
 // env is one API server on its own database, with helpers to call it.
@@ -70,7 +70,7 @@ func newEnvFull(t *testing.T, store *db.Store, overrides map[string]string, logs
 	tc := temporalClient(t, vars["TEMPORAL_ADDRESS"])
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	pub := api.NewPublisher(cfg, tc)
-	disp := dispatch.New(store, pub, log, dispatch.Options{})
+	disp := outbox.New(store, pub, log, outbox.Options{})
 	ctx, stop := context.WithCancel(context.Background())
 	go disp.Run(ctx)
 	t.Cleanup(stop)

@@ -30,7 +30,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
-	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 )
 
 const temporalUI = "http://temporal-ui.test:8233"
@@ -79,7 +79,7 @@ func newStack(t *testing.T, withWorker bool) *stack {
 		t.Cleanup(tc.Close)
 	}
 	pub := api.NewPublisher(cfg, tc)
-	disp := dispatch.New(store, pub, log, dispatch.Options{})
+	disp := outbox.New(store, pub, log, outbox.Options{})
 	ctx, stop := context.WithCancel(context.Background())
 	go disp.Run(ctx)
 	t.Cleanup(stop)

@@ -36,7 +36,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
-	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/workflows"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
@@ -208,7 +208,7 @@ func New(t *testing.T, o Options) *Env {
 		Pub: &publish.Publisher{Client: tc, TaskQueue: queue}}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pub := api.NewPublisher(cfg, tc)
-	disp := dispatch.New(store, pub, log, dispatch.Options{})
+	disp := outbox.New(store, pub, log, outbox.Options{})
 	dispCtx, stopDisp := context.WithCancel(context.Background())
 	go disp.Run(dispCtx)
 	t.Cleanup(stopDisp)
