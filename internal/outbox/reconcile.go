@@ -23,9 +23,10 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
 )
 
-// reconcileEvent handles an undispatched event whose workflow already exists. When
-// the workflow completed, the log is restored from its result (the event is
-// marked dispatched, so the sweep stops starting it); done reports that.
+// reconcileEvent handles an undispatched event whose workflow already
+// exists. When the workflow completed, the log is restored from its result
+// (the event is marked dispatched, so the sweep stops starting it); done
+// reports that.
 func (o *Outbox) reconcileEvent(ctx context.Context, e db.Event) (done bool, err error) {
 	st, runID, err := o.pub.WorkflowState(ctx, e.WorkflowID)
 	if err != nil || st != publish.Completed {
@@ -89,11 +90,12 @@ func (o *Outbox) reconcile(ctx context.Context) {
 }
 
 // ReconcileDeliveries checks up to limit deliveries whose next step is
-// overdue by DeliveryStaleAfter against their workflow: a completed one restores the log from
-// its result; an event's workflow that failed or was terminated is started
-// again; a resend's workflow that ended, or any workflow that no longer
-// exists, leaves the delivery failed, visibly, so it can be resent. A
-// running workflow is left alone (it may be waiting out an outage).
+// overdue by DeliveryStaleAfter against their workflow: a completed one
+// restores the log from its result; an event's workflow that failed or was
+// terminated is started again (as the queue starts it); a resend's workflow
+// that ended, or any workflow that no longer exists, leaves the delivery
+// failed, visibly, so it can be resent. A running workflow is left alone
+// (it may be waiting out an outage).
 func (o *Outbox) ReconcileDeliveries(ctx context.Context, limit int) (int, error) {
 	stale, err := o.store.StaleDeliveries(ctx, o.opts.DeliveryStaleAfter, limit)
 	if err != nil {
