@@ -10,22 +10,18 @@ import (
 	"time"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
-	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
-	"github.com/esign-webhooks/esign-webhooks/internal/outbox/reconcile"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 )
 
-// convergence wires a dispatcher and a reconciler as webhookd serve does.
-func convergence(e *e2etest.Env) (*dispatch.Dispatcher, *reconcile.Reconciler) {
+// convergence is an outbox (dispatcher and reconciler) as webhookd serve
+// has, whose loops the test runs by hand.
+func convergence(e *e2etest.Env) *outbox.Outbox {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	rec := &reconcile.Reconciler{Store: e.Store, Workflows: e.Pub, Log: log, StaleAfter: time.Hour}
-	d := dispatch.New(e.Store, e.Pub, log,
-		dispatch.Options{StaleAfter: time.Minute, Reconciler: rec})
-	rec.Restart = d.Start
-	return d, rec
+	return outbox.New(e.Store, e.Pub, log, outbox.Options{StaleAfter: time.Minute, DeliveryStaleAfter: time.Hour})
 }
 
 func exec(t *testing.T, e *e2etest.Env, q string, args ...any) {
@@ -54,7 +50,7 @@ func TestSweepRestoresLostCommitsFromTheWorkflow(t *testing.T) {
 	exec(t, e, `UPDATE events SET dispatched_at = NULL, created_at = now() - interval '1 hour' WHERE id = $1`, p.EventID)
 	exec(t, e, `DELETE FROM deliveries WHERE event_id = $1`, p.EventID)
 
-	d, _ := convergence(e)
+	d := convergence(e)
 	if n, err := d.Sweep(context.Background()); err != nil || n != 1 {
 		t.Fatalf("sweep: %d %v", n, err)
 	}
@@ -87,8 +83,8 @@ func TestReconcilerRestoresAStalePendingDelivery(t *testing.T) {
 	res := e.Result(p.WorkflowID)
 	exec(t, e, `UPDATE deliveries SET status = 'pending', updated_at = now() - interval '2 hours'`)
 
-	_, rec := convergence(e)
-	if n, err := rec.Deliveries(context.Background(), 100); n != 1 || err != nil {
+	rec := convergence(e)
+	if n, err := rec.ReconcileDeliveries(context.Background(), 100); n != 1 || err != nil {
 		t.Fatalf("reconciler checked %d (%v)", n, err)
 	}
 	if got := e.Delivery(key, res.Deliveries[0].DeliveryID); got.Status != "succeeded" {
@@ -118,8 +114,8 @@ func TestReconcilerRestartsATerminatedEvent(t *testing.T) {
 	// An hour later its next attempt is long overdue.
 	exec(t, e, `UPDATE deliveries SET updated_at = now() - interval '2 hours', next_attempt_at = now() - interval '2 hours'`)
 
-	_, rec := convergence(e)
-	if _, err := rec.Deliveries(context.Background(), 100); err != nil {
+	rec := convergence(e)
+	if _, err := rec.ReconcileDeliveries(context.Background(), 100); err != nil {
 		t.Fatal(err)
 	}
 	res := e.Result(p.WorkflowID)

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/app"
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
@@ -61,7 +62,7 @@ func TestDeliverSucceedsFirstTry(t *testing.T) {
 	}
 	r := reqs[0]
 	if r.Header.Get("webhook-id") != d.MessageID || r.Header.Get("Content-Type") != "application/json" ||
-		r.Header.Get("User-Agent") != "esign-webhooks/test" {
+		r.Header.Get("User-Agent") != "esign-webhooks/"+app.Version {
 		t.Fatalf("headers %v, message id %s", r.Header, d.MessageID)
 	}
 	wh, err := standardwebhooks.NewWebhook(secret)

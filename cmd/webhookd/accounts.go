@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/app"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
 )
@@ -31,7 +32,7 @@ func accounts(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("--plan must be trial, basic or professional, not %q", *plan)
 	}
-	store, _, err := openMigrated(ctx)
+	store, _, err := app.OpenStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/api"
+	"github.com/esign-webhooks/esign-webhooks/internal/app"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 )
 
@@ -34,7 +35,7 @@ func consoleLink(ctx context.Context, args []string) error {
 	if *ttl <= 0 || *ttl > 15*time.Minute {
 		return errors.New("--ttl must be between 1s and 15m")
 	}
-	store, cfg, err := openMigrated(ctx)
+	store, cfg, err := app.OpenStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/app"
 )
 
 const usage = `usage: webhookd [serve|api|worker|migrate|accounts create --name NAME --plan PLAN|console-link --account ID [--role member]]`
@@ -34,11 +36,11 @@ func realMain(ctx context.Context, args []string) error {
 	}
 	switch cmd {
 	case "serve":
-		return run(ctx, true, true)
+		return app.Run(ctx, true, true)
 	case "api":
-		return run(ctx, true, false)
+		return app.Run(ctx, true, false)
 	case "worker":
-		return run(ctx, false, true)
+		return app.Run(ctx, false, true)
 	case "migrate":
 		return migrate(ctx)
 	case "accounts":
@@ -51,4 +53,13 @@ func realMain(ctx context.Context, args []string) error {
 	default:
 		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
 	}
+}
+
+// migrate applies the database migrations.
+func migrate(ctx context.Context) error {
+	store, _, err := app.OpenStore(ctx)
+	if err != nil {
+		return err
+	}
+	return store.Close()
 }

@@ -15,14 +15,13 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"go.temporal.io/sdk/client"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/ratelimit"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
-	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
 	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
 )
@@ -37,7 +36,7 @@ type Handler struct {
 	pub *publish.Publisher
 	// dispatcher starts the workflows of published events and signals
 	// those of a disabled or deleted webhook, in the background.
-	dispatcher *dispatch.Dispatcher
+	dispatcher *outbox.Outbox
 	metrics    *metrics.Metrics // optional
 	validate   *validator.Validate
 	now        func() time.Time
@@ -52,11 +51,6 @@ type Handler struct {
 	svc *service.Service
 }
 
-// NewPublisher is the publisher the API and its dispatcher use.
-func NewPublisher(cfg config.Config, tc client.Client) *publish.Publisher {
-	return &publish.Publisher{Client: tc, TaskQueue: cfg.TaskQueue, MaxDataBytes: cfg.MaxEventData, EagerStart: cfg.EagerStart}
-}
-
 // Deps are what the API needs. The caller runs Dispatcher; Metrics may be
 // nil.
 type Deps struct {
@@ -65,7 +59,7 @@ type Deps struct {
 	Store      *db.Store
 	Box        *secretbox.Box
 	Publisher  *publish.Publisher
-	Dispatcher *dispatch.Dispatcher
+	Dispatcher *outbox.Outbox
 	Metrics    *metrics.Metrics
 }
 

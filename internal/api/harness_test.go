@@ -18,12 +18,12 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/api"
+	"github.com/esign-webhooks/esign-webhooks/internal/app"
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
-	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
 )
 
 // env is one API server on its own database, with helpers to call it.
@@ -68,17 +68,22 @@ func newEnvFull(t *testing.T, store *db.Store, overrides map[string]string, logs
 		t.Fatal(err)
 	}
 	tc := temporalClient(t, vars["TEMPORAL_ADDRESS"])
-	log := slog.New(slog.NewTextHandler(logs, nil))
-	pub := api.NewPublisher(cfg, tc)
-	disp := dispatch.New(store, pub, log, dispatch.Options{})
+	a, err := app.New(context.Background(), cfg, app.Options{Store: store, Temporal: tc, Box: box,
+		Log: slog.New(slog.NewTextHandler(logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.API()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, stop := context.WithCancel(context.Background())
-	go disp.Run(ctx)
+	go p.Background(ctx)
 	t.Cleanup(stop)
 	// The server and listener of the real process (timeouts, header bounds,
 	// JSON answers for what net/http refuses).
-	h := api.New(api.Deps{Config: cfg, Log: log, Store: store, Box: box, Publisher: pub, Dispatcher: disp})
-	srv := httptest.NewUnstartedServer(h)
-	srv.Config = api.NewServer("", h, time.Minute)
+	srv := httptest.NewUnstartedServer(p.Handler)
+	srv.Config = p.Server()
 	srv.Listener = api.JSONErrors(srv.Listener)
 	srv.Start()
 	t.Cleanup(srv.Close)

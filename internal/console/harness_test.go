@@ -22,15 +22,13 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 
-	"github.com/esign-webhooks/esign-webhooks/internal/api"
+	"github.com/esign-webhooks/esign-webhooks/internal/app"
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
-	"github.com/esign-webhooks/esign-webhooks/internal/console"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
-	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
 )
 
 const temporalUI = "http://temporal-ui.test:8233"
@@ -62,9 +60,8 @@ func newStack(t *testing.T, withWorker bool) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	// Disabling signals workflows through the dispatcher: every stack has
-	// one, on a lazy client when no worker runs (nothing is pending then).
+	// Disabling signals workflows through the outbox: every stack has one,
+	// on a lazy client when no worker runs (nothing is pending then).
 	var tc client.Client
 	if withWorker {
 		tc = e2etest.Client(t)
@@ -78,20 +75,24 @@ func newStack(t *testing.T, withWorker bool) *stack {
 		}
 		t.Cleanup(tc.Close)
 	}
-	pub := api.NewPublisher(cfg, tc)
-	disp := dispatch.New(store, pub, log, dispatch.Options{})
+	a, err := app.New(context.Background(), cfg, app.Options{Store: store, Temporal: tc, Box: box,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := a.API()
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, stop := context.WithCancel(context.Background())
-	go disp.Run(ctx)
+	go p.Background(ctx)
 	t.Cleanup(stop)
 	if withWorker {
 		e2etest.StartWorker(t, tc, store, box, queue, e2etest.FastSettings(), e2etest.Loopback)
 	}
-	h := api.New(api.Deps{Config: cfg, Log: log, Store: store, Box: box, Publisher: pub, Dispatcher: disp})
-	con, err := console.New(console.Deps{Config: cfg, Log: log, Store: store, API: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(console.Handler(h, con))
+	srv := httptest.NewUnstartedServer(p.Handler)
+	srv.Config = p.Server()
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &stack{t: t, srv: srv, store: store}
 }

@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,21 +26,16 @@ import (
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 
-	"github.com/esign-webhooks/esign-webhooks/internal/api"
+	"github.com/esign-webhooks/esign-webhooks/internal/app"
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
-	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/restclient"
-	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
-	"github.com/esign-webhooks/esign-webhooks/internal/worker/workflows"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
 )
@@ -118,35 +114,75 @@ func FastSettings() activities.Settings {
 		Retries:          []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond},
 		RetryAfterMax:    time.Second,
 		ResponseMaxBytes: 64,
-		UserAgent:        "esign-webhooks/test",
 	}
 }
 
 // Loopback allows deliveries to 127.0.0.0/8, where the receivers listen.
 var Loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 
-// StartWorker runs a worker built like cmd/webhookd's on queue until the
-// test ends. allow is the egress allowlist (nil: public addresses only).
+// StartWorker runs the worker webhookd runs (built by package app) on queue
+// until the test ends, with the delivery rules s as configuration. allow
+// is the egress allowlist (nil: public addresses only).
 func StartWorker(t testing.TB, tc client.Client, store *db.Store, box *secretbox.Box, queue string, s activities.Settings, allow []netip.Prefix) {
 	t.Helper()
-	acts := &activities.Activities{
-		Store:     store,
-		Box:       box,
-		Client:    egress.NewClient(egress.Options{AllowCIDRs: allow, Timeout: s.AttemptTimeout}),
-		Settings:  s,
-		Publisher: &publish.Publisher{Client: tc, TaskQueue: queue},
-		Worker:    "e2e-" + queue,
-	}
-	w := worker.New(tc, queue, worker.Options{WorkerStopTimeout: 5 * time.Second})
-	workflows.Register(w)
-	w.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
+	vars := settingsVars(s)
+	vars["TEMPORAL_TASK_QUEUE"] = queue
+	vars["EGRESS_ALLOW_CIDRS"] = cidrs(allow)
+	a := newApp(t, vars, store, tc, box)
+	w := a.Worker()
 	if err := w.Start(); err != nil {
-		t.Fatalf("starting worker: %v", err)
+		t.Fatal(err)
 	}
-	sweepCtx, stopSweep := context.WithCancel(context.Background())
-	t.Cleanup(stopSweep)
-	go activities.SweepSlots(sweepCtx, acts, activities.SweepEvery)
 	t.Cleanup(w.Stop)
+}
+
+// settingsVars is the configuration that gives the worker the delivery
+// rules s. Zero throttle settings and an empty schedule keep the defaults;
+// the User-Agent is always webhookd's.
+func settingsVars(s activities.Settings) map[string]string {
+	retries := make([]string, len(s.Retries))
+	for i, r := range s.Retries {
+		retries[i] = r.String()
+	}
+	vars := map[string]string{
+		"DELIVERY_TIMEOUT":               s.AttemptTimeout.String(),
+		"DELIVERY_RETRY_SCHEDULE":        strings.Join(retries, ","),
+		"DELIVERY_RETRY_AFTER_MAX":       s.RetryAfterMax.String(),
+		"DELIVERY_RESPONSE_MAX_BYTES":    strconv.FormatInt(s.ResponseMaxBytes, 10),
+		"HEALTH_DISABLE_AFTER":           s.HealthDisableAfter.String(),
+		"HEALTH_DISABLE_AFTER_EXHAUSTED": strconv.Itoa(s.HealthDisableExhausted),
+	}
+	if s.ThrottleBase > 0 {
+		vars["THROTTLE_BACKOFF_BASE"] = s.ThrottleBase.String()
+	}
+	if s.ThrottleMax > 0 {
+		vars["THROTTLE_BACKOFF_MAX"] = s.ThrottleMax.String()
+	}
+	return vars
+}
+
+func cidrs(prefixes []netip.Prefix) string {
+	out := make([]string, len(prefixes))
+	for i, p := range prefixes {
+		out[i] = p.String()
+	}
+	return strings.Join(out, ",")
+}
+
+// newApp is package app on the test's store, client and box, configured by
+// vars.
+func newApp(t testing.TB, vars map[string]string, store *db.Store, tc client.Client, box *secretbox.Box) *app.App {
+	t.Helper()
+	cfg, err := config.LoadFrom(vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(context.Background(), cfg, app.Options{Store: store, Temporal: tc, Box: box,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 // Options shape an Env.
@@ -194,26 +230,29 @@ func New(t *testing.T, o Options) *Env {
 		s = *o.Settings
 	}
 	queue := TaskQueue()
-	cfg, err := config.LoadFrom(map[string]string{
+	vars := settingsVars(s)
+	for k, v := range map[string]string{
 		"WEBHOOK_ALLOW_HTTP":  "true",
 		"EGRESS_ALLOW_CIDRS":  "127.0.0.0/8",
 		"TEMPORAL_TASK_QUEUE": queue,
-		"DELIVERY_TIMEOUT":    s.AttemptTimeout.String(),
 		// Tests create webhooks and publish faster than a client may.
 		"RATE_LIMIT_REQUESTS_PER_SECOND": "0",
-	})
+	} {
+		vars[k] = v
+	}
+	a := newApp(t, vars, store, tc, box)
+	e := &Env{T: t, Store: store, Box: box, TC: tc, Queue: queue, Settings: s, Cfg: a.Config, DBURL: dbURL, Key: key,
+		Pub: &publish.Publisher{Client: tc, TaskQueue: queue}}
+	p, err := a.API()
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Env{T: t, Store: store, Box: box, TC: tc, Queue: queue, Settings: s, Cfg: cfg, DBURL: dbURL, Key: key,
-		Pub: &publish.Publisher{Client: tc, TaskQueue: queue}}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	pub := api.NewPublisher(cfg, tc)
-	disp := dispatch.New(store, pub, log, dispatch.Options{})
-	dispCtx, stopDisp := context.WithCancel(context.Background())
-	go disp.Run(dispCtx)
-	t.Cleanup(stopDisp)
-	e.API = httptest.NewServer(api.New(api.Deps{Config: cfg, Log: log, Store: store, Box: box, Publisher: pub, Dispatcher: disp}))
+	ctx, stop := context.WithCancel(context.Background())
+	go p.Background(ctx)
+	t.Cleanup(stop)
+	e.API = httptest.NewUnstartedServer(p.Handler)
+	e.API.Config = p.Server()
+	e.API.Start()
 	t.Cleanup(e.API.Close)
 	if !o.NoWorker {
 		allow := o.WorkerAllow

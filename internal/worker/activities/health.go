@@ -10,8 +10,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
-	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
 // Endpoint health. Every attempt moves its webhook's health (in the same
@@ -145,9 +145,7 @@ func (a *Activities) announce(ctx context.Context, e db.Event, stored bool) erro
 	if !stored || a.Publisher == nil {
 		return nil
 	}
-	_, err := a.Publisher.StartStored(ctx, e.AccountID.String(), events.Event{
-		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, OccurredAt: e.OccurredAt.UTC(),
-	})
+	_, err := outbox.Start(ctx, a.Publisher, e)
 	return err
 }
 
@@ -157,10 +155,6 @@ func (a *Activities) stopPending(ctx context.Context, c db.HealthChange, disable
 	if !disabled || a.Publisher == nil {
 		return nil
 	}
-	ids, err := a.Store.PendingWorkflows(ctx, c.WebhookID)
-	if err != nil {
-		return err
-	}
-	a.Publisher.SignalAll(ctx, ids, flow.WebhookChange{WebhookID: c.WebhookID.String(), Reason: "webhook was disabled: " + reason})
-	return nil
+	_, err := outbox.StopPending(ctx, a.Store, a.Publisher, c.WebhookID, "webhook was disabled: "+reason)
+	return err
 }

@@ -1,4 +1,4 @@
-package dispatch_test
+package outbox_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
-	"github.com/esign-webhooks/esign-webhooks/internal/outbox/dispatch"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
@@ -22,7 +22,7 @@ import (
 
 // No worker polls the test's task queue: the workflows stay running, which is
 // all these tests look at (was it started, and only once).
-func setup(t *testing.T) (*db.Store, client.Client, *dispatch.Dispatcher, uuid.UUID) {
+func setup(t *testing.T) (*db.Store, client.Client, *outbox.Outbox, uuid.UUID) {
 	t.Helper()
 	store := dbtest.NewStore(t)
 	addr := os.Getenv("TEMPORAL_ADDRESS")
@@ -39,7 +39,7 @@ func setup(t *testing.T) (*db.Store, client.Client, *dispatch.Dispatcher, uuid.U
 		t.Fatal(err)
 	}
 	pub := &publish.Publisher{Client: tc, TaskQueue: "dispatch-test-" + uuid.NewString()}
-	d := dispatch.New(store, pub, slog.New(slog.NewTextHandler(io.Discard, nil)), dispatch.Options{StaleAfter: time.Minute, SweepEvery: 50 * time.Millisecond})
+	d := outbox.New(store, pub, slog.New(slog.NewTextHandler(io.Discard, nil)), outbox.Options{StaleAfter: time.Minute, SweepEvery: 50 * time.Millisecond})
 	return store, tc, d, acct.ID
 }
 
@@ -169,8 +169,8 @@ func TestSweepBacksOffAnEventItCannotStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(tc.Close)
-	d := dispatch.New(store, &publish.Publisher{Client: tc}, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		dispatch.Options{StaleAfter: time.Minute, SweepEvery: time.Minute})
+	d := outbox.New(store, &publish.Publisher{Client: tc}, slog.New(slog.NewTextHandler(io.Discard, nil)),
+		outbox.Options{StaleAfter: time.Minute, SweepEvery: time.Minute})
 	e := storeEvent(t, store, acct)
 	if _, err := store.DB().Exec(`UPDATE events SET created_at = now() - interval '1 hour' WHERE id = $1`, e.ID); err != nil {
 		t.Fatal(err)

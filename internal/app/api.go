@@ -1,0 +1,145 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/api"
+	"github.com/esign-webhooks/esign-webhooks/internal/console"
+	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
+)
+
+// API is the api process: the REST API and the admin console on one
+// handler, and the outbox that starts the workflows of what they store.
+type API struct {
+	app     *App
+	Outbox  *outbox.Outbox
+	Handler http.Handler
+}
+
+// API builds the api process (once per App: it registers the webhook
+// health gauges on Metrics).
+func (a *App) API() (*API, error) {
+	a.Metrics.CollectHealth(a.webhookHealth)
+	ob := outbox.New(a.Store, a.Publisher, a.Log, outbox.Options{
+		Metrics: a.Metrics,
+		// An attempt's timeout, plus the delay RECONCILE_AFTER allows.
+		DeliveryStaleAfter: a.Config.DeliveryTimeout + a.Config.ReconcileAfter,
+	})
+	rest := a.restAPI(ob)
+	// The console shares the listener: /console, and the API behind it,
+	// called in-process.
+	con, err := a.console(rest)
+	if err != nil {
+		return nil, err
+	}
+	return &API{app: a, Outbox: ob, Handler: console.Handler(rest, con)}, nil
+}
+
+// restAPI is the one place that builds the REST API.
+func (a *App) restAPI(ob *outbox.Outbox) http.Handler {
+	return api.New(api.Deps{Config: a.Config, Log: a.Log, Store: a.Store, Box: a.Box, Publisher: a.Publisher,
+		Dispatcher: ob, Metrics: a.Metrics})
+}
+
+// console is the one place that builds the admin console.
+func (a *App) console(rest http.Handler) (*console.Console, error) {
+	return console.New(console.Deps{Config: a.Config, Log: a.Log, Store: a.Store, API: rest})
+}
+
+func (a *App) webhookHealth(ctx context.Context) ([]metrics.WebhookHealth, error) {
+	rows, err := a.Store.UnhealthyWebhooks(ctx)
+	out := make([]metrics.WebhookHealth, len(rows))
+	for i, r := range rows {
+		out[i] = metrics.WebhookHealth{WebhookID: r.WebhookID.String(), AccountID: r.AccountID.String(),
+			ConsecutiveFailures: r.ConsecutiveFailures, OldestUndelivered: time.Duration(r.OldestSeconds * float64(time.Second))}
+	}
+	return out, err
+}
+
+// Server is the HTTP server of Handler on HTTP_ADDR. POST
+// /v1/webhooks/{id}/test waits up to DeliveryTimeout+15s for the delivery
+// before answering.
+func (p *API) Server() *http.Server {
+	return api.NewServer(p.app.Config.HTTPAddr, p.Handler, p.app.Config.DeliveryTimeout+30*time.Second)
+}
+
+// Background runs the loops beside the handler until ctx ends: the outbox
+// (dispatcher and reconciler) and the upkeep.
+func (p *API) Background(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { defer close(done); p.Outbox.Run(ctx) }()
+	p.app.upkeep(ctx)
+	<-done
+}
+
+// Serve serves HTTP_ADDR until ctx ends, then shuts down gracefully.
+func (p *API) Serve(ctx context.Context) error {
+	addr := p.app.Config.HTTPAddr
+	ln, err := api.Listen(addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	srv := p.Server()
+	shutdown := make(chan error, 1)
+	go func() {
+		<-ctx.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		shutdown <- srv.Shutdown(ctx)
+	}()
+	p.app.Log.Info("api listening", "addr", "http://"+addr)
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving http: %w", err)
+	}
+	// Serve returns at once; Shutdown waits for the requests in flight.
+	return <-shutdown
+}
+
+// upkeep runs the periodic clean-ups every minute until ctx ends: it
+// erases previous secrets whose grace period has ended (signing already
+// ignores them), expired console links and sessions, and purges events
+// older than RETENTION.
+func (a *App) upkeep(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		a.eraseExpired(ctx)
+		if a.Config.Retention > 0 {
+			a.purgeEvents(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *App) eraseExpired(ctx context.Context) {
+	switch n, err := a.Store.EraseExpiredSecrets(ctx, time.Now()); {
+	case err != nil && ctx.Err() == nil:
+		a.Log.Warn("erasing expired secrets", "err", err)
+	case n > 0:
+		a.Log.Info("erased previous secrets after their grace period", "count", n)
+	}
+	switch n, err := a.Store.PurgeConsole(ctx, time.Now(), a.Config.ConsoleSessionIdle); {
+	case err != nil && ctx.Err() == nil:
+		a.Log.Warn("purging console sign-ins", "err", err)
+	case n > 0:
+		a.Log.Debug("purged expired console links and sessions", "count", n)
+	}
+}
+
+func (a *App) purgeEvents(ctx context.Context) {
+	switch n, err := a.Store.PurgeEvents(ctx, time.Now().Add(-a.Config.Retention), 1000); {
+	case err != nil && ctx.Err() == nil:
+		a.Log.Warn("purging old events", "err", err)
+	case n > 0:
+		a.Log.Info("purged events past the retention period", "count", n, "retention", a.Config.Retention)
+	}
+}

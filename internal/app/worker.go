@@ -1,0 +1,104 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
+	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
+	"github.com/esign-webhooks/esign-webhooks/internal/worker/workflows"
+	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
+)
+
+// Version names the build in the User-Agent of deliveries.
+var Version = "0.1.0"
+
+// Worker is the delivery worker: the Temporal worker with the workflows
+// and activities, and beside it the sweep that hands the slots of lost
+// requests to the deliveries waiting for them.
+type Worker struct {
+	app       *App
+	w         worker.Worker
+	acts      *activities.Activities
+	stopSweep context.CancelFunc
+	swept     chan struct{}
+}
+
+// Worker builds the worker on TEMPORAL_TASK_QUEUE.
+func (a *App) Worker() *Worker {
+	cfg := a.Config
+	acts := &activities.Activities{
+		Store:   a.Store,
+		Box:     a.Box,
+		Metrics: a.Metrics,
+		Log:     a.Log,
+		// Operational events start at once; the dispatcher's sweep (in
+		// the api process) is the backstop.
+		Publisher: &publish.Publisher{Client: a.Temporal, TaskQueue: cfg.TaskQueue},
+		// This process in the queues of full webhooks (see SweepSlots).
+		Worker: uuid.NewString(),
+		Client: egress.NewClient(egress.Options{
+			AllowCIDRs: cfg.AllowCIDRs,
+			Timeout:    cfg.DeliveryTimeout,
+		}),
+		Settings: activities.Settings{
+			AttemptTimeout:         cfg.DeliveryTimeout,
+			Retries:                cfg.Retries,
+			RetryAfterMax:          cfg.RetryAfterMax,
+			ResponseMaxBytes:       cfg.ResponseBodyMaxBytes,
+			HealthDisableAfter:     cfg.HealthDisableAfter,
+			HealthDisableExhausted: cfg.HealthDisableExhausted,
+			ThrottleBase:           cfg.ThrottleBackoffBase,
+			ThrottleMax:            cfg.ThrottleBackoffMax,
+			UserAgent:              "esign-webhooks/" + Version,
+		},
+	}
+	w := worker.New(a.Temporal, cfg.TaskQueue, worker.Options{
+		MaxConcurrentWorkflowTaskPollers: cfg.WorkerWorkflowPollers,
+		// Attempts run as local activities: these slots bound the deliveries
+		// in flight in this worker.
+		MaxConcurrentLocalActivityExecutionSize: cfg.WorkerActivitySlots,
+		// On shutdown, let attempts in flight finish rather than be retried.
+		WorkerStopTimeout: cfg.DeliveryTimeout + 5*time.Second,
+	})
+	workflows.Register(w)
+	w.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
+	return &Worker{app: a, w: w, acts: acts}
+}
+
+// Start starts polling and the slot sweep.
+func (w *Worker) Start() error {
+	if err := w.w.Start(); err != nil {
+		return fmt.Errorf("starting worker: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	w.stopSweep, w.swept = cancel, make(chan struct{})
+	go func() {
+		defer close(w.swept)
+		activities.SweepSlots(ctx, w.acts, activities.SweepEvery)
+	}()
+	w.app.Log.Info("worker started", "taskQueue", w.app.Config.TaskQueue)
+	return nil
+}
+
+// Stop stops what Start started, letting attempts in flight finish.
+func (w *Worker) Stop() {
+	w.stopSweep()
+	<-w.swept
+	w.w.Stop()
+}
+
+// Run runs the worker until ctx ends.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.Start(); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}

@@ -1,0 +1,126 @@
+// Package outbox starts the delivery workflows of the events the API has
+// stored and keeps the delivery log in step with them. The events table is
+// the API's outbox: POST /v1/events answers once the event is in
+// PostgreSQL, and the dispatcher starts its workflow at once from an
+// in-memory queue. Whatever a crash, a full queue or a Temporal outage
+// leaves unstarted is found again by a periodic sweep, so an accepted event
+// is never lost and a slow Temporal never slows publishers down. The
+// reconciler repairs the log where it drifted from what Temporal knows, and
+// the outbox signals the workflows of a disabled or deleted webhook.
+package outbox
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
+	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
+)
+
+// Options tune an Outbox; zero values take the defaults.
+type Options struct {
+	Workers    int           // concurrent workflow starts (default 16)
+	QueueSize  int           // events waiting in memory (default 10000)
+	StaleAfter time.Duration // age at which the sweep restarts an event (default 30s)
+	SweepEvery time.Duration // how often the sweep runs (default 5s)
+	// DeliveryStaleAfter is how overdue an unfinished delivery's next step
+	// (its first attempt, or the next one it scheduled) may be before the
+	// reconciler checks its workflow (default 5m).
+	DeliveryStaleAfter time.Duration
+	ReconcileEvery     time.Duration // how often the reconciler runs (default 1m)
+	Metrics            *metrics.Metrics
+}
+
+// Outbox starts the workflows of stored events, reconciles the log with
+// their outcomes, and signals the workflows of a webhook that was disabled
+// or deleted; Run does the first two and waits for the signals on
+// shutdown.
+type Outbox struct {
+	store *db.Store
+	pub   *publish.Publisher
+	log   *slog.Logger
+	opts  Options
+	queue chan db.Event
+
+	// Signalling runs in the background on bg (cancelled once Run has
+	// waited signalGrace for it after shutdown began), tracked by signals.
+	bg       context.Context
+	cancelBg context.CancelFunc
+	signals  sync.WaitGroup
+}
+
+// startTimeout bounds one workflow start.
+const startTimeout = 30 * time.Second
+
+// New builds an Outbox; Run makes it work.
+func New(store *db.Store, pub *publish.Publisher, log *slog.Logger, opts Options) *Outbox {
+	if opts.Workers <= 0 {
+		opts.Workers = 16
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 10000
+	}
+	if opts.StaleAfter <= 0 {
+		opts.StaleAfter = 30 * time.Second
+	}
+	if opts.SweepEvery <= 0 {
+		opts.SweepEvery = 5 * time.Second
+	}
+	if opts.DeliveryStaleAfter <= 0 {
+		opts.DeliveryStaleAfter = 5 * time.Minute
+	}
+	if opts.ReconcileEvery <= 0 {
+		opts.ReconcileEvery = time.Minute
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	return &Outbox{store: store, pub: pub, log: log, opts: opts, queue: make(chan db.Event, opts.QueueSize),
+		bg: bg, cancelBg: cancel}
+}
+
+// Run starts queued events, sweeps for stale ones and reconciles stale
+// deliveries until ctx ends, then waits for background signalling.
+func (o *Outbox) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); o.dispatch(ctx) }()
+	go func() { defer wg.Done(); o.reconcile(ctx) }()
+	wg.Wait()
+	o.waitSignals()
+}
+
+// Start starts the workflow of the stored event e: the one way the queue,
+// the sweep, the reconciler and the worker's operational events start one.
+// Starting is idempotent on the workflow id.
+func Start(ctx context.Context, pub *publish.Publisher, e db.Event) (publish.Result, error) {
+	return pub.StartStored(ctx, e.AccountID.String(), events.Event{
+		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
+		OccurredAt: e.OccurredAt.UTC(),
+	})
+}
+
+// start is Start with a bound on how long Temporal may take.
+func (o *Outbox) start(ctx context.Context, e db.Event) (publish.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	return Start(ctx, o.pub, e)
+}
+
+// StopPending signals the workflows of the webhook's unfinished deliveries
+// that it changed (reason says how) so their waits end now, and returns how
+// many there were. Best effort: each attempt also checks the webhook before
+// sending, so a lost signal only delays the cancellation.
+func StopPending(ctx context.Context, store *db.Store, pub *publish.Publisher, webhookID uuid.UUID, reason string) (int, error) {
+	ids, err := store.PendingWorkflows(ctx, webhookID)
+	if err != nil {
+		return 0, err
+	}
+	pub.SignalAll(ctx, ids, flow.WebhookChange{WebhookID: webhookID.String(), Reason: reason})
+	return len(ids), nil
+}
