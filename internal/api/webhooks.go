@@ -196,7 +196,8 @@ func (h *Handler) createWebhook(c echo.Context) error {
 	if req.MaxConcurrency != nil {
 		f.MaxConcurrency = *req.MaxConcurrency
 	}
-	w, err := h.store.CreateWebhookLimited(c.Request().Context(), id, caller(c).AccountID, f, enabled, enc, h.cfg.MaxWebhooksPerAccount)
+	w, err := h.store.CreateWebhookLimited(c.Request().Context(), db.NewWebhook{ID: id, AccountID: caller(c).AccountID,
+		Fields: f, Enabled: enabled, SecretEnc: enc, Limit: h.cfg.MaxWebhooksPerAccount})
 	switch {
 	case errors.Is(err, db.ErrConflict):
 		return nameTaken()

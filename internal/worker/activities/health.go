@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,7 +74,8 @@ func noticeOf(c db.HealthChange) notice {
 
 // health acts on a webhook's health after an attempt: disable, warn,
 // tell of a recovery or of an exhausted delivery.
-func (a *Activities) health(ctx context.Context, c db.HealthChange, t db.DeliveryTarget, in DeliverInput, gone bool, signal db.HealthSignal) error {
+func (a *Activities) health(ctx context.Context, c db.HealthChange, at *attempt) error {
+	t, in, signal, gone := at.t, at.in, at.signal, at.ans.status == http.StatusGone
 	var errs []error
 	sys := func(id, typ string, data notice) db.SystemEvent {
 		return db.SystemEvent{AccountID: c.AccountID, ID: id, Type: typ, Data: data}

@@ -80,7 +80,7 @@ func DeliverEvent(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result,
 	// A local activity: no extra round trip through the server for a short
 	// database transaction.
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
-	var plan activities.Plan
+	var plan activities.DeliveryPlan
 	err := workflow.ExecuteLocalActivity(lctx, a.RecordEvent, activities.RecordEventInput{
 		AccountID: in.AccountID, Event: in.Event, OnlyWebhookID: in.OnlyWebhookID, Stored: in.Stored,
 	}).Get(ctx, &plan)
@@ -108,7 +108,7 @@ func refusal(in flow.DeliverEventInput) string {
 func ResendDelivery(ctx workflow.Context, in flow.ResendInput) (flow.Result, error) {
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
-	var plan activities.Plan
+	var plan activities.DeliveryPlan
 	err := workflow.ExecuteLocalActivity(lctx, a.PrepareResend, activities.ResendInput{
 		AccountID: in.AccountID, DeliveryID: in.DeliveryID, Series: in.Series,
 	}).Get(ctx, &plan)
@@ -152,7 +152,7 @@ func DeliverBatch(ctx workflow.Context, in BatchInput) (flow.Result, error) {
 // attempts did happen) included, so the result and search attributes always
 // list the event's deliveries with their final state. identity are the
 // workflow's own search attributes, set with its first upsert.
-func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool, identity []temporal.SearchAttributeUpdate) (flow.Result, error) {
+func deliverPlan(ctx workflow.Context, plan activities.DeliveryPlan, test bool, identity []temporal.SearchAttributeUpdate) (flow.Result, error) {
 	res := flow.Result{Skipped: plan.Skipped, Deliveries: make([]flow.DeliveryResult, len(plan.Deliveries))}
 	if len(plan.Deliveries) == 0 {
 		_ = workflow.UpsertTypedSearchAttributes(ctx, slices.Concat(identity,
@@ -215,7 +215,7 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool, identity
 // deliverBatches hands the deliveries at indexes todo of plan to DeliverBatch
 // children, batchSize each, forwards webhook changes to the child making that
 // webhook's delivery, and writes their results into out.
-func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test bool,
+func deliverBatches(ctx workflow.Context, plan activities.DeliveryPlan, todo []int, test bool,
 	identity []temporal.SearchAttributeUpdate, out []flow.DeliveryResult) {
 	type batch struct {
 		idx []int
