@@ -225,13 +225,43 @@ func deliverPlan(ctx workflow.Context, p planned) (flow.Result, error) {
 // DeliverBatch children, batchSize each, forwards webhook changes to the
 // child making that webhook's delivery, and writes their results into out.
 func deliverBatches(ctx workflow.Context, p planned, todo []int, out []flow.DeliveryResult) {
-	type batch struct {
-		idx []int
-		fut workflow.ChildWorkflowFuture
+	batches := startBatches(ctx, p, todo)
+	byWebhook := map[string][]workflow.ChildWorkflowFuture{}
+	for _, b := range batches {
+		for _, i := range b.idx {
+			id := p.plan.Deliveries[i].WebhookID
+			byWebhook[id] = append(byWebhook[id], b.fut)
+		}
 	}
+	signals := workflow.GetSignalChannel(ctx, flow.SignalWebhookChanged)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var ch flow.WebhookChange
+			if !signals.Receive(ctx, &ch) {
+				return
+			}
+			for _, fut := range byWebhook[ch.WebhookID] {
+				fut.SignalChildWorkflow(ctx, flow.SignalWebhookChanged, ch)
+			}
+		}
+	})
+	for _, b := range batches {
+		collectBatch(ctx, p, b, out)
+	}
+}
+
+// batch is a DeliverBatch child making the deliveries at indexes idx of
+// its parent's plan.
+type batch struct {
+	idx []int
+	fut workflow.ChildWorkflowFuture
+}
+
+// startBatches starts the DeliverBatch children of the deliveries at
+// indexes todo of p's plan, batchSize each.
+func startBatches(ctx workflow.Context, p planned, todo []int) []batch {
 	parentID := workflow.GetInfo(ctx).WorkflowExecution.ID
 	var batches []batch
-	byWebhook := map[string][]workflow.ChildWorkflowFuture{}
 	for start := 0; start < len(todo); start += batchSize {
 		idx := todo[start:min(len(todo), start+batchSize)]
 		in := BatchInput{ActivityTimeout: p.plan.ActivityTimeout, Test: p.test, AccountID: p.plan.AccountID, EventID: p.plan.EventID}
@@ -249,49 +279,36 @@ func deliverBatches(ctx workflow.Context, p planned, todo []int, out []flow.Deli
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			TypedSearchAttributes: temporal.NewSearchAttributes(attrs...),
 		})
-		b := batch{idx: idx, fut: workflow.ExecuteChildWorkflow(cctx, DeliverBatch, in)}
-		batches = append(batches, b)
-		for _, id := range ids {
-			byWebhook[id] = append(byWebhook[id], b.fut)
-		}
+		batches = append(batches, batch{idx: idx, fut: workflow.ExecuteChildWorkflow(cctx, DeliverBatch, in)})
 	}
-	signals := workflow.GetSignalChannel(ctx, flow.SignalWebhookChanged)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var ch flow.WebhookChange
-			if !signals.Receive(ctx, &ch) {
-				return
-			}
-			for _, fut := range byWebhook[ch.WebhookID] {
-				fut.SignalChildWorkflow(ctx, flow.SignalWebhookChanged, ch)
-			}
+	return batches
+}
+
+// collectBatch writes b's results into out. A child that ended without
+// them (terminated, say) has its deliveries end failed, visibly: they can
+// be resent.
+func collectBatch(ctx workflow.Context, p planned, b batch, out []flow.DeliveryResult) {
+	var r flow.Result
+	err := b.fut.Get(ctx, &r)
+	if err == nil && len(r.Deliveries) == len(b.idx) {
+		for j, i := range b.idx {
+			out[i] = r.Deliveries[j]
 		}
-	})
+		return
+	}
+	reason := "batch workflow ended without a result"
+	if err != nil {
+		reason += ": " + err.Error()
+	}
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
-	for _, b := range batches {
-		var r flow.Result
-		err := b.fut.Get(ctx, &r)
-		if err == nil && len(r.Deliveries) == len(b.idx) {
-			for j, i := range b.idx {
-				out[i] = r.Deliveries[j]
-			}
-			continue
-		}
-		// The child ended without a result (terminated, say): its
-		// deliveries end failed, visibly, and can be resent.
-		reason := "batch workflow ended without a result"
-		if err != nil {
-			reason += ": " + err.Error()
-		}
-		for _, i := range b.idx {
-			d := p.plan.Deliveries[i]
-			_ = workflow.ExecuteLocalActivity(lctx, a.CancelDelivery, activities.CancelInput{
-				DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason, Status: delivery.Failed,
-			}).Get(ctx, nil)
-			out[i] = flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID, Status: delivery.Failed,
-				Last: flow.AttemptResult{Outcome: delivery.OutcomeFailed, Reason: reason}}
-		}
+	for _, i := range b.idx {
+		d := p.plan.Deliveries[i]
+		_ = workflow.ExecuteLocalActivity(lctx, a.CancelDelivery, activities.CancelInput{
+			DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason, Status: delivery.Failed,
+		}).Get(ctx, nil)
+		out[i] = flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID, Status: delivery.Failed,
+			Last: flow.AttemptResult{Outcome: delivery.OutcomeFailed, Reason: reason}}
 	}
 }
 
