@@ -250,6 +250,16 @@ type GateInput struct {
 	Worker string
 }
 
+// AttemptStart names the attempt StartAttempt is to open.
+type AttemptStart struct {
+	DeliveryID uuid.UUID
+	Series     int
+	Number     int  // the attempt number, 1-based within the series
+	Test       bool // sent to a disabled webhook too, and never throttled
+	StartedAt  time.Time
+	Gate       GateInput
+}
+
 // reservationGrace is how late a reservation may come back and still be
 // honoured; an older one (a worker was down) takes a new slot, so stale
 // reservations never fire together.
@@ -271,10 +281,10 @@ const reservationGrace = 5 * time.Second
 // or its lease expires. The webhook row is locked only under a rate limit;
 // a test attempt is never throttled.
 //
-// A full webhook queues the attempt when g.Queue names its workflow; a
+// A full webhook queues the attempt when in.Gate.Queue names its workflow; a
 // slot handed to the attempt (FinishAttempt, HandFreedSlots) is taken
 // first, and taking a slot leaves the queue.
-func (s *Store) StartAttempt(ctx context.Context, deliveryID uuid.UUID, series, number int, test bool, startedAt time.Time, g GateInput) (DeliveryTarget, error) {
+func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarget, error) {
 	var t DeliveryTarget
 	err := s.getPrepared(ctx, &t, `
 		WITH t AS (
@@ -356,7 +366,8 @@ func (s *Store) StartAttempt(ctx context.Context, deliveryID uuid.UUID, series, 
 			(SELECT slot FROM dec WHERE decision IN ('reserve', 'wait')) AS reserved_for,
 			coalesce((SELECT slot FROM took), 0) AS slot
 		FROM t`,
-		deliveryID, series, number, test, startedAt, g.Reservation, g.Lease.Seconds(), reservationGrace.Seconds(), g.Queue, g.Worker)
+		in.DeliveryID, in.Series, in.Number, in.Test, in.StartedAt, in.Gate.Reservation, in.Gate.Lease.Seconds(),
+		reservationGrace.Seconds(), in.Gate.Queue, in.Gate.Worker)
 	if err != nil {
 		return DeliveryTarget{}, fmt.Errorf("starting attempt: %w", translate(err))
 	}
@@ -391,6 +402,44 @@ type Finished struct {
 	Woke *Waiter
 }
 
+var finishAttempt = named(`
+		WITH done AS (
+			UPDATE attempts SET duration_ms = @duration_ms, response_status = @response_status, response_body = @body,
+				error = @error, finished_at = @finished_at
+			WHERE delivery_id = @delivery_id AND series = @series AND number = @number AND try = @try
+		), mine AS (
+			-- Kept for a waiter unless above the maximum, or the webhook is
+			-- throttled (the waiter would only find it so; the sweep hands
+			-- the slot on once the throttle is over).
+			SELECT l.webhook_id, l.slot,
+				l.slot <= w.max_concurrency AND coalesce(w.throttled_until <= clock_timestamp(), true) AS kept
+			FROM webhook_leases l JOIN webhooks w ON w.id = l.webhook_id
+			WHERE l.webhook_id = (SELECT webhook_id FROM deliveries WHERE id = @delivery_id)
+			  AND l.delivery_id = @delivery_id AND l.series = @series AND l.number = @number AND l.try = @try
+		), ` + nextWaiter + `, released AS (
+			-- Handed to the oldest waiter (its hand-off lease runs until it
+			-- takes the slot), or freed when nobody waits.
+			UPDATE webhook_leases l SET delivery_id = nx.delivery_id, series = nx.series, number = NULL, try = NULL,
+				expires_at = CASE WHEN nx.delivery_id IS NULL THEN NULL
+					ELSE clock_timestamp() + make_interval(secs => @hand_off) END
+			FROM mine LEFT JOIN nx ON true
+			WHERE l.webhook_id = mine.webhook_id AND l.slot = mine.slot
+			RETURNING l.webhook_id, nx.delivery_id, nx.workflow_id
+		), dequeued AS (
+			DELETE FROM webhook_waiters WHERE seq = (SELECT seq FROM nx)
+		), ` + healthUpdate + `, moved AS (
+			-- A retry waits out the throttle its answer asked for.
+			UPDATE deliveries SET status = @status, status_reason = @reason, last_status_code = @response_status,
+				next_attempt_at = CASE WHEN @next_attempt_at::timestamptz IS NULL THEN NULL
+					ELSE greatest(@next_attempt_at::timestamptz, (SELECT until FROM throttle)) END,
+				attempt_count = (SELECT count(*) FROM attempts WHERE delivery_id = @delivery_id), updated_at = now()
+			WHERE id = @delivery_id AND series = @series
+		)
+		SELECT (SELECT row_to_json(h) FROM (
+				SELECT id, account_id, name, url, enabled, consecutive_failures, exhausted_streak, failing_since,
+					was_failing_since, was_warned, throttled_until FROM health) h) AS change,
+			(SELECT row_to_json(r) FROM released r WHERE r.delivery_id IS NOT NULL) AS woke`)
+
 // FinishAttempt completes the attempt row StartAttempt opened, hands its
 // concurrency slot to the webhook's oldest waiter (or frees it), sets the
 // delivery's new state and moves its webhook's health by signal and its
@@ -408,50 +457,21 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 	if th.Throttle {
 		retryAfter = th.RetryAfter.Seconds()
 	}
+	args, err := finishAttempt.args(map[string]any{
+		"delivery_id": a.DeliveryID, "series": a.Series, "number": a.Number, "try": a.Try,
+		"duration_ms": a.DurationMS, "response_status": a.ResponseStatus, "body": body, "error": a.Error,
+		"finished_at": finished, "status": o.Status, "reason": o.Reason, "next_attempt_at": o.NextAttemptAt,
+		"signal": string(signal), "retry_after": retryAfter, "throttle_base": th.Base.Seconds(),
+		"throttle_max": th.Max.Seconds(), "hand_off": HandOffLease.Seconds(),
+	})
+	if err != nil {
+		return Finished{}, err
+	}
 	var out struct {
 		Change []byte `db:"change"`
 		Woke   []byte `db:"woke"`
 	}
-	err := s.getPrepared(ctx, &out, `
-		WITH done AS (
-			UPDATE attempts SET duration_ms = $5, response_status = $6, response_body = $7, error = $8, finished_at = $9
-			WHERE delivery_id = $1 AND series = $2 AND number = $3 AND try = $4
-		), mine AS (
-			-- Kept for a waiter unless above the maximum, or the webhook is
-			-- throttled (the waiter would only find it so; the sweep hands
-			-- the slot on once the throttle is over).
-			SELECT l.webhook_id, l.slot,
-				l.slot <= w.max_concurrency AND coalesce(w.throttled_until <= clock_timestamp(), true) AS kept
-			FROM webhook_leases l JOIN webhooks w ON w.id = l.webhook_id
-			WHERE l.webhook_id = (SELECT webhook_id FROM deliveries WHERE id = $1)
-			  AND l.delivery_id = $1 AND l.series = $2 AND l.number = $3 AND l.try = $4
-		), `+nextWaiter+`, released AS (
-			-- Handed to the oldest waiter (its hand-off lease runs until it
-			-- takes the slot), or freed when nobody waits.
-			UPDATE webhook_leases l SET delivery_id = nx.delivery_id, series = nx.series, number = NULL, try = NULL,
-				expires_at = CASE WHEN nx.delivery_id IS NULL THEN NULL
-					ELSE clock_timestamp() + make_interval(secs => $18) END
-			FROM mine LEFT JOIN nx ON true
-			WHERE l.webhook_id = mine.webhook_id AND l.slot = mine.slot
-			RETURNING l.webhook_id, nx.delivery_id, nx.workflow_id
-		), dequeued AS (
-			DELETE FROM webhook_waiters WHERE seq = (SELECT seq FROM nx)
-		), `+healthUpdate(13, 14, 15, 16, 17)+`, moved AS (
-			-- A retry waits out the throttle its answer asked for.
-			UPDATE deliveries SET status = $10, status_reason = $11, last_status_code = $6,
-				next_attempt_at = CASE WHEN $12::timestamptz IS NULL THEN NULL
-					ELSE greatest($12::timestamptz, (SELECT until FROM throttle)) END,
-				attempt_count = (SELECT count(*) FROM attempts WHERE delivery_id = $1), updated_at = now()
-			WHERE id = $1 AND series = $2
-		)
-		SELECT (SELECT row_to_json(h) FROM (
-				SELECT id, account_id, name, url, enabled, consecutive_failures, exhausted_streak, failing_since,
-					was_failing_since, was_warned, throttled_until FROM health) h) AS change,
-			(SELECT row_to_json(r) FROM released r WHERE r.delivery_id IS NOT NULL) AS woke`,
-		a.DeliveryID, a.Series, a.Number, a.Try, a.DurationMS, a.ResponseStatus, body, a.Error, finished,
-		o.Status, o.Reason, o.NextAttemptAt, string(signal), finished,
-		retryAfter, th.Base.Seconds(), th.Max.Seconds(), HandOffLease.Seconds())
-	if err != nil {
+	if err := s.getPrepared(ctx, &out, finishAttempt.text, args...); err != nil {
 		return Finished{}, fmt.Errorf("recording attempt: %w", translate(err))
 	}
 	var f Finished

@@ -46,7 +46,7 @@ func start(t *testing.T, s *db.Store, d db.Delivery, g db.GateInput) db.Delivery
 	if g.Lease == 0 {
 		g.Lease = time.Minute
 	}
-	tg, err := s.StartAttempt(context.Background(), d.ID, 1, 1, false, time.Now(), g)
+	tg, err := s.StartAttempt(context.Background(), db.AttemptStart{DeliveryID: d.ID, Series: 1, Number: 1, StartedAt: time.Now(), Gate: g})
 	if err != nil {
 		t.Fatal(err)
 	}

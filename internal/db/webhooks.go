@@ -83,30 +83,42 @@ type WebhookFields struct {
 // It applies no limit on the account's number of webhooks; the API uses
 // CreateWebhookLimited.
 func (s *Store) CreateWebhook(ctx context.Context, id, accountID uuid.UUID, f WebhookFields, enabled bool, secretEnc []byte) (Webhook, error) {
-	return s.CreateWebhookLimited(ctx, id, accountID, f, enabled, secretEnc, 0)
+	return s.CreateWebhookLimited(ctx, NewWebhook{ID: id, AccountID: accountID, Fields: f, Enabled: enabled, SecretEnc: secretEnc})
+}
+
+// NewWebhook is a webhook to create.
+type NewWebhook struct {
+	ID        uuid.UUID // chosen by the caller: the secret's additional data
+	AccountID uuid.UUID
+	Fields    WebhookFields
+	Enabled   bool
+	SecretEnc []byte
+	// Limit is how many webhooks the account may have (<= 0: no limit).
+	Limit int
 }
 
 // CreateWebhookLimited is CreateWebhook refusing with ErrLimitReached when
-// the account already has limit webhooks (limit <= 0: none). The account row
-// is locked for the count and the insert, so concurrent creates of one
-// account take turns and cannot exceed the limit together.
-func (s *Store) CreateWebhookLimited(ctx context.Context, id, accountID uuid.UUID, f WebhookFields, enabled bool, secretEnc []byte, limit int) (Webhook, error) {
+// the account already has in.Limit webhooks. The account row is locked for
+// the count and the insert, so concurrent creates of one account take turns
+// and cannot exceed the limit together.
+func (s *Store) CreateWebhookLimited(ctx context.Context, in NewWebhook) (Webhook, error) {
 	var w Webhook
+	f := in.Fields
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
-		if limit > 0 {
+		if in.Limit > 0 {
 			// Lock the account, not the webhooks: a count cannot lock rows
 			// that do not exist yet. The count is its own statement so it
 			// sees the rows committed by whoever held the lock before
 			// (in one statement it would use the snapshot taken before
 			// waiting).
-			if _, err := tx.ExecContext(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, accountID); err != nil {
+			if _, err := tx.ExecContext(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, in.AccountID); err != nil {
 				return translate(err)
 			}
 			var n int
-			if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM webhooks WHERE account_id = $1`, accountID); err != nil {
+			if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM webhooks WHERE account_id = $1`, in.AccountID); err != nil {
 				return translate(err)
 			}
-			if n >= limit {
+			if n >= in.Limit {
 				return fmt.Errorf("%w: %d webhooks", ErrLimitReached, n)
 			}
 		}
@@ -114,8 +126,8 @@ func (s *Store) CreateWebhookLimited(ctx context.Context, id, accountID uuid.UUI
 			INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, app_ids, enabled, secret_enc,
 				max_concurrency, rate_limit_per_second)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+webhookColumns,
-			id, accountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources),
-			pq.StringArray(nonNil(f.AppIDs)), enabled, secretEnc, orDefault(f.MaxConcurrency), f.RateLimitPerSecond))
+			in.ID, in.AccountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources),
+			pq.StringArray(nonNil(f.AppIDs)), in.Enabled, in.SecretEnc, orDefault(f.MaxConcurrency), f.RateLimitPerSecond))
 	})
 	if err != nil {
 		return Webhook{}, fmt.Errorf("creating webhook: %w", err)

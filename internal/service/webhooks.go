@@ -25,7 +25,8 @@ func (s *Service) CreateWebhook(ctx context.Context, acct uuid.UUID, f db.Webhoo
 	if err != nil {
 		return db.Webhook{}, "", fmt.Errorf("encrypting secret: %w", err)
 	}
-	w, err := s.store.CreateWebhookLimited(ctx, id, acct, f, enabled, enc, s.cfg.MaxWebhooksPerAccount)
+	w, err := s.store.CreateWebhookLimited(ctx, db.NewWebhook{ID: id, AccountID: acct, Fields: f, Enabled: enabled,
+		SecretEnc: enc, Limit: s.cfg.MaxWebhooksPerAccount})
 	switch {
 	case errors.Is(err, db.ErrConflict):
 		return db.Webhook{}, "", nameTaken()

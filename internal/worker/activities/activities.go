@@ -87,8 +87,8 @@ type DeliveryRef struct {
 	Attempts   int             `json:",omitempty"`
 }
 
-// Plan is what the workflow needs to deliver an event.
-type Plan struct {
+// DeliveryPlan is what the workflow needs to deliver an event.
+type DeliveryPlan struct {
 	Deliveries []DeliveryRef
 	// ActivityTimeout bounds one Deliver call (attempt timeout plus I/O margin),
 	// so a worker that dies mid-attempt is noticed quickly.
@@ -103,8 +103,8 @@ type Plan struct {
 
 // RecordEvent stores the event and creates one delivery per matching webhook.
 // It is idempotent: a retry or a duplicate publish finds the same deliveries.
-func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Plan, error) {
-	plan := Plan{ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: in.Event.ID}
+func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (DeliveryPlan, error) {
+	plan := DeliveryPlan{ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: in.Event.ID}
 	accountID, err := uuid.Parse(in.AccountID)
 	if err != nil {
 		plan.Skipped = "invalid account id"
@@ -142,7 +142,7 @@ func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Plan
 		deliveries, err = a.resolve(ctx, ev, &plan)
 	}
 	if err != nil {
-		return Plan{}, err
+		return DeliveryPlan{}, err
 	}
 	for _, d := range deliveries {
 		ref := DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series}
@@ -158,41 +158,41 @@ func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Plan
 }
 
 // resolve records a published event and its deliveries in one round trip.
-func (a *Activities) resolve(ctx context.Context, ev db.Event, plan *Plan) ([]db.Delivery, error) {
+func (a *Activities) resolve(ctx context.Context, ev db.Event, dp *DeliveryPlan) ([]db.Delivery, error) {
 	r, err := a.Store.ResolveEvent(ctx, ev)
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case r.Plan == "":
-		plan.Skipped = "account not found"
+		dp.Skipped = "account not found"
 	case !r.EventFound:
-		plan.Skipped = "event not found in the outbox"
+		dp.Skipped = "event not found in the outbox"
 	case r.Plan != db.PlanProfessional:
-		plan.Skipped = fmt.Sprintf("the %s plan does not include webhooks", r.Plan)
+		dp.Skipped = fmt.Sprintf("the %s plan does not include webhooks", r.Plan)
 	case len(r.Deliveries) == 0:
-		plan.Skipped = "no matching webhook"
+		dp.Skipped = "no matching webhook"
 	}
 	return r.Deliveries, nil
 }
 
 // recordTest records a test event for one webhook of the account,
 // whatever its subscriptions.
-func (a *Activities) recordTest(ctx context.Context, ev db.Event, webhookID string, plan *Plan) ([]db.Delivery, error) {
+func (a *Activities) recordTest(ctx context.Context, ev db.Event, webhookID string, dp *DeliveryPlan) ([]db.Delivery, error) {
 	acct, err := a.Store.Account(ctx, ev.AccountID)
 	switch {
 	case isNotFound(err):
-		plan.Skipped = "account not found"
+		dp.Skipped = "account not found"
 		return nil, nil
 	case err != nil:
 		return nil, err
 	case !acct.WebhooksAllowed():
-		plan.Skipped = fmt.Sprintf("the %s plan does not include webhooks", acct.Plan)
+		dp.Skipped = fmt.Sprintf("the %s plan does not include webhooks", acct.Plan)
 		return a.Store.RecordEvent(ctx, ev, nil)
 	}
 	id, err := uuid.Parse(webhookID)
 	if err != nil {
-		plan.Skipped = "invalid webhook id"
+		dp.Skipped = "invalid webhook id"
 		return nil, nil
 	}
 	// Scoped to the account: a test for another account's webhook finds none.
@@ -200,7 +200,7 @@ func (a *Activities) recordTest(ctx context.Context, ev db.Event, webhookID stri
 		if !isNotFound(err) {
 			return nil, err
 		}
-		plan.Skipped = "webhook not found"
+		dp.Skipped = "webhook not found"
 		return nil, nil
 	}
 	return a.Store.RecordEvent(ctx, ev, []uuid.UUID{id})
@@ -220,23 +220,23 @@ type ResendInput struct {
 // PrepareResend returns the plan for one new series of attempts: only for a
 // delivery of that account whose current series is this one and not started
 // (the API moved it there), so a stale or foreign resend sends nothing.
-func (a *Activities) PrepareResend(ctx context.Context, in ResendInput) (Plan, error) {
+func (a *Activities) PrepareResend(ctx context.Context, in ResendInput) (DeliveryPlan, error) {
 	accountID, err1 := uuid.Parse(in.AccountID)
 	id, err2 := uuid.Parse(in.DeliveryID)
 	if err1 != nil || err2 != nil {
-		return Plan{Skipped: "invalid account or delivery id"}, nil
+		return DeliveryPlan{Skipped: "invalid account or delivery id"}, nil
 	}
 	d, err := a.Store.Delivery(ctx, accountID, id)
 	if err != nil {
 		if isNotFound(err) {
-			return Plan{Skipped: "delivery not found"}, nil
+			return DeliveryPlan{Skipped: "delivery not found"}, nil
 		}
-		return Plan{}, err
+		return DeliveryPlan{}, err
 	}
 	if d.Series != in.Series || d.Status != delivery.Pending {
-		return Plan{Skipped: fmt.Sprintf("delivery is at series %d (%s), not a new series %d", d.Series, d.Status, in.Series)}, nil
+		return DeliveryPlan{Skipped: fmt.Sprintf("delivery is at series %d (%s), not a new series %d", d.Series, d.Status, in.Series)}, nil
 	}
-	return Plan{
+	return DeliveryPlan{
 		ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: d.EventID,
 		Deliveries: []DeliveryRef{{DeliveryID: in.DeliveryID, WebhookID: d.WebhookID.String(), Series: in.Series}},
 	}, nil

@@ -59,150 +59,232 @@ type Payload struct {
 	EventPayload  json.RawMessage `json:"eventPayload"`
 }
 
+// attempt is one call of Deliver as it goes through gate → send →
+// classify → record.
+type attempt struct {
+	in    DeliverInput
+	start db.AttemptStart
+	t     db.DeliveryTarget // the delivery, webhook and event (gate)
+	ans   answer            // what the receiver answered (send)
+	// What the answer means (classify).
+	res     flow.AttemptResult
+	outcome db.AttemptOutcome
+	signal  db.HealthSignal
+	th      db.ThrottleSignal
+}
+
+// answer is the receiver's answer to one request.
+type answer struct {
+	status     int // 0: no response
+	body       []byte
+	retryAfter time.Duration
+	err        error
+	duration   time.Duration
+}
+
 // Deliver makes one signed HTTP POST of a delivery and records it. A failed
 // attempt returns a non-retryable ErrAttemptFailed error carrying its
 // flow.AttemptResult, so each attempt shows in the Temporal UI as its own step; a
 // database or decryption problem returns a plain error and Temporal retries.
 func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (flow.AttemptResult, error) {
-	id, err := uuid.Parse(in.DeliveryID)
-	if err != nil {
-		return flow.AttemptResult{Outcome: delivery.OutcomeCancelled, Reason: "invalid delivery id"}, nil
+	at, res, err := a.gate(ctx, in)
+	if at == nil {
+		return res, err // nothing to send, or not now
 	}
-	started := a.now()
-	// One round trip: the delivery, webhook and event, and the attempt row
-	// opened before the request leaves.
-	gate := db.GateInput{Reservation: in.Reservation, Lease: leaseTTL, Queue: queueAs(ctx), Worker: a.Worker}
-	t, err := a.Store.StartAttempt(ctx, id, in.Series, in.Attempt, in.Test, started, gate)
-	if isNotFound(err) {
-		// The workflow recorded this delivery, so the database lost it
-		// (commits lost, e.g. an asynchronous replica promoted): restore
-		// the row and make the attempt, rather than call it cancelled.
-		restored, rerr := a.restoreDelivery(ctx, id, in)
-		switch {
-		case rerr != nil:
-			return flow.AttemptResult{}, rerr
-		case !restored:
-			return flow.AttemptResult{Outcome: delivery.OutcomeFailed,
-				Reason: "the delivery and its event are missing from the database; publish the event again"}, nil
-		}
-		t, err = a.Store.StartAttempt(ctx, id, in.Series, in.Attempt, in.Test, started, gate)
-	}
-	if err != nil {
+	if err := a.send(ctx, at); err != nil {
 		return flow.AttemptResult{}, err
 	}
-	if !t.Sendable(in.Series, in.Test) {
-		return a.notSent(ctx, t, in)
+	a.classify(at)
+	return a.record(ctx, at)
+}
+
+// errLost is a delivery the database lost and cannot restore.
+var errLost = errors.New("the delivery and its event are missing from the database; publish the event again")
+
+// gate opens the attempt (db.StartAttempt: one round trip loads the
+// delivery, webhook and event, asks the throttle, and opens the attempt
+// row before the request leaves). It returns the attempt to send, or nil
+// and the answer when nothing is to be sent now.
+func (a *Activities) gate(ctx context.Context, in DeliverInput) (*attempt, flow.AttemptResult, error) {
+	id, err := uuid.Parse(in.DeliveryID)
+	if err != nil {
+		return nil, flow.AttemptResult{Outcome: delivery.OutcomeCancelled, Reason: "invalid delivery id"}, nil
 	}
-	if t.Try == 0 {
-		return throttled(t, in, gate.Queue != ""), nil
+	at := &attempt{in: in, start: db.AttemptStart{DeliveryID: id, Series: in.Series, Number: in.Attempt, Test: in.Test,
+		StartedAt: a.now(), Gate: db.GateInput{Reservation: in.Reservation, Lease: leaseTTL, Queue: queueAs(ctx), Worker: a.Worker}}}
+	at.t, err = a.startAttempt(ctx, at)
+	switch {
+	case errors.Is(err, errLost):
+		return nil, flow.AttemptResult{Outcome: delivery.OutcomeFailed, Reason: err.Error()}, nil
+	case err != nil:
+		return nil, flow.AttemptResult{}, err
+	case !at.t.Sendable(in.Series, in.Test):
+		res, err := a.notSent(ctx, at.t, in)
+		return nil, res, err
+	case at.t.Try == 0:
+		return nil, throttled(at.t, in, at.start.Gate.Queue != ""), nil
 	}
+	return at, flow.AttemptResult{}, nil
+}
+
+// startAttempt is db.StartAttempt, restoring the delivery row first if
+// the database lost it.
+func (a *Activities) startAttempt(ctx context.Context, at *attempt) (db.DeliveryTarget, error) {
+	t, err := a.Store.StartAttempt(ctx, at.start)
+	if !isNotFound(err) {
+		return t, err
+	}
+	// The workflow recorded this delivery, so the database lost it
+	// (commits lost, e.g. an asynchronous replica promoted): restore
+	// the row and make the attempt, rather than call it cancelled.
+	restored, err := a.restoreDelivery(ctx, at.start.DeliveryID, at.in)
+	switch {
+	case err != nil:
+		return db.DeliveryTarget{}, err
+	case !restored:
+		return db.DeliveryTarget{}, errLost
+	}
+	return a.Store.StartAttempt(ctx, at.start)
+}
+
+// send signs and posts the payload, renewing the concurrency slot's lease
+// while the request runs. An error means no answer is to be recorded.
+func (a *Activities) send(ctx context.Context, at *attempt) error {
+	t := at.t
 	body, err := json.Marshal(Payload{
 		Event: t.EventType, EventID: t.EventID, TriggerSource: t.TriggerSource, AppID: t.AppID,
 		OccurredAt: t.OccurredAt.UTC(), EventPayload: t.Data,
 	})
 	if err != nil {
-		return flow.AttemptResult{}, fmt.Errorf("encoding payload: %w", err)
+		return fmt.Errorf("encoding payload: %w", err)
 	}
 	secrets, err := a.secrets(t)
 	if err != nil {
-		return flow.AttemptResult{}, err
+		return err
 	}
-
 	// The slot's lease is short (a lost worker's slots come free soon):
 	// renewed while the request runs.
-	stopRenewing := a.keepLease(ctx, t, in)
-	status, respBody, retryAfter, sendErr := a.send(ctx, t, body, secrets, started)
+	stopRenewing := a.keepLease(ctx, t, at.in)
+	at.ans = a.post(ctx, t, body, secrets, at.start.StartedAt)
 	stopRenewing()
-	duration := a.now().Sub(started)
-	if err := ctx.Err(); err != nil && sendErr != nil {
+	at.ans.duration = a.now().Sub(at.start.StartedAt)
+	if err := ctx.Err(); err != nil && at.ans.err != nil {
 		// The activity itself was cancelled (worker shutting down) or timed
 		// out, not the receiver: recording a failed attempt would blame the
 		// receiver and spend a step of its schedule. Return a plain error;
 		// Temporal retries the same attempt number as the next try, and
 		// this try's row stays unfinished: the receiver may have it.
-		return flow.AttemptResult{}, fmt.Errorf("attempt interrupted: %w", err)
+		return fmt.Errorf("attempt interrupted: %w", err)
 	}
-	// The receiver answered: record it even if the activity's own deadline
-	// passed meanwhile, or a retry would send the same attempt again.
-	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	defer cancel()
+	return nil
+}
 
-	res := flow.AttemptResult{StatusCode: status, DurationMS: duration.Milliseconds(), Try: t.Try}
-	attempt := db.Attempt{
-		DeliveryID: id, Series: in.Series, Number: in.Attempt, Try: t.Try, URL: t.URL,
-		StartedAt: started, DurationMS: int(duration.Milliseconds()), ResponseBody: respBody,
+// classify decides what the answer means: the attempt's result, the
+// delivery's next state, and what it says of the webhook's health and
+// capacity.
+func (a *Activities) classify(at *attempt) {
+	ans, in := at.ans, at.in
+	at.res = flow.AttemptResult{StatusCode: ans.status, DurationMS: ans.duration.Milliseconds(), Try: at.t.Try}
+	if ans.err != nil {
+		at.res.Error = describe(ans.err)
 	}
-	if status != 0 {
-		attempt.ResponseStatus = &status
-	}
-	if sendErr != nil {
-		res.Error = describe(sendErr)
-		attempt.Error = res.Error
-	}
-	outcome := db.AttemptOutcome{}
-	signal := db.HealthFailure
+	res, o := &at.res, &at.outcome
+	at.signal = db.HealthFailure
 	switch {
-	case sendErr == nil && status >= 200 && status < 300:
-		res.Outcome, outcome.Status = delivery.OutcomeSucceeded, delivery.Succeeded
-		signal = db.HealthSuccess
-	case status == http.StatusGone:
-		res.Outcome, outcome.Status = delivery.OutcomeFailed, delivery.Failed
+	case ans.err == nil && ans.status >= 200 && ans.status < 300:
+		res.Outcome, o.Status = delivery.OutcomeSucceeded, delivery.Succeeded
+		at.signal = db.HealthSuccess
+	case ans.status == http.StatusGone:
+		res.Outcome, o.Status = delivery.OutcomeFailed, delivery.Failed
 		res.Reason = "receiver answered 410 Gone: no more attempts"
-	case errors.Is(sendErr, egress.ErrBlockedAddress):
-		res.Outcome, outcome.Status = delivery.OutcomeFailed, delivery.Failed
+	case errors.Is(ans.err, egress.ErrBlockedAddress):
+		res.Outcome, o.Status = delivery.OutcomeFailed, delivery.Failed
 		res.Reason = "callback address is not allowed (non-public network)"
 	case in.Test || in.Attempt > len(a.Settings.Retries):
-		res.Outcome, outcome.Status = delivery.OutcomeFailed, delivery.Failed
+		res.Outcome, o.Status = delivery.OutcomeFailed, delivery.Failed
 		res.Reason = fmt.Sprintf("gave up after %d attempts", in.Attempt)
-		signal = db.HealthExhausted
+		at.signal = db.HealthExhausted
 		if in.Test {
 			res.Reason = "test event: one attempt only"
 		}
 	default:
-		res.Outcome, outcome.Status = delivery.OutcomeRetry, delivery.Retrying
-		res.Wait = nextWait(a.Settings.Retries[in.Attempt-1], retryAfter, a.Settings.RetryAfterMax)
+		res.Outcome, o.Status = delivery.OutcomeRetry, delivery.Retrying
+		res.Wait = nextWait(a.Settings.Retries[in.Attempt-1], ans.retryAfter, a.Settings.RetryAfterMax)
 		next := a.now().Add(res.Wait)
-		outcome.NextAttemptAt = &next
+		o.NextAttemptAt = &next
 	}
-	th := db.ThrottleSignal{Throttle: throttles(status, retryAfter), Base: a.Settings.ThrottleBase, Max: a.Settings.ThrottleMax}
+	o.Reason = res.Reason
+	at.th = a.throttleSignal(ans)
+	if in.Test {
+		at.signal = db.HealthNone // a test says nothing about the webhook's health, nor throttles it
+		at.th.Throttle = false
+	}
+}
+
+// throttleSignal is what the answer says of the receiver's capacity.
+func (a *Activities) throttleSignal(ans answer) db.ThrottleSignal {
+	th := db.ThrottleSignal{Throttle: throttles(ans.status, ans.retryAfter), Base: a.Settings.ThrottleBase, Max: a.Settings.ThrottleMax}
 	if th.Base <= 0 {
 		th.Base = DefaultThrottleBase
 	}
 	if th.Max <= 0 {
 		th.Max = DefaultThrottleMax
 	}
-	th.RetryAfter = min(retryAfter, a.Settings.RetryAfterMax)
-	if in.Test {
-		signal = db.HealthNone // a test says nothing about the webhook's health, nor throttles it
-		th.Throttle = false
-	}
-	outcome.Reason = res.Reason
-	fin, err := a.Store.FinishAttempt(recordCtx, attempt, outcome, signal, th)
+	th.RetryAfter = min(ans.retryAfter, a.Settings.RetryAfterMax)
+	return th
+}
+
+// record stores the attempt (db.FinishAttempt), wakes the waiter its
+// slot went to, acts on the webhook's change and answers the workflow.
+func (a *Activities) record(ctx context.Context, at *attempt) (flow.AttemptResult, error) {
+	// The receiver answered: record it even if the activity's own deadline
+	// passed meanwhile, or a retry would send the same attempt again.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	fin, err := a.Store.FinishAttempt(ctx, at.row(), at.outcome, at.signal, at.th)
 	if err != nil {
 		return flow.AttemptResult{}, err
 	}
 	if fin.Woke != nil {
-		a.wake(recordCtx, *fin.Woke)
+		a.wake(ctx, *fin.Woke)
 	}
-	change := fin.Change
-	if change != nil && res.Outcome == delivery.OutcomeRetry && change.ThrottledUntil != nil {
+	if fin.Change != nil {
+		a.changed(ctx, at, *fin.Change)
+	}
+	a.Metrics.ObserveAttempt(at.res.Outcome, at.ans.duration)
+	if at.res.Outcome == delivery.OutcomeSucceeded {
+		return at.res, nil
+	}
+	return at.res, temporal.NewNonRetryableApplicationError(attemptMessage(at.res), ErrAttemptFailed, nil, at.res)
+}
+
+// row is the attempt's row in the delivery log.
+func (at *attempt) row() db.Attempt {
+	r := db.Attempt{
+		DeliveryID: at.start.DeliveryID, Series: at.in.Series, Number: at.in.Attempt, Try: at.t.Try, URL: at.t.URL,
+		StartedAt: at.start.StartedAt, DurationMS: int(at.ans.duration.Milliseconds()), ResponseBody: at.ans.body,
+		Error: at.res.Error,
+	}
+	if at.ans.status != 0 {
+		status := at.ans.status
+		r.ResponseStatus = &status
+	}
+	return r
+}
+
+// changed acts on the webhook's change after the attempt is recorded.
+func (a *Activities) changed(ctx context.Context, at *attempt, c db.HealthChange) {
+	if at.res.Outcome == delivery.OutcomeRetry && c.ThrottledUntil != nil {
 		// A retry waits out the webhook's throttle (the log's next attempt
 		// time says so too): one wait in the history rather than two.
-		res.Wait = max(res.Wait, change.ThrottledUntil.Sub(a.now()).Round(time.Millisecond))
+		at.res.Wait = max(at.res.Wait, c.ThrottledUntil.Sub(a.now()).Round(time.Millisecond))
 	}
-	if change != nil {
-		// The attempt is recorded: a failure to act on the webhook's health
-		// must not make Temporal send it again. Logged, and acted on at the
-		// webhook's next attempt.
-		if err := a.health(recordCtx, *change, t, in, status == http.StatusGone, signal); err != nil {
-			a.log().Warn("acting on webhook health", "webhookId", change.WebhookID, "err", err)
-		}
+	// The attempt is recorded: a failure to act on the webhook's health
+	// must not make Temporal send it again. Logged, and acted on at the
+	// webhook's next attempt.
+	if err := a.health(ctx, c, at); err != nil {
+		a.log().Warn("acting on webhook health", "webhookId", c.WebhookID, "err", err)
 	}
-	a.Metrics.ObserveAttempt(res.Outcome, duration)
-	if res.Outcome == delivery.OutcomeSucceeded {
-		return res, nil
-	}
-	return res, temporal.NewNonRetryableApplicationError(attemptMessage(res), ErrAttemptFailed, nil, res)
 }
 
 // Defaults of Settings.ThrottleBase and ThrottleMax.
@@ -315,7 +397,7 @@ func (a *Activities) notSent(ctx context.Context, t db.DeliveryTarget, in Delive
 		// Failed or cancelled by someone else (e.g. reconciliation).
 		return flow.AttemptResult{Outcome: delivery.OutcomeCancelled, Reason: "delivery already " + string(t.Status) + ": " + t.StatusReason}, nil
 	}
-	reason := cancelReason(t, in.Test)
+	reason := webhookUnavailable(t, in.Test)
 	if err := a.Store.FinishDelivery(ctx, t.ID, in.Series, delivery.Cancelled, reason); err != nil {
 		return flow.AttemptResult{}, err
 	}
@@ -323,8 +405,9 @@ func (a *Activities) notSent(ctx context.Context, t db.DeliveryTarget, in Delive
 	return flow.AttemptResult{Outcome: delivery.OutcomeCancelled, Reason: reason}, nil
 }
 
-// cancelReason says why no attempt should be made, or "".
-func cancelReason(t db.DeliveryTarget, test bool) string {
+// webhookUnavailable says why the webhook takes no attempt (deleted, or
+// disabled and the attempt no test), or "".
+func webhookUnavailable(t db.DeliveryTarget, test bool) string {
 	switch {
 	case !t.WebhookExists:
 		return "webhook was deleted"
@@ -360,23 +443,22 @@ func (a *Activities) secrets(t db.DeliveryTarget) ([]string, error) {
 	return out, nil
 }
 
-// send makes the request. It returns the status (0 when there was no
-// response), the truncated body, the Retry-After wait, and the error.
-func (a *Activities) send(ctx context.Context, t db.DeliveryTarget, body []byte, secrets []string, now time.Time) (int, []byte, time.Duration, error) {
+// post makes the request (its duration is left to the caller).
+func (a *Activities) post(ctx context.Context, t db.DeliveryTarget, body []byte, secrets []string, now time.Time) answer {
 	ctx, cancel := context.WithTimeout(ctx, a.Settings.AttemptTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
 	if err != nil {
-		return 0, nil, 0, fmt.Errorf("building request: %w", err)
+		return answer{err: fmt.Errorf("building request: %w", err)}
 	}
 	if err := signing.SetHeaders(req.Header, t.MessageID, now, body, secrets...); err != nil {
-		return 0, nil, 0, fmt.Errorf("signing: %w", err)
+		return answer{err: fmt.Errorf("signing: %w", err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", a.Settings.UserAgent)
 	resp, err := a.Client.Do(req)
 	if err != nil {
-		return 0, nil, 0, err
+		return answer{err: err}
 	}
 	defer resp.Body.Close()
 	respBody, readErr := egress.ReadLimited(resp.Body, a.Settings.ResponseMaxBytes)
@@ -386,7 +468,7 @@ func (a *Activities) send(ctx context.Context, t db.DeliveryTarget, body []byte,
 		readErr = nil // the answer counts; a cut body does not matter
 	}
 	// Kept byte for byte (NUL and invalid UTF-8 included): the column is bytea.
-	return resp.StatusCode, respBody, retryAfter(resp.Header.Get("Retry-After"), now), readErr
+	return answer{status: resp.StatusCode, body: respBody, retryAfter: retryAfter(resp.Header.Get("Retry-After"), now), err: readErr}
 }
 
 // nextWait is the scheduled interval, or the receiver's Retry-After when that

@@ -114,9 +114,9 @@ func TestCancelReason(t *testing.T) {
 		{false, false, false, "webhook was deleted"},
 		{false, false, true, "webhook was deleted"},
 	} {
-		got := cancelReason(db.DeliveryTarget{WebhookExists: tc.exists, WebhookEnabled: tc.enabled}, tc.test)
+		got := webhookUnavailable(db.DeliveryTarget{WebhookExists: tc.exists, WebhookEnabled: tc.enabled}, tc.test)
 		if got != tc.want {
-			t.Errorf("cancelReason(exists=%v enabled=%v test=%v) = %q, want %q", tc.exists, tc.enabled, tc.test, got, tc.want)
+			t.Errorf("webhookUnavailable(exists=%v enabled=%v test=%v) = %q, want %q", tc.exists, tc.enabled, tc.test, got, tc.want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/google/uuid"
@@ -73,69 +74,80 @@ func noticeOf(c db.HealthChange) notice {
 
 // health acts on a webhook's health after an attempt: disable, warn,
 // tell of a recovery or of an exhausted delivery.
-func (a *Activities) health(ctx context.Context, c db.HealthChange, t db.DeliveryTarget, in DeliverInput, gone bool, signal db.HealthSignal) error {
+func (a *Activities) health(ctx context.Context, c db.HealthChange, at *attempt) error {
+	gone := at.ans.status == http.StatusGone
 	var errs []error
-	sys := func(id, typ string, data notice) db.SystemEvent {
-		return db.SystemEvent{AccountID: c.AccountID, ID: id, Type: typ, Data: data}
-	}
 	switch {
 	case gone && c.Enabled:
 		n := noticeOf(c)
 		n.Reason, n.Message = db.DisabledReceiverGone, "The receiver answered 410 Gone: it no longer wants deliveries. Enable the webhook again once it does."
-		e, ok, err := a.Store.AutoDisable(ctx, c.WebhookID, n.Reason, n.Message,
-			sys(fmt.Sprintf("webhook-disabled.%s.%d", c.WebhookID, a.now().UnixNano()), events.WebhookDisabled, n))
-		errs = append(errs, err, a.announce(ctx, e, ok), a.stopPending(ctx, c, ok, n.Reason))
-	case signal == db.HealthFailure || signal == db.HealthExhausted:
-		if !c.Enabled {
-			break
-		}
-		level := a.healthLevel(c)
-		if level >= 100 {
-			n := noticeOf(c)
-			n.Reason = db.DisabledFailing
-			n.Message = fmt.Sprintf("Disabled after failing %d times in a row since %s (%d deliveries exhausted their retries).",
-				c.ConsecutiveFailures, c.FailingSince.UTC().Format(time.RFC3339), c.ExhaustedStreak)
-			e, ok, err := a.Store.AutoDisable(ctx, c.WebhookID, n.Reason, n.Message,
-				sys(fmt.Sprintf("webhook-disabled.%s.%d", c.WebhookID, a.now().UnixNano()), events.WebhookDisabled, n))
-			errs = append(errs, err, a.announce(ctx, e, ok), a.stopPending(ctx, c, ok, n.Reason))
-			break
-		}
-		warn := 0
-		for _, l := range warnLevels {
-			if level >= l {
-				warn = l
-			}
-		}
-		if warn > c.WasWarned && c.FailingSince != nil {
-			n := noticeOf(c)
-			n.ThresholdPercent = warn
-			n.Message = fmt.Sprintf("Failing since %s: %d %% of the way to being disabled.", c.FailingSince.UTC().Format(time.RFC3339), warn)
-			if d := a.Settings.HealthDisableAfter; d > 0 {
-				at := c.FailingSince.Add(d).UTC()
-				n.DisableAt = &at
-			}
-			e, ok, err := a.Store.WarnHealth(ctx, c.WebhookID, warn,
-				sys(fmt.Sprintf("webhook-failing.%s.%d.%d", c.WebhookID, c.FailingSince.Unix(), warn), events.WebhookFailing, n))
-			errs = append(errs, err, a.announce(ctx, e, ok))
-		}
-	case signal == db.HealthSuccess && c.WasFailingSince != nil && c.WasWarned > 0:
+		errs = append(errs, a.disable(ctx, c, n))
+	case (at.signal == db.HealthFailure || at.signal == db.HealthExhausted) && c.Enabled:
+		errs = append(errs, a.failing(ctx, c))
+	case at.signal == db.HealthSuccess && c.WasFailingSince != nil && c.WasWarned > 0:
 		n := noticeOf(c)
 		n.FailingSince = c.WasFailingSince
 		n.Message = "Delivering again after failing since " + c.WasFailingSince.UTC().Format(time.RFC3339) + "."
 		e, ok, err := a.Store.PublishSystemEvent(ctx,
-			sys(fmt.Sprintf("webhook-recovered.%s.%d", c.WebhookID, c.WasFailingSince.Unix()), events.WebhookRecovered, n))
+			systemEvent(c, fmt.Sprintf("webhook-recovered.%s.%d", c.WebhookID, c.WasFailingSince.Unix()), events.WebhookRecovered, n))
 		errs = append(errs, err, a.announce(ctx, e, ok))
 	}
-	if signal == db.HealthExhausted && !gone {
+	if at.signal == db.HealthExhausted && !gone {
+		t := at.t
 		n := noticeOf(c)
 		n.DeliveryID, n.EventID, n.EventType = t.ID.String(), t.EventID, t.EventType
 		n.Message = fmt.Sprintf("Delivery %s of event %s failed after %d attempts; resend it once the receiver is back.",
-			t.ID, t.EventID, in.Attempt)
+			t.ID, t.EventID, at.in.Attempt)
 		e, ok, err := a.Store.PublishSystemEvent(ctx,
-			sys(fmt.Sprintf("delivery-exhausted.%s.%d", t.ID, in.Series), events.DeliveryExhausted, n))
+			systemEvent(c, fmt.Sprintf("delivery-exhausted.%s.%d", t.ID, at.in.Series), events.DeliveryExhausted, n))
 		errs = append(errs, err, a.announce(ctx, e, ok))
 	}
 	return errors.Join(errs...)
+}
+
+// failing disables a failing webhook at its threshold, or warns its
+// owners at each of warnLevels on the way.
+func (a *Activities) failing(ctx context.Context, c db.HealthChange) error {
+	level := a.healthLevel(c)
+	if level >= 100 {
+		n := noticeOf(c)
+		n.Reason = db.DisabledFailing
+		n.Message = fmt.Sprintf("Disabled after failing %d times in a row since %s (%d deliveries exhausted their retries).",
+			c.ConsecutiveFailures, c.FailingSince.UTC().Format(time.RFC3339), c.ExhaustedStreak)
+		return a.disable(ctx, c, n)
+	}
+	warn := 0
+	for _, l := range warnLevels {
+		if level >= l {
+			warn = l
+		}
+	}
+	if warn <= c.WasWarned || c.FailingSince == nil {
+		return nil
+	}
+	n := noticeOf(c)
+	n.ThresholdPercent = warn
+	n.Message = fmt.Sprintf("Failing since %s: %d %% of the way to being disabled.", c.FailingSince.UTC().Format(time.RFC3339), warn)
+	if d := a.Settings.HealthDisableAfter; d > 0 {
+		at := c.FailingSince.Add(d).UTC()
+		n.DisableAt = &at
+	}
+	e, ok, err := a.Store.WarnHealth(ctx, c.WebhookID, warn,
+		systemEvent(c, fmt.Sprintf("webhook-failing.%s.%d.%d", c.WebhookID, c.FailingSince.Unix(), warn), events.WebhookFailing, n))
+	return errors.Join(err, a.announce(ctx, e, ok))
+}
+
+// disable disables the webhook for n.Reason, tells its owners and stops
+// its pending deliveries.
+func (a *Activities) disable(ctx context.Context, c db.HealthChange, n notice) error {
+	e, ok, err := a.Store.AutoDisable(ctx, c.WebhookID, n.Reason, n.Message,
+		systemEvent(c, fmt.Sprintf("webhook-disabled.%s.%d", c.WebhookID, a.now().UnixNano()), events.WebhookDisabled, n))
+	return errors.Join(err, a.announce(ctx, e, ok), a.stopPending(ctx, c, ok, n.Reason))
+}
+
+// systemEvent is an operational event about c's webhook.
+func systemEvent(c db.HealthChange, id, typ string, data notice) db.SystemEvent {
+	return db.SystemEvent{AccountID: c.AccountID, ID: id, Type: typ, Data: data}
 }
 
 // announce starts the workflow of a stored operational event now, when a

@@ -80,14 +80,14 @@ func DeliverEvent(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result,
 	// A local activity: no extra round trip through the server for a short
 	// database transaction.
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
-	var plan activities.Plan
+	var plan activities.DeliveryPlan
 	err := workflow.ExecuteLocalActivity(lctx, a.RecordEvent, activities.RecordEventInput{
 		AccountID: in.AccountID, Event: in.Event, OnlyWebhookID: in.OnlyWebhookID, Stored: in.Stored,
 	}).Get(ctx, &plan)
 	if err != nil {
 		return flow.Result{}, err
 	}
-	return deliverPlan(ctx, plan, in.Test, identity)
+	return deliverPlan(ctx, planned{plan: plan, test: in.Test, identity: identity})
 }
 
 // refusal says why DeliverEvent must not run in, or "". Anyone who can
@@ -108,14 +108,14 @@ func refusal(in flow.DeliverEventInput) string {
 func ResendDelivery(ctx workflow.Context, in flow.ResendInput) (flow.Result, error) {
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
-	var plan activities.Plan
+	var plan activities.DeliveryPlan
 	err := workflow.ExecuteLocalActivity(lctx, a.PrepareResend, activities.ResendInput{
 		AccountID: in.AccountID, DeliveryID: in.DeliveryID, Series: in.Series,
 	}).Get(ctx, &plan)
 	if err != nil {
 		return flow.Result{}, err
 	}
-	return deliverPlan(ctx, plan, false, nil) // set at start (see publish)
+	return deliverPlan(ctx, planned{plan: plan}) // its search attributes are set at start (see publish)
 }
 
 // BatchInput starts DeliverBatch.
@@ -127,6 +127,14 @@ type BatchInput struct {
 	EventID         string `json:",omitempty"`
 }
 
+// planned is a plan to deliver: the plan, whether it is a test event, and
+// the workflow's own search attributes, set with its first upsert.
+type planned struct {
+	plan     activities.DeliveryPlan
+	test     bool
+	identity []temporal.SearchAttributeUpdate
+}
+
 // scope is what every attempt of a plan shares.
 type scope struct {
 	timeout            time.Duration
@@ -136,13 +144,14 @@ type scope struct {
 // DeliverBatch makes some of the deliveries of a large event, as a child of
 // the event's DeliverEvent (see batchSize).
 func DeliverBatch(ctx workflow.Context, in BatchInput) (flow.Result, error) {
-	sc := scope{timeout: in.ActivityTimeout, accountID: in.AccountID, eventID: in.EventID}
 	th := newThrottledSet()
-	res := flow.Result{Deliveries: deliverAll(ctx, in.Deliveries, sc, in.Test, th, func(ctx workflow.Context) {
-		if ups := th.flush(); len(ups) > 0 {
-			_ = workflow.UpsertTypedSearchAttributes(ctx, ups...)
-		}
-	})}
+	r := &run{sc: scope{timeout: in.ActivityTimeout, accountID: in.AccountID, eventID: in.EventID}, test: in.Test, th: th,
+		beforeWait: func(ctx workflow.Context) {
+			if ups := th.flush(); len(ups) > 0 {
+				_ = workflow.UpsertTypedSearchAttributes(ctx, ups...)
+			}
+		}}
+	res := flow.Result{Deliveries: deliverAll(ctx, in.Deliveries, r)}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, append(th.flush(), flow.AttrDeliveryStatus.ValueSet(summary(res.Deliveries)))...)
 	return res, nil
 }
@@ -150,17 +159,16 @@ func DeliverBatch(ctx workflow.Context, in BatchInput) (flow.Result, error) {
 // deliverPlan makes the plan's unfinished deliveries and reports every
 // delivery of the plan, finished ones (e.g. by a lost workflow task whose
 // attempts did happen) included, so the result and search attributes always
-// list the event's deliveries with their final state. identity are the
-// workflow's own search attributes, set with its first upsert.
-func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool, identity []temporal.SearchAttributeUpdate) (flow.Result, error) {
-	res := flow.Result{Skipped: plan.Skipped, Deliveries: make([]flow.DeliveryResult, len(plan.Deliveries))}
-	if len(plan.Deliveries) == 0 {
-		_ = workflow.UpsertTypedSearchAttributes(ctx, slices.Concat(identity,
+// list the event's deliveries with their final state.
+func deliverPlan(ctx workflow.Context, p planned) (flow.Result, error) {
+	res := flow.Result{Skipped: p.plan.Skipped, Deliveries: make([]flow.DeliveryResult, len(p.plan.Deliveries))}
+	if len(p.plan.Deliveries) == 0 {
+		_ = workflow.UpsertTypedSearchAttributes(ctx, slices.Concat(p.identity,
 			[]temporal.SearchAttributeUpdate{flow.AttrDeliveryStatus.ValueSet(flow.SummaryNone)})...)
 		return res, nil
 	}
 	var todo []int
-	for i, d := range plan.Deliveries {
+	for i, d := range p.plan.Deliveries {
 		if d.Done {
 			res.Deliveries[i] = flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID, Status: d.Status, Attempts: d.Attempts}
 			continue
@@ -169,8 +177,8 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool, identity
 	}
 	// Temporal caps a search attribute value at 2 KiB: list at most
 	// maxListedWebhooks ids (the delivery log in PostgreSQL has them all).
-	ids := make([]string, 0, min(len(plan.Deliveries), maxListedWebhooks))
-	for _, d := range plan.Deliveries[:min(len(plan.Deliveries), maxListedWebhooks)] {
+	ids := make([]string, 0, min(len(p.plan.Deliveries), maxListedWebhooks))
+	for _, d := range p.plan.Deliveries[:min(len(p.plan.Deliveries), maxListedWebhooks)] {
 		ids = append(ids, d.WebhookID)
 	}
 	// The ids are listed when a delivery first has to wait, or at the end:
@@ -182,7 +190,7 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool, identity
 		ups := th.flush()
 		if !listed {
 			listed = true
-			ups = slices.Concat(ups, identity, []temporal.SearchAttributeUpdate{
+			ups = slices.Concat(ups, p.identity, []temporal.SearchAttributeUpdate{
 				flow.AttrWebhookIDs.ValueSet(ids), flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending)})
 		}
 		if len(ups) > 0 {
@@ -192,58 +200,36 @@ func deliverPlan(ctx workflow.Context, plan activities.Plan, test bool, identity
 	switch {
 	case len(todo) > batchSize && workflow.GetVersion(ctx, versionBatches, workflow.DefaultVersion, 1) == 1:
 		listWebhooks(ctx)
-		deliverBatches(ctx, plan, todo, test, identity, res.Deliveries)
+		deliverBatches(ctx, p, todo, res.Deliveries)
 	case len(todo) > 0:
 		refs := make([]activities.DeliveryRef, len(todo))
 		for j, i := range todo {
-			refs[j] = plan.Deliveries[i]
+			refs[j] = p.plan.Deliveries[i]
 		}
-		sc := scope{timeout: plan.ActivityTimeout, accountID: plan.AccountID, eventID: plan.EventID}
-		for j, r := range deliverAll(ctx, refs, sc, test, th, listWebhooks) {
+		rn := &run{sc: scope{timeout: p.plan.ActivityTimeout, accountID: p.plan.AccountID, eventID: p.plan.EventID},
+			test: p.test, th: th, beforeWait: listWebhooks}
+		for j, r := range deliverAll(ctx, refs, rn) {
 			res.Deliveries[todo[j]] = r
 		}
 	}
 	final := append(th.flush(), flow.AttrDeliveryStatus.ValueSet(summary(res.Deliveries)))
 	if !listed {
 		final = append(final, flow.AttrWebhookIDs.ValueSet(ids))
-		final = append(final, identity...)
+		final = append(final, p.identity...)
 	}
 	_ = workflow.UpsertTypedSearchAttributes(ctx, final...)
 	return res, nil
 }
 
-// deliverBatches hands the deliveries at indexes todo of plan to DeliverBatch
-// children, batchSize each, forwards webhook changes to the child making that
-// webhook's delivery, and writes their results into out.
-func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test bool,
-	identity []temporal.SearchAttributeUpdate, out []flow.DeliveryResult) {
-	type batch struct {
-		idx []int
-		fut workflow.ChildWorkflowFuture
-	}
-	parentID := workflow.GetInfo(ctx).WorkflowExecution.ID
-	var batches []batch
+// deliverBatches hands the deliveries at indexes todo of p's plan to
+// DeliverBatch children, batchSize each, forwards webhook changes to the
+// child making that webhook's delivery, and writes their results into out.
+func deliverBatches(ctx workflow.Context, p planned, todo []int, out []flow.DeliveryResult) {
+	batches := startBatches(ctx, p, todo)
 	byWebhook := map[string][]workflow.ChildWorkflowFuture{}
-	for start := 0; start < len(todo); start += batchSize {
-		idx := todo[start:min(len(todo), start+batchSize)]
-		in := BatchInput{ActivityTimeout: plan.ActivityTimeout, Test: test, AccountID: plan.AccountID, EventID: plan.EventID}
-		ids := make([]string, len(idx))
-		for j, i := range idx {
-			in.Deliveries = append(in.Deliveries, plan.Deliveries[i])
-			ids[j] = plan.Deliveries[i].WebhookID
-		}
-		attrs := slices.Concat([]temporal.SearchAttributeUpdate{flow.AttrWebhookIDs.ValueSet(ids),
-			flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending)}, identity)
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID: fmt.Sprintf("%s/batch-%d", parentID, len(batches)+1),
-			// A rerun of the event (its last run failed) makes only what is
-			// still unfinished, under the same batch ids.
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			TypedSearchAttributes: temporal.NewSearchAttributes(attrs...),
-		})
-		b := batch{idx: idx, fut: workflow.ExecuteChildWorkflow(cctx, DeliverBatch, in)}
-		batches = append(batches, b)
-		for _, id := range ids {
+	for _, b := range batches {
+		for _, i := range b.idx {
+			id := p.plan.Deliveries[i].WebhookID
 			byWebhook[id] = append(byWebhook[id], b.fut)
 		}
 	}
@@ -259,31 +245,70 @@ func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test
 			}
 		}
 	})
+	for _, b := range batches {
+		collectBatch(ctx, p, b, out)
+	}
+}
+
+// batch is a DeliverBatch child making the deliveries at indexes idx of
+// its parent's plan.
+type batch struct {
+	idx []int
+	fut workflow.ChildWorkflowFuture
+}
+
+// startBatches starts the DeliverBatch children of the deliveries at
+// indexes todo of p's plan, batchSize each.
+func startBatches(ctx workflow.Context, p planned, todo []int) []batch {
+	parentID := workflow.GetInfo(ctx).WorkflowExecution.ID
+	var batches []batch
+	for start := 0; start < len(todo); start += batchSize {
+		idx := todo[start:min(len(todo), start+batchSize)]
+		in := BatchInput{ActivityTimeout: p.plan.ActivityTimeout, Test: p.test, AccountID: p.plan.AccountID, EventID: p.plan.EventID}
+		ids := make([]string, len(idx))
+		for j, i := range idx {
+			in.Deliveries = append(in.Deliveries, p.plan.Deliveries[i])
+			ids[j] = p.plan.Deliveries[i].WebhookID
+		}
+		attrs := slices.Concat([]temporal.SearchAttributeUpdate{flow.AttrWebhookIDs.ValueSet(ids),
+			flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending)}, p.identity)
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID: fmt.Sprintf("%s/batch-%d", parentID, len(batches)+1),
+			// A rerun of the event (its last run failed) makes only what is
+			// still unfinished, under the same batch ids.
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			TypedSearchAttributes: temporal.NewSearchAttributes(attrs...),
+		})
+		batches = append(batches, batch{idx: idx, fut: workflow.ExecuteChildWorkflow(cctx, DeliverBatch, in)})
+	}
+	return batches
+}
+
+// collectBatch writes b's results into out. A child that ended without
+// them (terminated, say) has its deliveries end failed, visibly: they can
+// be resent.
+func collectBatch(ctx workflow.Context, p planned, b batch, out []flow.DeliveryResult) {
+	var r flow.Result
+	err := b.fut.Get(ctx, &r)
+	if err == nil && len(r.Deliveries) == len(b.idx) {
+		for j, i := range b.idx {
+			out[i] = r.Deliveries[j]
+		}
+		return
+	}
+	reason := "batch workflow ended without a result"
+	if err != nil {
+		reason += ": " + err.Error()
+	}
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
-	for _, b := range batches {
-		var r flow.Result
-		err := b.fut.Get(ctx, &r)
-		if err == nil && len(r.Deliveries) == len(b.idx) {
-			for j, i := range b.idx {
-				out[i] = r.Deliveries[j]
-			}
-			continue
-		}
-		// The child ended without a result (terminated, say): its
-		// deliveries end failed, visibly, and can be resent.
-		reason := "batch workflow ended without a result"
-		if err != nil {
-			reason += ": " + err.Error()
-		}
-		for _, i := range b.idx {
-			d := plan.Deliveries[i]
-			_ = workflow.ExecuteLocalActivity(lctx, a.CancelDelivery, activities.CancelInput{
-				DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason, Status: delivery.Failed,
-			}).Get(ctx, nil)
-			out[i] = flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID, Status: delivery.Failed,
-				Last: flow.AttemptResult{Outcome: delivery.OutcomeFailed, Reason: reason}}
-		}
+	for _, i := range b.idx {
+		d := p.plan.Deliveries[i]
+		_ = workflow.ExecuteLocalActivity(lctx, a.CancelDelivery, activities.CancelInput{
+			DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason, Status: delivery.Failed,
+		}).Get(ctx, nil)
+		out[i] = flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID, Status: delivery.Failed,
+			Last: flow.AttemptResult{Outcome: delivery.OutcomeFailed, Reason: reason}}
 	}
 }
 
@@ -291,7 +316,8 @@ func deliverBatches(ctx workflow.Context, plan activities.Plan, todo []int, test
 type run struct {
 	sc   scope
 	test bool
-	// reasons are the webhooks disabled or deleted meanwhile, and why.
+	// reasons are the webhooks disabled or deleted meanwhile, and why
+	// (set by deliverAll).
 	reasons map[string]string
 	th      *throttledSet
 	// beforeWait is called before every wait (it upserts search attributes).
@@ -301,10 +327,9 @@ type run struct {
 // deliverAll runs one delivery loop per delivery, listens for webhooks
 // being disabled or deleted meanwhile, and wakes a delivery waiting in a
 // full webhook's queue when a slot is handed to it.
-func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, test bool, th *throttledSet,
-	listWebhooks func(workflow.Context)) []flow.DeliveryResult {
+func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, r *run) []flow.DeliveryResult {
 	out := make([]flow.DeliveryResult, len(refs))
-	r := &run{sc: sc, test: test, reasons: map[string]string{}, th: th, beforeWait: listWebhooks}
+	r.reasons = map[string]string{}
 	// Each delivery waits between attempts under its own cancellable context;
 	// the signal handler cancels the waits of a disabled or deleted webhook.
 	cancels := map[string][]workflow.CancelFunc{}
@@ -359,73 +384,50 @@ func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, sc scope, t
 // cancelled. Activities run under ctx; only the waits under waitCtx, so a
 // cancellation never abandons an attempt in flight. wake receives the
 // delivery's SignalSlotFree.
-func deliverOne(ctx, waitCtx workflow.Context, rn *run, d activities.DeliveryRef, wake workflow.ReceiveChannel) flow.DeliveryResult {
-	sc, test, reasons, th, beforeWait := rn.sc, rn.test, rn.reasons, rn.th, rn.beforeWait
-	var a *activities.Activities
+func deliverOne(ctx, waitCtx workflow.Context, r *run, d activities.DeliveryRef, wake workflow.ReceiveChannel) flow.DeliveryResult {
 	out := flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID}
-	// Attempts are local activities: the worker runs them as part of the
-	// workflow task, so a delivery that succeeds first time costs one
-	// workflow task instead of three round trips through the server. Each
-	// attempt is still its own step (a marker with its result) in the history.
-	actx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: sc.timeout,
-		// Only infrastructure errors are retried here (database down, worker
-		// lost); failed HTTP attempts are non-retryable and follow the
-		// delivery schedule below. Two hours of retries at most (each one
-		// a few history events per delivery); then the delivery is failed
-		// visibly, and can be resent.
-		ScheduleToCloseTimeout: 2 * time.Hour,
-		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 5 * time.Minute},
-	})
+	actx := attemptContext(ctx, r.sc.timeout)
 	// A throttled attempt (the webhook's throttle held it back) is not an
 	// attempt: wait, then make the same attempt number, with the
 	// rate-limit slot it was given.
-	var reservation *time.Time
-	waits := 0
-	for attempt := 1; ; {
-		if reason, ok := reasons[d.WebhookID]; ok {
-			th.mark(d.WebhookID, false)
+	in := activities.DeliverInput{DeliveryID: d.DeliveryID, Series: d.Series, Attempt: 1, Test: r.test,
+		AccountID: r.sc.accountID, EventID: r.sc.eventID, WebhookID: d.WebhookID}
+	for {
+		if reason, ok := r.reasons[d.WebhookID]; ok {
+			r.th.mark(d.WebhookID, false)
 			return finish(actx, out, d, delivery.Cancelled, reason)
 		}
 		// A wake-up that came before this attempt is spent by it.
 		for wake.ReceiveAsync(nil) {
 		}
-		var r flow.AttemptResult
-		err := workflow.ExecuteLocalActivity(actx, a.Deliver, activities.DeliverInput{
-			DeliveryID: d.DeliveryID, Series: d.Series, Attempt: attempt, Test: test,
-			AccountID: sc.accountID, EventID: sc.eventID, WebhookID: d.WebhookID,
-			Reservation: reservation, Waits: waits,
-		}).Get(ctx, &r)
+		res, err := attempt(actx, in)
 		if err != nil {
-			var appErr *temporal.ApplicationError
-			if !errors.As(err, &appErr) || appErr.Type() != activities.ErrAttemptFailed || appErr.Details(&r) != nil {
-				// Not an attempt result: the activity itself could not run
-				// (its retries are spent). Say so in the delivery log too,
-				// or the delivery would stay pending forever.
-				th.mark(d.WebhookID, false)
-				out.Attempts = attempt - 1
-				out.Last = flow.AttemptResult{Outcome: delivery.OutcomeFailed, Error: err.Error()}
-				return finish(actx, out, d, delivery.Failed, "delivery could not be attempted: "+err.Error())
-			}
+			// Not an attempt result: the activity itself could not run
+			// (its retries are spent). Say so in the delivery log too,
+			// or the delivery would stay pending forever.
+			r.th.mark(d.WebhookID, false)
+			out.Attempts = in.Attempt - 1
+			out.Last = flow.AttemptResult{Outcome: delivery.OutcomeFailed, Error: err.Error()}
+			return finish(actx, out, d, delivery.Failed, "delivery could not be attempted: "+err.Error())
 		}
-		if r.Outcome == delivery.OutcomeThrottled {
-			reservation, waits = r.Reservation, waits+1
-			th.mark(d.WebhookID, true)
-			beforeWait(ctx)
-			if err := throttledWait(ctx, waitCtx, r, wake); err != nil {
-				th.mark(d.WebhookID, false)
-				out.Attempts = attempt - 1
-				return finish(actx, out, d, delivery.Cancelled, cancelReason(reasons, d.WebhookID))
+		if res.Outcome == delivery.OutcomeThrottled {
+			in.Reservation, in.Waits = res.Reservation, in.Waits+1
+			r.th.mark(d.WebhookID, true)
+			r.beforeWait(ctx)
+			if err := throttledWait(ctx, waitCtx, res, wake); err != nil {
+				r.th.mark(d.WebhookID, false)
+				out.Attempts = in.Attempt - 1
+				return finish(actx, out, d, delivery.Cancelled, cancelReason(r.reasons, d.WebhookID))
 			}
 			continue
 		}
-		th.mark(d.WebhookID, false)
-		reservation, waits = nil, 0
-		if r.Outcome != delivery.OutcomeCancelled {
-			out.Attempts = attempt
+		r.th.mark(d.WebhookID, false)
+		in.Reservation, in.Waits = nil, 0
+		if res.Outcome != delivery.OutcomeCancelled {
+			out.Attempts = in.Attempt
 		}
-		out.Last = r
-		switch r.Outcome {
+		out.Last = res
+		switch res.Outcome {
 		case delivery.OutcomeSucceeded:
 			out.Status = delivery.Succeeded
 			return out
@@ -433,16 +435,48 @@ func deliverOne(ctx, waitCtx workflow.Context, rn *run, d activities.DeliveryRef
 			out.Status = delivery.Cancelled
 			return out
 		case delivery.OutcomeRetry:
-			beforeWait(ctx)
-			if err := workflow.Sleep(waitCtx, r.Wait); err != nil {
-				return finish(actx, out, d, delivery.Cancelled, cancelReason(reasons, d.WebhookID))
+			r.beforeWait(ctx)
+			if err := workflow.Sleep(waitCtx, res.Wait); err != nil {
+				return finish(actx, out, d, delivery.Cancelled, cancelReason(r.reasons, d.WebhookID))
 			}
 		default:
 			out.Status = delivery.Failed
 			return out
 		}
-		attempt++
+		in.Attempt++
 	}
+}
+
+// attemptContext runs a delivery's attempts as local activities: the
+// worker runs them as part of the workflow task, so a delivery that
+// succeeds first time costs one workflow task instead of three round trips
+// through the server. Each attempt is still its own step (a marker with
+// its result) in the history.
+func attemptContext(ctx workflow.Context, timeout time.Duration) workflow.Context {
+	return workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: timeout,
+		// Only infrastructure errors are retried here (database down, worker
+		// lost); failed HTTP attempts are non-retryable and follow the
+		// delivery schedule (deliverOne). Two hours of retries at most (each
+		// one a few history events per delivery); then the delivery is
+		// failed visibly, and can be resent.
+		ScheduleToCloseTimeout: 2 * time.Hour,
+		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 5 * time.Minute},
+	})
+}
+
+// attempt makes one attempt (activities.Deliver). A failed attempt is a
+// result, not an error; the error is that of an activity that could not
+// run.
+func attempt(actx workflow.Context, in activities.DeliverInput) (flow.AttemptResult, error) {
+	var a *activities.Activities
+	var r flow.AttemptResult
+	err := workflow.ExecuteLocalActivity(actx, a.Deliver, in).Get(actx, &r)
+	var appErr *temporal.ApplicationError
+	if err != nil && (!errors.As(err, &appErr) || appErr.Type() != activities.ErrAttemptFailed || appErr.Details(&r) != nil) {
+		return flow.AttemptResult{}, err
+	}
+	return r, nil
 }
 
 // throttledWait waits out a throttled attempt's Wait; one queued at a full

@@ -34,7 +34,7 @@ type harness struct {
 	cancels []activities.CancelInput
 }
 
-func newHarness(t *testing.T, plan activities.Plan) *harness {
+func newHarness(t *testing.T, plan activities.DeliveryPlan) *harness {
 	t.Helper()
 	h := &harness{acts: &activities.Activities{}}
 	h.env = h.NewTestWorkflowEnvironment()
@@ -113,8 +113,8 @@ func (h *harness) lastStatus(t *testing.T) string {
 	return h.status[len(h.status)-1]
 }
 
-func plan(webhookIDs ...string) activities.Plan {
-	p := activities.Plan{ActivityTimeout: 15 * time.Second}
+func plan(webhookIDs ...string) activities.DeliveryPlan {
+	p := activities.DeliveryPlan{ActivityTimeout: 15 * time.Second}
 	for _, w := range webhookIDs {
 		p.Deliveries = append(p.Deliveries, activities.DeliveryRef{DeliveryID: "d-" + w, WebhookID: w, Series: 1})
 	}
@@ -329,7 +329,7 @@ func TestDeliverEventSignalDuringAttempt(t *testing.T) {
 }
 
 func TestDeliverEventNothingToDeliver(t *testing.T) {
-	h := newHarness(t, activities.Plan{Skipped: "the trial plan does not include webhooks"})
+	h := newHarness(t, activities.DeliveryPlan{Skipped: "the trial plan does not include webhooks"})
 	res := h.run(t)
 	if len(res.Deliveries) != 0 || res.Skipped != "the trial plan does not include webhooks" {
 		t.Fatalf("result %+v", res)
@@ -344,7 +344,7 @@ func TestDeliverEventRecordEventErrorFailsWorkflow(t *testing.T) {
 	h.env = h.NewTestWorkflowEnvironment()
 	h.env.RegisterActivity(h.acts)
 	h.env.OnActivity(h.acts.RecordEvent, mock.Anything, mock.Anything).Return(
-		activities.Plan{}, temporal.NewNonRetryableApplicationError("bad", "Bad", nil))
+		activities.DeliveryPlan{}, temporal.NewNonRetryableApplicationError("bad", "Bad", nil))
 	h.env.ExecuteWorkflow(DeliverEvent, flow.DeliverEventInput{AccountID: "acct"})
 	var appErr *temporal.ApplicationError
 	if err := h.env.GetWorkflowError(); !errors.As(err, &appErr) {
@@ -368,7 +368,7 @@ func TestDeliverEventTestFlagReachesDeliver(t *testing.T) {
 }
 
 func TestResendDeliveryUsesTheNewSeries(t *testing.T) {
-	p := activities.Plan{ActivityTimeout: time.Minute, Deliveries: []activities.DeliveryRef{{DeliveryID: "d1", WebhookID: "w1", Series: 3}}}
+	p := activities.DeliveryPlan{ActivityTimeout: time.Minute, Deliveries: []activities.DeliveryRef{{DeliveryID: "d1", WebhookID: "w1", Series: 3}}}
 	h := newHarness(t, p)
 	var got activities.DeliverInput
 	h.deliver(func(in activities.DeliverInput) flow.AttemptResult {
