@@ -12,6 +12,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
 	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
+	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
@@ -21,7 +22,7 @@ import (
 // has, whose loops the test runs by hand.
 func convergence(e *e2etest.Env) *outbox.Outbox {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return outbox.New(e.Store, e.Pub, log, outbox.Options{StaleAfter: time.Minute, DeliveryStaleAfter: time.Hour})
+	return outbox.New(e.Store, workflowclient.New(e.Pub), log, outbox.Options{StaleAfter: time.Minute, DeliveryStaleAfter: time.Hour})
 }
 
 func exec(t *testing.T, e *e2etest.Env, q string, args ...any) {

@@ -23,7 +23,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
 	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
-	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
+	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 )
 
 // Handler holds the dependencies of every route.
@@ -33,7 +33,7 @@ type Handler struct {
 	store *db.Store
 	box   *secretbox.Box
 	// pub is how the API talks to Temporal: starts, signals, lookups.
-	pub *publish.Publisher
+	pub *workflowclient.Client
 	// dispatcher starts the workflows of published events and signals
 	// those of a disabled or deleted webhook, in the background.
 	dispatcher *outbox.Outbox
@@ -58,7 +58,7 @@ type Deps struct {
 	Log        *slog.Logger
 	Store      *db.Store
 	Box        *secretbox.Box
-	Publisher  *publish.Publisher
+	Workflows  *workflowclient.Client
 	Dispatcher *outbox.Outbox
 	Metrics    *metrics.Metrics
 }
@@ -68,12 +68,12 @@ func New(d Deps) *echo.Echo {
 	cfg := d.Config
 	h := &Handler{
 		cfg: cfg, log: d.Log, store: d.Store, box: d.Box,
-		pub: d.Publisher, dispatcher: d.Dispatcher, metrics: d.Metrics,
+		pub: d.Workflows, dispatcher: d.Dispatcher, metrics: d.Metrics,
 		now:          time.Now,
 		authFailures: ratelimit.New(cfg.AuthFailuresPerMinute/60, int(max(1, cfg.AuthFailuresPerMinute)), 0),
 		keyRequests:  ratelimit.New(cfg.KeyRequestsPerSecond, cfg.KeyRequestsBurst, 0),
 	}
-	h.svc = service.New(service.Deps{Config: cfg, Log: d.Log, Store: d.Store, Box: d.Box, Workflows: d.Publisher,
+	h.svc = service.New(service.Deps{Config: cfg, Log: d.Log, Store: d.Store, Box: d.Box, Workflows: d.Workflows,
 		Outbox: d.Dispatcher, Now: func() time.Time { return h.now() }})
 	h.validate = h.newValidator()
 	e := echo.New()

@@ -25,7 +25,7 @@ type API struct {
 // health gauges on Metrics).
 func (a *App) API() (*API, error) {
 	a.Metrics.CollectHealth(a.webhookHealth)
-	ob := outbox.New(a.Store, a.Publisher, a.Log, outbox.Options{
+	ob := outbox.New(a.Store, a.Workflows, a.Log, outbox.Options{
 		Metrics: a.Metrics,
 		// An attempt's timeout, plus the delay RECONCILE_AFTER allows.
 		DeliveryStaleAfter: a.Config.DeliveryTimeout + a.Config.ReconcileAfter,
@@ -42,7 +42,7 @@ func (a *App) API() (*API, error) {
 
 // restAPI is the one place that builds the REST API.
 func (a *App) restAPI(ob *outbox.Outbox) http.Handler {
-	return api.New(api.Deps{Config: a.Config, Log: a.Log, Store: a.Store, Box: a.Box, Publisher: a.Publisher,
+	return api.New(api.Deps{Config: a.Config, Log: a.Log, Store: a.Store, Box: a.Box, Workflows: a.Workflows,
 		Dispatcher: ob, Metrics: a.Metrics})
 }
 

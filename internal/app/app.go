@@ -17,6 +17,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
+	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
 )
 
@@ -38,7 +39,7 @@ type App struct {
 	Box       *secretbox.Box
 	Temporal  client.Client
 	Metrics   *metrics.Metrics
-	Publisher *publish.Publisher // the API's: starts, signals and looks up workflows
+	Workflows *workflowclient.Client // the API's: starts, signals and looks up workflows
 
 	closers []func()
 }
@@ -53,8 +54,8 @@ func New(ctx context.Context, cfg config.Config, o Options) (*App, error) {
 		a.Close()
 		return nil, err
 	}
-	a.Publisher = &publish.Publisher{Client: a.Temporal, TaskQueue: cfg.TaskQueue,
-		MaxDataBytes: cfg.MaxEventData, EagerStart: cfg.EagerStart}
+	a.Workflows = workflowclient.New(&publish.Publisher{Client: a.Temporal, TaskQueue: cfg.TaskQueue,
+		MaxDataBytes: cfg.MaxEventData, EagerStart: cfg.EagerStart})
 	return a, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/workflows"
+	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
 )
 
@@ -39,7 +40,7 @@ func (a *App) Worker() *Worker {
 		Log:     a.Log,
 		// Operational events start at once; the dispatcher's sweep (in
 		// the api process) is the backstop.
-		Publisher: &publish.Publisher{Client: a.Temporal, TaskQueue: cfg.TaskQueue},
+		Workflows: workflowclient.New(&publish.Publisher{Client: a.Temporal, TaskQueue: cfg.TaskQueue}),
 		// This process in the queues of full webhooks (see SweepSlots).
 		Worker: uuid.NewString(),
 		Client: egress.NewClient(egress.Options{

@@ -19,6 +19,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
+	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
@@ -44,7 +45,7 @@ type Options struct {
 // shutdown.
 type Outbox struct {
 	store *db.Store
-	pub   *publish.Publisher
+	pub   *workflowclient.Client
 	log   *slog.Logger
 	opts  Options
 	queue chan db.Event
@@ -60,7 +61,7 @@ type Outbox struct {
 const startTimeout = 30 * time.Second
 
 // New builds an Outbox; Run makes it work.
-func New(store *db.Store, pub *publish.Publisher, log *slog.Logger, opts Options) *Outbox {
+func New(store *db.Store, pub *workflowclient.Client, log *slog.Logger, opts Options) *Outbox {
 	if opts.Workers <= 0 {
 		opts.Workers = 16
 	}
@@ -98,7 +99,7 @@ func (o *Outbox) Run(ctx context.Context) {
 // Start starts the workflow of the stored event e: the one way the queue,
 // the sweep, the reconciler and the worker's operational events start one.
 // Starting is idempotent on the workflow id.
-func Start(ctx context.Context, pub *publish.Publisher, e db.Event) (publish.Result, error) {
+func Start(ctx context.Context, pub *workflowclient.Client, e db.Event) (publish.Result, error) {
 	return pub.StartStored(ctx, e.AccountID.String(), events.Event{
 		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
 		OccurredAt: e.OccurredAt.UTC(),
@@ -116,7 +117,7 @@ func (o *Outbox) start(ctx context.Context, e db.Event) (publish.Result, error) 
 // that it changed (reason says how) so their waits end now, and returns how
 // many there were. Best effort: each attempt also checks the webhook before
 // sending, so a lost signal only delays the cancellation.
-func StopPending(ctx context.Context, store *db.Store, pub *publish.Publisher, webhookID uuid.UUID, reason string) (int, error) {
+func StopPending(ctx context.Context, store *db.Store, pub *workflowclient.Client, webhookID uuid.UUID, reason string) (int, error) {
 	ids, err := store.PendingWorkflows(ctx, webhookID)
 	if err != nil {
 		return 0, err

@@ -15,6 +15,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
 	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
+	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
@@ -38,7 +39,7 @@ func setup(t *testing.T) (*db.Store, client.Client, *outbox.Outbox, uuid.UUID) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub := &publish.Publisher{Client: tc, TaskQueue: "dispatch-test-" + uuid.NewString()}
+	pub := workflowclient.New(&publish.Publisher{Client: tc, TaskQueue: "dispatch-test-" + uuid.NewString()})
 	d := outbox.New(store, pub, slog.New(slog.NewTextHandler(io.Discard, nil)), outbox.Options{StaleAfter: time.Minute, SweepEvery: 50 * time.Millisecond})
 	return store, tc, d, acct.ID
 }
@@ -169,7 +170,7 @@ func TestSweepBacksOffAnEventItCannotStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(tc.Close)
-	d := outbox.New(store, &publish.Publisher{Client: tc}, slog.New(slog.NewTextHandler(io.Discard, nil)),
+	d := outbox.New(store, workflowclient.New(&publish.Publisher{Client: tc}), slog.New(slog.NewTextHandler(io.Discard, nil)),
 		outbox.Options{StaleAfter: time.Minute, SweepEvery: time.Minute})
 	e := storeEvent(t, store, acct)
 	if _, err := store.DB().Exec(`UPDATE events SET created_at = now() - interval '1 hour' WHERE id = $1`, e.ID); err != nil {

@@ -18,9 +18,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
-	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
 )
 
 // reconcileEvent handles an undispatched event whose workflow already
@@ -29,7 +29,7 @@ import (
 // reports that.
 func (o *Outbox) reconcileEvent(ctx context.Context, e db.Event) (done bool, err error) {
 	st, runID, err := o.pub.WorkflowState(ctx, e.WorkflowID)
-	if err != nil || st != publish.Completed {
+	if err != nil || st != workflowclient.Completed {
 		return false, err
 	}
 	return true, o.restore(ctx, e.AccountID, e.ID, e.WorkflowID, runID)
@@ -122,15 +122,15 @@ func (o *Outbox) delivery(ctx context.Context, d db.Delivery) error {
 	}
 	isEvent := d.WorkflowID == flow.EventWorkflowID(d.AccountID.String(), d.EventID)
 	switch {
-	case st == publish.Running:
+	case st == workflowclient.Running:
 		return o.store.TouchDelivery(ctx, d.ID)
-	case st == publish.Completed:
+	case st == workflowclient.Completed:
 		if err := o.restore(ctx, d.AccountID, d.EventID, d.WorkflowID, detail); err != nil {
 			return err
 		}
 		// The result did not list it: it would stay pending forever.
 		return o.fail(ctx, d, "its workflow completed without delivering it; resend to deliver")
-	case st == publish.Ended && isEvent:
+	case st == workflowclient.Ended && isEvent:
 		e, err := o.store.Event(ctx, d.AccountID, d.EventID)
 		if err != nil {
 			return err
@@ -141,7 +141,7 @@ func (o *Outbox) delivery(ctx context.Context, d db.Delivery) error {
 			return err
 		}
 		return o.store.TouchDelivery(ctx, d.ID)
-	case st == publish.Ended:
+	case st == workflowclient.Ended:
 		return o.fail(ctx, d, "its workflow ended ("+detail+") before the delivery did; resend to deliver")
 	}
 	return o.fail(ctx, d, "its workflow no longer exists; resend to deliver")

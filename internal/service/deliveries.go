@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
@@ -152,12 +153,12 @@ func (s *Service) workflowGone(ctx context.Context, workflowID string) (bool, er
 	switch {
 	case err != nil:
 		return false, err
-	case state == publish.NotFound:
+	case state == workflowclient.NotFound:
 		// An event's own workflow may simply not be started yet (the
 		// dispatcher does that); only a resend's start is ours to judge.
 		return flow.IsResendWorkflowID(workflowID), nil
 	}
-	return state != publish.Running, nil
+	return state != workflowclient.Running, nil
 }
 
 // startRefused reports whether a failed workflow start certainly did not

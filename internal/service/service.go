@@ -16,7 +16,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/ratelimit"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
-	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
+	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 )
 
 // Outbox is the api process's outbox: it starts the workflows of stored
@@ -33,7 +33,7 @@ type Deps struct {
 	Store  *db.Store
 	Box    *secretbox.Box
 	// Workflows starts, signals and looks up workflows.
-	Workflows *publish.Publisher
+	Workflows *workflowclient.Client
 	Outbox    Outbox
 	Now       func() time.Time // time.Now when nil
 }
@@ -44,7 +44,7 @@ type Service struct {
 	log       *slog.Logger
 	store     *db.Store
 	box       *secretbox.Box
-	workflows *publish.Publisher
+	workflows *workflowclient.Client
 	outbox    Outbox
 	now       func() time.Time
 

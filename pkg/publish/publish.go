@@ -1,17 +1,15 @@
-// Package publish is the client of the delivery workflows: it starts the
-// workflow of an event (or a resend, or a test), signals and looks up
-// workflows. The REST API talks to Temporal only through it, and upstream
-// services can import it to publish straight through the Temporal SDK, with
-// the same validation and the same workflow id rules: it depends on the SDK,
-// the standard library and our contract packages (flow, events, delivery)
-// only — never on the store or the activities.
+// Package publish is the public client of the delivery workflows: upstream
+// services import it to publish events straight through the Temporal SDK,
+// with the API's validation and workflow id rules. It depends on the SDK,
+// the standard library and the contract packages (flow, events, delivery)
+// only. The server's own client (stored events, tests, resends, signals,
+// lookups) is internal/workflowclient, built on this one.
 package publish
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -75,18 +73,11 @@ func (p *Publisher) Start(ctx context.Context, accountID string, e events.Event)
 	return p.start(ctx, accountID, flow.DeliverEventInput{AccountID: accountID, Event: e})
 }
 
-// StartStored starts the workflow of an event the API's outbox holds: its
-// data stays in PostgreSQL instead of travelling through Temporal history.
-func (p *Publisher) StartStored(ctx context.Context, accountID string, e events.Event) (Result, error) {
-	e.Data = nil
-	return p.start(ctx, accountID, flow.DeliverEventInput{AccountID: accountID, Event: e, Stored: true})
-}
-
 func (p *Publisher) start(ctx context.Context, accountID string, in flow.DeliverEventInput) (Result, error) {
 	e := in.Event
 	id := flow.EventWorkflowID(accountID, e.ID)
 	// No search attributes at start: DeliverEvent sets them itself.
-	run, err := p.Client.ExecuteWorkflow(ctx, p.options(id, accountID, "", ""), flow.DeliverEventWorkflow, in)
+	run, err := p.Client.ExecuteWorkflow(ctx, p.StartOptions(id, accountID, "", ""), flow.DeliverEventWorkflow, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):
@@ -98,25 +89,10 @@ func (p *Publisher) start(ctx context.Context, accountID string, in flow.Deliver
 	return Result{EventID: e.ID, WorkflowID: id, RunID: run.GetRunID()}, nil
 }
 
-// StartTest starts a one-shot WEBHOOK_TEST delivery to one webhook.
-func (p *Publisher) StartTest(ctx context.Context, accountID, webhookID string, e events.Event) (client.WorkflowRun, error) {
-	id := flow.EventWorkflowID(accountID, e.ID)
-	return p.Client.ExecuteWorkflow(ctx, p.options(id, accountID, "", ""),
-		flow.DeliverEventWorkflow, flow.DeliverEventInput{AccountID: accountID, Event: e, OnlyWebhookID: webhookID, Test: true})
-}
-
-// StartResend starts a new series of attempts of a delivery.
-func (p *Publisher) StartResend(ctx context.Context, accountID, eventType, deliveryID string, series int) (Result, error) {
-	id := flow.ResendWorkflowID(deliveryID, series)
-	run, err := p.Client.ExecuteWorkflow(ctx, p.options(id, accountID, eventType, ""),
-		flow.ResendDeliveryWorkflow, flow.ResendInput{AccountID: accountID, DeliveryID: deliveryID, Series: series})
-	if err != nil {
-		return Result{}, fmt.Errorf("starting workflow %s: %w", id, err)
-	}
-	return Result{WorkflowID: id, RunID: run.GetRunID()}, nil
-}
-
-func (p *Publisher) options(id, accountID, eventType, source string) client.StartWorkflowOptions {
+// StartOptions are the options every delivery workflow is started with:
+// its id, task queue, id policies and the search attributes it is listed by
+// from its start (eventType and source may be empty).
+func (p *Publisher) StartOptions(id, accountID, eventType, source string) client.StartWorkflowOptions {
 	queue := p.TaskQueue
 	if queue == "" {
 		queue = flow.DefaultTaskQueue
@@ -148,92 +124,4 @@ func (p *Publisher) options(id, accountID, eventType, source string) client.Star
 		// instead of "starting" it for ever.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 	}
-}
-
-// SignalWebhookChanged tells the workflow workflowID that a webhook was
-// disabled or deleted, so its deliveries to it stop waiting.
-func (p *Publisher) SignalWebhookChanged(ctx context.Context, workflowID string, ch flow.WebhookChange) error {
-	return p.Client.SignalWorkflow(ctx, workflowID, "", flow.SignalWebhookChanged, ch)
-}
-
-// SignalSlotFree tells the workflow workflowID that a slot of its
-// webhook was handed to its waiting delivery.
-func (p *Publisher) SignalSlotFree(ctx context.Context, workflowID string, s flow.SlotFree) error {
-	return p.Client.SignalWorkflow(ctx, workflowID, "", flow.SignalSlotFree, s)
-}
-
-// SignalAll sends ch to the workflows workflowIDs, a few at a time, until
-// done or ctx ends; it returns how many were signalled. Best effort: a
-// workflow that has ended meanwhile is skipped.
-func (p *Publisher) SignalAll(ctx context.Context, workflowIDs []string, ch flow.WebhookChange) int {
-	var (
-		mu sync.Mutex
-		n  int
-		wg sync.WaitGroup
-	)
-	sem := make(chan struct{}, 8)
-	for _, id := range workflowIDs {
-		if ctx.Err() != nil {
-			break
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if p.SignalWebhookChanged(ctx, id, ch) == nil {
-				mu.Lock()
-				n++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return n
-}
-
-// State is where a workflow is.
-type State int
-
-// Workflow states.
-const (
-	Running   State = iota
-	Completed       // closed with a result
-	Ended           // failed, terminated, timed out or cancelled: no result
-	NotFound        // never started, or its history is gone
-)
-
-// WorkflowState looks up a workflow's latest run: its state, and the run id
-// (Completed) or the closing status (Ended).
-func (p *Publisher) WorkflowState(ctx context.Context, workflowID string) (State, string, error) {
-	desc, err := p.Client.DescribeWorkflow(ctx, workflowID, "")
-	var notFound *serviceerror.NotFound
-	switch {
-	case errors.As(err, &notFound):
-		return NotFound, "", nil
-	case err != nil:
-		return Running, "", fmt.Errorf("describing %s: %w", workflowID, err)
-	}
-	info := desc.RawResponse.GetWorkflowExecutionInfo()
-	switch info.GetStatus() {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		return Running, "", nil
-	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
-		return Completed, info.GetExecution().GetRunId(), nil
-	}
-	return Ended, info.GetStatus().String(), nil
-}
-
-// WorkflowResult waits for a run's result.
-func (p *Publisher) WorkflowResult(ctx context.Context, workflowID, runID string) (flow.Result, error) {
-	var res flow.Result
-	if err := p.Client.GetWorkflow(ctx, workflowID, runID).Get(ctx, &res); err != nil {
-		return flow.Result{}, err
-	}
-	return res, nil
-}
-
-// CheckHealth reports whether the Temporal frontend answers.
-func (p *Publisher) CheckHealth(ctx context.Context) error {
-	_, err := p.Client.CheckHealth(ctx, &client.CheckHealthRequest{})
-	return err
 }

@@ -45,7 +45,7 @@ func TestPrepare(t *testing.T) {
 
 func TestOptions(t *testing.T) {
 	p := &Publisher{}
-	o := p.options("event/a/e", "a", events.EnvelopeStart, events.SourceSaaSPage)
+	o := p.StartOptions("event/a/e", "a", events.EnvelopeStart, events.SourceSaaSPage)
 	if o.TaskQueue != "webhooks" || o.ID != "event/a/e" {
 		t.Fatalf("options %+v", o)
 	}

@@ -17,9 +17,9 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
+	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
-	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
 )
 
 // Settings are the delivery rules from configuration.
@@ -47,10 +47,10 @@ type Activities struct {
 	Settings Settings
 	Now      func() time.Time
 	Metrics  *metrics.Metrics // optional
-	// Publisher starts the workflows of operational events at once and
+	// Workflows starts the workflows of operational events at once and
 	// signals a disabled webhook's workflows (optional: without it the
 	// dispatcher's sweep starts them).
-	Publisher *publish.Publisher
+	Workflows *workflowclient.Client
 	Log       *slog.Logger // optional
 	// Worker names this worker process in the queues of full webhooks
 	// (unique per process; SweepSlots keeps it seen). Empty: its waiters

@@ -154,19 +154,19 @@ func systemEvent(c db.HealthChange, id, typ string, data notice) db.SystemEvent 
 // publisher is at hand; otherwise (or if that fails) the dispatcher's sweep
 // starts it from the outbox.
 func (a *Activities) announce(ctx context.Context, e db.Event, stored bool) error {
-	if !stored || a.Publisher == nil {
+	if !stored || a.Workflows == nil {
 		return nil
 	}
-	_, err := outbox.Start(ctx, a.Publisher, e)
+	_, err := outbox.Start(ctx, a.Workflows, e)
 	return err
 }
 
 // stopPending tells the workflows of the webhook just disabled to stop
 // waiting (each attempt also checks, so this only makes it sooner).
 func (a *Activities) stopPending(ctx context.Context, c db.HealthChange, disabled bool, reason string) error {
-	if !disabled || a.Publisher == nil {
+	if !disabled || a.Workflows == nil {
 		return nil
 	}
-	_, err := outbox.StopPending(ctx, a.Store, a.Publisher, c.WebhookID, "webhook was disabled: "+reason)
+	_, err := outbox.StopPending(ctx, a.Store, a.Workflows, c.WebhookID, "webhook was disabled: "+reason)
 	return err
 }

@@ -84,10 +84,10 @@ func (a *Activities) keepLease(ctx context.Context, t db.DeliveryTarget, in Deli
 // is only logged: the hand-off lease expires and the sweep hands the slot
 // on; the waiter comes back by its fallback poll.
 func (a *Activities) wake(ctx context.Context, w db.Waiter) {
-	if a.Publisher == nil {
+	if a.Workflows == nil {
 		return
 	}
-	err := a.Publisher.SignalSlotFree(ctx, w.WorkflowID, flow.SlotFree{WebhookID: w.WebhookID.String(), DeliveryID: w.DeliveryID.String()})
+	err := a.Workflows.SignalSlotFree(ctx, w.WorkflowID, flow.SlotFree{WebhookID: w.WebhookID.String(), DeliveryID: w.DeliveryID.String()})
 	if err != nil {
 		a.log().Info("waking a delivery waiting for a slot", "workflowId", w.WorkflowID, "deliveryId", w.DeliveryID, "err", err)
 	}
