@@ -215,7 +215,7 @@ func TestMaxConcurrencyAcrossWorkers(t *testing.T) {
 		leave()
 		return e2etest.Status(200)
 	})
-	hook, _ := e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/slow"), MaxConcurrency: 2})
+	hook, _ := e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/slow"), MaxConcurrency: ptr(2)})
 	if v := getThrottle(t, e, key, hook); v.MaxConcurrency != 2 {
 		t.Fatalf("maxConcurrency %d", v.MaxConcurrency)
 	}
@@ -246,7 +246,7 @@ func rateLimited(t *testing.T, n int, perSecond float64, strict bool) {
 		arr.enter(r)()
 		return e2etest.Status(200)
 	})
-	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/limited"), RateLimitPerSecond: perSecond})
+	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/limited"), RateLimitPerSecond: &perSecond})
 	started := time.Now()
 	for i := range n {
 		e.Publish(key, e2etest.Event{ID: fmt.Sprintf("burst-%d", i)})
@@ -338,7 +338,7 @@ func TestQueuedDeliveriesWokenAfterWorkerKill(t *testing.T) {
 		leave()
 		return e2etest.Status(200)
 	})
-	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/slow"), MaxConcurrency: 2})
+	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/slow"), MaxConcurrency: ptr(2)})
 	const n = 40
 	var published []e2etest.Published
 	for i := range n {
@@ -375,3 +375,5 @@ func TestQueuedDeliveriesWokenAfterWorkerKill(t *testing.T) {
 			timers, wakes, n)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }

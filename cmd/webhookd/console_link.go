@@ -9,9 +9,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/esign-webhooks/esign-webhooks/internal/api"
 	"github.com/esign-webhooks/esign-webhooks/internal/app"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 )
 
 // consoleLink prints a fresh one-time sign-in link to the admin console for
@@ -43,7 +43,7 @@ func consoleLink(ctx context.Context, args []string) error {
 	if _, err := store.Account(ctx, id); err != nil {
 		return fmt.Errorf("account %s: %w", id, err)
 	}
-	link, _, err := api.MintConsoleLink(ctx, store, cfg.ConsoleBaseURL, db.ConsoleLink{
+	link, _, err := service.MintConsoleLink(ctx, store, cfg.ConsoleBaseURL, db.ConsoleLink{
 		AccountID: id, Role: *role, ExpiresAt: time.Now().Add(*ttl)})
 	if err != nil {
 		return err

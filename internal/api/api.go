@@ -1,6 +1,8 @@
 // Package api is the REST API: webhook management, API keys, event
-// publishing and the delivery log. Handlers parse and validate, then call the
-// db store or the publish package.
+// publishing and the delivery log. Handlers parse the request, call the
+// service layer (package service, shared with the console) and answer;
+// authentication, request bounds, JSON limits and the error format live
+// here.
 package api
 
 import (
@@ -12,16 +14,13 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/ratelimit"
-	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
-	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
 	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 )
@@ -30,19 +29,14 @@ import (
 type Handler struct {
 	cfg   config.Config
 	log   *slog.Logger
-	store *db.Store
-	box   *secretbox.Box
-	// pub is how the API talks to Temporal: starts, signals, lookups.
-	pub *workflowclient.Client
-	// dispatcher starts the workflows of published events and signals
-	// those of a disabled or deleted webhook, in the background.
-	dispatcher *outbox.Outbox
-	metrics    *metrics.Metrics // optional
-	validate   *validator.Validate
-	now        func() time.Time
+	store *db.Store // API keys and readiness
+	// workflows is asked whether Temporal is reachable (readiness).
+	workflows *workflowclient.Client
+	metrics   *metrics.Metrics // optional
+	now       func() time.Time
 
 	// Abuse limits (nil when switched off): failed authentications per
-	// client address, requests per API key, test sends per webhook.
+	// client address, requests per API key.
 	authFailures *ratelimit.Limiters
 	keyRequests  *ratelimit.Limiters
 
@@ -51,31 +45,25 @@ type Handler struct {
 	svc *service.Service
 }
 
-// Deps are what the API needs. The caller runs Dispatcher; Metrics may be
-// nil.
+// Deps are what the API needs. Metrics may be nil.
 type Deps struct {
-	Config     config.Config
-	Log        *slog.Logger
-	Store      *db.Store
-	Box        *secretbox.Box
-	Workflows  *workflowclient.Client
-	Dispatcher *outbox.Outbox
-	Metrics    *metrics.Metrics
+	Config    config.Config
+	Log       *slog.Logger
+	Store     *db.Store
+	Workflows *workflowclient.Client
+	Service   *service.Service
+	Metrics   *metrics.Metrics
 }
 
 // New builds the Echo server with every route.
 func New(d Deps) *echo.Echo {
 	cfg := d.Config
 	h := &Handler{
-		cfg: cfg, log: d.Log, store: d.Store, box: d.Box,
-		pub: d.Workflows, dispatcher: d.Dispatcher, metrics: d.Metrics,
+		cfg: cfg, log: d.Log, store: d.Store, workflows: d.Workflows, svc: d.Service, metrics: d.Metrics,
 		now:          time.Now,
 		authFailures: ratelimit.New(cfg.AuthFailuresPerMinute/60, int(max(1, cfg.AuthFailuresPerMinute)), 0),
 		keyRequests:  ratelimit.New(cfg.KeyRequestsPerSecond, cfg.KeyRequestsBurst, 0),
 	}
-	h.svc = service.New(service.Deps{Config: cfg, Log: d.Log, Store: d.Store, Box: d.Box, Workflows: d.Workflows,
-		Outbox: d.Dispatcher, Now: func() time.Time { return h.now() }})
-	h.validate = h.newValidator()
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
@@ -183,7 +171,7 @@ func (h *Handler) ready(c echo.Context) error {
 		checks["postgres"] = "unreachable"
 		down = append(down, "postgres")
 	}
-	if err := h.pub.CheckHealth(ctx); err != nil {
+	if err := h.workflows.CheckHealth(ctx); err != nil {
 		h.log.Warn("readiness: temporal unreachable", "err", err)
 		checks["temporal"] = "unreachable"
 		down = append(down, "temporal")

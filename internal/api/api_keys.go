@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -10,7 +9,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
-	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 )
 
 type apiKeyJSON struct {
@@ -25,29 +24,13 @@ func toAPIKeyJSON(k db.APIKey) apiKeyJSON {
 	return apiKeyJSON{ID: k.ID, Role: k.Role, Label: k.Label, Prefix: k.KeyPrefix, CreatedAt: k.CreatedAt.UTC()}
 }
 
-type createAPIKeyRequest struct {
-	Role  string `json:"role" validate:"required,oneof=admin member publisher"`
-	Label string `json:"label" validate:"max=100,nocontrol"`
-}
-
 // createAPIKey shows the key once; only its hash is stored.
 func (h *Handler) createAPIKey(c echo.Context) error {
-	var req createAPIKeyRequest
-	if err := decode(c, &req); err != nil {
+	var in service.APIKeyInput
+	if err := decode(c, &in); err != nil {
 		return err
 	}
-	req.Label = strings.TrimSpace(req.Label)
-	if err := h.check(req); err != nil {
-		return err
-	}
-	key, err := apikey.Generate()
-	if err != nil {
-		return err
-	}
-	k, err := h.store.CreateAPIKey(c.Request().Context(), db.NewAPIKey{
-		AccountID: caller(c).AccountID, Role: req.Role, Label: req.Label,
-		Hash: apikey.Hash(key), Prefix: apikey.DisplayPrefix(key),
-	})
+	k, key, err := h.svc.CreateAPIKey(c.Request().Context(), caller(c), in)
 	if err != nil {
 		return err
 	}
@@ -58,7 +41,7 @@ func (h *Handler) createAPIKey(c echo.Context) error {
 }
 
 func (h *Handler) listAPIKeys(c echo.Context) error {
-	keys, err := h.store.ListAPIKeys(c.Request().Context(), caller(c).AccountID)
+	keys, err := h.svc.APIKeys(c.Request().Context(), caller(c))
 	if err != nil {
 		return err
 	}
@@ -70,12 +53,12 @@ func (h *Handler) listAPIKeys(c echo.Context) error {
 }
 
 func (h *Handler) revokeAPIKey(c echo.Context) error {
-	id, err := uuid.Parse(c.Param("id"))
+	id, err := service.ParseID(c.Param("id"), "api key")
 	if err != nil {
-		return notFound("api key")
+		return err
 	}
-	if err := h.store.RevokeAPIKey(c.Request().Context(), caller(c).AccountID, id); err != nil {
-		return notFoundOr(err, "api key")
+	if err := h.svc.RevokeAPIKey(c.Request().Context(), caller(c), id); err != nil {
+		return err
 	}
 	return c.NoContent(http.StatusNoContent)
 }

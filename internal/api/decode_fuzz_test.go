@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 	"github.com/labstack/echo/v4"
 )
 
@@ -20,13 +21,13 @@ var requestTypes = []struct {
 	dst  func() any
 }{
 	{"POST /v1/events", eventBody, func() any { return new(publishRequest) }},
-	{"POST /v1/webhooks", managementBody, func() any { return new(createWebhookRequest) }},
-	{"PATCH /v1/webhooks/{id}", managementBody, func() any { return new(updateWebhookRequest) }},
+	{"POST /v1/webhooks", managementBody, func() any { return new(service.WebhookInput) }},
+	{"PATCH /v1/webhooks/{id}", managementBody, func() any { return new(service.WebhookPatch) }},
 	{"POST /v1/webhooks/{id}/enable", managementBody, func() any { return new(enableRequest) }},
-	{"POST /v1/webhooks/{id}/secret/reset", managementBody, func() any { return new(resetSecretRequest) }},
-	{"POST /v1/api-keys", managementBody, func() any { return new(createAPIKeyRequest) }},
-	{"POST /v1/console/links", managementBody, func() any { return new(consoleLinkRequest) }},
-	{"POST /v1/deliveries/resend", managementBody, func() any { return new(bulkResendRequest) }},
+	{"POST /v1/webhooks/{id}/secret/reset", managementBody, func() any { return new(service.SecretResetInput) }},
+	{"POST /v1/api-keys", managementBody, func() any { return new(service.APIKeyInput) }},
+	{"POST /v1/console/links", managementBody, func() any { return new(service.ConsoleLinkInput) }},
+	{"POST /v1/deliveries/resend", managementBody, func() any { return new(service.BulkResend) }},
 }
 
 // FuzzDecode: any body, into every request type, answers nil or a client

@@ -223,11 +223,3 @@ func isUnknownField(err error) bool {
 func unknownFieldName(err error) string {
 	return strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 }
-
-// notFoundOr maps the store's ErrNotFound to a 404 naming what.
-func notFoundOr(err error, what string) error {
-	if errors.Is(err, db.ErrNotFound) {
-		return notFound(what)
-	}
-	return err
-}

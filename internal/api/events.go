@@ -9,7 +9,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
-	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
 
@@ -39,7 +38,7 @@ func (h *Handler) publishEvent(c echo.Context) error {
 	if req.OccurredAt != nil {
 		e.OccurredAt = req.OccurredAt.UTC()
 	}
-	stored, created, err := h.svc.PublishEvent(c.Request().Context(), caller(c).AccountID, e)
+	stored, created, err := h.svc.PublishEvent(c.Request().Context(), caller(c), e)
 	if err != nil {
 		return err
 	}
@@ -47,32 +46,9 @@ func (h *Handler) publishEvent(c echo.Context) error {
 }
 
 func (h *Handler) getEvent(c echo.Context) error {
-	// No stored event has an id outside the rule; one with a NUL byte would
-	// make PostgreSQL fail.
-	if !events.ValidID(c.Param("id")) {
-		return notFound("event")
-	}
-	acct := caller(c).AccountID
-	e, err := h.store.Event(c.Request().Context(), acct, c.Param("id"))
-	if err != nil {
-		return notFoundOr(err, "event")
-	}
-	ds, err := h.store.ListDeliveries(c.Request().Context(), acct, db.DeliveryFilter{EventID: e.ID})
+	e, err := h.svc.Event(c.Request().Context(), caller(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
-	out := resource.Event{
-		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID, OccurredAt: e.OccurredAt.UTC(),
-		Data: e.Data, WorkflowID: e.WorkflowID, CreatedAt: e.CreatedAt.UTC(), Deliveries: make([]resource.Delivery, 0, len(ds)),
-	}
-	if e.DispatchedAt != nil {
-		at := e.DispatchedAt.UTC()
-		out.DispatchedAt = &at
-	} else {
-		out.DispatchError = e.DispatchError
-	}
-	for _, d := range ds {
-		out.Deliveries = append(out.Deliveries, toDeliveryJSON(d))
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, resource.FromEvent(e.Event, e.Deliveries))
 }

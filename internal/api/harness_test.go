@@ -3,10 +3,8 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,13 +15,11 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 
-	"github.com/esign-webhooks/esign-webhooks/internal/api"
-	"github.com/esign-webhooks/esign-webhooks/internal/app"
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
-	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
 )
 
 // env is one API server on its own database, with helpers to call it.
@@ -57,37 +53,10 @@ func newEnvFull(t *testing.T, store *db.Store, overrides map[string]string, logs
 	for k, v := range overrides {
 		vars[k] = v
 	}
-	cfg, err := config.LoadFrom(vars)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := secretbox.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	box, _ := e2etest.NewBox(t)
 	tc := temporalClient(t, vars["TEMPORAL_ADDRESS"])
-	a, err := app.New(context.Background(), cfg, app.Options{Store: store, Temporal: tc, Box: box,
-		Log: slog.New(slog.NewTextHandler(logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := a.API()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	go p.Background(ctx)
-	t.Cleanup(stop)
-	// The server and listener of the real process (timeouts, header bounds,
-	// JSON answers for what net/http refuses).
-	srv := httptest.NewUnstartedServer(p.Handler)
-	srv.Config = p.Server()
-	srv.Listener = api.JSONErrors(srv.Listener)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, store: store, box: box, tc: tc, cfg: cfg}
+	a := e2etest.NewApp(t, vars, store, tc, box, logs)
+	return &env{t: t, srv: e2etest.ServeAPI(t, a), store: store, box: box, tc: tc, cfg: a.Config}
 }
 
 // temporalClient connects to addr (an override of newEnv, to simulate an
@@ -118,15 +87,8 @@ func (quietTemporalLogger) Error(string, ...any) {}
 // account creates an account on plan and returns its admin key.
 func (e *env) account(plan string) (accountID, key string) {
 	e.t.Helper()
-	k, err := apikey.Generate()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	a, err := e.store.CreateAccount(context.Background(), "Acme "+plan, plan, db.NewAPIKey{Hash: apikey.Hash(k), Prefix: apikey.DisplayPrefix(k)})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return a.ID.String(), k
+	id, k := e2etest.CreateAccount(e.t, e.store, plan)
+	return id.String(), k
 }
 
 // resp is a decoded response.

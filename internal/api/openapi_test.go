@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/api"
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
-	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 )
 
 var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -32,13 +30,7 @@ func bareServer(t *testing.T) *echo.Echo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := secretbox.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return api.New(api.Deps{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Box: box})
+	return api.New(api.Deps{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
 func loadOpenAPI(t *testing.T) map[string]any {

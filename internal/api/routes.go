@@ -1,6 +1,10 @@
 package api
 
-import "github.com/labstack/echo/v4"
+import (
+	"github.com/labstack/echo/v4"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
+)
 
 // routes is the one table of every route. The OpenAPI document
 // (openapi.json) must list each; a test holds them together. Middleware is
@@ -12,12 +16,13 @@ func (h *Handler) routes(e *echo.Echo) {
 	e.GET("/v1/openapi.json", h.openAPI)
 	e.GET("/v1/event-types", h.listEventTypes)
 
-	readers := []echo.MiddlewareFunc{h.authenticate, roles(roleAdmin, roleMember)}
-	admins := []echo.MiddlewareFunc{h.authenticate, roles(roleAdmin)}
-	publishers := []echo.MiddlewareFunc{h.authenticate, roles(roleAdmin, rolePublisher)}
-	// Webhooks and their delivery log are a Professional feature.
-	proReaders := append(readers[:2:2], h.requireWebhookPlan)
-	proAdmins := append(admins[:2:2], h.requireWebhookPlan)
+	// Who may do what is the service's policy (service.Authorize): each
+	// route names the access it needs.
+	admins := []echo.MiddlewareFunc{h.authenticate, allow(service.ManageAccount)}
+	proReaders := []echo.MiddlewareFunc{h.authenticate, allow(service.ReadWebhooks)}
+	proAdmins := []echo.MiddlewareFunc{h.authenticate, allow(service.ManageWebhooks)}
+	publishers := []echo.MiddlewareFunc{h.authenticate, allow(service.PublishEvents)}
+	readers := []echo.MiddlewareFunc{h.authenticate, allow(service.ReadEvents)}
 
 	e.POST("/v1/api-keys", h.createAPIKey, admins...)
 	e.GET("/v1/api-keys", h.listAPIKeys, admins...)

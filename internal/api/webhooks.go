@@ -1,10 +1,8 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -15,176 +13,45 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
 )
 
-func utc(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-func toWebhookJSON(w db.Webhook) resource.Webhook {
-	status := "disabled"
-	if w.Enabled {
-		status = "enabled"
-	}
-	out := resource.Webhook{
-		ID: w.ID.String(), Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources,
-		AppIDs: nonNil(w.AppIDs), Status: status, CreatedAt: w.CreatedAt.UTC(), UpdatedAt: w.UpdatedAt.UTC(),
-		Health: resource.Health{State: "healthy", ConsecutiveFailures: w.ConsecutiveFailures, ExhaustedDeliveries: w.ExhaustedStreak,
-			FailingSince: utc(w.FailingSince), LastSuccessAt: utc(w.LastSuccessAt)},
-		MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond,
-		Throttle: resource.Throttle{Step: w.ThrottleStep},
-	}
-	if w.ThrottledUntil != nil && w.ThrottledUntil.After(time.Now()) {
-		out.Throttle.Throttled, out.Throttle.Until = true, utc(w.ThrottledUntil)
-	}
-	switch {
-	case !w.Enabled:
-		out.Health.State = "disabled"
-		out.DisabledReason, out.DisabledMessage, out.DisabledAt = w.DisabledReason, w.DisabledMessage, utc(w.DisabledAt)
-	case w.FailingSince != nil:
-		out.Health.State = "failing"
-	}
-	return out
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-type createWebhookRequest struct {
-	Name           string   `json:"name" validate:"notblank,max=100,nocontrol"`
-	URL            string   `json:"url" validate:"required,max=2048,callbackurl"`
-	EventTypes     []string `json:"eventTypes" validate:"required,min=1,unique,dive,eventtype"`
-	TriggerSources []string `json:"triggerSources" validate:"required,min=1,unique,dive,triggersource"`
-	AppIDs         []string `json:"appIds" validate:"omitempty,max=100,unique,dive,min=1,max=200,printascii"`
-	Enabled        *bool    `json:"enabled"`
-	// Receiver protection: requests in flight at most (default 10) and
-	// requests per second (default none).
-	MaxConcurrency     *int     `json:"maxConcurrency" validate:"omitnil,min=1,max=100"`
-	RateLimitPerSecond *float64 `json:"rateLimitPerSecond" validate:"omitnil,min=0.1,max=1000"`
-}
-
-type updateWebhookRequest struct {
-	Name           *string  `json:"name" validate:"omitnil,notblank,max=100,nocontrol"`
-	URL            *string  `json:"url" validate:"omitnil,max=2048,callbackurl"`
-	EventTypes     []string `json:"eventTypes" validate:"omitnil,min=1,unique,dive,eventtype"`
-	TriggerSources []string `json:"triggerSources" validate:"omitnil,min=1,unique,dive,triggersource"`
-	AppIDs         []string `json:"appIds" validate:"omitnil,max=100,unique,dive,min=1,max=200,printascii"`
-	// The limits may change while the webhook is enabled (see limitsOnly).
-	MaxConcurrency     *int         `json:"maxConcurrency" validate:"omitnil,min=1,max=100"`
-	RateLimitPerSecond nullableRate `json:"rateLimitPerSecond"`
-}
-
-// limitsOnly reports whether the edit touches the receiver's limits only:
-// those apply from the next attempt and may change while the webhook is
-// enabled — an admin slowing a struggling receiver down must not have to
-// disable the webhook, which cancels its waiting deliveries.
-func (r updateWebhookRequest) limitsOnly() bool {
-	return r.Name == nil && r.URL == nil && r.EventTypes == nil && r.TriggerSources == nil && r.AppIDs == nil &&
-		(r.MaxConcurrency != nil || r.RateLimitPerSecond.Set)
-}
-
-// nullableRate is rateLimitPerSecond in a PATCH: absent keeps the limit,
-// null removes it, a number sets it.
-type nullableRate struct {
-	Set   bool
-	Value *float64
-}
-
-func (n *nullableRate) UnmarshalJSON(b []byte) error {
-	n.Set = true
-	if string(b) == "null" {
-		n.Value = nil
-		return nil
-	}
-	var v float64
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	n.Value = &v
-	return nil
-}
-
-// validRate checks a rate limit: none, or 0.1 to 1000 per second.
-func validRate(v *float64) error {
-	if v != nil && (*v < 0.1 || *v > 1000) {
-		return validationError(map[string]string{"rateLimitPerSecond": rateMessage})
-	}
-	return nil
-}
-
-const rateMessage = "must be null (no limit) or from 0.1 to 1000 requests per second"
+func (h *Handler) webhookJSON(w db.Webhook) resource.Webhook { return resource.FromWebhook(w, h.now()) }
 
 func (h *Handler) createWebhook(c echo.Context) error {
-	var req createWebhookRequest
-	if err := decode(c, &req); err != nil {
+	var in service.WebhookInput
+	if err := decode(c, &in); err != nil {
 		return err
 	}
-	req.Name = strings.TrimSpace(req.Name)
-	if err := h.check(req); err != nil {
-		return err
-	}
-	f := db.WebhookFields{
-		Name: req.Name, URL: req.URL, EventTypes: req.EventTypes, TriggerSources: req.TriggerSources, AppIDs: req.AppIDs,
-		RateLimitPerSecond: req.RateLimitPerSecond,
-	}
-	if req.MaxConcurrency != nil {
-		f.MaxConcurrency = *req.MaxConcurrency
-	}
-	w, secret, err := h.svc.CreateWebhook(c.Request().Context(), caller(c).AccountID, f, req.Enabled == nil || *req.Enabled)
+	w, secret, err := h.svc.CreateWebhook(c.Request().Context(), caller(c), in)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, resource.WebhookWithSecret{Webhook: toWebhookJSON(w), Secret: secret})
+	return c.JSON(http.StatusCreated, resource.WebhookWithSecret{Webhook: h.webhookJSON(w), Secret: secret})
 }
 
 // webhookID parses the :id parameter; a malformed id is simply not found.
-func webhookID(c echo.Context) (uuid.UUID, error) {
-	id, err := uuid.Parse(c.Param("id"))
-	if err != nil {
-		return uuid.Nil, notFound("webhook")
-	}
-	return id, nil
-}
+func webhookID(c echo.Context) (uuid.UUID, error) { return service.ParseID(c.Param("id"), "webhook") }
 
 func (h *Handler) getWebhook(c echo.Context) error {
 	id, err := webhookID(c)
 	if err != nil {
 		return err
 	}
-	w, err := h.svc.Webhook(c.Request().Context(), caller(c).AccountID, id)
+	w, err := h.svc.Webhook(c.Request().Context(), caller(c), id)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toWebhookJSON(w))
+	return c.JSON(http.StatusOK, h.webhookJSON(w))
 }
 
 func (h *Handler) listWebhooks(c echo.Context) error {
-	limit, after, err := pagination(c)
+	q, err := pageQuery(c)
 	if err != nil {
 		return err
 	}
-	f := db.WebhookFilter{Limit: limit + 1, After: after}
-	switch s := c.QueryParam("status"); s {
-	case "":
-	case "enabled", "disabled":
-		enabled := s == "enabled"
-		f.Enabled = &enabled
-	default:
-		return validationError(map[string]string{"status": "must be enabled or disabled"})
-	}
-	hooks, err := h.store.ListWebhooks(c.Request().Context(), caller(c).AccountID, f)
+	pg, err := h.svc.ListWebhooks(c.Request().Context(), caller(c), service.WebhookQuery{PageQuery: q, Status: c.QueryParam("status")})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, pageOf(hooks, limit, toWebhookJSON, func(w db.Webhook) (time.Time, uuid.UUID) {
-		return w.CreatedAt, w.ID
-	}))
+	return c.JSON(http.StatusOK, pageJSON(pg, h.webhookJSON))
 }
 
 func (h *Handler) updateWebhook(c echo.Context) error {
@@ -192,47 +59,15 @@ func (h *Handler) updateWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req updateWebhookRequest
-	if err := decode(c, &req); err != nil {
+	var p service.WebhookPatch
+	if err := decode(c, &p); err != nil {
 		return err
 	}
-	if req.Name != nil {
-		trimmed := strings.TrimSpace(*req.Name)
-		req.Name = &trimmed
-	}
-	if err := h.check(req); err != nil {
-		return err
-	}
-	if err := validRate(req.RateLimitPerSecond.Value); err != nil {
-		return err
-	}
-	w, err := h.svc.UpdateWebhook(c.Request().Context(), caller(c).AccountID, id, req.limitsOnly(), func(f *db.WebhookFields) {
-		if req.MaxConcurrency != nil {
-			f.MaxConcurrency = *req.MaxConcurrency
-		}
-		if req.RateLimitPerSecond.Set {
-			f.RateLimitPerSecond = req.RateLimitPerSecond.Value
-		}
-		if req.Name != nil {
-			f.Name = *req.Name
-		}
-		if req.URL != nil {
-			f.URL = *req.URL
-		}
-		if req.EventTypes != nil {
-			f.EventTypes = req.EventTypes
-		}
-		if req.TriggerSources != nil {
-			f.TriggerSources = req.TriggerSources
-		}
-		if req.AppIDs != nil {
-			f.AppIDs = req.AppIDs
-		}
-	})
+	w, err := h.svc.UpdateWebhook(c.Request().Context(), caller(c), id, p)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toWebhookJSON(w))
+	return c.JSON(http.StatusOK, h.webhookJSON(w))
 }
 
 // enableRequest is the optional body of POST /v1/webhooks/{id}/enable:
@@ -241,14 +76,6 @@ func (h *Handler) updateWebhook(c echo.Context) error {
 type enableRequest struct {
 	ReplayMissed      bool       `json:"replayMissed"`
 	ReplayMissedSince *time.Time `json:"replayMissedSince"`
-}
-
-// enableResponse is the webhook, what it missed while disabled, and what
-// was replayed of it (in event order, maxBulkResend per call).
-type enableResponse struct {
-	resource.Webhook
-	Missed int                 `json:"missedDeliveries"`
-	Replay *bulkResendResponse `json:"replay,omitempty"`
 }
 
 func (h *Handler) enableWebhook(c echo.Context) error {
@@ -260,14 +87,14 @@ func (h *Handler) enableWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := h.svc.EnableWebhook(c.Request().Context(), caller(c).AccountID, id,
+	r, err := h.svc.EnableWebhook(c.Request().Context(), caller(c), id,
 		service.Replay{Missed: req.ReplayMissed, Since: req.ReplayMissedSince})
 	if err != nil {
 		return err
 	}
-	out := enableResponse{Webhook: toWebhookJSON(r.Webhook), Missed: r.Missed}
+	out := resource.Enabled{Webhook: h.webhookJSON(r.Webhook), Missed: r.Missed}
 	if r.Replay != nil {
-		replay := toBulkResendJSON(*r.Replay)
+		replay := bulkResendJSON(*r.Replay)
 		out.Replay = &replay
 	}
 	return c.JSON(http.StatusOK, out)
@@ -278,11 +105,11 @@ func (h *Handler) disableWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := h.svc.DisableWebhook(c.Request().Context(), caller(c).AccountID, id)
+	w, err := h.svc.DisableWebhook(c.Request().Context(), caller(c), id)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toWebhookJSON(w))
+	return c.JSON(http.StatusOK, h.webhookJSON(w))
 }
 
 func (h *Handler) deleteWebhook(c echo.Context) error {
@@ -290,14 +117,10 @@ func (h *Handler) deleteWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.svc.DeleteWebhook(c.Request().Context(), caller(c).AccountID, id, c.QueryParam("confirm")); err != nil {
+	if err := h.svc.DeleteWebhook(c.Request().Context(), caller(c), id, c.QueryParam("confirm")); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
-}
-
-type resetSecretRequest struct {
-	GracePeriodSeconds *int `json:"gracePeriodSeconds" validate:"omitnil,min=0,max=604800"`
 }
 
 func (h *Handler) resetSecret(c echo.Context) error {
@@ -305,31 +128,16 @@ func (h *Handler) resetSecret(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var req resetSecretRequest
-	if c.Request().ContentLength != 0 {
-		if err := decode(c, &req); err != nil {
-			return err
-		}
-	}
-	if err := h.check(req); err != nil {
-		if ve, ok := err.(*Error); ok && ve.Fields["gracePeriodSeconds"] != "" {
-			ve.Fields["gracePeriodSeconds"] = "must be between 0 and 604800 seconds (7 days)"
-		}
+	var in service.SecretResetInput
+	if err := decodeOptional(c, &in); err != nil {
 		return err
 	}
-	grace := service.DefaultSecretGrace
-	if req.GracePeriodSeconds != nil {
-		grace = time.Duration(*req.GracePeriodSeconds) * time.Second
-	}
-	r, err := h.svc.ResetSecret(c.Request().Context(), caller(c).AccountID, id, grace)
+	r, err := h.svc.ResetSecret(c.Request().Context(), caller(c), id, in)
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"webhook": toWebhookJSON(r.Webhook), "secret": r.Secret}
-	if r.PreviousExpiry != nil {
-		out["previousSecretExpiresAt"] = *r.PreviousExpiry
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, resource.SecretReset{Webhook: h.webhookJSON(r.Webhook), Secret: r.Secret,
+		PreviousSecretExpiresAt: r.PreviousExpiry})
 }
 
 func (h *Handler) getSecret(c echo.Context) error {
@@ -337,30 +145,34 @@ func (h *Handler) getSecret(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	secret, err := h.svc.Secret(c.Request().Context(), caller(c).AccountID, id)
+	secret, err := h.svc.Secret(c.Request().Context(), caller(c), id)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"secret": secret})
 }
 
-// pagination reads ?limit= (1-100, default 20) and ?cursor=.
-func pagination(c echo.Context) (int, *db.Cursor, error) {
-	limit := 20
+// pageQuery reads ?limit= and ?cursor= (the service checks them).
+func pageQuery(c echo.Context) (service.PageQuery, error) {
+	q := service.PageQuery{Cursor: c.QueryParam("cursor")}
 	if s := c.QueryParam("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 100 {
-			return 0, nil, validationError(map[string]string{"limit": "must be a whole number from 1 to 100"})
+		if err != nil || n < 1 {
+			return q, validationError(map[string]string{"limit": "must be a whole number from 1 to 100"})
 		}
-		limit = n
+		q.Limit = n
 	}
-	var after *db.Cursor
-	if s := c.QueryParam("cursor"); s != "" {
-		cur, ok := decodeCursor(s)
-		if !ok {
-			return 0, nil, validationError(map[string]string{"cursor": "is not a cursor this API returned"})
-		}
-		after = &cur
+	return q, nil
+}
+
+// pageJSON shows a page of the service's rows as the API's page.
+func pageJSON[R, T any](pg service.Page[R], show func(R) T) resource.Page[T] {
+	out := resource.Page[T]{Data: make([]T, 0, len(pg.Items))}
+	for _, r := range pg.Items {
+		out.Data = append(out.Data, show(r))
 	}
-	return limit, after, nil
+	if pg.Next != "" {
+		out.NextCursor = &pg.Next
+	}
+	return out
 }

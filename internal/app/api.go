@@ -11,6 +11,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/console"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
 	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 )
 
 // API is the api process: the REST API and the admin console on one
@@ -30,25 +31,17 @@ func (a *App) API() (*API, error) {
 		// An attempt's timeout, plus the delay RECONCILE_AFTER allows.
 		DeliveryStaleAfter: a.Config.DeliveryTimeout + a.Config.ReconcileAfter,
 	})
-	rest := a.restAPI(ob)
-	// The console shares the listener: /console, and the API behind it,
-	// called in-process.
-	con, err := a.console(rest)
+	// The REST API and the console do the same things through one service
+	// layer, and share the listener.
+	svc := service.New(service.Deps{Config: a.Config, Log: a.Log, Store: a.Store, Box: a.Box, Workflows: a.Workflows,
+		Outbox: ob})
+	rest := api.New(api.Deps{Config: a.Config, Log: a.Log, Store: a.Store, Workflows: a.Workflows, Service: svc,
+		Metrics: a.Metrics})
+	con, err := console.New(console.Deps{Config: a.Config, Log: a.Log, Store: a.Store, Service: svc})
 	if err != nil {
 		return nil, err
 	}
 	return &API{app: a, Outbox: ob, Handler: console.Handler(rest, con)}, nil
-}
-
-// restAPI is the one place that builds the REST API.
-func (a *App) restAPI(ob *outbox.Outbox) http.Handler {
-	return api.New(api.Deps{Config: a.Config, Log: a.Log, Store: a.Store, Box: a.Box, Workflows: a.Workflows,
-		Dispatcher: ob, Metrics: a.Metrics})
-}
-
-// console is the one place that builds the admin console.
-func (a *App) console(rest http.Handler) (*console.Console, error) {
-	return console.New(console.Deps{Config: a.Config, Log: a.Log, Store: a.Store, API: rest})
 }
 
 func (a *App) webhookHealth(ctx context.Context) ([]metrics.WebhookHealth, error) {

@@ -8,38 +8,34 @@
 package console
 
 import (
-	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/esign-webhooks/esign-webhooks/internal/api"
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 )
 
 //go:embed ui
 var ui embed.FS
 
-// Deps are what the console needs. API is the REST API's handler, called
-// in-process.
+// Deps are what the console needs: the store for its sessions, the
+// services for everything else.
 type Deps struct {
-	Config config.Config
-	Log    *slog.Logger
-	Store  *db.Store
-	API    http.Handler
+	Config  config.Config
+	Log     *slog.Logger
+	Store   *db.Store
+	Service *service.Service
 }
 
 // Console serves /console.
@@ -47,7 +43,7 @@ type Console struct {
 	cfg   config.Config
 	log   *slog.Logger
 	store *db.Store
-	api   http.Handler
+	svc   *service.Service
 	now   func() time.Time
 	mux   *http.ServeMux
 	pages map[string]*template.Template
@@ -63,7 +59,7 @@ const (
 
 // New parses the templates and messages and builds the routes.
 func New(d Deps) (*Console, error) {
-	c := &Console{cfg: d.Config, log: d.Log, store: d.Store, api: d.API, now: time.Now}
+	c := &Console{cfg: d.Config, log: d.Log, store: d.Store, svc: d.Service, now: time.Now}
 	var err error
 	if c.msgs, err = loadMessages(); err != nil {
 		return nil, err
@@ -123,10 +119,12 @@ func parsePages() (map[string]*template.Template, error) {
 	return pages, nil
 }
 
-// session is the signed-in user of a request.
+// session is the signed-in user of a request, and the caller the services
+// see.
 type session struct {
 	db.ConsoleSession
-	id string
+	id     string
+	caller service.Caller
 }
 
 // Admin reports whether the user may change things; a member only reads.
@@ -161,7 +159,17 @@ func (c *Console) auth(next handler) http.HandlerFunc {
 			c.fail(w, r, nil, err)
 			return
 		}
-		s := &session{ConsoleSession: sess, id: ck.Value}
+		caller, err := c.svc.Caller(r.Context(), sess.AccountID, sess.Role)
+		if errors.Is(err, service.ErrAccountGone) {
+			c.clearCookie(w)
+			c.message(w, r, nil, http.StatusUnauthorized, "signin.ended.title", "signin.ended.body")
+			return
+		}
+		if err != nil {
+			c.fail(w, r, nil, err)
+			return
+		}
+		s := &session{ConsoleSession: sess, id: ck.Value, caller: caller}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			got := r.PostFormValue("csrf")
@@ -193,87 +201,4 @@ func (c *Console) clearCookie(w http.ResponseWriter) {
 		ck.Secure, ck.SameSite, ck.Partitioned = true, http.SameSiteNoneMode, true
 	}
 	http.SetCookie(w, ck)
-}
-
-// apiResult is the API's answer to an in-process call.
-type apiResult struct {
-	Status int
-	Body   []byte
-}
-
-// apiError is the API's error object.
-type apiError struct {
-	Code    string            `json:"code"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields"`
-}
-
-// OK reports a 2xx answer.
-func (r apiResult) OK() bool { return r.Status >= 200 && r.Status < 300 }
-
-// Err is the API's error, or nil on success.
-func (r apiResult) Err() *apiError {
-	if r.OK() {
-		return nil
-	}
-	var body struct {
-		Error *apiError `json:"error"`
-	}
-	if json.Unmarshal(r.Body, &body) != nil || body.Error == nil {
-		return &apiError{Code: "internal_error", Message: http.StatusText(r.Status)}
-	}
-	return body.Error
-}
-
-// Decode unmarshals a successful answer into v.
-func (r apiResult) Decode(v any) error {
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		return fmt.Errorf("decoding the API's answer: %w", err)
-	}
-	return nil
-}
-
-// call runs one REST API request in-process as the session's account and
-// role. body nil sends none; anything else is sent as JSON.
-func (c *Console) call(ctx context.Context, s *session, method, path string, body any) (apiResult, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return apiResult{}, fmt.Errorf("encoding the API request: %w", err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(api.AsCaller(ctx, s.AccountID, s.Role), method, path, rd)
-	if err != nil {
-		return apiResult{}, fmt.Errorf("building the API request: %w", err)
-	}
-	req.RemoteAddr = "127.0.0.1:0"
-	if body == nil {
-		req.Body = http.NoBody // as on a server's request: never nil
-	} else {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	rec := &recorder{header: http.Header{}, status: http.StatusOK}
-	c.api.ServeHTTP(rec, req)
-	return apiResult{Status: rec.status, Body: rec.body.Bytes()}, nil
-}
-
-// recorder is the ResponseWriter of an in-process API call.
-type recorder struct {
-	header http.Header
-	status int
-	wrote  bool
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) WriteHeader(code int) {
-	if !r.wrote {
-		r.status, r.wrote = code, true
-	}
-}
-func (r *recorder) Write(b []byte) (int, error) {
-	r.wrote = true
-	return r.body.Write(b)
 }

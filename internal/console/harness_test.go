@@ -3,11 +3,9 @@ package console_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,12 +20,8 @@ import (
 	"github.com/google/uuid"
 	"go.temporal.io/sdk/client"
 
-	"github.com/esign-webhooks/esign-webhooks/internal/app"
-	"github.com/esign-webhooks/esign-webhooks/internal/config"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
-	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
-	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
 )
 
@@ -46,20 +40,12 @@ func newStack(t *testing.T, withWorker bool) *stack {
 	t.Helper()
 	store := dbtest.NewStore(t)
 	queue := "console-test-" + uuid.NewString()
-	cfg, err := config.LoadFrom(map[string]string{
+	vars := map[string]string{
 		"WEBHOOK_ALLOW_HTTP": "true", "EGRESS_ALLOW_CIDRS": "127.0.0.0/8", "TEMPORAL_TASK_QUEUE": queue,
 		"DELIVERY_TIMEOUT": "2s", "RATE_LIMIT_REQUESTS_PER_SECOND": "0", "RATE_LIMIT_WEBHOOK_TESTS_PER_MINUTE": "0",
 		"TEMPORAL_UI_URL": temporalUI,
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := secretbox.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	box, _ := e2etest.NewBox(t)
 	// Disabling signals workflows through the outbox: every stack has one,
 	// on a lazy client when no worker runs (nothing is pending then).
 	var tc client.Client
@@ -70,45 +56,23 @@ func newStack(t *testing.T, withWorker bool) *stack {
 		if addr == "" {
 			addr = "127.0.0.1:7243"
 		}
+		var err error
 		if tc, err = client.NewLazyClient(client.Options{HostPort: addr}); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(tc.Close)
 	}
-	a, err := app.New(context.Background(), cfg, app.Options{Store: store, Temporal: tc, Box: box,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := a.API()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	go p.Background(ctx)
-	t.Cleanup(stop)
+	srv := e2etest.ServeAPI(t, e2etest.NewApp(t, vars, store, tc, box, nil))
 	if withWorker {
 		e2etest.StartWorker(t, tc, store, box, queue, e2etest.FastSettings(), e2etest.Loopback)
 	}
-	srv := httptest.NewUnstartedServer(p.Handler)
-	srv.Config = p.Server()
-	srv.Start()
-	t.Cleanup(srv.Close)
 	return &stack{t: t, srv: srv, store: store}
 }
 
 // account creates an account on plan and returns its id and admin key.
 func (s *stack) account(plan string) (uuid.UUID, string) {
 	s.t.Helper()
-	k, err := apikey.Generate()
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	a, err := s.store.CreateAccount(context.Background(), "Acme "+plan, plan, db.NewAPIKey{Hash: apikey.Hash(k), Prefix: apikey.DisplayPrefix(k)})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return a.ID, k
+	return e2etest.CreateAccount(s.t, s.store, plan)
 }
 
 // link mints a console link the way the product does: POST /v1/console/links.

@@ -10,7 +10,9 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
+	"github.com/google/uuid"
 )
 
 func (c *Console) routes() {
@@ -57,14 +59,13 @@ func (c *Console) adminOnly(next handler) handler {
 	}
 }
 
-// The pages read the API's answers in the API's own types.
+// The pages show what the API shows, in the API's own types.
 type (
 	webhook      = resource.Webhook
 	deliveryView = resource.Delivery
-	eventView    = resource.Event
 )
 
-// pathID is the {id} of the route, escaped for an API path.
+// pathID is the {id} of the route, escaped for a console URL.
 func pathID(r *http.Request) string { return url.PathEscape(r.PathValue("id")) }
 
 // login exchanges a one-time link for a session.
@@ -121,38 +122,31 @@ type listRow struct {
 }
 
 func (c *Console) list(w http.ResponseWriter, r *http.Request, s *session) {
-	path := "/v1/webhooks?limit=50"
-	if cur := r.URL.Query().Get("cursor"); cur != "" {
-		path += "&cursor=" + url.QueryEscape(cur)
-	}
-	var pg struct {
-		Data       []webhook `json:"data"`
-		NextCursor *string   `json:"nextCursor"`
-	}
-	if !c.getJSON(w, r, s, path, &pg) {
+	pg, err := c.svc.ListWebhooks(r.Context(), s.caller, service.WebhookQuery{
+		PageQuery: service.PageQuery{Limit: 50, Cursor: r.URL.Query().Get("cursor")}})
+	if err != nil {
+		c.failed(w, r, s, err)
 		return
 	}
-	rows := make([]listRow, len(pg.Data))
-	for i, wh := range pg.Data {
-		rows[i].webhook = wh
-		last, err := c.call(r.Context(), s, "GET", "/v1/deliveries?limit=1&webhookId="+url.QueryEscape(wh.ID), nil)
+	rows := make([]listRow, len(pg.Items))
+	for i, wh := range pg.Items {
+		rows[i].webhook = c.view(wh)
+		last, err := c.svc.ListDeliveries(r.Context(), s.caller, service.DeliveryQuery{
+			PageQuery: service.PageQuery{Limit: 1}, WebhookID: wh.ID.String()})
 		if err != nil {
 			c.fail(w, r, s, err)
 			return
 		}
-		var ds struct {
-			Data []deliveryView `json:"data"`
-		}
-		if last.OK() && last.Decode(&ds) == nil && len(ds.Data) > 0 {
-			rows[i].Last = &ds.Data[0]
+		if len(last.Items) > 0 {
+			d := resource.FromDelivery(last.Items[0])
+			rows[i].Last = &d
 		}
 	}
-	next := ""
-	if pg.NextCursor != nil {
-		next = *pg.NextCursor
-	}
-	c.render(w, r, s, http.StatusOK, "list", &page{Data: map[string]any{"Rows": rows, "Next": next}})
+	c.render(w, r, s, http.StatusOK, "list", &page{Data: map[string]any{"Rows": rows, "Next": pg.Next}})
 }
+
+// view shows a webhook as the API does.
+func (c *Console) view(w db.Webhook) webhook { return resource.FromWebhook(w, c.now()) }
 
 // form is the add/edit form: what was entered, and the API's field errors.
 type form struct {
@@ -179,9 +173,9 @@ func (f *form) read(r *http.Request) {
 	f.AppIDs = r.PostFormValue("appIds")
 }
 
-// body is the JSON the REST API takes for the form. APPIDs count only with
-// the third-party trigger source, one per line or separated by commas.
-func (f *form) body() map[string]any {
+// appIDs are the form's app ids: they count only with the third-party
+// trigger source, one per line or separated by commas.
+func (f *form) appIDs() []string {
 	appIDs := []string{}
 	if has(f.TriggerSources, events.SourceThirdPartyApp) {
 		for _, a := range strings.FieldsFunc(f.AppIDs, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
@@ -190,8 +184,19 @@ func (f *form) body() map[string]any {
 			}
 		}
 	}
-	return map[string]any{"name": f.Name, "url": f.URL, "eventTypes": f.EventTypes,
-		"triggerSources": f.TriggerSources, "appIds": appIDs}
+	return appIDs
+}
+
+// input is the form as a new webhook.
+func (f *form) input() service.WebhookInput {
+	return service.WebhookInput{Name: f.Name, URL: f.URL, EventTypes: f.EventTypes, TriggerSources: f.TriggerSources,
+		AppIDs: f.appIDs()}
+}
+
+// patch is the form as an edit: every field it shows.
+func (f *form) patch() service.WebhookPatch {
+	return service.WebhookPatch{Name: &f.Name, URL: &f.URL, EventTypes: f.EventTypes, TriggerSources: f.TriggerSources,
+		AppIDs: f.appIDs()}
 }
 
 func nonNil(s []string) []string {
@@ -211,14 +216,9 @@ func has(list []string, s string) bool {
 }
 
 func (c *Console) newForm(w http.ResponseWriter, r *http.Request, s *session) {
-	// The API says whether this plan has webhooks: ask it.
-	res, err := c.call(r.Context(), s, "GET", "/v1/webhooks?limit=1", nil)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	if !res.OK() {
-		c.apiFailed(w, r, s, res)
+	// A plan without webhooks gets its page rather than a form.
+	if err := service.Authorize(s.caller, service.ManageWebhooks); err != nil {
+		c.failed(w, r, s, err)
 		return
 	}
 	f := newForm()
@@ -226,12 +226,12 @@ func (c *Console) newForm(w http.ResponseWriter, r *http.Request, s *session) {
 	c.render(w, r, s, http.StatusOK, "form", &page{Data: f})
 }
 
-// formFailed renders the form again with the API's errors: next to each
+// formFailed renders the form again with the services' error: next to each
 // field when it names fields, above the form otherwise.
-func (c *Console) formFailed(w http.ResponseWriter, r *http.Request, s *session, f *form, res apiResult) {
-	e := res.Err()
-	if e.Code == "plan_not_supported" {
-		c.apiFailed(w, r, s, res)
+func (c *Console) formFailed(w http.ResponseWriter, r *http.Request, s *session, f *form, err error) {
+	var e *service.Error
+	if !errors.As(err, &e) || e.Kind == service.PlanNotSupported {
+		c.failed(w, r, s, err)
 		return
 	}
 	f.Fields = e.Fields
@@ -239,40 +239,37 @@ func (c *Console) formFailed(w http.ResponseWriter, r *http.Request, s *session,
 	if len(e.Fields) == 0 {
 		p.Error = e
 	}
-	c.render(w, r, s, res.Status, "form", p)
+	c.render(w, r, s, e.Kind.Status(), "form", p)
 }
 
 func (c *Console) create(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm()
 	f.read(r)
-	res, err := c.call(r.Context(), s, "POST", "/v1/webhooks", f.body())
+	wh, secret, err := c.svc.CreateWebhook(r.Context(), s.caller, f.input())
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	if !res.OK() {
-		c.formFailed(w, r, s, f, res)
-		return
-	}
-	var out struct {
-		webhook
-		Secret string `json:"secret"`
-	}
-	if err := res.Decode(&out); err != nil {
-		c.fail(w, r, s, err)
+		c.formFailed(w, r, s, f, err)
 		return
 	}
 	c.render(w, r, s, http.StatusCreated, "secret", &page{Data: map[string]any{
-		"Webhook": out.webhook, "Secret": out.Secret, "Created": true}})
+		"Webhook": c.view(wh), "Secret": secret, "Created": true}})
 }
 
-// webhook fetches one webhook, rendering the API's error when it cannot.
+// webhook fetches the route's webhook, rendering the error when it cannot.
 func (c *Console) webhook(w http.ResponseWriter, r *http.Request, s *session) (webhook, bool) {
-	var wh webhook
-	if !c.getJSON(w, r, s, "/v1/webhooks/"+pathID(r), &wh) {
+	wh, err := c.lookup(r, s)
+	if err != nil {
+		c.failed(w, r, s, err)
 		return webhook{}, false
 	}
-	return wh, true
+	return c.view(wh), true
+}
+
+func (c *Console) lookup(r *http.Request, s *session) (db.Webhook, error) {
+	id, err := service.ParseID(r.PathValue("id"), "webhook")
+	if err != nil {
+		return db.Webhook{}, err
+	}
+	return c.svc.Webhook(r.Context(), s.caller, id)
 }
 
 // detailsData is the details page: the webhook, and what an action on it
@@ -283,14 +280,10 @@ type detailsData struct {
 	Test    *testResult
 }
 
+// testResult is a test send's attempt and, when it failed, why.
 type testResult struct {
-	Success    bool   `json:"success"`
-	StatusCode int    `json:"statusCode"`
-	DurationMS int    `json:"durationMs"`
-	Error      string `json:"error"`
-	DeliveryID string `json:"deliveryId"`
-	EventID    string `json:"eventId"`
-	Message    string `json:"-"`
+	resource.TestAttempt
+	Message string
 }
 
 func (c *Console) details(w http.ResponseWriter, r *http.Request, s *session) {
@@ -304,46 +297,38 @@ func (c *Console) revealSecret(w http.ResponseWriter, r *http.Request, s *sessio
 	if !ok {
 		return
 	}
-	var out struct {
-		Secret string `json:"secret"`
-	}
-	if !c.getJSON(w, r, s, "/v1/webhooks/"+pathID(r)+"/secret", &out) {
+	secret, err := c.svc.Secret(r.Context(), s.caller, uuid.MustParse(wh.ID))
+	if err != nil {
+		c.failed(w, r, s, err)
 		return
 	}
-	c.render(w, r, s, http.StatusOK, "details", &page{Data: detailsData{Webhook: wh, Secret: out.Secret}})
+	c.render(w, r, s, http.StatusOK, "details", &page{Data: detailsData{Webhook: wh, Secret: secret}})
 }
 
 func (c *Console) test(w http.ResponseWriter, r *http.Request, s *session) {
-	res, err := c.call(r.Context(), s, "POST", "/v1/webhooks/"+pathID(r)+"/test", nil)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
 	wh, ok := c.webhook(w, r, s)
 	if !ok {
 		return
 	}
-	t := &testResult{}
-	var out struct {
-		testResult
-		Attempt *testResult `json:"attempt"`
-		Error   *apiError   `json:"error"`
-	}
-	_ = res.Decode(&out)
+	res, err := c.svc.TestWebhook(r.Context(), s.caller, uuid.MustParse(wh.ID))
+	var e *service.Error
 	switch {
-	case res.OK():
-		*t = out.testResult
-	case out.Attempt != nil:
-		*t = *out.Attempt
-		t.Message = out.Error.Message
-	default:
-		if res.Err().Code == "forbidden" {
-			c.apiFailed(w, r, s, res)
-			return
-		}
-		t.Message = res.Err().Message
+	case err == nil:
+	case !errors.As(err, &e) || e.Kind == service.Forbidden || e.Kind == service.PlanNotSupported:
+		c.failed(w, r, s, err)
+		return
 	}
-	c.render(w, r, s, http.StatusOK, "details", &page{Data: detailsData{Webhook: wh, Test: t}})
+	t := &testResult{TestAttempt: resource.TestAttempt{EventID: res.EventID, DeliveryID: res.DeliveryID, Success: res.Success,
+		StatusCode: res.StatusCode, DurationMS: res.DurationMS, Error: res.Error}}
+	switch {
+	case e != nil:
+		t.Message = e.Message
+	case res.Err != nil:
+		t.Message = res.Err.Message
+	}
+	if wh, ok = c.webhook(w, r, s); ok { // as the test left it (its health)
+		c.render(w, r, s, http.StatusOK, "details", &page{Data: detailsData{Webhook: wh, Test: t}})
+	}
 }
 
 func (c *Console) editForm(w http.ResponseWriter, r *http.Request, s *session) {
@@ -356,8 +341,8 @@ func (c *Console) editForm(w http.ResponseWriter, r *http.Request, s *session) {
 	f.AppIDs = strings.Join(wh.AppIDs, "\n")
 	p := &page{Data: f}
 	if wh.Enabled() {
-		// The API refuses the save; say so before the admin types.
-		p.Error = &apiError{Message: p.tr(c, r, "edit.enabled")}
+		// The service refuses the save; say so before the admin types.
+		p.Error = &service.Error{Kind: service.WebhookEnabled, Message: p.tr(c, r, "edit.enabled")}
 	}
 	c.render(w, r, s, http.StatusOK, "form", p)
 }
@@ -371,31 +356,33 @@ func (c *Console) update(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm()
 	f.read(r)
 	f.ID = r.PathValue("id")
-	res, err := c.call(r.Context(), s, "PATCH", "/v1/webhooks/"+pathID(r), f.body())
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
+	id, err := service.ParseID(f.ID, "webhook")
+	if err == nil {
+		_, err = c.svc.UpdateWebhook(r.Context(), s.caller, id, f.patch())
 	}
-	if !res.OK() {
-		c.formFailed(w, r, s, f, res)
+	if err != nil {
+		c.formFailed(w, r, s, f, err)
 		return
 	}
 	http.Redirect(w, r, "/console/webhooks/"+pathID(r)+"?done=saved", http.StatusSeeOther)
 }
 
 func (c *Console) setEnabled(on bool) handler {
-	action, done := "disable", "disabled"
+	done := "disabled"
 	if on {
-		action, done = "enable", "enabled"
+		done = "enabled"
 	}
 	return func(w http.ResponseWriter, r *http.Request, s *session) {
-		res, err := c.call(r.Context(), s, "POST", "/v1/webhooks/"+pathID(r)+"/"+action, nil)
-		if err != nil {
-			c.fail(w, r, s, err)
-			return
+		id, err := service.ParseID(r.PathValue("id"), "webhook")
+		switch {
+		case err != nil:
+		case on:
+			_, err = c.svc.EnableWebhook(r.Context(), s.caller, id, service.Replay{})
+		default:
+			_, err = c.svc.DisableWebhook(r.Context(), s.caller, id)
 		}
-		if !res.OK() {
-			c.apiFailed(w, r, s, res)
+		if err != nil {
+			c.failed(w, r, s, err)
 			return
 		}
 		next := "/console/?done=" + done
@@ -423,16 +410,16 @@ func (c *Console) delete(w http.ResponseWriter, r *http.Request, s *session) {
 		c.render(w, r, s, http.StatusUnprocessableEntity, "delete", p)
 		return
 	}
-	res, err := c.call(r.Context(), s, "DELETE", "/v1/webhooks/"+pathID(r)+"?confirm="+url.QueryEscape(wh.ID), nil)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
+	err := c.svc.DeleteWebhook(r.Context(), s.caller, uuid.MustParse(wh.ID), wh.ID)
+	var e *service.Error
+	switch {
+	case err == nil:
+		http.Redirect(w, r, "/console/?done=deleted", http.StatusSeeOther)
+	case errors.As(err, &e) && e.Kind != service.PlanNotSupported:
+		c.render(w, r, s, e.Kind.Status(), "delete", &page{Error: e, Data: map[string]any{"Webhook": wh}})
+	default:
+		c.failed(w, r, s, err)
 	}
-	if !res.OK() {
-		c.render(w, r, s, res.Status, "delete", &page{Error: res.Err(), Data: map[string]any{"Webhook": wh}})
-		return
-	}
-	http.Redirect(w, r, "/console/?done=deleted", http.StatusSeeOther)
 }
 
 // gracePeriods offered when resetting a secret, in seconds.
@@ -449,26 +436,17 @@ func (c *Console) reset(w http.ResponseWriter, r *http.Request, s *session) {
 	if err != nil {
 		grace = 86400
 	}
-	res, err := c.call(r.Context(), s, "POST", "/v1/webhooks/"+pathID(r)+"/secret/reset", map[string]int{"gracePeriodSeconds": grace})
+	id, err := service.ParseID(r.PathValue("id"), "webhook")
+	var out service.SecretReset
+	if err == nil {
+		out, err = c.svc.ResetSecret(r.Context(), s.caller, id, service.SecretResetInput{GracePeriodSeconds: &grace})
+	}
 	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	if !res.OK() {
-		c.apiFailed(w, r, s, res)
-		return
-	}
-	var out struct {
-		Webhook    webhook    `json:"webhook"`
-		Secret     string     `json:"secret"`
-		PrevExpiry *time.Time `json:"previousSecretExpiresAt"`
-	}
-	if err := res.Decode(&out); err != nil {
-		c.fail(w, r, s, err)
+		c.failed(w, r, s, err)
 		return
 	}
 	c.render(w, r, s, http.StatusOK, "secret", &page{Data: map[string]any{
-		"Webhook": out.Webhook, "Secret": out.Secret, "PreviousUntil": out.PrevExpiry}})
+		"Webhook": c.view(out.Webhook), "Secret": out.Secret, "PreviousUntil": out.PreviousExpiry}})
 }
 
 // deliveryStatuses are the delivery log's filter values.
@@ -488,42 +466,33 @@ func (c *Console) deliveriesWith(w http.ResponseWriter, r *http.Request, s *sess
 	if !ok {
 		return
 	}
-	q := url.Values{"webhookId": {wh.ID}, "limit": {"50"}}
+	q := service.DeliveryQuery{PageQuery: service.PageQuery{Limit: 50, Cursor: r.URL.Query().Get("cursor")}, WebhookID: wh.ID}
 	filter := r.URL.Query().Get("status")
 	if has(deliveryStatuses, filter) {
-		q.Set("status", filter)
+		q.Status = filter
 	}
-	if cur := r.URL.Query().Get("cursor"); cur != "" {
-		q.Set("cursor", cur)
-	}
-	var pg struct {
-		Data       []deliveryView `json:"data"`
-		NextCursor *string        `json:"nextCursor"`
-	}
-	if !c.getJSON(w, r, s, "/v1/deliveries?"+q.Encode(), &pg) {
+	pg, err := c.svc.ListDeliveries(r.Context(), s.caller, q)
+	if err != nil {
+		c.failed(w, r, s, err)
 		return
 	}
 	next := ""
-	if pg.NextCursor != nil {
-		nq := url.Values{"cursor": {*pg.NextCursor}}
+	if pg.Next != "" {
+		nq := url.Values{"cursor": {pg.Next}}
 		if filter != "" {
 			nq.Set("status", filter)
 		}
 		next = "/console/webhooks/" + url.PathEscape(wh.ID) + "/deliveries?" + nq.Encode()
 	}
 	c.render(w, r, s, status, "deliveries", &page{Data: map[string]any{
-		"Webhook": wh, "Deliveries": pg.Data, "Next": next, "Filter": filter, "Statuses": deliveryStatuses,
-		"Windows": resendWindows, "Resent": resent}})
+		"Webhook": wh, "Deliveries": resource.FromDeliveries(pg.Items), "Next": next, "Filter": filter,
+		"Statuses": deliveryStatuses, "Windows": resendWindows, "Resent": resent}})
 }
 
+// bulkResult is what "resend failed" did, or why it did nothing.
 type bulkResult struct {
-	Resent []string `json:"resent"`
-	Errors []struct {
-		DeliveryID string `json:"deliveryId"`
-		Message    string `json:"message"`
-	} `json:"errors"`
-	More  bool      `json:"more"`
-	Error *apiError `json:"-"`
+	service.BulkResult
+	Error *service.Error
 }
 
 func (c *Console) resendFailed(w http.ResponseWriter, r *http.Request, s *session) {
@@ -531,24 +500,17 @@ func (c *Console) resendFailed(w http.ResponseWriter, r *http.Request, s *sessio
 	if err != nil || !has(resendWindows, r.PostFormValue("since")) {
 		window = 24 * time.Hour
 	}
-	res, err := c.call(r.Context(), s, "POST", "/v1/deliveries/resend", map[string]any{
-		"webhookId": r.PathValue("id"), "status": "failed", "since": c.now().Add(-window).UTC()})
-	if err != nil {
-		c.fail(w, r, s, err)
+	since := c.now().Add(-window).UTC()
+	res, err := c.svc.ResendMany(r.Context(), s.caller, service.BulkResend{WebhookID: r.PathValue("id"), Status: "failed", Since: &since})
+	out := &bulkResult{BulkResult: res}
+	var e *service.Error
+	switch {
+	case err == nil:
+	case !errors.As(err, &e) || e.Kind == service.Forbidden || e.Kind == service.PlanNotSupported:
+		c.failed(w, r, s, err)
 		return
-	}
-	out := &bulkResult{}
-	if res.OK() {
-		if err := res.Decode(out); err != nil {
-			c.fail(w, r, s, err)
-			return
-		}
-	} else {
-		if res.Err().Code == "forbidden" {
-			c.apiFailed(w, r, s, res)
-			return
-		}
-		out.Error = res.Err()
+	default:
+		out.Error = e
 	}
 	c.deliveriesWith(w, r, s, http.StatusOK, out)
 }
@@ -557,62 +519,46 @@ func (c *Console) deliveryPage(w http.ResponseWriter, r *http.Request, s *sessio
 	c.deliveryWith(w, r, s, nil)
 }
 
-func (c *Console) deliveryWith(w http.ResponseWriter, r *http.Request, s *session, resendErr *apiError) {
-	var d deliveryView
-	if !c.getJSON(w, r, s, "/v1/deliveries/"+pathID(r), &d) {
+func (c *Console) deliveryWith(w http.ResponseWriter, r *http.Request, s *session, resendErr *service.Error) {
+	id, err := service.ParseID(r.PathValue("id"), "delivery")
+	var d service.DeliveryLog
+	if err == nil {
+		d, err = c.svc.Delivery(r.Context(), s.caller, id)
+	}
+	if err != nil {
+		c.failed(w, r, s, err)
 		return
 	}
 	var wh *webhook
-	if wr, err := c.call(r.Context(), s, "GET", "/v1/webhooks/"+url.PathEscape(d.WebhookID), nil); err == nil && wr.OK() {
-		var v webhook
-		if wr.Decode(&v) == nil {
-			wh = &v
-		}
+	if v, err := c.svc.Webhook(r.Context(), s.caller, d.WebhookID); err == nil {
+		view := c.view(v)
+		wh = &view
 	}
-	c.render(w, r, s, http.StatusOK, "delivery", &page{Error: resendErr, Data: map[string]any{"Delivery": d, "Webhook": wh}})
+	c.render(w, r, s, http.StatusOK, "delivery", &page{Error: resendErr, Data: map[string]any{
+		"Delivery": resource.FromDeliveryLog(d.Delivery, d.Attempts), "Webhook": wh}})
 }
 
 func (c *Console) resend(w http.ResponseWriter, r *http.Request, s *session) {
-	res, err := c.call(r.Context(), s, "POST", "/v1/deliveries/"+pathID(r)+"/resend", nil)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
+	id, err := service.ParseID(r.PathValue("id"), "delivery")
+	if err == nil {
+		_, _, err = c.svc.Resend(r.Context(), s.caller, id)
 	}
-	if !res.OK() {
-		if res.Err().Code == "forbidden" || res.Status == http.StatusNotFound {
-			c.apiFailed(w, r, s, res)
-			return
-		}
-		c.deliveryWith(w, r, s, res.Err())
-		return
+	var e *service.Error
+	switch {
+	case err == nil:
+		http.Redirect(w, r, "/console/deliveries/"+pathID(r)+"?done=resent", http.StatusSeeOther)
+	case !errors.As(err, &e) || e.Kind == service.Forbidden || e.Kind == service.PlanNotSupported || e.Kind == service.NotFound:
+		c.failed(w, r, s, err)
+	default:
+		c.deliveryWith(w, r, s, e)
 	}
-	http.Redirect(w, r, "/console/deliveries/"+pathID(r)+"?done=resent", http.StatusSeeOther)
 }
 
 func (c *Console) eventPage(w http.ResponseWriter, r *http.Request, s *session) {
-	var e eventView
-	if !c.getJSON(w, r, s, "/v1/events/"+pathID(r), &e) {
+	e, err := c.svc.Event(r.Context(), s.caller, r.PathValue("id"))
+	if err != nil {
+		c.failed(w, r, s, err)
 		return
 	}
-	c.render(w, r, s, http.StatusOK, "event", &page{Data: e})
-}
-
-// getJSON GETs path from the API as the session's caller and decodes the
-// answer into dst; on any failure it renders the error page and reports
-// false.
-func (c *Console) getJSON(w http.ResponseWriter, r *http.Request, s *session, path string, dst any) bool {
-	res, err := c.call(r.Context(), s, "GET", path, nil)
-	if err != nil {
-		c.fail(w, r, s, err)
-		return false
-	}
-	if !res.OK() {
-		c.apiFailed(w, r, s, res)
-		return false
-	}
-	if err := res.Decode(dst); err != nil {
-		c.fail(w, r, s, err)
-		return false
-	}
-	return true
+	c.render(w, r, s, http.StatusOK, "event", &page{Data: resource.FromEvent(e.Event, e.Deliveries)})
 }

@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 )
 
 // Languages the console speaks; every string of each is in
@@ -76,7 +79,7 @@ type page struct {
 	S     *session
 	Path  string // the request's path and query, for the language switch
 	Flash string
-	Error *apiError // an API error not tied to one field
+	Error *service.Error // an error not tied to one field
 	Data  any
 	c     *Console
 }
@@ -196,14 +199,18 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err e
 	c.message(w, r, s, http.StatusInternalServerError, "error.title", "error.body")
 }
 
-// apiFailed renders an API error that has no form to go back to.
-func (c *Console) apiFailed(w http.ResponseWriter, r *http.Request, s *session, res apiResult) {
-	e := res.Err()
-	if e.Code == "plan_not_supported" {
+// failed renders an error of the services that has no form to go back to;
+// anything else is unexpected (fail).
+func (c *Console) failed(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	var e *service.Error
+	switch {
+	case !errors.As(err, &e):
+		c.fail(w, r, s, err)
+	case e.Kind == service.PlanNotSupported:
 		c.render(w, r, s, http.StatusForbidden, "plan", &page{})
-		return
+	default:
+		c.render(w, r, s, e.Kind.Status(), "message", &page{Title: (&page{c: c, Lang: language(r)}).T("error.api"), Error: e})
 	}
-	c.render(w, r, s, res.Status, "message", &page{Title: (&page{c: c, Lang: language(r)}).T("error.api"), Error: e})
 }
 
 func fsSub(dir string) (fs.FS, error) { return fs.Sub(ui, dir) }

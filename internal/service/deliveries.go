@@ -3,7 +3,6 @@ package service
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/google/uuid"
 	"go.temporal.io/api/serviceerror"
@@ -19,9 +18,13 @@ import (
 // enable): More says call again.
 const MaxBulkResend = 500
 
-// Resend starts a new series of attempts of a delivery of acct, to its
-// webhook as it is now (which must be enabled), with the same webhook-id.
-func (s *Service) Resend(ctx context.Context, acct, deliveryID uuid.UUID) (db.Delivery, publish.Result, error) {
+// Resend starts a new series of attempts of a delivery, to its webhook as
+// it is now (which must be enabled), with the same webhook-id.
+func (s *Service) Resend(ctx context.Context, c Caller, deliveryID uuid.UUID) (db.Delivery, publish.Result, error) {
+	if err := Authorize(c, ManageWebhooks); err != nil {
+		return db.Delivery{}, publish.Result{}, err
+	}
+	acct := c.AccountID
 	d, err := s.store.Delivery(ctx, acct, deliveryID)
 	if err != nil {
 		return db.Delivery{}, publish.Result{}, notFoundOr(err, "delivery")
@@ -77,16 +80,6 @@ func (s *Service) resend(ctx context.Context, acct uuid.UUID, d db.Delivery) (db
 	return d, res, nil
 }
 
-// BulkResend is which deliveries of a webhook to resend: those of Status
-// (failed by default; cancelled, skipped_disabled, or pending — only those
-// whose workflow is gone) created in [Since, Until).
-type BulkResend struct {
-	WebhookID uuid.UUID
-	Status    delivery.Status
-	Since     time.Time
-	Until     *time.Time
-}
-
 // BulkResult is what a bulk resend did. A delivery that could not be
 // resent is reported, not fatal.
 type BulkResult struct {
@@ -103,28 +96,35 @@ type BulkFailure struct {
 
 // ResendMany recovers a webhook's deliveries of a time range (after the
 // receiver was down, say), in event order, MaxBulkResend per call.
-func (s *Service) ResendMany(ctx context.Context, acct uuid.UUID, b BulkResend) (BulkResult, error) {
-	if b.Until != nil && !b.Until.After(b.Since) {
+func (s *Service) ResendMany(ctx context.Context, c Caller, b BulkResend) (BulkResult, error) {
+	if err := Authorize(c, ManageWebhooks); err != nil {
+		return BulkResult{}, err
+	}
+	if err := s.check(b); err != nil {
+		return BulkResult{}, err
+	}
+	if b.Until != nil && !b.Until.After(*b.Since) {
 		return BulkResult{}, invalid("until", "must be after since")
 	}
-	if b.Status == "" {
-		b.Status = delivery.Failed
+	status := delivery.Status(b.Status)
+	if status == "" {
+		status = delivery.Failed
 	}
-	w, err := s.Webhook(ctx, acct, b.WebhookID)
+	id := uuid.MustParse(b.WebhookID) // checked
+	w, err := s.Webhook(ctx, c, id)
 	if err != nil {
 		return BulkResult{}, err
 	}
 	if !w.Enabled {
 		return BulkResult{}, fail(WebhookDisabled, "The webhook is disabled; enable it, then resend.")
 	}
-	ds, err := s.store.ListDeliveries(ctx, acct, db.DeliveryFilter{
-		WebhookID: &b.WebhookID, Status: b.Status, CreatedFrom: &b.Since, CreatedTo: b.Until,
-		Limit: MaxBulkResend + 1, Oldest: true,
+	ds, err := s.store.ListDeliveries(ctx, c.AccountID, db.DeliveryFilter{
+		WebhookID: &id, Status: status, CreatedFrom: b.Since, CreatedTo: b.Until, Limit: MaxBulkResend + 1, Oldest: true,
 	})
 	if err != nil {
 		return BulkResult{}, err
 	}
-	return s.resendMany(ctx, acct, ds), nil
+	return s.resendMany(ctx, c.AccountID, ds), nil
 }
 
 // resendMany resends up to MaxBulkResend of ds, in order.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/google/uuid"
-
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
@@ -15,7 +13,11 @@ import (
 // in the outbox and hands it to the dispatcher, which starts its workflow.
 // Publishing an id again returns the stored event, created false. Neither
 // waits for Temporal.
-func (s *Service) PublishEvent(ctx context.Context, acct uuid.UUID, e events.Event) (db.Event, bool, error) {
+func (s *Service) PublishEvent(ctx context.Context, c Caller, e events.Event) (db.Event, bool, error) {
+	if err := Authorize(c, PublishEvents); err != nil {
+		return db.Event{}, false, err
+	}
+	acct := c.AccountID
 	if err := s.workflows.Prepare(&e); err != nil {
 		var fe events.FieldErrors
 		if errors.As(err, &fe) {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-playground/validator/v10"
 	"github.com/google/uuid"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
@@ -47,6 +48,7 @@ type Service struct {
 	workflows *workflowclient.Client
 	outbox    Outbox
 	now       func() time.Time
+	validate  *validator.Validate
 
 	// Test sends are outbound requests on an admin's say-so: one at a
 	// time per webhook and a few a minute (nil: no limit).
@@ -64,5 +66,6 @@ func New(d Deps) *Service {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.validate = s.newValidator()
 	return s
 }

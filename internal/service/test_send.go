@@ -32,10 +32,14 @@ type TestResult struct {
 // TestWebhook sends a WEBHOOK_TEST event to a webhook of acct now, once,
 // and waits for the receiver's answer: one at a time per webhook and a few
 // a minute, so it cannot be used to flood a receiver.
-func (s *Service) TestWebhook(ctx context.Context, acct, id uuid.UUID) (TestResult, error) {
-	if _, err := s.Webhook(ctx, acct, id); err != nil {
+func (s *Service) TestWebhook(ctx context.Context, c Caller, id uuid.UUID) (TestResult, error) {
+	if err := Authorize(c, ManageWebhooks); err != nil {
 		return TestResult{}, err
 	}
+	if _, err := s.Webhook(ctx, c, id); err != nil {
+		return TestResult{}, err
+	}
+	acct := c.AccountID
 	if _, running := s.testsInFlight.LoadOrStore(id, struct{}{}); running {
 		return TestResult{}, &Error{Kind: RateLimited, RetryAfter: time.Second,
 			Message: "A test of this webhook is already running; wait for its answer."}

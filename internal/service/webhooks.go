@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -13,9 +14,16 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
 )
 
-// CreateWebhook creates a webhook of acct with a new secret, which it
-// returns: the only time besides Secret that it leaves the store.
-func (s *Service) CreateWebhook(ctx context.Context, acct uuid.UUID, f db.WebhookFields, enabled bool) (db.Webhook, string, error) {
+// CreateWebhook creates a webhook with a new secret, which it returns: the
+// only time besides Secret that it leaves the store.
+func (s *Service) CreateWebhook(ctx context.Context, c Caller, in WebhookInput) (db.Webhook, string, error) {
+	if err := Authorize(c, ManageWebhooks); err != nil {
+		return db.Webhook{}, "", err
+	}
+	in.Name = strings.TrimSpace(in.Name)
+	if err := s.check(in); err != nil {
+		return db.Webhook{}, "", err
+	}
 	secret, err := signing.NewSecret()
 	if err != nil {
 		return db.Webhook{}, "", err
@@ -25,7 +33,8 @@ func (s *Service) CreateWebhook(ctx context.Context, acct uuid.UUID, f db.Webhoo
 	if err != nil {
 		return db.Webhook{}, "", fmt.Errorf("encrypting secret: %w", err)
 	}
-	w, err := s.store.CreateWebhookLimited(ctx, db.NewWebhook{ID: id, AccountID: acct, Fields: f, Enabled: enabled,
+	w, err := s.store.CreateWebhookLimited(ctx, db.NewWebhook{ID: id, AccountID: c.AccountID, Fields: in.fields(),
+		Enabled:   in.Enabled == nil || *in.Enabled,
 		SecretEnc: enc, Limit: s.cfg.MaxWebhooksPerAccount})
 	switch {
 	case errors.Is(err, db.ErrConflict):
@@ -41,21 +50,34 @@ func (s *Service) CreateWebhook(ctx context.Context, acct uuid.UUID, f db.Webhoo
 
 func nameTaken() error { return invalid("name", "is already used by another webhook of this account") }
 
-// Webhook is one webhook of acct.
-func (s *Service) Webhook(ctx context.Context, acct, id uuid.UUID) (db.Webhook, error) {
-	w, err := s.store.Webhook(ctx, acct, id)
+// Webhook is one webhook of the caller's account.
+func (s *Service) Webhook(ctx context.Context, c Caller, id uuid.UUID) (db.Webhook, error) {
+	if err := Authorize(c, ReadWebhooks); err != nil {
+		return db.Webhook{}, err
+	}
+	w, err := s.store.Webhook(ctx, c.AccountID, id)
 	return w, notFoundOr(err, "webhook")
 }
 
-// UpdateWebhook applies edit to a webhook of acct: only while it is
-// disabled, unless limitsOnly (concurrency and rate limits may change while
+// UpdateWebhook applies p to a webhook: only while it is disabled, unless
+// it changes the limits only (concurrency and rate limits may change while
 // it delivers).
-func (s *Service) UpdateWebhook(ctx context.Context, acct, id uuid.UUID, limitsOnly bool, edit func(*db.WebhookFields)) (db.Webhook, error) {
+func (s *Service) UpdateWebhook(ctx context.Context, c Caller, id uuid.UUID, p WebhookPatch) (db.Webhook, error) {
+	if err := Authorize(c, ManageWebhooks); err != nil {
+		return db.Webhook{}, err
+	}
+	trimName(p.Name)
+	if err := s.check(p); err != nil {
+		return db.Webhook{}, err
+	}
+	if err := validRate(p.RateLimitPerSecond.Value); err != nil {
+		return db.Webhook{}, err
+	}
 	check := mustBeDisabled
-	if limitsOnly {
+	if p.limitsOnly() {
 		check = func(db.Webhook) error { return nil }
 	}
-	w, err := s.store.UpdateWebhook(ctx, acct, id, check, edit)
+	w, err := s.store.UpdateWebhook(ctx, c.AccountID, id, check, p.apply)
 	if errors.Is(err, db.ErrConflict) {
 		return db.Webhook{}, nameTaken()
 	}
@@ -78,9 +100,13 @@ type Replay struct {
 	Since  *time.Time
 }
 
-// EnableWebhook enables a webhook of acct and, as r asks, replays what it
-// missed (in event order, MaxBulkResend per call).
-func (s *Service) EnableWebhook(ctx context.Context, acct, id uuid.UUID, r Replay) (Enabled, error) {
+// EnableWebhook enables a webhook and, as r asks, replays what it missed
+// (in event order, MaxBulkResend per call).
+func (s *Service) EnableWebhook(ctx context.Context, c Caller, id uuid.UUID, r Replay) (Enabled, error) {
+	if err := Authorize(c, ManageWebhooks); err != nil {
+		return Enabled{}, err
+	}
+	acct := c.AccountID
 	w, err := s.store.SetWebhookEnabled(ctx, acct, id, true)
 	if err != nil {
 		return Enabled{}, notFoundOr(err, "webhook")
@@ -106,10 +132,13 @@ func (s *Service) EnableWebhook(ctx context.Context, acct, id uuid.UUID, r Repla
 	return out, nil
 }
 
-// DisableWebhook disables a webhook of acct; its pending deliveries stop
+// DisableWebhook disables a webhook; its pending deliveries stop
 // (cancelled, in the background).
-func (s *Service) DisableWebhook(ctx context.Context, acct, id uuid.UUID) (db.Webhook, error) {
-	w, err := s.store.SetWebhookEnabled(ctx, acct, id, false)
+func (s *Service) DisableWebhook(ctx context.Context, c Caller, id uuid.UUID) (db.Webhook, error) {
+	if err := Authorize(c, ManageWebhooks); err != nil {
+		return db.Webhook{}, err
+	}
+	w, err := s.store.SetWebhookEnabled(ctx, c.AccountID, id, false)
 	if err != nil {
 		return db.Webhook{}, notFoundOr(err, "webhook")
 	}
@@ -117,17 +146,20 @@ func (s *Service) DisableWebhook(ctx context.Context, acct, id uuid.UUID) (db.We
 	return w, nil
 }
 
-// DeleteWebhook deletes a disabled webhook of acct; confirm must repeat its
-// id, as deleting is permanent.
-func (s *Service) DeleteWebhook(ctx context.Context, acct, id uuid.UUID, confirm string) error {
+// DeleteWebhook deletes a disabled webhook; confirm must repeat its id, as
+// deleting is permanent.
+func (s *Service) DeleteWebhook(ctx context.Context, c Caller, id uuid.UUID, confirm string) error {
+	if err := Authorize(c, ManageWebhooks); err != nil {
+		return err
+	}
 	// Look first so an unknown id is a 404 whatever confirm says.
-	if _, err := s.Webhook(ctx, acct, id); err != nil {
+	if _, err := s.Webhook(ctx, c, id); err != nil {
 		return err
 	}
 	if confirm != id.String() {
 		return fail(Confirmation, "Deleting is permanent: repeat the webhook's id in ?confirm= to confirm.")
 	}
-	if err := s.store.DeleteWebhook(ctx, acct, id, mustBeDisabled); err != nil {
+	if err := s.store.DeleteWebhook(ctx, c.AccountID, id, mustBeDisabled); err != nil {
 		return notFoundOr(err, "webhook")
 	}
 	s.outbox.StopDeliveries(id, "webhook was deleted")
@@ -145,9 +177,19 @@ type SecretReset struct {
 	PreviousExpiry *time.Time
 }
 
-// ResetSecret gives a webhook of acct a new secret; the previous one keeps
-// signing for grace, so receivers can switch without losing a message.
-func (s *Service) ResetSecret(ctx context.Context, acct, id uuid.UUID, grace time.Duration) (SecretReset, error) {
+// ResetSecret gives a webhook a new secret; the previous one keeps signing
+// for the grace period, so receivers can switch without losing a message.
+func (s *Service) ResetSecret(ctx context.Context, c Caller, id uuid.UUID, in SecretResetInput) (SecretReset, error) {
+	if err := Authorize(c, ManageWebhooks); err != nil {
+		return SecretReset{}, err
+	}
+	if err := s.check(in); err != nil {
+		return SecretReset{}, err
+	}
+	grace := DefaultSecretGrace
+	if in.GracePeriodSeconds != nil {
+		grace = time.Duration(*in.GracePeriodSeconds) * time.Second
+	}
 	secret, err := signing.NewSecret()
 	if err != nil {
 		return SecretReset{}, err
@@ -157,7 +199,7 @@ func (s *Service) ResetSecret(ctx context.Context, acct, id uuid.UUID, grace tim
 		return SecretReset{}, fmt.Errorf("encrypting secret: %w", err)
 	}
 	until := s.now().Add(grace)
-	w, err := s.store.RotateWebhookSecret(ctx, acct, id, enc, until, grace > 0)
+	w, err := s.store.RotateWebhookSecret(ctx, c.AccountID, id, enc, until, grace > 0)
 	if err != nil {
 		return SecretReset{}, notFoundOr(err, "webhook")
 	}
@@ -169,9 +211,12 @@ func (s *Service) ResetSecret(ctx context.Context, acct, id uuid.UUID, grace tim
 	return out, nil
 }
 
-// Secret is the current signing secret of a webhook of acct.
-func (s *Service) Secret(ctx context.Context, acct, id uuid.UUID) (string, error) {
-	w, err := s.Webhook(ctx, acct, id)
+// Secret is the current signing secret of a webhook: for admins only.
+func (s *Service) Secret(ctx context.Context, c Caller, id uuid.UUID) (string, error) {
+	if err := Authorize(c, ManageWebhooks); err != nil {
+		return "", err
+	}
+	w, err := s.Webhook(ctx, c, id)
 	if err != nil {
 		return "", err
 	}

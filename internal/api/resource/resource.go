@@ -1,6 +1,6 @@
 // Package resource is the REST API's JSON: one Go type per resource, used
-// by the API to answer, by the console to read the API's answers, and by
-// the harness's REST client. The OpenAPI document (internal/api/openapi.json)
+// by the API to answer, by the console to render the same views (convert.go
+// builds them from the store's rows), and by the harness's REST client. The OpenAPI document (internal/api/openapi.json)
 // describes the same shapes; tests hold them together.
 package resource
 
@@ -132,4 +132,47 @@ type Published struct {
 type Page[T any] struct {
 	Data       []T     `json:"data"`
 	NextCursor *string `json:"nextCursor"`
+}
+
+// Enabled is the answer to POST /v1/webhooks/{id}/enable: the webhook,
+// what it missed while disabled, and what was replayed of it.
+type Enabled struct {
+	Webhook
+	Missed int         `json:"missedDeliveries"`
+	Replay *BulkResend `json:"replay,omitempty"`
+}
+
+// BulkResend is what a bulk resend (or a replay) did.
+type BulkResend struct {
+	Resent []string         `json:"resent"`
+	Errors []BulkResendFail `json:"errors"`
+	// More says that more deliveries matched than one call resends: call
+	// again (the resent ones no longer match: they are pending again).
+	More bool `json:"more"`
+}
+
+// BulkResendFail is a delivery a bulk resend could not resend.
+type BulkResendFail struct {
+	DeliveryID string `json:"deliveryId"`
+	Code       string `json:"code"`
+	Message    string `json:"message"`
+}
+
+// SecretReset is the answer to POST /v1/webhooks/{id}/secret/reset.
+type SecretReset struct {
+	Webhook Webhook `json:"webhook"`
+	Secret  string  `json:"secret"`
+	// PreviousSecretExpiresAt is when the previous secret stops signing
+	// (absent: it stopped at once).
+	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
+}
+
+// TestAttempt is what a test send did (POST /v1/webhooks/{id}/test).
+type TestAttempt struct {
+	EventID    string `json:"eventId"`
+	DeliveryID string `json:"deliveryId"`
+	Success    bool   `json:"success"`
+	StatusCode int    `json:"statusCode"`
+	DurationMS int64  `json:"durationMs"`
+	Error      string `json:"error"`
 }

@@ -28,6 +28,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/api"
 	"github.com/esign-webhooks/esign-webhooks/internal/app"
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
@@ -128,7 +129,7 @@ func StartWorker(t testing.TB, tc client.Client, store *db.Store, box *secretbox
 	vars := settingsVars(s)
 	vars["TEMPORAL_TASK_QUEUE"] = queue
 	vars["EGRESS_ALLOW_CIDRS"] = cidrs(allow)
-	a := newApp(t, vars, store, tc, box)
+	a := NewApp(t, vars, store, tc, box, nil)
 	w := a.Worker()
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -169,20 +170,72 @@ func cidrs(prefixes []netip.Prefix) string {
 	return strings.Join(out, ",")
 }
 
-// newApp is package app on the test's store, client and box, configured by
-// vars.
-func newApp(t testing.TB, vars map[string]string, store *db.Store, tc client.Client, box *secretbox.Box) *app.App {
+// NewApp is package app on the test's store, client and box, configured by
+// vars, logging to logs (nil: nowhere). Every test harness builds the
+// system this way.
+func NewApp(t testing.TB, vars map[string]string, store *db.Store, tc client.Client, box *secretbox.Box, logs io.Writer) *app.App {
 	t.Helper()
 	cfg, err := config.LoadFrom(vars)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if logs == nil {
+		logs = io.Discard
+	}
 	a, err := app.New(context.Background(), cfg, app.Options{Store: store, Temporal: tc, Box: box,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Log: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// ServeAPI runs the api process of a (its outbox and upkeep too) on an
+// httptest server with the real server's timeouts, header bounds and JSON
+// answers for what net/http refuses, until the test ends.
+func ServeAPI(t testing.TB, a *app.App) *httptest.Server {
+	t.Helper()
+	p, err := a.API()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	go p.Background(ctx)
+	t.Cleanup(stop)
+	srv := httptest.NewUnstartedServer(p.Handler)
+	srv.Config = p.Server()
+	srv.Listener = api.JSONErrors(srv.Listener)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// NewBox is a secrets box with a fresh random key, and the key.
+func NewBox(t testing.TB) (*secretbox.Box, []byte) {
+	t.Helper()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return box, key
+}
+
+// CreateAccount creates an account on plan and returns its id and an admin
+// key.
+func CreateAccount(t testing.TB, store *db.Store, plan string) (uuid.UUID, string) {
+	t.Helper()
+	k, err := apikey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := store.CreateAccount(context.Background(), "Acme "+plan+" "+uuid.NewString()[:8], plan,
+		db.NewAPIKey{Hash: apikey.Hash(k), Prefix: apikey.DisplayPrefix(k)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a.ID, k
 }
 
 // Options shape an Env.
@@ -219,12 +272,7 @@ func New(t *testing.T, o Options) *Env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	box, err := secretbox.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	box, key := NewBox(t)
 	s := FastSettings()
 	if o.Settings != nil {
 		s = *o.Settings
@@ -240,20 +288,10 @@ func New(t *testing.T, o Options) *Env {
 	} {
 		vars[k] = v
 	}
-	a := newApp(t, vars, store, tc, box)
+	a := NewApp(t, vars, store, tc, box, nil)
 	e := &Env{T: t, Store: store, Box: box, TC: tc, Queue: queue, Settings: s, Cfg: a.Config, DBURL: dbURL, Key: key,
 		Pub: &publish.Publisher{Client: tc, TaskQueue: queue}}
-	p, err := a.API()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	go p.Background(ctx)
-	t.Cleanup(stop)
-	e.API = httptest.NewUnstartedServer(p.Handler)
-	e.API.Config = p.Server()
-	e.API.Start()
-	t.Cleanup(e.API.Close)
+	e.API = ServeAPI(t, a)
 	if !o.NoWorker {
 		allow := o.WorkerAllow
 		if allow == nil {
@@ -267,16 +305,8 @@ func New(t *testing.T, o Options) *Env {
 // Account creates an account on plan and returns its id and an admin key.
 func (e *Env) Account(plan string) (id, key string) {
 	e.T.Helper()
-	k, err := apikey.Generate()
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	a, err := e.Store.CreateAccount(context.Background(), "Acme "+plan+" "+uuid.NewString()[:8], plan,
-		db.NewAPIKey{Hash: apikey.Hash(k), Prefix: apikey.DisplayPrefix(k)})
-	if err != nil {
-		e.T.Fatal(err)
-	}
-	return a.ID.String(), k
+	a, k := CreateAccount(e.T, e.Store, plan)
+	return a.String(), k
 }
 
 // Resp is a decoded API response.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 )
 
 // Client calls one API as one key.
@@ -79,18 +80,9 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 	return json.Unmarshal(raw, out)
 }
 
-// WebhookInput is the body of POST /v1/webhooks (WebhookCreate).
-type WebhookInput struct {
-	Name           string   `json:"name"`
-	URL            string   `json:"url"`
-	EventTypes     []string `json:"eventTypes"`
-	TriggerSources []string `json:"triggerSources"`
-	AppIDs         []string `json:"appIds,omitempty"`
-	Enabled        *bool    `json:"enabled,omitempty"`
-	// Receiver protection (zero: the defaults).
-	MaxConcurrency     int     `json:"maxConcurrency,omitempty"`
-	RateLimitPerSecond float64 `json:"rateLimitPerSecond,omitempty"`
-}
+// WebhookInput is the body of POST /v1/webhooks (WebhookCreate): the
+// service's own input type.
+type WebhookInput = service.WebhookInput
 
 // The API's answers, as the API itself declares them.
 type (

@@ -129,7 +129,8 @@ func TestRecordQueuedHistory(t *testing.T) {
 		time.Sleep(500 * time.Millisecond) // within the attempt timeout (1 s)
 		return e2etest.Status(200)
 	})
-	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/one-at-a-time"), MaxConcurrency: 1})
+	one := 1
+	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/one-at-a-time"), MaxConcurrency: &one})
 	first := e.Publish(key, e2etest.Event{ID: "replay-first"})
 	rcv.WaitCount(t, 1)
 	queued := e.Publish(key, e2etest.Event{ID: "replay-queued"})

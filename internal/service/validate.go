@@ -1,4 +1,4 @@
-package api
+package service
 
 import (
 	"errors"
@@ -18,7 +18,7 @@ import (
 
 // newValidator registers our rules on go-playground/validator, with JSON
 // field names in errors.
-func (h *Handler) newValidator() *validator.Validate {
+func (s *Service) newValidator() *validator.Validate {
 	v := validator.New(validator.WithRequiredStructEnabled())
 	v.RegisterTagNameFunc(func(f reflect.StructField) string {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -32,7 +32,7 @@ func (h *Handler) newValidator() *validator.Validate {
 		return events.IsTriggerSource(fl.Field().String())
 	}))
 	must(v.RegisterValidation("callbackurl", func(fl validator.FieldLevel) bool {
-		return h.checkCallbackURL(fl.Field().String()) == nil
+		return s.checkCallbackURL(fl.Field().String()) == nil
 	}))
 	must(v.RegisterValidation("notblank", func(fl validator.FieldLevel) bool {
 		return strings.TrimSpace(fl.Field().String()) != ""
@@ -51,9 +51,10 @@ func must(err error) {
 	}
 }
 
-// check validates s and returns a 422 naming each invalid field, or nil.
-func (h *Handler) check(s any) error {
-	err := h.validate.Struct(s)
+// check validates in and returns an Invalid error naming each invalid
+// field, or nil.
+func (s *Service) check(in any) error {
+	err := s.validate.Struct(in)
 	var verrs validator.ValidationErrors
 	if !errors.As(err, &verrs) {
 		return err
@@ -62,10 +63,10 @@ func (h *Handler) check(s any) error {
 	for _, fe := range verrs {
 		name := fieldPath(fe)
 		if _, seen := fields[name]; !seen {
-			fields[name] = h.message(fe)
+			fields[name] = s.message(fe)
 		}
 	}
-	return validationError(fields)
+	return invalidFields(fields)
 }
 
 // fieldPath drops the struct name and any index: "eventTypes[2]" → "eventTypes".
@@ -80,12 +81,16 @@ func fieldPath(fe validator.FieldError) string {
 	return ns
 }
 
-func (h *Handler) message(fe validator.FieldError) string {
+func (s *Service) message(fe validator.FieldError) string {
 	switch fe.Field() {
 	case "maxConcurrency":
 		return "must be a whole number from 1 to 100"
 	case "rateLimitPerSecond":
 		return rateMessage
+	case "ttlSeconds":
+		return "must be between 1 and 900 seconds"
+	case "gracePeriodSeconds":
+		return "must be between 0 and 604800 seconds (7 days)"
 	}
 	switch fe.Tag() {
 	case "required", "notblank":
@@ -110,7 +115,7 @@ func (h *Handler) message(fe validator.FieldError) string {
 	case "triggersource":
 		return fmt.Sprintf("unknown trigger source %q: use saas_page or third_party_app", fe.Value())
 	case "callbackurl":
-		return h.checkCallbackURL(fmt.Sprint(fe.Value())).Error()
+		return s.checkCallbackURL(fmt.Sprint(fe.Value())).Error()
 	case "oneof":
 		return "must be one of: " + strings.ReplaceAll(fe.Param(), " ", ", ")
 	case "nocontrol":
@@ -126,7 +131,7 @@ const maxURLBytes = 2048
 // checkCallbackURL applies the save-time URL rules. The connect-time check in
 // egress is what really stops SSRF (DNS can change); this one gives the admin
 // an early, clear answer.
-func (h *Handler) checkCallbackURL(raw string) error {
+func (s *Service) checkCallbackURL(raw string) error {
 	// In bytes: the validator's max counts characters, so a URL of 2048
 	// multibyte characters passed it.
 	if len(raw) > maxURLBytes {
@@ -139,7 +144,7 @@ func (h *Handler) checkCallbackURL(raw string) error {
 	}
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && h.cfg.AllowHTTP:
+	case u.Scheme == "http" && s.cfg.AllowHTTP:
 	default:
 		return errors.New("must use https://")
 	}
@@ -151,10 +156,10 @@ func (h *Handler) checkCallbackURL(raw string) error {
 	}
 	host := u.Hostname()
 	if addr, err := netip.ParseAddr(host); err == nil {
-		if egress.IsBlocked(addr.Unmap(), h.cfg.AllowCIDRs) {
+		if egress.IsBlocked(addr.Unmap(), s.cfg.AllowCIDRs) {
 			return errors.New("must point at a public address")
 		}
-	} else if isLocalName(host) && !allowsLoopback(h.cfg.AllowCIDRs) {
+	} else if isLocalName(host) && !allowsLoopback(s.cfg.AllowCIDRs) {
 		return errors.New("must point at a public address")
 	}
 	if port := u.Port(); port != "" {

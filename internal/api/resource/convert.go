@@ -1,0 +1,122 @@
+package resource
+
+import (
+	"encoding/base64"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
+)
+
+// The conversions from the store's rows: the API answers with them and the
+// console renders them, so both show a webhook, a delivery and an event
+// the same way.
+
+// FromWebhook shows w as it is at now (a throttle may have ended).
+func FromWebhook(w db.Webhook, now time.Time) Webhook {
+	status := "disabled"
+	if w.Enabled {
+		status = "enabled"
+	}
+	out := Webhook{
+		ID: w.ID.String(), Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources,
+		AppIDs: nonNil(w.AppIDs), Status: status, CreatedAt: w.CreatedAt.UTC(), UpdatedAt: w.UpdatedAt.UTC(),
+		Health: Health{State: "healthy", ConsecutiveFailures: w.ConsecutiveFailures, ExhaustedDeliveries: w.ExhaustedStreak,
+			FailingSince: utc(w.FailingSince), LastSuccessAt: utc(w.LastSuccessAt)},
+		MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond,
+		Throttle: Throttle{Step: w.ThrottleStep},
+	}
+	if w.ThrottledUntil != nil && w.ThrottledUntil.After(now) {
+		out.Throttle.Throttled, out.Throttle.Until = true, utc(w.ThrottledUntil)
+	}
+	switch {
+	case !w.Enabled:
+		out.Health.State = "disabled"
+		out.DisabledReason, out.DisabledMessage, out.DisabledAt = w.DisabledReason, w.DisabledMessage, utc(w.DisabledAt)
+	case w.FailingSince != nil:
+		out.Health.State = "failing"
+	}
+	return out
+}
+
+// FromDelivery shows d.
+func FromDelivery(d db.Delivery) Delivery {
+	return Delivery{
+		ID: d.ID.String(), EventID: d.EventID, EventType: d.EventType, WebhookID: d.WebhookID.String(), MessageID: d.MessageID,
+		Status: d.Status, StatusReason: d.StatusReason, AttemptCount: d.AttemptCount, Series: d.Series,
+		LastStatusCode: d.LastStatusCode, NextAttemptAt: utc(d.NextAttemptAt), WorkflowID: d.WorkflowID,
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+	}
+}
+
+// FromDeliveryLog shows d with every attempt at it.
+func FromDeliveryLog(d db.Delivery, attempts []db.Attempt) Delivery {
+	out := FromDelivery(d)
+	out.Attempts = make([]Attempt, 0, len(attempts))
+	for _, a := range attempts {
+		out.Attempts = append(out.Attempts, FromAttempt(a))
+	}
+	return out
+}
+
+// FromDeliveries shows each of ds.
+func FromDeliveries(ds []db.Delivery) []Delivery {
+	out := make([]Delivery, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, FromDelivery(d))
+	}
+	return out
+}
+
+// FromAttempt shows a: an attempt without a recorded end is "unknown", and
+// an answer that is not UTF-8 comes in base64 too.
+func FromAttempt(a db.Attempt) Attempt {
+	out := Attempt{Series: a.Series, Number: a.Number, Try: a.Try, URL: a.URL, StartedAt: a.StartedAt.UTC(),
+		FinishedAt: utc(a.FinishedAt), DurationMS: a.DurationMS, ResponseStatus: a.ResponseStatus,
+		ResponseBody: string(a.ResponseBody), Error: a.Error}
+	switch {
+	case a.FinishedAt == nil:
+		out.Outcome = "unknown"
+		if out.Error == "" {
+			out.Error = "no outcome recorded (yet): the request is in flight, or its worker stopped before recording the answer; the receiver may have received it"
+		}
+	case a.ResponseStatus != nil:
+		out.Outcome = "answered"
+	default:
+		out.Outcome = "error"
+	}
+	if !utf8.Valid(a.ResponseBody) {
+		out.ResponseBody = strings.ToValidUTF8(out.ResponseBody, "\uFFFD")
+		out.ResponseBodyBase64 = base64.StdEncoding.EncodeToString(a.ResponseBody)
+	}
+	return out
+}
+
+// FromEvent shows e with its deliveries.
+func FromEvent(e db.Event, ds []db.Delivery) Event {
+	out := Event{
+		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID, OccurredAt: e.OccurredAt.UTC(),
+		Data: e.Data, WorkflowID: e.WorkflowID, CreatedAt: e.CreatedAt.UTC(), DispatchedAt: utc(e.DispatchedAt),
+		Deliveries: FromDeliveries(ds),
+	}
+	if e.DispatchedAt == nil {
+		out.DispatchError = e.DispatchError
+	}
+	return out
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
