@@ -8,6 +8,7 @@
 package console
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"embed"
@@ -149,8 +150,8 @@ func (c *Console) auth(next handler) http.HandlerFunc {
 			c.message(w, r, nil, http.StatusUnauthorized, "signin.needed.title", "signin.needed.body")
 			return
 		}
-		sess, err := c.store.TouchConsoleSession(r.Context(), ck.Value, c.now(), c.cfg.ConsoleSessionIdle)
-		if errors.Is(err, db.ErrNotFound) {
+		s, err := c.session(r.Context(), ck.Value)
+		if errors.Is(err, errSignedOut) {
 			c.clearCookie(w)
 			c.message(w, r, nil, http.StatusUnauthorized, "signin.ended.title", "signin.ended.body")
 			return
@@ -159,17 +160,6 @@ func (c *Console) auth(next handler) http.HandlerFunc {
 			c.fail(w, r, nil, err)
 			return
 		}
-		caller, err := c.svc.Caller(r.Context(), sess.AccountID, sess.Role)
-		if errors.Is(err, service.ErrAccountGone) {
-			c.clearCookie(w)
-			c.message(w, r, nil, http.StatusUnauthorized, "signin.ended.title", "signin.ended.body")
-			return
-		}
-		if err != nil {
-			c.fail(w, r, nil, err)
-			return
-		}
-		s := &session{ConsoleSession: sess, id: ck.Value, caller: caller}
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			got := r.PostFormValue("csrf")
@@ -181,6 +171,30 @@ func (c *Console) auth(next handler) http.HandlerFunc {
 		}
 		next(w, r, s)
 	}
+}
+
+// errSignedOut: the session ended (idle, expired, signed out) or its
+// account is gone.
+var errSignedOut = errors.New("signed out")
+
+// session is the signed-in session of cookie id, kept alive, with the
+// caller the services see.
+func (c *Console) session(ctx context.Context, id string) (*session, error) {
+	sess, err := c.store.TouchConsoleSession(ctx, id, c.now(), c.cfg.ConsoleSessionIdle)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, errSignedOut
+	}
+	if err != nil {
+		return nil, err
+	}
+	caller, err := c.svc.Caller(ctx, sess.AccountID, sess.Role)
+	if errors.Is(err, service.ErrAccountGone) {
+		return nil, errSignedOut
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &session{ConsoleSession: sess, id: id, caller: caller}, nil
 }
 
 func (c *Console) setCookie(w http.ResponseWriter, id string) {

@@ -59,6 +59,16 @@ func (c *Console) adminOnly(next handler) handler {
 	}
 }
 
+// inPage is err as a message the page shows beside what was asked, or nil
+// when it deserves a page of its own (forbidden, no plan, unexpected).
+func inPage(err error) *service.Error {
+	var e *service.Error
+	if errors.As(err, &e) && e.Kind != service.Forbidden && e.Kind != service.PlanNotSupported {
+		return e
+	}
+	return nil
+}
+
 // The pages show what the API shows, in the API's own types.
 type (
 	webhook      = resource.Webhook
@@ -311,10 +321,8 @@ func (c *Console) test(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	res, err := c.svc.TestWebhook(r.Context(), s.caller, uuid.MustParse(wh.ID))
-	var e *service.Error
-	switch {
-	case err == nil:
-	case !errors.As(err, &e) || e.Kind == service.Forbidden || e.Kind == service.PlanNotSupported:
+	e := inPage(err)
+	if err != nil && e == nil {
 		c.failed(w, r, s, err)
 		return
 	}
@@ -502,15 +510,10 @@ func (c *Console) resendFailed(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	since := c.now().Add(-window).UTC()
 	res, err := c.svc.ResendMany(r.Context(), s.caller, service.BulkResend{WebhookID: r.PathValue("id"), Status: "failed", Since: &since})
-	out := &bulkResult{BulkResult: res}
-	var e *service.Error
-	switch {
-	case err == nil:
-	case !errors.As(err, &e) || e.Kind == service.Forbidden || e.Kind == service.PlanNotSupported:
+	out := &bulkResult{BulkResult: res, Error: inPage(err)}
+	if err != nil && out.Error == nil {
 		c.failed(w, r, s, err)
 		return
-	default:
-		out.Error = e
 	}
 	c.deliveriesWith(w, r, s, http.StatusOK, out)
 }
@@ -543,11 +546,10 @@ func (c *Console) resend(w http.ResponseWriter, r *http.Request, s *session) {
 	if err == nil {
 		_, _, err = c.svc.Resend(r.Context(), s.caller, id)
 	}
-	var e *service.Error
-	switch {
+	switch e := inPage(err); {
 	case err == nil:
 		http.Redirect(w, r, "/console/deliveries/"+pathID(r)+"?done=resent", http.StatusSeeOther)
-	case !errors.As(err, &e) || e.Kind == service.Forbidden || e.Kind == service.PlanNotSupported || e.Kind == service.NotFound:
+	case e == nil || e.Kind == service.NotFound:
 		c.failed(w, r, s, err)
 	default:
 		c.deliveryWith(w, r, s, e)
