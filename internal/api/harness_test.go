@@ -24,6 +24,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
 // env is one API server on its own database, with helpers to call it.
@@ -298,7 +299,7 @@ func (e *env) pendingDelivery(acct, webhook string) db.Delivery {
 		AccountID: uuid.MustParse(acct), ID: "ev-" + uuid.NewString(), Type: "ENVELOPE_START", TriggerSource: "saas_page",
 		OccurredAt: time.Now(), Data: []byte(`{}`),
 	}
-	ev.WorkflowID = "event/" + acct + "/" + ev.ID
+	ev.WorkflowID = flow.EventWorkflowID(acct, ev.ID)
 	if _, _, err := e.store.InsertEvent(ctx, ev); err != nil {
 		e.t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ package workflows
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -273,13 +272,13 @@ func startBatches(ctx workflow.Context, p planned, todo []int) []batch {
 		attrs := slices.Concat([]temporal.SearchAttributeUpdate{flow.AttrWebhookIDs.ValueSet(ids),
 			flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending)}, p.identity)
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID: fmt.Sprintf("%s/batch-%d", parentID, len(batches)+1),
+			WorkflowID: flow.BatchWorkflowID(parentID, len(batches)+1),
 			// A rerun of the event (its last run failed) makes only what is
 			// still unfinished, under the same batch ids.
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			TypedSearchAttributes: temporal.NewSearchAttributes(attrs...),
 		})
-		batches = append(batches, batch{idx: idx, fut: workflow.ExecuteChildWorkflow(cctx, DeliverBatch, in)})
+		batches = append(batches, batch{idx: idx, fut: workflow.ExecuteChildWorkflow(cctx, flow.DeliverBatchWorkflow, in)})
 	}
 	return batches
 }
@@ -576,7 +575,7 @@ type Registry interface {
 // Register registers every workflow of this package under its stable name
 // (the name is what histories and starters refer to).
 func Register(r Registry) {
-	r.RegisterWorkflowWithOptions(DeliverEvent, workflow.RegisterOptions{Name: "DeliverEvent"})
-	r.RegisterWorkflowWithOptions(ResendDelivery, workflow.RegisterOptions{Name: "ResendDelivery"})
-	r.RegisterWorkflowWithOptions(DeliverBatch, workflow.RegisterOptions{Name: "DeliverBatch"})
+	r.RegisterWorkflowWithOptions(DeliverEvent, workflow.RegisterOptions{Name: flow.DeliverEventWorkflow})
+	r.RegisterWorkflowWithOptions(ResendDelivery, workflow.RegisterOptions{Name: flow.ResendDeliveryWorkflow})
+	r.RegisterWorkflowWithOptions(DeliverBatch, workflow.RegisterOptions{Name: flow.DeliverBatchWorkflow})
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
@@ -39,7 +38,7 @@ func newHarness(t *testing.T, plan activities.DeliveryPlan) *harness {
 	h := &harness{acts: &activities.Activities{}}
 	h.env = h.NewTestWorkflowEnvironment()
 	h.env.RegisterActivity(h.acts)
-	h.env.RegisterWorkflowWithOptions(DeliverBatch, workflow.RegisterOptions{Name: "DeliverBatch"})
+	Register(h.env)
 	h.env.OnActivity(h.acts.RecordEvent, mock.Anything, mock.Anything).Return(plan, nil)
 	h.env.OnActivity(h.acts.PrepareResend, mock.Anything, mock.Anything).Return(plan, nil)
 	h.env.OnActivity(h.acts.CancelDelivery, mock.Anything, mock.Anything).Return(
