@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/labstack/echo/v4"
 )
 
@@ -19,7 +20,7 @@ var requestTypes = []struct {
 	lim  jsonLimits
 	dst  func() any
 }{
-	{"POST /v1/events", eventBody, func() any { return new(publishRequest) }},
+	{"POST /v1/events", eventBody, func() any { return new(events.Event) }},
 	{"POST /v1/webhooks", managementBody, func() any { return new(createWebhookRequest) }},
 	{"PATCH /v1/webhooks/{id}", managementBody, func() any { return new(updateWebhookRequest) }},
 	{"POST /v1/webhooks/{id}/enable", managementBody, func() any { return new(enableRequest) }},

@@ -24,6 +24,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
@@ -295,10 +296,9 @@ func (r resp) wantErrorShape(t *testing.T) {
 func (e *env) pendingDelivery(acct, webhook string) db.Delivery {
 	e.t.Helper()
 	ctx := context.Background()
-	ev := db.Event{
-		AccountID: uuid.MustParse(acct), ID: "ev-" + uuid.NewString(), Type: "ENVELOPE_START", TriggerSource: "saas_page",
-		OccurredAt: time.Now(), Data: []byte(`{}`),
-	}
+	ev := db.Event{AccountID: uuid.MustParse(acct), Event: events.Event{
+		ID: "ev-" + uuid.NewString(), Type: "ENVELOPE_START", TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`),
+	}}
 	ev.WorkflowID = flow.EventWorkflowID(acct, ev.ID)
 	if _, _, err := e.store.InsertEvent(ctx, ev); err != nil {
 		e.t.Fatal(err)

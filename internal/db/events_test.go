@@ -30,8 +30,8 @@ func TestPurgeEvents(t *testing.T) {
 	}
 	event := func(id string, status delivery.Status, age time.Duration, dispatched bool) {
 		t.Helper()
-		e := db.Event{AccountID: acct.ID, ID: id, Type: "ENVELOPE_START", TriggerSource: "saas_page",
-			OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: "wf-" + id}
+		e := db.Event{AccountID: acct.ID, WorkflowID: "wf-" + id, Event: events.Event{ID: id, Type: "ENVELOPE_START",
+			TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`)}}
 		if dispatched {
 			ds, err := store.RecordEvent(ctx, e, []uuid.UUID{hook})
 			if err != nil || len(ds) != 1 {
@@ -87,7 +87,8 @@ func TestUnhealthyWebhooks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e := db.Event{AccountID: acct.ID, ID: "e1", Type: "ENVELOPE_START", TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: "wf"}
+	e := db.Event{AccountID: acct.ID, WorkflowID: "wf", Event: events.Event{ID: "e1", Type: "ENVELOPE_START",
+		TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`)}}
 	if _, err := store.RecordEvent(ctx, e, []uuid.UUID{hooks[1]}); err != nil {
 		t.Fatal(err)
 	}

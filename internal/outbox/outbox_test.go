@@ -49,8 +49,8 @@ func storeEvent(t *testing.T, store *db.Store, acct uuid.UUID) db.Event {
 	t.Helper()
 	id := "ev-" + uuid.NewString()
 	e, created, err := store.InsertEvent(context.Background(), db.Event{
-		AccountID: acct, ID: id, Type: events.EnvelopeStart, TriggerSource: events.SourceSaaSPage,
-		OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: flow.EventWorkflowID(acct.String(), id),
+		AccountID: acct, WorkflowID: flow.EventWorkflowID(acct.String(), id), Event: events.Event{ID: id,
+			Type: events.EnvelopeStart, TriggerSource: events.SourceSaaSPage, OccurredAt: time.Now(), Data: []byte(`{}`)},
 	})
 	if err != nil || !created || e.DispatchedAt != nil {
 		t.Fatalf("insert: %v created=%v %+v", err, created, e)

@@ -23,10 +23,8 @@ func (s *Service) PublishEvent(ctx context.Context, acct uuid.UUID, e events.Eve
 		}
 		return db.Event{}, false, err
 	}
-	stored, created, err := s.store.InsertEvent(ctx, db.Event{
-		AccountID: acct, ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
-		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: flow.EventWorkflowID(acct.String(), e.ID),
-	})
+	stored, created, err := s.store.InsertEvent(ctx,
+		db.Event{Event: e, AccountID: acct, WorkflowID: flow.EventWorkflowID(acct.String(), e.ID)})
 	if err != nil {
 		return db.Event{}, false, err
 	}

@@ -96,15 +96,17 @@ func IsTriggerSource(s string) bool {
 }
 
 // Event is what a publisher sends: one thing that happened to an envelope.
+// It is the one shape of an event from the request body (json) to the
+// store's row (db: the server's column names) and the workflow's input.
 type Event struct {
 	// ID is the caller's idempotency key: publishing the same ID again
 	// delivers nothing new. Generated when empty.
-	ID            string          `json:"id"`
-	Type          string          `json:"type"`
-	TriggerSource string          `json:"triggerSource"`
-	AppID         string          `json:"appId,omitempty"`
-	OccurredAt    time.Time       `json:"occurredAt"`
-	Data          json.RawMessage `json:"data"`
+	ID            string          `json:"id" db:"id"`
+	Type          string          `json:"type" db:"type"`
+	TriggerSource string          `json:"triggerSource" db:"trigger_source"`
+	AppID         string          `json:"appId,omitempty" db:"app_id"`
+	OccurredAt    time.Time       `json:"occurredAt" db:"occurred_at"`
+	Data          json.RawMessage `json:"data" db:"data"`
 }
 
 // DefaultMaxDataBytes bounds Data.

@@ -127,11 +127,7 @@ func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Deli
 		plan.Skipped = "refused: " + err.Error()
 		return plan, nil
 	}
-	e := in.Event
-	ev := db.Event{
-		AccountID: accountID, ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
-		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID,
-	}
+	ev := db.Event{Event: in.Event, AccountID: accountID, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID}
 	var deliveries []db.Delivery
 	if in.OnlyWebhookID != "" {
 		deliveries, err = a.recordTest(ctx, ev, in.OnlyWebhookID, &plan)
