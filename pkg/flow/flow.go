@@ -88,6 +88,28 @@ type ResendInput struct {
 	Series     int
 }
 
+// BatchInput starts DeliverBatch: some of the deliveries of a large event,
+// made by a child of its DeliverEvent.
+type BatchInput struct {
+	Deliveries      []DeliveryRef
+	ActivityTimeout time.Duration
+	Test            bool   `json:",omitempty"`
+	AccountID       string `json:",omitempty"`
+	EventID         string `json:",omitempty"`
+}
+
+// DeliveryRef names one delivery of an event. Done ones are only
+// reported: finished already (by an earlier run, or a lost task whose
+// attempts did happen), or in the hands of a resend.
+type DeliveryRef struct {
+	DeliveryID string
+	WebhookID  string
+	Series     int
+	Done       bool            `json:",omitempty"`
+	Status     delivery.Status `json:",omitempty"` // the stored status of a Done delivery
+	Attempts   int             `json:",omitempty"`
+}
+
 // AttemptResult is what an attempt did, and what the workflow does next.
 type AttemptResult struct {
 	Outcome    delivery.Outcome

@@ -20,6 +20,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
 // Settings are the delivery rules from configuration.
@@ -65,31 +66,9 @@ func (a *Activities) now() time.Time {
 	return time.Now()
 }
 
-// RecordEventInput is the event to record and resolve.
-type RecordEventInput struct {
-	AccountID string
-	Event     events.Event
-	// OnlyWebhookID targets one webhook whatever its subscriptions (test events).
-	OnlyWebhookID string
-	// Stored: the API's outbox holds the event; Event carries no Data.
-	Stored bool `json:",omitempty"`
-}
-
-// DeliveryRef names one delivery of the event. Done ones are only
-// reported: finished already (by an earlier run, or a lost task whose
-// attempts did happen), or in the hands of a resend.
-type DeliveryRef struct {
-	DeliveryID string
-	WebhookID  string
-	Series     int
-	Done       bool            `json:",omitempty"`
-	Status     delivery.Status `json:",omitempty"` // the stored status of a Done delivery
-	Attempts   int             `json:",omitempty"`
-}
-
 // DeliveryPlan is what the workflow needs to deliver an event.
 type DeliveryPlan struct {
-	Deliveries []DeliveryRef
+	Deliveries []flow.DeliveryRef
 	// ActivityTimeout bounds one Deliver call (attempt timeout plus I/O margin),
 	// so a worker that dies mid-attempt is noticed quickly.
 	ActivityTimeout time.Duration
@@ -103,7 +82,7 @@ type DeliveryPlan struct {
 
 // RecordEvent stores the event and creates one delivery per matching webhook.
 // It is idempotent: a retry or a duplicate publish finds the same deliveries.
-func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (DeliveryPlan, error) {
+func (a *Activities) RecordEvent(ctx context.Context, in flow.DeliverEventInput) (DeliveryPlan, error) {
 	plan := DeliveryPlan{ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: in.Event.ID}
 	accountID, err := uuid.Parse(in.AccountID)
 	if err != nil {
@@ -141,7 +120,7 @@ func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Deli
 		return DeliveryPlan{}, err
 	}
 	for _, d := range deliveries {
-		ref := DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series}
+		ref := flow.DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series}
 		if d.Finished() || d.WorkflowID != ev.WorkflowID {
 			ref.Done, ref.Status, ref.Attempts = true, d.Status, d.AttemptCount
 		}
@@ -206,17 +185,10 @@ func (a *Activities) activityTimeout() time.Duration {
 	return a.Settings.AttemptTimeout + 10*time.Second
 }
 
-// ResendInput names the delivery whose new series of attempts starts.
-type ResendInput struct {
-	AccountID  string
-	DeliveryID string
-	Series     int
-}
-
 // PrepareResend returns the plan for one new series of attempts: only for a
 // delivery of that account whose current series is this one and not started
 // (the API moved it there), so a stale or foreign resend sends nothing.
-func (a *Activities) PrepareResend(ctx context.Context, in ResendInput) (DeliveryPlan, error) {
+func (a *Activities) PrepareResend(ctx context.Context, in flow.ResendInput) (DeliveryPlan, error) {
 	accountID, err1 := uuid.Parse(in.AccountID)
 	id, err2 := uuid.Parse(in.DeliveryID)
 	if err1 != nil || err2 != nil {
@@ -234,7 +206,7 @@ func (a *Activities) PrepareResend(ctx context.Context, in ResendInput) (Deliver
 	}
 	return DeliveryPlan{
 		ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: d.EventID,
-		Deliveries: []DeliveryRef{{DeliveryID: in.DeliveryID, WebhookID: d.WebhookID.String(), Series: in.Series}},
+		Deliveries: []flow.DeliveryRef{{DeliveryID: in.DeliveryID, WebhookID: d.WebhookID.String(), Series: in.Series}},
 	}, nil
 }
 

@@ -170,7 +170,7 @@ func TestPrepareResendChecksAccountAndSeries(t *testing.T) {
 	a, d := deliveryTo(t, "http://127.0.0.1:9/unused")
 	ctx := context.Background()
 	// Series 1 is pending: the API has not moved the delivery to a new series.
-	for name, in := range map[string]ResendInput{
+	for name, in := range map[string]flow.ResendInput{
 		"other account": {AccountID: uuid.NewString(), DeliveryID: d.ID.String(), Series: d.Series},
 		"stale series":  {AccountID: d.AccountID.String(), DeliveryID: d.ID.String(), Series: d.Series + 1},
 		"bad ids":       {AccountID: "x", DeliveryID: "y", Series: 1},
@@ -180,7 +180,7 @@ func TestPrepareResendChecksAccountAndSeries(t *testing.T) {
 			t.Errorf("%s: plan %+v, err %v: want nothing to deliver", name, p, err)
 		}
 	}
-	p, err := a.PrepareResend(ctx, ResendInput{AccountID: d.AccountID.String(), DeliveryID: d.ID.String(), Series: d.Series})
+	p, err := a.PrepareResend(ctx, flow.ResendInput{AccountID: d.AccountID.String(), DeliveryID: d.ID.String(), Series: d.Series})
 	if err != nil || len(p.Deliveries) != 1 || p.Deliveries[0].WebhookID != d.WebhookID.String() {
 		t.Fatalf("own pending series: plan %+v, err %v", p, err)
 	}

@@ -80,9 +80,7 @@ func DeliverEvent(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result,
 	// database transaction.
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
 	var plan activities.DeliveryPlan
-	err := workflow.ExecuteLocalActivity(lctx, a.RecordEvent, activities.RecordEventInput{
-		AccountID: in.AccountID, Event: in.Event, OnlyWebhookID: in.OnlyWebhookID, Stored: in.Stored,
-	}).Get(ctx, &plan)
+	err := workflow.ExecuteLocalActivity(lctx, a.RecordEvent, in).Get(ctx, &plan)
 	if err != nil {
 		return flow.Result{}, err
 	}
@@ -108,22 +106,11 @@ func ResendDelivery(ctx workflow.Context, in flow.ResendInput) (flow.Result, err
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
 	var plan activities.DeliveryPlan
-	err := workflow.ExecuteLocalActivity(lctx, a.PrepareResend, activities.ResendInput{
-		AccountID: in.AccountID, DeliveryID: in.DeliveryID, Series: in.Series,
-	}).Get(ctx, &plan)
+	err := workflow.ExecuteLocalActivity(lctx, a.PrepareResend, in).Get(ctx, &plan)
 	if err != nil {
 		return flow.Result{}, err
 	}
 	return deliverPlan(ctx, planned{plan: plan}) // its search attributes are set at start (see publish)
-}
-
-// BatchInput starts DeliverBatch.
-type BatchInput struct {
-	Deliveries      []activities.DeliveryRef
-	ActivityTimeout time.Duration
-	Test            bool   `json:",omitempty"`
-	AccountID       string `json:",omitempty"`
-	EventID         string `json:",omitempty"`
 }
 
 // planned is a plan to deliver: the plan, whether it is a test event, and
@@ -142,7 +129,7 @@ type scope struct {
 
 // DeliverBatch makes some of the deliveries of a large event, as a child of
 // the event's DeliverEvent (see batchSize).
-func DeliverBatch(ctx workflow.Context, in BatchInput) (flow.Result, error) {
+func DeliverBatch(ctx workflow.Context, in flow.BatchInput) (flow.Result, error) {
 	th := newThrottledSet()
 	r := &run{sc: scope{timeout: in.ActivityTimeout, accountID: in.AccountID, eventID: in.EventID}, test: in.Test, th: th,
 		beforeWait: func(ctx workflow.Context) {
@@ -201,7 +188,7 @@ func deliverPlan(ctx workflow.Context, p planned) (flow.Result, error) {
 		listWebhooks(ctx)
 		deliverBatches(ctx, p, todo, res.Deliveries)
 	case len(todo) > 0:
-		refs := make([]activities.DeliveryRef, len(todo))
+		refs := make([]flow.DeliveryRef, len(todo))
 		for j, i := range todo {
 			refs[j] = p.plan.Deliveries[i]
 		}
@@ -263,7 +250,7 @@ func startBatches(ctx workflow.Context, p planned, todo []int) []batch {
 	var batches []batch
 	for start := 0; start < len(todo); start += batchSize {
 		idx := todo[start:min(len(todo), start+batchSize)]
-		in := BatchInput{ActivityTimeout: p.plan.ActivityTimeout, Test: p.test, AccountID: p.plan.AccountID, EventID: p.plan.EventID}
+		in := flow.BatchInput{ActivityTimeout: p.plan.ActivityTimeout, Test: p.test, AccountID: p.plan.AccountID, EventID: p.plan.EventID}
 		ids := make([]string, len(idx))
 		for j, i := range idx {
 			in.Deliveries = append(in.Deliveries, p.plan.Deliveries[i])
@@ -326,7 +313,7 @@ type run struct {
 // deliverAll runs one delivery loop per delivery, listens for webhooks
 // being disabled or deleted meanwhile, and wakes a delivery waiting in a
 // full webhook's queue when a slot is handed to it.
-func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, r *run) []flow.DeliveryResult {
+func deliverAll(ctx workflow.Context, refs []flow.DeliveryRef, r *run) []flow.DeliveryResult {
 	out := make([]flow.DeliveryResult, len(refs))
 	r.reasons = map[string]string{}
 	// Each delivery waits between attempts under its own cancellable context;
@@ -383,7 +370,7 @@ func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, r *run) []f
 // cancelled. Activities run under ctx; only the waits under waitCtx, so a
 // cancellation never abandons an attempt in flight. wake receives the
 // delivery's SignalSlotFree.
-func deliverOne(ctx, waitCtx workflow.Context, r *run, d activities.DeliveryRef, wake workflow.ReceiveChannel) flow.DeliveryResult {
+func deliverOne(ctx, waitCtx workflow.Context, r *run, d flow.DeliveryRef, wake workflow.ReceiveChannel) flow.DeliveryResult {
 	out := flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID}
 	actx := attemptContext(ctx, r.sc.timeout)
 	// A throttled attempt (the webhook's throttle held it back) is not an
@@ -543,7 +530,7 @@ func (s *throttledSet) flush() []temporal.SearchAttributeUpdate {
 }
 
 // finish records that the delivery's remaining attempts will not be made.
-func finish(actx workflow.Context, out flow.DeliveryResult, d activities.DeliveryRef, status delivery.Status, reason string) flow.DeliveryResult {
+func finish(actx workflow.Context, out flow.DeliveryResult, d flow.DeliveryRef, status delivery.Status, reason string) flow.DeliveryResult {
 	var a *activities.Activities
 	_ = workflow.ExecuteLocalActivity(actx, a.CancelDelivery, activities.CancelInput{
 		DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason, Status: status,

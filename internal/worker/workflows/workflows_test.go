@@ -115,7 +115,7 @@ func (h *harness) lastStatus(t *testing.T) string {
 func plan(webhookIDs ...string) activities.DeliveryPlan {
 	p := activities.DeliveryPlan{ActivityTimeout: 15 * time.Second}
 	for _, w := range webhookIDs {
-		p.Deliveries = append(p.Deliveries, activities.DeliveryRef{DeliveryID: "d-" + w, WebhookID: w, Series: 1})
+		p.Deliveries = append(p.Deliveries, flow.DeliveryRef{DeliveryID: "d-" + w, WebhookID: w, Series: 1})
 	}
 	return p
 }
@@ -367,7 +367,7 @@ func TestDeliverEventTestFlagReachesDeliver(t *testing.T) {
 }
 
 func TestResendDeliveryUsesTheNewSeries(t *testing.T) {
-	p := activities.DeliveryPlan{ActivityTimeout: time.Minute, Deliveries: []activities.DeliveryRef{{DeliveryID: "d1", WebhookID: "w1", Series: 3}}}
+	p := activities.DeliveryPlan{ActivityTimeout: time.Minute, Deliveries: []flow.DeliveryRef{{DeliveryID: "d1", WebhookID: "w1", Series: 3}}}
 	h := newHarness(t, p)
 	var got activities.DeliverInput
 	h.deliver(func(in activities.DeliverInput) flow.AttemptResult {
