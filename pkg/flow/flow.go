@@ -7,7 +7,9 @@
 package flow
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -79,6 +81,37 @@ type DeliverEventInput struct {
 	// Stored: the API's outbox holds the event, so Event.Data is left out
 	// of the history; RecordEvent reads it there.
 	Stored bool `json:",omitempty"`
+}
+
+// Check returns why the worker must not deliver in, or nil: the API and
+// publish.Publisher validate an event before they start its workflow, but
+// anyone who reaches Temporal can start DeliverEvent without them
+// (Publisher.Start takes the event as given, and the SDK takes anything),
+// and one bad event could fail RecordEvent, and hold its workflow, for a
+// day. The event is checked by the rules of its origin; one from the
+// outbox (Stored) without its data, which was checked when stored.
+func (in DeliverEventInput) Check() error {
+	if in.Test != (in.OnlyWebhookID != "") {
+		return errors.New("a test event names exactly one webhook, and only a test event does")
+	}
+	if in.Stored {
+		return in.Event.ValidateHead(in.origin())
+	}
+	// No bound of our own on the data: Temporal's on payloads holds, and a
+	// publisher may have raised its MaxDataBytes.
+	return in.Event.ValidateFrom(in.origin(), math.MaxInt32)
+}
+
+// origin is who made in's event, as its input says: a test, the engine
+// (an operational event, from the outbox only) or a publisher.
+func (in DeliverEventInput) origin() events.Origin {
+	switch {
+	case in.Test:
+		return events.FromTest
+	case in.Stored && in.Event.TriggerSource == events.SourceSystem:
+		return events.FromEngine
+	}
+	return events.FromPublisher
 }
 
 // ResendInput starts ResendDelivery.

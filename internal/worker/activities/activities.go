@@ -4,10 +4,8 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"time"
 
@@ -19,7 +17,6 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
 	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
-	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
@@ -82,6 +79,7 @@ type DeliveryPlan struct {
 
 // RecordEvent stores the event and creates one delivery per matching webhook.
 // It is idempotent: a retry or a duplicate publish finds the same deliveries.
+// DeliverEvent has checked in (flow.DeliverEventInput.Check) before.
 func (a *Activities) RecordEvent(ctx context.Context, in flow.DeliverEventInput) (DeliveryPlan, error) {
 	plan := DeliveryPlan{ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: in.Event.ID}
 	accountID, err := uuid.Parse(in.AccountID)
@@ -89,30 +87,13 @@ func (a *Activities) RecordEvent(ctx context.Context, in flow.DeliverEventInput)
 		plan.Skipped = "invalid account id"
 		return plan, nil
 	}
-	// The workflow can be started by anyone who reaches Temporal, not only
-	// our API: refuse what the API would have refused, or one bad event
-	// could fail this activity (and hold its workflow) for a day.
-	check := in.Event
-	if in.OnlyWebhookID != "" && check.Type == events.WebhookTest {
-		check.Type = events.EnvelopeStart // test events have a type of their own
-	}
-	if in.Stored {
-		check.Data = json.RawMessage(`{}`) // the outbox has it, validated
-	}
-	// Operational events are stored only by the engine itself (a client
-	// publishing one is refused by Validate); from the outbox they are ours.
-	ours := in.Stored && check.TriggerSource == events.SourceSystem && events.IsSystemType(check.Type)
-	if err := check.Validate(math.MaxInt32); err != nil && !ours {
-		plan.Skipped = "refused: " + err.Error()
-		return plan, nil
-	}
 	ev := db.Event{Event: in.Event, AccountID: accountID, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID}
 	var deliveries []db.Delivery
-	if in.OnlyWebhookID != "" {
+	if in.Test {
 		deliveries, err = a.recordTest(ctx, ev, in.OnlyWebhookID, &plan)
 	} else {
 		if in.Stored {
-			ev.Data = nil
+			ev.Data = nil // ResolveEvent reads the outbox's
 		}
 		deliveries, err = a.resolve(ctx, ev, &plan)
 	}

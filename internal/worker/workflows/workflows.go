@@ -15,7 +15,6 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
-	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
@@ -60,9 +59,10 @@ const versionWake = "slot-wake"
 // DeliverEvent records the event, resolves its subscriptions and delivers it
 // to each matching webhook concurrently, each on its own retry schedule.
 func DeliverEvent(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result, error) {
-	if reason := refusal(in); reason != "" {
+	// The one check of the event in the worker (see flow.DeliverEventInput.Check).
+	if err := in.Check(); err != nil {
 		_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrDeliveryStatus.ValueSet(flow.SummaryNone))
-		return flow.Result{Skipped: "refused: " + reason}, nil
+		return flow.Result{Skipped: "refused: " + err.Error()}, nil
 	}
 	// The event's own search attributes are set by the workflow's first
 	// upsert (when a delivery first waits, or at the end, where Temporal
@@ -85,20 +85,6 @@ func DeliverEvent(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result,
 		return flow.Result{}, err
 	}
 	return deliverPlan(ctx, planned{plan: plan, test: in.Test, identity: identity})
-}
-
-// refusal says why DeliverEvent must not run in, or "". Anyone who can
-// reach the Temporal frontend can start the workflow: a test event (sent
-// even to a disabled webhook) must name its one webhook and be a test.
-func refusal(in flow.DeliverEventInput) string {
-	isTestType := in.Event.Type == events.WebhookTest
-	switch {
-	case in.Test != (in.OnlyWebhookID != ""):
-		return "a test event names exactly one webhook, and only a test event does"
-	case in.Test != isTestType:
-		return "only a test event has the type " + events.WebhookTest
-	}
-	return ""
 }
 
 // ResendDelivery makes a new series of attempts of one delivery.

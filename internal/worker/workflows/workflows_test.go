@@ -83,9 +83,13 @@ func (h *harness) deliver(fn func(in activities.DeliverInput) flow.AttemptResult
 
 func (h *harness) run(t *testing.T) flow.Result {
 	t.Helper()
-	h.env.ExecuteWorkflow(DeliverEvent, flow.DeliverEventInput{AccountID: "acct", Event: events.Event{ID: "e1", Type: events.EnvelopeStart}})
+	h.env.ExecuteWorkflow(DeliverEvent, stored)
 	return h.result(t)
 }
+
+// stored is the input the outbox starts an event's workflow with.
+var stored = flow.DeliverEventInput{AccountID: "acct", Stored: true,
+	Event: events.Event{ID: "e1", Type: events.EnvelopeStart, TriggerSource: events.SourceSaaSPage}}
 
 func (h *harness) result(t *testing.T) flow.Result {
 	t.Helper()
@@ -344,7 +348,7 @@ func TestDeliverEventRecordEventErrorFailsWorkflow(t *testing.T) {
 	h.env.RegisterActivity(h.acts)
 	h.env.OnActivity(h.acts.RecordEvent, mock.Anything, mock.Anything).Return(
 		activities.DeliveryPlan{}, temporal.NewNonRetryableApplicationError("bad", "Bad", nil))
-	h.env.ExecuteWorkflow(DeliverEvent, flow.DeliverEventInput{AccountID: "acct"})
+	h.env.ExecuteWorkflow(DeliverEvent, stored)
 	var appErr *temporal.ApplicationError
 	if err := h.env.GetWorkflowError(); !errors.As(err, &appErr) {
 		t.Fatalf("workflow error %v, want the activity's", err)
@@ -359,7 +363,7 @@ func TestDeliverEventTestFlagReachesDeliver(t *testing.T) {
 		return flow.AttemptResult{Outcome: delivery.OutcomeFailed, StatusCode: 500, Reason: "test event: one attempt only"}
 	})
 	h.env.ExecuteWorkflow(DeliverEvent, flow.DeliverEventInput{AccountID: "acct", OnlyWebhookID: "w1", Test: true,
-		Event: events.Event{Type: events.WebhookTest}})
+		Event: events.Event{ID: "test-1", Type: events.WebhookTest, TriggerSource: events.SourceSaaSPage, Data: []byte(`{}`)}})
 	res := h.result(t)
 	if !got.Test || res.Deliveries[0].Status != "failed" || res.Deliveries[0].Last.StatusCode != 500 {
 		t.Fatalf("input %+v result %+v", got, res)
@@ -430,13 +434,16 @@ func TestDeliverEventReportsFinishedDeliveries(t *testing.T) {
 }
 
 // Anyone who reaches Temporal can start DeliverEvent: inputs the API never
-// sends are refused before anything is recorded or sent.
+// sends are refused before anything is recorded or sent (flow_test has
+// every rule of the check).
 func TestDeliverEventRefusesInputsTheAPINeverSends(t *testing.T) {
 	for name, in := range map[string]flow.DeliverEventInput{
 		"test without a webhook":   {AccountID: "acct", Test: true, Event: events.Event{Type: events.WebhookTest}},
 		"one webhook but no test":  {AccountID: "acct", OnlyWebhookID: "w1", Event: events.Event{Type: events.EnvelopeStart}},
 		"test of a real event":     {AccountID: "acct", Test: true, OnlyWebhookID: "w1", Event: events.Event{Type: events.EnvelopeStart}},
 		"test type as a real one:": {AccountID: "acct", Event: events.Event{Type: events.WebhookTest}},
+		"NUL in the data": {AccountID: "acct", Event: events.Event{ID: "e1", Type: events.EnvelopeStart,
+			TriggerSource: events.SourceSaaSPage, Data: []byte(`{"a":"\u0000"}`)}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, plan("w1"))
