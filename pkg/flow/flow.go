@@ -83,13 +83,14 @@ type DeliverEventInput struct {
 	Stored bool `json:",omitempty"`
 }
 
-// Check returns why the worker must not deliver in, or nil: the API and
-// publish.Publisher validate an event before they start its workflow, but
-// anyone who reaches Temporal can start DeliverEvent without them
-// (Publisher.Start takes the event as given, and the SDK takes anything),
-// and one bad event could fail RecordEvent, and hold its workflow, for a
-// day. The event is checked by the rules of its origin; one from the
-// outbox (Stored) without its data, which was checked when stored.
+// Check returns why the worker must not deliver in, or nil; RecordEvent
+// runs it first. The API and publish.Publisher validate an event before
+// they start its workflow, but anyone who reaches Temporal can start
+// DeliverEvent without them (Publisher.Start takes the event as given, the
+// SDK takes anything), and one bad event could fail RecordEvent, and hold
+// its workflow, for a day. The event is checked by the rules of its
+// origin; one from the outbox (Stored) without its data, checked when it
+// was stored.
 func (in DeliverEventInput) Check() error {
 	if in.Test != (in.OnlyWebhookID != "") {
 		return errors.New("a test event names exactly one webhook, and only a test event does")

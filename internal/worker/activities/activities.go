@@ -79,9 +79,15 @@ type DeliveryPlan struct {
 
 // RecordEvent stores the event and creates one delivery per matching webhook.
 // It is idempotent: a retry or a duplicate publish finds the same deliveries.
-// DeliverEvent has checked in (flow.DeliverEventInput.Check) before.
 func (a *Activities) RecordEvent(ctx context.Context, in flow.DeliverEventInput) (DeliveryPlan, error) {
 	plan := DeliveryPlan{ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: in.Event.ID}
+	// The worker's one check of its input. Here rather than in the
+	// workflow: the history records this activity's result, so a rule added
+	// later never changes how a running workflow replays.
+	if err := in.Check(); err != nil {
+		plan.Skipped = "refused: " + err.Error()
+		return plan, nil
+	}
 	accountID, err := uuid.Parse(in.AccountID)
 	if err != nil {
 		plan.Skipped = "invalid account id"

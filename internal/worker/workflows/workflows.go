@@ -58,12 +58,9 @@ const versionWake = "slot-wake"
 
 // DeliverEvent records the event, resolves its subscriptions and delivers it
 // to each matching webhook concurrently, each on its own retry schedule.
+// RecordEvent refuses an input the API never sends (see
+// flow.DeliverEventInput.Check): nothing is then recorded or sent.
 func DeliverEvent(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result, error) {
-	// The one check of the event in the worker (see flow.DeliverEventInput.Check).
-	if err := in.Check(); err != nil {
-		_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrDeliveryStatus.ValueSet(flow.SummaryNone))
-		return flow.Result{Skipped: "refused: " + err.Error()}, nil
-	}
 	// The event's own search attributes are set by the workflow's first
 	// upsert (when a delivery first waits, or at the end, where Temporal
 	// folds it into the closing visibility record) rather than at start:

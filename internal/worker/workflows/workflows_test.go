@@ -433,33 +433,6 @@ func TestDeliverEventReportsFinishedDeliveries(t *testing.T) {
 	}
 }
 
-// Anyone who reaches Temporal can start DeliverEvent: inputs the API never
-// sends are refused before anything is recorded or sent (flow_test has
-// every rule of the check).
-func TestDeliverEventRefusesInputsTheAPINeverSends(t *testing.T) {
-	for name, in := range map[string]flow.DeliverEventInput{
-		"test without a webhook":   {AccountID: "acct", Test: true, Event: events.Event{Type: events.WebhookTest}},
-		"one webhook but no test":  {AccountID: "acct", OnlyWebhookID: "w1", Event: events.Event{Type: events.EnvelopeStart}},
-		"test of a real event":     {AccountID: "acct", Test: true, OnlyWebhookID: "w1", Event: events.Event{Type: events.EnvelopeStart}},
-		"test type as a real one:": {AccountID: "acct", Event: events.Event{Type: events.WebhookTest}},
-		"NUL in the data": {AccountID: "acct", Event: events.Event{ID: "e1", Type: events.EnvelopeStart,
-			TriggerSource: events.SourceSaaSPage, Data: []byte(`{"a":"\u0000"}`)}},
-	} {
-		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, plan("w1"))
-			h.deliver(func(activities.DeliverInput) flow.AttemptResult {
-				t.Error("Deliver called")
-				return flow.AttemptResult{Outcome: delivery.OutcomeSucceeded}
-			})
-			h.env.ExecuteWorkflow(DeliverEvent, in)
-			res := h.result(t)
-			if !strings.HasPrefix(res.Skipped, "refused: ") || len(res.Deliveries) != 0 {
-				t.Fatalf("result %+v", res)
-			}
-		})
-	}
-}
-
 // More deliveries than batchSize go to DeliverBatch children; the event's
 // result still lists every one, in plan order.
 func TestDeliverEventBatchesALargeFanOut(t *testing.T) {
