@@ -152,7 +152,7 @@ func runStorm(t *testing.T, recoverAfter int) {
 	parent := historyLength(t, s.e.TC, p.WorkflowID)
 	largest, children := 0, 0
 	for k := 1; ; k++ {
-		id := fmt.Sprintf("%s/batch-%d", p.WorkflowID, k)
+		id := flow.BatchWorkflowID(p.WorkflowID, k)
 		if _, err := s.e.TC.DescribeWorkflow(ctx, id, ""); err != nil {
 			break
 		}

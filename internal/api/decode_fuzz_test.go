@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/labstack/echo/v4"
 )
 
@@ -20,7 +21,7 @@ var requestTypes = []struct {
 	lim  jsonLimits
 	dst  func() any
 }{
-	{"POST /v1/events", eventBody, func() any { return new(publishRequest) }},
+	{"POST /v1/events", eventBody, func() any { return new(events.Event) }},
 	{"POST /v1/webhooks", managementBody, func() any { return new(service.WebhookInput) }},
 	{"PATCH /v1/webhooks/{id}", managementBody, func() any { return new(service.WebhookPatch) }},
 	{"POST /v1/webhooks/{id}/enable", managementBody, func() any { return new(enableRequest) }},

@@ -61,7 +61,7 @@ func TestTestWebhookWorkflowFails(t *testing.T) {
 	w := worker.New(e.tc, queue, worker.Options{})
 	w.RegisterWorkflowWithOptions(func(workflow.Context, flow.DeliverEventInput) (flow.Result, error) {
 		return flow.Result{}, temporal.NewNonRetryableApplicationError("the receiver exploded", "Boom", nil)
-	}, workflow.RegisterOptions{Name: "DeliverEvent"})
+	}, workflow.RegisterOptions{Name: flow.DeliverEventWorkflow})
 	if err := w.Start(); err != nil {
 		t.Fatalf("starting worker (is Temporal up at TEMPORAL_ADDRESS?): %v", err)
 	}
@@ -163,7 +163,7 @@ func TestResendRecoversADeadSeries(t *testing.T) {
 	acct, key := e.account("professional")
 	hook, _ := e.createWebhook(key, validWebhook("hook"))
 	d := e.pendingDelivery(acct, hook)
-	lost := "resend/" + d.ID.String() + "/7"
+	lost := flow.ResendWorkflowID(d.ID.String(), 7)
 	if _, err := e.store.DB().Exec(`UPDATE deliveries SET workflow_id = $2 WHERE id = $1`, d.ID, lost); err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,8 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -12,32 +10,21 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
 
-type publishRequest struct {
-	ID            string          `json:"id"`
-	Type          string          `json:"type"`
-	TriggerSource string          `json:"triggerSource"`
-	AppID         string          `json:"appId"`
-	OccurredAt    *time.Time      `json:"occurredAt"`
-	Data          json.RawMessage `json:"data"`
-}
-
 // publishEvent stores the event and answers; the dispatcher starts its
 // workflow (see package dispatch). Both are idempotent on the event id, so a
 // client retrying after any failure gets the same ids and one delivery per
 // webhook, and a slow or unreachable Temporal never delays the answer.
 func (h *Handler) publishEvent(c echo.Context) error {
-	var req publishRequest
-	if err := decodeWithin(c, &req, eventBody); err != nil {
+	var e events.Event
+	if err := decodeWithin(c, &e, eventBody); err != nil {
 		return err
 	}
-	if len(req.Data) > h.cfg.MaxEventData {
+	if len(e.Data) > h.cfg.MaxEventData {
 		return apiError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
 			fmt.Sprintf("data must be at most %d bytes.", h.cfg.MaxEventData))
 	}
-	e := events.Event{ID: req.ID, Type: req.Type, TriggerSource: req.TriggerSource, AppID: req.AppID, Data: req.Data}
-	if req.OccurredAt != nil {
-		e.OccurredAt = req.OccurredAt.UTC()
-	}
+	// Absent (zero) stays zero: PublishEvent makes it now.
+	e.OccurredAt = e.OccurredAt.UTC()
 	stored, created, err := h.svc.PublishEvent(c.Request().Context(), caller(c), e)
 	if err != nil {
 		return err

@@ -20,6 +20,8 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
 // env is one API server on its own database, with helpers to call it.
@@ -256,11 +258,10 @@ func (r resp) wantErrorShape(t *testing.T) {
 func (e *env) pendingDelivery(acct, webhook string) db.Delivery {
 	e.t.Helper()
 	ctx := context.Background()
-	ev := db.Event{
-		AccountID: uuid.MustParse(acct), ID: "ev-" + uuid.NewString(), Type: "ENVELOPE_START", TriggerSource: "saas_page",
-		OccurredAt: time.Now(), Data: []byte(`{}`),
-	}
-	ev.WorkflowID = "event/" + acct + "/" + ev.ID
+	ev := db.Event{AccountID: uuid.MustParse(acct), Event: events.Event{
+		ID: "ev-" + uuid.NewString(), Type: "ENVELOPE_START", TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`),
+	}}
+	ev.WorkflowID = flow.EventWorkflowID(acct, ev.ID)
 	if _, _, err := e.store.InsertEvent(ctx, ev); err != nil {
 		e.t.Fatal(err)
 	}

@@ -139,7 +139,7 @@ func TestWebhookTestLimit(t *testing.T) {
 			WebhookID: in.OnlyWebhookID, Status: "succeeded", Attempts: 1,
 			Last: flow.AttemptResult{Outcome: "succeeded", StatusCode: 200},
 		}}}, nil
-	}, workflow.RegisterOptions{Name: "DeliverEvent"})
+	}, workflow.RegisterOptions{Name: flow.DeliverEventWorkflow})
 	if err := w.Start(); err != nil {
 		t.Fatalf("starting worker (is Temporal up at TEMPORAL_ADDRESS?): %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -185,16 +186,14 @@ func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 // now (nil fields when it was deleted) and the event.
 type DeliveryTarget struct {
 	Delivery
-	WebhookExists           bool            `db:"webhook_exists"`
-	WebhookEnabled          bool            `db:"webhook_enabled"`
-	URL                     string          `db:"url"`
-	SecretEnc               []byte          `db:"secret_enc"`
-	PreviousSecretEnc       []byte          `db:"previous_secret_enc"`
-	PreviousSecretExpiresAt *time.Time      `db:"previous_secret_expires_at"`
-	TriggerSource           string          `db:"trigger_source"`
-	AppID                   string          `db:"app_id"`
-	OccurredAt              time.Time       `db:"occurred_at"`
-	Data                    json.RawMessage `db:"data"`
+	WebhookExists           bool       `db:"webhook_exists"`
+	WebhookEnabled          bool       `db:"webhook_enabled"`
+	URL                     string     `db:"url"`
+	SecretEnc               []byte     `db:"secret_enc"`
+	PreviousSecretEnc       []byte     `db:"previous_secret_enc"`
+	PreviousSecretExpiresAt *time.Time `db:"previous_secret_expires_at"`
+	// Event is the event delivered, as stored: what the receiver is sent.
+	Event events.Event `db:"event"`
 	// The webhook's throttle as this attempt found it.
 	MaxConcurrency     int        `db:"max_concurrency"`
 	RateLimitPerSecond *float64   `db:"rate_limit_per_second"`
@@ -292,7 +291,8 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 				d.attempt_count, d.series, d.workflow_id, d.next_attempt_at, d.last_status_code, d.created_at, d.updated_at,
 				w.id IS NOT NULL AS webhook_exists, coalesce(w.enabled, false) AS webhook_enabled,
 				coalesce(w.url, '') AS url, w.secret_enc, w.previous_secret_enc, w.previous_secret_expires_at,
-				e.trigger_source, e.app_id, e.occurred_at, e.data,
+				e.id AS "event.id", e.type AS "event.type", e.trigger_source AS "event.trigger_source",
+				e.app_id AS "event.app_id", e.occurred_at AS "event.occurred_at", e.data AS "event.data",
 				coalesce(w.max_concurrency, 0) AS max_concurrency, w.rate_limit_per_second, w.throttled_until
 			FROM deliveries d
 			JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id

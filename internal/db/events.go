@@ -2,24 +2,21 @@ package db
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
 
-// Event is a published event, kept so deliveries can be inspected and resent.
+// Event is a published event as stored: the event itself and the outbox's
+// columns. Kept so deliveries can be inspected and resent.
 type Event struct {
-	AccountID     uuid.UUID       `db:"account_id"`
-	ID            string          `db:"id"`
-	Type          string          `db:"type"`
-	TriggerSource string          `db:"trigger_source"`
-	AppID         string          `db:"app_id"`
-	OccurredAt    time.Time       `db:"occurred_at"`
-	Data          json.RawMessage `db:"data"`
-	WorkflowID    string          `db:"workflow_id"`
-	CreatedAt     time.Time       `db:"created_at"`
+	events.Event
+	AccountID  uuid.UUID `db:"account_id"`
+	WorkflowID string    `db:"workflow_id"`
+	CreatedAt  time.Time `db:"created_at"`
 	// DispatchedAt is set once the event's workflow has recorded it; NULL
 	// means its workflow may not have started yet (see UndispatchedEvents).
 	DispatchedAt *time.Time `db:"dispatched_at"`

@@ -10,6 +10,8 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
 // Retention purges old, finished events with their deliveries, and keeps
@@ -28,8 +30,8 @@ func TestPurgeEvents(t *testing.T) {
 	}
 	event := func(id string, status delivery.Status, age time.Duration, dispatched bool) {
 		t.Helper()
-		e := db.Event{AccountID: acct.ID, ID: id, Type: "ENVELOPE_START", TriggerSource: "saas_page",
-			OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: "wf-" + id}
+		e := db.Event{AccountID: acct.ID, WorkflowID: "wf-" + id, Event: events.Event{ID: id, Type: "ENVELOPE_START",
+			TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`)}}
 		if dispatched {
 			ds, err := store.RecordEvent(ctx, e, []uuid.UUID{hook})
 			if err != nil || len(ds) != 1 {
@@ -85,7 +87,8 @@ func TestUnhealthyWebhooks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	e := db.Event{AccountID: acct.ID, ID: "e1", Type: "ENVELOPE_START", TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: "wf"}
+	e := db.Event{AccountID: acct.ID, WorkflowID: "wf", Event: events.Event{ID: "e1", Type: "ENVELOPE_START",
+		TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`)}}
 	if _, err := store.RecordEvent(ctx, e, []uuid.UUID{hooks[1]}); err != nil {
 		t.Fatal(err)
 	}
@@ -102,5 +105,28 @@ func TestUnhealthyWebhooks(t *testing.T) {
 	}
 	if len(got) != 2 || got[hooks[0]].ConsecutiveFailures != 3 || got[hooks[1]].OldestSeconds < 3599 {
 		t.Fatalf("rows %+v", rows)
+	}
+}
+
+// A system event goes into the outbox under its flow workflow id, from the
+// trigger source system, once per id.
+func TestPublishSystemEvent(t *testing.T) {
+	store := dbtest.NewStore(t)
+	ctx := context.Background()
+	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	se := db.SystemEvent{AccountID: acct.ID, ID: "webhook-failing.x.1.50", Type: events.WebhookFailing, Data: map[string]int{"n": 1}}
+	e, ok, err := store.PublishSystemEvent(ctx, se)
+	if err != nil || !ok {
+		t.Fatalf("publishing: %v %v", ok, err)
+	}
+	if e.WorkflowID != flow.EventWorkflowID(acct.ID.String(), se.ID) || e.TriggerSource != events.SourceSystem ||
+		e.Type != se.Type || string(e.Data) != `{"n": 1}` || e.DispatchedAt != nil {
+		t.Fatalf("stored %+v", e)
+	}
+	if _, ok, err := store.PublishSystemEvent(ctx, se); err != nil || ok {
+		t.Fatalf("publishing the same id again: %v %v, want nothing stored", ok, err)
 	}
 }

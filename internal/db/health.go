@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
 // HealthSignal is what an attempt says about its webhook's health.
@@ -105,8 +108,7 @@ type SystemEvent struct {
 func insertSystemEvent(cond string) string {
 	return `
 		INSERT INTO events (account_id, id, type, trigger_source, occurred_at, data, workflow_id)
-		SELECT @account_id::uuid, @event_id, @event_type, 'system', now(), @data::jsonb,
-			'event/' || @account_id::uuid::text || '/' || @event_id
+		SELECT @account_id::uuid, @event_id, @event_type, @trigger_source, now(), @data::jsonb, @workflow_id
 		WHERE ` + cond + `
 		ON CONFLICT (account_id, id) DO NOTHING
 		RETURNING ` + eventColumns
@@ -118,7 +120,10 @@ func (e SystemEvent) args() (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding system event: %w", err)
 	}
-	return map[string]any{"account_id": e.AccountID, "event_id": e.ID, "event_type": e.Type, "data": data}, nil
+	// The workflow id comes from flow, the one place its rule lives.
+	return map[string]any{"account_id": e.AccountID, "event_id": e.ID, "event_type": e.Type,
+		"trigger_source": events.SourceSystem, "data": data,
+		"workflow_id": flow.EventWorkflowID(e.AccountID.String(), e.ID)}, nil
 }
 
 var (

@@ -11,6 +11,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
 
 // throttled stores a webhook with the given limits and n pending
@@ -31,8 +32,8 @@ func throttled(t *testing.T, maxConcurrency int, rate *float64, n int) (*db.Stor
 	}
 	var out []db.Delivery
 	for i := range n {
-		ds, err := store.RecordEvent(ctx, db.Event{AccountID: acct.ID, ID: fmt.Sprint("e", i), Type: "ENVELOPE_START",
-			TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: "wf"}, []uuid.UUID{hook})
+		ds, err := store.RecordEvent(ctx, db.Event{AccountID: acct.ID, WorkflowID: "wf", Event: events.Event{ID: fmt.Sprint("e", i),
+			Type: "ENVELOPE_START", TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`)}}, []uuid.UUID{hook})
 		if err != nil || len(ds) != 1 {
 			t.Fatal(err)
 		}

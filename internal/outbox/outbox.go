@@ -20,7 +20,6 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
 	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
-	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
 )
@@ -100,10 +99,10 @@ func (o *Outbox) Run(ctx context.Context) {
 // the sweep, the reconciler and the worker's operational events start one.
 // Starting is idempotent on the workflow id.
 func Start(ctx context.Context, pub *workflowclient.Client, e db.Event) (publish.Result, error) {
-	return pub.StartStored(ctx, e.AccountID.String(), events.Event{
-		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
-		OccurredAt: e.OccurredAt.UTC(),
-	})
+	ev := e.Event
+	// The database's clock zone is not the event's: histories hold UTC.
+	ev.OccurredAt = ev.OccurredAt.UTC()
+	return pub.StartStored(ctx, e.AccountID.String(), ev)
 }
 
 // start is Start with a bound on how long Temporal may take.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
 	"go.temporal.io/sdk/client"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
@@ -48,8 +49,8 @@ func storeEvent(t *testing.T, store *db.Store, acct uuid.UUID) db.Event {
 	t.Helper()
 	id := "ev-" + uuid.NewString()
 	e, created, err := store.InsertEvent(context.Background(), db.Event{
-		AccountID: acct, ID: id, Type: events.EnvelopeStart, TriggerSource: events.SourceSaaSPage,
-		OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: flow.EventWorkflowID(acct.String(), id),
+		AccountID: acct, WorkflowID: flow.EventWorkflowID(acct.String(), id), Event: events.Event{ID: id,
+			Type: events.EnvelopeStart, TriggerSource: events.SourceSaaSPage, OccurredAt: time.Now(), Data: []byte(`{}`)},
 	})
 	if err != nil || !created || e.DispatchedAt != nil {
 		t.Fatalf("insert: %v created=%v %+v", err, created, e)
@@ -135,11 +136,18 @@ func TestEnqueueStarts(t *testing.T) {
 // the sweep takes at most 20 of each account per pass.
 func TestSweepIsFairAcrossAccounts(t *testing.T) {
 	store, tc, d, noisy := setup(t)
+	pile := func(i int) string { return fmt.Sprintf("pile-%d", i) }
+	var ids, workflowIDs []string
+	for i := 1; i <= 505; i++ {
+		ids = append(ids, pile(i))
+		workflowIDs = append(workflowIDs, flow.EventWorkflowID(noisy.String(), pile(i)))
+	}
 	if _, err := store.DB().Exec(`
 		INSERT INTO events (account_id, id, type, trigger_source, occurred_at, data, workflow_id, created_at)
-		SELECT $1::uuid, 'pile-' || i, 'ENVELOPE_START', 'saas_page', now(), '{}', 'event/' || $1::uuid::text || '/pile-' || i,
-			now() - interval '2 hours' + i * interval '1 millisecond'
-		FROM generate_series(1, 505) AS i`, noisy); err != nil {
+		SELECT $1::uuid, p.id, 'ENVELOPE_START', 'saas_page', now(), '{}', p.workflow_id,
+			now() - interval '2 hours' + p.i * interval '1 millisecond'
+		FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS p(id, workflow_id, i)`,
+		noisy, pq.Array(ids), pq.Array(workflowIDs)); err != nil {
 		t.Fatal(err)
 	}
 	other, err := store.CreateAccount(context.Background(), "Other", db.PlanProfessional, db.NewAPIKey{Hash: []byte(uuid.NewString()), Prefix: "y"})
@@ -156,7 +164,7 @@ func TestSweepIsFairAcrossAccounts(t *testing.T) {
 	}
 	runID(t, tc, e.WorkflowID)
 	for i := 1; i <= 20; i++ {
-		runID(t, tc, fmt.Sprintf("event/%s/pile-%d", noisy, i))
+		runID(t, tc, workflowIDs[i-1])
 	}
 }
 

@@ -25,10 +25,8 @@ func (s *Service) PublishEvent(ctx context.Context, c Caller, e events.Event) (d
 		}
 		return db.Event{}, false, err
 	}
-	stored, created, err := s.store.InsertEvent(ctx, db.Event{
-		AccountID: acct, ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
-		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: flow.EventWorkflowID(acct.String(), e.ID),
-	})
+	stored, created, err := s.store.InsertEvent(ctx,
+		db.Event{Event: e, AccountID: acct, WorkflowID: flow.EventWorkflowID(acct.String(), e.ID)})
 	if err != nil {
 		return db.Event{}, false, err
 	}

@@ -96,15 +96,17 @@ func IsTriggerSource(s string) bool {
 }
 
 // Event is what a publisher sends: one thing that happened to an envelope.
+// It is the one shape of an event from the request body (json) to the
+// store's row (db: the server's column names) and the workflow's input.
 type Event struct {
 	// ID is the caller's idempotency key: publishing the same ID again
 	// delivers nothing new. Generated when empty.
-	ID            string          `json:"id"`
-	Type          string          `json:"type"`
-	TriggerSource string          `json:"triggerSource"`
-	AppID         string          `json:"appId,omitempty"`
-	OccurredAt    time.Time       `json:"occurredAt"`
-	Data          json.RawMessage `json:"data"`
+	ID            string          `json:"id" db:"id"`
+	Type          string          `json:"type" db:"type"`
+	TriggerSource string          `json:"triggerSource" db:"trigger_source"`
+	AppID         string          `json:"appId,omitempty" db:"app_id"`
+	OccurredAt    time.Time       `json:"occurredAt" db:"occurred_at"`
+	Data          json.RawMessage `json:"data" db:"data"`
 }
 
 // DefaultMaxDataBytes bounds Data.
@@ -121,31 +123,61 @@ type FieldErrors map[string]string
 
 func (f FieldErrors) Error() string { return fmt.Sprintf("invalid event: %v", map[string]string(f)) }
 
-// Validate checks the event as given (ID may still be empty); it returns nil
-// or FieldErrors. maxData <= 0 means DefaultMaxDataBytes.
-func (e *Event) Validate(maxData int) error {
-	if maxData <= 0 {
-		maxData = DefaultMaxDataBytes
+// orNil is f as an error: nil when nothing is wrong.
+func (f FieldErrors) orNil() error {
+	if len(f) > 0 {
+		return f
 	}
+	return nil
+}
+
+// Origin is who made an event: it decides the types and trigger sources
+// the event may have. The other rules are the same for every event.
+type Origin int
+
+// Origins of an event.
+const (
+	// FromPublisher: a client's event (the API, pkg/publish): a type of
+	// the Catalogue, from a trigger source of TriggerSources.
+	FromPublisher Origin = iota
+	// FromTest: "send test event" to one webhook: WebhookTest, from a
+	// trigger source of TriggerSources.
+	FromTest
+	// FromEngine: an operational event the engine publishes: a type of
+	// the SystemCatalogue, from SourceSystem.
+	FromEngine
+)
+
+// Validate checks an event a publisher sends, as given (ID may still be
+// empty); it returns nil or FieldErrors. maxData <= 0 means
+// DefaultMaxDataBytes.
+func (e *Event) Validate(maxData int) error { return e.ValidateFrom(FromPublisher, maxData) }
+
+// ValidateFrom is Validate for an event made by o.
+func (e *Event) ValidateFrom(o Origin, maxData int) error {
+	errs := e.headErrors(o)
+	if msg := dataError(e.Data, maxData); msg != "" {
+		errs["data"] = msg
+	}
+	return errs.orNil()
+}
+
+// ValidateHead is ValidateFrom without Data, for an event whose data
+// travels apart: a stored event's workflow leaves it in the outbox, where
+// it was checked when stored.
+func (e *Event) ValidateHead(o Origin) error { return e.headErrors(o).orNil() }
+
+// headErrors checks every field of e but Data.
+func (e *Event) headErrors(o Origin) FieldErrors {
 	errs := FieldErrors{}
 	if e.ID != "" && !ValidID(e.ID) {
 		errs["id"] = "must be 1-200 characters of letters, digits, '.', '_', ':' or '-'"
 	}
-	switch {
-	case e.Type == "":
-		errs["type"] = "is required"
-	case IsSystemType(e.Type):
-		errs["type"] = fmt.Sprintf("%s is an operational event only webhookd itself sends", e.Type)
-	case !IsType(e.Type):
-		errs["type"] = fmt.Sprintf("unknown event type %q", e.Type)
+	if msg := typeError(o, e.Type); msg != "" {
+		errs["type"] = msg
 	}
-	switch {
-	case e.TriggerSource == "":
-		errs["triggerSource"] = "is required"
-	case !IsTriggerSource(e.TriggerSource):
-		errs["triggerSource"] = fmt.Sprintf("unknown trigger source %q", e.TriggerSource)
-	case e.TriggerSource == SourceThirdPartyApp && e.AppID == "":
-		errs["appId"] = "is required when triggerSource is third_party_app"
+	if field, msg := e.sourceError(o); msg != "" {
+		errs[field] = msg
 	}
 	if len(e.AppID) > 200 || !printable(e.AppID) {
 		errs["appId"] = "must be at most 200 printable ASCII characters"
@@ -156,22 +188,66 @@ func (e *Event) Validate(maxData int) error {
 	if y := e.OccurredAt.UTC().Year(); !e.OccurredAt.IsZero() && (y < 1 || y > 9999) {
 		errs["occurredAt"] = "must be between years 0001 and 9999 in UTC"
 	}
-	trimmed := bytes.TrimSpace(e.Data)
+	return errs
+}
+
+// typeError says what is wrong with t as the type of an event made by o.
+func typeError(o Origin, t string) string {
+	switch {
+	case t == "":
+		return "is required"
+	case o == FromTest:
+		if t != WebhookTest {
+			return "must be " + WebhookTest + " for a test event"
+		}
+	case o == FromEngine:
+		if !IsSystemType(t) {
+			return fmt.Sprintf("unknown operational event type %q", t)
+		}
+	case IsSystemType(t):
+		return fmt.Sprintf("%s is an operational event only webhookd itself sends", t)
+	case !IsType(t):
+		return fmt.Sprintf("unknown event type %q", t)
+	}
+	return ""
+}
+
+// sourceError says which field is wrong with e's trigger source (made by
+// o), and how.
+func (e *Event) sourceError(o Origin) (field, msg string) {
+	switch {
+	case e.TriggerSource == "":
+		return "triggerSource", "is required"
+	case o == FromEngine:
+		if e.TriggerSource != SourceSystem {
+			return "triggerSource", "must be " + SourceSystem + " for an operational event"
+		}
+	case !IsTriggerSource(e.TriggerSource):
+		return "triggerSource", fmt.Sprintf("unknown trigger source %q", e.TriggerSource)
+	case e.TriggerSource == SourceThirdPartyApp && e.AppID == "":
+		return "appId", "is required when triggerSource is third_party_app"
+	}
+	return "", ""
+}
+
+// dataError says what is wrong with data, or "".
+func dataError(data json.RawMessage, maxData int) string {
+	if maxData <= 0 {
+		maxData = DefaultMaxDataBytes
+	}
+	trimmed := bytes.TrimSpace(data)
 	switch {
 	case len(trimmed) == 0:
-		errs["data"] = "is required"
+		return "is required"
 	case trimmed[0] != '{' || !json.Valid(trimmed):
-		errs["data"] = "must be a JSON object"
+		return "must be a JSON object"
 	case len(trimmed) > maxData:
-		errs["data"] = fmt.Sprintf("must be at most %d bytes", maxData)
+		return fmt.Sprintf("must be at most %d bytes", maxData)
 	case hasNULEscape(trimmed):
 		// Valid JSON, but PostgreSQL's jsonb cannot hold it.
-		errs["data"] = `must not contain the NUL character (\u0000)`
+		return `must not contain the NUL character (\u0000)`
 	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
+	return ""
 }
 
 func printable(s string) bool {

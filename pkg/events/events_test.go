@@ -86,3 +86,43 @@ func TestNULInData(t *testing.T) {
 		t.Error("control character in appId accepted")
 	}
 }
+
+// The origin decides the type and trigger source; the other rules are the
+// same for all, and ValidateHead leaves Data out.
+func TestValidateFrom(t *testing.T) {
+	test := Event{ID: "test-1", Type: WebhookTest, TriggerSource: SourceSaaSPage, Data: []byte(`{}`)}
+	system := Event{ID: "webhook-failing.w.1.50", Type: WebhookFailing, TriggerSource: SourceSystem, Data: []byte(`{}`)}
+	for _, tc := range []struct {
+		name  string
+		e     Event
+		o     Origin
+		field string // "" when valid
+	}{
+		{"test", test, FromTest, ""},
+		{"test from a publisher", test, FromPublisher, "type"},
+		{"real type as a test", Event{Type: EnvelopeStart, TriggerSource: SourceSaaSPage, Data: []byte(`{}`)}, FromTest, "type"},
+		{"test from the system source", Event{Type: WebhookTest, TriggerSource: SourceSystem, Data: []byte(`{}`)}, FromTest, "triggerSource"},
+		{"operational", system, FromEngine, ""},
+		{"operational from a publisher", system, FromPublisher, "type"},
+		{"engine's real type", Event{Type: EnvelopeStart, TriggerSource: SourceSystem, Data: []byte(`{}`)}, FromEngine, "type"},
+		{"engine's publisher source", Event{Type: WebhookDisabled, TriggerSource: SourceSaaSPage, Data: []byte(`{}`)}, FromEngine, "triggerSource"},
+		{"engine's bad data", Event{Type: WebhookDisabled, TriggerSource: SourceSystem, Data: []byte(`[]`)}, FromEngine, "data"},
+	} {
+		err := tc.e.ValidateFrom(tc.o, 0)
+		var fe FieldErrors
+		switch {
+		case tc.field == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.field != "" && (!errors.As(err, &fe) || fe[tc.field] == ""):
+			t.Errorf("%s: want an error on %s, got %v", tc.name, tc.field, err)
+		}
+	}
+	head := system
+	head.Data = nil
+	if err := head.ValidateHead(FromEngine); err != nil {
+		t.Errorf("head without data: %v", err)
+	}
+	if err := head.ValidateFrom(FromEngine, 0); err == nil {
+		t.Error("no data accepted by ValidateFrom")
+	}
+}

@@ -7,7 +7,9 @@
 package flow
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -81,11 +83,65 @@ type DeliverEventInput struct {
 	Stored bool `json:",omitempty"`
 }
 
+// Check returns why the worker must not deliver in, or nil; RecordEvent
+// runs it first. The API and publish.Publisher validate an event before
+// they start its workflow, but anyone who reaches Temporal can start
+// DeliverEvent without them (Publisher.Start takes the event as given, the
+// SDK takes anything), and one bad event could fail RecordEvent, and hold
+// its workflow, for a day. The event is checked by the rules of its
+// origin; one from the outbox (Stored) without its data, checked when it
+// was stored.
+func (in DeliverEventInput) Check() error {
+	if in.Test != (in.OnlyWebhookID != "") {
+		return errors.New("a test event names exactly one webhook, and only a test event does")
+	}
+	if in.Stored {
+		return in.Event.ValidateHead(in.origin())
+	}
+	// No bound of our own on the data: Temporal's on payloads holds, and a
+	// publisher may have raised its MaxDataBytes.
+	return in.Event.ValidateFrom(in.origin(), math.MaxInt32)
+}
+
+// origin is who made in's event, as its input says: a test, the engine
+// (an operational event, from the outbox only) or a publisher.
+func (in DeliverEventInput) origin() events.Origin {
+	switch {
+	case in.Test:
+		return events.FromTest
+	case in.Stored && in.Event.TriggerSource == events.SourceSystem:
+		return events.FromEngine
+	}
+	return events.FromPublisher
+}
+
 // ResendInput starts ResendDelivery.
 type ResendInput struct {
 	AccountID  string
 	DeliveryID string
 	Series     int
+}
+
+// BatchInput starts DeliverBatch: some of the deliveries of a large event,
+// made by a child of its DeliverEvent.
+type BatchInput struct {
+	Deliveries      []DeliveryRef
+	ActivityTimeout time.Duration
+	Test            bool   `json:",omitempty"`
+	AccountID       string `json:",omitempty"`
+	EventID         string `json:",omitempty"`
+}
+
+// DeliveryRef names one delivery of an event. Done ones are only
+// reported: finished already (by an earlier run, or a lost task whose
+// attempts did happen), or in the hands of a resend.
+type DeliveryRef struct {
+	DeliveryID string
+	WebhookID  string
+	Series     int
+	Done       bool            `json:",omitempty"`
+	Status     delivery.Status `json:",omitempty"` // the stored status of a Done delivery
+	Attempts   int             `json:",omitempty"`
 }
 
 // AttemptResult is what an attempt did, and what the workflow does next.

@@ -25,6 +25,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 	_ "github.com/lib/pq"
 )
 
@@ -337,7 +338,7 @@ func (b *bench) sampleHistory(ctx context.Context, api *apiClient, id string, fa
 		return h
 	}
 	for k := 1; ; k++ {
-		id := fmt.Sprintf("%s/batch-%d", h.WorkflowID, k)
+		id := flow.BatchWorkflowID(h.WorkflowID, k)
 		if _, err := b.fl.tc.DescribeWorkflow(ctx, id, ""); err != nil {
 			var nf *serviceerror.NotFound
 			if !errors.As(err, &nf) {

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
 )
 
 // freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
@@ -60,37 +62,6 @@ func procStat(pid int) (ppid int, self, children int64, err error) {
 	num := func(k int) int64 { n, _ := strconv.ParseInt(f[k], 10, 64); return n }
 	// f[0] is field 3 (state): field n is f[n-3].
 	return int(num(1)), num(11) + num(12), num(13) + num(14), nil
-}
-
-// statusKB reads a "Vm...:  N kB" line of /proc/pid/status.
-func statusKB(pid int, field string) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
-
-// pssKB is the proportional set size of pid (VmRSS when smaps_rollup is
-// unreadable).
-func pssKB(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	if err != nil {
-		return statusKB(pid, "VmRSS")
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "Pss:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return n
-		}
-	}
-	return statusKB(pid, "VmRSS")
 }
 
 // childrenOf lists the pids whose parent is ppid.
@@ -168,7 +139,7 @@ func (m *monitor) retire(names ...string) {
 			if m.comps[i].Name != n || m.comps[i].PID <= 0 {
 				continue
 			}
-			if hwm := statusKB(m.comps[i].PID, "VmHWM"); hwm > m.peakRSS[n] {
+			if hwm := proc.StatusKB(m.comps[i].PID, "VmHWM"); hwm > m.peakRSS[n] {
 				m.peakRSS[n] = hwm
 			}
 			m.retired[n] = now.ticks[n]
@@ -282,12 +253,12 @@ func (m *monitor) sampleOnce() {
 		var rss int64
 		if c.Postgres {
 			// Proportional set size, so shared buffers count once in the sum.
-			rss = pssKB(c.PID)
+			rss = proc.PssKB(c.PID)
 			for _, k := range childrenOf(c.PID) {
-				rss += pssKB(k)
+				rss += proc.PssKB(k)
 			}
 		} else {
-			rss = statusKB(c.PID, "VmRSS")
+			rss = proc.StatusKB(c.PID, "VmRSS")
 		}
 		m.mu.Lock()
 		if rss > m.peakRSS[c.Name] {
@@ -311,7 +282,7 @@ func (m *monitor) memory() map[string]float64 {
 		}
 		kb := m.peakRSS[c.Name]
 		if !c.Postgres {
-			if hwm := statusKB(c.PID, "VmHWM"); hwm > kb {
+			if hwm := proc.StatusKB(c.PID, "VmHWM"); hwm > kb {
 				kb = hwm
 			}
 		}

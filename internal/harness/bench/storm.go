@@ -162,7 +162,7 @@ func (b *bench) storm(ctx context.Context) error {
 	}
 	r.WorkflowID = p.WorkflowID
 	if r.WorkflowID == "" {
-		r.WorkflowID = "event/" + acct.AccountID + "/" + r.EventID
+		r.WorkflowID = flow.EventWorkflowID(acct.AccountID, r.EventID)
 	}
 	b.stormWait(ctx, r, start)
 	end := time.Now()
@@ -321,7 +321,7 @@ func (b *bench) stormHistories(ctx context.Context, r *stormResult) {
 		return
 	}
 	for k := 1; ; k++ {
-		id := fmt.Sprintf("%s/batch-%d", r.WorkflowID, k)
+		id := flow.BatchWorkflowID(r.WorkflowID, k)
 		if _, err := b.fl.tc.DescribeWorkflow(hctx, id, ""); err != nil {
 			var nf *serviceerror.NotFound
 			if !errors.As(err, &nf) {

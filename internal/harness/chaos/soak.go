@@ -10,12 +10,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/restclient"
 )
 
@@ -410,17 +410,5 @@ func (s *soak) goroutines() int {
 	return 0
 }
 
-// rssMB is a process's resident set from /proc.
-func rssMB(pid int) float64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
-			return round1(kb / 1024)
-		}
-	}
-	return 0
-}
+// rssMB is a process's resident set in MB (0 once it is gone).
+func rssMB(pid int) float64 { return round1(float64(proc.StatusKB(pid, "VmRSS")) / 1024) }

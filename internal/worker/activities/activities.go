@@ -4,10 +4,8 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"time"
 
@@ -19,7 +17,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
 	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
-	"github.com/esign-webhooks/esign-webhooks/pkg/events"
+	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
 // Settings are the delivery rules from configuration.
@@ -65,31 +63,9 @@ func (a *Activities) now() time.Time {
 	return time.Now()
 }
 
-// RecordEventInput is the event to record and resolve.
-type RecordEventInput struct {
-	AccountID string
-	Event     events.Event
-	// OnlyWebhookID targets one webhook whatever its subscriptions (test events).
-	OnlyWebhookID string
-	// Stored: the API's outbox holds the event; Event carries no Data.
-	Stored bool `json:",omitempty"`
-}
-
-// DeliveryRef names one delivery of the event. Done ones are only
-// reported: finished already (by an earlier run, or a lost task whose
-// attempts did happen), or in the hands of a resend.
-type DeliveryRef struct {
-	DeliveryID string
-	WebhookID  string
-	Series     int
-	Done       bool            `json:",omitempty"`
-	Status     delivery.Status `json:",omitempty"` // the stored status of a Done delivery
-	Attempts   int             `json:",omitempty"`
-}
-
 // DeliveryPlan is what the workflow needs to deliver an event.
 type DeliveryPlan struct {
-	Deliveries []DeliveryRef
+	Deliveries []flow.DeliveryRef
 	// ActivityTimeout bounds one Deliver call (attempt timeout plus I/O margin),
 	// so a worker that dies mid-attempt is noticed quickly.
 	ActivityTimeout time.Duration
@@ -103,41 +79,27 @@ type DeliveryPlan struct {
 
 // RecordEvent stores the event and creates one delivery per matching webhook.
 // It is idempotent: a retry or a duplicate publish finds the same deliveries.
-func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (DeliveryPlan, error) {
+func (a *Activities) RecordEvent(ctx context.Context, in flow.DeliverEventInput) (DeliveryPlan, error) {
 	plan := DeliveryPlan{ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: in.Event.ID}
+	// The worker's one check of its input. Here rather than in the
+	// workflow: the history records this activity's result, so a rule added
+	// later never changes how a running workflow replays.
+	if err := in.Check(); err != nil {
+		plan.Skipped = "refused: " + err.Error()
+		return plan, nil
+	}
 	accountID, err := uuid.Parse(in.AccountID)
 	if err != nil {
 		plan.Skipped = "invalid account id"
 		return plan, nil
 	}
-	// The workflow can be started by anyone who reaches Temporal, not only
-	// our API: refuse what the API would have refused, or one bad event
-	// could fail this activity (and hold its workflow) for a day.
-	check := in.Event
-	if in.OnlyWebhookID != "" && check.Type == events.WebhookTest {
-		check.Type = events.EnvelopeStart // test events have a type of their own
-	}
-	if in.Stored {
-		check.Data = json.RawMessage(`{}`) // the outbox has it, validated
-	}
-	// Operational events are stored only by the engine itself (a client
-	// publishing one is refused by Validate); from the outbox they are ours.
-	ours := in.Stored && check.TriggerSource == events.SourceSystem && events.IsSystemType(check.Type)
-	if err := check.Validate(math.MaxInt32); err != nil && !ours {
-		plan.Skipped = "refused: " + err.Error()
-		return plan, nil
-	}
-	e := in.Event
-	ev := db.Event{
-		AccountID: accountID, ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID,
-		OccurredAt: e.OccurredAt, Data: e.Data, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID,
-	}
+	ev := db.Event{Event: in.Event, AccountID: accountID, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID}
 	var deliveries []db.Delivery
-	if in.OnlyWebhookID != "" {
+	if in.Test {
 		deliveries, err = a.recordTest(ctx, ev, in.OnlyWebhookID, &plan)
 	} else {
 		if in.Stored {
-			ev.Data = nil
+			ev.Data = nil // ResolveEvent reads the outbox's
 		}
 		deliveries, err = a.resolve(ctx, ev, &plan)
 	}
@@ -145,7 +107,7 @@ func (a *Activities) RecordEvent(ctx context.Context, in RecordEventInput) (Deli
 		return DeliveryPlan{}, err
 	}
 	for _, d := range deliveries {
-		ref := DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series}
+		ref := flow.DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series}
 		if d.Finished() || d.WorkflowID != ev.WorkflowID {
 			ref.Done, ref.Status, ref.Attempts = true, d.Status, d.AttemptCount
 		}
@@ -210,17 +172,10 @@ func (a *Activities) activityTimeout() time.Duration {
 	return a.Settings.AttemptTimeout + 10*time.Second
 }
 
-// ResendInput names the delivery whose new series of attempts starts.
-type ResendInput struct {
-	AccountID  string
-	DeliveryID string
-	Series     int
-}
-
 // PrepareResend returns the plan for one new series of attempts: only for a
 // delivery of that account whose current series is this one and not started
 // (the API moved it there), so a stale or foreign resend sends nothing.
-func (a *Activities) PrepareResend(ctx context.Context, in ResendInput) (DeliveryPlan, error) {
+func (a *Activities) PrepareResend(ctx context.Context, in flow.ResendInput) (DeliveryPlan, error) {
 	accountID, err1 := uuid.Parse(in.AccountID)
 	id, err2 := uuid.Parse(in.DeliveryID)
 	if err1 != nil || err2 != nil {
@@ -238,7 +193,7 @@ func (a *Activities) PrepareResend(ctx context.Context, in ResendInput) (Deliver
 	}
 	return DeliveryPlan{
 		ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: d.EventID,
-		Deliveries: []DeliveryRef{{DeliveryID: in.DeliveryID, WebhookID: d.WebhookID.String(), Series: in.Series}},
+		Deliveries: []flow.DeliveryRef{{DeliveryID: in.DeliveryID, WebhookID: d.WebhookID.String(), Series: in.Series}},
 	}, nil
 }
 

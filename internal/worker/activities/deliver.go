@@ -22,6 +22,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/signing"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
@@ -49,7 +50,9 @@ type DeliverInput struct {
 	Waits int `json:",omitempty"`
 }
 
-// Payload is the JSON body every receiver gets.
+// Payload is the JSON body every receiver gets: the event under the
+// member names of the product's webhook contract, which are not the
+// publisher's (event, eventId, eventPayload).
 type Payload struct {
 	Event         string          `json:"event"`
 	EventID       string          `json:"eventId"`
@@ -57,6 +60,12 @@ type Payload struct {
 	AppID         string          `json:"appId,omitempty"`
 	OccurredAt    time.Time       `json:"occurredAt"`
 	EventPayload  json.RawMessage `json:"eventPayload"`
+}
+
+// payloadOf is what a receiver is sent of e.
+func payloadOf(e events.Event) Payload {
+	return Payload{Event: e.Type, EventID: e.ID, TriggerSource: e.TriggerSource, AppID: e.AppID,
+		OccurredAt: e.OccurredAt.UTC(), EventPayload: e.Data}
 }
 
 // attempt is one call of Deliver as it goes through gate → send →
@@ -151,10 +160,7 @@ func (a *Activities) startAttempt(ctx context.Context, at *attempt) (db.Delivery
 // while the request runs. An error means no answer is to be recorded.
 func (a *Activities) send(ctx context.Context, at *attempt) error {
 	t := at.t
-	body, err := json.Marshal(Payload{
-		Event: t.EventType, EventID: t.EventID, TriggerSource: t.TriggerSource, AppID: t.AppID,
-		OccurredAt: t.OccurredAt.UTC(), EventPayload: t.Data,
-	})
+	body, err := json.Marshal(payloadOf(t.Event))
 	if err != nil {
 		return fmt.Errorf("encoding payload: %w", err)
 	}

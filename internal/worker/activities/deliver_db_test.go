@@ -3,11 +3,14 @@ package activities
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +25,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/signing"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
@@ -52,8 +56,8 @@ func deliveryTo(t *testing.T, url string) (*Activities, db.Delivery) {
 		EventTypes: []string{"ENVELOPE_START"}, TriggerSources: []string{"saas_page"}}, true, enc); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := store.RecordEvent(ctx, db.Event{AccountID: acct.ID, ID: "e1", Type: "ENVELOPE_START", TriggerSource: "saas_page",
-		OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: "wf"}, []uuid.UUID{id})
+	ds, err := store.RecordEvent(ctx, db.Event{AccountID: acct.ID, WorkflowID: "wf", Event: events.Event{ID: "e1",
+		Type: "ENVELOPE_START", TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`)}}, []uuid.UUID{id})
 	if err != nil || len(ds) != 1 {
 		t.Fatalf("recording event: %v (%d deliveries)", err, len(ds))
 	}
@@ -112,6 +116,30 @@ func TestDeliverInterruptedIsNotAFailedAttempt(t *testing.T) {
 	}
 }
 
+// The receiver gets the stored event under the webhook contract's names,
+// its time in UTC.
+func TestDeliverSendsTheStoredEvent(t *testing.T) {
+	bodies := make(chan []byte, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		bodies <- b
+	}))
+	defer srv.Close()
+	a, d := deliveryTo(t, srv.URL)
+	if _, err := a.Deliver(context.Background(), DeliverInput{DeliveryID: d.ID.String(), Series: 1, Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(<-bodies, &got); err != nil {
+		t.Fatal(err)
+	}
+	at, _ := got["occurredAt"].(string)
+	if got["event"] != "ENVELOPE_START" || got["eventId"] != "e1" || got["triggerSource"] != "saas_page" ||
+		!strings.HasSuffix(at, "Z") || fmt.Sprint(got["eventPayload"]) != "map[]" || len(got) != 5 {
+		t.Fatalf("payload %v", got)
+	}
+}
+
 func TestDeliverRecordsAFailedAttempt(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "5")
@@ -142,7 +170,7 @@ func TestPrepareResendChecksAccountAndSeries(t *testing.T) {
 	a, d := deliveryTo(t, "http://127.0.0.1:9/unused")
 	ctx := context.Background()
 	// Series 1 is pending: the API has not moved the delivery to a new series.
-	for name, in := range map[string]ResendInput{
+	for name, in := range map[string]flow.ResendInput{
 		"other account": {AccountID: uuid.NewString(), DeliveryID: d.ID.String(), Series: d.Series},
 		"stale series":  {AccountID: d.AccountID.String(), DeliveryID: d.ID.String(), Series: d.Series + 1},
 		"bad ids":       {AccountID: "x", DeliveryID: "y", Series: 1},
@@ -152,7 +180,7 @@ func TestPrepareResendChecksAccountAndSeries(t *testing.T) {
 			t.Errorf("%s: plan %+v, err %v: want nothing to deliver", name, p, err)
 		}
 	}
-	p, err := a.PrepareResend(ctx, ResendInput{AccountID: d.AccountID.String(), DeliveryID: d.ID.String(), Series: d.Series})
+	p, err := a.PrepareResend(ctx, flow.ResendInput{AccountID: d.AccountID.String(), DeliveryID: d.ID.String(), Series: d.Series})
 	if err != nil || len(p.Deliveries) != 1 || p.Deliveries[0].WebhookID != d.WebhookID.String() {
 		t.Fatalf("own pending series: plan %+v, err %v", p, err)
 	}
@@ -163,8 +191,8 @@ func TestPrepareResendChecksAccountAndSeries(t *testing.T) {
 func TestRecordEventResumesOnlyUnfinished(t *testing.T) {
 	a, d := deliveryTo(t, "http://127.0.0.1:9/unused")
 	ctx := context.Background()
-	ev := db.Event{AccountID: d.AccountID, ID: d.EventID, Type: "ENVELOPE_START", TriggerSource: "saas_page",
-		OccurredAt: time.Now(), Data: []byte(`{}`), WorkflowID: "wf"}
+	ev := db.Event{AccountID: d.AccountID, WorkflowID: "wf", Event: events.Event{ID: d.EventID, Type: "ENVELOPE_START",
+		TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`)}}
 	ds, err := a.Store.RecordEvent(ctx, ev, nil) // the webhook was disabled meanwhile: nothing matches
 	if err != nil || len(ds) != 1 || ds[0].ID != d.ID {
 		t.Fatalf("resume: %v %+v", err, ds)

@@ -58,7 +58,7 @@ func TestReplayDetectsNonDeterminism(t *testing.T) {
 		return workflows.DeliverEvent(ctx, in)
 	}
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: "DeliverEvent"})
+	r.RegisterWorkflowWithOptions(changed, workflow.RegisterOptions{Name: flow.DeliverEventWorkflow})
 	err := r.ReplayWorkflowHistoryFromJSONFile(quiet{}, histories[0])
 	// TMPRL1100 is the SDK's code for a nondeterminism error.
 	if err == nil || !strings.Contains(err.Error(), "TMPRL1100") {

@@ -6,7 +6,6 @@ package workflows
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
-	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
@@ -60,11 +58,9 @@ const versionWake = "slot-wake"
 
 // DeliverEvent records the event, resolves its subscriptions and delivers it
 // to each matching webhook concurrently, each on its own retry schedule.
+// RecordEvent refuses an input the API never sends (see
+// flow.DeliverEventInput.Check): nothing is then recorded or sent.
 func DeliverEvent(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result, error) {
-	if reason := refusal(in); reason != "" {
-		_ = workflow.UpsertTypedSearchAttributes(ctx, flow.AttrDeliveryStatus.ValueSet(flow.SummaryNone))
-		return flow.Result{Skipped: "refused: " + reason}, nil
-	}
 	// The event's own search attributes are set by the workflow's first
 	// upsert (when a delivery first waits, or at the end, where Temporal
 	// folds it into the closing visibility record) rather than at start:
@@ -81,27 +77,11 @@ func DeliverEvent(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result,
 	// database transaction.
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
 	var plan activities.DeliveryPlan
-	err := workflow.ExecuteLocalActivity(lctx, a.RecordEvent, activities.RecordEventInput{
-		AccountID: in.AccountID, Event: in.Event, OnlyWebhookID: in.OnlyWebhookID, Stored: in.Stored,
-	}).Get(ctx, &plan)
+	err := workflow.ExecuteLocalActivity(lctx, a.RecordEvent, in).Get(ctx, &plan)
 	if err != nil {
 		return flow.Result{}, err
 	}
 	return deliverPlan(ctx, planned{plan: plan, test: in.Test, identity: identity})
-}
-
-// refusal says why DeliverEvent must not run in, or "". Anyone who can
-// reach the Temporal frontend can start the workflow: a test event (sent
-// even to a disabled webhook) must name its one webhook and be a test.
-func refusal(in flow.DeliverEventInput) string {
-	isTestType := in.Event.Type == events.WebhookTest
-	switch {
-	case in.Test != (in.OnlyWebhookID != ""):
-		return "a test event names exactly one webhook, and only a test event does"
-	case in.Test != isTestType:
-		return "only a test event has the type " + events.WebhookTest
-	}
-	return ""
 }
 
 // ResendDelivery makes a new series of attempts of one delivery.
@@ -109,22 +89,11 @@ func ResendDelivery(ctx workflow.Context, in flow.ResendInput) (flow.Result, err
 	var a *activities.Activities
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
 	var plan activities.DeliveryPlan
-	err := workflow.ExecuteLocalActivity(lctx, a.PrepareResend, activities.ResendInput{
-		AccountID: in.AccountID, DeliveryID: in.DeliveryID, Series: in.Series,
-	}).Get(ctx, &plan)
+	err := workflow.ExecuteLocalActivity(lctx, a.PrepareResend, in).Get(ctx, &plan)
 	if err != nil {
 		return flow.Result{}, err
 	}
 	return deliverPlan(ctx, planned{plan: plan}) // its search attributes are set at start (see publish)
-}
-
-// BatchInput starts DeliverBatch.
-type BatchInput struct {
-	Deliveries      []activities.DeliveryRef
-	ActivityTimeout time.Duration
-	Test            bool   `json:",omitempty"`
-	AccountID       string `json:",omitempty"`
-	EventID         string `json:",omitempty"`
 }
 
 // planned is a plan to deliver: the plan, whether it is a test event, and
@@ -143,7 +112,7 @@ type scope struct {
 
 // DeliverBatch makes some of the deliveries of a large event, as a child of
 // the event's DeliverEvent (see batchSize).
-func DeliverBatch(ctx workflow.Context, in BatchInput) (flow.Result, error) {
+func DeliverBatch(ctx workflow.Context, in flow.BatchInput) (flow.Result, error) {
 	th := newThrottledSet()
 	r := &run{sc: scope{timeout: in.ActivityTimeout, accountID: in.AccountID, eventID: in.EventID}, test: in.Test, th: th,
 		beforeWait: func(ctx workflow.Context) {
@@ -202,7 +171,7 @@ func deliverPlan(ctx workflow.Context, p planned) (flow.Result, error) {
 		listWebhooks(ctx)
 		deliverBatches(ctx, p, todo, res.Deliveries)
 	case len(todo) > 0:
-		refs := make([]activities.DeliveryRef, len(todo))
+		refs := make([]flow.DeliveryRef, len(todo))
 		for j, i := range todo {
 			refs[j] = p.plan.Deliveries[i]
 		}
@@ -264,7 +233,7 @@ func startBatches(ctx workflow.Context, p planned, todo []int) []batch {
 	var batches []batch
 	for start := 0; start < len(todo); start += batchSize {
 		idx := todo[start:min(len(todo), start+batchSize)]
-		in := BatchInput{ActivityTimeout: p.plan.ActivityTimeout, Test: p.test, AccountID: p.plan.AccountID, EventID: p.plan.EventID}
+		in := flow.BatchInput{ActivityTimeout: p.plan.ActivityTimeout, Test: p.test, AccountID: p.plan.AccountID, EventID: p.plan.EventID}
 		ids := make([]string, len(idx))
 		for j, i := range idx {
 			in.Deliveries = append(in.Deliveries, p.plan.Deliveries[i])
@@ -273,13 +242,13 @@ func startBatches(ctx workflow.Context, p planned, todo []int) []batch {
 		attrs := slices.Concat([]temporal.SearchAttributeUpdate{flow.AttrWebhookIDs.ValueSet(ids),
 			flow.AttrDeliveryStatus.ValueSet(flow.SummaryPending)}, p.identity)
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID: fmt.Sprintf("%s/batch-%d", parentID, len(batches)+1),
+			WorkflowID: flow.BatchWorkflowID(parentID, len(batches)+1),
 			// A rerun of the event (its last run failed) makes only what is
 			// still unfinished, under the same batch ids.
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			TypedSearchAttributes: temporal.NewSearchAttributes(attrs...),
 		})
-		batches = append(batches, batch{idx: idx, fut: workflow.ExecuteChildWorkflow(cctx, DeliverBatch, in)})
+		batches = append(batches, batch{idx: idx, fut: workflow.ExecuteChildWorkflow(cctx, flow.DeliverBatchWorkflow, in)})
 	}
 	return batches
 }
@@ -327,7 +296,7 @@ type run struct {
 // deliverAll runs one delivery loop per delivery, listens for webhooks
 // being disabled or deleted meanwhile, and wakes a delivery waiting in a
 // full webhook's queue when a slot is handed to it.
-func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, r *run) []flow.DeliveryResult {
+func deliverAll(ctx workflow.Context, refs []flow.DeliveryRef, r *run) []flow.DeliveryResult {
 	out := make([]flow.DeliveryResult, len(refs))
 	r.reasons = map[string]string{}
 	// Each delivery waits between attempts under its own cancellable context;
@@ -384,7 +353,7 @@ func deliverAll(ctx workflow.Context, refs []activities.DeliveryRef, r *run) []f
 // cancelled. Activities run under ctx; only the waits under waitCtx, so a
 // cancellation never abandons an attempt in flight. wake receives the
 // delivery's SignalSlotFree.
-func deliverOne(ctx, waitCtx workflow.Context, r *run, d activities.DeliveryRef, wake workflow.ReceiveChannel) flow.DeliveryResult {
+func deliverOne(ctx, waitCtx workflow.Context, r *run, d flow.DeliveryRef, wake workflow.ReceiveChannel) flow.DeliveryResult {
 	out := flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID}
 	actx := attemptContext(ctx, r.sc.timeout)
 	// A throttled attempt (the webhook's throttle held it back) is not an
@@ -544,7 +513,7 @@ func (s *throttledSet) flush() []temporal.SearchAttributeUpdate {
 }
 
 // finish records that the delivery's remaining attempts will not be made.
-func finish(actx workflow.Context, out flow.DeliveryResult, d activities.DeliveryRef, status delivery.Status, reason string) flow.DeliveryResult {
+func finish(actx workflow.Context, out flow.DeliveryResult, d flow.DeliveryRef, status delivery.Status, reason string) flow.DeliveryResult {
 	var a *activities.Activities
 	_ = workflow.ExecuteLocalActivity(actx, a.CancelDelivery, activities.CancelInput{
 		DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason, Status: status,
@@ -576,7 +545,7 @@ type Registry interface {
 // Register registers every workflow of this package under its stable name
 // (the name is what histories and starters refer to).
 func Register(r Registry) {
-	r.RegisterWorkflowWithOptions(DeliverEvent, workflow.RegisterOptions{Name: "DeliverEvent"})
-	r.RegisterWorkflowWithOptions(ResendDelivery, workflow.RegisterOptions{Name: "ResendDelivery"})
-	r.RegisterWorkflowWithOptions(DeliverBatch, workflow.RegisterOptions{Name: "DeliverBatch"})
+	r.RegisterWorkflowWithOptions(DeliverEvent, workflow.RegisterOptions{Name: flow.DeliverEventWorkflow})
+	r.RegisterWorkflowWithOptions(ResendDelivery, workflow.RegisterOptions{Name: flow.ResendDeliveryWorkflow})
+	r.RegisterWorkflowWithOptions(DeliverBatch, workflow.RegisterOptions{Name: flow.DeliverBatchWorkflow})
 }

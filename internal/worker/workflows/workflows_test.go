@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
@@ -39,7 +38,7 @@ func newHarness(t *testing.T, plan activities.DeliveryPlan) *harness {
 	h := &harness{acts: &activities.Activities{}}
 	h.env = h.NewTestWorkflowEnvironment()
 	h.env.RegisterActivity(h.acts)
-	h.env.RegisterWorkflowWithOptions(DeliverBatch, workflow.RegisterOptions{Name: "DeliverBatch"})
+	Register(h.env)
 	h.env.OnActivity(h.acts.RecordEvent, mock.Anything, mock.Anything).Return(plan, nil)
 	h.env.OnActivity(h.acts.PrepareResend, mock.Anything, mock.Anything).Return(plan, nil)
 	h.env.OnActivity(h.acts.CancelDelivery, mock.Anything, mock.Anything).Return(
@@ -84,9 +83,13 @@ func (h *harness) deliver(fn func(in activities.DeliverInput) flow.AttemptResult
 
 func (h *harness) run(t *testing.T) flow.Result {
 	t.Helper()
-	h.env.ExecuteWorkflow(DeliverEvent, flow.DeliverEventInput{AccountID: "acct", Event: events.Event{ID: "e1", Type: events.EnvelopeStart}})
+	h.env.ExecuteWorkflow(DeliverEvent, stored)
 	return h.result(t)
 }
+
+// stored is the input the outbox starts an event's workflow with.
+var stored = flow.DeliverEventInput{AccountID: "acct", Stored: true,
+	Event: events.Event{ID: "e1", Type: events.EnvelopeStart, TriggerSource: events.SourceSaaSPage}}
 
 func (h *harness) result(t *testing.T) flow.Result {
 	t.Helper()
@@ -116,7 +119,7 @@ func (h *harness) lastStatus(t *testing.T) string {
 func plan(webhookIDs ...string) activities.DeliveryPlan {
 	p := activities.DeliveryPlan{ActivityTimeout: 15 * time.Second}
 	for _, w := range webhookIDs {
-		p.Deliveries = append(p.Deliveries, activities.DeliveryRef{DeliveryID: "d-" + w, WebhookID: w, Series: 1})
+		p.Deliveries = append(p.Deliveries, flow.DeliveryRef{DeliveryID: "d-" + w, WebhookID: w, Series: 1})
 	}
 	return p
 }
@@ -345,7 +348,7 @@ func TestDeliverEventRecordEventErrorFailsWorkflow(t *testing.T) {
 	h.env.RegisterActivity(h.acts)
 	h.env.OnActivity(h.acts.RecordEvent, mock.Anything, mock.Anything).Return(
 		activities.DeliveryPlan{}, temporal.NewNonRetryableApplicationError("bad", "Bad", nil))
-	h.env.ExecuteWorkflow(DeliverEvent, flow.DeliverEventInput{AccountID: "acct"})
+	h.env.ExecuteWorkflow(DeliverEvent, stored)
 	var appErr *temporal.ApplicationError
 	if err := h.env.GetWorkflowError(); !errors.As(err, &appErr) {
 		t.Fatalf("workflow error %v, want the activity's", err)
@@ -360,7 +363,7 @@ func TestDeliverEventTestFlagReachesDeliver(t *testing.T) {
 		return flow.AttemptResult{Outcome: delivery.OutcomeFailed, StatusCode: 500, Reason: "test event: one attempt only"}
 	})
 	h.env.ExecuteWorkflow(DeliverEvent, flow.DeliverEventInput{AccountID: "acct", OnlyWebhookID: "w1", Test: true,
-		Event: events.Event{Type: events.WebhookTest}})
+		Event: events.Event{ID: "test-1", Type: events.WebhookTest, TriggerSource: events.SourceSaaSPage, Data: []byte(`{}`)}})
 	res := h.result(t)
 	if !got.Test || res.Deliveries[0].Status != "failed" || res.Deliveries[0].Last.StatusCode != 500 {
 		t.Fatalf("input %+v result %+v", got, res)
@@ -368,7 +371,7 @@ func TestDeliverEventTestFlagReachesDeliver(t *testing.T) {
 }
 
 func TestResendDeliveryUsesTheNewSeries(t *testing.T) {
-	p := activities.DeliveryPlan{ActivityTimeout: time.Minute, Deliveries: []activities.DeliveryRef{{DeliveryID: "d1", WebhookID: "w1", Series: 3}}}
+	p := activities.DeliveryPlan{ActivityTimeout: time.Minute, Deliveries: []flow.DeliveryRef{{DeliveryID: "d1", WebhookID: "w1", Series: 3}}}
 	h := newHarness(t, p)
 	var got activities.DeliverInput
 	h.deliver(func(in activities.DeliverInput) flow.AttemptResult {
@@ -427,30 +430,6 @@ func TestDeliverEventReportsFinishedDeliveries(t *testing.T) {
 	}
 	if len(h.listed) != 1 || len(h.listed[0]) != 2 {
 		t.Fatalf("WebhookIds %v, want both", h.listed)
-	}
-}
-
-// Anyone who reaches Temporal can start DeliverEvent: inputs the API never
-// sends are refused before anything is recorded or sent.
-func TestDeliverEventRefusesInputsTheAPINeverSends(t *testing.T) {
-	for name, in := range map[string]flow.DeliverEventInput{
-		"test without a webhook":   {AccountID: "acct", Test: true, Event: events.Event{Type: events.WebhookTest}},
-		"one webhook but no test":  {AccountID: "acct", OnlyWebhookID: "w1", Event: events.Event{Type: events.EnvelopeStart}},
-		"test of a real event":     {AccountID: "acct", Test: true, OnlyWebhookID: "w1", Event: events.Event{Type: events.EnvelopeStart}},
-		"test type as a real one:": {AccountID: "acct", Event: events.Event{Type: events.WebhookTest}},
-	} {
-		t.Run(name, func(t *testing.T) {
-			h := newHarness(t, plan("w1"))
-			h.deliver(func(activities.DeliverInput) flow.AttemptResult {
-				t.Error("Deliver called")
-				return flow.AttemptResult{Outcome: delivery.OutcomeSucceeded}
-			})
-			h.env.ExecuteWorkflow(DeliverEvent, in)
-			res := h.result(t)
-			if !strings.HasPrefix(res.Skipped, "refused: ") || len(res.Deliveries) != 0 {
-				t.Fatalf("result %+v", res)
-			}
-		})
 	}
 }
 
