@@ -29,6 +29,7 @@ var requestTypes = []struct {
 	{"POST /v1/api-keys", managementBody, func() any { return new(service.APIKeyInput) }},
 	{"POST /v1/console/links", managementBody, func() any { return new(service.ConsoleLinkInput) }},
 	{"POST /v1/deliveries/resend", managementBody, func() any { return new(service.BulkResend) }},
+	{"POST /v1/webhooks/{id}/release", managementBody, func() any { return new(service.ReleaseInput) }},
 }
 
 // FuzzDecode: any body, into every request type, answers nil or a client

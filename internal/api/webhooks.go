@@ -176,3 +176,25 @@ func pageJSON[R, T any](pg service.Page[R], show func(R) T) resource.Page[T] {
 	}
 	return out
 }
+
+// releaseKey lets an ordered webhook's key go past its failed deliveries
+// (orderedOnFailure "hold").
+func (h *Handler) releaseKey(c echo.Context) error {
+	id, err := webhookID(c)
+	if err != nil {
+		return err
+	}
+	var in service.ReleaseInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	r, err := h.svc.ReleaseKey(c.Request().Context(), caller(c), id, in)
+	if err != nil {
+		return err
+	}
+	out := resource.Released{Released: make([]string, 0, len(r.Deliveries)), Woken: r.Woken}
+	for _, d := range r.Deliveries {
+		out.Released = append(out.Released, d.String())
+	}
+	return c.JSON(http.StatusOK, out)
+}

@@ -86,7 +86,7 @@ func TestCreateWebhook(t *testing.T) {
 			t.Errorf("secret shown: %s", raw)
 		}
 	}
-	wantKeys := []string{"appIds", "createdAt", "eventTypes", "health", "id", "maxConcurrency", "name", "rateLimitPerSecond",
+	wantKeys := []string{"appIds", "createdAt", "eventTypes", "health", "id", "maxConcurrency", "name", "ordered", "orderedOnFailure", "rateLimitPerSecond",
 		"status", "throttle", "triggerSources", "updatedAt", "url"}
 	var gotKeys []string
 	for k := range g.Body {

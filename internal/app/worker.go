@@ -56,6 +56,7 @@ func (a *App) Worker() *Worker {
 			HealthDisableExhausted: cfg.HealthDisableExhausted,
 			ThrottleBase:           cfg.ThrottleBackoffBase,
 			ThrottleMax:            cfg.ThrottleBackoffMax,
+			TurnRecheckMax:         cfg.OrderRecheckMax,
 			UserAgent:              "esign-webhooks/" + Version,
 		},
 	}

@@ -111,6 +111,10 @@ type Config struct {
 	// (or the Retry-After, when longer).
 	ThrottleBackoffBase time.Duration `env:"THROTTLE_BACKOFF_BASE" envDefault:"1s"`
 	ThrottleBackoffMax  time.Duration `env:"THROTTLE_BACKOFF_MAX" envDefault:"5m"`
+	// A delivery to an ordered webhook waiting for its turn is woken when
+	// the delivery before it ends; without a wake-up (one a crash lost) it
+	// checks again after 2 s, doubling up to ORDER_RECHECK_MAX.
+	OrderRecheckMax time.Duration `env:"ORDER_RECHECK_MAX" envDefault:"5m"`
 
 	// The admin console (package console) at /console. ConsoleBaseURL is
 	// the absolute address its sign-in links start with (https:// makes
@@ -200,6 +204,9 @@ func (c *Config) validate() error {
 	}
 	if c.HealthDisableAfter < 0 || c.HealthDisableExhausted < 0 {
 		errs = append(errs, errors.New("HEALTH_DISABLE_AFTER and HEALTH_DISABLE_AFTER_EXHAUSTED must not be negative"))
+	}
+	if c.OrderRecheckMax < time.Second {
+		errs = append(errs, errors.New("ORDER_RECHECK_MAX must be at least 1s"))
 	}
 	if c.ThrottleBackoffBase <= 0 || c.ThrottleBackoffMax < c.ThrottleBackoffBase {
 		errs = append(errs, errors.New("THROTTLE_BACKOFF_BASE must be positive and THROTTLE_BACKOFF_MAX at least as long"))

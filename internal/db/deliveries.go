@@ -32,12 +32,39 @@ type Delivery struct {
 	LastStatusCode *int            `db:"last_status_code" json:"last_status_code"`
 	CreatedAt      time.Time       `db:"created_at" json:"created_at"`
 	UpdatedAt      time.Time       `db:"updated_at" json:"updated_at"`
+	Turn
+}
+
+// Turn is a delivery's place in its event's ordering key (ordering.go):
+// the key and sequence, whether it takes turns (its webhook is ordered),
+// and, while it waits for its turn, what it waits for.
+type Turn struct {
+	OrderingKey string `db:"ordering_key" json:"ordering_key"`
+	Sequence    int64  `db:"sequence" json:"sequence"`
+	Ordered     bool   `db:"ordered" json:"ordered"`
+	// WaitingForEvent is an earlier event of the key not recorded yet;
+	// WaitingForDelivery an earlier delivery to the webhook not finished
+	// (or failed, and holding the key).
+	WaitingForEvent    *string    `db:"waiting_for_event" json:"waiting_for_event"`
+	WaitingForDelivery *uuid.UUID `db:"waiting_for_delivery" json:"waiting_for_delivery"`
+	// OrderReleased: an admin released this failed delivery's hold on
+	// its key.
+	OrderReleased bool `db:"order_released" json:"order_released"`
+	// WaitingWorkflowID is the workflow to wake when its turn comes (not
+	// in deliveryColumns: only the store's wake-ups read it).
+	WaitingWorkflowID string `db:"waiting_workflow_id" json:"waiting_workflow_id"`
+}
+
+// Waiting reports whether a pending delivery waits for its turn.
+func (d Delivery) Waiting() bool {
+	return d.Status == delivery.Pending && (d.WaitingForEvent != nil || d.WaitingForDelivery != nil)
 }
 
 // deliveryColumns lists Delivery's columns: queries name them rather than
 // SELECT *, so an older binary keeps working after a migration adds one.
 const deliveryColumns = `id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
-	attempt_count, series, workflow_id, next_attempt_at, last_status_code, created_at, updated_at`
+	attempt_count, series, workflow_id, next_attempt_at, last_status_code, created_at, updated_at,
+	ordering_key, sequence, ordered, waiting_for_event, waiting_for_delivery, order_released`
 
 // Finished reports whether the delivery's current series is over.
 func (d Delivery) Finished() bool { return d.Status.Finished() }
@@ -128,11 +155,17 @@ func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 	err := s.getPrepared(ctx, &row, `
 		WITH acct AS (
 			SELECT plan FROM accounts WHERE id = $1
-		), inserted AS (
-			INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, dispatched_at)
-			SELECT $1, $2, $3, $4, $5, $6, $7::jsonb, $8, now() FROM acct WHERE $7::jsonb IS NOT NULL
+		), `+nextSequence("$1", "$9", "$2", "$7::jsonb IS NOT NULL")+`, inserted AS (
+			INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, dispatched_at,
+				ordering_key, sequence)
+			SELECT $1, $2, $3, $4, $5, $6, $7::jsonb, $8, now(), $9, coalesce((SELECT last FROM seq), 0)
+			FROM acct WHERE $7::jsonb IS NOT NULL
 			ON CONFLICT (account_id, id) DO UPDATE SET dispatched_at = now() WHERE events.dispatched_at IS NULL
-			RETURNING 1
+			RETURNING ordering_key, sequence
+		), ev AS (
+			-- The event's key and sequence, stored now or before.
+			(SELECT ordering_key, sequence FROM inserted
+			 UNION ALL SELECT ordering_key, sequence FROM events WHERE account_id = $1 AND id = $2) LIMIT 1
 		), marked AS (
 			UPDATE events SET dispatched_at = now()
 			WHERE account_id = $1 AND id = $2 AND dispatched_at IS NULL AND $7::jsonb IS NULL
@@ -144,7 +177,7 @@ func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 			-- never sent, that enabling them can replay. An operational
 			-- event matches by type alone and never goes to the webhook it
 			-- is about.
-			SELECT w.id, w.enabled, w.disabled_reason FROM webhooks w, acct, found
+			SELECT w.id, w.enabled, w.disabled_reason, w.ordered FROM webhooks w, acct, found
 			WHERE found.yes AND acct.plan = 'professional' AND w.account_id = $1 AND $3 = ANY(w.event_types)
 			  AND CASE WHEN $4 = 'system' THEN w.id::text IS DISTINCT FROM
 			                coalesce($7::jsonb, (SELECT data FROM events WHERE account_id = $1 AND id = $2)) ->> 'webhookId'
@@ -154,11 +187,13 @@ func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 			-- gen_random_uuid() in the select list of a subquery over the
 			-- webhooks runs once per row (see RecordEvent).
 			INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
-				workflow_id)
+				workflow_id, ordering_key, sequence, ordered)
 			SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''),
 				CASE WHEN d.enabled THEN 'pending' ELSE 'skipped_disabled' END,
-				CASE WHEN d.enabled THEN '' ELSE 'the webhook was disabled (' || d.disabled_reason || ')' END, $8
-			FROM (SELECT id AS w, enabled, disabled_reason, gen_random_uuid() AS id FROM hooks) d
+				CASE WHEN d.enabled THEN '' ELSE 'the webhook was disabled (' || d.disabled_reason || ')' END, $8,
+				coalesce(ev.ordering_key, ''), coalesce(ev.sequence, 0), d.ordered AND coalesce(ev.ordering_key, '') <> ''
+			FROM (SELECT id AS w, enabled, disabled_reason, ordered, gen_random_uuid() AS id FROM hooks) d
+			LEFT JOIN ev ON true
 			ON CONFLICT (account_id, event_id, webhook_id) DO NOTHING
 			RETURNING `+deliveryColumns+`
 		), every AS (
@@ -168,7 +203,7 @@ func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 		-- Data-modifying CTEs (inserted, marked) run whether read or not.
 		SELECT (SELECT plan FROM acct) AS plan, (SELECT yes FROM found) AS found,
 			coalesce((SELECT json_agg(every ORDER BY webhook_id) FROM every), '[]') AS deliveries`,
-		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, data, e.WorkflowID)
+		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, data, e.WorkflowID, e.OrderingKey)
 	if err != nil {
 		return Resolution{}, fmt.Errorf("resolving event: %w", translate(err))
 	}
@@ -289,10 +324,12 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 		WITH t AS (
 			SELECT d.id, d.account_id, d.event_id, d.webhook_id, d.event_type, d.message_id, d.status, d.status_reason,
 				d.attempt_count, d.series, d.workflow_id, d.next_attempt_at, d.last_status_code, d.created_at, d.updated_at,
+				d.ordering_key, d.sequence, d.ordered,
 				w.id IS NOT NULL AS webhook_exists, coalesce(w.enabled, false) AS webhook_enabled,
 				coalesce(w.url, '') AS url, w.secret_enc, w.previous_secret_enc, w.previous_secret_expires_at,
 				e.id AS "event.id", e.type AS "event.type", e.trigger_source AS "event.trigger_source",
 				e.app_id AS "event.app_id", e.occurred_at AS "event.occurred_at", e.data AS "event.data",
+				e.ordering_key AS "event.ordering_key",
 				coalesce(w.max_concurrency, 0) AS max_concurrency, w.rate_limit_per_second, w.throttled_until
 			FROM deliveries d
 			JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
@@ -553,7 +590,11 @@ func (s *Store) ListDeliveries(ctx context.Context, accountID uuid.UUID, f Deliv
 	if f.WebhookID != nil {
 		add("webhook_id = $%d", *f.WebhookID)
 	}
-	if f.Status != "" {
+	switch f.Status {
+	case "":
+	case delivery.Waiting: // pending, and waiting for its turn
+		add("status = $%d AND (waiting_for_event IS NOT NULL OR waiting_for_delivery IS NOT NULL)", delivery.Pending)
+	default:
 		add("status = $%d", f.Status)
 	}
 	if f.EventType != "" {
@@ -614,9 +655,13 @@ func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, fromSe
 		if !d.Finished() && (deadWorkflowID == "" || d.WorkflowID != deadWorkflowID) {
 			return fmt.Errorf("%w: delivery is still in progress", ErrConflict)
 		}
+		// The new series takes turns if the webhook is ordered now; a
+		// failure of it holds the key again.
 		return translate(tx.GetContext(ctx, &d, `
 			UPDATE deliveries SET series = series + 1, status = 'pending', status_reason = '',
-				next_attempt_at = NULL, workflow_id = $2, updated_at = now()
+				next_attempt_at = NULL, workflow_id = $2, updated_at = now(),
+				ordered = ordering_key <> '' AND coalesce((SELECT ordered FROM webhooks w WHERE w.id = webhook_id), false),
+				waiting_for_event = NULL, waiting_for_delivery = NULL, order_released = false
 			WHERE id = $1 RETURNING `+deliveryColumns, id, workflowID))
 	})
 	if err != nil {
@@ -631,9 +676,10 @@ func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, fromSe
 func (s *Store) RestoreDelivery(ctx context.Context, d Delivery) (bool, error) {
 	res, err := s.db.ExecContext(ctx, `
 		INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
-			series, workflow_id)
+			series, workflow_id, ordering_key, sequence, ordered)
 		SELECT $1::uuid, e.account_id, e.id, $4, e.type, 'msg_' || replace($1::uuid::text, '-', ''), 'pending',
-			'restored: the database had lost this delivery', $5, $6
+			'restored: the database had lost this delivery', $5, $6, e.ordering_key, e.sequence,
+			e.ordering_key <> '' AND coalesce((SELECT ordered FROM webhooks w WHERE w.id = $4), false)
 		FROM events e WHERE e.account_id = $2 AND e.id = $3
 		ON CONFLICT DO NOTHING`, d.ID, d.AccountID, d.EventID, d.WebhookID, d.Series, d.WorkflowID)
 	if err != nil {

@@ -14,7 +14,10 @@ import (
 // columns. Kept so deliveries can be inspected and resent.
 type Event struct {
 	events.Event
-	AccountID  uuid.UUID `db:"account_id"`
+	AccountID uuid.UUID `db:"account_id"`
+	// Sequence is the event's place among its key's events (1, 2, …, in
+	// the order they were stored; 0: no key).
+	Sequence   int64     `db:"sequence"`
 	WorkflowID string    `db:"workflow_id"`
 	CreatedAt  time.Time `db:"created_at"`
 	// DispatchedAt is set once the event's workflow has recorded it; NULL
@@ -28,17 +31,18 @@ type Event struct {
 
 // eventColumns lists Event's columns (see deliveryColumns).
 const eventColumns = `account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, created_at,
-	dispatched_at, dispatch_tries, dispatch_error`
+	dispatched_at, dispatch_tries, dispatch_error, ordering_key, sequence`
 
 // InsertEvent stores an event unless one with the same id exists, and returns
 // the stored one either way (idempotent publish: the first one wins).
 func (s *Store) InsertEvent(ctx context.Context, e Event) (Event, bool, error) {
 	var out Event
 	err := s.getPrepared(ctx, &out, `
-		INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		WITH `+nextSequence("$1", "$9", "$2", "true")+`
+		INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, ordering_key, sequence)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce((SELECT last FROM seq), 0))
 		ON CONFLICT (account_id, id) DO NOTHING RETURNING `+eventColumns,
-		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID)
+		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID, e.OrderingKey)
 	if err == nil {
 		return out, true, nil
 	}
@@ -55,10 +59,12 @@ func (s *Store) InsertEvent(ctx context.Context, e Event) (Event, bool, error) {
 // workflow: inserted already dispatched, or the API's row marked so.
 func markDispatched(ctx context.Context, q queryer, e Event) error {
 	_, err := q.ExecContext(ctx, `
-		INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, dispatched_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+		WITH `+nextSequence("$1", "$9", "$2", "true")+`
+		INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, dispatched_at,
+			ordering_key, sequence)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9, coalesce((SELECT last FROM seq), 0))
 		ON CONFLICT (account_id, id) DO UPDATE SET dispatched_at = now() WHERE events.dispatched_at IS NULL`,
-		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID)
+		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID, e.OrderingKey)
 	if err != nil {
 		return fmt.Errorf("recording event: %w", translate(err))
 	}
@@ -125,4 +131,20 @@ func (s *Store) PurgeEvents(ctx context.Context, cutoff time.Time, limit int) (i
 		return 0, fmt.Errorf("purging events: %w", translate(err))
 	}
 	return res.RowsAffected()
+}
+
+// nextSequence is a CTE, seq, taking the next sequence number of the key
+// (SQL expressions acct and key) for the event id, unless its key is "" or
+// the event is stored already or when is false. The key's row stays
+// locked until the statement's transaction ends, so the events of one key
+// are numbered in the order they are stored.
+func nextSequence(acct, key, id, when string) string {
+	return `seq AS (
+			INSERT INTO ordering_sequences AS s (account_id, key, last)
+			SELECT ` + acct + `, ` + key + `, 1
+			WHERE ` + key + ` <> '' AND ` + when + `
+			  AND NOT EXISTS (SELECT 1 FROM events WHERE account_id = ` + acct + ` AND id = ` + id + `)
+			ON CONFLICT (account_id, key) DO UPDATE SET last = s.last + 1
+			RETURNING last
+		)`
 }

@@ -27,7 +27,24 @@ type Webhook struct {
 	UpdatedAt               time.Time      `db:"updated_at"`
 	Health
 	Throttle
+	Ordering
 }
+
+// Ordering is whether a webhook gets each ordering key's events in order
+// (see db.TakeTurn), and what a give-up does to the key.
+type Ordering struct {
+	Ordered bool `db:"ordered"`
+	// OnFailure: OnFailureContinue lets the next event of the key go after
+	// a give-up; OnFailureHold keeps it waiting until the failed one is
+	// resent and succeeds, or is released.
+	OnFailure string `db:"ordered_on_failure"`
+}
+
+// What a give-up does to an ordered webhook's key.
+const (
+	OnFailureContinue = "continue"
+	OnFailureHold     = "hold"
+)
 
 // Throttle is how a webhook's receiver is protected (see db.StartAttempt):
 // its limits, and the back-off its answers asked for.
@@ -76,6 +93,7 @@ type WebhookFields struct {
 	// MaxConcurrency: 0 keeps the default (creating) or the current value.
 	MaxConcurrency     int
 	RateLimitPerSecond *float64 // nil: no rate limit
+	Ordering                    // OnFailure "": OnFailureContinue
 }
 
 // CreateWebhook inserts a webhook with its id chosen by the caller (the id is
@@ -124,15 +142,23 @@ func (s *Store) CreateWebhookLimited(ctx context.Context, in NewWebhook) (Webhoo
 		}
 		return translate(tx.GetContext(ctx, &w, `
 			INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, app_ids, enabled, secret_enc,
-				max_concurrency, rate_limit_per_second)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING `+webhookColumns,
+				max_concurrency, rate_limit_per_second, ordered, ordered_on_failure)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING `+webhookColumns,
 			in.ID, in.AccountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources),
-			pq.StringArray(nonNil(f.AppIDs)), in.Enabled, in.SecretEnc, orDefault(f.MaxConcurrency), f.RateLimitPerSecond))
+			pq.StringArray(nonNil(f.AppIDs)), in.Enabled, in.SecretEnc, orDefault(f.MaxConcurrency), f.RateLimitPerSecond,
+			f.Ordered, onFailure(f.OnFailure)))
 	})
 	if err != nil {
 		return Webhook{}, fmt.Errorf("creating webhook: %w", err)
 	}
 	return w, nil
+}
+
+func onFailure(s string) string {
+	if s == "" {
+		return OnFailureContinue
+	}
+	return s
 }
 
 func orDefault(maxConcurrency int) int {
@@ -206,14 +232,15 @@ func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, chec
 			return err
 		}
 		f := WebhookFields{Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources, AppIDs: w.AppIDs,
-			MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond}
+			MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond, Ordering: w.Ordering}
 		apply(&f)
 		return translate(tx.GetContext(ctx, &w, `
 			UPDATE webhooks SET name = $3, url = $4, event_types = $5, trigger_sources = $6, app_ids = $7,
-				max_concurrency = $8, rate_limit_per_second = $9, updated_at = now()
+				max_concurrency = $8, rate_limit_per_second = $9, ordered = $10, ordered_on_failure = $11,
+				updated_at = now()
 			WHERE id = $1 AND account_id = $2 RETURNING `+webhookColumns,
 			id, accountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources), pq.StringArray(nonNil(f.AppIDs)),
-			orDefault(f.MaxConcurrency), f.RateLimitPerSecond))
+			orDefault(f.MaxConcurrency), f.RateLimitPerSecond, f.Ordered, onFailure(f.OnFailure)))
 	})
 	if err != nil {
 		return Webhook{}, fmt.Errorf("updating webhook: %w", err)
@@ -303,4 +330,5 @@ const webhookColumns = `id, account_id, name, url, event_types, trigger_sources,
 	previous_secret_enc, previous_secret_expires_at, created_at, updated_at,
 	consecutive_failures, exhausted_streak, failing_since, last_success_at, health_warned,
 	disabled_reason, disabled_message, disabled_at,
-	max_concurrency, rate_limit_per_second, throttled_until, throttle_step, rate_next_at`
+	max_concurrency, rate_limit_per_second, throttled_until, throttle_step, rate_next_at,
+	ordered, ordered_on_failure`

@@ -24,11 +24,17 @@ type WebhookInput struct {
 	// requests per second (default none).
 	MaxConcurrency     *int     `json:"maxConcurrency" validate:"omitnil,min=1,max=100"`
 	RateLimitPerSecond *float64 `json:"rateLimitPerSecond" validate:"omitnil,min=0.1,max=1000"`
+	// Ordered: each ordering key's events one after another, in order;
+	// OrderedOnFailure is what a give-up does to the key: "continue"
+	// (default) or "hold".
+	Ordered          bool   `json:"ordered"`
+	OrderedOnFailure string `json:"orderedOnFailure" validate:"omitempty,oneof=continue hold"`
 }
 
 func (in WebhookInput) fields() db.WebhookFields {
 	f := db.WebhookFields{Name: in.Name, URL: in.URL, EventTypes: in.EventTypes, TriggerSources: in.TriggerSources,
-		AppIDs: in.AppIDs, RateLimitPerSecond: in.RateLimitPerSecond}
+		AppIDs: in.AppIDs, RateLimitPerSecond: in.RateLimitPerSecond,
+		Ordering: db.Ordering{Ordered: in.Ordered, OnFailure: in.OrderedOnFailure}}
 	if in.MaxConcurrency != nil {
 		f.MaxConcurrency = *in.MaxConcurrency
 	}
@@ -46,6 +52,8 @@ type WebhookPatch struct {
 	// The limits may change while the webhook is enabled (see limitsOnly).
 	MaxConcurrency     *int         `json:"maxConcurrency" validate:"omitnil,min=1,max=100"`
 	RateLimitPerSecond NullableRate `json:"rateLimitPerSecond"`
+	Ordered            *bool        `json:"ordered"`
+	OrderedOnFailure   *string      `json:"orderedOnFailure" validate:"omitnil,oneof=continue hold"`
 }
 
 // limitsOnly reports whether the edit touches the receiver's limits only:
@@ -54,7 +62,7 @@ type WebhookPatch struct {
 // disable the webhook, which cancels its waiting deliveries.
 func (p WebhookPatch) limitsOnly() bool {
 	return p.Name == nil && p.URL == nil && p.EventTypes == nil && p.TriggerSources == nil && p.AppIDs == nil &&
-		(p.MaxConcurrency != nil || p.RateLimitPerSecond.Set)
+		p.Ordered == nil && p.OrderedOnFailure == nil && (p.MaxConcurrency != nil || p.RateLimitPerSecond.Set)
 }
 
 func (p WebhookPatch) apply(f *db.WebhookFields) {
@@ -78,6 +86,12 @@ func (p WebhookPatch) apply(f *db.WebhookFields) {
 	}
 	if p.AppIDs != nil {
 		f.AppIDs = p.AppIDs
+	}
+	if p.Ordered != nil {
+		f.Ordered = *p.Ordered
+	}
+	if p.OrderedOnFailure != nil {
+		f.OnFailure = *p.OrderedOnFailure
 	}
 }
 
@@ -127,6 +141,12 @@ type BulkResend struct {
 	Status    string     `json:"status" validate:"omitempty,oneof=failed cancelled skipped_disabled pending"`
 	Since     *time.Time `json:"since" validate:"required"`
 	Until     *time.Time `json:"until"`
+}
+
+// ReleaseInput names the ordering key of an ordered webhook to release:
+// POST /v1/webhooks/{id}/release.
+type ReleaseInput struct {
+	OrderingKey string `json:"orderingKey" validate:"required,max=200"`
 }
 
 // trimName trims what people cannot see around a name before it is checked.

@@ -70,7 +70,7 @@ func (s *Service) ListDeliveries(ctx context.Context, c Caller, q DeliveryQuery)
 		f.WebhookID = &id
 	}
 	if f.Status != "" && !f.Status.Valid() {
-		bad["status"] = "must be one of: pending, retrying, succeeded, failed, cancelled"
+		bad["status"] = "must be one of: waiting, pending, retrying, succeeded, failed, cancelled, skipped_disabled"
 	}
 	if f.EventType != "" && !events.IsSubscribable(f.EventType) && f.EventType != events.WebhookTest {
 		bad["eventType"] = "unknown event type " + f.EventType

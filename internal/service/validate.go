@@ -117,6 +117,9 @@ func (s *Service) message(fe validator.FieldError) string {
 	case "callbackurl":
 		return s.checkCallbackURL(fmt.Sprint(fe.Value())).Error()
 	case "oneof":
+		if fe.Field() == "orderedOnFailure" {
+			return "must be continue (the next event goes after a give-up) or hold (it waits until the failed one is resent and succeeds, or released)"
+		}
 		return "must be one of: " + strings.ReplaceAll(fe.Param(), " ", ", ")
 	case "nocontrol":
 		return "must not contain control characters"

@@ -77,6 +77,12 @@ func (c *Client) SignalSlotFree(ctx context.Context, workflowID string, s flow.S
 	return c.Client.SignalWorkflow(ctx, workflowID, "", flow.SignalSlotFree, s)
 }
 
+// SignalTurn tells the workflow workflowID that its delivery t.DeliveryID
+// may have its turn now.
+func (c *Client) SignalTurn(ctx context.Context, workflowID string, t flow.Turn) error {
+	return c.Client.SignalWorkflow(ctx, workflowID, "", flow.SignalTurn, t)
+}
+
 // SignalAll sends ch to the workflows workflowIDs, a few at a time, until
 // done or ctx ends; it returns how many were signalled. Best effort: a
 // workflow that has ended meanwhile is skipped.

@@ -16,13 +16,17 @@ const (
 	// SkippedDisabled: the event matched the webhook while it was disabled;
 	// nothing was sent, and enabling it can replay the delivery.
 	SkippedDisabled Status = "skipped_disabled"
+	// Waiting: a pending delivery to an ordered webhook waiting for its
+	// turn (an earlier event of its ordering key is not finished for the
+	// webhook). Shown, and filtered on, by the API; stored as Pending.
+	Waiting Status = "waiting"
 )
 
 // Statuses lists every status, in the order a delivery moves through them.
-var Statuses = []Status{Pending, Retrying, Succeeded, Failed, Cancelled, SkippedDisabled}
+var Statuses = []Status{Waiting, Pending, Retrying, Succeeded, Failed, Cancelled, SkippedDisabled}
 
 // Finished reports whether no more attempts of the series will be made.
-func (s Status) Finished() bool { return s != Pending && s != Retrying }
+func (s Status) Finished() bool { return s != Pending && s != Retrying && s != Waiting }
 
 // Valid reports whether s is one of Statuses.
 func (s Status) Valid() bool {

@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Event types from the e-signature product's webhook catalogue.
@@ -107,7 +110,14 @@ type Event struct {
 	AppID         string          `json:"appId,omitempty" db:"app_id"`
 	OccurredAt    time.Time       `json:"occurredAt" db:"occurred_at"`
 	Data          json.RawMessage `json:"data" db:"data"`
+	// OrderingKey names the sequence the event belongs to (for e-sign, the
+	// envelope id): a webhook that asks for order gets the events of one
+	// key one after another, in the order they were stored. "" : none.
+	OrderingKey string `json:"orderingKey,omitempty" db:"ordering_key"`
 }
+
+// MaxOrderingKeyBytes bounds an ordering key.
+const MaxOrderingKeyBytes = 200
 
 // DefaultMaxDataBytes bounds Data.
 const DefaultMaxDataBytes = 256 << 10
@@ -182,6 +192,9 @@ func (e *Event) headErrors(o Origin) FieldErrors {
 	if len(e.AppID) > 200 || !printable(e.AppID) {
 		errs["appId"] = "must be at most 200 printable ASCII characters"
 	}
+	if msg := orderingKeyError(o, e.OrderingKey); msg != "" {
+		errs["orderingKey"] = msg
+	}
 	// An offset can push a time given in years 0001-9999 outside them in
 	// UTC, where it can no longer be encoded as RFC 3339 JSON (reading the
 	// event back failed). Zero is "not given": Prepare fills it.
@@ -189,6 +202,21 @@ func (e *Event) headErrors(o Origin) FieldErrors {
 		errs["occurredAt"] = "must be between years 0001 and 9999 in UTC"
 	}
 	return errs
+}
+
+// orderingKeyError says what is wrong with k as the ordering key of an
+// event made by o, or "".
+func orderingKeyError(o Origin, k string) string {
+	switch {
+	case k == "":
+	case o == FromTest:
+		return "a test event has no ordering key"
+	case len(k) > MaxOrderingKeyBytes:
+		return fmt.Sprintf("must be at most %d bytes", MaxOrderingKeyBytes)
+	case !utf8.ValidString(k) || strings.ContainsFunc(k, unicode.IsControl):
+		return "must be UTF-8 text without control characters"
+	}
+	return ""
 }
 
 // typeError says what is wrong with t as the type of an event made by o.

@@ -51,6 +51,17 @@ type SlotFree struct {
 	DeliveryID string
 }
 
+// SignalTurn tells a workflow that the delivery its delivery waits for (an
+// earlier one of the same ordering key and webhook) has finished, or that
+// the earlier event it waits for was recorded: the delivery checks its
+// turn again now. Sent to the workflow making the delivery.
+const SignalTurn = "turn"
+
+// Turn is the payload of SignalTurn.
+type Turn struct {
+	DeliveryID string
+}
+
 // Custom search attributes: register them on every cluster (make run and
 // make test do; docs/operations.md shows the command for a real cluster).
 var (
@@ -142,6 +153,10 @@ type DeliveryRef struct {
 	Done       bool            `json:",omitempty"`
 	Status     delivery.Status `json:",omitempty"` // the stored status of a Done delivery
 	Attempts   int             `json:",omitempty"`
+	// Ordered: the delivery takes its turn among its ordering key's
+	// deliveries to its webhook before its first attempt (TakeTurn), and
+	// passes it on when it ends (PassTurn).
+	Ordered bool `json:",omitempty"`
 }
 
 // AttemptResult is what an attempt did, and what the workflow does next.

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
 )
 
 // The conversions from the store's rows: the API answers with them and the
@@ -25,7 +26,7 @@ func FromWebhook(w db.Webhook, now time.Time) Webhook {
 		Health: Health{State: "healthy", ConsecutiveFailures: w.ConsecutiveFailures, ExhaustedDeliveries: w.ExhaustedStreak,
 			FailingSince: utc(w.FailingSince), LastSuccessAt: utc(w.LastSuccessAt)},
 		MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond,
-		Throttle: Throttle{Step: w.ThrottleStep},
+		Throttle: Throttle{Step: w.ThrottleStep}, Ordered: w.Ordered, OrderedOnFailure: w.OnFailure,
 	}
 	if w.ThrottledUntil != nil && w.ThrottledUntil.After(now) {
 		out.Throttle.Throttled, out.Throttle.Until = true, utc(w.ThrottledUntil)
@@ -42,12 +43,23 @@ func FromWebhook(w db.Webhook, now time.Time) Webhook {
 
 // FromDelivery shows d.
 func FromDelivery(d db.Delivery) Delivery {
-	return Delivery{
+	out := Delivery{
 		ID: d.ID.String(), EventID: d.EventID, EventType: d.EventType, WebhookID: d.WebhookID.String(), MessageID: d.MessageID,
 		Status: d.Status, StatusReason: d.StatusReason, AttemptCount: d.AttemptCount, Series: d.Series,
 		LastStatusCode: d.LastStatusCode, NextAttemptAt: utc(d.NextAttemptAt), WorkflowID: d.WorkflowID,
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+		OrderingKey: d.OrderingKey, Sequence: d.Sequence, OrderReleased: d.OrderReleased,
 	}
+	if d.Waiting() {
+		out.Status, out.WaitingFor = delivery.Waiting, &WaitingFor{}
+		if d.WaitingForEvent != nil {
+			out.WaitingFor.EventID = *d.WaitingForEvent
+		}
+		if d.WaitingForDelivery != nil {
+			out.WaitingFor.DeliveryID = d.WaitingForDelivery.String()
+		}
+	}
+	return out
 }
 
 // FromDeliveryLog shows d with every attempt at it.
@@ -98,6 +110,7 @@ func FromEvent(e db.Event, ds []db.Delivery) Event {
 	out := Event{
 		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID, OccurredAt: e.OccurredAt.UTC(),
 		Data: e.Data, WorkflowID: e.WorkflowID, CreatedAt: e.CreatedAt.UTC(), DispatchedAt: utc(e.DispatchedAt),
+		OrderingKey: e.OrderingKey, Sequence: e.Sequence,
 		Deliveries: FromDeliveries(ds),
 	}
 	if e.DispatchedAt == nil {

@@ -28,11 +28,16 @@ type Webhook struct {
 	Health          Health     `json:"health"`
 	// MaxConcurrency and RateLimitPerSecond (null: none) protect the
 	// receiver; Throttle is the back-off its answers asked for.
-	MaxConcurrency     int       `json:"maxConcurrency"`
-	RateLimitPerSecond *float64  `json:"rateLimitPerSecond"`
-	Throttle           Throttle  `json:"throttle"`
-	CreatedAt          time.Time `json:"createdAt"`
-	UpdatedAt          time.Time `json:"updatedAt"`
+	MaxConcurrency     int      `json:"maxConcurrency"`
+	RateLimitPerSecond *float64 `json:"rateLimitPerSecond"`
+	Throttle           Throttle `json:"throttle"`
+	// Ordered: each ordering key's events are delivered one after
+	// another, in order; OrderedOnFailure (continue or hold) is what a
+	// give-up does to the key.
+	Ordered          bool      `json:"ordered"`
+	OrderedOnFailure string    `json:"orderedOnFailure"`
+	CreatedAt        time.Time `json:"createdAt"`
+	UpdatedAt        time.Time `json:"updatedAt"`
 }
 
 // Enabled reports the webhook's status.
@@ -80,7 +85,22 @@ type Delivery struct {
 	WorkflowID     string          `json:"workflowId"`
 	CreatedAt      time.Time       `json:"createdAt"`
 	UpdatedAt      time.Time       `json:"updatedAt"`
-	Attempts       []Attempt       `json:"attempts,omitempty"`
+	// OrderingKey and Sequence are the event's place among its key's
+	// events; WaitingFor is what a waiting delivery waits for; an ordered
+	// webhook's failed delivery OrderReleased no longer holds its key.
+	OrderingKey   string      `json:"orderingKey,omitempty"`
+	Sequence      int64       `json:"sequence,omitempty"`
+	WaitingFor    *WaitingFor `json:"waitingFor,omitempty"`
+	OrderReleased bool        `json:"orderReleased,omitempty"`
+	Attempts      []Attempt   `json:"attempts,omitempty"`
+}
+
+// WaitingFor is what a waiting delivery waits for: an earlier event of its
+// key not recorded yet (EventID only), or an earlier delivery of the key
+// to the same webhook not finished, or failed and holding the key.
+type WaitingFor struct {
+	EventID    string `json:"eventId,omitempty"`
+	DeliveryID string `json:"deliveryId,omitempty"`
 }
 
 // Attempt is one HTTP request of a delivery. Try above 1 marks the same
@@ -118,7 +138,17 @@ type Event struct {
 	// null, DispatchError says why the last start failed (if it did).
 	DispatchedAt  *time.Time `json:"dispatchedAt"`
 	DispatchError string     `json:"dispatchError,omitempty"`
+	OrderingKey   string     `json:"orderingKey,omitempty"`
+	Sequence      int64      `json:"sequence,omitempty"`
 	Deliveries    []Delivery `json:"deliveries"`
+}
+
+// Released is the answer to POST /v1/webhooks/{id}/release.
+type Released struct {
+	// Released lists the failed deliveries that no longer hold the key;
+	// Woken counts the waiting deliveries told to go on.
+	Released []string `json:"released"`
+	Woken    int      `json:"woken"`
 }
 
 // Published is the answer to POST /v1/events.

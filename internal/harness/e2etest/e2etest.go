@@ -159,6 +159,9 @@ func settingsVars(s activities.Settings) map[string]string {
 	if s.ThrottleMax > 0 {
 		vars["THROTTLE_BACKOFF_MAX"] = s.ThrottleMax.String()
 	}
+	if s.TurnRecheckMax > 0 {
+		vars["ORDER_RECHECK_MAX"] = s.TurnRecheckMax.String()
+	}
 	return vars
 }
 

@@ -100,6 +100,7 @@ type Event struct {
 	AppID         string          `json:"appId,omitempty"`
 	OccurredAt    *time.Time      `json:"occurredAt,omitempty"`
 	Data          json.RawMessage `json:"data"`
+	OrderingKey   string          `json:"orderingKey,omitempty"`
 }
 
 // CreateWebhook creates a webhook; the answer holds its secret.

@@ -34,6 +34,9 @@ type Settings struct {
 	// every delivery to its webhook for ThrottleBase doubling with each
 	// one in a row up to ThrottleMax (or the Retry-After, when longer).
 	ThrottleBase, ThrottleMax time.Duration
+	// TurnRecheckMax bounds how long a delivery waiting for its turn
+	// (ordered webhooks) goes without checking it when no wake-up comes.
+	TurnRecheckMax time.Duration
 }
 
 // Activities is registered whole on the worker; workflows call its methods
@@ -107,7 +110,7 @@ func (a *Activities) RecordEvent(ctx context.Context, in flow.DeliverEventInput)
 		return DeliveryPlan{}, err
 	}
 	for _, d := range deliveries {
-		ref := flow.DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series}
+		ref := flow.DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series, Ordered: d.Ordered}
 		if d.Finished() || d.WorkflowID != ev.WorkflowID {
 			ref.Done, ref.Status, ref.Attempts = true, d.Status, d.AttemptCount
 		}
@@ -115,6 +118,11 @@ func (a *Activities) RecordEvent(ctx context.Context, in flow.DeliverEventInput)
 	}
 	if len(plan.Deliveries) > 0 {
 		plan.Skipped = "" // an earlier run's deliveries are resumed
+	}
+	if ev.OrderingKey != "" {
+		// Later events of the key may wait for this one to be recorded.
+		// A failure to wake them only delays them until their next check.
+		_ = a.wakeWaiters(ctx, func() ([]db.TurnWaiter, error) { return a.Store.WaitersForEvent(ctx, accountID, ev.ID) })
 	}
 	return plan, nil
 }
@@ -193,7 +201,8 @@ func (a *Activities) PrepareResend(ctx context.Context, in flow.ResendInput) (De
 	}
 	return DeliveryPlan{
 		ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: d.EventID,
-		Deliveries: []flow.DeliveryRef{{DeliveryID: in.DeliveryID, WebhookID: d.WebhookID.String(), Series: in.Series}},
+		Deliveries: []flow.DeliveryRef{{DeliveryID: in.DeliveryID, WebhookID: d.WebhookID.String(), Series: in.Series,
+			Ordered: d.Ordered}},
 	}, nil
 }
 

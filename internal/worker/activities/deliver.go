@@ -60,12 +60,17 @@ type Payload struct {
 	AppID         string          `json:"appId,omitempty"`
 	OccurredAt    time.Time       `json:"occurredAt"`
 	EventPayload  json.RawMessage `json:"eventPayload"`
+	// OrderingKey and Sequence: the event's place among its key's events
+	// (1, 2, …, increasing in the order they were published; absent
+	// without a key), so a receiver can check order and spot a gap.
+	OrderingKey string `json:"orderingKey,omitempty"`
+	Sequence    int64  `json:"sequence,omitempty"`
 }
 
-// payloadOf is what a receiver is sent of e.
-func payloadOf(e events.Event) Payload {
+// payloadOf is what a receiver is sent of e, the seq-th event of its key.
+func payloadOf(e events.Event, seq int64) Payload {
 	return Payload{Event: e.Type, EventID: e.ID, TriggerSource: e.TriggerSource, AppID: e.AppID,
-		OccurredAt: e.OccurredAt.UTC(), EventPayload: e.Data}
+		OccurredAt: e.OccurredAt.UTC(), EventPayload: e.Data, OrderingKey: e.OrderingKey, Sequence: seq}
 }
 
 // attempt is one call of Deliver as it goes through gate → send →
@@ -160,7 +165,7 @@ func (a *Activities) startAttempt(ctx context.Context, at *attempt) (db.Delivery
 // while the request runs. An error means no answer is to be recorded.
 func (a *Activities) send(ctx context.Context, at *attempt) error {
 	t := at.t
-	body, err := json.Marshal(payloadOf(t.Event))
+	body, err := json.Marshal(payloadOf(t.Event, t.Sequence))
 	if err != nil {
 		return fmt.Errorf("encoding payload: %w", err)
 	}

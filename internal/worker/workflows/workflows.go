@@ -316,6 +316,9 @@ func deliverAll(ctx workflow.Context, refs []flow.DeliveryRef, r *run) []flow.De
 			// Activities run on a context the cancellation does not reach.
 			actCtx, _ := workflow.NewDisconnectedContext(waitCtx)
 			out[i] = deliverOne(actCtx, waitCtx, r, d, wake)
+			if d.Ordered {
+				passTurn(actCtx, d)
+			}
 		})
 	}
 	slotFree := workflow.GetSignalChannel(ctx, flow.SignalSlotFree)
@@ -327,6 +330,18 @@ func deliverAll(ctx workflow.Context, refs []flow.DeliveryRef, r *run) []flow.De
 			}
 			if wake, ok := wakes[s.DeliveryID]; ok {
 				wake.SendAsync(struct{}{}) // full: a wake-up is pending already
+			}
+		}
+	})
+	turns := workflow.GetSignalChannel(ctx, flow.SignalTurn)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var t flow.Turn
+			if !turns.Receive(ctx, &t) {
+				return
+			}
+			if wake, ok := wakes[t.DeliveryID]; ok {
+				wake.SendAsync(struct{}{})
 			}
 		}
 	})
@@ -356,6 +371,11 @@ func deliverAll(ctx workflow.Context, refs []flow.DeliveryRef, r *run) []flow.De
 func deliverOne(ctx, waitCtx workflow.Context, r *run, d flow.DeliveryRef, wake workflow.ReceiveChannel) flow.DeliveryResult {
 	out := flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID}
 	actx := attemptContext(ctx, r.sc.timeout)
+	if d.Ordered {
+		if status, reason := awaitTurn(ctx, waitCtx, r, d, wake); status != "" {
+			return finish(actx, out, d, status, reason)
+		}
+	}
 	// A throttled attempt (the webhook's throttle held it back) is not an
 	// attempt: wait, then make the same attempt number, with the
 	// rate-limit slot it was given.
@@ -416,6 +436,47 @@ func deliverOne(ctx, waitCtx workflow.Context, r *run, d flow.DeliveryRef, wake 
 	}
 }
 
+// awaitTurn waits until an ordered delivery may make its first attempt:
+// until no earlier event of its ordering key is unrecorded and no earlier
+// delivery of the key to its webhook is unfinished (or holding the key).
+// It checks the store, then waits for a wake-up (SignalTurn, on wake) or
+// its recheck time, whichever comes first, so a lost wake-up only delays
+// it. It returns "" to go, or the status and reason to end the delivery
+// with: cancelled (the webhook was disabled or deleted meanwhile), failed
+// (its turn could not be checked).
+func awaitTurn(ctx, waitCtx workflow.Context, r *run, d flow.DeliveryRef, wake workflow.ReceiveChannel) (delivery.Status, string) {
+	var a *activities.Activities
+	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
+	in := activities.TurnInput{DeliveryID: d.DeliveryID, Series: d.Series}
+	for {
+		if reason, ok := r.reasons[d.WebhookID]; ok {
+			return delivery.Cancelled, reason
+		}
+		for wake.ReceiveAsync(nil) { // spent by this check
+		}
+		var t activities.TurnResult
+		if err := workflow.ExecuteLocalActivity(lctx, a.TakeTurn, in).Get(ctx, &t); err != nil {
+			return delivery.Failed, "its turn could not be checked: " + err.Error()
+		}
+		if t.Go {
+			return "", ""
+		}
+		r.beforeWait(ctx)
+		if err := wakeOrTimer(ctx, waitCtx, t.Recheck, wake); err != nil {
+			return delivery.Cancelled, cancelReason(r.reasons, d.WebhookID)
+		}
+		in.Waits++
+	}
+}
+
+// passTurn wakes the deliveries waiting for d, which has ended. Best
+// effort: a waiter not woken checks again by itself.
+func passTurn(ctx workflow.Context, d flow.DeliveryRef) {
+	var a *activities.Activities
+	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
+	_ = workflow.ExecuteLocalActivity(lctx, a.PassTurn, activities.TurnInput{DeliveryID: d.DeliveryID, Series: d.Series}).Get(ctx, nil)
+}
+
 // attemptContext runs a delivery's attempts as local activities: the
 // worker runs them as part of the workflow task, so a delivery that
 // succeeds first time costs one workflow task instead of three round trips
@@ -455,11 +516,17 @@ func throttledWait(ctx, waitCtx workflow.Context, r flow.AttemptResult, wake wor
 	if !r.Queued || workflow.GetVersion(ctx, versionWake, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return workflow.Sleep(waitCtx, r.Wait)
 	}
+	return wakeOrTimer(ctx, waitCtx, r.Wait, wake)
+}
+
+// wakeOrTimer waits for d or a wake-up, whichever comes first; it fails
+// when waitCtx is cancelled.
+func wakeOrTimer(ctx, waitCtx workflow.Context, d time.Duration, wake workflow.ReceiveChannel) error {
 	timerCtx, cancelTimer := workflow.WithCancel(waitCtx)
 	defer cancelTimer()
 	var err error
 	sel := workflow.NewSelector(ctx)
-	sel.AddFuture(workflow.NewTimer(timerCtx, r.Wait), func(f workflow.Future) { err = f.Get(ctx, nil) })
+	sel.AddFuture(workflow.NewTimer(timerCtx, d), func(f workflow.Future) { err = f.Get(ctx, nil) })
 	sel.AddReceive(wake, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil) })
 	sel.Select(ctx)
 	return err
