@@ -37,6 +37,9 @@ func TestValidate(t *testing.T) {
 			e.OccurredAt = time.Date(1, 1, 1, 0, 0, 0, 0, time.FixedZone("", 3600))
 		}, "occurredAt"},
 		{"large data", func(e *Event) { e.Data = []byte(`{"a":"` + strings.Repeat("x", 300) + `"}`) }, "data"},
+		{"long ordering key", func(e *Event) { e.OrderingKey = strings.Repeat("k", 201) }, "orderingKey"},
+		{"ordering key with a control character", func(e *Event) { e.OrderingKey = "env\n1" }, "orderingKey"},
+		{"ordering key not UTF-8", func(e *Event) { e.OrderingKey = "env\xff" }, "orderingKey"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

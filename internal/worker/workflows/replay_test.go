@@ -27,7 +27,8 @@ import (
 //	DATABASE_URL=... TEMPORAL_ADDRESS=... go test ./workflows/ -run TestRecordHistories -record-history
 var recordHistory = flag.Bool("record-history", false, "record workflows/testdata/*.json from a real run")
 
-var histories = []string{"testdata/deliver_event.json", "testdata/resend_delivery.json", "testdata/queued_wake.json"}
+var histories = []string{"testdata/deliver_event.json", "testdata/resend_delivery.json", "testdata/queued_wake.json",
+	"testdata/ordered_turn.json"}
 
 func replayer(t *testing.T) worker.WorkflowReplayer {
 	t.Helper()
@@ -136,6 +137,27 @@ func TestRecordQueuedHistory(t *testing.T) {
 	queued := e.Publish(key, e2etest.Event{ID: "replay-queued"})
 	t.Logf("results %+v %+v", e.Result(first.WorkflowID), e.Result(queued.WorkflowID))
 	save(t, e, queued.WorkflowID, histories[2])
+}
+
+// TestRecordOrderedHistory records a delivery to an ordered webhook that
+// waits for its turn behind the key's earlier event, is woken by
+// SignalTurn when that one succeeds, and passes its own turn on; it runs
+// only with -record-history, on its own (-run TestRecordOrderedHistory).
+func TestRecordOrderedHistory(t *testing.T) {
+	if !*recordHistory {
+		t.Skip("run with -record-history to regenerate testdata")
+	}
+	s := e2etest.FastSettings()
+	s.Retries = []time.Duration{time.Second}
+	e := e2etest.New(t, e2etest.Options{Settings: &s})
+	_, key := e.Account("professional")
+	rcv := e2etest.NewReceiver(t, e2etest.Sequence(e2etest.Status(500), e2etest.Status(200)))
+	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/ordered"), Ordered: true})
+	first := e.Publish(key, e2etest.Event{ID: "replay-turn-1", OrderingKey: "envelope-1"})
+	rcv.WaitCount(t, 1)
+	second := e.Publish(key, e2etest.Event{ID: "replay-turn-2", OrderingKey: "envelope-1"})
+	t.Logf("results %+v %+v", e.Result(first.WorkflowID), e.Result(second.WorkflowID))
+	save(t, e, second.WorkflowID, histories[3])
 }
 
 func save(t *testing.T, e *e2etest.Env, workflowID, file string) {
