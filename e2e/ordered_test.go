@@ -252,3 +252,84 @@ func TestOrderedHoldReleaseAndResend(t *testing.T) {
 		t.Errorf("resent key: got %s, want [1 2 3 4]", got)
 	}
 }
+
+// An event for more webhooks than one workflow delivers to hands them to
+// DeliverBatch children: the turns work there too (the child waits and is
+// woken), each of 30 ordered receivers getting each key's events in order.
+func TestOrderedLargeFanOut(t *testing.T) {
+	t.Parallel()
+	const hooks, keys, perKey = 30, 2, 4
+	e := e2etest.New(t, e2etest.Options{Settings: orderedSettings()})
+	_, key := e.Account("professional")
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(3, 4))
+	flaky := func(orderedPayload) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return rng.Float64() < 0.3
+	}
+	sinks := make([]*sink, hooks)
+	for i := range sinks {
+		s, rcv := newSink(t, flaky)
+		sinks[i] = s
+		e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At(fmt.Sprintf("/fan-%d", i)), Ordered: true})
+	}
+	for n := 1; n <= perKey; n++ {
+		for k := range keys {
+			e.Publish(key, e2etest.Event{ID: fmt.Sprintf("fan-%d-%d", k, n), OrderingKey: fmt.Sprintf("fan-%d", k)})
+		}
+	}
+	for i, s := range sinks {
+		e2etest.Eventually(t, fmt.Sprintf("receiver %d gets every event", i), func() bool { return s.count() == keys*perKey })
+		if out, dup := s.check(perKey); len(out) > 0 || len(dup) > 0 {
+			t.Errorf("receiver %d: out of order %v, more than one webhook-id %v", i, out, dup)
+		}
+	}
+}
+
+// Disabling an ordered webhook mid-sequence cancels the key's retrying and
+// waiting deliveries alike (no wait outlives it); after enabling, a bulk
+// resend of the cancelled ones delivers them in order.
+func TestOrderedDisableMidSequence(t *testing.T) {
+	t.Parallel()
+	s := e2etest.FastSettings()
+	s.Retries = []time.Duration{time.Hour}
+	s.TurnRecheckMax = 2 * time.Second
+	e := e2etest.New(t, e2etest.Options{Settings: &s})
+	_, key := e.Account("professional")
+	var mu sync.Mutex
+	down := true
+	snk, rcv := newSink(t, func(orderedPayload) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return down
+	})
+	hook, _ := e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/ordered"), Ordered: true})
+	since := time.Now().Add(-time.Minute).UTC()
+	for n := 1; n <= 3; n++ {
+		e.Publish(key, e2etest.Event{ID: fmt.Sprintf("mid-%d", n), OrderingKey: "mid"})
+	}
+	ids := make([]string, 3)
+	e2etest.Eventually(t, "the deliveries recorded", func() bool {
+		for n := range ids {
+			ids[n] = e.EventDeliveries(key, fmt.Sprintf("mid-%d", n+1))[hook].ID
+		}
+		return ids[0] != "" && ids[1] != "" && ids[2] != ""
+	})
+	e.WaitStatus(key, ids[0], "retrying")
+	e.WaitStatus(key, ids[2], "waiting")
+	e.Do("POST", "/v1/webhooks/"+hook+"/disable", key, nil).Want(t, http.StatusOK)
+	for _, id := range ids {
+		e.WaitStatus(key, id, "cancelled")
+	}
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	e.Do("POST", "/v1/webhooks/"+hook+"/enable", key, nil).Want(t, http.StatusOK)
+	e.Do("POST", "/v1/deliveries/resend", key, map[string]any{"webhookId": hook, "status": "cancelled", "since": since}).
+		Want(t, http.StatusAccepted)
+	e2etest.Eventually(t, "the three events delivered", func() bool { return snk.count() == 3 })
+	if out, _ := snk.check(3); len(out) > 0 {
+		t.Errorf("out of order after the resend: %v", out)
+	}
+}
