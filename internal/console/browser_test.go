@@ -2,11 +2,13 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -187,7 +189,7 @@ func TestBrowserDeliveries(t *testing.T) {
 		"eventTypes": []string{"ENVELOPE_START"}, "triggerSources": []string{"saas_page"}}, http.StatusCreated, &hook)
 	s.api("POST", "/v1/events", key, map[string]any{"id": "env-1-start", "type": "ENVELOPE_START", "triggerSource": "saas_page",
 		"data": map[string]any{"envelopeId": "env-1", "envelopeStatus": 1}}, http.StatusAccepted, nil)
-	deliveryID := waitDelivery(t, s, key, hook.ID, "failed")
+	deliveryID := waitDelivery(t, s, key, hook.ID, "env-1-start", "failed")
 	failing.Store(false)
 
 	ctx := newBrowser(t, "")
@@ -200,7 +202,7 @@ func TestBrowserDeliveries(t *testing.T) {
 	mustContain(t, "log", text(t, ctx, "#deliveries"), "Failed")
 	do(t, ctx, click("#bulk-resend"), visible("#bulk-result"))
 	mustContain(t, "bulk", text(t, ctx, "#bulk-result"), "1 deliveries resent")
-	waitDelivery(t, s, key, hook.ID, "succeeded")
+	waitDelivery(t, s, key, hook.ID, "env-1-start", "succeeded")
 	do(t, ctx, chromedp.Navigate(log+"?status=succeeded"), visible("#deliveries"))
 	mustContain(t, "filtered log", text(t, ctx, "#deliveries"), "Succeeded")
 	screenshot(t, ctx, "log")
@@ -241,9 +243,9 @@ func TestBrowserDeliveries(t *testing.T) {
 	screenshot(t, ctx, "test-event")
 }
 
-// waitDelivery waits until the webhook's delivery of env-1-start has status
+// waitDelivery waits until the webhook's delivery of eventID has status
 // and returns its id.
-func waitDelivery(t *testing.T, s *stack, key, hook, status string) string {
+func waitDelivery(t *testing.T, s *stack, key, hook, eventID, status string) string {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -256,14 +258,122 @@ func waitDelivery(t *testing.T, s *stack, key, hook, status string) string {
 		}
 		s.api("GET", "/v1/deliveries?webhookId="+hook, key, nil, http.StatusOK, &out)
 		for _, d := range out.Data {
-			if d.EventID == "env-1-start" && d.Status == status {
+			if d.EventID == eventID && d.Status == status {
 				return d.ID
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no %s delivery: %+v", status, out.Data)
+			t.Fatalf("no %s delivery of %s: %+v", status, eventID, out.Data)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestBrowserOrdered: an ordered webhook that holds a key on failure, made
+// and edited through the form; two events of one envelope, the first given
+// up on by the receiver, the second waiting for it in the log and on its
+// page; "Release this key" lets the second go.
+func TestBrowserOrdered(t *testing.T) {
+	s := newStack(t, true)
+	_, key := s.account("professional")
+	rcv, delivered := orderedReceiver(t)
+	ctx := newBrowser(t, "")
+
+	// Add: the give-up choice shows once the box is ticked.
+	do(t, ctx, chromedp.Navigate(s.link(key, "admin")), visible("#add-webhook"),
+		click("#add-webhook"), visible("#webhook-form"), chromedp.WaitNotVisible(chromedp.CSS("#onfailure-field")))
+	do(t, ctx, keys("#name", "Envelope sync"), keys("#url", rcv.URL+"/esign"),
+		click("#et-ENVELOPE_START"), click("#et-ENVELOPE_FINISH"),
+		click("#ordered"), visible("#orderedOnFailure"), setv("#orderedOnFailure", "hold"))
+	screenshot(t, ctx, "add-ordered")
+	do(t, ctx, click("#save"), visible("#secret"),
+		click(`main a.button[href^="/console/webhooks/"]`), visible("#send-test"))
+	details := strings.TrimPrefix(get(t, ctx, chromedp.Location()), s.srv.URL)
+	hook := strings.TrimPrefix(details, "/console/webhooks/")
+	mustContain(t, "ordering", text(t, ctx, "#ordering"), "each envelope's events in order")
+	mustContain(t, "ordering", text(t, ctx, "#ordering"), "(hold)")
+
+	// Edit keeps both: the form shows them and sends them back.
+	do(t, ctx, click("#disable"), visible("#edit"), click("#edit"), visible("#webhook-form"))
+	checked := get(t, ctx, chromedp.Evaluate[bool](`document.querySelector("#ordered").checked`))
+	if v := value(t, ctx, "#orderedOnFailure"); !checked || v != "hold" {
+		t.Fatalf("edit form: ordered %v, on failure %q", checked, v)
+	}
+	do(t, ctx, click("#save"), visible("#enable"))
+	mustContain(t, "ordering after edit", text(t, ctx, "#ordering"), "(hold)")
+	do(t, ctx, click("#enable"), visible("#disable"))
+
+	// Event 1 of env-7 is given up on; event 2 waits for it (hold).
+	for _, id := range []string{"env-7-start", "env-7-finish"} {
+		typ := "ENVELOPE_START"
+		if strings.HasSuffix(id, "finish") {
+			typ = "ENVELOPE_FINISH"
+		}
+		s.api("POST", "/v1/events", key, map[string]any{"id": id, "type": typ, "triggerSource": "saas_page",
+			"orderingKey": "env-7", "data": map[string]any{"envelopeId": "env-7"}}, http.StatusAccepted, nil)
+	}
+	failed := waitDelivery(t, s, key, hook, "env-7-start", "failed")
+	waiting := waitDelivery(t, s, key, hook, "env-7-finish", "waiting")
+
+	log := s.srv.URL + "/console/webhooks/" + hook + "/deliveries"
+	do(t, ctx, chromedp.Navigate(log+"?status=waiting"), visible("#deliveries"))
+	rows := text(t, ctx, "#deliveries")
+	for _, want := range []string{"env-7-finish", "Waiting for its turn", "waits for delivery", "Ordering key env-7 · no. 2"} {
+		mustContain(t, "waiting log", rows, want)
+	}
+	if strings.Contains(rows, "env-7-start") {
+		t.Fatal("the waiting filter shows the failed delivery")
+	}
+	screenshot(t, ctx, "log-waiting")
+
+	// The failed delivery holds the key: its page offers the release too.
+	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/deliveries/"+failed), visible("#release"))
+	// The waiting one links to it and releases the key.
+	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/deliveries/"+waiting), visible("#release"))
+	mustContain(t, "key", text(t, ctx, "#ordering-key"), "env-7 · no. 2")
+	href := get(t, ctx, chromedp.AttributeValue(chromedp.CSS("#waiting-for a"), "href")).Value
+	if href != "/console/deliveries/"+failed {
+		t.Fatalf("waiting for %q, want the failed delivery %s", href, failed)
+	}
+	screenshot(t, ctx, "delivery-waiting")
+	do(t, ctx, click("#release"), waitText(".flash", "The key was released"))
+	waitDelivery(t, s, key, hook, "env-7-finish", "succeeded")
+	if got := delivered(); len(got) != 1 || got[0] != "env-7-finish/2" {
+		t.Fatalf("the receiver accepted %v, want env-7-finish/2 only", got)
+	}
+
+	// Released: the failed delivery no longer holds the key nor offers it.
+	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/deliveries/"+failed), visible("#ordering-key"))
+	mustContain(t, "released", text(t, ctx, "#ordering-key"), "no longer holds the key")
+	if exists(t, ctx, "#release") {
+		t.Fatal("release offered again after the release")
+	}
+}
+
+// orderedReceiver answers 500 to the first event of every ordering key and
+// 200 to the rest; delivered lists what it accepted, as eventId/sequence.
+func orderedReceiver(t *testing.T) (*httptest.Server, func() []string) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p struct {
+			EventID  string `json:"eventId"`
+			Sequence int64  `json:"sequence"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&p); err != nil || p.Sequence == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		mu.Lock()
+		got = append(got, fmt.Sprintf("%s/%d", p.EventID, p.Sequence))
+		mu.Unlock()
+		_, _ = w.Write([]byte(`{"code":"200","msg":"success"}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), got...)
 	}
 }
 

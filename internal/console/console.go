@@ -2,9 +2,9 @@
 // Webhook" page of the product, rendered on the server with html/template
 // and embedded in the binary. It owns sign-in (one-time links exchanged for
 // PostgreSQL sessions), CSRF protection and the pages; every webhook action
-// is a call of the REST API made in-process as the signed-in account and
-// role (api.AsCaller), so the console gets exactly the API's rules,
-// validation and errors.
+// calls the service layer the REST API calls (internal/service), with Go
+// types, as the signed-in account and role, so the console gets exactly the
+// API's rules, validation and errors.
 package console
 
 import (

@@ -11,6 +11,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
+	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/google/uuid"
 )
@@ -40,6 +41,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/webhooks/{id}/deliveries", c.auth(c.resendFailed))
 	m.HandleFunc("GET /console/deliveries/{id}", c.auth(c.deliveryPage))
 	m.HandleFunc("POST /console/deliveries/{id}/resend", c.auth(c.resend))
+	m.HandleFunc("POST /console/deliveries/{id}/release", c.auth(c.release))
 	m.HandleFunc("GET /console/events/{id}", c.auth(c.eventPage))
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.message(w, r, nil, http.StatusNotFound, "notfound.title", "notfound.body")
@@ -166,14 +168,20 @@ type form struct {
 	EventTypes     []string
 	TriggerSources []string
 	AppIDs         string
-	Fields         map[string]string
-	Catalogue      []events.TypeInfo
-	System         []events.TypeInfo
-	Sources        []events.TypeInfo
+	// Ordered and OrderedOnFailure: each ordering key's events in order,
+	// and what a give-up does to the key (one of OnFailures).
+	Ordered          bool
+	OrderedOnFailure string
+	Fields           map[string]string
+	Catalogue        []events.TypeInfo
+	System           []events.TypeInfo
+	Sources          []events.TypeInfo
+	OnFailures       []string
 }
 
 func newForm() *form {
-	return &form{Catalogue: events.Catalogue, System: events.SystemCatalogue, Sources: events.TriggerSources}
+	return &form{Catalogue: events.Catalogue, System: events.SystemCatalogue, Sources: events.TriggerSources,
+		OrderedOnFailure: db.OnFailureContinue, OnFailures: []string{db.OnFailureContinue, db.OnFailureHold}}
 }
 
 func (f *form) read(r *http.Request) {
@@ -181,6 +189,10 @@ func (f *form) read(r *http.Request) {
 	f.EventTypes = nonNil(r.PostForm["eventTypes"])
 	f.TriggerSources = nonNil(r.PostForm["triggerSources"])
 	f.AppIDs = r.PostFormValue("appIds")
+	// An unchecked box is not sent; the select always is, so a form
+	// without it gets the service's message beside the field.
+	f.Ordered = r.PostFormValue("ordered") != ""
+	f.OrderedOnFailure = r.PostFormValue("orderedOnFailure")
 }
 
 // appIDs are the form's app ids: they count only with the third-party
@@ -200,13 +212,13 @@ func (f *form) appIDs() []string {
 // input is the form as a new webhook.
 func (f *form) input() service.WebhookInput {
 	return service.WebhookInput{Name: f.Name, URL: f.URL, EventTypes: f.EventTypes, TriggerSources: f.TriggerSources,
-		AppIDs: f.appIDs()}
+		AppIDs: f.appIDs(), Ordered: f.Ordered, OrderedOnFailure: f.OrderedOnFailure}
 }
 
 // patch is the form as an edit: every field it shows.
 func (f *form) patch() service.WebhookPatch {
 	return service.WebhookPatch{Name: &f.Name, URL: &f.URL, EventTypes: f.EventTypes, TriggerSources: f.TriggerSources,
-		AppIDs: f.appIDs()}
+		AppIDs: f.appIDs(), Ordered: &f.Ordered, OrderedOnFailure: &f.OrderedOnFailure}
 }
 
 func nonNil(s []string) []string {
@@ -347,6 +359,7 @@ func (c *Console) editForm(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm()
 	f.ID, f.Name, f.URL, f.EventTypes, f.TriggerSources = wh.ID, wh.Name, wh.URL, wh.EventTypes, wh.TriggerSources
 	f.AppIDs = strings.Join(wh.AppIDs, "\n")
+	f.Ordered, f.OrderedOnFailure = wh.Ordered, wh.OrderedOnFailure
 	p := &page{Data: f}
 	if wh.Enabled() {
 		// The service refuses the save; say so before the admin types.
@@ -458,7 +471,7 @@ func (c *Console) reset(w http.ResponseWriter, r *http.Request, s *session) {
 }
 
 // deliveryStatuses are the delivery log's filter values.
-var deliveryStatuses = []string{"pending", "retrying", "succeeded", "failed", "cancelled", "skipped_disabled"}
+var deliveryStatuses = []string{"waiting", "pending", "retrying", "succeeded", "failed", "cancelled", "skipped_disabled"}
 
 // resendWindows are the "resend failed since…" choices.
 var resendWindows = []string{"1h", "24h", "168h", "720h"}
@@ -522,23 +535,53 @@ func (c *Console) deliveryPage(w http.ResponseWriter, r *http.Request, s *sessio
 	c.deliveryWith(w, r, s, nil)
 }
 
-func (c *Console) deliveryWith(w http.ResponseWriter, r *http.Request, s *session, resendErr *service.Error) {
-	id, err := service.ParseID(r.PathValue("id"), "delivery")
-	var d service.DeliveryLog
-	if err == nil {
-		d, err = c.svc.Delivery(r.Context(), s.caller, id)
-	}
+// deliveryWith renders a delivery page, with the error of an action on it
+// (resend, release) when there was one.
+func (c *Console) deliveryWith(w http.ResponseWriter, r *http.Request, s *session, actionErr *service.Error) {
+	d, err := c.delivery(r, s)
 	if err != nil {
 		c.failed(w, r, s, err)
 		return
 	}
-	var wh *webhook
+	var wh *db.Webhook // nil: deleted
+	var view *webhook
 	if v, err := c.svc.Webhook(r.Context(), s.caller, d.WebhookID); err == nil {
-		view := c.view(v)
-		wh = &view
+		shown := c.view(v)
+		wh, view = &v, &shown
 	}
-	c.render(w, r, s, http.StatusOK, "delivery", &page{Error: resendErr, Data: map[string]any{
-		"Delivery": resource.FromDeliveryLog(d.Delivery, d.Attempts), "Webhook": wh}})
+	// A waiting delivery shows the delivery it waits for (its event and
+	// status); one that cannot be read is shown by its id alone.
+	var blocker *db.Delivery
+	var blockerView *deliveryView
+	if d.Waiting() && d.WaitingForDelivery != nil {
+		if b, err := c.svc.Delivery(r.Context(), s.caller, *d.WaitingForDelivery); err == nil {
+			shown := resource.FromDelivery(b.Delivery)
+			blocker, blockerView = &b.Delivery, &shown
+		}
+	}
+	// Release is offered where the key is held: on the failed delivery
+	// holding it, and on one waiting behind that.
+	release := s.Admin() && (holdsKey(&d.Delivery, wh) || holdsKey(blocker, wh))
+	c.render(w, r, s, http.StatusOK, "delivery", &page{Error: actionErr, Data: map[string]any{
+		"Delivery": resource.FromDeliveryLog(d.Delivery, d.Attempts), "Webhook": view,
+		"Blocker": blockerView, "Release": release}})
+}
+
+// delivery fetches the route's delivery with its attempts.
+func (c *Console) delivery(r *http.Request, s *session) (service.DeliveryLog, error) {
+	id, err := service.ParseID(r.PathValue("id"), "delivery")
+	if err != nil {
+		return service.DeliveryLog{}, err
+	}
+	return c.svc.Delivery(r.Context(), s.caller, id)
+}
+
+// holdsKey reports whether d, a delivery to wh, holds its ordering key: it
+// took turns, failed, and the webhook holds a key on failure until the
+// delivery is resent and succeeds, or released.
+func holdsKey(d *db.Delivery, wh *db.Webhook) bool {
+	return d != nil && wh != nil && wh.OnFailure == db.OnFailureHold && d.Ordered && d.Status == delivery.Failed &&
+		!d.OrderReleased
 }
 
 func (c *Console) resend(w http.ResponseWriter, r *http.Request, s *session) {
@@ -549,6 +592,29 @@ func (c *Console) resend(w http.ResponseWriter, r *http.Request, s *session) {
 	switch e := inPage(err); {
 	case err == nil:
 		http.Redirect(w, r, "/console/deliveries/"+pathID(r)+"?done=resent", http.StatusSeeOther)
+	case e == nil || e.Kind == service.NotFound:
+		c.failed(w, r, s, err)
+	default:
+		c.deliveryWith(w, r, s, e)
+	}
+}
+
+// release lets the delivery's ordering key go past its webhook's failed
+// deliveries (hold on failure): from the page of one of them, or of a
+// delivery waiting behind one.
+func (c *Console) release(w http.ResponseWriter, r *http.Request, s *session) {
+	d, err := c.delivery(r, s)
+	var out service.Released
+	if err == nil {
+		out, err = c.svc.ReleaseKey(r.Context(), s.caller, d.WebhookID, service.ReleaseInput{OrderingKey: d.OrderingKey})
+	}
+	switch e := inPage(err); {
+	case err == nil:
+		done := "released"
+		if len(out.Deliveries) == 0 {
+			done = "releasedNone" // released meanwhile, or resent
+		}
+		http.Redirect(w, r, "/console/deliveries/"+pathID(r)+"?done="+done, http.StatusSeeOther)
 	case e == nil || e.Kind == service.NotFound:
 		c.failed(w, r, s, err)
 	default:

@@ -23,6 +23,14 @@ document.addEventListener("DOMContentLoaded", function () {
     third.addEventListener("change", sync);
     sync();
   }
+  // What a give-up does matters only for an ordered webhook.
+  var ordered = document.getElementById("ordered");
+  var onFailure = document.getElementById("onfailure-field");
+  if (ordered && onFailure) {
+    var syncOrdered = function () { onFailure.hidden = !ordered.checked; };
+    ordered.addEventListener("change", syncOrdered);
+    syncOrdered();
+  }
   // Delete: the button waits until the name is typed exactly.
   var confirm = document.getElementById("confirmName");
   var del = document.getElementById("confirm-delete");
