@@ -130,10 +130,16 @@ func TestBrowserAdminLifecycle(t *testing.T) {
 	// Delete: disabled first, then the name typed again.
 	do(t, ctx, click("#disable"), visible("#delete"), click("#delete"),
 		visible("#confirmName"))
-	disabled := get(t, ctx, chromedp.Evaluate[bool](`document.querySelector("#confirm-delete").disabled`))
-	if !disabled {
-		t.Fatal("delete button active before the name is typed")
-	}
+	// The page's script disables the button once it runs (a loaded
+	// machine may run it after the form is visible): wait for that.
+	do(t, ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](`document.querySelector("#confirm-delete").disabled`,
+			chromedp.WithPollingTimeout(10*time.Second))(ctx, tg)
+		if err != nil {
+			return fmt.Errorf("delete button active before the name is typed: %w", err)
+		}
+		return nil
+	}))
 	screenshot(t, ctx, "delete")
 	// Without script the server checks the name too.
 	do(t, ctx, setv("#confirmName", "CRM sync"),
