@@ -30,6 +30,8 @@ func (a *App) API() (*API, error) {
 		Metrics: a.Metrics,
 		// An attempt's timeout, plus the delay RECONCILE_AFTER allows.
 		DeliveryStaleAfter: a.Config.DeliveryTimeout + a.Config.ReconcileAfter,
+		// A waiting delivery checks its turn at least every ORDER_RECHECK_MAX.
+		WaitingStaleAfter: a.Config.OrderRecheckMax + a.Config.ReconcileAfter,
 	})
 	// The REST API and the console do the same things through one service
 	// layer, and share the listener.

@@ -752,15 +752,18 @@ func (s *Store) RestoreOutcomes(ctx context.Context, accountID uuid.UUID, eventI
 
 // StaleDeliveries lists unfinished deliveries that should have moved more
 // than margin ago: a pending one not updated since (its first attempt is
-// overdue), a retrying one whose next attempt is overdue. Their workflow is
-// then checked.
-func (s *Store) StaleDeliveries(ctx context.Context, margin time.Duration, limit int) ([]Delivery, error) {
+// overdue), a retrying one whose next attempt is overdue, a waiting one
+// (ordered webhooks) that has not checked its turn for waitingMargin.
+// Their workflow is then checked.
+func (s *Store) StaleDeliveries(ctx context.Context, margin, waitingMargin time.Duration, limit int) ([]Delivery, error) {
 	out := []Delivery{}
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT `+deliveryColumns+` FROM deliveries
 		WHERE status IN ('pending', 'retrying') AND updated_at < now() - make_interval(secs => $1)
 		  AND (status = 'pending' OR coalesce(next_attempt_at, updated_at) < now() - make_interval(secs => $1))
-		ORDER BY updated_at LIMIT $2`, margin.Seconds(), limit)
+		  AND (waiting_for_event IS NULL AND waiting_for_delivery IS NULL
+		       OR updated_at < now() - make_interval(secs => $3))
+		ORDER BY updated_at LIMIT $2`, margin.Seconds(), limit, waitingMargin.Seconds())
 	if err != nil {
 		return nil, fmt.Errorf("listing stale deliveries: %w", translate(err))
 	}

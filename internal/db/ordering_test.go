@@ -170,3 +170,44 @@ func waitersWebhook(t *testing.T, store *db.Store, delivery uuid.UUID) uuid.UUID
 	}
 	return hook
 }
+
+// The reconciler looks at a delivery waiting for its turn only when it has
+// not checked its turn for longer than the waiting margin (it rechecks at
+// least every ORDER_RECHECK_MAX), and at other pending ones after the
+// usual margin.
+func TestStaleWaitingDeliveries(t *testing.T) {
+	store, acct, _ := orderedAccount(t, db.OnFailureContinue)
+	ctx := context.Background()
+	ids := make([]uuid.UUID, 2)
+	for i := range ids {
+		r, err := store.ResolveEvent(ctx, keyed(acct, fmt.Sprintf("s-%d", i+1), "env"))
+		if err != nil || len(r.Deliveries) != 1 {
+			t.Fatalf("recording: %+v %v", r, err)
+		}
+		ids[i] = r.Deliveries[0].ID
+	}
+	if s, err := store.TakeTurn(ctx, ids[1], 1, "wf-2"); err != nil || s.Go {
+		t.Fatalf("second delivery: %+v %v, want waiting", s, err)
+	}
+	if _, err := store.DB().Exec(`UPDATE deliveries SET updated_at = now() - interval '10 minutes'`); err != nil {
+		t.Fatal(err)
+	}
+	stale := func(waitingMargin time.Duration) []uuid.UUID {
+		t.Helper()
+		ds, err := store.StaleDeliveries(ctx, 5*time.Minute, waitingMargin, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []uuid.UUID
+		for _, d := range ds {
+			out = append(out, d.ID)
+		}
+		return out
+	}
+	if got := stale(time.Hour); len(got) != 1 || got[0] != ids[0] {
+		t.Fatalf("stale with a 1h waiting margin: %v, want only the first (not waiting) %s", got, ids[0])
+	}
+	if got := stale(5 * time.Minute); len(got) != 2 {
+		t.Fatalf("stale with a 5m waiting margin: %v, want both", got)
+	}
+}

@@ -34,7 +34,12 @@ type Options struct {
 	// (its first attempt, or the next one it scheduled) may be before the
 	// reconciler checks its workflow (default 5m).
 	DeliveryStaleAfter time.Duration
-	ReconcileEvery     time.Duration // how often the reconciler runs (default 1m)
+	// WaitingStaleAfter is the same for a delivery waiting for its turn
+	// (ordered webhooks): it checks its turn again at least every
+	// ORDER_RECHECK_MAX, so it is overdue only when it has not for longer
+	// (default DeliveryStaleAfter).
+	WaitingStaleAfter time.Duration
+	ReconcileEvery    time.Duration // how often the reconciler runs (default 1m)
 	Metrics            *metrics.Metrics
 }
 
@@ -76,6 +81,7 @@ func New(store *db.Store, pub *workflowclient.Client, log *slog.Logger, opts Opt
 	if opts.DeliveryStaleAfter <= 0 {
 		opts.DeliveryStaleAfter = 5 * time.Minute
 	}
+	opts.WaitingStaleAfter = max(opts.WaitingStaleAfter, opts.DeliveryStaleAfter)
 	if opts.ReconcileEvery <= 0 {
 		opts.ReconcileEvery = time.Minute
 	}

@@ -97,7 +97,7 @@ func (o *Outbox) reconcile(ctx context.Context) {
 // failed, visibly, so it can be resent. A running workflow is left alone
 // (it may be waiting out an outage).
 func (o *Outbox) ReconcileDeliveries(ctx context.Context, limit int) (int, error) {
-	stale, err := o.store.StaleDeliveries(ctx, o.opts.DeliveryStaleAfter, limit)
+	stale, err := o.store.StaleDeliveries(ctx, o.opts.DeliveryStaleAfter, o.opts.WaitingStaleAfter, limit)
 	if err != nil {
 		return 0, err
 	}
