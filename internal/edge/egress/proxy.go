@@ -131,13 +131,9 @@ func (d *proxyDialer) targets(ctx context.Context, network, addr string) ([]neti
 	if network != "tcp" && network != "tcp4" && network != "tcp6" {
 		return nil, fmt.Errorf("%w: network %q", ErrBlockedAddress, network)
 	}
-	host, portStr, err := net.SplitHostPort(addr)
+	host, port, err := splitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: unparsable address %q: %w", ErrBlockedAddress, addr, err)
-	}
-	port, err := net.LookupPort("tcp", portStr)
-	if err != nil {
-		return nil, fmt.Errorf("%w: port %q: %w", ErrBlockedAddress, portStr, err)
+		return nil, fmt.Errorf("%w: %w", ErrBlockedAddress, err)
 	}
 	ips, err := d.resolve(ctx, host)
 	if err != nil {
@@ -145,21 +141,28 @@ func (d *proxyDialer) targets(ctx context.Context, network, addr string) ([]neti
 	}
 	proxies := d.proxyAddrs(ctx)
 	var out []netip.AddrPort
+	isProxy := false
 	for _, ip := range ips {
-		ap := netip.AddrPortFrom(ip.WithZone("").Unmap(), uint16(port))
-		// The proxy is no destination, even where the allowlist covers it:
-		// a tunnel to itself would hand it a request it never expected.
-		if !IsBlocked(ip, d.allow) && !proxies[ap] {
+		ap := netip.AddrPortFrom(ip.WithZone("").Unmap(), port)
+		switch {
+		case IsBlocked(ip, d.allow):
+		case proxies[ap]:
+			// The proxy is no destination, even where the allowlist covers
+			// it: a tunnel to itself would hand it requests it never expected.
+			isProxy = true
+		default:
 			out = append(out, ap)
 		}
 	}
 	switch {
 	case len(out) > 0:
 		return out, nil
-	case len(ips) == 1 && ips[0].String() == host:
-		return nil, fmt.Errorf("%w: %s", ErrBlockedAddress, netip.AddrPortFrom(ips[0], uint16(port)))
+	case isProxy:
+		return nil, fmt.Errorf("%w: %s is the proxy", ErrBlockedAddress, addr)
+	case len(ips) == 1 && ips[0].String() == host: // an IP literal
+		return nil, fmt.Errorf("%w: %s", ErrBlockedAddress, addr)
 	}
-	return nil, fmt.Errorf("%w: %s resolves to %v", ErrBlockedAddress, host, ips)
+	return nil, fmt.Errorf("%w: %s resolves to %v", ErrBlockedAddress, addr, ips)
 }
 
 // resolve is host's addresses; an IP literal is its own.
@@ -181,19 +184,28 @@ func (d *proxyDialer) resolve(ctx context.Context, host string) ([]netip.Addr, e
 // does not resolve: dialling it then fails anyway).
 func (d *proxyDialer) proxyAddrs(ctx context.Context) map[netip.AddrPort]bool {
 	out := map[netip.AddrPort]bool{}
-	host, portStr, err := net.SplitHostPort(d.proxy.addr)
-	if err != nil {
-		return out
-	}
-	port, err := net.LookupPort("tcp", portStr)
+	host, port, err := splitHostPort(d.proxy.addr)
 	if err != nil {
 		return out
 	}
 	ips, _ := d.resolve(ctx, host)
 	for _, ip := range ips {
-		out[netip.AddrPortFrom(ip.WithZone("").Unmap(), uint16(port))] = true
+		out[netip.AddrPortFrom(ip.WithZone("").Unmap(), port)] = true
 	}
 	return out
+}
+
+// splitHostPort splits host:port, the port numeric or a service name.
+func splitHostPort(addr string) (string, uint16, error) {
+	host, portStr, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("unparsable address %q: %w", addr, err)
+	}
+	port, err := net.LookupPort("tcp", portStr)
+	if err != nil {
+		return "", 0, fmt.Errorf("port of %q: %w", addr, err)
+	}
+	return host, uint16(port), nil
 }
 
 // tunnel dials the proxy and asks it to CONNECT to target.

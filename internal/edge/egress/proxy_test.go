@@ -238,14 +238,15 @@ func TestProxyRefusesBlockedDestinationsBeforeConnecting(t *testing.T) {
 		name  string
 		allow []netip.Prefix
 		url   string
+		why   string
 	}{
-		{"loopback literal", nil, srv.URL},
-		{"name of internal addresses", nil, "https://internal.test/"},
-		{"loopback outside the allowlist", loopbackAllow(), "http://127.0.0.2:" + port + "/"},
-		{"name of an address outside the allowlist", loopbackAllow(), "http://rebind.test:" + port + "/"},
+		{"loopback literal", nil, srv.URL, "allowed: 127.0.0.1:" + port},
+		{"name of internal addresses", nil, "https://internal.test/", "internal.test:443 resolves to [10.0.0.1 169.254.169.254 ::1]"},
+		{"loopback outside the allowlist", loopbackAllow(), "http://127.0.0.2:" + port + "/", "allowed: 127.0.0.2:" + port},
+		{"name of an address outside the allowlist", loopbackAllow(), "http://rebind.test:" + port + "/", "resolves to [127.0.0.2]"},
 		// The allowlist covers the proxy, but the proxy is no destination.
-		{"the proxy itself", loopbackAllow(), proxy.URL + "/"},
-		{"the proxy itself, mapped", loopbackAllow(), "http://[::ffff:127.0.0.1]:" + portOf(t, proxy.Server) + "/"},
+		{"the proxy itself", loopbackAllow(), proxy.URL + "/", "is the proxy"},
+		{"the proxy itself, mapped", loopbackAllow(), "http://[::ffff:127.0.0.1]:" + portOf(t, proxy.Server) + "/", "is the proxy"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -255,6 +256,9 @@ func TestProxyRefusesBlockedDestinationsBeforeConnecting(t *testing.T) {
 				resp.Body.Close()
 			}
 			assertBlocked(t, err)
+			if !strings.Contains(err.Error(), tc.why) || strings.Contains(err.Error(), "secret") {
+				t.Errorf("error %q: want %q in it and no credentials", err, tc.why)
+			}
 		})
 	}
 	if conns, targets, _ := proxy.seen(); conns != 0 {
