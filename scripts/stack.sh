@@ -1,5 +1,6 @@
 # Shared shell functions that bring up the local stack: a private PostgreSQL
-# cluster, the Temporal dev server and (for tests) a forward proxy. Sourced by run.sh, test.sh and bench.sh.
+# cluster, the Temporal dev server and (for tests) a forward proxy. Sourced by
+# run.sh, test.sh and bench.sh.
 # Each function reuses what is already running and records what it started in
 # STARTED_PIDS / STARTED_PG so the caller's trap can stop exactly that.
 
