@@ -1,5 +1,6 @@
 # Shared shell functions that bring up the local stack: a private PostgreSQL
-# cluster and the Temporal dev server. Sourced by run.sh, test.sh and bench.sh.
+# cluster, the Temporal dev server and (for tests) a forward proxy. Sourced by
+# run.sh, test.sh and bench.sh.
 # Each function reuses what is already running and records what it started in
 # STARTED_PIDS / STARTED_PG so the caller's trap can stop exactly that.
 
@@ -142,6 +143,49 @@ start_temporal() {
 temporal_up() {
   "$BIN/temporal" operator cluster health --address "127.0.0.1:$1" >/dev/null 2>&1
 }
+
+# start_proxy DIR PORT USER PASS: Debian's tinyproxy (installed when missing)
+# as the egress proxy of DELIVERY_PROXY_URL, on 127.0.0.1:PORT, requiring
+# USER:PASS, with its config and log in DIR. It connects out from 127.0.0.2,
+# so a receiver on 127.0.0.1 tells tunnelled requests from direct ones. Sets
+# PROXY_URL (with the credentials) and PROXY_LOG.
+start_proxy() {
+  local dir=$1 port=$2 user=$3 pass=$4
+  PROXY_URL="http://$user:$pass@127.0.0.1:$port" PROXY_LOG="$dir/tinyproxy.log"
+  if port_open "$port"; then log "a proxy already on 127.0.0.1:$port"; return; fi
+  command -v tinyproxy >/dev/null || {
+    log "installing Debian's tinyproxy for the egress proxy tests"
+    # tinyproxy-bin: the program without the system service.
+    apt-get update -qq && apt-get install -y -qq tinyproxy-bin >/dev/null
+  }
+  mkdir -p "$dir"
+  # No ConnectPort line: CONNECT may reach any port (test receivers listen
+  # on random ones; deliveries go through CONNECT for http:// too).
+  cat >"$dir/tinyproxy.conf" <<CONF
+Port $port
+Listen 127.0.0.1
+Bind 127.0.0.2
+Allow 127.0.0.1
+BasicAuth $user $pass
+Timeout 60
+MaxClients 200
+DisableViaHeader Yes
+LogLevel Connect
+LogFile "$PROXY_LOG"
+PidFile "$dir/tinyproxy.pid"
+CONF
+  log "starting tinyproxy on 127.0.0.1:$port"
+  tinyproxy -d -c "$dir/tinyproxy.conf" >"$dir/tinyproxy.out" 2>&1 &
+  STARTED_PIDS+=($!)
+  for _ in $(seq 1 50); do
+    if port_open "$port"; then return; fi
+    if ! kill -0 "${STARTED_PIDS[-1]}" 2>/dev/null; then log "tinyproxy failed; see $dir"; cat "$dir/tinyproxy.out" >&2; return 1; fi
+    sleep 0.1
+  done
+  log "tinyproxy did not come up; see $dir"; return 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # stop_started stops whatever this script started (trap target).
 stop_started() {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# make test: a throwaway PostgreSQL cluster and Temporal dev server of its own
-# (never make run's), then go vet, gofmt, staticcheck, workflowcheck and every
-# test, integration tests included.
+# make test: a throwaway PostgreSQL cluster, Temporal dev server and tinyproxy
+# of its own (never make run's), then go vet, gofmt, staticcheck,
+# workflowcheck and every test, integration tests included.
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
 DATA="$ROOT/.data/test"
@@ -18,6 +18,11 @@ if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
   export TEMPORAL_ADDRESS=127.0.0.1:7243
 fi
 export TEMPORAL_CLI="$BIN/temporal"
+# The egress proxy tests (e2e/proxy_test.go) go through a real tinyproxy.
+if [ -z "${PROXY_URL:-}" ]; then
+  start_proxy "$DATA/proxy" 58888 webhooks proxy-test-pass
+  export PROXY_URL PROXY_LOG
+fi
 # The console's browser tests drive Debian's headless Chromium.
 if ! command -v chromium >/dev/null; then
   log "installing Debian's chromium for the console's browser tests"

@@ -46,6 +46,7 @@ func (a *App) Worker() *Worker {
 		Client: egress.NewClient(egress.Options{
 			AllowCIDRs: cfg.AllowCIDRs,
 			Timeout:    cfg.DeliveryTimeout,
+			Proxy:      cfg.DeliveryProxy,
 		}),
 		Settings: activities.Settings{
 			AttemptTimeout:         cfg.DeliveryTimeout,
@@ -69,6 +70,10 @@ func (a *App) Worker() *Worker {
 		WorkerStopTimeout: cfg.DeliveryTimeout + 5*time.Second,
 	})
 	workflows.Register(w)
+	if cfg.DeliveryProxy.IsSet() {
+		// Proxy's String leaves its credentials out.
+		a.Log.Info("deliveries go through a forward proxy", "proxy", cfg.DeliveryProxy)
+	}
 	w.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
 	return &Worker{app: a, w: w, acts: acts}
 }

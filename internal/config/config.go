@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,6 +67,10 @@ type Config struct {
 	// EgressAllowCIDRs lists non-public networks that callbacks may reach
 	// anyway, e.g. 127.0.0.0/8 for local development.
 	EgressAllowCIDRs string `env:"EGRESS_ALLOW_CIDRS"`
+	// DeliveryProxyURL, http://[user:pass@]host:port, sends every delivery
+	// through that forward proxy (HTTP CONNECT), so receivers see its
+	// address; empty: direct. Parsed into DeliveryProxy.
+	DeliveryProxyURL Secret `env:"DELIVERY_PROXY_URL"`
 
 	// MaxWebhooksPerAccount bounds an account's webhooks: one event fans out
 	// to every matching webhook in one workflow, so this bounds its history
@@ -137,7 +142,25 @@ type Config struct {
 	Retries        []time.Duration `env:"-"`
 	AllowCIDRs     []netip.Prefix  `env:"-"`
 	TrustedProxies []netip.Prefix  `env:"-"`
+	DeliveryProxy  egress.Proxy    `env:"-"`
 }
+
+// Secret is a setting that must not be printed (a password in a URL): its
+// String is "***" when set, so printing or logging a Config hides it.
+type Secret string
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
+
+// GoString hides the value from %#v too.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// LogValue hides the value from slog.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // Load reads the environment and validates it.
 func Load() (Config, error) {
@@ -165,6 +188,10 @@ func (c *Config) validate() error {
 	}
 	if c.AllowCIDRs, err = egress.ParseCIDRs(c.EgressAllowCIDRs); err != nil {
 		errs = append(errs, fmt.Errorf("EGRESS_ALLOW_CIDRS: %w", err))
+	}
+	// The error never quotes the URL: it may hold the proxy's password.
+	if c.DeliveryProxy, err = egress.ParseProxyURL(string(c.DeliveryProxyURL)); err != nil {
+		errs = append(errs, fmt.Errorf("DELIVERY_PROXY_URL: %w", err))
 	}
 	if c.Retention < 0 || (c.Retention > 0 && c.Retention < 24*time.Hour) {
 		errs = append(errs, errors.New("RETENTION must be 0 (keep forever) or at least 24h"))

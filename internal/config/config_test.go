@@ -1,6 +1,9 @@
 package config
 
 import (
+	"bytes"
+	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -119,5 +122,28 @@ func TestTemporalGzip(t *testing.T) {
 	}
 	if _, err := LoadFrom(map[string]string{"TEMPORAL_GRPC_COMPRESSION": "brotli"}); err == nil {
 		t.Error("brotli accepted")
+	}
+}
+
+func TestDeliveryProxy(t *testing.T) {
+	c, err := LoadFrom(map[string]string{})
+	if err != nil || c.DeliveryProxy.IsSet() {
+		t.Fatalf("a proxy by default: %v %v", c.DeliveryProxy, err)
+	}
+	c, err = LoadFrom(map[string]string{"DELIVERY_PROXY_URL": "http://hookuser:s3cret@proxy.internal:3128"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DeliveryProxy.Addr() != "proxy.internal:3128" {
+		t.Fatalf("proxy %v", c.DeliveryProxy)
+	}
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "config", c, "url", c.DeliveryProxyURL)
+	if out := fmt.Sprintf("%v %+v %#v", c, c, c) + logs.String(); strings.Contains(out, "s3cret") || strings.Contains(out, "hookuser") {
+		t.Errorf("printing the configuration shows the proxy's credentials: %s", out)
+	}
+	_, err = LoadFrom(map[string]string{"DELIVERY_PROXY_URL": "https://hookuser:s3cret@proxy.internal"})
+	if err == nil || !strings.Contains(err.Error(), "DELIVERY_PROXY_URL") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("error %v: want it to name DELIVERY_PROXY_URL without the password", err)
 	}
 }

@@ -56,12 +56,20 @@ type Options struct {
 	MaxResponseBytes int64
 	// UserAgent, if set, is sent on requests that don't set their own.
 	UserAgent string
+	// Proxy, if set, carries every request (http and https alike) through
+	// an HTTP CONNECT tunnel, so receivers see the proxy's address.
+	Proxy Proxy
 }
 
 // NewClient returns an http.Client that refuses to connect to blocked
-// addresses, never uses a proxy from the environment and never follows
-// redirects (the 3xx response is returned as is).
+// addresses, never uses a proxy from the environment (only opts.Proxy) and
+// never follows redirects (the 3xx response is returned as is).
 func NewClient(opts Options) *http.Client {
+	return newClient(opts, net.DefaultResolver.LookupNetIP)
+}
+
+// newClient is NewClient with the resolver the proxy dialer uses.
+func newClient(opts Options, lookup lookupFunc) *http.Client {
 	// Copy so that later mutation of the caller's slice can't change policy.
 	allow := append([]netip.Prefix(nil), opts.AllowCIDRs...)
 
@@ -72,13 +80,20 @@ func NewClient(opts Options) *http.Client {
 			return checkDial(network, address, allow)
 		},
 	}
+	dial := dialer.DialContext
+	if opts.Proxy.IsSet() {
+		pd := &proxyDialer{proxy: opts.Proxy, allow: allow, lookup: lookup,
+			dialer: &net.Dialer{Timeout: dialTimeout, KeepAlive: keepAlive}}
+		dial = pd.DialContext
+	}
 
 	transport := &http.Transport{
-		// Never proxy: a proxy would make the connection (and thus the
-		// address check) happen elsewhere, and env proxies are ambient
-		// config we don't want deliveries to depend on.
+		// Never Transport.Proxy: it would have the proxy resolve the host
+		// (and so pick the address, past our check), and env proxies are
+		// ambient config we don't want deliveries to depend on. A
+		// configured proxy is reached by dial instead.
 		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
+		DialContext:            dial,
 		ForceAttemptHTTP2:      true,
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:    tlsHandshakeTimeout,
