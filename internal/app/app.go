@@ -118,7 +118,7 @@ func secretsBox(cfg config.Config, log *slog.Logger) (*secretbox.Box, error) {
 	var key []byte
 	var err error
 	if cfg.SecretsKey != "" {
-		key, err = secretbox.ParseKey(cfg.SecretsKey)
+		key, err = secretbox.ParseKey(string(cfg.SecretsKey))
 	} else {
 		var created bool
 		key, created, err = secretbox.LoadOrCreateKeyFile(cfg.SecretsKeyFile)

@@ -53,7 +53,7 @@ func temporalOptions(cfg config.Config, log *slog.Logger) (client.Options, error
 	}
 	if cfg.TemporalAPIKey != "" {
 		// Sent as "authorization: Bearer <key>" on every call, over TLS.
-		opts.Credentials = client.NewAPIKeyStaticCredentials(cfg.TemporalAPIKey)
+		opts.Credentials = client.NewAPIKeyStaticCredentials(string(cfg.TemporalAPIKey))
 	}
 	return opts, nil
 }

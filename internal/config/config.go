@@ -39,7 +39,7 @@ type Config struct {
 	TemporalTLSKey        string `env:"TEMPORAL_TLS_KEY"`
 	TemporalTLSCA         string `env:"TEMPORAL_TLS_CA"`
 	TemporalTLSServerName string `env:"TEMPORAL_TLS_SERVER_NAME"`
-	TemporalAPIKey        string `env:"TEMPORAL_API_KEY"`
+	TemporalAPIKey        Secret `env:"TEMPORAL_API_KEY"`
 	// TemporalCompression is gzip, none, or auto: none when Temporal is on
 	// this machine (compressing loopback traffic costs CPU on both ends
 	// and saves nothing), gzip otherwise.
@@ -59,7 +59,7 @@ type Config struct {
 	// SecretsKey encrypts webhook secrets at rest (AES-256-GCM, 32 bytes as
 	// base64 or hex). When empty, SecretsKeyFile is read, and created with a
 	// warning when missing: fine for development, not for production.
-	SecretsKey     string `env:"SECRETS_KEY"`
+	SecretsKey     Secret `env:"SECRETS_KEY"`
 	SecretsKeyFile string `env:"SECRETS_KEY_FILE" envDefault:".data/run/secrets.key"`
 
 	// AllowHTTP lets callback URLs use plain http:// (off by default).

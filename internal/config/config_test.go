@@ -147,3 +147,20 @@ func TestDeliveryProxy(t *testing.T) {
 		t.Errorf("error %v: want it to name DELIVERY_PROXY_URL without the password", err)
 	}
 }
+
+// The secrets in the configuration never print: %v, %+v, %#v or slog.
+func TestSecretsDoNotPrint(t *testing.T) {
+	key := "c2VjcmV0LWtleS1mb3ItdGVzdHMtMzItYnl0ZXMhISE="
+	c, err := LoadFrom(map[string]string{"SECRETS_KEY": key, "TEMPORAL_API_KEY": "temporal-api-key-value"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(c.SecretsKey) != key || string(c.TemporalAPIKey) != "temporal-api-key-value" {
+		t.Fatalf("secrets not loaded: %q %q", string(c.SecretsKey), string(c.TemporalAPIKey))
+	}
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "config", c)
+	if out := fmt.Sprintf("%v %+v %#v", c, c, c) + logs.String(); strings.Contains(out, key) || strings.Contains(out, "temporal-api-key-value") {
+		t.Errorf("printing the configuration shows a secret: %s", out)
+	}
+}
