@@ -470,8 +470,8 @@ func TestBrowserDeliveryOptions(t *testing.T) {
 		keys("#timeoutSeconds", "45"), setv("#retrySchedule", "custom"),
 		js(`document.querySelector("#retrySchedule").dispatchEvent(new Event("change"))`), visible("#retryWaits"),
 		keys("#retryWaits", "10s, 2d"), setv("#payload", "thin"))
-	screenshot(t, ctx, "add-delivery-options")
 	do(t, ctx, click("#save"), visible("#timeout-error"))
+	screenshot(t, ctx, "add-delivery-options")
 	mustContain(t, "timeout error", text(t, ctx, "#timeout-error"), "from 1 to 30")
 	mustContain(t, "waits error", text(t, ctx, "#waits-error"), `wait 2 ("2d") is not a duration`)
 	if v := value(t, ctx, "#retryWaits"); v != "10s, 2d" {
