@@ -1,6 +1,6 @@
 -- +goose Up
 -- A webhook's own delivery timing and payload form (docs/delivery.md,
--- "Per-webhook timeout, retry schedule and payload"). NULL timing is the
+-- "A webhook's own timeout, schedule and payload"). NULL timing is the
 -- global one (DELIVERY_TIMEOUT, DELIVERY_RETRY_SCHEDULE), so existing
 -- webhooks keep delivering exactly as before.
 ALTER TABLE webhooks ADD COLUMN timeout_seconds integer
