@@ -144,9 +144,10 @@ func TestBearerSchemeCaseInsensitive(t *testing.T) {
 func TestRoles(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
-	_, admin := e.account("professional")
+	acct, admin := e.account("professional")
 	member := e.newKey(admin, "member")
 	publisher := e.newKey(admin, "publisher")
+	reader := e.newKey(admin, "reader")
 	id, _ := e.createWebhook(admin, validWebhook("hook"))
 	e.do("POST", "/v1/webhooks/"+id+"/disable", admin, nil).want(t, 200, "")
 	before := e.webhookRow(id)
@@ -193,6 +194,36 @@ func TestRoles(t *testing.T) {
 			e.do("GET", p, publisher, nil).want(t, 403, "forbidden")
 		}
 	})
+	t.Run("reader may only read an event", func(t *testing.T) {
+		for _, w := range writes {
+			r := e.do(w.method, w.path, reader, w.body)
+			if r.Status != 403 || r.code() != "forbidden" {
+				t.Errorf("reader %s %s: got %d %s", w.method, w.path, r.Status, r.Raw)
+			}
+		}
+		for _, p := range []string{"/v1/webhooks", "/v1/webhooks/" + id, "/v1/deliveries", "/v1/deliveries/" + uuid.NewString(),
+			"/v1/api-keys"} {
+			e.do("GET", p, reader, nil).want(t, 403, "forbidden")
+		}
+		e.do("POST", "/v1/events", reader, map[string]any{"type": "ENVELOPE_START", "triggerSource": "saas_page",
+			"data": map[string]any{}}).want(t, 403, "forbidden")
+		e.do("POST", "/v1/console/links", reader, map[string]any{"role": "member"}).want(t, 403, "forbidden")
+		e.do("GET", "/v1/events/nope", reader, nil).want(t, 404, "not_found")
+		// An event with a delivery: the reader sees the event as
+		// published, not its deliveries (they name the webhooks).
+		d := e.pendingDelivery(acct, id)
+		got := e.do("GET", "/v1/events/"+d.EventID, reader, nil).want(t, 200, "")
+		if got.str("id") != d.EventID || got.str("type") != "ENVELOPE_START" || got.Body["data"] == nil {
+			t.Errorf("reader GET event: %s", got.Raw)
+		}
+		if ds, _ := got.Body["deliveries"].([]any); ds == nil || len(ds) != 0 || strings.Contains(string(got.Raw), id) {
+			t.Errorf("reader sees deliveries: %s", got.Raw)
+		}
+		full := e.do("GET", "/v1/events/"+d.EventID, member, nil).want(t, 200, "")
+		if ds, _ := full.Body["deliveries"].([]any); len(ds) != 1 {
+			t.Errorf("member GET event: %s", full.Raw)
+		}
+	})
 	after := e.webhookRow(id)
 	if after.Name != before.Name || after.Enabled != before.Enabled || !after.UpdatedAt.Equal(before.UpdatedAt) ||
 		string(after.SecretEnc) != string(before.SecretEnc) {
@@ -203,8 +234,8 @@ func TestRoles(t *testing.T) {
 	}
 	var keys int
 	_ = e.store.DB().Get(&keys, `SELECT count(*) FROM api_keys`)
-	if keys != 3 {
-		t.Errorf("%d api keys, want 3 (a forbidden request created one?)", keys)
+	if keys != 4 {
+		t.Errorf("%d api keys, want 4 (a forbidden request created one?)", keys)
 	}
 }
 

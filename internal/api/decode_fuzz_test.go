@@ -43,6 +43,8 @@ func FuzzDecode(f *testing.F) {
 		strings.Repeat(`{"a":`, 500), `{"data":{"n":` + strings.Repeat("1", 100) + `}}`,
 		`{"eventTypes":[` + strings.Repeat(`"x",`, 2000) + `"x"]}`, `{"a":1}}`, `null`, `"x"`, ``,
 		`{"gracePeriodSeconds":1e400}`, `{"since":"2026-13-45T00:00:00Z"}`, "{\"name\":\"\x00\"}",
+		`{"timeoutSeconds":1e400,"retrySchedule":{"preset":"fast","x":1}}`, `{"retrySchedule":{"waits":[1,{}]}}`,
+		`{"retrySchedule":null,"timeoutSeconds":null,"payload":null}`, `{"retrySchedule":{"waits":"1s"}}`,
 	} {
 		for i := range requestTypes {
 			f.Add(i, []byte(seed))

@@ -86,8 +86,8 @@ func TestCreateWebhook(t *testing.T) {
 			t.Errorf("secret shown: %s", raw)
 		}
 	}
-	wantKeys := []string{"appIds", "createdAt", "eventTypes", "health", "id", "maxConcurrency", "name", "ordered", "orderedOnFailure", "rateLimitPerSecond",
-		"status", "throttle", "triggerSources", "updatedAt", "url"}
+	wantKeys := []string{"appIds", "createdAt", "eventTypes", "health", "id", "maxConcurrency", "name", "ordered", "orderedOnFailure",
+		"payload", "rateLimitPerSecond", "retrySchedule", "status", "throttle", "timeoutSeconds", "triggerSources", "updatedAt", "url"}
 	var gotKeys []string
 	for k := range g.Body {
 		gotKeys = append(gotKeys, k)

@@ -11,6 +11,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/console"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
 	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
+	"github.com/esign-webhooks/esign-webhooks/internal/schedule"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
 )
 
@@ -57,10 +58,12 @@ func (a *App) webhookHealth(ctx context.Context) ([]metrics.WebhookHealth, error
 }
 
 // Server is the HTTP server of Handler on HTTP_ADDR. POST
-// /v1/webhooks/{id}/test waits up to DeliveryTimeout+15s for the delivery
-// before answering.
+// /v1/webhooks/{id}/test waits up to the webhook's attempt timeout (at most
+// the longer of DeliveryTimeout and schedule.MaxTimeout) + 15s for the
+// delivery before answering.
 func (p *API) Server() *http.Server {
-	return api.NewServer(p.app.Config.HTTPAddr, p.Handler, p.app.Config.DeliveryTimeout+30*time.Second)
+	longest := max(p.app.Config.DeliveryTimeout, schedule.MaxTimeout)
+	return api.NewServer(p.app.Config.HTTPAddr, p.Handler, longest+30*time.Second)
 }
 
 // Background runs the loops beside the handler until ctx ends: the outbox

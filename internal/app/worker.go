@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
+	"github.com/esign-webhooks/esign-webhooks/internal/schedule"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/workflows"
 	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
@@ -45,8 +46,10 @@ func (a *App) Worker() *Worker {
 		Worker: uuid.NewString(),
 		Client: egress.NewClient(egress.Options{
 			AllowCIDRs: cfg.AllowCIDRs,
-			Timeout:    cfg.DeliveryTimeout,
-			Proxy:      cfg.DeliveryProxy,
+			// A backstop only: each attempt has its own deadline, the
+			// webhook's timeout (up to schedule.MaxTimeout) or the global one.
+			Timeout: max(cfg.DeliveryTimeout, schedule.MaxTimeout),
+			Proxy:   cfg.DeliveryProxy,
 		}),
 		Settings: activities.Settings{
 			AttemptTimeout:         cfg.DeliveryTimeout,

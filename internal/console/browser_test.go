@@ -456,3 +456,43 @@ func TestBrowserLinksAndLanguage(t *testing.T) {
 	do(t, ctx, chromedp.Navigate(fmt.Sprintf("%s/console/login?token=%s", s.srv.URL, url.QueryEscape(token))), visible("h1"))
 	mustContain(t, "expired", text(t, ctx, "h1"), "expired")
 }
+
+// TestBrowserDeliveryOptions: the form's timeout, retry schedule (a preset
+// or custom waits, shown only when chosen) and payload; a field error
+// beside the field; the details page; the edit form filled back.
+func TestBrowserDeliveryOptions(t *testing.T) {
+	s := newStack(t, false)
+	_, key := s.account("professional")
+	ctx := newBrowser(t, "")
+	do(t, ctx, chromedp.Navigate(s.link(key, "admin")), visible("#add-webhook"),
+		click("#add-webhook"), visible("#webhook-form"), chromedp.WaitNotVisible(chromedp.CSS("#waits-field")))
+	do(t, ctx, keys("#name", "Thin CRM"), keys("#url", "https://crm.example.com/esign"), click("#et-ENVELOPE_FINISH"),
+		keys("#timeoutSeconds", "45"), setv("#retrySchedule", "custom"),
+		js(`document.querySelector("#retrySchedule").dispatchEvent(new Event("change"))`), visible("#retryWaits"),
+		keys("#retryWaits", "10s, 2d"), setv("#payload", "thin"))
+	do(t, ctx, click("#save"), visible("#timeout-error"))
+	screenshot(t, ctx, "add-delivery-options")
+	mustContain(t, "timeout error", text(t, ctx, "#timeout-error"), "from 1 to 30")
+	mustContain(t, "waits error", text(t, ctx, "#waits-error"), `wait 2 ("2d") is not a duration`)
+	if v := value(t, ctx, "#retryWaits"); v != "10s, 2d" {
+		t.Fatalf("the form lost the waits: %q", v)
+	}
+	do(t, ctx, setv("#timeoutSeconds", "12"), setv("#retryWaits", "10s, 1m, 1h30m"), click("#save"), visible("#secret"),
+		click(`main a.button[href^="/console/webhooks/"]`), visible("#send-test"))
+	mustContain(t, "timeout", text(t, ctx, "#timeout"), "12 s")
+	mustContain(t, "schedule", text(t, ctx, "#schedule"), "Custom: 10s, 1m, 1h30m")
+	mustContain(t, "payload", text(t, ctx, "#payload"), "Thin")
+	screenshot(t, ctx, "details-delivery-options")
+
+	// Edit shows them back; a preset and the default timeout save.
+	do(t, ctx, click("#disable"), visible("#edit"), click("#edit"), visible("#webhook-form"))
+	if a, b, c := value(t, ctx, "#timeoutSeconds"), value(t, ctx, "#retrySchedule"), value(t, ctx, "#retryWaits"); a != "12" ||
+		b != "custom" || c != "10s, 1m, 1h30m" || value(t, ctx, "#payload") != "thin" {
+		t.Fatalf("edit form: timeout %q, schedule %q, waits %q", a, b, c)
+	}
+	do(t, ctx, setv("#timeoutSeconds", ""), setv("#retrySchedule", "fast"), setv("#payload", "full"), click("#save"),
+		visible("#enable"))
+	mustContain(t, "timeout after edit", text(t, ctx, "#timeout"), "Default (2s)")
+	mustContain(t, "schedule after edit", text(t, ctx, "#schedule"), "Fast: 5s, 15s, 30s, 1m, 2m, 5m")
+	mustContain(t, "payload after edit", text(t, ctx, "#payload"), "Full")
+}

@@ -13,6 +13,9 @@ const (
 	RoleAdmin     = "admin"
 	RoleMember    = "member"
 	RolePublisher = "publisher"
+	// RoleReader reads events by id, nothing else: the key a thin
+	// webhook's receiver fetches the full event with.
+	RoleReader = "reader"
 )
 
 // APIKey is a stored key: only its hash and a short prefix are kept.

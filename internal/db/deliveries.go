@@ -246,6 +246,9 @@ type DeliveryTarget struct {
 	// Slot is the concurrency slot the attempt took (0: none, e.g. a
 	// test), whose lease the request renews while it runs (RenewLease).
 	Slot int `db:"slot"`
+	// The webhook's own timeout, retry schedule and payload form, read
+	// afresh by every attempt (zero when it was deleted).
+	DeliveryOptions
 }
 
 // Gate is the throttle's decision for an attempt.
@@ -330,7 +333,8 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 				e.id AS "event.id", e.type AS "event.type", e.trigger_source AS "event.trigger_source",
 				e.app_id AS "event.app_id", e.occurred_at AS "event.occurred_at", e.data AS "event.data",
 				e.ordering_key AS "event.ordering_key",
-				coalesce(w.max_concurrency, 0) AS max_concurrency, w.rate_limit_per_second, w.throttled_until
+				coalesce(w.max_concurrency, 0) AS max_concurrency, w.rate_limit_per_second, w.throttled_until,
+				w.timeout_seconds, w.retry_preset, w.retry_waits, coalesce(w.payload, '') AS payload
 			FROM deliveries d
 			JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
 			LEFT JOIN webhooks w ON w.id = d.webhook_id AND w.account_id = d.account_id

@@ -15,7 +15,7 @@ import (
 
 // APIKeyInput is a new API key: POST /v1/api-keys.
 type APIKeyInput struct {
-	Role  string `json:"role" validate:"required,oneof=admin member publisher"`
+	Role  string `json:"role" validate:"required,oneof=admin member publisher reader"`
 	Label string `json:"label" validate:"max=100,nocontrol"`
 }
 

@@ -29,8 +29,9 @@ const (
 	ReadWebhooks   Access = iota + 1 // webhooks and their delivery log: admins and members
 	ManageWebhooks                   // changing them, secrets, tests, resends: admins
 	PublishEvents                    // POST /v1/events: admins and publishers
-	ReadEvents                       // an event with its deliveries: admins and members
+	ReadEvents                       // an event as published: admins, members and readers
 	ManageAccount                    // API keys and console sign-in links: admins
+	ReadEventLog                     // an event's deliveries and dispatch state: admins and members
 )
 
 // policy is who has an access: these roles, and the Professional plan
@@ -45,8 +46,12 @@ var policies = map[Access]policy{
 	ReadWebhooks:   {roles: []string{db.RoleAdmin, db.RoleMember}, pro: true},
 	ManageWebhooks: {roles: []string{db.RoleAdmin}, pro: true},
 	PublishEvents:  {roles: []string{db.RoleAdmin, db.RolePublisher}},
-	ReadEvents:     {roles: []string{db.RoleAdmin, db.RoleMember}},
-	ManageAccount:  {roles: []string{db.RoleAdmin}},
+	// A reader (the key of a thin webhook's receiver) fetches an event by
+	// id and nothing else: not its deliveries (they name the account's
+	// other webhooks), not the webhooks, the log or the keys.
+	ReadEvents:    {roles: []string{db.RoleAdmin, db.RoleMember, db.RoleReader}},
+	ReadEventLog:  {roles: []string{db.RoleAdmin, db.RoleMember}},
+	ManageAccount: {roles: []string{db.RoleAdmin}},
 }
 
 // Authorize reports whether c has access a: a Forbidden error naming the

@@ -29,6 +29,14 @@ func TestAuthorize(t *testing.T) {
 		{db.RoleAdmin, trial, service.ManageAccount, 0},
 		{db.RoleMember, pro, service.ManageAccount, service.Forbidden},
 		{"", pro, service.ReadWebhooks, service.Forbidden},
+		// A reader reads an event by id, nothing else.
+		{db.RoleReader, trial, service.ReadEvents, 0},
+		{db.RoleReader, pro, service.ReadEventLog, service.Forbidden},
+		{db.RoleReader, pro, service.ReadWebhooks, service.Forbidden},
+		{db.RoleReader, pro, service.PublishEvents, service.Forbidden},
+		{db.RoleReader, pro, service.ManageAccount, service.Forbidden},
+		{db.RoleMember, trial, service.ReadEventLog, 0},
+		{db.RolePublisher, pro, service.ReadEvents, service.Forbidden},
 	} {
 		err := service.Authorize(service.Caller{Role: tc.role, Plan: tc.plan}, tc.access)
 		var e *service.Error

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/schedule"
 )
 
 // The inputs of the services are the API's request bodies: the API decodes
@@ -29,6 +30,13 @@ type WebhookInput struct {
 	// (default) or "hold".
 	Ordered          bool   `json:"ordered"`
 	OrderedOnFailure string `json:"orderedOnFailure" validate:"omitempty,oneof=continue hold"`
+	// Delivery options (delivery_options.go): the receiver's time to
+	// answer, 1-30 s (nil: DELIVERY_TIMEOUT); the retry schedule, a preset
+	// or a list of waits (nil: DELIVERY_RETRY_SCHEDULE); the payload form,
+	// "full" (default) or "thin".
+	TimeoutSeconds *int           `json:"timeoutSeconds"`
+	RetrySchedule  *schedule.Spec `json:"retrySchedule"`
+	Payload        string         `json:"payload"`
 }
 
 func (in WebhookInput) fields() db.WebhookFields {
@@ -38,6 +46,7 @@ func (in WebhookInput) fields() db.WebhookFields {
 	if in.MaxConcurrency != nil {
 		f.MaxConcurrency = *in.MaxConcurrency
 	}
+	f.DeliveryOptions = in.deliveryOptions()
 	return f
 }
 
@@ -54,15 +63,23 @@ type WebhookPatch struct {
 	RateLimitPerSecond NullableRate `json:"rateLimitPerSecond"`
 	Ordered            *bool        `json:"ordered"`
 	OrderedOnFailure   *string      `json:"orderedOnFailure" validate:"omitnil,oneof=continue hold"`
+	// Delivery options (delivery_options.go): null returns the timing to
+	// the global one. The timing may change while enabled; the payload
+	// form may not.
+	TimeoutSeconds Nullable[int]           `json:"timeoutSeconds"`
+	RetrySchedule  Nullable[schedule.Spec] `json:"retrySchedule"`
+	Payload        *string                 `json:"payload"`
 }
 
-// limitsOnly reports whether the edit touches the receiver's limits only:
-// those apply from the next attempt and may change while the webhook is
-// enabled — an admin slowing a struggling receiver down must not have to
-// disable the webhook, which cancels its waiting deliveries.
+// limitsOnly reports whether the edit touches the receiver's limits (and
+// its delivery timing) only: those apply from the next attempt and may
+// change while the webhook is enabled — an admin slowing a struggling
+// receiver down must not have to disable the webhook, which cancels its
+// waiting deliveries.
 func (p WebhookPatch) limitsOnly() bool {
 	return p.Name == nil && p.URL == nil && p.EventTypes == nil && p.TriggerSources == nil && p.AppIDs == nil &&
-		p.Ordered == nil && p.OrderedOnFailure == nil && (p.MaxConcurrency != nil || p.RateLimitPerSecond.Set)
+		p.Ordered == nil && p.OrderedOnFailure == nil && p.Payload == nil &&
+		(p.MaxConcurrency != nil || p.RateLimitPerSecond.Set || p.timingSet())
 }
 
 func (p WebhookPatch) apply(f *db.WebhookFields) {
@@ -93,6 +110,7 @@ func (p WebhookPatch) apply(f *db.WebhookFields) {
 	if p.OrderedOnFailure != nil {
 		f.OnFailure = *p.OrderedOnFailure
 	}
+	p.applyOptions(&f.DeliveryOptions)
 }
 
 // NullableRate is rateLimitPerSecond in a PATCH: absent keeps the limit,

@@ -124,6 +124,12 @@ func (s *Service) Event(ctx context.Context, c Caller, id string) (EventLog, err
 	if err != nil {
 		return EventLog{}, notFoundOr(err, "event")
 	}
+	if Authorize(c, ReadEventLog) != nil {
+		// A reader: the event as published, without its deliveries or
+		// why its workflow could not start (an operator's matter).
+		e.DispatchError = ""
+		return EventLog{Event: e}, nil
+	}
 	ds, err := s.store.ListDeliveries(ctx, c.AccountID, db.DeliveryFilter{EventID: e.ID})
 	return EventLog{Event: e, Deliveries: ds}, err
 }

@@ -36,7 +36,8 @@ func (s *Service) TestWebhook(ctx context.Context, c Caller, id uuid.UUID) (Test
 	if err := Authorize(c, ManageWebhooks); err != nil {
 		return TestResult{}, err
 	}
-	if _, err := s.Webhook(ctx, c, id); err != nil {
+	w, err := s.Webhook(ctx, c, id)
+	if err != nil {
 		return TestResult{}, err
 	}
 	acct := c.AccountID
@@ -52,7 +53,7 @@ func (s *Service) TestWebhook(ctx context.Context, c Caller, id uuid.UUID) (Test
 		ID: "test-" + uuid.NewString(), Type: events.WebhookTest, TriggerSource: events.SourceSaaSPage,
 		OccurredAt: s.now().UTC(), Data: []byte(`{"message":"This is a test event from esign-webhooks."}`),
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.DeliveryTimeout+15*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, s.attemptTimeout(w)+15*time.Second)
 	defer cancel()
 	res, err := s.runTest(ctx, acct, id, e)
 	if err != nil {

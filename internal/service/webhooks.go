@@ -21,7 +21,7 @@ func (s *Service) CreateWebhook(ctx context.Context, c Caller, in WebhookInput) 
 		return db.Webhook{}, "", err
 	}
 	in.Name = strings.TrimSpace(in.Name)
-	if err := s.check(in); err != nil {
+	if err := withFieldErrors(s.check(in), in.optionErrors()); err != nil {
 		return db.Webhook{}, "", err
 	}
 	secret, err := signing.NewSecret()
@@ -60,14 +60,14 @@ func (s *Service) Webhook(ctx context.Context, c Caller, id uuid.UUID) (db.Webho
 }
 
 // UpdateWebhook applies p to a webhook: only while it is disabled, unless
-// it changes the limits only (concurrency and rate limits may change while
-// it delivers).
+// it changes the limits only (concurrency and rate limits, the attempt
+// timeout and the retry schedule may change while it delivers).
 func (s *Service) UpdateWebhook(ctx context.Context, c Caller, id uuid.UUID, p WebhookPatch) (db.Webhook, error) {
 	if err := Authorize(c, ManageWebhooks); err != nil {
 		return db.Webhook{}, err
 	}
 	trimName(p.Name)
-	if err := s.check(p); err != nil {
+	if err := withFieldErrors(s.check(p), p.optionErrors()); err != nil {
 		return db.Webhook{}, err
 	}
 	if err := validRate(p.RateLimitPerSecond.Value); err != nil {

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/schedule"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
 )
 
@@ -28,6 +29,7 @@ func FromWebhook(w db.Webhook, now time.Time) Webhook {
 		MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond,
 		Throttle: Throttle{Step: w.ThrottleStep}, Ordered: w.Ordered, OrderedOnFailure: w.OnFailure,
 	}
+	out.TimeoutSeconds, out.RetrySchedule, out.Payload = w.TimeoutSeconds, scheduleOf(w.DeliveryOptions), w.Payload
 	if w.ThrottledUntil != nil && w.ThrottledUntil.After(now) {
 		out.Throttle.Throttled, out.Throttle.Until = true, utc(w.ThrottledUntil)
 	}
@@ -117,6 +119,19 @@ func FromEvent(e db.Event, ds []db.Delivery) Event {
 		out.DispatchError = e.DispatchError
 	}
 	return out
+}
+
+// scheduleOf is a webhook's retry schedule as the API shows it (nil: the
+// global one): a preset by its name, as chosen; waits as schedule.Format
+// writes them.
+func scheduleOf(o db.DeliveryOptions) *schedule.Spec {
+	switch {
+	case o.RetryPreset != nil:
+		return &schedule.Spec{Preset: *o.RetryPreset}
+	case len(o.RetryWaits) > 0:
+		return &schedule.Spec{Waits: schedule.FormatAll(schedule.FromSeconds(o.RetryWaits))}
+	}
+	return nil
 }
 
 func utc(t *time.Time) *time.Time {

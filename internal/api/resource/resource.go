@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/schedule"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
 )
 
@@ -38,6 +39,12 @@ type Webhook struct {
 	OrderedOnFailure string    `json:"orderedOnFailure"`
 	CreatedAt        time.Time `json:"createdAt"`
 	UpdatedAt        time.Time `json:"updatedAt"`
+	// The delivery options: the receiver's time to answer (null: the
+	// global DELIVERY_TIMEOUT), the retry schedule (null: the global
+	// one) and the payload form (full or thin).
+	TimeoutSeconds *int           `json:"timeoutSeconds"`
+	RetrySchedule  *schedule.Spec `json:"retrySchedule"`
+	Payload        string         `json:"payload"`
 }
 
 // Enabled reports the webhook's status.

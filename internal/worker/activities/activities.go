@@ -176,8 +176,11 @@ func (a *Activities) recordTest(ctx context.Context, ev db.Event, webhookID stri
 	return a.Store.RecordEvent(ctx, ev, []uuid.UUID{id})
 }
 
+// activityTimeout bounds one Deliver call: the longest time a receiver
+// may have to answer (a webhook's own timeout may be longer than the
+// global one, and may change while its delivery retries) plus I/O margin.
 func (a *Activities) activityTimeout() time.Duration {
-	return a.Settings.AttemptTimeout + 10*time.Second
+	return a.maxAttemptTimeout() + 10*time.Second
 }
 
 // PrepareResend returns the plan for one new series of attempts: only for a

@@ -65,6 +65,9 @@ type Payload struct {
 	// without a key), so a receiver can check order and spot a gap.
 	OrderingKey string `json:"orderingKey,omitempty"`
 	Sequence    int64  `json:"sequence,omitempty"`
+	// Form is "thin" for a thin webhook (EventPayload holds the event's
+	// resource ids only, see resourceIDs); absent in a full payload.
+	Form string `json:"payload,omitempty"`
 }
 
 // payloadOf is what a receiver is sent of e, the seq-th event of its key.
@@ -165,7 +168,7 @@ func (a *Activities) startAttempt(ctx context.Context, at *attempt) (db.Delivery
 // while the request runs. An error means no answer is to be recorded.
 func (a *Activities) send(ctx context.Context, at *attempt) error {
 	t := at.t
-	body, err := json.Marshal(payloadOf(t.Event, t.Sequence))
+	body, err := json.Marshal(bodyOf(t))
 	if err != nil {
 		return fmt.Errorf("encoding payload: %w", err)
 	}
@@ -201,6 +204,7 @@ func (a *Activities) classify(at *attempt) {
 	}
 	res, o := &at.res, &at.outcome
 	at.signal = db.HealthFailure
+	retries := a.retries(at.t) // the webhook's own schedule, or the global one
 	switch {
 	case ans.err == nil && ans.status >= 200 && ans.status < 300:
 		res.Outcome, o.Status = delivery.OutcomeSucceeded, delivery.Succeeded
@@ -211,7 +215,7 @@ func (a *Activities) classify(at *attempt) {
 	case errors.Is(ans.err, egress.ErrBlockedAddress):
 		res.Outcome, o.Status = delivery.OutcomeFailed, delivery.Failed
 		res.Reason = "callback address is not allowed (non-public network)"
-	case in.Test || in.Attempt > len(a.Settings.Retries):
+	case in.Test || in.Attempt > len(retries):
 		res.Outcome, o.Status = delivery.OutcomeFailed, delivery.Failed
 		res.Reason = fmt.Sprintf("gave up after %d attempts", in.Attempt)
 		at.signal = db.HealthExhausted
@@ -220,7 +224,7 @@ func (a *Activities) classify(at *attempt) {
 		}
 	default:
 		res.Outcome, o.Status = delivery.OutcomeRetry, delivery.Retrying
-		res.Wait = nextWait(a.Settings.Retries[in.Attempt-1], ans.retryAfter, a.Settings.RetryAfterMax)
+		res.Wait = nextWait(retries[in.Attempt-1], ans.retryAfter, a.Settings.RetryAfterMax)
 		next := a.now().Add(res.Wait)
 		o.NextAttemptAt = &next
 	}
@@ -456,7 +460,7 @@ func (a *Activities) secrets(t db.DeliveryTarget) ([]string, error) {
 
 // post makes the request (its duration is left to the caller).
 func (a *Activities) post(ctx context.Context, t db.DeliveryTarget, body []byte, secrets []string, now time.Time) answer {
-	ctx, cancel := context.WithTimeout(ctx, a.Settings.AttemptTimeout)
+	ctx, cancel := context.WithTimeout(ctx, a.attemptTimeout(ctx, t))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
 	if err != nil {

@@ -31,6 +31,14 @@ document.addEventListener("DOMContentLoaded", function () {
     ordered.addEventListener("change", syncOrdered);
     syncOrdered();
   }
+  // The custom waits matter only with the custom schedule.
+  var sched = document.getElementById("retrySchedule");
+  var waits = document.getElementById("waits-field");
+  if (sched && waits) {
+    var syncWaits = function () { waits.hidden = sched.value !== "custom"; };
+    sched.addEventListener("change", syncWaits);
+    syncWaits();
+  }
   // Delete: the button waits until the name is typed exactly.
   var confirm = document.getElementById("confirmName");
   var del = document.getElementById("confirm-delete");
