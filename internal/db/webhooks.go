@@ -28,6 +28,7 @@ type Webhook struct {
 	Health
 	Throttle
 	Ordering
+	Receiver // custom headers and receiver authentication (receiver.go)
 }
 
 // Ordering is whether a webhook gets each ordering key's events in order
@@ -94,6 +95,7 @@ type WebhookFields struct {
 	MaxConcurrency     int
 	RateLimitPerSecond *float64 // nil: no rate limit
 	Ordering                    // OnFailure "": OnFailureContinue
+	Receiver                    // AuthType "": AuthNone (receiver.go)
 }
 
 // CreateWebhook inserts a webhook with its id chosen by the caller (the id is
@@ -140,13 +142,17 @@ func (s *Store) CreateWebhookLimited(ctx context.Context, in NewWebhook) (Webhoo
 				return fmt.Errorf("%w: %d webhooks", ErrLimitReached, n)
 			}
 		}
-		return translate(tx.GetContext(ctx, &w, `
+		err := translate(tx.GetContext(ctx, &w, `
 			INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, app_ids, enabled, secret_enc,
 				max_concurrency, rate_limit_per_second, ordered, ordered_on_failure)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING `+webhookColumns,
 			in.ID, in.AccountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources),
 			pq.StringArray(nonNil(f.AppIDs)), in.Enabled, in.SecretEnc, orDefault(f.MaxConcurrency), f.RateLimitPerSecond,
 			f.Ordered, onFailure(f.OnFailure)))
+		if err != nil {
+			return err
+		}
+		return setReceiver(ctx, tx, &w, f.Receiver)
 	})
 	if err != nil {
 		return Webhook{}, fmt.Errorf("creating webhook: %w", err)
@@ -233,14 +239,19 @@ func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, chec
 		}
 		f := WebhookFields{Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources, AppIDs: w.AppIDs,
 			MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond, Ordering: w.Ordering}
+		f.Receiver = w.Receiver
 		apply(&f)
-		return translate(tx.GetContext(ctx, &w, `
+		err := translate(tx.GetContext(ctx, &w, `
 			UPDATE webhooks SET name = $3, url = $4, event_types = $5, trigger_sources = $6, app_ids = $7,
 				max_concurrency = $8, rate_limit_per_second = $9, ordered = $10, ordered_on_failure = $11,
 				updated_at = now()
 			WHERE id = $1 AND account_id = $2 RETURNING `+webhookColumns,
 			id, accountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources), pq.StringArray(nonNil(f.AppIDs)),
 			orDefault(f.MaxConcurrency), f.RateLimitPerSecond, f.Ordered, onFailure(f.OnFailure)))
+		if err != nil {
+			return err
+		}
+		return setReceiver(ctx, tx, &w, f.Receiver)
 	})
 	if err != nil {
 		return Webhook{}, fmt.Errorf("updating webhook: %w", err)
@@ -331,4 +342,5 @@ const webhookColumns = `id, account_id, name, url, event_types, trigger_sources,
 	consecutive_failures, exhausted_streak, failing_since, last_success_at, health_warned,
 	disabled_reason, disabled_message, disabled_at,
 	max_concurrency, rate_limit_per_second, throttled_until, throttle_step, rate_next_at,
-	ordered, ordered_on_failure`
+	ordered, ordered_on_failure,
+	headers, auth_type, auth_params, auth_secret_enc`

@@ -29,6 +29,16 @@ type WebhookInput struct {
 	// (default) or "hold".
 	Ordered          bool   `json:"ordered"`
 	OrderedOnFailure string `json:"orderedOnFailure" validate:"omitempty,oneof=continue hold"`
+
+	// Receiver options (receiver.go): custom headers (at most 20) and the
+	// receiver's authentication (none when absent).
+	Headers []HeaderInput `json:"headers"`
+	Auth    *AuthInput    `json:"auth"`
+}
+
+// receiverEdit is the new webhook's receiver options.
+func (in WebhookInput) receiverEdit() receiverEdit {
+	return receiverEdit{Headers: in.Headers, Auth: in.Auth}
 }
 
 func (in WebhookInput) fields() db.WebhookFields {
@@ -54,6 +64,17 @@ type WebhookPatch struct {
 	RateLimitPerSecond NullableRate `json:"rateLimitPerSecond"`
 	Ordered            *bool        `json:"ordered"`
 	OrderedOnFailure   *string      `json:"orderedOnFailure" validate:"omitnil,oneof=continue hold"`
+
+	// Receiver options (receiver.go): headers replaces the whole list
+	// ([] removes them all), auth the authentication ({"type": "none"}
+	// removes it); a secret left out keeps the stored one.
+	Headers []HeaderInput `json:"headers"`
+	Auth    *AuthInput    `json:"auth"`
+}
+
+// receiverEdit is the edit's receiver options; nil keeps.
+func (p WebhookPatch) receiverEdit() receiverEdit {
+	return receiverEdit{Headers: p.Headers, Auth: p.Auth}
 }
 
 // limitsOnly reports whether the edit touches the receiver's limits only:

@@ -57,6 +57,7 @@ type Activities struct {
 	// (unique per process; SweepSlots keeps it seen). Empty: its waiters
 	// are always presumed live.
 	Worker string
+	tokenCache // OAuth 2.0 tokens of receivers (receiver.go)
 }
 
 func (a *Activities) now() time.Time {
