@@ -45,8 +45,12 @@ type Header struct {
 // Headers is the webhooks.headers column (jsonb).
 type Headers []Header
 
-// Scan reads the jsonb column.
-func (h *Headers) Scan(src any) error { return scanJSON(src, h) }
+// Scan reads the jsonb column (into a fresh value: a row read into a
+// Webhook that held another must not keep any of it).
+func (h *Headers) Scan(src any) error {
+	*h = nil
+	return scanJSON(src, h)
+}
 
 // Value writes the jsonb column ([] for none).
 func (h Headers) Value() (driver.Value, error) {
@@ -76,8 +80,11 @@ type AuthParams struct {
 	Audience string   `json:"audience,omitempty"`
 }
 
-// Scan reads the jsonb column.
-func (p *AuthParams) Scan(src any) error { return scanJSON(src, p) }
+// Scan reads the jsonb column (into a fresh value, as Headers.Scan).
+func (p *AuthParams) Scan(src any) error {
+	*p = AuthParams{}
+	return scanJSON(src, p)
+}
 
 // Value writes the jsonb column.
 func (p AuthParams) Value() (driver.Value, error) { return json.Marshal(p) }
