@@ -177,11 +177,14 @@ type form struct {
 	System           []events.TypeInfo
 	Sources          []events.TypeInfo
 	OnFailures       []string
+	receiverForm     // custom headers and receiver auth (receiver.go)
 }
 
 func newForm() *form {
-	return &form{Catalogue: events.Catalogue, System: events.SystemCatalogue, Sources: events.TriggerSources,
+	f := &form{Catalogue: events.Catalogue, System: events.SystemCatalogue, Sources: events.TriggerSources,
 		OrderedOnFailure: db.OnFailureContinue, OnFailures: []string{db.OnFailureContinue, db.OnFailureHold}}
+	f.receiverForm = newReceiverForm()
+	return f
 }
 
 func (f *form) read(r *http.Request) {
@@ -193,6 +196,7 @@ func (f *form) read(r *http.Request) {
 	// without it gets the service's message beside the field.
 	f.Ordered = r.PostFormValue("ordered") != ""
 	f.OrderedOnFailure = r.PostFormValue("orderedOnFailure")
+	f.readReceiver(r)
 }
 
 // appIDs are the form's app ids: they count only with the third-party
@@ -211,14 +215,18 @@ func (f *form) appIDs() []string {
 
 // input is the form as a new webhook.
 func (f *form) input() service.WebhookInput {
-	return service.WebhookInput{Name: f.Name, URL: f.URL, EventTypes: f.EventTypes, TriggerSources: f.TriggerSources,
+	in := service.WebhookInput{Name: f.Name, URL: f.URL, EventTypes: f.EventTypes, TriggerSources: f.TriggerSources,
 		AppIDs: f.appIDs(), Ordered: f.Ordered, OrderedOnFailure: f.OrderedOnFailure}
+	in.Headers, in.Auth = f.headers(), f.auth()
+	return in
 }
 
 // patch is the form as an edit: every field it shows.
 func (f *form) patch() service.WebhookPatch {
-	return service.WebhookPatch{Name: &f.Name, URL: &f.URL, EventTypes: f.EventTypes, TriggerSources: f.TriggerSources,
+	p := service.WebhookPatch{Name: &f.Name, URL: &f.URL, EventTypes: f.EventTypes, TriggerSources: f.TriggerSources,
 		AppIDs: f.appIDs(), Ordered: &f.Ordered, OrderedOnFailure: &f.OrderedOnFailure}
+	p.Headers, p.Auth = f.headers(), f.auth()
+	return p
 }
 
 func nonNil(s []string) []string {
@@ -360,6 +368,7 @@ func (c *Console) editForm(w http.ResponseWriter, r *http.Request, s *session) {
 	f.ID, f.Name, f.URL, f.EventTypes, f.TriggerSources = wh.ID, wh.Name, wh.URL, wh.EventTypes, wh.TriggerSources
 	f.AppIDs = strings.Join(wh.AppIDs, "\n")
 	f.Ordered, f.OrderedOnFailure = wh.Ordered, wh.OrderedOnFailure
+	f.fillReceiver(wh)
 	p := &page{Data: f}
 	if wh.Enabled() {
 		// The service refuses the save; say so before the admin types.
