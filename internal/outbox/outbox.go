@@ -40,7 +40,7 @@ type Options struct {
 	// (default DeliveryStaleAfter).
 	WaitingStaleAfter time.Duration
 	ReconcileEvery    time.Duration // how often the reconciler runs (default 1m)
-	Metrics            *metrics.Metrics
+	Metrics           *metrics.Metrics
 }
 
 // Outbox starts the workflows of stored events, reconciles the log with
