@@ -45,6 +45,11 @@ func FuzzDecode(f *testing.F) {
 		`{"gracePeriodSeconds":1e400}`, `{"since":"2026-13-45T00:00:00Z"}`, "{\"name\":\"\x00\"}",
 		`{"timeoutSeconds":1e400,"retrySchedule":{"preset":"fast","x":1}}`, `{"retrySchedule":{"waits":[1,{}]}}`,
 		`{"retrySchedule":null,"timeoutSeconds":null,"payload":null}`, `{"retrySchedule":{"waits":"1s"}}`,
+		// Receiver options: custom headers and auth (WebhookInput, WebhookPatch).
+		`{"headers":[{"name":"X-A","value":"v","secret":true},{"name":"X-B"}],"auth":{"type":"oauth2",` +
+			`"tokenUrl":"https://a.example/t","clientId":"c","clientSecret":"s","scopes":["a"],"audience":"x"}}`,
+		`{"auth":{"type":"basic","username":"u","password":null,"extra":1}}`, `{"headers":[{"name":1}]}`,
+		`{"headers":{"name":"X"}}`, `{"auth":"basic"}`, `{"auth":{"scopes":"a b"}}`, `{"headers":[null,{}]}`,
 	} {
 		for i := range requestTypes {
 			f.Add(i, []byte(seed))

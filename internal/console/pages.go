@@ -178,12 +178,15 @@ type form struct {
 	Sources          []events.TypeInfo
 	OnFailures       []string
 	optionsForm      // timeout, retry schedule and payload (delivery_options.go)
+	receiverForm     // custom headers and receiver auth (receiver.go)
 }
 
 func newForm() *form {
-	return &form{Catalogue: events.Catalogue, System: events.SystemCatalogue, Sources: events.TriggerSources,
+	f := &form{Catalogue: events.Catalogue, System: events.SystemCatalogue, Sources: events.TriggerSources,
 		OrderedOnFailure: db.OnFailureContinue, OnFailures: []string{db.OnFailureContinue, db.OnFailureHold},
 		optionsForm: newOptionsForm()}
+	f.receiverForm = newReceiverForm()
+	return f
 }
 
 func (f *form) read(r *http.Request) {
@@ -196,6 +199,7 @@ func (f *form) read(r *http.Request) {
 	f.Ordered = r.PostFormValue("ordered") != ""
 	f.OrderedOnFailure = r.PostFormValue("orderedOnFailure")
 	f.optionsForm.read(r)
+	f.readReceiver(r)
 }
 
 // appIDs are the form's app ids: they count only with the third-party
@@ -217,6 +221,7 @@ func (f *form) input() service.WebhookInput {
 	in := service.WebhookInput{Name: f.Name, URL: f.URL, EventTypes: f.EventTypes, TriggerSources: f.TriggerSources,
 		AppIDs: f.appIDs(), Ordered: f.Ordered, OrderedOnFailure: f.OrderedOnFailure}
 	f.setInput(&in)
+	in.Headers, in.Auth = f.headers(), f.auth()
 	return in
 }
 
@@ -225,6 +230,7 @@ func (f *form) patch() service.WebhookPatch {
 	p := service.WebhookPatch{Name: &f.Name, URL: &f.URL, EventTypes: f.EventTypes, TriggerSources: f.TriggerSources,
 		AppIDs: f.appIDs(), Ordered: &f.Ordered, OrderedOnFailure: &f.OrderedOnFailure}
 	f.setPatch(&p)
+	p.Headers, p.Auth = f.headers(), f.auth()
 	return p
 }
 
@@ -368,6 +374,7 @@ func (c *Console) editForm(w http.ResponseWriter, r *http.Request, s *session) {
 	f.AppIDs = strings.Join(wh.AppIDs, "\n")
 	f.Ordered, f.OrderedOnFailure = wh.Ordered, wh.OrderedOnFailure
 	f.fill(wh)
+	f.fillReceiver(wh)
 	p := &page{Data: f}
 	if wh.Enabled() {
 		// The service refuses the save; say so before the admin types.

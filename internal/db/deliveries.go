@@ -85,6 +85,9 @@ type Attempt struct {
 	ResponseStatus *int       `db:"response_status"`
 	ResponseBody   []byte     `db:"response_body"`
 	Error          string     `db:"error"`
+	// AuthMethod is how the request authenticated (AuthNone, AuthBasic,
+	// AuthBearer, AuthOAuth2), set when the row is opened.
+	AuthMethod string `db:"auth_method"`
 }
 
 // RecordEvent stores the event (if new, marking it dispatched) and one
@@ -249,6 +252,9 @@ type DeliveryTarget struct {
 	// The webhook's own timeout, retry schedule and payload form, read
 	// afresh by every attempt (zero when it was deleted).
 	DeliveryOptions
+	// Receiver: the webhook's custom headers and authentication, read in
+	// the same round trip (secrets sealed; the worker opens them).
+	Receiver
 }
 
 // Gate is the throttle's decision for an attempt.
@@ -334,7 +340,9 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 				e.app_id AS "event.app_id", e.occurred_at AS "event.occurred_at", e.data AS "event.data",
 				e.ordering_key AS "event.ordering_key",
 				coalesce(w.max_concurrency, 0) AS max_concurrency, w.rate_limit_per_second, w.throttled_until,
-				w.timeout_seconds, w.retry_preset, w.retry_waits, coalesce(w.payload, '') AS payload
+				w.timeout_seconds, w.retry_preset, w.retry_waits, coalesce(w.payload, '') AS payload,
+				coalesce(w.headers, '[]') AS headers, coalesce(w.auth_type, 'none') AS auth_type,
+				coalesce(w.auth_params, '{}') AS auth_params, w.auth_secret_enc
 			FROM deliveries d
 			JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
 			LEFT JOIN webhooks w ON w.id = d.webhook_id AND w.account_id = d.account_id
@@ -393,8 +401,8 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 			FROM dec WHERE w.id = dec.webhook_id
 			  AND (dec.decision = 'reserve' OR (dec.decision = 'take' AND EXISTS (SELECT 1 FROM took)))
 		), opened AS (
-			INSERT INTO attempts (delivery_id, series, number, try, url, started_at, duration_ms)
-			SELECT ok.id, $2, $3, nt.try, ok.url, $5, 0
+			INSERT INTO attempts (delivery_id, series, number, try, url, started_at, duration_ms, auth_method)
+			SELECT ok.id, $2, $3, nt.try, ok.url, $5, 0, ok.auth_type
 			FROM ok, nt WHERE $4 OR EXISTS (SELECT 1 FROM took)
 			RETURNING try
 		)
@@ -557,7 +565,7 @@ func (s *Store) Attempts(ctx context.Context, deliveryID uuid.UUID) ([]Attempt, 
 	out := []Attempt{}
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT delivery_id, series, number, try, url, started_at, finished_at, duration_ms, response_status,
-			response_body, error
+			response_body, error, auth_method
 		FROM attempts WHERE delivery_id = $1 ORDER BY series, number, try`, deliveryID)
 	if err != nil {
 		return nil, fmt.Errorf("listing attempts: %w", translate(err))

@@ -29,6 +29,7 @@ type Webhook struct {
 	Throttle
 	Ordering
 	DeliveryOptions
+	Receiver // custom headers and receiver authentication (receiver.go)
 }
 
 // Ordering is whether a webhook gets each ordering key's events in order
@@ -96,6 +97,7 @@ type WebhookFields struct {
 	RateLimitPerSecond *float64 // nil: no rate limit
 	Ordering                    // OnFailure "": OnFailureContinue
 	DeliveryOptions             // Payload "": PayloadFull
+	Receiver                    // AuthType "": AuthNone (receiver.go)
 }
 
 // CreateWebhook inserts a webhook with its id chosen by the caller (the id is
@@ -152,8 +154,10 @@ func (s *Store) CreateWebhookLimited(ctx context.Context, in NewWebhook) (Webhoo
 		if err != nil {
 			return err
 		}
-		w, err = setDeliveryOptions(ctx, tx, in.ID, f.DeliveryOptions)
-		return err
+		if w, err = setDeliveryOptions(ctx, tx, in.ID, f.DeliveryOptions); err != nil {
+			return err
+		}
+		return setReceiver(ctx, tx, &w, f.Receiver)
 	})
 	if err != nil {
 		return Webhook{}, fmt.Errorf("creating webhook: %w", err)
@@ -241,6 +245,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, chec
 		f := WebhookFields{Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources, AppIDs: w.AppIDs,
 			MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond, Ordering: w.Ordering,
 			DeliveryOptions: w.DeliveryOptions}
+		f.Receiver = w.Receiver
 		apply(&f)
 		err := translate(tx.GetContext(ctx, &w, `
 			UPDATE webhooks SET name = $3, url = $4, event_types = $5, trigger_sources = $6, app_ids = $7,
@@ -252,8 +257,10 @@ func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, chec
 		if err != nil {
 			return err
 		}
-		w, err = setDeliveryOptions(ctx, tx, id, f.DeliveryOptions)
-		return err
+		if w, err = setDeliveryOptions(ctx, tx, id, f.DeliveryOptions); err != nil {
+			return err
+		}
+		return setReceiver(ctx, tx, &w, f.Receiver)
 	})
 	if err != nil {
 		return Webhook{}, fmt.Errorf("updating webhook: %w", err)
@@ -344,4 +351,5 @@ const webhookColumns = `id, account_id, name, url, event_types, trigger_sources,
 	consecutive_failures, exhausted_streak, failing_since, last_success_at, health_warned,
 	disabled_reason, disabled_message, disabled_at,
 	max_concurrency, rate_limit_per_second, throttled_until, throttle_step, rate_next_at,
-	ordered, ordered_on_failure, ` + deliveryOptionColumns
+	ordered, ordered_on_failure,
+	headers, auth_type, auth_params, auth_secret_enc, ` + deliveryOptionColumns

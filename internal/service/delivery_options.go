@@ -3,7 +3,6 @@ package service
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"maps"
 	"time"
 
@@ -125,19 +124,10 @@ func (s *Service) attemptTimeout(w db.Webhook) time.Duration {
 	return s.cfg.DeliveryTimeout
 }
 
-// withFieldErrors adds the field errors extra to err, the result of
-// checking the rest of the input: one answer names every invalid field.
-func withFieldErrors(err error, extra map[string]string) error {
-	var e *Error
-	switch {
-	case len(extra) == 0:
-		return err
-	case err == nil:
-		return invalidFields(extra)
-	case errors.As(err, &e) && e.Kind == Invalid:
-		fields := maps.Clone(extra)
-		maps.Copy(fields, e.Fields)
-		return invalidFields(fields)
+// invalidOrNil is fields as an Invalid error, or nil when there are none.
+func invalidOrNil(fields map[string]string) error {
+	if len(fields) == 0 {
+		return nil
 	}
-	return err
+	return invalidFields(fields)
 }

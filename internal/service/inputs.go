@@ -37,6 +37,16 @@ type WebhookInput struct {
 	TimeoutSeconds *int           `json:"timeoutSeconds"`
 	RetrySchedule  *schedule.Spec `json:"retrySchedule"`
 	Payload        string         `json:"payload"`
+
+	// Receiver options (receiver.go): custom headers (at most 20) and the
+	// receiver's authentication (none when absent).
+	Headers []HeaderInput `json:"headers"`
+	Auth    *AuthInput    `json:"auth"`
+}
+
+// receiverEdit is the new webhook's receiver options.
+func (in WebhookInput) receiverEdit() receiverEdit {
+	return receiverEdit{Headers: in.Headers, Auth: in.Auth}
 }
 
 func (in WebhookInput) fields() db.WebhookFields {
@@ -69,6 +79,17 @@ type WebhookPatch struct {
 	TimeoutSeconds Nullable[int]           `json:"timeoutSeconds"`
 	RetrySchedule  Nullable[schedule.Spec] `json:"retrySchedule"`
 	Payload        *string                 `json:"payload"`
+
+	// Receiver options (receiver.go): headers replaces the whole list
+	// ([] removes them all), auth the authentication ({"type": "none"}
+	// removes it); a secret left out keeps the stored one.
+	Headers []HeaderInput `json:"headers"`
+	Auth    *AuthInput    `json:"auth"`
+}
+
+// receiverEdit is the edit's receiver options; nil keeps.
+func (p WebhookPatch) receiverEdit() receiverEdit {
+	return receiverEdit{Headers: p.Headers, Auth: p.Auth}
 }
 
 // limitsOnly reports whether the edit touches the receiver's limits (and

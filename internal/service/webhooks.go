@@ -21,7 +21,7 @@ func (s *Service) CreateWebhook(ctx context.Context, c Caller, in WebhookInput) 
 		return db.Webhook{}, "", err
 	}
 	in.Name = strings.TrimSpace(in.Name)
-	if err := withFieldErrors(s.check(in), in.optionErrors()); err != nil {
+	if err := joinInvalid(s.check(in), invalidOrNil(in.optionErrors()), s.checkReceiver(in.receiverEdit(), &db.Receiver{})); err != nil {
 		return db.Webhook{}, "", err
 	}
 	secret, err := signing.NewSecret()
@@ -33,7 +33,11 @@ func (s *Service) CreateWebhook(ctx context.Context, c Caller, in WebhookInput) 
 	if err != nil {
 		return db.Webhook{}, "", fmt.Errorf("encrypting secret: %w", err)
 	}
-	w, err := s.store.CreateWebhookLimited(ctx, db.NewWebhook{ID: id, AccountID: c.AccountID, Fields: in.fields(),
+	fields := in.fields()
+	if fields.Receiver, err = s.receiverFor(id, db.Receiver{}, in.receiverEdit()); err != nil {
+		return db.Webhook{}, "", err
+	}
+	w, err := s.store.CreateWebhookLimited(ctx, db.NewWebhook{ID: id, AccountID: c.AccountID, Fields: fields,
 		Enabled:   in.Enabled == nil || *in.Enabled,
 		SecretEnc: enc, Limit: s.cfg.MaxWebhooksPerAccount})
 	switch {
@@ -67,17 +71,18 @@ func (s *Service) UpdateWebhook(ctx context.Context, c Caller, id uuid.UUID, p W
 		return db.Webhook{}, err
 	}
 	trimName(p.Name)
-	if err := withFieldErrors(s.check(p), p.optionErrors()); err != nil {
+	if err := joinInvalid(s.check(p), invalidOrNil(p.optionErrors()), s.checkReceiver(p.receiverEdit(), nil)); err != nil {
 		return db.Webhook{}, err
 	}
 	if err := validRate(p.RateLimitPerSecond.Value); err != nil {
 		return db.Webhook{}, err
 	}
 	check := mustBeDisabled
-	if p.limitsOnly() {
+	if p.limitsOnly() && !p.receiverEdit().changes() {
 		check = func(db.Webhook) error { return nil }
 	}
-	w, err := s.store.UpdateWebhook(ctx, c.AccountID, id, check, p.apply)
+	check, apply := s.editReceiver(p.receiverEdit(), check, p.apply)
+	w, err := s.store.UpdateWebhook(ctx, c.AccountID, id, check, apply)
 	if errors.Is(err, db.ErrConflict) {
 		return db.Webhook{}, nameTaken()
 	}

@@ -30,6 +30,7 @@ func FromWebhook(w db.Webhook, now time.Time) Webhook {
 		Throttle: Throttle{Step: w.ThrottleStep}, Ordered: w.Ordered, OrderedOnFailure: w.OnFailure,
 	}
 	out.TimeoutSeconds, out.RetrySchedule, out.Payload = w.TimeoutSeconds, scheduleOf(w.DeliveryOptions), w.Payload
+	out.Headers, out.Auth = fromReceiver(w.Receiver)
 	if w.ThrottledUntil != nil && w.ThrottledUntil.After(now) {
 		out.Throttle.Throttled, out.Throttle.Until = true, utc(w.ThrottledUntil)
 	}
@@ -88,7 +89,7 @@ func FromDeliveries(ds []db.Delivery) []Delivery {
 func FromAttempt(a db.Attempt) Attempt {
 	out := Attempt{Series: a.Series, Number: a.Number, Try: a.Try, URL: a.URL, StartedAt: a.StartedAt.UTC(),
 		FinishedAt: utc(a.FinishedAt), DurationMS: a.DurationMS, ResponseStatus: a.ResponseStatus,
-		ResponseBody: string(a.ResponseBody), Error: a.Error}
+		ResponseBody: string(a.ResponseBody), Error: a.Error, AuthMethod: a.AuthMethod}
 	switch {
 	case a.FinishedAt == nil:
 		out.Outcome = "unknown"

@@ -45,6 +45,10 @@ type Webhook struct {
 	TimeoutSeconds *int           `json:"timeoutSeconds"`
 	RetrySchedule  *schedule.Spec `json:"retrySchedule"`
 	Payload        string         `json:"payload"`
+	// Headers and Auth: the receiver options (receiver.go), never a
+	// secret.
+	Headers []Header `json:"headers"`
+	Auth    Auth     `json:"auth"`
 }
 
 // Enabled reports the webhook's status.
@@ -129,6 +133,9 @@ type Attempt struct {
 	ResponseBody       string `json:"responseBody"`
 	ResponseBodyBase64 string `json:"responseBodyBase64,omitempty"`
 	Error              string `json:"error,omitempty"`
+	// AuthMethod is how the request authenticated: none, basic, bearer
+	// or oauth2 (never its credentials).
+	AuthMethod string `json:"authMethod"`
 }
 
 // Event is a published event with its deliveries.

@@ -57,6 +57,9 @@ type Activities struct {
 	// (unique per process; SweepSlots keeps it seen). Empty: its waiters
 	// are always presumed live.
 	Worker string
+
+	// OAuth 2.0 tokens of receivers (receiver.go).
+	tokenCache
 }
 
 func (a *Activities) now() time.Time {

@@ -97,6 +97,7 @@ type answer struct {
 	retryAfter time.Duration
 	err        error
 	duration   time.Duration
+	note       string // for the log, e.g. an OAuth 2.0 token refetched after a 401
 }
 
 // Deliver makes one signed HTTP POST of a delivery and records it. A failed
@@ -176,10 +177,14 @@ func (a *Activities) send(ctx context.Context, at *attempt) error {
 	if err != nil {
 		return err
 	}
+	ro, err := a.receiverOpts(t) // custom headers and auth (receiver.go)
+	if err != nil {
+		return err
+	}
 	// The slot's lease is short (a lost worker's slots come free soon):
 	// renewed while the request runs.
 	stopRenewing := a.keepLease(ctx, t, at.in)
-	at.ans = a.post(ctx, t, body, secrets, at.start.StartedAt)
+	at.ans = a.post(ctx, t, body, secrets, at.start.StartedAt, ro)
 	stopRenewing()
 	at.ans.duration = a.now().Sub(at.start.StartedAt)
 	if err := ctx.Err(); err != nil && at.ans.err != nil {
@@ -279,6 +284,9 @@ func (at *attempt) row() db.Attempt {
 		DeliveryID: at.start.DeliveryID, Series: at.in.Series, Number: at.in.Attempt, Try: at.t.Try, URL: at.t.URL,
 		StartedAt: at.start.StartedAt, DurationMS: int(at.ans.duration.Milliseconds()), ResponseBody: at.ans.body,
 		Error: at.res.Error,
+	}
+	if r.Error == "" {
+		r.Error = at.ans.note // the answer counts, but the log says how it came
 	}
 	if at.ans.status != 0 {
 		status := at.ans.status
@@ -459,7 +467,7 @@ func (a *Activities) secrets(t db.DeliveryTarget) ([]string, error) {
 }
 
 // post makes the request (its duration is left to the caller).
-func (a *Activities) post(ctx context.Context, t db.DeliveryTarget, body []byte, secrets []string, now time.Time) answer {
+func (a *Activities) post(ctx context.Context, t db.DeliveryTarget, body []byte, secrets []string, now time.Time, ro receiverOpts) answer {
 	ctx, cancel := context.WithTimeout(ctx, a.attemptTimeout(ctx, t))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
@@ -471,7 +479,7 @@ func (a *Activities) post(ctx context.Context, t db.DeliveryTarget, body []byte,
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", a.Settings.UserAgent)
-	resp, err := a.Client.Do(req)
+	resp, note, err := a.do(ctx, req, ro)
 	if err != nil {
 		return answer{err: err}
 	}
@@ -483,7 +491,8 @@ func (a *Activities) post(ctx context.Context, t db.DeliveryTarget, body []byte,
 		readErr = nil // the answer counts; a cut body does not matter
 	}
 	// Kept byte for byte (NUL and invalid UTF-8 included): the column is bytea.
-	return answer{status: resp.StatusCode, body: respBody, retryAfter: retryAfter(resp.Header.Get("Retry-After"), now), err: readErr}
+	return answer{status: resp.StatusCode, body: respBody, retryAfter: retryAfter(resp.Header.Get("Retry-After"), now), err: readErr,
+		note: note}
 }
 
 // nextWait is the scheduled interval, or the receiver's Retry-After when that

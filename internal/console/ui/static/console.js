@@ -39,6 +39,22 @@ document.addEventListener("DOMContentLoaded", function () {
     sched.addEventListener("change", syncWaits);
     syncWaits();
   }
+  // Receiver auth: only the chosen method's fields are shown (the server
+  // reads only those anyway).
+  var authType = document.getElementById("authType");
+  if (authType) {
+    var syncAuth = function () {
+      document.querySelectorAll("[data-auth]").forEach(function (el) { el.hidden = el.dataset.auth !== authType.value; });
+    };
+    authType.addEventListener("change", syncAuth);
+    syncAuth();
+  }
+  // A secret header's value is typed like a password.
+  document.querySelectorAll("input[name=headerSecret]").forEach(function (box) {
+    var value = document.getElementById(box.dataset.value);
+    if (!value) return;
+    box.addEventListener("change", function () { value.type = box.checked ? "password" : "text"; });
+  });
   // Delete: the button waits until the name is typed exactly.
   var confirm = document.getElementById("confirmName");
   var del = document.getElementById("confirm-delete");
