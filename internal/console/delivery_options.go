@@ -93,8 +93,10 @@ func (o *optionsForm) setInput(in *service.WebhookInput) {
 func (o *optionsForm) setPatch(p *service.WebhookPatch) {
 	p.TimeoutSeconds = service.Nullable[int]{Set: true, Value: o.timeout()}
 	p.RetrySchedule = service.Nullable[schedule.Spec]{Set: true, Value: o.schedule()}
-	payload := o.Payload
-	p.Payload = &payload
+	if o.Payload != "" { // a form without the select keeps the payload
+		payload := o.Payload
+		p.Payload = &payload
+	}
 }
 
 // Waits is a preset's waits, or with "" the global schedule's, as the
