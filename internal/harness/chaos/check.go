@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Attempt is one row of the attempts table: one HTTP POST that left the
@@ -56,6 +57,10 @@ type Post struct {
 	EventID   string // from the body
 	MessageID string // the webhook-id header
 	Answer    int    // the status the receiver answered
+	// OrderingKey and Sequence are the body's, when the event has a key.
+	OrderingKey string
+	Sequence    int64
+	At          time.Time // when it arrived
 }
 
 // Pair is one expected delivery: an accepted event and a webhook it matches.
