@@ -23,7 +23,8 @@ type Attempt struct {
 	Error          string
 	// Finished is false when the worker died before recording the outcome:
 	// the POST may or may not have reached the receiver.
-	Finished bool
+	Finished  bool
+	StartedAt time.Time
 }
 
 // Reached says the receiver definitely got this POST.
@@ -40,6 +41,7 @@ type Delivery struct {
 	ID, EventID, WebhookID, MessageID, Status string
 	AttemptCount                              int
 	Attempts                                  []Attempt
+	CreatedAt                                 time.Time
 }
 
 // Delivery statuses.

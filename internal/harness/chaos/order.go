@@ -101,6 +101,11 @@ type OrderHookResult struct {
 	// to the first POST of n+1, in ms: the cost of taking turns, and of a
 	// wake-up a crash lost (n+1 published after n succeeded counts too).
 	HandOff *Percentiles `json:"handOffMs,omitempty"`
+	// FirstAttempt: from a delivery's row to its first attempt (the
+	// delivery log's clock), in ms: the wait for earlier events of the key
+	// on an ordered webhook; on the control, what the system alone costs
+	// (a crash or an outage delays both).
+	FirstAttempt *Percentiles `json:"createdToFirstAttemptMs,omitempty"`
 }
 
 // Percentiles of a distribution.
@@ -133,7 +138,9 @@ func CheckOrder(in OrderInput) *OrderResult {
 		}
 	}
 	for _, h := range in.Hooks {
-		res.Webhooks = append(res.Webhooks, res.checkHook(h, in.Stored, want))
+		r := res.checkHook(h, in.Stored, want)
+		r.FirstAttempt = firstAttempts(in.Deliveries, h.WebhookID)
+		res.Webhooks = append(res.Webhooks, r)
 	}
 	res.judge()
 	return res
@@ -229,11 +236,35 @@ func (t *turnTimes) handOffs() *Percentiles {
 			}
 		}
 	}
+	return percentiles(ds)
+}
+
+// firstAttempts is the distribution of a webhook's deliveries' row → first
+// attempt.
+func firstAttempts(dels []Delivery, webhookID string) *Percentiles {
+	var ds []time.Duration
+	for _, d := range dels {
+		if d.WebhookID != webhookID || len(d.Attempts) == 0 {
+			continue
+		}
+		first := d.Attempts[0].StartedAt
+		for _, a := range d.Attempts[1:] {
+			if a.StartedAt.Before(first) {
+				first = a.StartedAt
+			}
+		}
+		ds = append(ds, max(0, first.Sub(d.CreatedAt)))
+	}
+	return percentiles(ds)
+}
+
+// percentiles in ms (nearest rank); nil for none.
+func percentiles(ds []time.Duration) *Percentiles {
 	if len(ds) == 0 {
 		return nil
 	}
 	slices.Sort(ds)
-	at := func(q float64) float64 { // nearest rank
+	at := func(q float64) float64 {
 		k := max(0, int(math.Ceil(q*float64(len(ds))))-1)
 		return round1(float64(ds[k]) / float64(time.Millisecond))
 	}
@@ -320,6 +351,12 @@ func (o *OrderResult) Rows() [][2]string {
 			fmt.Sprintf("webhook %s: keys in order / out of order / incomplete", name),
 			fmt.Sprintf("%d / %d / %d (%d POSTs, %d answered 500)", h.InOrder, h.OutOfOrder, h.Incomplete, h.Posts, h.Refused),
 		})
+		if p := h.FirstAttempt; p != nil {
+			rows = append(rows, [2]string{
+				fmt.Sprintf("webhook %s: delivery row → first attempt (p50 / p99 / max)", h.Name),
+				fmt.Sprintf("%.0f / %.0f / %.0f ms (%d deliveries)", p.P50, p.P99, p.Max, p.N),
+			})
+		}
 		if p := h.HandOff; p != nil {
 			rows = append(rows, [2]string{
 				fmt.Sprintf("webhook %s: hand-off, 2xx to event n → first POST of n+1 (p50 / p99 / max)", h.Name),

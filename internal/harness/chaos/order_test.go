@@ -102,7 +102,7 @@ func TestCheckOrder(t *testing.T) {
 	}
 }
 
-func TestHandOff(t *testing.T) {
+func TestTurnTimes(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
 	// a1 refused at 0, succeeds at 100; a2 first POSTed at 130 (30 ms
@@ -115,9 +115,19 @@ func TestHandOff(t *testing.T) {
 		{EventID: "a-3", MessageID: "m3", Answer: 200, OrderingKey: "a", Sequence: 3, At: at(2200)},
 	}
 	in := OrderInput{Stored: map[string]StoredEvent{"a-1": {"a", 1}, "a-2": {"a", 2}, "a-3": {"a", 3}},
-		Hooks: []OrderHook{{Name: "o", Ordered: true, Posts: posts}}}
+		Hooks: []OrderHook{{Name: "o", WebhookID: "w", Ordered: true, Posts: posts}},
+		// Row → first attempt: 10 ms (the attempts in any order), 2,000 ms;
+		// another webhook's delivery does not count.
+		Deliveries: []Delivery{
+			{WebhookID: "w", Status: StatusSucceeded, CreatedAt: at(0), Attempts: []Attempt{{StartedAt: at(50)}, {StartedAt: at(10)}}},
+			{WebhookID: "w", Status: StatusSucceeded, CreatedAt: at(100), Attempts: []Attempt{{StartedAt: at(2100)}}},
+			{WebhookID: "x", Status: StatusSucceeded, CreatedAt: at(0), Attempts: []Attempt{{StartedAt: at(9000)}}},
+		}}
 	h := CheckOrder(in).Webhooks[0]
 	if h.InOrder != 1 || h.HandOff == nil || *h.HandOff != (Percentiles{N: 2, P50: 30, P99: 2070, Max: 2070}) {
 		t.Fatalf("%+v, hand-off %+v", h, h.HandOff)
+	}
+	if h.FirstAttempt == nil || *h.FirstAttempt != (Percentiles{N: 2, P50: 10, P99: 2000, Max: 2000}) {
+		t.Fatalf("row to first attempt %+v", h.FirstAttempt)
 	}
 }
