@@ -6,9 +6,11 @@
 # Flags pass through: scripts/bench.sh -quick, or make bench ARGS=-quick;
 # make bench ARGS="-storm-only -quick" runs only the storm phase (100
 # webhooks), ARGS=-storm=false skips it; ARGS="-phases saturation -floor=false"
-# runs one phase. ARGS="-profile DIR -phases saturation -sat-events 3000"
-# profiles 1:1 saturation (webhookd pprof, perf of Temporal,
-# pg_stat_statements, preloaded below for that run only).
+# runs one phase; ARGS="-phases saturation,ordered -storm=false" compares
+# ordered with unordered delivery of the same keyed load.
+# ARGS="-profile DIR -phases saturation -sat-events 3000" profiles 1:1
+# saturation (webhookd pprof, perf of Temporal, pg_stat_statements,
+# preloaded below for that run only).
 #
 # TEMPORAL=cluster (make bench TEMPORAL=cluster ARGS=...): against the real
 # Temporal server of make test-cluster instead (scripts/cluster.sh: mTLS,

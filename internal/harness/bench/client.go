@@ -48,10 +48,14 @@ func (a *apiClient) createWebhook(ctx context.Context, name, url string) (restcl
 // createWebhookFor creates a webhook subscribed to one event type (from
 // triggerSource).
 func (a *apiClient) createWebhookFor(ctx context.Context, name, url, typ string) (restclient.Webhook, error) {
-	var w restclient.Webhook
-	err := a.call(ctx, http.MethodPost, "/v1/webhooks", restclient.WebhookInput{
+	return a.createWebhookWith(ctx, restclient.WebhookInput{
 		Name: name, URL: url, EventTypes: []string{typ}, TriggerSources: []string{triggerSource},
-	}, &w)
+	})
+}
+
+func (a *apiClient) createWebhookWith(ctx context.Context, in restclient.WebhookInput) (restclient.Webhook, error) {
+	var w restclient.Webhook
+	err := a.call(ctx, http.MethodPost, "/v1/webhooks", in, &w)
 	return w, err
 }
 
@@ -66,10 +70,18 @@ func (a *apiClient) publish(ctx context.Context, eventID string, data json.RawMe
 
 // publishType publishes an event of type typ (from triggerSource).
 func (a *apiClient) publishType(ctx context.Context, eventID, typ string, data json.RawMessage) (restclient.Published, error) {
+	return a.publishEvent(ctx, restclient.Event{ID: eventID, Type: typ, TriggerSource: triggerSource, Data: data})
+}
+
+// publishKeyed publishes an event with an ordering key.
+func (a *apiClient) publishKeyed(ctx context.Context, eventID, key string, data json.RawMessage) error {
+	_, err := a.publishEvent(ctx, restclient.Event{ID: eventID, Type: eventType, TriggerSource: triggerSource, Data: data, OrderingKey: key})
+	return err
+}
+
+func (a *apiClient) publishEvent(ctx context.Context, ev restclient.Event) (restclient.Published, error) {
 	var p restclient.Published
-	err := a.call(ctx, http.MethodPost, "/v1/events", restclient.Event{
-		ID: eventID, Type: typ, TriggerSource: triggerSource, Data: data,
-	}, &p)
+	err := a.call(ctx, http.MethodPost, "/v1/events", ev, &p)
 	return p, err
 }
 

@@ -44,6 +44,8 @@ type settings struct {
 	BacklogEvents      int           `json:"backlogEvents"`
 	BacklogConcurrency int           `json:"backlogConcurrency"`
 	BacklogWait        time.Duration `json:"backlogWait"`
+	OrderedKeys        int           `json:"orderedKeys"`
+	OrderedPerKey      int           `json:"orderedPerKey"`
 	MgmtDuration       time.Duration `json:"managementDuration"`
 	MgmtConcurrency    int           `json:"managementConcurrency"`
 	Wait               time.Duration `json:"wait"`
@@ -65,7 +67,7 @@ type settings struct {
 }
 
 // phaseNames are the phases -phases selects from, in the order they run.
-var phaseNames = []string{"fixed", "saturation", "fanout10", "fanout100", "isolation", "management", "backlog", "storm"}
+var phaseNames = []string{"fixed", "saturation", "fanout10", "fanout100", "isolation", "management", "backlog", "ordered", "storm"}
 
 // want says whether -phases selects the phase.
 func (s settings) want(phase string) bool {
@@ -97,6 +99,8 @@ func parseFlags(args []string) (settings, error) {
 	fs.IntVar(&s.BacklogEvents, "backlog-events", 3000, "scenario 4: events published as fast as the API takes them")
 	fs.IntVar(&s.BacklogConcurrency, "backlog-concurrency", 32, "scenario 4: concurrent publishers")
 	fs.DurationVar(&s.BacklogWait, "backlog-wait", 150*time.Second, "scenario 4: how long to wait for the deliveries after publishing")
+	fs.IntVar(&s.OrderedKeys, "ordered-keys", 500, "scenario 6: envelopes (ordering keys), each published to an unordered webhook, then to an ordered one (0: skip)")
+	fs.IntVar(&s.OrderedPerKey, "ordered-per-key", 4, "scenario 6: events per envelope, published back to back")
 	fs.DurationVar(&s.MgmtDuration, "mgmt-duration", 3*time.Second, "scenario 5: duration of each operation")
 	fs.IntVar(&s.MgmtConcurrency, "mgmt-concurrency", 8, "scenario 5: concurrent clients")
 	fs.DurationVar(&s.Wait, "wait", 60*time.Second, "how long to wait for a phase's deliveries after publishing")
@@ -136,6 +140,7 @@ func parseFlags(args []string) (settings, error) {
 		quick("fanout100-events", func() { s.Fanout100Events = 3 })
 		quick("backlog-events", func() { s.BacklogEvents = 300 })
 		quick("backlog-wait", func() { s.BacklogWait = 60 * time.Second })
+		quick("ordered-keys", func() { s.OrderedKeys = 60 })
 		quick("mgmt-duration", func() { s.MgmtDuration = time.Second })
 		quick("wait", func() { s.Wait = 30 * time.Second })
 		quick("warmup", func() { s.Warmup = 5 })
@@ -145,7 +150,8 @@ func parseFlags(args []string) (settings, error) {
 		quick("max-total", func() { s.MaxTotal = 8 * time.Minute })
 	}
 	if s.Rate <= 0 || s.SatEvents <= 0 || s.Concurrency <= 0 || s.BacklogConcurrency <= 0 || s.MgmtConcurrency <= 0 ||
-		s.IsoWebhooks <= 0 || s.Warmup <= 0 || s.Fanout10Events < 0 || s.Fanout100Events < 0 || s.BacklogEvents < 0 {
+		s.IsoWebhooks <= 0 || s.Warmup <= 0 || s.Fanout10Events < 0 || s.Fanout100Events < 0 || s.BacklogEvents < 0 ||
+		s.OrderedKeys < 0 || s.OrderedPerKey <= 0 {
 		return s, errors.New("sizes must be positive")
 	}
 	if s.StormWebhooks <= 0 || s.StormWebhooks > maxStormHooks {
@@ -311,7 +317,8 @@ func run(ctx context.Context, s settings) error {
 }
 
 // runScenarios runs every scenario in order: the lightest first, the backlog
-// (which leaves the most history behind) next to last, the storm (which
+// (which leaves the most history behind) after them, then the ordered pair
+// (new: after every phase older results compare with), the storm (which
 // restarts webhookd with a short retry schedule) last.
 func runScenarios(ctx context.Context, b *bench) error {
 	s := b.s
@@ -350,6 +357,9 @@ func runScenarios(ctx context.Context, b *bench) error {
 	}
 	if s.BacklogEvents > 0 && s.want("backlog") {
 		errs = append(errs, b.backlog(ctx))
+	}
+	if s.OrderedKeys > 0 && s.want("ordered") {
+		errs = append(errs, b.ordered(ctx))
 	}
 	// Last: it restarts webhookd with a retry schedule no other phase wants.
 	if s.want("storm") {

@@ -178,8 +178,8 @@ func printReport(out io.Writer, r *results) {
 	s := r.Settings
 	fmt.Fprintf(out, "\nesign-webhooks bench  commit %s%s  %s  %s  %d CPUs\n", r.GitCommit, map[bool]string{true: " (dirty)"}[r.GitDirty],
 		r.GoVersion, firstLine(r.TemporalCLI), r.NumCPU)
-	fmt.Fprintf(out, "event data %d B; fixed rate %.0f/s for %s; saturation %d events x %d publishers; backlog %d x %d\n\n",
-		r.EventDataBytes, s.Rate, s.RateDuration, s.SatEvents, s.Concurrency, s.BacklogEvents, s.BacklogConcurrency)
+	fmt.Fprintf(out, "event data %d B; fixed rate %.0f/s for %s; saturation %d events x %d publishers; backlog %d x %d; keyed %d envelopes x %d events\n\n",
+		r.EventDataBytes, s.Rate, s.RateDuration, s.SatEvents, s.Concurrency, s.BacklogEvents, s.BacklogConcurrency, s.OrderedKeys, s.OrderedPerKey)
 
 	if s.StormOnly {
 		printStorm(out, r.Storm)
@@ -256,6 +256,9 @@ func printReport(out io.Writer, r *results) {
 		row("backlog deliveries/s", cell(bl.DeliveriesPerS, bl, true), "", "", "", "")
 		row("backlog latency p50 / p99 s", fmt.Sprintf("%.1f / %.1f", bl.LatencyMS.P50/1000, bl.LatencyMS.P99/1000), "", "", "", "")
 	}
+	pair("keyed, ordered deliveries/s (ref unordered)", "s6-keyed-ordered", "s6-keyed-unordered", dps, "")
+	pair("keyed, ordered latency p50 ms (ref unordered)", "s6-keyed-ordered", "s6-keyed-unordered", p50, "")
+	pair("keyed, ordered latency p99 ms (ref unordered)", "s6-keyed-ordered", "s6-keyed-unordered", p99, "")
 	for _, mg := range r.Management {
 		row("mgmt "+mg.Op+" req/s", fmt.Sprintf("%.0f", mg.RatePerS), "", "", "", "")
 		errs := ""

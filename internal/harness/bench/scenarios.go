@@ -14,6 +14,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/signing"
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/restclient"
 )
 
 // bench holds what the scenarios share.
@@ -48,6 +49,12 @@ type hookSet struct {
 // newAccount creates an proc.Account with healthy webhooks to the receiver and
 // slow ones to the slow receiver.
 func (b *bench) newAccount(ctx context.Context, name string, healthy, slow int) (*hookSet, error) {
+	return b.newAccountWith(ctx, name, healthy, slow, restclient.WebhookInput{})
+}
+
+// newAccountWith is newAccount with webhooks made from base (its name, URL,
+// event types and trigger sources are the bench's).
+func (b *bench) newAccountWith(ctx context.Context, name string, healthy, slow int, base restclient.WebhookInput) (*hookSet, error) {
 	acct, err := proc.CreateAccount(ctx, b.bin, b.env, "Bench "+name)
 	if err != nil {
 		return nil, err
@@ -59,7 +66,9 @@ func (b *bench) newAccount(ctx context.Context, name string, healthy, slow int) 
 		if i >= healthy {
 			url = b.slow.url(key)
 		}
-		w, err := hs.api.createWebhook(ctx, fmt.Sprintf("%s %d", name, i), url)
+		in := base
+		in.Name, in.URL, in.EventTypes, in.TriggerSources = fmt.Sprintf("%s %d", name, i), url, []string{eventType}, []string{triggerSource}
+		w, err := hs.api.createWebhookWith(ctx, in)
 		if err != nil {
 			return nil, fmt.Errorf("creating webhook %d of %s: %w", i, name, err)
 		}
@@ -349,6 +358,32 @@ func (b *bench) backlog(ctx context.Context) error {
 	}
 	s := b.s
 	b.run(ctx, load{name: "s4-backlog", system: "ours", n: s.BacklogEvents, conc: s.BacklogConcurrency, fanout: 1, wait: s.BacklogWait, keys: hs.keys, pub: b.oursPub(hs), inspect: inspectWith(func(int) *apiClient { return hs.api }), api: func(int) *apiClient { return hs.api }})
+	return nil
+}
+
+// ordered is scenario 6: OrderedKeys envelopes of OrderedPerKey events
+// each, a key's events published back to back (so they are in flight
+// together and the later ones wait their turn), first to a webhook that is
+// not ordered, then (another account, the same events) to an ordered one:
+// what taking turns costs a delivery.
+func (b *bench) ordered(ctx context.Context) error {
+	s := b.s
+	for _, ordered := range []bool{false, true} {
+		name := "s6-keyed-unordered"
+		if ordered {
+			name = "s6-keyed-ordered"
+		}
+		hs, err := b.newAccountWith(ctx, name, 1, 0, restclient.WebhookInput{Ordered: ordered})
+		if err != nil {
+			return err
+		}
+		per := s.OrderedPerKey
+		b.run(ctx, load{name: name, system: "ours", n: s.OrderedKeys * per, conc: s.Concurrency, fanout: 1, wait: s.BacklogWait, keys: hs.keys,
+			pub: func(ctx context.Context, i int, id string) error {
+				return hs.api.publishKeyed(ctx, id, fmt.Sprintf("env_%06d", i/per), eventData(i))
+			},
+			inspect: inspectWith(func(int) *apiClient { return hs.api }), api: func(int) *apiClient { return hs.api }})
+	}
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Attempt is one row of the attempts table: one HTTP POST that left the
@@ -22,7 +23,8 @@ type Attempt struct {
 	Error          string
 	// Finished is false when the worker died before recording the outcome:
 	// the POST may or may not have reached the receiver.
-	Finished bool
+	Finished  bool
+	StartedAt time.Time
 }
 
 // Reached says the receiver definitely got this POST.
@@ -39,6 +41,7 @@ type Delivery struct {
 	ID, EventID, WebhookID, MessageID, Status string
 	AttemptCount                              int
 	Attempts                                  []Attempt
+	CreatedAt                                 time.Time
 }
 
 // Delivery statuses.
@@ -56,6 +59,10 @@ type Post struct {
 	EventID   string // from the body
 	MessageID string // the webhook-id header
 	Answer    int    // the status the receiver answered
+	// OrderingKey and Sequence are the body's, when the event has a key.
+	OrderingKey string
+	Sequence    int64
+	At          time.Time // when it arrived
 }
 
 // Pair is one expected delivery: an accepted event and a webhook it matches.

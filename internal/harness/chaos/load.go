@@ -46,7 +46,7 @@ func LoadDeliveries(ctx context.Context, db *sql.DB, accountID string) ([]Delive
 	if err != nil {
 		return nil, s, fmt.Errorf("reading the attempts schema: %w", err)
 	}
-	rows, err := db.QueryContext(ctx, `SELECT id::text, event_id, webhook_id::text, message_id, status, attempt_count
+	rows, err := db.QueryContext(ctx, `SELECT id::text, event_id, webhook_id::text, message_id, status, attempt_count, created_at
 		FROM deliveries WHERE account_id = $1 ORDER BY created_at, id`, accountID)
 	if err != nil {
 		return nil, s, err
@@ -55,7 +55,7 @@ func LoadDeliveries(ctx context.Context, db *sql.DB, accountID string) ([]Delive
 	idx := map[string]int{}
 	for rows.Next() {
 		var d Delivery
-		if err := rows.Scan(&d.ID, &d.EventID, &d.WebhookID, &d.MessageID, &d.Status, &d.AttemptCount); err != nil {
+		if err := rows.Scan(&d.ID, &d.EventID, &d.WebhookID, &d.MessageID, &d.Status, &d.AttemptCount, &d.CreatedAt); err != nil {
 			rows.Close()
 			return nil, s, err
 		}
@@ -74,7 +74,7 @@ func LoadDeliveries(ctx context.Context, db *sql.DB, accountID string) ([]Delive
 		finished = "a.finished_at IS NOT NULL"
 	}
 	q := fmt.Sprintf(`SELECT a.delivery_id::text, a.series, a.number, %s, COALESCE(a.response_status, 0),
-		COALESCE(a.error, ''), %s
+		COALESCE(a.error, ''), %s, a.started_at
 		FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
 		WHERE d.account_id = $1 ORDER BY a.delivery_id, a.series, a.number, 4`, try, finished)
 	rows, err = db.QueryContext(ctx, q, accountID)
@@ -85,7 +85,7 @@ func LoadDeliveries(ctx context.Context, db *sql.DB, accountID string) ([]Delive
 	for rows.Next() {
 		var id string
 		var a Attempt
-		if err := rows.Scan(&id, &a.Series, &a.Number, &a.Try, &a.ResponseStatus, &a.Error, &a.Finished); err != nil {
+		if err := rows.Scan(&id, &a.Series, &a.Number, &a.Try, &a.ResponseStatus, &a.Error, &a.Finished, &a.StartedAt); err != nil {
 			return nil, s, err
 		}
 		if i, ok := idx[id]; ok {

@@ -59,6 +59,25 @@ func (w *Webhookd) StartWorker(ctx context.Context) (err error) {
 	return err
 }
 
+// startAll starts `webhookd serve`, or `api` and `worker` when split.
+func (w *Webhookd) startAll(ctx context.Context, split bool) error {
+	if !split {
+		return w.StartServe(ctx)
+	}
+	if err := w.StartWorker(ctx); err != nil {
+		return err
+	}
+	return w.StartAPI(ctx)
+}
+
+// describe names the processes running and their pids.
+func (w *Webhookd) describe() string {
+	if w.Serve != nil {
+		return fmt.Sprintf("serve pid %d", w.Serve.PID())
+	}
+	return fmt.Sprintf("api pid %d, worker pid %d", w.API.PID(), w.Worker.PID())
+}
+
 // SwitchToSplit stops `serve` gracefully and starts `api` and `worker`.
 func (w *Webhookd) SwitchToSplit(ctx context.Context) error {
 	w.Serve.Stop(20 * time.Second)
@@ -87,13 +106,12 @@ func (w *Webhookd) StopAll() {
 	}
 }
 
-// CreateWebhook creates a webhook through the REST API and returns its id
-// and secret.
-func CreateWebhook(ctx context.Context, apiURL, key, name, url string) (id, secret string, err error) {
+// CreateWebhook creates a webhook for the suite's events through the REST
+// API and returns its id and secret.
+func CreateWebhook(ctx context.Context, apiURL, key string, in restclient.WebhookInput) (id, secret string, err error) {
 	c := &restclient.Client{BaseURL: apiURL, Key: key, HTTP: &http.Client{Timeout: 10 * time.Second}}
-	w, err := c.CreateWebhook(ctx, restclient.WebhookInput{
-		Name: name, URL: url, EventTypes: []string{EventType}, TriggerSources: []string{TriggerSource},
-	})
+	in.EventTypes, in.TriggerSources = []string{EventType}, []string{TriggerSource}
+	w, err := c.CreateWebhook(ctx, in)
 	if err != nil {
 		return "", "", fmt.Errorf("POST /v1/webhooks: %w", err)
 	}

@@ -49,10 +49,21 @@ type PublishStats struct {
 	Errors      []string `json:"publishErrorExamples,omitempty"`
 }
 
+// publisher is the load of a scenario: Publisher or KeyedPublisher.
+type publisher interface {
+	Run(ctx context.Context, stop <-chan struct{})
+	Accepted() []string
+	Stats() PublishStats
+}
+
+func (p *Publisher) init() {
+	p.hc = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16}}
+}
+
 // Run publishes until stop is closed or ctx ends, then waits for the events
 // still being retried (each bounded by GiveUp).
 func (p *Publisher) Run(ctx context.Context, stop <-chan struct{}) {
-	p.hc = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16}}
+	p.init()
 	every := time.Duration(float64(time.Second) / p.Rate)
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -80,6 +91,12 @@ func (p *Publisher) one(ctx context.Context, id string, i int) {
 		"id": id, "type": EventType, "triggerSource": TriggerSource,
 		"data": map[string]any{"envelopeId": fmt.Sprintf("env_%06d", i), "envelopeStatus": 1, "seq": i},
 	})
+	p.publish(ctx, id, body)
+}
+
+// publish posts body until it is accepted (true), refused with a 4xx, or
+// GiveUp has passed.
+func (p *Publisher) publish(ctx context.Context, id string, body []byte) bool {
 	deadline := time.Now().Add(p.GiveUp)
 	wait := 250 * time.Millisecond
 	for try := 0; ; try++ {
@@ -89,13 +106,13 @@ func (p *Publisher) one(ctx context.Context, id string, i int) {
 			p.mu.Lock()
 			p.accepted = append(p.accepted, id)
 			p.mu.Unlock()
-			return
+			return true
 		case err == nil && status >= 400 && status < 500 && status != 408 && status != 429:
 			p.note(id, fmt.Sprintf("HTTP %d", status))
 			p.mu.Lock()
 			p.rejected = append(p.rejected, id)
 			p.mu.Unlock()
-			return
+			return false
 		}
 		if err == nil {
 			err = fmt.Errorf("HTTP %d", status)
@@ -107,7 +124,7 @@ func (p *Publisher) one(ctx context.Context, id string, i int) {
 			p.mu.Lock()
 			p.failed = append(p.failed, id)
 			p.mu.Unlock()
-			return
+			return false
 		}
 		p.mu.Lock()
 		p.retries++
@@ -159,5 +176,58 @@ func (p *Publisher) Stats() PublishStats {
 		Published: len(p.accepted) + len(p.failed) + len(p.rejected), Accepted: len(p.accepted),
 		NeverAccept: len(p.failed), Rejected: len(p.rejected), Retries: p.retries,
 		Errors: append([]string(nil), p.firstErrs...),
+	}
+}
+
+// KeyedPublisher publishes envelopes: PerKey events of one ordering key,
+// each only once the one before it was accepted (so the API stores, and
+// numbers, them in the order of their ids), a new key every PerKey/Rate
+// seconds, at most Keys. Event n of key k is Prefix+"k%04d-%d"; its data
+// names the key and n.
+type KeyedPublisher struct {
+	*Publisher
+	Keys, PerKey int
+}
+
+// Run starts keys until stop is closed or ctx ends (or Keys were started),
+// then waits for the keys in progress: a key once started is published to
+// its end, so a run never stops in the middle of an envelope.
+func (k *KeyedPublisher) Run(ctx context.Context, stop <-chan struct{}) {
+	k.init()
+	t := time.NewTicker(time.Duration(float64(k.PerKey) / k.Rate * float64(time.Second)))
+	defer t.Stop()
+	var wg sync.WaitGroup
+loop:
+	for i := 0; i < k.Keys; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k.key(ctx, i)
+		}()
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-stop:
+			break loop
+		case <-t.C:
+		}
+	}
+	wg.Wait()
+}
+
+// key publishes the events of key i in order. It stops at an event never
+// accepted: the API may still store it late, after a later one would have
+// taken the next number.
+func (k *KeyedPublisher) key(ctx context.Context, i int) {
+	key := fmt.Sprintf("%sk%04d", k.Prefix, i)
+	for n := 1; n <= k.PerKey; n++ {
+		id := fmt.Sprintf("%s-%d", key, n)
+		body, _ := json.Marshal(map[string]any{
+			"id": id, "type": EventType, "triggerSource": TriggerSource, "orderingKey": key,
+			"data": map[string]any{"envelopeId": key, "envelopeStatus": 1, "n": n},
+		})
+		if !k.publish(ctx, id, body) {
+			return
+		}
 	}
 }

@@ -2,9 +2,11 @@ package chaos
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"net/http"
@@ -16,13 +18,18 @@ import (
 
 // Receiver stands in for a customer endpoint on 127.0.0.1: it records every
 // POST by its webhook-id header and answers 200, or 500 to the first
-// FailFirst POSTs of each webhook-id. It can be taken down (listener closed)
-// and brought back on the same port. With Delay it answers that late (a
-// slow endpoint: a crash of the worker then often falls mid-POST).
+// FailFirst POSTs of each webhook-id, or to FailPercent % of all POSTs,
+// chosen by a hash of Seed, the webhook-id and the POST's number for it (so
+// a run's answers do not depend on the order POSTs race in). It can be
+// taken down (listener closed) and brought back on the same port. With
+// Delay it answers that late (a slow endpoint: a crash of the worker then
+// often falls mid-POST).
 type Receiver struct {
-	Name      string
-	FailFirst int
-	Delay     time.Duration
+	Name        string
+	FailFirst   int
+	FailPercent int
+	Seed        uint64
+	Delay       time.Duration
 
 	mu          sync.Mutex
 	addr        string
@@ -37,8 +44,9 @@ type Receiver struct {
 }
 
 // StartReceiver listens on a free loopback port.
-func StartReceiver(name string, failFirst int, delay time.Duration) (*Receiver, error) {
-	r := &Receiver{Name: name, FailFirst: failFirst, Delay: delay, perMsg: map[string]int{}, addr: "127.0.0.1:0"}
+func StartReceiver(s ReceiverSpec, seed uint64) (*Receiver, error) {
+	r := &Receiver{Name: s.Name, FailFirst: s.FailFirst, FailPercent: s.FailPercent, Seed: seed, Delay: s.Delay,
+		perMsg: map[string]int{}, addr: "127.0.0.1:0"}
 	if err := r.Up(); err != nil {
 		return nil, err
 	}
@@ -123,7 +131,9 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	var p struct {
-		EventID string `json:"eventId"`
+		EventID     string `json:"eventId"`
+		OrderingKey string `json:"orderingKey"`
+		Sequence    int64  `json:"sequence"`
 	}
 	_ = json.Unmarshal(body, &p)
 	msg := req.Header.Get("webhook-id")
@@ -133,11 +143,12 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	r.perMsg[msg]++
 	answer := http.StatusOK
-	if r.perMsg[msg] <= r.FailFirst {
+	if r.perMsg[msg] <= r.FailFirst || r.failsAt(msg, r.perMsg[msg]) {
 		answer = http.StatusInternalServerError
 	}
-	r.posts = append(r.posts, Post{WebhookID: r.webhookID, EventID: p.EventID, MessageID: msg, Answer: answer})
 	r.last = time.Now()
+	r.posts = append(r.posts, Post{WebhookID: r.webhookID, EventID: p.EventID, MessageID: msg, Answer: answer,
+		OrderingKey: p.OrderingKey, Sequence: p.Sequence, At: r.last})
 	r.mu.Unlock()
 	// Recorded before answering: a POST the worker saw answered is always
 	// in the record.
@@ -146,6 +157,18 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	w.WriteHeader(answer)
 	_, _ = w.Write([]byte(`{"ok":true}`))
+}
+
+// failsAt says whether the n-th POST of msg is one of the FailPercent %
+// answered 500.
+func (r *Receiver) failsAt(msg string, n int) bool {
+	if r.FailPercent <= 0 {
+		return false
+	}
+	h := fnv.New64a()
+	_ = binary.Write(h, binary.LittleEndian, [2]uint64{r.Seed, uint64(n)})
+	_, _ = io.WriteString(h, msg)
+	return h.Sum64()%100 < uint64(r.FailPercent)
 }
 
 // Posts returns every POST so far.

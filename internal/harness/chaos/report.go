@@ -34,6 +34,9 @@ func (rep *Report) Rows() [][2]string {
 		{"not converged (pending/retrying)", fmt.Sprintf("%d", r.NotConverged)},
 		{"time to converge after the last fault", conv},
 	}
+	if o := rep.Order; o != nil {
+		rows = append(rows, o.Rows()...)
+	}
 	if sk := rep.Soak; sk != nil {
 		rows = append(rows,
 			[2]string{"soak: requests (hostile) in s", fmt.Sprintf("%d (%d) in %.0f s, %d keys at %g/s", sk.Requests, sk.Hostile, sk.DurationS, sk.Keys, sk.PerKeyPerS)},
@@ -99,6 +102,9 @@ func (rep *Report) Print(w io.Writer) {
 			}
 		}
 	}
+	if rep.Order != nil {
+		rep.Order.print(w)
+	}
 	for _, l := range []struct {
 		name string
 		ex   []string
@@ -145,9 +151,12 @@ func (rep *Report) Write(dir string) (string, error) {
 		return "", err
 	}
 	b := buf.Bytes()
-	suffix := "" // the throttle scenario's results are kept apart
-	if rep.Throttle != nil {
+	suffix := "" // the throttle and ordered scenarios' results are kept apart
+	switch {
+	case rep.Throttle != nil:
 		suffix = "-throttle"
+	case rep.Order != nil:
+		suffix = "-ordered"
 	}
 	stamped := filepath.Join(dir, rep.StartedAt.UTC().Format("20060102T150405Z")+suffix+".json")
 	if err := os.WriteFile(stamped, b, 0o644); err != nil {

@@ -12,13 +12,28 @@ import (
 	"time"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/restclient"
 )
 
 // ReceiverSpec describes one webhook and its receiver.
 type ReceiverSpec struct {
-	Name      string
-	FailFirst int           // answer 500 to the first FailFirst POSTs of each webhook-id
-	Delay     time.Duration // answer this late (below the delivery timeout)
+	Name        string
+	FailFirst   int           // answer 500 to the first FailFirst POSTs of each webhook-id
+	FailPercent int           // answer 500 to this share of all POSTs (Receiver.failsAt)
+	Delay       time.Duration // answer this late (below the delivery timeout)
+	// Ordered makes the webhook ordered, with OnFailure as its
+	// orderedOnFailure ("" : the default, continue).
+	Ordered   bool
+	OnFailure string
+}
+
+// describe is the spec as the report shows it.
+func (s ReceiverSpec) describe() string {
+	d := fmt.Sprintf("%s (500 to the first %d POSTs of each webhook-id, answers after %s)", s.Name, s.FailFirst, s.Delay)
+	if s.FailPercent > 0 || s.Ordered {
+		d = fmt.Sprintf("%s (500 to %d %% of POSTs, answers after %s, ordered %v %s)", s.Name, s.FailPercent, s.Delay, s.Ordered, s.OnFailure)
+	}
+	return d
 }
 
 // Step is one fault of a scenario. Do injects it (and repairs it: a step
@@ -42,14 +57,24 @@ type Config struct {
 	LogDir               string
 	RetrySchedule        string // DELIVERY_RETRY_SCHEDULE
 	DeliveryTimeout      string // DELIVERY_TIMEOUT
+	// Env is more webhookd settings (KEY=value), after the ones above.
+	Env []string
+	// Split starts `webhookd api` and `webhookd worker` instead of serve.
+	Split bool
 
 	Receivers []ReceiverSpec
+	Seed      uint64        // of the receivers' FailPercent answers
 	Rate      float64       // events per second, published throughout
 	MaxEvents int           // bound on the events published
 	GiveUp    time.Duration // per event: stop retrying its publish after this
 	Warmup    time.Duration // publishing before the first fault
 	Steps     []Step
 	Tail      time.Duration // publishing after the last fault
+	// Keys > 0 publishes envelopes instead (KeyedPublisher): PerKey events
+	// of each of at most Keys ordering keys, at Rate events per second;
+	// MaxEvents is then unused, and the report checks each key's order
+	// (CheckOrder).
+	Keys, PerKey int
 
 	ConvergeWithin time.Duration // bound on the wait for convergence
 	Quiet          time.Duration // receivers quiet this long (and nothing open) = converged
@@ -106,6 +131,8 @@ type Report struct {
 	// Throttle is the throttle scenario's result (ExecuteThrottle); the
 	// fields above about deliveries and receivers are then unused.
 	Throttle *ThrottleResult `json:"throttle,omitempty"`
+	// Order is each webhook's order check, when the run published keys.
+	Order *OrderResult `json:"order,omitempty"`
 }
 
 // Settings records the knobs of a run.
@@ -113,7 +140,9 @@ type Settings struct {
 	Rate            float64  `json:"ratePerS"`
 	RetrySchedule   string   `json:"retrySchedule"`
 	DeliveryTimeout string   `json:"deliveryTimeout"`
+	Env             []string `json:"env,omitempty"`
 	Receivers       []string `json:"receivers"`
+	Seed            uint64   `json:"seed,omitempty"`
 	// SynchronousCommit is PostgreSQL's setting for the suite's database.
 	SynchronousCommit string `json:"synchronousCommit"`
 }
@@ -123,16 +152,18 @@ func (rep *Report) Failed() bool {
 	if t := rep.Throttle; t != nil {
 		return !t.AllDelivered || t.MaxInFlight > t.MaxConcurrency || len(rep.Errors) > 0
 	}
-	return !rep.Converged || rep.Result.Failed() || len(rep.Errors) > 0 || (rep.Soak != nil && rep.Soak.Failed())
+	return !rep.Converged || rep.Result.Failed() || len(rep.Errors) > 0 || (rep.Soak != nil && rep.Soak.Failed()) ||
+		(rep.Order != nil && rep.Order.Failed())
 }
 
 // Execute runs a scenario: webhookd serve, an account, the webhooks, steady
 // publishing through every step, convergence, and the check. The caller
 // owns the Temporal server and PostgreSQL; Execute stops what it started.
 func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
-	rep = &Report{StartedAt: time.Now().UTC(), Settings: Settings{Rate: cfg.Rate, RetrySchedule: cfg.RetrySchedule, DeliveryTimeout: cfg.DeliveryTimeout}}
+	rep = &Report{StartedAt: time.Now().UTC(), Settings: Settings{Rate: cfg.Rate, RetrySchedule: cfg.RetrySchedule,
+		DeliveryTimeout: cfg.DeliveryTimeout, Env: cfg.Env, Seed: cfg.Seed}}
 	for _, s := range cfg.Receivers {
-		rep.Settings.Receivers = append(rep.Settings.Receivers, fmt.Sprintf("%s (500 to the first %d POSTs of each webhook-id, answers after %s)", s.Name, s.FailFirst, s.Delay))
+		rep.Settings.Receivers = append(rep.Settings.Receivers, s.describe())
 	}
 	run := &Run{Cfg: cfg, ByName: map[string]*Receiver{}, start: time.Now()}
 	defer func() { rep.DurationS = round1(time.Since(run.start).Seconds()) }()
@@ -140,7 +171,7 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 		return rep, err
 	}
 	for _, s := range cfg.Receivers {
-		r, err := StartReceiver(s.Name, s.FailFirst, s.Delay)
+		r, err := StartReceiver(s, cfg.Seed)
 		if err != nil {
 			return rep, err
 		}
@@ -164,6 +195,7 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 		rps := strconv.FormatFloat(cfg.APIRequestsPerSecond, 'f', -1, 64)
 		env = append(env, "RATE_LIMIT_REQUESTS_PER_SECOND="+rps, "RATE_LIMIT_REQUESTS_BURST="+rps)
 	}
+	env = append(env, cfg.Env...)
 	wd := &Webhookd{Bin: cfg.Bin, Env: env, APIURL: "http://" + cfg.APIAddr, LogDir: cfg.LogDir, APIMetrics: cfg.MetricsAddr}
 	run.Webhookd = wd
 	defer wd.StopAll()
@@ -179,11 +211,13 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 	defer run.DB.Close()
 	_ = run.DB.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&rep.Settings.SynchronousCommit)
-	if err := wd.StartServe(ctx); err != nil {
+	if err := wd.startAll(ctx, cfg.Split); err != nil {
 		return rep, err
 	}
-	for _, r := range run.Receivers {
-		id, secret, err := CreateWebhook(ctx, wd.APIURL, run.Account.APIKey, "chaos "+r.Name, r.URL())
+	for i, r := range run.Receivers {
+		spec := cfg.Receivers[i]
+		id, secret, err := CreateWebhook(ctx, wd.APIURL, run.Account.APIKey, restclient.WebhookInput{
+			Name: "chaos " + r.Name, URL: r.URL(), Ordered: spec.Ordered, OrderedOnFailure: spec.OnFailure})
 		if err != nil {
 			return rep, err
 		}
@@ -191,12 +225,16 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 			return rep, err
 		}
 	}
-	run.Logf("account %s, %d webhooks, webhookd serve pid %d, API %s; logs in %s",
-		run.Account.AccountID, len(run.Receivers), wd.Serve.PID(), wd.APIURL, cfg.LogDir)
+	run.Logf("account %s, %d webhooks, webhookd %s, API %s; logs in %s",
+		run.Account.AccountID, len(run.Receivers), wd.describe(), wd.APIURL, cfg.LogDir)
 
 	// Publish throughout.
-	pub := &Publisher{APIURL: wd.APIURL, Key: run.Account.APIKey, Prefix: "chaos-" + time.Now().Format("150405") + "-",
+	base := &Publisher{APIURL: wd.APIURL, Key: run.Account.APIKey, Prefix: "chaos-" + time.Now().Format("150405") + "-",
 		Rate: cfg.Rate, GiveUp: cfg.GiveUp, Max: cfg.MaxEvents}
+	var pub publisher = base
+	if cfg.Keys > 0 {
+		pub = &KeyedPublisher{Publisher: base, Keys: cfg.Keys, PerKey: cfg.PerKey}
+	}
 	stopPub := make(chan struct{})
 	pubDone := make(chan struct{})
 	go func() { pub.Run(ctx, stopPub); close(pubDone) }()
@@ -260,6 +298,14 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 	}
 	rep.Result = Check(in)
+	if cfg.Keys > 0 {
+		stored, err := LoadSequences(cctx, run.DB, run.Account.AccountID)
+		if err != nil {
+			return rep, fmt.Errorf("reading the events' sequences: %w", err)
+		}
+		rep.Order = CheckOrder(OrderInput{Stored: stored, Published: accepted, Deliveries: dels,
+			Hooks: orderHooks(cfg.Receivers, run.Receivers)})
+	}
 	rep.Webhooks = map[string]string{}
 	for _, r := range run.Receivers {
 		rep.Webhooks[r.Name] = r.WebhookID()
