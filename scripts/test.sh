@@ -36,7 +36,7 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' 
 if [ -n "$unformatted" ]; then log "gofmt needed: $unformatted"; exit 1; fi
 run_linters
 log "go test (DATABASE_URL=$DATABASE_URL TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS)"
-go test -race -count=1 -timeout 12m "$@" ./...
+go test -race -count=1 -timeout 20m "$@" ./...
 # A short fuzz of the request body decoder (make chaos fuzzes longer).
 if [ $# -eq 0 ]; then
   for target in FuzzScanJSON FuzzDecode; do
