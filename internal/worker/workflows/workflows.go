@@ -321,30 +321,10 @@ func deliverAll(ctx workflow.Context, refs []flow.DeliveryRef, r *run) []flow.De
 			}
 		})
 	}
-	slotFree := workflow.GetSignalChannel(ctx, flow.SignalSlotFree)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var s flow.SlotFree
-			if !slotFree.Receive(ctx, &s) {
-				return
-			}
-			if wake, ok := wakes[s.DeliveryID]; ok {
-				wake.SendAsync(struct{}{}) // full: a wake-up is pending already
-			}
-		}
-	})
-	turns := workflow.GetSignalChannel(ctx, flow.SignalTurn)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			var t flow.Turn
-			if !turns.Receive(ctx, &t) {
-				return
-			}
-			if wake, ok := wakes[t.DeliveryID]; ok {
-				wake.SendAsync(struct{}{})
-			}
-		}
-	})
+	// A slot handed over (SignalSlotFree) and a turn come (SignalTurn) both
+	// wake the delivery they name; one pending wake-up is enough.
+	forwardWakes(ctx, flow.SignalSlotFree, wakes, func(s flow.SlotFree) string { return s.DeliveryID })
+	forwardWakes(ctx, flow.SignalTurn, wakes, func(t flow.Turn) string { return t.DeliveryID })
 	signals := workflow.GetSignalChannel(ctx, flow.SignalWebhookChanged)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
@@ -362,6 +342,23 @@ func deliverAll(ctx workflow.Context, refs []flow.DeliveryRef, r *run) []flow.De
 	})
 	wg.Wait(ctx)
 	return out
+}
+
+// forwardWakes passes each signal named name to the wake channel of the
+// delivery it names, for as long as the workflow runs.
+func forwardWakes[T any](ctx workflow.Context, name string, wakes map[string]workflow.Channel, delivery func(T) string) {
+	ch := workflow.GetSignalChannel(ctx, name)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var v T
+			if !ch.Receive(ctx, &v) {
+				return
+			}
+			if wake, ok := wakes[delivery(v)]; ok {
+				wake.SendAsync(struct{}{}) // full: a wake-up is pending already
+			}
+		}
+	})
 }
 
 // deliverOne attempts one delivery until it succeeds, fails for good or is
