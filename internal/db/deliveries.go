@@ -342,7 +342,9 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 				coalesce(w.max_concurrency, 0) AS max_concurrency, w.rate_limit_per_second, w.throttled_until,
 				w.timeout_seconds, w.retry_preset, w.retry_waits, coalesce(w.payload, '') AS payload,
 				coalesce(w.headers, '[]') AS headers, coalesce(w.auth_type, 'none') AS auth_type,
-				coalesce(w.auth_params, '{}') AS auth_params, w.auth_secret_enc
+				coalesce(w.auth_params, '{}') AS auth_params, w.auth_secret_enc,
+				coalesce(w.tls_client_cert, '') AS tls_client_cert, w.tls_client_key_enc,
+				coalesce(w.tls_ca_bundle, '') AS tls_ca_bundle
 			FROM deliveries d
 			JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
 			LEFT JOIN webhooks w ON w.id = d.webhook_id AND w.account_id = d.account_id

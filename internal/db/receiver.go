@@ -23,7 +23,16 @@ type Receiver struct {
 	// AuthSecretEnc is the sealed password (basic), token (bearer) or
 	// client secret (oauth2); nil exactly when AuthType is AuthNone.
 	AuthSecretEnc []byte `db:"auth_secret_enc"`
+	// TLS: the client certificate (PEM, "" for none), its key sealed with
+	// ClientKeyAAD (nil exactly when there is no certificate) and the
+	// private CA bundle verifying the receiver ("" for the system roots).
+	ClientCert   string `db:"tls_client_cert"`
+	ClientKeyEnc []byte `db:"tls_client_key_enc"`
+	CABundle     string `db:"tls_ca_bundle"`
 }
+
+// HasTLS reports whether requests use TLS options of their own.
+func (r Receiver) HasTLS() bool { return r.ClientCert != "" || r.CABundle != "" }
 
 // Receiver authentication types.
 const (
@@ -116,6 +125,11 @@ func AuthAAD(webhookID uuid.UUID, authType string) []byte {
 	return []byte("webhook-auth:" + webhookID.String() + ":" + authType)
 }
 
+// ClientKeyAAD binds a client key's ciphertext to its webhook.
+func ClientKeyAAD(webhookID uuid.UUID) []byte {
+	return []byte("webhook-client-key:" + webhookID.String())
+}
+
 // orNone is the stored auth type of t ("" is none).
 func orNone(t string) string {
 	if t == "" {
@@ -134,8 +148,10 @@ func setReceiver(ctx context.Context, tx *sqlx.Tx, w *Webhook, r Receiver) error
 		return nil
 	}
 	return translate(tx.GetContext(ctx, w, `
-		UPDATE webhooks SET headers = $2, auth_type = $3, auth_params = $4, auth_secret_enc = $5, updated_at = now()
-		WHERE id = $1 RETURNING `+webhookColumns, w.ID, r.Headers, r.AuthType, r.AuthParams, r.AuthSecretEnc))
+		UPDATE webhooks SET headers = $2, auth_type = $3, auth_params = $4, auth_secret_enc = $5,
+			tls_client_cert = $6, tls_client_key_enc = $7, tls_ca_bundle = $8, updated_at = now()
+		WHERE id = $1 RETURNING `+webhookColumns, w.ID, r.Headers, r.AuthType, r.AuthParams, r.AuthSecretEnc,
+		r.ClientCert, r.ClientKeyEnc, r.CABundle))
 }
 
 // normalized makes a receiver comparable: no headers is no headers

@@ -42,11 +42,13 @@ type WebhookInput struct {
 	// receiver's authentication (none when absent).
 	Headers []HeaderInput `json:"headers"`
 	Auth    *AuthInput    `json:"auth"`
+	// TLS: mutual TLS and a private CA bundle (tls.go); none when absent.
+	TLS *TLSInput `json:"tls"`
 }
 
 // receiverEdit is the new webhook's receiver options.
 func (in WebhookInput) receiverEdit() receiverEdit {
-	return receiverEdit{Headers: in.Headers, Auth: in.Auth}
+	return receiverEdit{Headers: in.Headers, Auth: in.Auth, TLS: in.TLS}
 }
 
 func (in WebhookInput) fields() db.WebhookFields {
@@ -85,11 +87,14 @@ type WebhookPatch struct {
 	// removes it); a secret left out keeps the stored one.
 	Headers []HeaderInput `json:"headers"`
 	Auth    *AuthInput    `json:"auth"`
+	// TLS: null or absent keeps; each field of it left out keeps, ""
+	// removes (tls.go).
+	TLS *TLSInput `json:"tls"`
 }
 
 // receiverEdit is the edit's receiver options; nil keeps.
 func (p WebhookPatch) receiverEdit() receiverEdit {
-	return receiverEdit{Headers: p.Headers, Auth: p.Auth}
+	return receiverEdit{Headers: p.Headers, Auth: p.Auth, TLS: p.TLS}
 }
 
 // limitsOnly reports whether the edit touches the receiver's limits (and

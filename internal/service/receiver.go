@@ -78,9 +78,10 @@ const (
 type receiverEdit struct {
 	Headers []HeaderInput
 	Auth    *AuthInput
+	TLS     *TLSInput
 }
 
-func (e receiverEdit) changes() bool { return e.Headers != nil || e.Auth != nil }
+func (e receiverEdit) changes() bool { return e.Headers != nil || e.Auth != nil || e.TLS != nil }
 
 // checkReceiver applies the rules to e and returns the field errors, or
 // nil. cur is what is stored; nil when it is not known yet (an edit
@@ -94,6 +95,9 @@ func (s *Service) checkReceiver(e receiverEdit, cur *db.Receiver) error {
 		authType = e.Auth.Type
 	} else if cur != nil {
 		authType = cur.AuthType
+	}
+	if e.TLS != nil {
+		s.checkTLS(*e.TLS, cur, fields)
 	}
 	if e.Headers != nil {
 		if msg := checkHeaders(e.Headers, authType, cur); msg != "" {
@@ -368,6 +372,11 @@ func (s *Service) receiverFor(id uuid.UUID, cur db.Receiver, e receiverEdit) (db
 	}
 	if e.Auth != nil {
 		if err := s.sealAuth(id, cur, *e.Auth, &out); err != nil {
+			return db.Receiver{}, err
+		}
+	}
+	if e.TLS != nil {
+		if err := s.sealTLS(id, *e.TLS, &out); err != nil {
 			return db.Receiver{}, err
 		}
 	}
