@@ -31,6 +31,7 @@ func FromWebhook(w db.Webhook, now time.Time) Webhook {
 	}
 	out.TimeoutSeconds, out.RetrySchedule, out.Payload = w.TimeoutSeconds, scheduleOf(w.DeliveryOptions), w.Payload
 	out.Headers, out.Auth = fromReceiver(w.Receiver)
+	out.TLS = fromTLS(w.Receiver, now)
 	if w.ThrottledUntil != nil && w.ThrottledUntil.After(now) {
 		out.Throttle.Throttled, out.Throttle.Until = true, utc(w.ThrottledUntil)
 	}

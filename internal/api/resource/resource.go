@@ -49,6 +49,8 @@ type Webhook struct {
 	// secret.
 	Headers []Header `json:"headers"`
 	Auth    Auth     `json:"auth"`
+	// TLS: mutual TLS and the private CA bundle, never the key.
+	TLS TLS `json:"tls"`
 }
 
 // Enabled reports the webhook's status.

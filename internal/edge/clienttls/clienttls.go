@@ -149,3 +149,13 @@ func parseCerts(s string) ([]*x509.Certificate, error) {
 	}
 	return out, nil
 }
+
+// Count is the number of certificates of a CA bundle that passed
+// CheckCABundle (0 when it does not parse).
+func Count(bundle string) int {
+	certs, err := parseCerts(bundle)
+	if err != nil {
+		return 0
+	}
+	return len(certs)
+}
