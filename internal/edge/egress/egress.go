@@ -313,3 +313,26 @@ func ReadLimited(r io.Reader, n int64) ([]byte, error) {
 }
 
 var _ http.RoundTripper = (*roundTripper)(nil) // compile-time check
+
+// WithTLS returns a client like c, which NewClient made, whose TLS
+// handshakes use cfg (a webhook's client certificate and CA roots): the
+// transport is cloned, so the SSRF dial guard and the proxy dialer stay
+// in use, and c is left as it is. The new client has its own connection
+// pool: a connection made with one certificate is never reused for
+// another webhook.
+func WithTLS(c *http.Client, cfg *tls.Config) (*http.Client, error) {
+	out := *c
+	switch rt := c.Transport.(type) {
+	case *http.Transport:
+		t := rt.Clone()
+		t.TLSClientConfig = cfg
+		out.Transport = t
+	case *roundTripper:
+		t := rt.base.Clone()
+		t.TLSClientConfig = cfg
+		out.Transport = &roundTripper{base: t, userAgent: rt.userAgent, maxBody: rt.maxBody}
+	default:
+		return nil, fmt.Errorf("egress: a client with a %T transport cannot take TLS options", c.Transport)
+	}
+	return &out, nil
+}

@@ -60,6 +60,8 @@ type Activities struct {
 
 	// OAuth 2.0 tokens of receivers (receiver.go).
 	tokenCache
+	// The clients of webhooks with TLS options (tls.go).
+	tlsClients
 }
 
 func (a *Activities) now() time.Time {

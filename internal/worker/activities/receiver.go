@@ -26,6 +26,7 @@ type receiverOpts struct {
 	username  string // basic
 	secret    string // the password, token or client secret
 	oauth     oauth2token.Credentials
+	client    *http.Client // the egress client, with the webhook's TLS options (tls.go)
 }
 
 // receiverOpts opens the receiver options of t. A failure to decrypt is
@@ -33,6 +34,10 @@ type receiverOpts struct {
 // error, which Temporal retries.
 func (a *Activities) receiverOpts(t db.DeliveryTarget) (receiverOpts, error) {
 	ro := receiverOpts{webhookID: t.WebhookID.String(), authType: t.AuthType, username: t.AuthParams.Username}
+	var err error
+	if ro.client, err = a.clientFor(t); err != nil {
+		return receiverOpts{}, err
+	}
 	for _, h := range t.Headers {
 		if h.Secret {
 			v, err := a.Box.Open(h.ValueEnc, db.HeaderAAD(t.WebhookID, h.Name))
@@ -74,7 +79,7 @@ func (a *Activities) do(ctx context.Context, req *http.Request, ro receiverOpts)
 	if err != nil {
 		return nil, "", err
 	}
-	resp, err = a.Client.Do(req)
+	resp, err = a.sender(ro).Do(req)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || ro.authType != db.AuthOAuth2 {
 		return resp, "", err
 	}
@@ -89,8 +94,17 @@ func (a *Activities) do(ctx context.Context, req *http.Request, ro receiverOpts)
 	if _, err = a.authorize(ctx, again, ro); err != nil {
 		return nil, "", err
 	}
-	resp, err = a.Client.Do(again)
+	resp, err = a.sender(ro).Do(again)
 	return resp, "the receiver answered 401 to the cached OAuth 2.0 token: a new one was fetched and the request sent again", err
+}
+
+// sender is the client of ro: with the webhook's TLS options, or the
+// egress client.
+func (a *Activities) sender(ro receiverOpts) *http.Client {
+	if ro.client != nil {
+		return ro.client
+	}
+	return a.Client
 }
 
 // authorize sets the Authorization header of the receiver's auth type;
