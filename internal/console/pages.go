@@ -179,6 +179,7 @@ type form struct {
 	OnFailures       []string
 	optionsForm      // timeout, retry schedule and payload (delivery_options.go)
 	receiverForm     // custom headers and receiver auth (receiver.go)
+	tlsForm          // mutual TLS and the private CA bundle (tls.go)
 }
 
 func newForm() *form {
@@ -200,6 +201,7 @@ func (f *form) read(r *http.Request) {
 	f.OrderedOnFailure = r.PostFormValue("orderedOnFailure")
 	f.optionsForm.read(r)
 	f.readReceiver(r)
+	f.readTLS(r)
 }
 
 // appIDs are the form's app ids: they count only with the third-party
@@ -221,7 +223,7 @@ func (f *form) input() service.WebhookInput {
 	in := service.WebhookInput{Name: f.Name, URL: f.URL, EventTypes: f.EventTypes, TriggerSources: f.TriggerSources,
 		AppIDs: f.appIDs(), Ordered: f.Ordered, OrderedOnFailure: f.OrderedOnFailure}
 	f.setInput(&in)
-	in.Headers, in.Auth = f.headers(), f.auth()
+	in.Headers, in.Auth, in.TLS = f.headers(), f.auth(), f.tls()
 	return in
 }
 
@@ -230,7 +232,7 @@ func (f *form) patch() service.WebhookPatch {
 	p := service.WebhookPatch{Name: &f.Name, URL: &f.URL, EventTypes: f.EventTypes, TriggerSources: f.TriggerSources,
 		AppIDs: f.appIDs(), Ordered: &f.Ordered, OrderedOnFailure: &f.OrderedOnFailure}
 	f.setPatch(&p)
-	p.Headers, p.Auth = f.headers(), f.auth()
+	p.Headers, p.Auth, p.TLS = f.headers(), f.auth(), f.tls()
 	return p
 }
 
@@ -375,6 +377,7 @@ func (c *Console) editForm(w http.ResponseWriter, r *http.Request, s *session) {
 	f.Ordered, f.OrderedOnFailure = wh.Ordered, wh.OrderedOnFailure
 	f.fill(wh)
 	f.fillReceiver(wh)
+	f.fillTLS(wh)
 	p := &page{Data: f}
 	if wh.Enabled() {
 		// The service refuses the save; say so before the admin types.
