@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"crypto/tls"
+	"fmt"
 	"crypto/x509"
 	"io"
 	"net/http"
@@ -142,4 +143,37 @@ func TestMutualTLS(t *testing.T) {
 		noneOf(t, "the history of "+wf, history(t, e, wf), secret)
 	}
 	noneOf(t, "the worker's log", worker.Logs(), secret)
+}
+
+// TestCertificateExpiryNotice: an attempt with a client certificate that
+// expires within 14 days publishes WEBHOOK_CERTIFICATE_EXPIRING, once per
+// certificate, to the webhooks subscribed to it; the answer says
+// expiringSoon.
+func TestCertificateExpiryNotice(t *testing.T) {
+	t.Parallel()
+	e := e2etest.New(t, e2etest.Options{})
+	_, key := e.Account("professional")
+	ops := &notices{}
+	opsRcv := e2etest.NewReceiver(t, ops.reply)
+	e.CreateWebhook(key, e2etest.Webhook{Name: "ops", URL: opsRcv.At("/ops"), EventTypes: []string{"WEBHOOK_CERTIFICATE_EXPIRING"}})
+	ca := testpki.NewCA(t, "receiver CA")
+	rcv := newMTLSReceiver(t, ca)
+	client := ca.Client(t, "soon", time.Now().Add(10*24*time.Hour))
+	id, _ := e.CreateWebhook(key, e2etest.Webhook{Name: "mtls", URL: rcv.URL + "/h", EventTypes: []string{"ENVELOPE_START"},
+		TLS: &service.TLSInput{ClientCertificate: strp(client.CertPEM), ClientKey: strp(client.KeyPEM), CABundle: strp(ca.PEM)}})
+	if got := e.Do("GET", "/v1/webhooks/"+id, key, nil).Want(t, 200); !strings.Contains(string(got.Raw), `"expiringSoon":true`) {
+		t.Fatalf("not expiring soon: %s", got.Raw)
+	}
+	for _, ev := range []string{"one", "two"} {
+		p := e.Publish(key, e2etest.Event{ID: ev})
+		if _, status := only(t, e, p.WorkflowID); status != "succeeded" {
+			t.Fatalf("%s: %s", ev, status)
+		}
+	}
+	ops.wait(t, "WEBHOOK_CERTIFICATE_EXPIRING", id)
+	time.Sleep(500 * time.Millisecond)
+	if n := ops.count("WEBHOOK_CERTIFICATE_EXPIRING"); n != 1 {
+		t.Fatalf("%d notices, want 1", n)
+	}
+	noneOf(t, "the notices", fmt.Sprint(ops.got), keyBody(client.KeyPEM))
 }

@@ -227,6 +227,7 @@ type DeliveryTarget struct {
 	WebhookExists           bool       `db:"webhook_exists"`
 	WebhookEnabled          bool       `db:"webhook_enabled"`
 	URL                     string     `db:"url"`
+	WebhookName             string     `db:"webhook_name"` // for operational events
 	SecretEnc               []byte     `db:"secret_enc"`
 	PreviousSecretEnc       []byte     `db:"previous_secret_enc"`
 	PreviousSecretExpiresAt *time.Time `db:"previous_secret_expires_at"`
@@ -335,7 +336,7 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 				d.attempt_count, d.series, d.workflow_id, d.next_attempt_at, d.last_status_code, d.created_at, d.updated_at,
 				d.ordering_key, d.sequence, d.ordered,
 				w.id IS NOT NULL AS webhook_exists, coalesce(w.enabled, false) AS webhook_enabled,
-				coalesce(w.url, '') AS url, w.secret_enc, w.previous_secret_enc, w.previous_secret_expires_at,
+				coalesce(w.url, '') AS url, coalesce(w.name, '') AS webhook_name, w.secret_enc, w.previous_secret_enc, w.previous_secret_expires_at,
 				e.id AS "event.id", e.type AS "event.type", e.trigger_source AS "event.trigger_source",
 				e.app_id AS "event.app_id", e.occurred_at AS "event.occurred_at", e.data AS "event.data",
 				e.ordering_key AS "event.ordering_key",

@@ -37,6 +37,9 @@ const (
 	WebhookDisabled   = "WEBHOOK_DISABLED"
 	WebhookRecovered  = "WEBHOOK_RECOVERED"
 	DeliveryExhausted = "DELIVERY_EXHAUSTED"
+	// WebhookCertificateExpiring: a webhook's mTLS client certificate
+	// expires within 14 days (once per certificate).
+	WebhookCertificateExpiring = "WEBHOOK_CERTIFICATE_EXPIRING"
 )
 
 // Trigger sources a webhook can subscribe to.
@@ -71,6 +74,7 @@ var SystemCatalogue = []TypeInfo{
 	{WebhookDisabled, "A webhook was disabled automatically: failing too long, or its receiver answered 410 Gone."},
 	{WebhookRecovered, "A webhook that was reported failing delivered successfully again."},
 	{DeliveryExhausted, "A delivery failed for good: every attempt of its retry schedule failed."},
+	{WebhookCertificateExpiring, "A webhook's client certificate for mutual TLS expires within 14 days."},
 }
 
 // IsSystemType reports whether t is an operational event type.

@@ -186,6 +186,7 @@ func (a *Activities) send(ctx context.Context, at *attempt) error {
 	stopRenewing := a.keepLease(ctx, t, at.in)
 	at.ans = a.post(ctx, t, body, secrets, at.start.StartedAt, ro)
 	stopRenewing()
+	a.certificateNotice(ctx, t) // mutual TLS: expiry within 14 days (tls.go)
 	at.ans.duration = a.now().Sub(at.start.StartedAt)
 	if err := ctx.Err(); err != nil && at.ans.err != nil {
 		// The activity itself was cancelled (worker shutting down) or timed

@@ -1,16 +1,19 @@
 package activities
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/clienttls"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
 
 // tlsClients is embedded in Activities: per webhook with TLS options, the
@@ -19,6 +22,7 @@ import (
 type tlsClients struct {
 	tlsMu   sync.Mutex
 	tlsByID map[uuid.UUID]tlsClient
+	noticed sync.Map // ids of the certificate expiry notices published
 }
 
 type tlsClient struct {
@@ -81,4 +85,38 @@ func materialOf(r db.Receiver) [sha256.Size]byte {
 	var sum [sha256.Size]byte
 	copy(sum[:], h.Sum(nil))
 	return sum
+}
+
+// certificateNotice publishes WEBHOOK_CERTIFICATE_EXPIRING when an attempt
+// of t finds its client certificate within clienttls.ExpiryWarning of its
+// expiry: once per certificate (the event id holds its fingerprint, and
+// the store keeps one event per id; the process remembers what it
+// published so later attempts skip the insert). A failure is logged only:
+// the attempt's request has gone out, and a retried activity would send it
+// again.
+func (a *Activities) certificateNotice(ctx context.Context, t db.DeliveryTarget) {
+	if t.ClientCert == "" {
+		return
+	}
+	info, err := clienttls.Describe(t.ClientCert)
+	if err != nil || !info.ExpiringSoon(a.now()) {
+		return
+	}
+	id := "webhook-certificate-expiring." + t.WebhookID.String() + "." + info.Fingerprint
+	if _, done := a.noticed.Load(id); done {
+		return
+	}
+	n := notice{WebhookID: t.WebhookID, WebhookName: t.WebhookName, URL: t.URL,
+		Message: "The client certificate " + info.Subject + " (SHA-256 " + info.Fingerprint + ") expires at " +
+			info.NotAfter.Format(time.RFC3339) + ": upload a renewed one before then."}
+	e, ok, err := a.Store.PublishSystemEvent(ctx, db.SystemEvent{AccountID: t.AccountID, ID: id,
+		Type: events.WebhookCertificateExpiring, Data: n})
+	if err == nil {
+		err = a.announce(ctx, e, ok)
+	}
+	if err != nil {
+		a.log().Warn("publishing the certificate expiry notice", "webhook", t.WebhookID, "err", err)
+		return
+	}
+	a.noticed.Store(id, true)
 }

@@ -62,7 +62,7 @@ func (ca *CA) issue(t testing.TB, cn string, notAfter time.Time, usage x509.ExtK
 		NotBefore: notAfter.Add(-48 * time.Hour), NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
 		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-	if notAfter.Sub(time.Now()) > 48*time.Hour {
+	if time.Until(notAfter) > 48*time.Hour {
 		tmpl.NotBefore = time.Now().Add(-time.Hour)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
