@@ -94,7 +94,11 @@ type WebhookPatch struct {
 
 // receiverEdit is the edit's receiver options; nil keeps.
 func (p WebhookPatch) receiverEdit() receiverEdit {
-	return receiverEdit{Headers: p.Headers, Auth: p.Auth, TLS: p.TLS}
+	e := receiverEdit{Headers: p.Headers, Auth: p.Auth, TLS: p.TLS}
+	if p.TLS != nil && *p.TLS == (TLSInput{}) {
+		e.TLS = nil // {} keeps everything: no edit, so none that needs the webhook disabled
+	}
+	return e
 }
 
 // limitsOnly reports whether the edit touches the receiver's limits (and

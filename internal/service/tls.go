@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/google/uuid"
@@ -24,6 +25,9 @@ type TLSInput struct {
 
 // String keeps the key out of anything printed with fmt.
 func (t TLSInput) String() string { return "tls(...)" }
+
+// LogValue keeps the key out of logs.
+func (t TLSInput) LogValue() slog.Value { return slog.StringValue(t.String()) }
 
 // tlsField names the fields of TLSInput in field errors.
 const (

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +90,23 @@ func TestSealTLS(t *testing.T) {
 	gone, err := s.receiverFor(id, r, receiverEdit{TLS: &TLSInput{ClientCertificate: str("")}})
 	if err != nil || gone.ClientCert != "" || gone.ClientKeyEnc != nil || gone.CABundle == "" {
 		t.Fatalf("removed %+v, %v", gone, err)
+	}
+}
+
+func TestEmptyTLSPatchIsNoEdit(t *testing.T) {
+	if (WebhookPatch{TLS: &TLSInput{}}).receiverEdit().changes() {
+		t.Fatal(`"tls": {} counts as an edit`)
+	}
+	if !(WebhookPatch{TLS: &TLSInput{CABundle: str("")}}).receiverEdit().changes() {
+		t.Fatal("removing the CA bundle is no edit")
+	}
+}
+
+func TestTLSInputNeverPrintsTheKey(t *testing.T) {
+	in := WebhookInput{Name: "n", TLS: &TLSInput{ClientKey: str("key-s3cret")}}
+	for _, out := range []string{fmt.Sprint(in), fmt.Sprintf("%+v", in), fmt.Sprint(*in.TLS), in.TLS.LogValue().String()} {
+		if strings.Contains(out, "key-s3cret") {
+			t.Errorf("printed the key: %s", out)
+		}
 	}
 }
