@@ -50,6 +50,9 @@ func FuzzDecode(f *testing.F) {
 			`"tokenUrl":"https://a.example/t","clientId":"c","clientSecret":"s","scopes":["a"],"audience":"x"}}`,
 		`{"auth":{"type":"basic","username":"u","password":null,"extra":1}}`, `{"headers":[{"name":1}]}`,
 		`{"headers":{"name":"X"}}`, `{"auth":"basic"}`, `{"auth":{"scopes":"a b"}}`, `{"headers":[null,{}]}`,
+		// Mutual TLS (TLSInput).
+		`{"tls":{"clientCertificate":"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----","clientKey":null,"caBundle":""}}`,
+		`{"tls":null}`, `{"tls":{}}`, `{"tls":"pem"}`, `{"tls":{"clientKey":1}}`, `{"tls":{"caBundle":["a"],"x":1}}`,
 	} {
 		for i := range requestTypes {
 			f.Add(i, []byte(seed))

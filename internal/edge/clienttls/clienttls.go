@@ -135,6 +135,9 @@ func parseCerts(s string) ([]*x509.Certificate, error) {
 			return nil, errors.New("must be PEM certificates (-----BEGIN CERTIFICATE-----)")
 		}
 		if b.Type != "CERTIFICATE" {
+			if len(b.Type) > 30 || strings.ContainsAny(b.Type, "\r\n") {
+				return nil, errors.New("holds a PEM block that is not a certificate; only certificates belong here")
+			}
 			return nil, errors.New("holds a PEM block of type " + b.Type + "; only certificates belong here")
 		}
 		c, err := x509.ParseCertificate(b.Bytes)

@@ -86,3 +86,22 @@ func TestConfig(t *testing.T) {
 		t.Fatalf("mismatched key: %v", err)
 	}
 }
+
+// FuzzCheck: any text in any field is a message or nothing, never a panic,
+// and a message is one short line (it never quotes the input beyond a
+// PEM block's short type).
+func FuzzCheck(f *testing.F) {
+	f.Add("-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n", "-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----\n")
+	f.Add("", "")
+	f.Add("-----BEGIN CERTIFICATE-----", "PRIVATE KEY-----")
+	f.Fuzz(func(t *testing.T, cert, key string) {
+		msgs := []string{clienttls.CheckCertificate(cert, time.Now()), clienttls.CheckCABundle(cert), clienttls.CheckKey(cert, key)}
+		_, _ = clienttls.Describe(cert)
+		_, _ = clienttls.Config(cert, key, cert)
+		for _, m := range msgs {
+			if len(m) > 120 || strings.ContainsAny(m, "\n\r") {
+				t.Fatalf("a message quotes the input: %q", m)
+			}
+		}
+	})
+}
