@@ -28,6 +28,7 @@ type mtlsReceiver struct {
 	*httptest.Server
 	mu       sync.Mutex
 	subjects []string
+	remotes  []string // the IP address each accepted request came from
 }
 
 func newMTLSReceiver(t *testing.T, ca *testpki.CA) *mtlsReceiver {
@@ -44,6 +45,7 @@ func newMTLSReceiver(t *testing.T, ca *testpki.CA) *mtlsReceiver {
 		_, _ = io.Copy(io.Discard, req.Body)
 		r.mu.Lock()
 		r.subjects = append(r.subjects, req.TLS.PeerCertificates[0].Subject.String())
+		r.remotes = append(r.remotes, strings.Split(req.RemoteAddr, ":")[0])
 		r.mu.Unlock()
 	}))
 	r.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert}
@@ -176,4 +178,37 @@ func TestCertificateExpiryNotice(t *testing.T) {
 		t.Fatalf("%d notices, want 1", n)
 	}
 	noneOf(t, "the notices", fmt.Sprint(ops.got), keyBody(client.KeyPEM))
+}
+
+// TestMutualTLSThroughProxy: with DELIVERY_PROXY_URL set, a webhook's
+// client certificate and CA bundle ride through the CONNECT tunnel: the
+// receiver sees the proxy's address and the webhook's certificate, and its
+// own certificate is verified by the bundle (the worker has no
+// SSL_CERT_FILE that knows it).
+func TestMutualTLSThroughProxy(t *testing.T) {
+	t.Parallel()
+	proxy := proxyURL(t)
+	e := e2etest.New(t, e2etest.Options{NoWorker: true})
+	e.StartProcess("worker", "DELIVERY_PROXY_URL="+proxy.String(), "EGRESS_ALLOW_CIDRS=127.0.0.1/32",
+		"DELIVERY_TIMEOUT=5s", "DELIVERY_RETRY_SCHEDULE=100ms", "LOG_LEVEL=info")
+	_, key := e.Account("professional")
+	ca := testpki.NewCA(t, "receiver CA")
+	rcv := newMTLSReceiver(t, ca)
+	client := ca.Client(t, "proxied", time.Now().Add(60*24*time.Hour))
+	port := rcv.URL[strings.LastIndex(rcv.URL, ":")+1:]
+	e.CreateWebhook(key, e2etest.Webhook{URL: "https://localhost:" + port + "/h",
+		TLS: &service.TLSInput{ClientCertificate: strp(client.CertPEM), ClientKey: strp(client.KeyPEM), CABundle: strp(ca.PEM)}})
+	p := e.Publish(key, e2etest.Event{})
+	if _, status := only(t, e, p.WorkflowID); status != "succeeded" {
+		t.Fatalf("status %s", status)
+	}
+	rcv.mu.Lock()
+	remotes := append([]string(nil), rcv.remotes...)
+	rcv.mu.Unlock()
+	if got := rcv.accepted(); len(got) != 1 || got[0] != "CN=proxied" || len(remotes) != 1 || remotes[0] != "127.0.0.2" {
+		t.Fatalf("accepted %v from %v, want CN=proxied from 127.0.0.2 (start_proxy's tinyproxy)", got, remotes)
+	}
+	if log := proxyLog(t); log != "" && !strings.Contains(log, "CONNECT 127.0.0.1:"+port+" ") {
+		t.Errorf("the proxy was not asked to CONNECT to the checked address 127.0.0.1:%s", port)
+	}
 }
