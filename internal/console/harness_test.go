@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -247,4 +249,47 @@ func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 			time.Sleep(100 * time.Millisecond)
 		}
 	})
+}
+
+// formClient is a signed-in user's console over plain HTTP, without a
+// browser: it fetches pages and posts forms, and keeps every page it got
+// (so a test can search them all, e.g. for a secret).
+type formClient struct {
+	t     *testing.T
+	s     *stack
+	hc    *http.Client
+	pages []string
+}
+
+// signIn opens a console link for role with the account's key.
+func (s *stack) signIn(t *testing.T, key, role string) *formClient {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &formClient{t: t, s: s, hc: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	res, err := c.hc.Get(s.link(key, role))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return c
+}
+
+// fetch GETs path, or POSTs form to it, and returns the status and page.
+func (c *formClient) fetch(method, path string, form url.Values) (int, string) {
+	c.t.Helper()
+	var res *http.Response
+	var err error
+	if method == "GET" {
+		res, err = c.hc.Get(c.s.srv.URL + path)
+	} else {
+		res, err = c.hc.PostForm(c.s.srv.URL+path, form)
+	}
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	c.pages = append(c.pages, string(b))
+	return res.StatusCode, string(b)
 }

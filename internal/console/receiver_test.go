@@ -2,9 +2,7 @@ package console_test
 
 import (
 	"encoding/base64"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -32,31 +30,8 @@ func TestReceiverOptionsForm(t *testing.T) {
 		got = append(got, h)
 	})
 
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if res, err := hc.Get(s.link(key, "admin")); err != nil {
-		t.Fatal(err)
-	} else {
-		res.Body.Close()
-	}
-	var pages []string
-	fetch := func(method, path string, form url.Values) (int, string) {
-		t.Helper()
-		var res *http.Response
-		var err error
-		if method == "GET" {
-			res, err = hc.Get(s.srv.URL + path)
-		} else {
-			res, err = hc.PostForm(s.srv.URL+path, form)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		pages = append(pages, string(b))
-		return res.StatusCode, string(b)
-	}
+	admin := s.signIn(t, key, "admin")
+	fetch := admin.fetch
 	_, body := fetch("GET", "/console/webhooks/new", nil)
 	csrf := between(body, `name="csrf" value="`, `"`)
 	if !strings.Contains(body, `id="authType"`) || strings.Count(body, `name="headerName"`) != 3 {
@@ -158,7 +133,7 @@ func TestReceiverOptionsForm(t *testing.T) {
 		t.Errorf("after keeping: %v", h)
 	}
 	fetch("GET", "/console/webhooks/"+id, nil)
-	for i, p := range pages {
+	for i, p := range admin.pages {
 		for _, sec := range secrets {
 			if strings.Contains(p, sec) {
 				t.Fatalf("page %d holds the secret %s", i, sec)

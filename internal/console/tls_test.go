@@ -1,9 +1,7 @@
 package console_test
 
 import (
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"testing"
@@ -25,31 +23,8 @@ func TestTLSForm(t *testing.T) {
 	other := testpki.NewKeyPEM(t)
 	secrets := []string{keyLine(pair.KeyPEM), keyLine(other)}
 
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	if res, err := hc.Get(s.link(key, "admin")); err != nil {
-		t.Fatal(err)
-	} else {
-		res.Body.Close()
-	}
-	var pages []string
-	fetch := func(method, path string, form url.Values) (int, string) {
-		t.Helper()
-		var res *http.Response
-		var err error
-		if method == "GET" {
-			res, err = hc.Get(s.srv.URL + path)
-		} else {
-			res, err = hc.PostForm(s.srv.URL+path, form)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		pages = append(pages, string(b))
-		return res.StatusCode, string(b)
-	}
+	admin := s.signIn(t, key, "admin")
+	fetch := admin.fetch
 	_, body := fetch("GET", "/console/webhooks/new", nil)
 	if !strings.Contains(body, `id="tlsClientCert"`) || !strings.Contains(body, `id="tlsCaBundle"`) {
 		t.Fatalf("the add form lacks the TLS section: %.3000s", body)
@@ -104,7 +79,7 @@ func TestTLSForm(t *testing.T) {
 	if list.Data[0].TLS.ClientCertificate.FingerprintSha256 != fp {
 		t.Fatalf("the edit lost the certificate: %+v", list.Data[0])
 	}
-	for i, p := range pages {
+	for i, p := range admin.pages {
 		for _, sec := range secrets {
 			if strings.Contains(p, sec) {
 				t.Fatalf("page %d holds the key", i)
