@@ -102,6 +102,18 @@ func (s *sink) check(n int) (outOfOrder []string, duplicated []string) {
 	return outOfOrder, duplicated
 }
 
+// failingAtRandom refuses a share of requests, at random but the same on
+// every run (a seeded generator shared by every receiver it is given to).
+func failingAtRandom(share float64, seed1, seed2 uint64) func(orderedPayload) bool {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewPCG(seed1, seed2))
+	return func(orderedPayload) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return rng.Float64() < share
+	}
+}
+
 // 300 envelopes × 5 events to 3 webhooks (2 ordered, 1 not), every
 // receiver failing 30 % of attempts at random: each ordered receiver gets
 // every envelope's events, each first success in sequence order, with one
@@ -112,13 +124,7 @@ func TestOrderedDeliveryUnderRandomFailures(t *testing.T) {
 	const envelopes, perEnvelope = 300, 5
 	e := e2etest.New(t, e2etest.Options{Settings: orderedSettings()})
 	_, key := e.Account("professional")
-	var mu sync.Mutex
-	rng := rand.New(rand.NewPCG(1, 2))
-	flaky := func(orderedPayload) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return rng.Float64() < 0.3
-	}
+	flaky := failingAtRandom(0.3, 1, 2)
 	sinks := make([]*sink, 3)
 	for i := range sinks {
 		s, rcv := newSink(t, flaky)
@@ -262,13 +268,7 @@ func TestOrderedLargeFanOut(t *testing.T) {
 	const hooks, keys, perKey = 30, 2, 4
 	e := e2etest.New(t, e2etest.Options{Settings: orderedSettings()})
 	_, key := e.Account("professional")
-	var mu sync.Mutex
-	rng := rand.New(rand.NewPCG(3, 4))
-	flaky := func(orderedPayload) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return rng.Float64() < 0.3
-	}
+	flaky := failingAtRandom(0.3, 3, 4)
 	sinks := make([]*sink, hooks)
 	for i := range sinks {
 		s, rcv := newSink(t, flaky)
