@@ -36,7 +36,6 @@ type Publisher struct {
 	rejected  []string // 4xx other than 408/429: a bug of the suite or the API
 	retries   int
 	firstErrs []string
-	wg        sync.WaitGroup
 }
 
 // PublishStats is what the publisher did.
@@ -65,25 +64,33 @@ func (p *Publisher) init() {
 func (p *Publisher) Run(ctx context.Context, stop <-chan struct{}) {
 	p.init()
 	every := time.Duration(float64(time.Second) / p.Rate)
+	paced(ctx, stop, every, func(i int) bool { return p.Max == 0 || i < p.Max }, func(i int) {
+		p.one(ctx, fmt.Sprintf("%s%05d", p.Prefix, i), i)
+	})
+}
+
+// paced calls start(i) in a goroutine of its own for i = 0, 1, … while
+// more(i), one every interval, until stop is closed or ctx ends; then it
+// waits for the calls in progress.
+func paced(ctx context.Context, stop <-chan struct{}, every time.Duration, more func(int) bool, start func(int)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
-loop:
-	for i := 0; p.Max == 0 || i < p.Max; i++ {
-		id := fmt.Sprintf("%s%05d", p.Prefix, i)
-		p.wg.Add(1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for i := 0; more(i); i++ {
+		wg.Add(1)
 		go func() {
-			defer p.wg.Done()
-			p.one(ctx, id, i)
+			defer wg.Done()
+			start(i)
 		}()
 		select {
 		case <-ctx.Done():
-			break loop
+			return
 		case <-stop:
-			break loop
+			return
 		case <-t.C:
 		}
 	}
-	p.wg.Wait()
 }
 
 func (p *Publisher) one(ctx context.Context, id string, i int) {
@@ -194,25 +201,8 @@ type KeyedPublisher struct {
 // its end, so a run never stops in the middle of an envelope.
 func (k *KeyedPublisher) Run(ctx context.Context, stop <-chan struct{}) {
 	k.init()
-	t := time.NewTicker(time.Duration(float64(k.PerKey) / k.Rate * float64(time.Second)))
-	defer t.Stop()
-	var wg sync.WaitGroup
-loop:
-	for i := 0; i < k.Keys; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			k.key(ctx, i)
-		}()
-		select {
-		case <-ctx.Done():
-			break loop
-		case <-stop:
-			break loop
-		case <-t.C:
-		}
-	}
-	wg.Wait()
+	every := time.Duration(float64(k.PerKey) / k.Rate * float64(time.Second))
+	paced(ctx, stop, every, func(i int) bool { return i < k.Keys }, func(i int) { k.key(ctx, i) })
 }
 
 // key publishes the events of key i in order. It stops at an event never
