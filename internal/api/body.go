@@ -31,6 +31,9 @@ var (
 	// eventBody is POST /v1/events: data may nest 32 levels below the
 	// top-level object and hold lists of up to 10,000 items.
 	eventBody = jsonLimits{Depth: 33, Members: 10_000, String: 256 << 10, Number: 64}
+	// filterTestBody is POST /v1/webhooks/filter-test: an event as
+	// published, one level down ({"filter", "event"}).
+	filterTestBody = jsonLimits{Depth: 34, Members: 10_000, String: 256 << 10, Number: 64}
 )
 
 // readJSONBody reads the request body of a route that takes JSON: 415 when

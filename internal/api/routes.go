@@ -32,6 +32,8 @@ func (h *Handler) routes(e *echo.Echo) {
 	e.POST("/v1/console/links", h.createConsoleLink, admins...)
 
 	e.POST("/v1/webhooks", h.createWebhook, proAdmins...)
+	// Static, so it wins over /v1/webhooks/:id; read-only, so members too.
+	e.POST("/v1/webhooks/filter-test", h.testFilter, proReaders...)
 	e.GET("/v1/webhooks", h.listWebhooks, proReaders...)
 	e.GET("/v1/webhooks/:id", h.getWebhook, proReaders...)
 	e.PATCH("/v1/webhooks/:id", h.updateWebhook, proAdmins...)

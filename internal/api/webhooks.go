@@ -198,3 +198,17 @@ func (h *Handler) releaseKey(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, out)
 }
+
+// testFilter says whether a payload filter passes a sample event, as the
+// worker would decide (a filter that cannot be saved: 422 naming where).
+func (h *Handler) testFilter(c echo.Context) error {
+	var in service.FilterTest
+	if err := decodeWithin(c, &in, filterTestBody); err != nil {
+		return err
+	}
+	v, err := h.svc.TestFilter(c.Request().Context(), caller(c), in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, resource.FilterVerdict{Matches: v.Matches, Error: v.Error, Cost: v.Cost, CostLimit: v.CostLimit})
+}

@@ -136,6 +136,18 @@ type Resolution struct {
 	Plan       string     // the account's plan; "" when there is no such account
 	EventFound bool       // the event is stored (now, if it came with its data)
 	Deliveries []Delivery // every delivery of the event, finished ones included
+	// Filters are the payload filters of the matching webhooks that have
+	// one, which ResolveEvent leaves to the caller: ResolveFiltered then
+	// creates the deliveries of those that pass. Data is the stored event's
+	// data when there are filters and the event came without it.
+	Filters []PayloadFilter
+	Data    json.RawMessage
+}
+
+// PayloadFilter is a matching webhook's payload filter.
+type PayloadFilter struct {
+	WebhookID uuid.UUID `json:"webhook_id"`
+	Filter    string    `json:"filter"`
 }
 
 // ResolveEvent is RecordEvent for a published event, in one round trip: it
@@ -144,8 +156,22 @@ type Resolution struct {
 // account that subscribes to its type and trigger source (and app id, when
 // a webhook limits third-party events to some) — pending, or
 // skipped_disabled for a disabled webhook — and returns every delivery of
-// the event. Idempotent, like RecordEvent.
+// the event. Idempotent, like RecordEvent. A matching webhook with a
+// payload filter gets no delivery here: the filters come back in
+// Resolution.Filters for the caller to evaluate (SQL cannot), and
+// ResolveFiltered creates the deliveries of those that passed.
 func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
+	return s.resolveEvent(ctx, e, false, nil)
+}
+
+// ResolveFiltered is ResolveEvent once the filters it returned are
+// decided: it also creates the deliveries of the webhooks in passed (and
+// of none other with a filter), and returns no filters.
+func (s *Store) ResolveFiltered(ctx context.Context, e Event, passed []uuid.UUID) (Resolution, error) {
+	return s.resolveEvent(ctx, e, true, passed)
+}
+
+func (s *Store) resolveEvent(ctx context.Context, e Event, decided bool, passed []uuid.UUID) (Resolution, error) {
 	var data any
 	if e.Data != nil {
 		data = []byte(e.Data)
@@ -154,6 +180,8 @@ func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 		Plan       *string `db:"plan"`
 		Found      bool    `db:"found"`
 		Deliveries []byte  `db:"deliveries"`
+		Filters    []byte  `db:"filters"`
+		Data       []byte  `db:"data"`
 	}
 	err := s.getPrepared(ctx, &row, `
 		WITH acct AS (
@@ -180,7 +208,7 @@ func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 			-- never sent, that enabling them can replay. An operational
 			-- event matches by type alone and never goes to the webhook it
 			-- is about.
-			SELECT w.id, w.enabled, w.disabled_reason, w.ordered FROM webhooks w, acct, found
+			SELECT w.id, w.enabled, w.disabled_reason, w.ordered, w.filter FROM webhooks w, acct, found
 			WHERE found.yes AND acct.plan = 'professional' AND w.account_id = $1 AND $3 = ANY(w.event_types)
 			  AND CASE WHEN $4 = 'system' THEN w.id::text IS DISTINCT FROM
 			                coalesce($7::jsonb, (SELECT data FROM events WHERE account_id = $1 AND id = $2)) ->> 'webhookId'
@@ -195,7 +223,9 @@ func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 				CASE WHEN d.enabled THEN 'pending' ELSE 'skipped_disabled' END,
 				CASE WHEN d.enabled THEN '' ELSE 'the webhook was disabled (' || d.disabled_reason || ')' END, $8,
 				coalesce(ev.ordering_key, ''), coalesce(ev.sequence, 0), d.ordered AND coalesce(ev.ordering_key, '') <> ''
-			FROM (SELECT id AS w, enabled, disabled_reason, ordered, gen_random_uuid() AS id FROM hooks) d
+			-- A filtered webhook only once its filter passed ($11).
+			FROM (SELECT id AS w, enabled, disabled_reason, ordered, gen_random_uuid() AS id FROM hooks
+			      WHERE filter = '' OR id = ANY($11::uuid[])) d
 			LEFT JOIN ev ON true
 			ON CONFLICT (account_id, event_id, webhook_id) DO NOTHING
 			RETURNING `+deliveryColumns+`
@@ -205,8 +235,15 @@ func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 		)
 		-- Data-modifying CTEs (inserted, marked) run whether read or not.
 		SELECT (SELECT plan FROM acct) AS plan, (SELECT yes FROM found) AS found,
-			coalesce((SELECT json_agg(every ORDER BY webhook_id) FROM every), '[]') AS deliveries`,
-		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, data, e.WorkflowID, e.OrderingKey)
+			coalesce((SELECT json_agg(every ORDER BY webhook_id) FROM every), '[]') AS deliveries,
+			-- The filters to decide ($10: decided already), and the data
+			-- they need when the caller has not got it.
+			(SELECT json_agg(json_build_object('webhook_id', id, 'filter', filter) ORDER BY id)
+			 FROM hooks WHERE filter <> '' AND NOT $10) AS filters,
+			CASE WHEN NOT $10 AND $7::jsonb IS NULL AND EXISTS (SELECT 1 FROM hooks WHERE filter <> '')
+			     THEN (SELECT data FROM events WHERE account_id = $1 AND id = $2) END AS data`,
+		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, data, e.WorkflowID, e.OrderingKey,
+		decided, pq.Array(passed))
 	if err != nil {
 		return Resolution{}, fmt.Errorf("resolving event: %w", translate(err))
 	}
@@ -217,6 +254,12 @@ func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 	if err := json.Unmarshal(row.Deliveries, &res.Deliveries); err != nil {
 		return Resolution{}, fmt.Errorf("reading resolved deliveries: %w", err)
 	}
+	if row.Filters != nil {
+		if err := json.Unmarshal(row.Filters, &res.Filters); err != nil {
+			return Resolution{}, fmt.Errorf("reading the matching webhooks' filters: %w", err)
+		}
+	}
+	res.Data = row.Data
 	return res, nil
 }
 

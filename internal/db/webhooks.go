@@ -25,6 +25,9 @@ type Webhook struct {
 	PreviousSecretExpiresAt *time.Time     `db:"previous_secret_expires_at"`
 	CreatedAt               time.Time      `db:"created_at"`
 	UpdatedAt               time.Time      `db:"updated_at"`
+	// Filter is the payload filter, a CEL expression (package filter);
+	// "" is none: every event of its types and sources matches.
+	Filter string `db:"filter"`
 	Health
 	Throttle
 	Ordering
@@ -92,6 +95,7 @@ type WebhookFields struct {
 	EventTypes     []string
 	TriggerSources []string
 	AppIDs         []string
+	Filter         string // "": none
 	// MaxConcurrency: 0 keeps the default (creating) or the current value.
 	MaxConcurrency     int
 	RateLimitPerSecond *float64 // nil: no rate limit
@@ -146,11 +150,11 @@ func (s *Store) CreateWebhookLimited(ctx context.Context, in NewWebhook) (Webhoo
 		}
 		err := translate(tx.GetContext(ctx, &w, `
 			INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, app_ids, enabled, secret_enc,
-				max_concurrency, rate_limit_per_second, ordered, ordered_on_failure)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING `+webhookColumns,
+				max_concurrency, rate_limit_per_second, ordered, ordered_on_failure, filter)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING `+webhookColumns,
 			in.ID, in.AccountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources),
 			pq.StringArray(nonNil(f.AppIDs)), in.Enabled, in.SecretEnc, orDefault(f.MaxConcurrency), f.RateLimitPerSecond,
-			f.Ordered, onFailure(f.OnFailure)))
+			f.Ordered, onFailure(f.OnFailure), f.Filter))
 		if err != nil {
 			return err
 		}
@@ -243,17 +247,17 @@ func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, chec
 			return err
 		}
 		f := WebhookFields{Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources, AppIDs: w.AppIDs,
-			MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond, Ordering: w.Ordering,
+			Filter: w.Filter, MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond, Ordering: w.Ordering,
 			DeliveryOptions: w.DeliveryOptions}
 		f.Receiver = w.Receiver
 		apply(&f)
 		err := translate(tx.GetContext(ctx, &w, `
 			UPDATE webhooks SET name = $3, url = $4, event_types = $5, trigger_sources = $6, app_ids = $7,
 				max_concurrency = $8, rate_limit_per_second = $9, ordered = $10, ordered_on_failure = $11,
-				updated_at = now()
+				filter = $12, updated_at = now()
 			WHERE id = $1 AND account_id = $2 RETURNING `+webhookColumns,
 			id, accountID, f.Name, f.URL, pq.StringArray(f.EventTypes), pq.StringArray(f.TriggerSources), pq.StringArray(nonNil(f.AppIDs)),
-			orDefault(f.MaxConcurrency), f.RateLimitPerSecond, f.Ordered, onFailure(f.OnFailure)))
+			orDefault(f.MaxConcurrency), f.RateLimitPerSecond, f.Ordered, onFailure(f.OnFailure), f.Filter))
 		if err != nil {
 			return err
 		}
@@ -351,6 +355,6 @@ const webhookColumns = `id, account_id, name, url, event_types, trigger_sources,
 	consecutive_failures, exhausted_streak, failing_since, last_success_at, health_warned,
 	disabled_reason, disabled_message, disabled_at,
 	max_concurrency, rate_limit_per_second, throttled_until, throttle_step, rate_next_at,
-	ordered, ordered_on_failure,
+	ordered, ordered_on_failure, filter,
 	headers, auth_type, auth_params, auth_secret_enc, tls_client_cert, tls_client_key_enc, tls_ca_bundle,
 	` + deliveryOptionColumns

@@ -24,6 +24,7 @@ type Metrics struct {
 	Attempts     *prometheus.CounterVec   // outcome: succeeded, retry, failed, cancelled
 	AttemptTime  prometheus.Histogram     // seconds from send to answer
 	Dispatched   *prometheus.CounterVec   // via: queue, sweep; result: started, error
+	Filters      *prometheus.CounterVec   // result: match, no_match, error
 }
 
 // New registers every collector, plus the Go runtime and process ones.
@@ -47,8 +48,12 @@ func New() *Metrics {
 		Dispatched: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webhookd_dispatch_starts_total", Help: "Workflow starts of published events, by path and result.",
 		}, []string{"via", "result"}),
+		Filters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webhookd_filter_evaluations_total",
+			Help: "Payload filters evaluated by the worker, by result: match, no_match, error (an error is no match).",
+		}, []string{"result"}),
 	}
-	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Attempts, m.AttemptTime, m.Dispatched,
+	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Attempts, m.AttemptTime, m.Dispatched, m.Filters,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -89,6 +94,15 @@ func (m *Metrics) ObserveDispatch(via string, err error) {
 		result = "error"
 	}
 	m.Dispatched.WithLabelValues(via, result).Inc()
+}
+
+// ObserveFilter records one payload filter evaluation: match, no_match
+// or error.
+func (m *Metrics) ObserveFilter(result string) {
+	if m == nil {
+		return
+	}
+	m.Filters.WithLabelValues(result).Inc()
 }
 
 // statusClass keeps the label set small: the exact code for errors that

@@ -20,7 +20,9 @@ type WebhookInput struct {
 	EventTypes     []string `json:"eventTypes" validate:"required,min=1,unique,dive,eventtype"`
 	TriggerSources []string `json:"triggerSources" validate:"required,min=1,unique,dive,triggersource"`
 	AppIDs         []string `json:"appIds" validate:"omitempty,max=100,unique,dive,min=1,max=200,printascii"`
-	Enabled        *bool    `json:"enabled"`
+	// Filter: a CEL expression the event must pass (filter.go); "" none.
+	Filter  string `json:"filter"`
+	Enabled *bool  `json:"enabled"`
 	// Receiver protection: requests in flight at most (default 10) and
 	// requests per second (default none).
 	MaxConcurrency     *int     `json:"maxConcurrency" validate:"omitnil,min=1,max=100"`
@@ -53,7 +55,7 @@ func (in WebhookInput) receiverEdit() receiverEdit {
 
 func (in WebhookInput) fields() db.WebhookFields {
 	f := db.WebhookFields{Name: in.Name, URL: in.URL, EventTypes: in.EventTypes, TriggerSources: in.TriggerSources,
-		AppIDs: in.AppIDs, RateLimitPerSecond: in.RateLimitPerSecond,
+		AppIDs: in.AppIDs, Filter: storedFilter(in.Filter), RateLimitPerSecond: in.RateLimitPerSecond,
 		Ordering: db.Ordering{Ordered: in.Ordered, OnFailure: in.OrderedOnFailure}}
 	if in.MaxConcurrency != nil {
 		f.MaxConcurrency = *in.MaxConcurrency
@@ -70,6 +72,8 @@ type WebhookPatch struct {
 	EventTypes     []string `json:"eventTypes" validate:"omitnil,min=1,unique,dive,eventtype"`
 	TriggerSources []string `json:"triggerSources" validate:"omitnil,min=1,unique,dive,triggersource"`
 	AppIDs         []string `json:"appIds" validate:"omitnil,max=100,unique,dive,min=1,max=200,printascii"`
+	// Filter: null or "" removes it (filter.go).
+	Filter Nullable[string] `json:"filter"`
 	// The limits may change while the webhook is enabled (see limitsOnly).
 	MaxConcurrency     *int         `json:"maxConcurrency" validate:"omitnil,min=1,max=100"`
 	RateLimitPerSecond NullableRate `json:"rateLimitPerSecond"`
@@ -107,7 +111,7 @@ func (p WebhookPatch) receiverEdit() receiverEdit {
 // receiver down must not have to disable the webhook, which cancels its
 // waiting deliveries.
 func (p WebhookPatch) limitsOnly() bool {
-	return p.Name == nil && p.URL == nil && p.EventTypes == nil && p.TriggerSources == nil && p.AppIDs == nil &&
+	return p.Name == nil && p.URL == nil && p.EventTypes == nil && p.TriggerSources == nil && p.AppIDs == nil && !p.Filter.Set &&
 		p.Ordered == nil && p.OrderedOnFailure == nil && p.Payload == nil &&
 		(p.MaxConcurrency != nil || p.RateLimitPerSecond.Set || p.timingSet())
 }
@@ -140,6 +144,7 @@ func (p WebhookPatch) apply(f *db.WebhookFields) {
 	if p.OrderedOnFailure != nil {
 		f.OnFailure = *p.OrderedOnFailure
 	}
+	p.applyFilter(f)
 	p.applyOptions(&f.DeliveryOptions)
 }
 

@@ -21,7 +21,8 @@ func (s *Service) CreateWebhook(ctx context.Context, c Caller, in WebhookInput) 
 		return db.Webhook{}, "", err
 	}
 	in.Name = strings.TrimSpace(in.Name)
-	if err := joinInvalid(s.check(in), invalidOrNil(in.optionErrors()), s.checkReceiver(in.receiverEdit(), &db.Receiver{})); err != nil {
+	if err := joinInvalid(s.check(in), invalidOrNil(in.optionErrors()), invalidOrNil(filterErrors(&in.Filter)),
+		s.checkReceiver(in.receiverEdit(), &db.Receiver{})); err != nil {
 		return db.Webhook{}, "", err
 	}
 	secret, err := signing.NewSecret()
@@ -71,7 +72,8 @@ func (s *Service) UpdateWebhook(ctx context.Context, c Caller, id uuid.UUID, p W
 		return db.Webhook{}, err
 	}
 	trimName(p.Name)
-	if err := joinInvalid(s.check(p), invalidOrNil(p.optionErrors()), s.checkReceiver(p.receiverEdit(), nil)); err != nil {
+	if err := joinInvalid(s.check(p), invalidOrNil(p.optionErrors()), invalidOrNil(filterErrors(p.Filter.Value)),
+		s.checkReceiver(p.receiverEdit(), nil)); err != nil {
 		return db.Webhook{}, err
 	}
 	if err := validRate(p.RateLimitPerSecond.Value); err != nil {

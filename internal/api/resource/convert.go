@@ -23,7 +23,7 @@ func FromWebhook(w db.Webhook, now time.Time) Webhook {
 	}
 	out := Webhook{
 		ID: w.ID.String(), Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources,
-		AppIDs: nonNil(w.AppIDs), Status: status, CreatedAt: w.CreatedAt.UTC(), UpdatedAt: w.UpdatedAt.UTC(),
+		AppIDs: nonNil(w.AppIDs), Filter: w.Filter, Status: status, CreatedAt: w.CreatedAt.UTC(), UpdatedAt: w.UpdatedAt.UTC(),
 		Health: Health{State: "healthy", ConsecutiveFailures: w.ConsecutiveFailures, ExhaustedDeliveries: w.ExhaustedStreak,
 			FailingSince: utc(w.FailingSince), LastSuccessAt: utc(w.LastSuccessAt)},
 		MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond,

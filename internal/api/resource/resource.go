@@ -20,7 +20,9 @@ type Webhook struct {
 	EventTypes     []string `json:"eventTypes"`
 	TriggerSources []string `json:"triggerSources"`
 	AppIDs         []string `json:"appIds"`
-	Status         string   `json:"status"` // enabled or disabled
+	// Filter is the payload filter, a CEL expression; "" is none.
+	Filter string `json:"filter"`
+	Status string `json:"status"` // enabled or disabled
 	// DisabledReason (manual, auto_disabled_failing, receiver_gone) and
 	// DisabledMessage say why a disabled webhook is.
 	DisabledReason  string     `json:"disabledReason,omitempty"`
@@ -221,4 +223,15 @@ type TestAttempt struct {
 	StatusCode int    `json:"statusCode"`
 	DurationMS int64  `json:"durationMs"`
 	Error      string `json:"error"`
+}
+
+// FilterVerdict is POST /v1/webhooks/filter-test's answer: whether the
+// filter passes the sample event; Error, when it could not be evaluated
+// on it (the worker then does not deliver the event: an error is no
+// match); Cost, the filter's estimated cost at most, against CostLimit.
+type FilterVerdict struct {
+	Matches   bool   `json:"matches"`
+	Error     string `json:"error,omitempty"`
+	Cost      uint64 `json:"cost"`
+	CostLimit uint64 `json:"costLimit"`
 }

@@ -62,6 +62,8 @@ type Activities struct {
 	tokenCache
 	// The clients of webhooks with TLS options (tls.go).
 	tlsClients
+	// Compiled payload filters (filters.go).
+	filterCache
 }
 
 func (a *Activities) now() time.Time {
@@ -83,6 +85,11 @@ type DeliveryPlan struct {
 	// delivery row the database lost (see Deliver).
 	AccountID string `json:",omitempty"`
 	EventID   string `json:",omitempty"`
+	// FilteredOut counts the matching webhooks whose payload filter was
+	// false for the event, FilterErrors those whose filter could not be
+	// evaluated on it (see applyFilters): neither gets a delivery.
+	FilteredOut  int `json:",omitempty"`
+	FilterErrors int `json:",omitempty"`
 }
 
 // RecordEvent stores the event and creates one delivery per matching webhook.
@@ -138,6 +145,13 @@ func (a *Activities) resolve(ctx context.Context, ev db.Event, dp *DeliveryPlan)
 	if err != nil {
 		return nil, err
 	}
+	if len(r.Filters) > 0 {
+		// A second round trip, only for an event some filtered webhook
+		// matches: PostgreSQL cannot evaluate CEL.
+		if r, err = a.Store.ResolveFiltered(ctx, ev, a.applyFilters(ev, r, dp)); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case r.Plan == "":
 		dp.Skipped = "account not found"
@@ -145,6 +159,8 @@ func (a *Activities) resolve(ctx context.Context, ev db.Event, dp *DeliveryPlan)
 		dp.Skipped = "event not found in the outbox"
 	case r.Plan != db.PlanProfessional:
 		dp.Skipped = fmt.Sprintf("the %s plan does not include webhooks", r.Plan)
+	case len(r.Deliveries) == 0 && dp.FilteredOut+dp.FilterErrors > 0:
+		dp.Skipped = fmt.Sprintf("no matching webhook: the filters of %d left it out", dp.FilteredOut+dp.FilterErrors)
 	case len(r.Deliveries) == 0:
 		dp.Skipped = "no matching webhook"
 	}
