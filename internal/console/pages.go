@@ -177,6 +177,7 @@ type form struct {
 	System           []events.TypeInfo
 	Sources          []events.TypeInfo
 	OnFailures       []string
+	filterForm       // the payload filter and its test box (filter.go)
 	optionsForm      // timeout, retry schedule and payload (delivery_options.go)
 	receiverForm     // custom headers and receiver auth (receiver.go)
 	tlsForm          // mutual TLS and the private CA bundle (tls.go)
@@ -199,6 +200,7 @@ func (f *form) read(r *http.Request) {
 	// without it gets the service's message beside the field.
 	f.Ordered = r.PostFormValue("ordered") != ""
 	f.OrderedOnFailure = r.PostFormValue("orderedOnFailure")
+	f.readFilter(r)
 	f.optionsForm.read(r)
 	f.readReceiver(r)
 	f.readTLS(r)
@@ -221,7 +223,7 @@ func (f *form) appIDs() []string {
 // input is the form as a new webhook.
 func (f *form) input() service.WebhookInput {
 	in := service.WebhookInput{Name: f.Name, URL: f.URL, EventTypes: f.EventTypes, TriggerSources: f.TriggerSources,
-		AppIDs: f.appIDs(), Ordered: f.Ordered, OrderedOnFailure: f.OrderedOnFailure}
+		AppIDs: f.appIDs(), Filter: f.Filter, Ordered: f.Ordered, OrderedOnFailure: f.OrderedOnFailure}
 	f.setInput(&in)
 	in.Headers, in.Auth, in.TLS = f.headers(), f.auth(), f.tls()
 	return in
@@ -230,7 +232,8 @@ func (f *form) input() service.WebhookInput {
 // patch is the form as an edit: every field it shows.
 func (f *form) patch() service.WebhookPatch {
 	p := service.WebhookPatch{Name: &f.Name, URL: &f.URL, EventTypes: f.EventTypes, TriggerSources: f.TriggerSources,
-		AppIDs: f.appIDs(), Ordered: &f.Ordered, OrderedOnFailure: &f.OrderedOnFailure}
+		AppIDs: f.appIDs(), Filter: service.Nullable[string]{Set: true, Value: &f.Filter}, Ordered: &f.Ordered,
+		OrderedOnFailure: &f.OrderedOnFailure}
 	f.setPatch(&p)
 	p.Headers, p.Auth, p.TLS = f.headers(), f.auth(), f.tls()
 	return p
@@ -260,6 +263,7 @@ func (c *Console) newForm(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	f := newForm()
 	f.TriggerSources = []string{events.SourceSaaSPage}
+	f.FilterSample = sampleFor(nil)
 	c.render(w, r, s, http.StatusOK, "form", &page{Data: f})
 }
 
@@ -282,6 +286,10 @@ func (c *Console) formFailed(w http.ResponseWriter, r *http.Request, s *session,
 func (c *Console) create(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm()
 	f.read(r)
+	if testingFilter(r) {
+		c.testFilter(w, r, s, f)
+		return
+	}
 	wh, secret, err := c.svc.CreateWebhook(r.Context(), s.caller, f.input())
 	if err != nil {
 		c.formFailed(w, r, s, f, err)
@@ -375,6 +383,7 @@ func (c *Console) editForm(w http.ResponseWriter, r *http.Request, s *session) {
 	f.ID, f.Name, f.URL, f.EventTypes, f.TriggerSources = wh.ID, wh.Name, wh.URL, wh.EventTypes, wh.TriggerSources
 	f.AppIDs = strings.Join(wh.AppIDs, "\n")
 	f.Ordered, f.OrderedOnFailure = wh.Ordered, wh.OrderedOnFailure
+	f.Filter, f.FilterSample = wh.Filter, sampleFor(wh.EventTypes)
 	f.fill(wh)
 	f.fillReceiver(wh)
 	f.fillTLS(wh)
@@ -395,6 +404,10 @@ func (c *Console) update(w http.ResponseWriter, r *http.Request, s *session) {
 	f := newForm()
 	f.read(r)
 	f.ID = r.PathValue("id")
+	if testingFilter(r) {
+		c.testFilter(w, r, s, f)
+		return
+	}
 	id, err := service.ParseID(f.ID, "webhook")
 	if err == nil {
 		_, err = c.svc.UpdateWebhook(r.Context(), s.caller, id, f.patch())

@@ -55,6 +55,31 @@ document.addEventListener("DOMContentLoaded", function () {
     if (!value) return;
     box.addEventListener("change", function () { value.type = box.checked ? "password" : "text"; });
   });
+  // The payload filter's test box: sent in the background, so the page
+  // (and what was typed in it, secrets included) stays; the server answers
+  // the whole form, of which only the filter's part is taken.
+  var webhookForm = document.getElementById("webhook-form");
+  if (webhookForm && window.fetch && window.DOMParser) {
+    webhookForm.addEventListener("submit", function (ev) {
+      if (!ev.submitter || ev.submitter.id !== "test-filter") return;
+      ev.preventDefault();
+      var body = new FormData(webhookForm);
+      body.append("action", "test-filter");
+      var result = document.getElementById("filter-result");
+      if (result) result.textContent = "…";
+      // getAttribute: the form's property "action" is the button of that name.
+      fetch(webhookForm.getAttribute("action"), { method: "POST", body: new URLSearchParams(body), credentials: "same-origin" })
+        .then(function (res) { return res.text(); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("filter-field");
+          var field = document.getElementById("filter-field");
+          if (!fresh || !field) { if (result) result.textContent = "✗"; return; }
+          field.className = fresh.className;
+          field.innerHTML = fresh.innerHTML;
+        })
+        .catch(function () { if (result) result.textContent = "✗"; });
+    });
+  }
   // Delete: the button waits until the name is typed exactly.
   var confirm = document.getElementById("confirmName");
   var del = document.getElementById("confirm-delete");
