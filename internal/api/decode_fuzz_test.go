@@ -30,6 +30,7 @@ var requestTypes = []struct {
 	{"POST /v1/console/links", managementBody, func() any { return new(service.ConsoleLinkInput) }},
 	{"POST /v1/deliveries/resend", managementBody, func() any { return new(service.BulkResend) }},
 	{"POST /v1/webhooks/{id}/release", managementBody, func() any { return new(service.ReleaseInput) }},
+	{"POST /v1/webhooks/filter-test", filterTestBody, func() any { return new(service.FilterTest) }},
 }
 
 // FuzzDecode: any body, into every request type, answers nil or a client
@@ -53,6 +54,12 @@ func FuzzDecode(f *testing.F) {
 		// Mutual TLS (TLSInput).
 		`{"tls":{"clientCertificate":"-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----","clientKey":null,"caBundle":""}}`,
 		`{"tls":null}`, `{"tls":{}}`, `{"tls":"pem"}`, `{"tls":{"clientKey":1}}`, `{"tls":{"caBundle":["a"],"x":1}}`,
+		// Payload filters (WebhookInput, WebhookPatch, FilterTest).
+		`{"filter":"event.data.envelopeId.startsWith(\"A\")"}`, `{"filter":null}`, `{"filter":""}`, `{"filter":7}`,
+		`{"filter":["event.type"]}`, `{"filter":"` + strings.Repeat(`(`, 3000) + `"}`,
+		`{"filter":"event.type == \"ENVELOPE_START\"","event":{"type":"ENVELOPE_START","data":{"envelopeId":"A-1"}}}`,
+		`{"filter":"true","event":{"data":[1],"occurredAt":"yesterday"}}`, `{"filter":"true","event":null,"x":1}`,
+		`{"filter":"true","event":{"data":` + strings.Repeat(`{"a":`, 40) + `1` + strings.Repeat(`}`, 40) + `}}`,
 	} {
 		for i := range requestTypes {
 			f.Add(i, []byte(seed))

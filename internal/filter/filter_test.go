@@ -282,3 +282,30 @@ func BenchmarkNewInput(b *testing.B) {
 		}
 	}
 }
+
+// FuzzCompile: any text is compiled or refused with an *Error, never a
+// panic; what compiles is within the limits and evaluates without one.
+func FuzzCompile(f *testing.F) {
+	for _, seed := range []string{`event.data.envelopeId.startsWith("A")`, `event.type == "ENVELOPE_START" &&`,
+		`event.tpye == 1`, `"x" in event.data.l`, `event.data.l.exists(a, event.data.l.exists(b, a == b))`,
+		`event.data.s.matches("(")`, `event == event`, `webhooks.Event{}.type == ""`, `[1,2,3].map(x, x * 2)[0] == 2`,
+		`has(event.data.x.y) || size(event.data) > 2`, "\xff", strings.Repeat("!", 100) + "true", `1/0 == 1`,
+		`event.occurredAt + duration("1h") > timestamp("2026-01-01T00:00:00Z")`, `event.data.n * 9223372036854775807 > 1`} {
+		f.Add(seed)
+	}
+	in := input(f, sample)
+	f.Fuzz(func(t *testing.T, src string) {
+		flt, err := Compile(src)
+		var ferr *Error
+		if err != nil {
+			if !errors.As(err, &ferr) || len(ferr.Problems) == 0 {
+				t.Fatalf("Compile(%q): %v, want an *Error", src, err)
+			}
+			return
+		}
+		if len(src) > MaxBytes || flt.Cost > MaxCost {
+			t.Fatalf("Compile(%q) passed: %d bytes, cost %d", src, len(src), flt.Cost)
+		}
+		_, _ = flt.Match(in)
+	})
+}
