@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -308,4 +309,24 @@ func FuzzCompile(f *testing.F) {
 		}
 		_, _ = flt.Match(in)
 	})
+}
+
+// TestDocumentedExamples: the examples of docs/delivery.md ("Payload
+// filters") compile, within the cost limit.
+func TestDocumentedExamples(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/delivery.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, block, ok := strings.Cut(string(raw), "## Payload filters")
+	_, block, ok2 := strings.Cut(block, "```text\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("no examples in docs/delivery.md")
+	}
+	for _, src := range strings.Split(strings.TrimSpace(block), "\n") {
+		if _, err := Compile(src); err != nil {
+			t.Errorf("documented filter %s: %v", src, err)
+		}
+	}
 }
