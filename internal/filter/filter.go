@@ -159,21 +159,21 @@ func costString(c uint64) string {
 // a filter reads the event's fields, and the event itself has no value a
 // filter could compare or show.
 func wholeEvent(a *ast.AST) (Problem, bool) {
-	nav := ast.NavigateAST(a)
-	for _, e := range ast.MatchDescendants(nav, func(e ast.NavigableExpr) bool {
+	found := ast.MatchDescendants(ast.NavigateAST(a), func(e ast.NavigableExpr) bool {
 		if e.Kind() == ast.StructKind {
 			return true
 		}
 		parent, ok := e.Parent()
 		return e.Kind() == ast.IdentKind && e.AsIdent() == "event" && (!ok || parent.Kind() != ast.SelectKind)
-	}) {
-		p := Problem{Message: "event is only read field by field: event.type, event.data.envelopeId, …"}
-		if loc := a.SourceInfo().GetStartLocation(e.ID()); loc.Line() > 0 {
-			p.Line, p.Column = loc.Line(), loc.Column()+1
-		}
-		return p, true
+	})
+	if len(found) == 0 {
+		return Problem{}, false
 	}
-	return Problem{}, false
+	p := Problem{Message: "event is only read field by field: event.type, event.data.envelopeId, …"}
+	if loc := a.SourceInfo().GetStartLocation(found[0].ID()); loc.Line() > 0 {
+		p.Line, p.Column = loc.Line(), loc.Column()+1
+	}
+	return p, true
 }
 
 // issuesError turns CEL's issues into an Error with 1-based positions.
