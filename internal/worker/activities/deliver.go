@@ -129,7 +129,8 @@ func (a *Activities) gate(ctx context.Context, in DeliverInput) (*attempt, flow.
 		return nil, flow.AttemptResult{Outcome: delivery.OutcomeCancelled, Reason: "invalid delivery id"}, nil
 	}
 	at := &attempt{in: in, start: db.AttemptStart{DeliveryID: id, Series: in.Series, Number: in.Attempt, Test: in.Test,
-		StartedAt: a.now(), Gate: db.GateInput{Reservation: in.Reservation, Lease: leaseTTL, Queue: queueAs(ctx), Worker: a.Worker}}}
+		StartedAt: a.now(), Gate: db.GateInput{Reservation: in.Reservation, Lease: leaseTTL, Queue: queueAs(ctx), Worker: a.Worker},
+		Proxy: a.Settings.Proxy}}
 	at.t, err = a.startAttempt(ctx, at)
 	switch {
 	case errors.Is(err, errLost):
