@@ -8,6 +8,7 @@ package chaos
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -141,7 +142,7 @@ type KindCount struct {
 const maxExamples = 5
 
 func addExample(list []string, s string) []string {
-	if len(list) < maxExamples {
+	if len(list) < maxExamples && !slices.Contains(list, s) {
 		return append(list, s)
 	}
 	return list
