@@ -70,3 +70,13 @@ func TestSpanAndSample(t *testing.T) {
 		t.Errorf("sample of more than there are: %v", got)
 	}
 }
+
+func TestRedacted(t *testing.T) {
+	got := redacted([]string{"DELIVERY_PROXY_URL=http://chaos:s3cret-pw@127.0.0.1:7277", "LOG_LEVEL=debug", "X=http://host:80/p"})
+	want := []string{"DELIVERY_PROXY_URL=http://chaos:***@127.0.0.1:7277", "LOG_LEVEL=debug", "X=http://host:80/p"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("redacted %q, want %q", got[i], want[i])
+		}
+	}
+}

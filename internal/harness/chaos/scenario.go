@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -45,17 +46,33 @@ type ReceiverSpec struct {
 
 // describe is the spec as the report shows it.
 func (s ReceiverSpec) describe() string {
+	if s.Note != "" {
+		return s.describeNoted()
+	}
 	d := fmt.Sprintf("%s (500 to the first %d POSTs of each webhook-id, answers after %s)", s.Name, s.FailFirst, s.Delay)
 	if s.FailPercent > 0 || s.Ordered {
 		d = fmt.Sprintf("%s (500 to %d %% of POSTs, answers after %s, ordered %v %s)", s.Name, s.FailPercent, s.Delay, s.Ordered, s.OnFailure)
 	}
-	if s.SlowPercent > 0 {
-		d = strings.Replace(d, "answers after", fmt.Sprintf("%d %% answer after", s.SlowPercent), 1)
-	}
-	if s.Note != "" {
-		d += ": " + s.Note
-	}
 	return d
+}
+
+// describeNoted is the description of a spec with a Note: what it sets,
+// then the note.
+func (s ReceiverSpec) describeNoted() string {
+	var parts []string
+	if s.FailFirst > 0 {
+		parts = append(parts, fmt.Sprintf("500 to the first %d POSTs of each webhook-id", s.FailFirst))
+	}
+	if s.FailPercent > 0 {
+		parts = append(parts, fmt.Sprintf("500 to %d %% of POSTs", s.FailPercent))
+	}
+	switch {
+	case s.Delay > 0 && s.SlowPercent > 0:
+		parts = append(parts, fmt.Sprintf("%d %% answered after %s", s.SlowPercent, s.Delay))
+	case s.Delay > 0:
+		parts = append(parts, fmt.Sprintf("answers after %s", s.Delay))
+	}
+	return s.Name + " (" + strings.Join(append(parts, s.Note), "; ") + ")"
 }
 
 // Step is one fault of a scenario. Do injects it (and repairs it: a step
@@ -191,7 +208,7 @@ func (rep *Report) Failed() bool {
 // owns the Temporal server and PostgreSQL; Execute stops what it started.
 func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 	rep = &Report{StartedAt: time.Now().UTC(), Settings: Settings{Rate: cfg.Rate, RetrySchedule: cfg.RetrySchedule,
-		DeliveryTimeout: cfg.DeliveryTimeout, Env: cfg.Env, Seed: cfg.Seed}}
+		DeliveryTimeout: cfg.DeliveryTimeout, Env: redacted(cfg.Env), Seed: cfg.Seed}}
 	for _, s := range cfg.Receivers {
 		rep.Settings.Receivers = append(rep.Settings.Receivers, s.describe())
 	}
@@ -429,6 +446,18 @@ func ReceiverDown(name string, d time.Duration) Step {
 		}
 		return downFor(ctx, rc, d)
 	}}
+}
+
+// urlPassword is the password of a URL's userinfo (DELIVERY_PROXY_URL's).
+var urlPassword = regexp.MustCompile(`(://[^:/@\s]+:)[^@\s]+@`)
+
+// redacted is env with URL passwords as ***, for the report.
+func redacted(env []string) []string {
+	out := make([]string, len(env))
+	for i, kv := range env {
+		out[i] = urlPassword.ReplaceAllString(kv, "${1}***@")
+	}
+	return out
 }
 
 func sleep(ctx context.Context, d time.Duration) {
