@@ -400,9 +400,10 @@ func (sc *receiversScenario) checkSecrets(ctx context.Context, v *ReceiversResul
 	s := &v.Secrets
 	secrets := sc.secretsOf()
 	s.Secrets = len(secrets)
-	search := func(where string, text []byte) {
+	search := func(where string, b []byte) {
+		text := string(b)
 		for name, val := range secrets {
-			if strings.Contains(string(text), val) {
+			if strings.Contains(text, val) {
 				s.Found = append(s.Found, where+": "+name)
 			}
 		}
