@@ -23,7 +23,7 @@ test-cluster: ## the e2e suite against a real Temporal server (PostgreSQL, 4 sha
 bench: ## delivery benchmarks against the engine's own floor (docs/performance.md); TEMPORAL=cluster: on the real Temporal server
 	@TEMPORAL=$(TEMPORAL) scripts/bench.sh $(ARGS)
 
-chaos: ## fault suite: crashes and outages under load, delivery log vs receivers, then the throttle and ordered scenarios (docs/fault-suite.md)
+chaos: ## fault suite: crashes and outages under load, delivery log vs receivers, then the throttle, ordered and receivers scenarios (docs/fault-suite.md)
 	@scripts/chaos.sh $(ARGS)
 
 screenshots: ## screenshots of every console page into docs/console (the browser tests, headless chromium)

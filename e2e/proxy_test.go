@@ -161,7 +161,10 @@ func TestDeliveryThroughProxy(t *testing.T) {
 	ds := e.EventDeliveries(key, p.EventID)
 	delivery := func(hook string) e2etest.Delivery { return e.Delivery(key, ds[hook].ID) } // with its attempts
 
-	if d := delivery(ok); d.Status != "succeeded" || len(d.Attempts) != 1 {
+	// The log names the proxy (never its credentials) on each attempt;
+	// no client certificate was presented.
+	if d := delivery(ok); d.Status != "succeeded" || len(d.Attempts) != 1 || d.Attempts[0].Proxy != proxy.Host ||
+		d.Attempts[0].ClientCertificateSHA256 != "" {
 		t.Fatalf("delivery through the proxy: %+v", d)
 	}
 	reqs := rcv.requests()
@@ -171,7 +174,8 @@ func TestDeliveryThroughProxy(t *testing.T) {
 	}
 	for _, id := range []string{blocked, toProxy} {
 		d := delivery(id)
-		if d.Status != "failed" || len(d.Attempts) != 1 || !strings.Contains(d.Attempts[0].Error, "non-public address") {
+		if d.Status != "failed" || len(d.Attempts) != 1 || !strings.Contains(d.Attempts[0].Error, "non-public address") ||
+			d.Attempts[0].Proxy != proxy.Host {
 			t.Errorf("delivery to a blocked address: %+v", d)
 		}
 	}

@@ -1,8 +1,10 @@
 package e2e_test
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,9 +28,10 @@ import (
 // by ca; it records the subject of each accepted request's certificate.
 type mtlsReceiver struct {
 	*httptest.Server
-	mu       sync.Mutex
-	subjects []string
-	remotes  []string // the IP address each accepted request came from
+	mu           sync.Mutex
+	subjects     []string
+	fingerprints []string // SHA-256 of each accepted request's client certificate, hex
+	remotes      []string // the IP address each accepted request came from
 }
 
 func newMTLSReceiver(t *testing.T, ca *testpki.CA) *mtlsReceiver {
@@ -45,6 +48,8 @@ func newMTLSReceiver(t *testing.T, ca *testpki.CA) *mtlsReceiver {
 		_, _ = io.Copy(io.Discard, req.Body)
 		r.mu.Lock()
 		r.subjects = append(r.subjects, req.TLS.PeerCertificates[0].Subject.String())
+		sum := sha256.Sum256(req.TLS.PeerCertificates[0].Raw)
+		r.fingerprints = append(r.fingerprints, hex.EncodeToString(sum[:]))
 		r.remotes = append(r.remotes, strings.Split(req.RemoteAddr, ":")[0])
 		r.mu.Unlock()
 	}))
@@ -58,6 +63,13 @@ func (r *mtlsReceiver) accepted() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]string(nil), r.subjects...)
+}
+
+// presented is the fingerprints of the client certificates accepted.
+func (r *mtlsReceiver) presented() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.fingerprints...)
 }
 
 // keyBody is the base64 body of a PEM key: what must appear nowhere.
@@ -126,6 +138,17 @@ func TestMutualTLS(t *testing.T) {
 	if c := w.TLS.ClientCertificate; c == nil || c.Subject != "CN=esign-webhooks" || c.Issuer != "CN=receiver CA" ||
 		len(c.FingerprintSha256) != 64 || c.ExpiringSoon || w.TLS.CACertificates != 1 {
 		t.Fatalf("tls %s", got.Raw)
+	}
+	// The log names the certificate each attempt presented (the one the
+	// receiver saw), and no proxy (none configured); the attempt without
+	// a certificate names none.
+	d2 := e.Delivery(key, e.EventDeliveries(key, "with-cert")[id].ID)
+	if a := d2.Attempts; len(a) != 1 || a[0].ClientCertificateSHA256 != w.TLS.ClientCertificate.FingerprintSha256 ||
+		a[0].ClientCertificateSHA256 != rcv.presented()[0] || a[0].Proxy != "" {
+		t.Fatalf("attempts %+v; the receiver saw %v, the webhook has %s", a, rcv.presented(), w.TLS.ClientCertificate.FingerprintSha256)
+	}
+	if a := e.Delivery(key, d1).Attempts; len(a) == 0 || a[0].ClientCertificateSHA256 != "" {
+		t.Fatalf("attempts without a certificate: %+v", a)
 	}
 
 	// An edit keeping the key (the certificate unchanged) needs the
@@ -196,7 +219,7 @@ func TestMutualTLSThroughProxy(t *testing.T) {
 	rcv := newMTLSReceiver(t, ca)
 	client := ca.Client(t, "proxied", time.Now().Add(60*24*time.Hour))
 	port := rcv.URL[strings.LastIndex(rcv.URL, ":")+1:]
-	e.CreateWebhook(key, e2etest.Webhook{URL: "https://localhost:" + port + "/h",
+	id, _ := e.CreateWebhook(key, e2etest.Webhook{URL: "https://localhost:" + port + "/h",
 		TLS: &service.TLSInput{ClientCertificate: strp(client.CertPEM), ClientKey: strp(client.KeyPEM), CABundle: strp(ca.PEM)}})
 	p := e.Publish(key, e2etest.Event{})
 	if _, status := only(t, e, p.WorkflowID); status != "succeeded" {
@@ -207,6 +230,11 @@ func TestMutualTLSThroughProxy(t *testing.T) {
 	rcv.mu.Unlock()
 	if got := rcv.accepted(); len(got) != 1 || got[0] != "CN=proxied" || len(remotes) != 1 || remotes[0] != "127.0.0.2" {
 		t.Fatalf("accepted %v from %v, want CN=proxied from 127.0.0.2 (start_proxy's tinyproxy)", got, remotes)
+	}
+	// The log names the proxy and the certificate presented through it.
+	d := e.Delivery(key, e.EventDeliveries(key, p.EventID)[id].ID)
+	if a := d.Attempts; len(a) != 1 || a[0].Proxy != proxy.Host || a[0].ClientCertificateSHA256 != rcv.presented()[0] {
+		t.Fatalf("attempts %+v; the receiver saw %v", a, rcv.presented())
 	}
 	if log := proxyLog(t); log != "" && !strings.Contains(log, "CONNECT 127.0.0.1:"+port+" ") {
 		t.Errorf("the proxy was not asked to CONNECT to the checked address 127.0.0.1:%s", port)

@@ -2,8 +2,10 @@
 # make chaos: the fault suite on a throwaway stack of its own (never make
 # run's, make test's or make bench's): PostgreSQL on 55472 (database dropped
 # and recreated each run), then .bin/chaos, which starts its own Temporal dev
-# server on 7272 (UI 7273, a fresh SQLite file it kills and restarts) and
-# webhookd on 127.0.0.1:7274. Flags pass through: make chaos ARGS="-rate 5".
+# server on 7272 (UI 7273, a fresh SQLite file it kills and restarts),
+# webhookd on 127.0.0.1:7274 and, for the receivers scenario, Debian's
+# tinyproxy on 7277 (installed here when missing). Flags pass through:
+# make chaos ARGS="-rate 5".
 # Everything started here is stopped on exit, PostgreSQL included.
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
@@ -48,6 +50,7 @@ psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER DATABASE \"$DB\" SET sync
 rm -f "$DATA"/temporal-*.db "$DATA"/temporal-*.db-wal "$DATA"/temporal-*.db-shm "$DATA"/*.log
 
 ensure_temporal_cli
+ensure_tinyproxy
 cd "$ROOT"
 # The request body decoder, fuzzed longer than make test does.
 for target in FuzzScanJSON FuzzDecode; do
@@ -60,4 +63,5 @@ go build -o "$BIN/chaos" ./cmd/chaos
 
 "$BIN/chaos" -webhookd "$BIN/webhookd" -temporal-cli "$BIN/temporal" \
   -pgdata "$PGDATA_DIR" -database-url "$PG_URL" -data "$DATA" \
-  -temporal-port "$T_PORT" -temporal-ui-port 7273 -api-addr 127.0.0.1:7274 "$@"
+  -temporal-port "$T_PORT" -temporal-ui-port 7273 -api-addr 127.0.0.1:7274 \
+  -tinyproxy "$(command -v tinyproxy)" -proxy-port 7277 "$@"

@@ -5,7 +5,10 @@
 # TEMPORAL_TLS_* pointing at it, including the tests that only run there
 # (E2E_CLUSTER=1, e2e/cluster_test.go): one `webhookd api` and two
 # `webhookd worker` processes; a worker killed mid-run.
-# Its own PostgreSQL (55466) and Temporal ports (7290-7299); stops both.
+# The egress proxy tests (e2e/proxy_test.go, the mTLS one through the proxy)
+# go through a real tinyproxy here too, as in make test.
+# Its own PostgreSQL (55466), Temporal ports (7290-7299) and tinyproxy
+# (58889); stops all three.
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
 source "$(dirname "$0")/cluster.sh"
@@ -20,6 +23,10 @@ ensure_postgres "$DATA/pg" "$PG_PORT" webhooks_test
 export DATABASE_URL="$PG_URL"
 start_cluster "$DATA/temporal" "$PG_PORT" "$TEMPORAL_PORT"
 export E2E_CLUSTER=1
+if [ -z "${PROXY_URL:-}" ]; then
+  start_proxy "$DATA/proxy" "${CLUSTER_PROXY_PORT:-58889}" webhooks proxy-test-pass
+  export PROXY_URL PROXY_LOG
+fi
 
 cd "$ROOT"
 log "go test ./e2e/ against the Temporal cluster at $TEMPORAL_ADDRESS (mTLS, namespace $TEMPORAL_NAMESPACE)"

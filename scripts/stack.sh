@@ -153,11 +153,7 @@ start_proxy() {
   local dir=$1 port=$2 user=$3 pass=$4
   PROXY_URL="http://$user:$pass@127.0.0.1:$port" PROXY_LOG="$dir/tinyproxy.log"
   if port_open "$port"; then log "a proxy already on 127.0.0.1:$port"; return; fi
-  command -v tinyproxy >/dev/null || {
-    log "installing Debian's tinyproxy for the egress proxy tests"
-    # tinyproxy-bin: the program without the system service.
-    apt-get update -qq && apt-get install -y -qq tinyproxy-bin >/dev/null
-  }
+  ensure_tinyproxy || return
   mkdir -p "$dir"
   # No ConnectPort line: CONNECT may reach any port (test receivers listen
   # on random ones; deliveries go through CONNECT for http:// too).
@@ -183,6 +179,14 @@ CONF
     sleep 0.1
   done
   log "tinyproxy did not come up; see $dir"; return 1
+}
+
+# ensure_tinyproxy installs Debian's tinyproxy when it is missing
+# (tinyproxy-bin: the program without the system service).
+ensure_tinyproxy() {
+  command -v tinyproxy >/dev/null && return
+  log "installing Debian's tinyproxy for the egress proxy tests"
+  apt-get update -qq && apt-get install -y -qq tinyproxy-bin >/dev/null
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

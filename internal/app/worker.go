@@ -62,6 +62,7 @@ func (a *App) Worker() *Worker {
 			ThrottleMax:            cfg.ThrottleBackoffMax,
 			TurnRecheckMax:         cfg.OrderRecheckMax,
 			UserAgent:              "esign-webhooks/" + Version,
+			Proxy:                  cfg.DeliveryProxy.Addr(),
 		},
 	}
 	w := worker.New(a.Temporal, cfg.TaskQueue, worker.Options{

@@ -88,6 +88,12 @@ type Attempt struct {
 	// AuthMethod is how the request authenticated (AuthNone, AuthBasic,
 	// AuthBearer, AuthOAuth2), set when the row is opened.
 	AuthMethod string `db:"auth_method"`
+	// Proxy is the forward proxy (host:port, no credentials) the request
+	// went through, "" for direct; ClientCertSHA256 the fingerprint of the
+	// client certificate its TLS handshake had to present, "" for none.
+	// Both are set when the row is opened.
+	Proxy            string `db:"proxy"`
+	ClientCertSHA256 string `db:"client_cert_sha256"`
 }
 
 // RecordEvent stores the event (if new, marking it dispatched) and one
@@ -345,6 +351,9 @@ type AttemptStart struct {
 	Test       bool // sent to a disabled webhook too, and never throttled
 	StartedAt  time.Time
 	Gate       GateInput
+	// Proxy is the forward proxy the request goes through (host:port,
+	// never its credentials), "" for direct: recorded on the attempt row.
+	Proxy string
 }
 
 // reservationGrace is how late a reservation may come back and still be
@@ -388,7 +397,7 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 				coalesce(w.headers, '[]') AS headers, coalesce(w.auth_type, 'none') AS auth_type,
 				coalesce(w.auth_params, '{}') AS auth_params, w.auth_secret_enc,
 				coalesce(w.tls_client_cert, '') AS tls_client_cert, w.tls_client_key_enc,
-				coalesce(w.tls_ca_bundle, '') AS tls_ca_bundle
+				coalesce(w.tls_ca_bundle, '') AS tls_ca_bundle, coalesce(w.tls_client_cert_sha256, '') AS tls_client_cert_sha256
 			FROM deliveries d
 			JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
 			LEFT JOIN webhooks w ON w.id = d.webhook_id AND w.account_id = d.account_id
@@ -447,8 +456,11 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 			FROM dec WHERE w.id = dec.webhook_id
 			  AND (dec.decision = 'reserve' OR (dec.decision = 'take' AND EXISTS (SELECT 1 FROM took)))
 		), opened AS (
-			INSERT INTO attempts (delivery_id, series, number, try, url, started_at, duration_ms, auth_method)
-			SELECT ok.id, $2, $3, nt.try, ok.url, $5, 0, ok.auth_type
+			INSERT INTO attempts (delivery_id, series, number, try, url, started_at, duration_ms, auth_method,
+				proxy, client_cert_sha256)
+			-- Only an https request presents the client certificate.
+			SELECT ok.id, $2, $3, nt.try, ok.url, $5, 0, ok.auth_type,
+				$11, CASE WHEN ok.url ILIKE 'https:%' THEN ok.tls_client_cert_sha256 ELSE '' END
 			FROM ok, nt WHERE $4 OR EXISTS (SELECT 1 FROM took)
 			RETURNING try
 		)
@@ -462,7 +474,7 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 			coalesce((SELECT slot FROM took), 0) AS slot
 		FROM t`,
 		in.DeliveryID, in.Series, in.Number, in.Test, in.StartedAt, in.Gate.Reservation, in.Gate.Lease.Seconds(),
-		reservationGrace.Seconds(), in.Gate.Queue, in.Gate.Worker)
+		reservationGrace.Seconds(), in.Gate.Queue, in.Gate.Worker, in.Proxy)
 	if err != nil {
 		return DeliveryTarget{}, fmt.Errorf("starting attempt: %w", translate(err))
 	}
@@ -611,7 +623,7 @@ func (s *Store) Attempts(ctx context.Context, deliveryID uuid.UUID) ([]Attempt, 
 	out := []Attempt{}
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT delivery_id, series, number, try, url, started_at, finished_at, duration_ms, response_status,
-			response_body, error, auth_method
+			response_body, error, auth_method, proxy, client_cert_sha256
 		FROM attempts WHERE delivery_id = $1 ORDER BY series, number, try`, deliveryID)
 	if err != nil {
 		return nil, fmt.Errorf("listing attempts: %w", translate(err))

@@ -29,6 +29,10 @@ type Receiver struct {
 	ClientCert   string `db:"tls_client_cert"`
 	ClientKeyEnc []byte `db:"tls_client_key_enc"`
 	CABundle     string `db:"tls_ca_bundle"`
+	// ClientCertSHA256 is the certificate's fingerprint (hex SHA-256 of
+	// the leaf's DER), "" without one: written with it, copied onto each
+	// attempt that presents it.
+	ClientCertSHA256 string `db:"tls_client_cert_sha256"`
 }
 
 // HasTLS reports whether requests use TLS options of their own.
@@ -149,9 +153,9 @@ func setReceiver(ctx context.Context, tx *sqlx.Tx, w *Webhook, r Receiver) error
 	}
 	return translate(tx.GetContext(ctx, w, `
 		UPDATE webhooks SET headers = $2, auth_type = $3, auth_params = $4, auth_secret_enc = $5,
-			tls_client_cert = $6, tls_client_key_enc = $7, tls_ca_bundle = $8, updated_at = now()
+			tls_client_cert = $6, tls_client_key_enc = $7, tls_ca_bundle = $8, tls_client_cert_sha256 = $9, updated_at = now()
 		WHERE id = $1 RETURNING `+webhookColumns, w.ID, r.Headers, r.AuthType, r.AuthParams, r.AuthSecretEnc,
-		r.ClientCert, r.ClientKeyEnc, r.CABundle))
+		r.ClientCert, r.ClientKeyEnc, r.CABundle, r.ClientCertSHA256))
 }
 
 // normalized makes a receiver comparable: no headers is no headers

@@ -357,4 +357,4 @@ const webhookColumns = `id, account_id, name, url, event_types, trigger_sources,
 	max_concurrency, rate_limit_per_second, throttled_until, throttle_step, rate_next_at,
 	ordered, ordered_on_failure, filter,
 	headers, auth_type, auth_params, auth_secret_enc, tls_client_cert, tls_client_key_enc, tls_ca_bundle,
-	` + deliveryOptionColumns
+	tls_client_cert_sha256, ` + deliveryOptionColumns

@@ -77,6 +77,10 @@ func (s *Service) sealTLS(id uuid.UUID, t TLSInput, out *db.Receiver) error {
 	}
 	if cert := trimmed(t.ClientCertificate); cert != nil {
 		out.ClientCert = *cert
+		out.ClientCertSHA256 = ""
+		if info, err := clienttls.Describe(*cert); err == nil { // checkTLS parsed it
+			out.ClientCertSHA256 = info.Fingerprint
+		}
 	}
 	switch {
 	case out.ClientCert == "":

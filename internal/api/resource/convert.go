@@ -90,7 +90,8 @@ func FromDeliveries(ds []db.Delivery) []Delivery {
 func FromAttempt(a db.Attempt) Attempt {
 	out := Attempt{Series: a.Series, Number: a.Number, Try: a.Try, URL: a.URL, StartedAt: a.StartedAt.UTC(),
 		FinishedAt: utc(a.FinishedAt), DurationMS: a.DurationMS, ResponseStatus: a.ResponseStatus,
-		ResponseBody: string(a.ResponseBody), Error: a.Error, AuthMethod: a.AuthMethod}
+		ResponseBody: string(a.ResponseBody), Error: a.Error, AuthMethod: a.AuthMethod,
+		Proxy: a.Proxy, ClientCertificateSHA256: a.ClientCertSHA256}
 	switch {
 	case a.FinishedAt == nil:
 		out.Outcome = "unknown"

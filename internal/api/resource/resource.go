@@ -140,6 +140,12 @@ type Attempt struct {
 	// AuthMethod is how the request authenticated: none, basic, bearer
 	// or oauth2 (never its credentials).
 	AuthMethod string `json:"authMethod"`
+	// Proxy is the forward proxy the request went through (host:port,
+	// never its credentials); absent: direct.
+	Proxy string `json:"proxy,omitempty"`
+	// ClientCertificateSHA256 is the fingerprint of the client certificate
+	// the request's TLS handshake had to present (mutual TLS); absent: none.
+	ClientCertificateSHA256 string `json:"clientCertificateSha256,omitempty"`
 }
 
 // Event is a published event with its deliveries.

@@ -8,9 +8,12 @@ package chaos
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 )
 
 // Attempt is one row of the attempts table: one HTTP POST that left the
@@ -31,9 +34,11 @@ type Attempt struct {
 func (a Attempt) Reached() bool { return a.ResponseStatus != 0 }
 
 // MaybeReached says the POST may have reached the receiver without the
-// worker learning so: it died first, or gave up waiting (timeout).
+// worker learning so: it died first, gave up waiting (timeout), or the
+// connection broke after the request was sent (a proxy killed under it).
 func (a Attempt) MaybeReached() bool {
-	return !a.Reached() && (!a.Finished || strings.Contains(strings.ToLower(a.Error), "timeout"))
+	return !a.Reached() && (!a.Finished || strings.Contains(strings.ToLower(a.Error), "timeout") ||
+		strings.HasPrefix(a.Error, activities.SentNoAnswer))
 }
 
 // Delivery is one row of the deliveries table with its attempts.
@@ -137,7 +142,7 @@ type KindCount struct {
 const maxExamples = 5
 
 func addExample(list []string, s string) []string {
-	if len(list) < maxExamples {
+	if len(list) < maxExamples && !slices.Contains(list, s) {
 		return append(list, s)
 	}
 	return list

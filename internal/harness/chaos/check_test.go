@@ -1,6 +1,10 @@
 package chaos
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
+)
 
 // Shorthands for the table.
 func ok(status int) Attempt {
@@ -13,6 +17,9 @@ func timedOut() Attempt {
 	return Attempt{Series: 1, Try: 1, Error: "timeout: no answer within the attempt timeout", Finished: true}
 }
 func unfinished() Attempt { return Attempt{Series: 1, Try: 2} }
+func cutAfterSent() Attempt {
+	return Attempt{Series: 1, Try: 1, Error: activities.SentNoAnswer + ": EOF", Finished: true}
+}
 
 func posts(n int, answers ...int) []Post {
 	var out []Post
@@ -48,6 +55,10 @@ func TestCheckRule(t *testing.T) {
 		{name: "refused while down, then 200", in: Input{pair, del("succeeded", refused(), refused(), ok(200)), posts(1)}, once: 1},
 		{name: "timeout that reached the receiver", in: Input{pair, del("succeeded", timedOut(), ok(200)), posts(2, 200, 200)}, dup: 1},
 		{name: "timeout that did not reach it", in: Input{pair, del("succeeded", timedOut(), ok(200)), posts(1)}, once: 1},
+		{name: "connection cut after the request was sent, which reached it", in: Input{pair, del("succeeded", cutAfterSent(), ok(200)), posts(2, 200, 200)}, dup: 1},
+		{name: "connection cut after the request was sent, which did not reach it", in: Input{pair, del("succeeded", cutAfterSent(), ok(200)), posts(1)}, once: 1},
+		{name: "refused (never sent), yet the receiver got it", in: Input{pair, del("succeeded", refused(), ok(200)), posts(2, 200, 200)},
+			dup: 1, disagree: 1, kind: KindUnloggedPosts},
 		{name: "unfinished try that reached it, then re-sent", in: Input{pair, del("succeeded", unfinished(), ok(200)), posts(2)}, dup: 1},
 		{name: "unfinished try that did not reach it", in: Input{pair, del("succeeded", unfinished(), ok(200)), posts(1)}, once: 1},
 		{name: "re-sent attempt overwrote its row (old schema)", in: Input{pair, del("succeeded", ok(200)), posts(2)},

@@ -27,6 +27,8 @@ type Publisher struct {
 	Rate   float64       // events per second
 	GiveUp time.Duration // per event
 	Max    int           // at most this many events (0: no bound but ctx)
+	// Data is the data of event i (nil: an envelope id, status and i).
+	Data func(i int) map[string]any
 
 	hc *http.Client
 
@@ -94,10 +96,11 @@ func paced(ctx context.Context, stop <-chan struct{}, every time.Duration, more 
 }
 
 func (p *Publisher) one(ctx context.Context, id string, i int) {
-	body, _ := json.Marshal(map[string]any{
-		"id": id, "type": EventType, "triggerSource": TriggerSource,
-		"data": map[string]any{"envelopeId": fmt.Sprintf("env_%06d", i), "envelopeStatus": 1, "seq": i},
-	})
+	data := map[string]any{"envelopeId": fmt.Sprintf("env_%06d", i), "envelopeStatus": 1, "seq": i}
+	if p.Data != nil {
+		data = p.Data(i)
+	}
+	body, _ := json.Marshal(map[string]any{"id": id, "type": EventType, "triggerSource": TriggerSource, "data": data})
 	p.publish(ctx, id, body)
 }
 

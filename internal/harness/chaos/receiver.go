@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -23,41 +24,50 @@ import (
 // a run's answers do not depend on the order POSTs race in). It can be
 // taken down (listener closed) and brought back on the same port. With
 // Delay it answers that late (a slow endpoint: a crash of the worker then
-// often falls mid-POST).
+// often falls mid-POST), or only SlowPercent % of POSTs do (chosen the same
+// way). With TLS it serves https; with Expect it checks every POST.
 type Receiver struct {
 	Name        string
 	FailFirst   int
 	FailPercent int
 	Seed        uint64
 	Delay       time.Duration
+	SlowPercent int
+
+	expect func(r *http.Request, body []byte) string
+	endpoint
 
 	mu          sync.Mutex
-	addr        string
-	srv         *http.Server
 	webhookID   string
 	verifier    *standardwebhooks.Webhook
 	posts       []Post
 	perMsg      map[string]int
 	last        time.Time
 	sigFailures int
-	down        bool
+	mismatches  int
+	mismatchEx  []string
 }
 
 // StartReceiver listens on a free loopback port.
 func StartReceiver(s ReceiverSpec, seed uint64) (*Receiver, error) {
 	r := &Receiver{Name: s.Name, FailFirst: s.FailFirst, FailPercent: s.FailPercent, Seed: seed, Delay: s.Delay,
-		perMsg: map[string]int{}, addr: "127.0.0.1:0"}
+		SlowPercent: s.SlowPercent, expect: s.Expect, perMsg: map[string]int{}}
+	r.endpoint = endpoint{name: "receiver " + s.Name, tls: s.TLS, handler: http.HandlerFunc(r.serve)}
 	if err := r.Up(); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// URL is the callback URL of the receiver.
+// URL is the callback URL of the receiver: https://localhost:port with
+// TLS (the name its certificate holds), http://127.0.0.1:port without.
 func (r *Receiver) URL() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return "http://" + r.addr + "/hook"
+	addr := r.Addr()
+	if r.tls != nil {
+		_, port, _ := net.SplitHostPort(addr)
+		return "https://localhost:" + port + "/hook"
+	}
+	return "http://" + addr + "/hook"
 }
 
 // Bind names the webhook whose deliveries this receiver gets, and its secret
@@ -80,12 +90,33 @@ func (r *Receiver) WebhookID() string {
 	return r.webhookID
 }
 
-// Up (re)starts listening on the receiver's port, retrying for a few
-// seconds while the port is still held.
-func (r *Receiver) Up() error {
-	r.mu.Lock()
-	addr := r.addr
-	r.mu.Unlock()
+// endpoint is an HTTP server on a loopback port that can be taken down
+// (listener closed) and brought back on the same port: a receiver, or the
+// receivers scenario's token endpoint.
+type endpoint struct {
+	name    string
+	tls     *tls.Config // https when set
+	handler http.Handler
+
+	mu   sync.Mutex
+	addr string // host:port once up; "" before: a free port
+	srv  *http.Server
+}
+
+// Addr is the endpoint's host:port.
+func (e *endpoint) Addr() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.addr
+}
+
+// Up (re)starts listening on the endpoint's port (a free one the first
+// time), retrying for a few seconds while the port is still held.
+func (e *endpoint) Up() error {
+	addr := e.Addr()
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
 	var ln net.Listener
 	var err error
 	for i := 0; i < 50; i++ {
@@ -95,23 +126,25 @@ func (r *Receiver) Up() error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if err != nil {
-		return fmt.Errorf("receiver %s: %w", r.Name, err)
+		return fmt.Errorf("%s: %w", e.name, err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(r.serve), ReadHeaderTimeout: 10 * time.Second}
-	r.mu.Lock()
-	r.addr, r.srv, r.down = ln.Addr().String(), srv, false
-	r.mu.Unlock()
+	srv := &http.Server{Handler: e.handler, ReadHeaderTimeout: 10 * time.Second}
+	e.mu.Lock()
+	e.addr, e.srv = ln.Addr().String(), srv
+	e.mu.Unlock()
+	if e.tls != nil {
+		ln = tls.NewListener(ln, e.tls)
+	}
 	go func() { _ = srv.Serve(ln) }()
 	return nil
 }
 
 // Down closes the listener, lets the requests in progress get their answer
 // (at most 2 s), and closes every connection.
-func (r *Receiver) Down() {
-	r.mu.Lock()
-	srv := r.srv
-	r.down = true
-	r.mu.Unlock()
+func (e *endpoint) Down() {
+	e.mu.Lock()
+	srv := e.srv
+	e.mu.Unlock()
 	if srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -121,8 +154,8 @@ func (r *Receiver) Down() {
 	}
 }
 
-// Close stops the receiver for good.
-func (r *Receiver) Close() { r.Down() }
+// Close stops the endpoint for good.
+func (e *endpoint) Close() { e.Down() }
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
@@ -141,34 +174,55 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	if r.verifier != nil && r.verifier.Verify(body, req.Header) != nil {
 		r.sigFailures++
 	}
+	if r.expect != nil {
+		if problem := r.expect(req, body); problem != "" {
+			r.mismatches++
+			r.mismatchEx = addExample(r.mismatchEx, fmt.Sprintf("webhook-id %s: %s", msg, problem))
+		}
+	}
 	r.perMsg[msg]++
+	n := r.perMsg[msg]
 	answer := http.StatusOK
-	if r.perMsg[msg] <= r.FailFirst || r.failsAt(msg, r.perMsg[msg]) {
+	if n <= r.FailFirst || r.chosen(0, msg, n, r.FailPercent) {
 		answer = http.StatusInternalServerError
 	}
+	slow := r.Delay > 0 && (r.SlowPercent == 0 || r.chosen(1, msg, n, r.SlowPercent))
 	r.last = time.Now()
 	r.posts = append(r.posts, Post{WebhookID: r.webhookID, EventID: p.EventID, MessageID: msg, Answer: answer,
 		OrderingKey: p.OrderingKey, Sequence: p.Sequence, At: r.last})
 	r.mu.Unlock()
 	// Recorded before answering: a POST the worker saw answered is always
 	// in the record.
-	if r.Delay > 0 {
+	if slow {
 		time.Sleep(r.Delay)
 	}
 	w.WriteHeader(answer)
 	_, _ = w.Write([]byte(`{"ok":true}`))
 }
 
-// failsAt says whether the n-th POST of msg is one of the FailPercent %
-// answered 500.
-func (r *Receiver) failsAt(msg string, n int) bool {
-	if r.FailPercent <= 0 {
+// chosen says whether the n-th POST of msg is one of the percent % a rule
+// picks (rule 0: the refusals of FailPercent, 1: the slow answers of
+// SlowPercent), by a hash of the seed, the rule, n and msg.
+func (r *Receiver) chosen(rule uint64, msg string, n, percent int) bool {
+	if percent <= 0 {
 		return false
 	}
 	h := fnv.New64a()
-	_ = binary.Write(h, binary.LittleEndian, [2]uint64{r.Seed, uint64(n)})
+	seed := [2]uint64{r.Seed, uint64(n)}
+	if rule > 0 {
+		// Rule 0 hashes as before this rule existed: a seed's refusals stay put.
+		seed[0] ^= rule * 0x9e3779b97f4a7c15
+	}
+	_ = binary.Write(h, binary.LittleEndian, seed)
 	_, _ = io.WriteString(h, msg)
-	return h.Sum64()%100 < uint64(r.FailPercent)
+	return h.Sum64()%100 < uint64(percent)
+}
+
+// Mismatches is how many POSTs Expect found wrong, with examples.
+func (r *Receiver) Mismatches() (int, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mismatches, append([]string(nil), r.mismatchEx...)
 }
 
 // Posts returns every POST so far.
@@ -230,7 +284,10 @@ func (rs Receivers) Close() {
 }
 
 // downFor takes r down for d (bounded by ctx), then brings it back.
-func downFor(ctx context.Context, r *Receiver, d time.Duration) error {
+func downFor(ctx context.Context, r interface {
+	Down()
+	Up() error
+}, d time.Duration) error {
 	r.Down()
 	select {
 	case <-ctx.Done():

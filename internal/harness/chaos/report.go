@@ -37,6 +37,9 @@ func (rep *Report) Rows() [][2]string {
 	if o := rep.Order; o != nil {
 		rows = append(rows, o.Rows()...)
 	}
+	if v := rep.Receivers; v != nil {
+		rows = append(rows, v.Rows()...)
+	}
 	if sk := rep.Soak; sk != nil {
 		rows = append(rows,
 			[2]string{"soak: requests (hostile) in s", fmt.Sprintf("%d (%d) in %.0f s, %d keys at %g/s", sk.Requests, sk.Hostile, sk.DurationS, sk.Keys, sk.PerKeyPerS)},
@@ -105,6 +108,9 @@ func (rep *Report) Print(w io.Writer) {
 	if rep.Order != nil {
 		rep.Order.print(w)
 	}
+	if rep.Receivers != nil {
+		rep.Receivers.print(w)
+	}
 	for _, l := range []struct {
 		name string
 		ex   []string
@@ -151,12 +157,14 @@ func (rep *Report) Write(dir string) (string, error) {
 		return "", err
 	}
 	b := buf.Bytes()
-	suffix := "" // the throttle and ordered scenarios' results are kept apart
+	suffix := "" // the throttle, ordered and receivers scenarios' results are kept apart
 	switch {
 	case rep.Throttle != nil:
 		suffix = "-throttle"
 	case rep.Order != nil:
 		suffix = "-ordered"
+	case rep.Receivers != nil:
+		suffix = "-receivers"
 	}
 	stamped := filepath.Join(dir, rep.StartedAt.UTC().Format("20060102T150405Z")+suffix+".json")
 	if err := os.WriteFile(stamped, b, 0o644); err != nil {

@@ -3,10 +3,13 @@ package chaos
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,21 +22,57 @@ import (
 type ReceiverSpec struct {
 	Name        string
 	FailFirst   int           // answer 500 to the first FailFirst POSTs of each webhook-id
-	FailPercent int           // answer 500 to this share of all POSTs (Receiver.failsAt)
-	Delay       time.Duration // answer this late (below the delivery timeout)
+	FailPercent int           // answer 500 to this share of all POSTs (Receiver.chosen)
+	Delay       time.Duration // answer this late (below the delivery timeout, unless meant to time out)
+	SlowPercent int           // only this share of POSTs answers Delay late (0: all)
 	// Ordered makes the webhook ordered, with OnFailure as its
 	// orderedOnFailure ("" : the default, continue).
 	Ordered   bool
 	OnFailure string
+	// Webhook holds the webhook's other settings (custom headers, auth,
+	// TLS, its own timeout, schedule and payload); Execute fills in the
+	// name, URL, event types and ordering.
+	Webhook restclient.WebhookInput
+	// TLS makes the receiver serve https with this configuration (its
+	// certificate, a client certificate required…); its URL then names
+	// localhost.
+	TLS *tls.Config
+	// Expect checks each POST the receiver gets (headers, credentials,
+	// client certificate, body) and says what is wrong, "" for nothing.
+	Expect func(r *http.Request, body []byte) string
+	// Note says in the report what the webhook has besides the above.
+	Note string
 }
 
 // describe is the spec as the report shows it.
 func (s ReceiverSpec) describe() string {
+	if s.Note != "" {
+		return s.describeNoted()
+	}
 	d := fmt.Sprintf("%s (500 to the first %d POSTs of each webhook-id, answers after %s)", s.Name, s.FailFirst, s.Delay)
 	if s.FailPercent > 0 || s.Ordered {
 		d = fmt.Sprintf("%s (500 to %d %% of POSTs, answers after %s, ordered %v %s)", s.Name, s.FailPercent, s.Delay, s.Ordered, s.OnFailure)
 	}
 	return d
+}
+
+// describeNoted is the description of a spec with a Note: what it sets,
+// then the note.
+func (s ReceiverSpec) describeNoted() string {
+	var parts []string
+	if s.FailFirst > 0 {
+		parts = append(parts, fmt.Sprintf("500 to the first %d POSTs of each webhook-id", s.FailFirst))
+	}
+	if s.FailPercent > 0 {
+		parts = append(parts, fmt.Sprintf("500 to %d %% of POSTs", s.FailPercent))
+	}
+	switch {
+	case s.Delay > 0 && s.SlowPercent > 0:
+		parts = append(parts, fmt.Sprintf("%d %% answered after %s", s.SlowPercent, s.Delay))
+	case s.Delay > 0:
+		parts = append(parts, fmt.Sprintf("answers after %s", s.Delay))
+	}
+	return s.Name + " (" + strings.Join(append(parts, s.Note), "; ") + ")"
 }
 
 // Step is one fault of a scenario. Do injects it (and repairs it: a step
@@ -75,6 +114,12 @@ type Config struct {
 	// MaxEvents is then unused, and the report checks each key's order
 	// (CheckOrder).
 	Keys, PerKey int
+	// EventData is the data of the i-th event (nil: Publisher's default).
+	EventData func(i int) map[string]any
+	// Verify, when set, runs after the delivery check, the processes still
+	// up, with what the run knows; its result joins the report
+	// (the receivers scenario: ReceiversResult).
+	Verify func(ctx context.Context, r *Run, in Input, accepted []string) *ReceiversResult
 
 	ConvergeWithin time.Duration // bound on the wait for convergence
 	Quiet          time.Duration // receivers quiet this long (and nothing open) = converged
@@ -133,6 +178,8 @@ type Report struct {
 	Throttle *ThrottleResult `json:"throttle,omitempty"`
 	// Order is each webhook's order check, when the run published keys.
 	Order *OrderResult `json:"order,omitempty"`
+	// Receivers is the receivers scenario's own checks (Config.Verify).
+	Receivers *ReceiversResult `json:"receivers,omitempty"`
 }
 
 // Settings records the knobs of a run.
@@ -153,7 +200,7 @@ func (rep *Report) Failed() bool {
 		return !t.AllDelivered || t.MaxInFlight > t.MaxConcurrency || len(rep.Errors) > 0
 	}
 	return !rep.Converged || rep.Result.Failed() || len(rep.Errors) > 0 || (rep.Soak != nil && rep.Soak.Failed()) ||
-		(rep.Order != nil && rep.Order.Failed())
+		(rep.Order != nil && rep.Order.Failed()) || (rep.Receivers != nil && rep.Receivers.Failed())
 }
 
 // Execute runs a scenario: webhookd serve, an account, the webhooks, steady
@@ -161,7 +208,7 @@ func (rep *Report) Failed() bool {
 // owns the Temporal server and PostgreSQL; Execute stops what it started.
 func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 	rep = &Report{StartedAt: time.Now().UTC(), Settings: Settings{Rate: cfg.Rate, RetrySchedule: cfg.RetrySchedule,
-		DeliveryTimeout: cfg.DeliveryTimeout, Env: cfg.Env, Seed: cfg.Seed}}
+		DeliveryTimeout: cfg.DeliveryTimeout, Env: redacted(cfg.Env), Seed: cfg.Seed}}
 	for _, s := range cfg.Receivers {
 		rep.Settings.Receivers = append(rep.Settings.Receivers, s.describe())
 	}
@@ -216,8 +263,9 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 	}
 	for i, r := range run.Receivers {
 		spec := cfg.Receivers[i]
-		id, secret, err := CreateWebhook(ctx, wd.APIURL, run.Account.APIKey, restclient.WebhookInput{
-			Name: "chaos " + r.Name, URL: r.URL(), Ordered: spec.Ordered, OrderedOnFailure: spec.OnFailure})
+		in := spec.Webhook
+		in.Name, in.URL, in.Ordered, in.OrderedOnFailure = "chaos "+r.Name, r.URL(), spec.Ordered, spec.OnFailure
+		id, secret, err := CreateWebhook(ctx, wd.APIURL, run.Account.APIKey, in)
 		if err != nil {
 			return rep, err
 		}
@@ -230,7 +278,7 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 
 	// Publish throughout.
 	base := &Publisher{APIURL: wd.APIURL, Key: run.Account.APIKey, Prefix: "chaos-" + time.Now().Format("150405") + "-",
-		Rate: cfg.Rate, GiveUp: cfg.GiveUp, Max: cfg.MaxEvents}
+		Rate: cfg.Rate, GiveUp: cfg.GiveUp, Max: cfg.MaxEvents, Data: cfg.EventData}
 	var pub publisher = base
 	if cfg.Keys > 0 {
 		pub = &KeyedPublisher{Publisher: base, Keys: cfg.Keys, PerKey: cfg.PerKey}
@@ -305,6 +353,12 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 		}
 		rep.Order = CheckOrder(OrderInput{Stored: stored, Published: accepted, Deliveries: dels,
 			Hooks: orderHooks(cfg.Receivers, run.Receivers)})
+	}
+	if cfg.Verify != nil {
+		// Its own bound: it reads the API, logs and Temporal histories.
+		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
+		rep.Receivers = cfg.Verify(vctx, run, in, accepted)
+		cancel()
 	}
 	rep.Webhooks = map[string]string{}
 	for _, r := range run.Receivers {
@@ -392,6 +446,18 @@ func ReceiverDown(name string, d time.Duration) Step {
 		}
 		return downFor(ctx, rc, d)
 	}}
+}
+
+// urlPassword is the password of a URL's userinfo (DELIVERY_PROXY_URL's).
+var urlPassword = regexp.MustCompile(`(://[^:/@\s]+:)[^@\s]+@`)
+
+// redacted is env with URL passwords as ***, for the report.
+func redacted(env []string) []string {
+	out := make([]string, len(env))
+	for i, kv := range env {
+		out[i] = urlPassword.ReplaceAllString(kv, "${1}***@")
+	}
+	return out
 }
 
 func sleep(ctx context.Context, d time.Duration) {

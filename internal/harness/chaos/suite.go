@@ -34,6 +34,7 @@ type options struct {
 	scenario                                               string
 	throttleEvents                                         int
 	ordered                                                orderedOptions
+	receivers                                              receiversOptions
 }
 
 // orderedOptions are the knobs of the ordered scenario.
@@ -57,12 +58,19 @@ type orderedOptions struct {
 // to 2 in flight with 0.5 s answers gets 200 events with no fault, then
 // 200 while one of two workers is SIGKILLed, and the recovery is measured.
 //
-// With -scenario ordered (all: last) it runs the ordered scenario
+// With -scenario ordered (all: after the throttle scenario) it runs the ordered scenario
 // (ordered): envelopes of several events each, published to two ordered
 // webhooks and an unordered control whose receivers refuse a share of
 // attempts at random, while the worker and the API are SIGKILLed and
 // PostgreSQL restarts; then the fault suite's check and the order check
 // (CheckOrder).
+//
+// With -scenario receivers (all: last) it runs the receivers scenario
+// (receivers.go): webhooks with custom headers, Basic, Bearer, OAuth 2.0
+// client credentials, mutual TLS, their own schedule and timeout, a thin
+// payload, all through tinyproxy, while the worker, the API, the token
+// endpoint, tinyproxy and PostgreSQL fail in turn; then the fault suite's
+// check and its own (ReceiversResult).
 //
 // scripts/chaos.sh starts PostgreSQL and passes its data directory; this
 // program starts and restarts the Temporal dev server itself.
@@ -88,7 +96,7 @@ func Main() {
 	flag.DurationVar(&o.soak, "soak", 10*time.Minute, "hostile soak: mixed valid and hostile requests, last step (0: none)")
 	flag.IntVar(&o.soakKeys, "soak-keys", 4, "API keys of the soak, each at its rate limit")
 	flag.Float64Var(&o.soakRate, "soak-rate", 20, "RATE_LIMIT_REQUESTS_PER_SECOND of the suite's API, and each soak key's rate")
-	flag.StringVar(&o.scenario, "scenario", "all", "full (crashes and outages under load), throttle (a worker kill at a webhook's concurrency limit), ordered (ordered delivery per key under crashes), or all")
+	flag.StringVar(&o.scenario, "scenario", "all", "full (crashes and outages under load), throttle (a worker kill at a webhook's concurrency limit), ordered (ordered delivery per key under crashes), receivers (auth, headers, mTLS, a proxy, a webhook's own schedule, thin payloads under crashes), or all")
 	flag.IntVar(&o.throttleEvents, "throttle-events", 200, "events per run of the throttle scenario")
 	flag.IntVar(&o.ordered.keys, "ordered-keys", 200, "ordered scenario: envelopes (ordering keys)")
 	flag.IntVar(&o.ordered.perKey, "ordered-per-key", 5, "ordered scenario: events per envelope")
@@ -98,6 +106,14 @@ func Main() {
 	flag.DurationVar(&o.ordered.recheckMax, "order-recheck-max", 2*time.Second, "ordered scenario: ORDER_RECHECK_MAX (a waiting delivery's longest wait without a wake-up)")
 	flag.StringVar(&o.ordered.retry, "ordered-retry-schedule", "200ms,500ms,1s,1s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s,2s",
 		"ordered scenario: DELIVERY_RETRY_SCHEDULE (long enough that no delivery gives up: 0.3^16)")
+	flag.Float64Var(&o.receivers.rate, "receivers-rate", 2, "receivers scenario: events per second (each to 6 webhooks)")
+	flag.DurationVar(&o.receivers.tokenTTL, "receivers-token-ttl", 6*time.Second, "receivers scenario: lifetime of the OAuth 2.0 tokens issued (the worker renews at half)")
+	flag.DurationVar(&o.receivers.tokenDown, "receivers-token-down", 15*time.Second, "receivers scenario: how long the token endpoint is down")
+	flag.DurationVar(&o.receivers.proxyDown, "receivers-proxy-down", 3*time.Second, "receivers scenario: how long tinyproxy stays dead after its kill -9")
+	flag.IntVar(&o.receivers.proxyPort, "proxy-port", 7277, "receivers scenario: tinyproxy's port")
+	flag.StringVar(&o.receivers.tinyproxy, "tinyproxy", "tinyproxy", "receivers scenario: tinyproxy binary (Debian's tinyproxy-bin)")
+	flag.StringVar(&o.receivers.timeout, "receivers-delivery-timeout", "5s", "receivers scenario: DELIVERY_TIMEOUT (the schedule webhook's own is 1 s)")
+	flag.IntVar(&o.receivers.histories, "receivers-histories", 12, "receivers scenario: Temporal histories searched for secrets")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -145,6 +161,8 @@ func run(ctx context.Context, o options) (int, error) {
 		return throttle(ctx, o)
 	case "ordered":
 		return ordered(ctx, o, pg)
+	case "receivers":
+		return receivers(ctx, o, pg)
 	case "all":
 		if code, err := full(ctx, o, tmp, pg); err != nil {
 			return code, err
@@ -152,7 +170,10 @@ func run(ctx context.Context, o options) (int, error) {
 		if code, err := throttle(ctx, o); err != nil {
 			return code, err
 		}
-		return ordered(ctx, o, pg)
+		if code, err := ordered(ctx, o, pg); err != nil {
+			return code, err
+		}
+		return receivers(ctx, o, pg)
 	}
 	return 2, fmt.Errorf("unknown -scenario %q", o.scenario)
 }

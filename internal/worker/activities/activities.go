@@ -37,6 +37,9 @@ type Settings struct {
 	// TurnRecheckMax bounds how long a delivery waiting for its turn
 	// (ordered webhooks) goes without checking it when no wake-up comes.
 	TurnRecheckMax time.Duration
+	// Proxy is the forward proxy Client goes through (host:port, never
+	// its credentials), "" for direct: each attempt row records it.
+	Proxy string
 }
 
 // Activities is registered whole on the worker; workflows call its methods

@@ -129,7 +129,8 @@ func (a *Activities) gate(ctx context.Context, in DeliverInput) (*attempt, flow.
 		return nil, flow.AttemptResult{Outcome: delivery.OutcomeCancelled, Reason: "invalid delivery id"}, nil
 	}
 	at := &attempt{in: in, start: db.AttemptStart{DeliveryID: id, Series: in.Series, Number: in.Attempt, Test: in.Test,
-		StartedAt: a.now(), Gate: db.GateInput{Reservation: in.Reservation, Lease: leaseTTL, Queue: queueAs(ctx), Worker: a.Worker}}}
+		StartedAt: a.now(), Gate: db.GateInput{Reservation: in.Reservation, Lease: leaseTTL, Queue: queueAs(ctx), Worker: a.Worker},
+		Proxy: a.Settings.Proxy}}
 	at.t, err = a.startAttempt(ctx, at)
 	switch {
 	case errors.Is(err, errLost):
@@ -529,16 +530,26 @@ func retryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-// describe turns a transport error into a short, stable message for the log.
+// describe turns a transport error into a short, stable message for the
+// log. A timeout, and any failure after the request was sent whole, say
+// (or imply) that the receiver may have the request.
 func describe(err error) string {
+	var sent *sentError
 	switch {
 	case errors.Is(err, egress.ErrBlockedAddress):
 		return "refused: callback resolves to a non-public address"
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return "timeout: no answer within the attempt timeout"
+	case errors.As(err, &sent):
+		return SentNoAnswer + ": " + sent.err.Error()
 	}
 	return err.Error()
 }
+
+// SentNoAnswer begins the log's error of a request whose connection broke
+// after the request was sent whole: like a timeout, the receiver may have
+// it (the fault suite's check counts it as maybe reached).
+const SentNoAnswer = "no answer after the request was sent (the receiver may have it)"
 
 func isTimeout(err error) bool {
 	var t interface{ Timeout() bool }

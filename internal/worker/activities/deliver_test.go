@@ -96,6 +96,8 @@ func TestDescribe(t *testing.T) {
 		{context.DeadlineExceeded, "timeout: no answer within the attempt timeout"},
 		{&net.OpError{Op: "read", Err: timeoutErr{}}, "timeout: no answer within the attempt timeout"},
 		{errors.New("connection refused"), "connection refused"},
+		{&sentError{errors.New(`Post "http://h/": EOF`)}, SentNoAnswer + `: Post "http://h/": EOF`},
+		{&sentError{context.DeadlineExceeded}, "timeout: no answer within the attempt timeout"},
 	} {
 		if got := describe(tc.err); got != tc.want {
 			t.Errorf("describe(%v) = %q, want %q", tc.err, got, tc.want)

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/oauth2"
 
@@ -79,7 +81,7 @@ func (a *Activities) do(ctx context.Context, req *http.Request, ro receiverOpts)
 	if err != nil {
 		return nil, "", err
 	}
-	resp, err = a.sender(ro).Do(req)
+	resp, err = a.roundTrip(ro, req)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized || ro.authType != db.AuthOAuth2 {
 		return resp, "", err
 	}
@@ -94,9 +96,31 @@ func (a *Activities) do(ctx context.Context, req *http.Request, ro receiverOpts)
 	if _, err = a.authorize(ctx, again, ro); err != nil {
 		return nil, "", err
 	}
-	resp, err = a.sender(ro).Do(again)
+	resp, err = a.roundTrip(ro, again)
 	return resp, "the receiver answered 401 to the cached OAuth 2.0 token: a new one was fetched and the request sent again", err
 }
+
+// roundTrip sends req with ro's client. An error that came after the whole
+// request was written (the connection broke, e.g. a proxy between us died,
+// before the answer came) is a sentError: the receiver may have the
+// request, and the log must say so.
+func (a *Activities) roundTrip(ro receiverOpts, req *http.Request) (*http.Response, error) {
+	var wrote atomic.Bool
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		WroteRequest: func(i httptrace.WroteRequestInfo) { wrote.Store(i.Err == nil) },
+	}))
+	resp, err := a.sender(ro).Do(req)
+	if err != nil && wrote.Load() {
+		return nil, &sentError{err}
+	}
+	return resp, err
+}
+
+// sentError is a request's failure after it was sent whole.
+type sentError struct{ err error }
+
+func (e *sentError) Error() string { return e.err.Error() }
+func (e *sentError) Unwrap() error { return e.err }
 
 // sender is the client of ro: with the webhook's TLS options, or the
 // egress client.

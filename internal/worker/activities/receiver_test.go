@@ -3,6 +3,7 @@ package activities
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -125,5 +126,36 @@ func TestDoTokenEndpointFailure(t *testing.T) {
 	_, _, err := a.do(context.Background(), request(t, srv.URL), ro)
 	if err == nil || describe(err) != "oauth2 token endpoint answered 401 (invalid_client)" || len(got()) != 0 {
 		t.Fatalf("err %v, %d requests", err, len(got()))
+	}
+}
+
+// TestDoSaysWhenTheRequestWasSent: a connection that breaks after the
+// request was written whole (a proxy between us dying, say) is a
+// sentError, which the log words as "the receiver may have it"; one that
+// never carried the request (nothing listening) is not.
+func TestDoSaysWhenTheRequestWasSent(t *testing.T) {
+	got := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		got <- struct{}{}
+		c, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			c.Close() // no answer at all
+		}
+	}))
+	t.Cleanup(srv.Close)
+	a := &Activities{Client: srv.Client()}
+	_, _, err := a.do(context.Background(), request(t, srv.URL), receiverOpts{authType: db.AuthNone})
+	<-got
+	if err == nil || !strings.HasPrefix(describe(err), SentNoAnswer+": ") {
+		t.Fatalf("a request the receiver got, then no answer: %v (%q)", err, describe(err))
+	}
+
+	closed := httptest.NewServer(http.NotFoundHandler())
+	url := closed.URL
+	closed.Close()
+	_, _, err = a.do(context.Background(), request(t, url), receiverOpts{authType: db.AuthNone})
+	if err == nil || strings.Contains(describe(err), "may have it") {
+		t.Fatalf("a request that never left: %v (%q)", err, describe(err))
 	}
 }
