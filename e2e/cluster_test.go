@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -124,7 +125,8 @@ func TestClusterDeliveryRetryCancelResend(t *testing.T) {
 	// Retry: 503, 503, then 200.
 	flaky := e2etest.NewReceiver(t, e2etest.Sequence(e2etest.Status(503), e2etest.Status(503), e2etest.Status(200)))
 	e.CreateWebhook(key, e2etest.Webhook{URL: flaky.At("/flaky"), EventTypes: []string{"ENVELOPE_SIGNER_SIGNED"}})
-	p := e.Publish(key, e2etest.Event{Type: "ENVELOPE_SIGNER_SIGNED"})
+	p := e.Publish(key, e2etest.Event{Type: "ENVELOPE_SIGNER_SIGNED", Data: json.RawMessage(
+		`{"envelopeId":"env-1","envelopeStatus":1,"signerInfo":{"userEmail":"ann@example.com","signerStatus":2}}`)})
 	id, status := only(t, e, p.WorkflowID)
 	if d := e.Delivery(key, id); status != "succeeded" || len(d.Attempts) != 3 || flaky.Count() != 3 {
 		t.Fatalf("retry: %s, delivery %+v, %d requests", status, d, flaky.Count())

@@ -159,7 +159,7 @@ func TestPublishedEventDataStaysOutOfHistory(t *testing.T) {
 	_, key := e.Account("professional")
 	rcv := e2etest.NewReceiver(t, nil)
 	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/hook")})
-	p := e.Publish(key, e2etest.Event{Data: []byte(`{"envelopeId":"env-outbox","marker":"only-in-postgres"}`)})
+	p := e.Publish(key, e2etest.Event{Data: []byte(`{"envelopeId":"env-outbox","envelopeStatus":1,"marker":"only-in-postgres"}`)})
 	e.Result(p.WorkflowID)
 	if got := rcv.Requests(); len(got) != 1 || !strings.Contains(string(got[0].Body), "only-in-postgres") {
 		t.Fatalf("receiver got %d requests: %+v", len(got), got)

@@ -240,7 +240,7 @@ func TestDuplicatePublishDeliversOnce(t *testing.T) {
 	e.CreateWebhook(key, e2etest.Webhook{URL: rcv.At("/hook")})
 	ev := e2etest.Event{ID: "evt-dup-1"}
 	first := e.Publish(key, ev)
-	ev.Data = json.RawMessage(`{"envelopeId":"changed"}`)
+	ev.Data = json.RawMessage(`{"envelopeId":"changed","envelopeStatus":1}`)
 	second := e.Publish(key, ev)
 	if first.Duplicate || !second.Duplicate || first.EventID != second.EventID || first.WorkflowID != second.WorkflowID {
 		t.Fatalf("first %+v, second %+v", first, second)
@@ -249,7 +249,7 @@ func TestDuplicatePublishDeliversOnce(t *testing.T) {
 	// Again after the workflow finished, and through the Go publisher.
 	third := e.Publish(key, ev)
 	r, err := e.Pub.Publish(context.Background(), acct, events.Event{ID: "evt-dup-1", Type: "ENVELOPE_START",
-		TriggerSource: "saas_page", Data: json.RawMessage(`{}`)})
+		TriggerSource: "saas_page", Data: json.RawMessage(`{"envelopeId":"env-1","envelopeStatus":1}`)})
 	if err != nil {
 		t.Fatal(err)
 	}

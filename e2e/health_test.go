@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -10,12 +11,15 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events/schemas"
 )
 
-// notices collects the operational events an "ops" webhook receives.
+// notices collects the operational events an "ops" webhook receives, and
+// any whose data breaks its type's schema (the engine's own contract).
 type notices struct {
-	mu  sync.Mutex
-	got []notice
+	mu     sync.Mutex
+	got    []notice
+	broken []string
 }
 
 type notice struct {
@@ -32,8 +36,21 @@ type notice struct {
 func (n *notices) reply(r e2etest.Request) e2etest.Reply {
 	var got notice
 	_ = json.Unmarshal(r.Body, &got)
+	var raw struct {
+		Payload json.RawMessage `json:"eventPayload"`
+	}
+	_ = json.Unmarshal(r.Body, &raw)
+	var broken string
+	if s, ok := schemas.Get(got.Event); !ok {
+		broken = got.Event + ": no schema"
+	} else if v, err := s.Validate(raw.Payload); err != nil || len(v) > 0 {
+		broken = fmt.Sprintf("%s %s: %v %v", got.Event, raw.Payload, v, err)
+	}
 	n.mu.Lock()
 	n.got = append(n.got, got)
+	if broken != "" {
+		n.broken = append(n.broken, broken)
+	}
 	n.mu.Unlock()
 	return e2etest.Status(http.StatusOK)
 }
@@ -53,6 +70,11 @@ func (n *notices) wait(t *testing.T, typ, webhook string) notice {
 		}
 		return false
 	})
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.broken) > 0 {
+		t.Errorf("operational events whose data breaks their schema: %v", n.broken)
+	}
 	return found
 }
 

@@ -140,13 +140,13 @@ func TestOrderedDeliveryUnderRandomFailures(t *testing.T) {
 			defer wg.Done()
 			for env := range next {
 				for n := 1; n <= perEnvelope; n++ {
-					typ := "ENVELOPE_START"
+					typ, status := "ENVELOPE_START", 1
 					if n == perEnvelope {
-						typ = "ENVELOPE_FINISH"
+						typ, status = "ENVELOPE_FINISH", 2
 					}
 					e.Publish(key, e2etest.Event{ID: fmt.Sprintf("env-%d-%d", env, n), Type: typ,
 						OrderingKey: fmt.Sprintf("env-%d", env),
-						Data:        json.RawMessage(fmt.Sprintf(`{"envelopeId":"env-%d","n":%d}`, env, n))})
+						Data:        json.RawMessage(fmt.Sprintf(`{"envelopeId":"env-%d","envelopeStatus":%d,"n":%d}`, env, status, n))})
 				}
 			}
 		}()

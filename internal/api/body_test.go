@@ -80,7 +80,7 @@ func TestDuplicateKeys(t *testing.T) {
 	r = e.do("POST", "/v1/events", key, `{"type":"ENVELOPE_START","triggerSource":"saas_page","data":{"envelopeId":"a","envelopeId":"b"}}`)
 	r.want(t, 400, "duplicate_key")
 	// Keys differing in case are distinct inside event data.
-	e.do("POST", "/v1/events", key, `{"type":"ENVELOPE_START","triggerSource":"saas_page","data":{"a":1,"A":2}}`).want(t, 202, "")
+	e.do("POST", "/v1/events", key, `{"type":"ENVELOPE_START","triggerSource":"saas_page","data":{"envelopeId":"e","envelopeStatus":1,"a":1,"A":2}}`).want(t, 202, "")
 	body := `{"name":"a","url":"https://hooks.example.com/x","eventTypes":["ENVELOPE_START"],"triggerSources":["saas_page"],"name":"b"}`
 	e.do("POST", "/v1/webhooks", key, body).want(t, 400, "duplicate_key")
 	if n := e.countWebhooks(); n != 0 {

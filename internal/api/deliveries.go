@@ -53,19 +53,31 @@ func (h *Handler) resendDelivery(c echo.Context) error {
 	return c.JSON(http.StatusAccepted, out)
 }
 
-// testWebhook sends a WEBHOOK_TEST event to the webhook now, once, and
-// reports what the receiver answered: 200 for a 2xx, else 502 with the
-// attempt beside the usual error object.
+// testWebhook sends a WEBHOOK_TEST event to the webhook now, once, or with
+// a body {"eventType": T} the sample of a type it subscribes to ("send
+// example"), and reports what the receiver answered: 200 for a 2xx, else
+// 502 with the attempt beside the usual error object.
 func (h *Handler) testWebhook(c echo.Context) error {
 	id, err := webhookID(c)
 	if err != nil {
 		return err
 	}
-	r, err := h.svc.TestWebhook(c.Request().Context(), caller(c), id)
+	var in struct {
+		EventType string `json:"eventType"`
+	}
+	if err := decodeOptional(c, &in); err != nil {
+		return err
+	}
+	var r service.TestResult
+	if in.EventType == "" {
+		r, err = h.svc.TestWebhook(c.Request().Context(), caller(c), id)
+	} else {
+		r, err = h.svc.SendExample(c.Request().Context(), caller(c), id, in.EventType)
+	}
 	if err != nil {
 		return err
 	}
-	attempt := resource.TestAttempt{EventID: r.EventID, DeliveryID: r.DeliveryID, Success: r.Success,
+	attempt := resource.TestAttempt{EventID: r.EventID, EventType: r.EventType, DeliveryID: r.DeliveryID, Success: r.Success,
 		StatusCode: r.StatusCode, DurationMS: r.DurationMS, Error: r.Error}
 	if r.Err == nil {
 		return c.JSON(http.StatusOK, attempt)

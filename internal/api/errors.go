@@ -53,6 +53,17 @@ type Error struct {
 	Code       string            `json:"code"`
 	Message    string            `json:"message"`
 	Fields     map[string]string `json:"fields,omitempty"`
+	// Errors are the fields again, in order, each with its JSON pointer
+	// into the request body: set when the body is checked as one
+	// document (an event, its data against its type's schema).
+	Errors []ErrorDetail `json:"errors,omitempty"`
+}
+
+// ErrorDetail is one invalid input of a request body.
+type ErrorDetail struct {
+	Field   string `json:"field"`
+	Pointer string `json:"pointer"`
+	Message string `json:"message"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }

@@ -1,8 +1,12 @@
 package api
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -17,7 +21,7 @@ import (
 func (h *Handler) publishEvent(c echo.Context) error {
 	var e events.Event
 	if err := decodeWithin(c, &e, eventBody); err != nil {
-		return err
+		return withPointers(err)
 	}
 	if len(e.Data) > h.cfg.MaxEventData {
 		return apiError(http.StatusRequestEntityTooLarge, CodePayloadTooLarge,
@@ -38,4 +42,23 @@ func (h *Handler) getEvent(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, resource.FromEvent(e.Event, e.Deliveries))
+}
+
+// pointerEscape escapes a member name as a JSON pointer token (RFC 6901):
+// an unknown member's name is the client's own text.
+var pointerEscape = strings.NewReplacer("~", "~0", "/", "~1")
+
+// withPointers gives a validation error of the event's body (a member of
+// the wrong JSON type, an unknown member) the errors list the event's own
+// validation answers with: the body's members are top-level, so each
+// field's pointer is "/" + its name.
+func withPointers(err error) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeValidationFailed || len(e.Errors) > 0 {
+		return err
+	}
+	for _, f := range slices.Sorted(maps.Keys(e.Fields)) {
+		e.Errors = append(e.Errors, ErrorDetail{Field: f, Pointer: "/" + pointerEscape.Replace(f), Message: e.Fields[f]})
+	}
+	return e
 }

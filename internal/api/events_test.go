@@ -21,7 +21,7 @@ func TestGetEventMalformedID(t *testing.T) {
 	}
 	// A well-formed id still reaches the store.
 	e.do("POST", "/v1/events", key, map[string]any{
-		"id": "env-1:finish_2.a", "type": "ENVELOPE_START", "triggerSource": "saas_page", "data": map[string]any{},
+		"id": "env-1:finish_2.a", "type": "ENVELOPE_START", "triggerSource": "saas_page", "data": map[string]any{"envelopeId": "env-1", "envelopeStatus": 1},
 	}).want(t, 202, "")
 	e.do("GET", "/v1/events/env-1:finish_2.a", key, nil).want(t, 200, "")
 }
@@ -47,7 +47,7 @@ func TestPublishOccurredAtOutOfRange(t *testing.T) {
 	_, key := e.account("professional")
 	for _, at := range []string{"9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+01:00"} {
 		r := e.do("POST", "/v1/events", key, map[string]any{
-			"type": "ENVELOPE_START", "triggerSource": "saas_page", "occurredAt": at, "data": map[string]any{},
+			"type": "ENVELOPE_START", "triggerSource": "saas_page", "occurredAt": at, "data": map[string]any{"envelopeId": "env-1", "envelopeStatus": 1},
 		}).want(t, 422, "validation_failed")
 		if r.field("occurredAt") == "" {
 			t.Errorf("%s: 422 does not name occurredAt: %s", at, r.Raw)
@@ -55,7 +55,7 @@ func TestPublishOccurredAtOutOfRange(t *testing.T) {
 	}
 	// The last representable instant is fine, and reads back.
 	e.do("POST", "/v1/events", key, map[string]any{
-		"id": "late", "type": "ENVELOPE_START", "triggerSource": "saas_page", "occurredAt": "9999-12-31T23:59:59Z", "data": map[string]any{},
+		"id": "late", "type": "ENVELOPE_START", "triggerSource": "saas_page", "occurredAt": "9999-12-31T23:59:59Z", "data": map[string]any{"envelopeId": "env-1", "envelopeStatus": 1},
 	}).want(t, 202, "")
 	e.do("GET", "/v1/events/late", key, nil).want(t, 200, "")
 }

@@ -230,7 +230,7 @@ func (e *env) webhookRow(id string) db.Webhook {
 	return w
 }
 
-// wantErrorShape fails unless the body is exactly {"error":{"code","message"[,"fields"]}}.
+// wantErrorShape fails unless the body is exactly {"error":{"code","message"[,"fields"][,"errors"]}}.
 func (r resp) wantErrorShape(t *testing.T) {
 	t.Helper()
 	if len(r.Body) != 1 {
@@ -247,7 +247,7 @@ func (r resp) wantErrorShape(t *testing.T) {
 		t.Fatalf("error without message: %s", r.Raw)
 	}
 	for k := range errObj {
-		if k != "code" && k != "message" && k != "fields" {
+		if k != "code" && k != "message" && k != "fields" && k != "errors" {
 			t.Fatalf("unexpected error key %q: %s", k, r.Raw)
 		}
 	}

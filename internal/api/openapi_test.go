@@ -145,7 +145,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	}
 	walk(doc, "#")
 
-	public := []string{"/healthz", "/readyz", "/v1/openapi.json", "/v1/event-types"}
+	public := []string{"/healthz", "/readyz", "/v1/openapi.json", "/v1/event-types", "/v1/event-types/{type}"}
 	ids := map[string]string{}
 	for p, rawItem := range doc["paths"].(map[string]any) {
 		item := rawItem.(map[string]any)

@@ -110,7 +110,7 @@ func TestPostgresOutage(t *testing.T) {
 	e := newEnvOn(t, store, nil)
 	_, key := e.account("professional")
 	hook, _ := e.createWebhook(key, validWebhook("hook"))
-	event := map[string]any{"type": "ENVELOPE_START", "triggerSource": "saas_page", "data": map[string]any{}}
+	event := map[string]any{"type": "ENVELOPE_START", "triggerSource": "saas_page", "data": map[string]any{"envelopeId": "env-1", "envelopeStatus": 1}}
 	requests := []struct {
 		method, path string
 		body         any

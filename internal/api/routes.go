@@ -15,6 +15,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	e.GET("/readyz", h.ready)
 	e.GET("/v1/openapi.json", h.openAPI)
 	e.GET("/v1/event-types", h.listEventTypes)
+	e.GET("/v1/event-types/:type", h.getEventType)
 
 	// Who may do what is the service's policy (service.Authorize): each
 	// route names the access it needs.

@@ -30,6 +30,9 @@ func fromService(e *service.Error) *Error {
 		code = CodeInternal
 	}
 	out := &Error{Status: e.Kind.Status(), Code: code, Message: e.Message, Fields: e.Fields}
+	for _, p := range e.Problems {
+		out.Errors = append(out.Errors, ErrorDetail{Field: p.Field, Pointer: p.Pointer, Message: p.Message})
+	}
 	if e.RetryAfter > 0 {
 		out.RetryAfter = ratelimit.RetryAfterSeconds(e.RetryAfter)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
 	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events/schemas"
 	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
 )
 
@@ -46,6 +47,11 @@ type App struct {
 
 // New builds an App from cfg and what o already holds.
 func New(ctx context.Context, cfg config.Config, o Options) (*App, error) {
+	// The event schemas are compiled once, here: a broken one stops the
+	// process now rather than failing its first event.
+	if err := schemas.Load(); err != nil {
+		return nil, err
+	}
 	a := &App{Config: cfg, Log: o.Log, Store: o.Store, Box: o.Box, Temporal: o.Temporal, Metrics: metrics.New()}
 	if a.Log == nil {
 		a.Log = cfg.Logger()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -316,7 +317,7 @@ func TestBrowserOrdered(t *testing.T) {
 			typ = "ENVELOPE_FINISH"
 		}
 		s.api("POST", "/v1/events", key, map[string]any{"id": id, "type": typ, "triggerSource": "saas_page",
-			"orderingKey": "env-7", "data": map[string]any{"envelopeId": "env-7"}}, http.StatusAccepted, nil)
+			"orderingKey": "env-7", "data": map[string]any{"envelopeId": "env-7", "envelopeStatus": 1}}, http.StatusAccepted, nil)
 	}
 	failed := waitDelivery(t, s, key, hook, "env-7-start", "failed")
 	waiting := waitDelivery(t, s, key, hook, "env-7-finish", "waiting")
@@ -495,4 +496,89 @@ func TestBrowserDeliveryOptions(t *testing.T) {
 	mustContain(t, "timeout after edit", text(t, ctx, "#timeout"), "Default (2s)")
 	mustContain(t, "schedule after edit", text(t, ctx, "#schedule"), "Fast: 5s, 15s, 30s, 1m, 2m, 5m")
 	mustContain(t, "payload after edit", text(t, ctx, "#payload"), "Full")
+}
+
+// TestBrowserEventTypes: the event-types page shows each type's schema
+// version, JSON Schema and sample (in both languages); "Send example" on a
+// webhook's page sends the sample of a type it subscribes to, through
+// Temporal, to a real receiver, and the log marks it as a test.
+func TestBrowserEventTypes(t *testing.T) {
+	s := newStack(t, true)
+	_, key := s.account("professional")
+	got := make(chan []byte, 4)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		got <- body
+		_, _ = w.Write([]byte(`{"code":"200","msg":"success"}`))
+	}))
+	t.Cleanup(rcv.Close)
+	var hook struct {
+		ID string `json:"id"`
+	}
+	s.api("POST", "/v1/webhooks", key, map[string]any{"name": "Signing", "url": rcv.URL + "/hook",
+		"eventTypes": []string{"ENVELOPE_START", "SIGNER_DECLINED"}, "triggerSources": []string{"saas_page"}}, http.StatusCreated, &hook)
+
+	ctx := newBrowser(t, "")
+	do(t, ctx, chromedp.Navigate(s.link(key, "admin")), visible("#nav-event-types"), click("#nav-event-types"),
+		visible("#type-SIGNER_DECLINED"))
+	mustContain(t, "SIGNER_DECLINED", text(t, ctx, "#type-SIGNER_DECLINED"), "schema v1")
+	mustContain(t, "SIGNER_DECLINED", text(t, ctx, "#type-SIGNER_DECLINED"), "A signer declined to sign")
+	// The schema and the sample are folded away until opened.
+	folded := func(sel string) string {
+		return get(t, ctx, chromedp.Evaluate[string](`document.querySelector(`+jsString(sel)+`).textContent`))
+	}
+	schema := folded("#type-SIGNER_DECLINED details.schema pre")
+	mustContain(t, "schema", schema, `"$schema": "https://json-schema.org/draft/2020-12/schema"`)
+	mustContain(t, "schema", schema, `"$id": "urn:esign-webhooks:event:SIGNER_DECLINED:v1"`)
+	mustContain(t, "sample", folded("#type-SIGNER_DECLINED details.sample pre"), `"envelopeStatus": 4`)
+	mustContain(t, "operational sample", folded("#type-WEBHOOK_DISABLED details.sample pre"), `"triggerSource": "system"`)
+	do(t, ctx, click("#type-SIGNER_DECLINED details.sample summary"), visible("#type-SIGNER_DECLINED details.sample pre"))
+	mustContain(t, "opened sample", text(t, ctx, "#type-SIGNER_DECLINED details.sample pre"), `"declineReason"`)
+	screenshot(t, ctx, "event-types")
+
+	// Send example: the chosen type's sample, marked test.
+	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/webhooks/"+hook.ID), visible("#send-example"))
+	options := get(t, ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#example-type option")].map(o => o.value).join(",")`))
+	if options != "ENVELOPE_START,SIGNER_DECLINED" {
+		t.Fatalf("example types offered: %s", options)
+	}
+	do(t, ctx, setv("#example-type", "SIGNER_DECLINED"), click("#send-example"), visible("#test-result"))
+	res := text(t, ctx, "#test-result")
+	for _, want := range []string{"accepted", "SIGNER_DECLINED", "example", "HTTP 200"} {
+		mustContain(t, "example result", res, want)
+	}
+	screenshot(t, ctx, "send-example")
+	var body struct {
+		Event        string          `json:"event"`
+		Test         bool            `json:"test"`
+		EventPayload json.RawMessage `json:"eventPayload"`
+	}
+	select {
+	case b := <-got:
+		if err := json.Unmarshal(b, &body); err != nil || body.Event != "SIGNER_DECLINED" || !body.Test ||
+			!strings.Contains(string(body.EventPayload), `"declineReason"`) {
+			t.Fatalf("the receiver got %s", b)
+		}
+	case <-ctx.Done():
+		t.Fatal("the example never reached the receiver")
+	}
+	// The log marks it: the delivery, its row in the log, the event.
+	do(t, ctx, click(`#test-result a[href^="/console/deliveries/"]`), visible("#test-badge"))
+	mustContain(t, "delivery", text(t, ctx, "#test-badge"), "test")
+	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/webhooks/"+hook.ID+"/deliveries"), visible("#deliveries"))
+	mustContain(t, "log", text(t, ctx, "#deliveries"), "SIGNER_DECLINED test")
+	do(t, ctx, click(`#deliveries a[href^="/console/events/"]`), visible("#schema-version"))
+	mustContain(t, "event", text(t, ctx, "#schema-version"), "schema v1")
+	mustContain(t, "event", text(t, ctx, "#test-badge"), "test")
+
+	// In Simplified Chinese.
+	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/event-types"), visible("#lang-zh"), click("#lang-zh"),
+		visible("#lang-en"))
+	mustContain(t, "zh title", text(t, ctx, "h1"), "事件类型")
+	mustContain(t, "zh description", text(t, ctx, "#type-SIGNER_DECLINED"), "签署人拒绝签署")
+	mustContain(t, "zh version", text(t, ctx, "#type-SIGNER_DECLINED"), "Schema 版本 v1")
+	screenshot(t, ctx, "event-types-zh")
+	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/webhooks/"+hook.ID), visible("#send-example"))
+	mustContain(t, "zh button", text(t, ctx, "#send-example"), "发送示例")
+	do(t, ctx, click("#lang-en"), visible("#lang-zh"))
 }

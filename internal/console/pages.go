@@ -37,12 +37,14 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/webhooks/{id}/reset", c.auth(c.adminOnly(c.resetForm)))
 	m.HandleFunc("POST /console/webhooks/{id}/reset", c.auth(c.reset))
 	m.HandleFunc("POST /console/webhooks/{id}/test", c.auth(c.test))
+	m.HandleFunc("POST /console/webhooks/{id}/example", c.auth(c.example))
 	m.HandleFunc("GET /console/webhooks/{id}/deliveries", c.auth(c.deliveries))
 	m.HandleFunc("POST /console/webhooks/{id}/deliveries", c.auth(c.resendFailed))
 	m.HandleFunc("GET /console/deliveries/{id}", c.auth(c.deliveryPage))
 	m.HandleFunc("POST /console/deliveries/{id}/resend", c.auth(c.resend))
 	m.HandleFunc("POST /console/deliveries/{id}/release", c.auth(c.release))
 	m.HandleFunc("GET /console/events/{id}", c.auth(c.eventPage))
+	m.HandleFunc("GET /console/event-types", c.auth(c.eventTypes))
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.message(w, r, nil, http.StatusNotFound, "notfound.title", "notfound.body")
 	})
@@ -351,25 +353,40 @@ func (c *Console) revealSecret(w http.ResponseWriter, r *http.Request, s *sessio
 }
 
 func (c *Console) test(w http.ResponseWriter, r *http.Request, s *session) {
-	wh, ok := c.webhook(w, r, s)
-	if !ok {
-		return
+	if wh, ok := c.webhook(w, r, s); ok {
+		res, err := c.svc.TestWebhook(r.Context(), s.caller, uuid.MustParse(wh.ID))
+		c.tested(w, r, s, res, err)
 	}
-	res, err := c.svc.TestWebhook(r.Context(), s.caller, uuid.MustParse(wh.ID))
+}
+
+// example sends the sample of a type the webhook subscribes to ("send
+// example"), like a test event.
+func (c *Console) example(w http.ResponseWriter, r *http.Request, s *session) {
+	if wh, ok := c.webhook(w, r, s); ok {
+		res, err := c.svc.SendExample(r.Context(), s.caller, uuid.MustParse(wh.ID), r.PostFormValue("eventType"))
+		c.tested(w, r, s, res, err)
+	}
+}
+
+// tested shows a test send's answer on the webhook's page.
+func (c *Console) tested(w http.ResponseWriter, r *http.Request, s *session, res service.TestResult, err error) {
 	e := inPage(err)
 	if err != nil && e == nil {
 		c.failed(w, r, s, err)
 		return
 	}
-	t := &testResult{TestAttempt: resource.TestAttempt{EventID: res.EventID, DeliveryID: res.DeliveryID, Success: res.Success,
-		StatusCode: res.StatusCode, DurationMS: res.DurationMS, Error: res.Error}}
+	t := &testResult{TestAttempt: resource.TestAttempt{EventID: res.EventID, EventType: res.EventType, DeliveryID: res.DeliveryID,
+		Success: res.Success, StatusCode: res.StatusCode, DurationMS: res.DurationMS, Error: res.Error}}
 	switch {
 	case e != nil:
 		t.Message = e.Message
+		if msg, ok := e.Fields["eventType"]; ok { // a refused example: why its type
+			t.Message = msg
+		}
 	case res.Err != nil:
 		t.Message = res.Err.Message
 	}
-	if wh, ok = c.webhook(w, r, s); ok { // as the test left it (its health)
+	if wh, ok := c.webhook(w, r, s); ok { // as the test left it (its health)
 		c.render(w, r, s, http.StatusOK, "details", &page{Data: detailsData{Webhook: wh, Test: t}})
 	}
 }
@@ -651,6 +668,12 @@ func (c *Console) release(w http.ResponseWriter, r *http.Request, s *session) {
 	default:
 		c.deliveryWith(w, r, s, e)
 	}
+}
+
+// eventTypes is the event catalogue: each type's JSON Schema and sample,
+// as GET /v1/event-types shows them.
+func (c *Console) eventTypes(w http.ResponseWriter, r *http.Request, s *session) {
+	c.render(w, r, s, http.StatusOK, "event_types", &page{Data: resource.Catalogue()})
 }
 
 func (c *Console) eventPage(w http.ResponseWriter, r *http.Request, s *session) {

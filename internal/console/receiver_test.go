@@ -63,7 +63,7 @@ func TestReceiverOptionsForm(t *testing.T) {
 
 	// Deliver once: the receiver gets them; the delivery page says basic.
 	s.api("POST", "/v1/events", key, map[string]any{"type": "ENVELOPE_START", "triggerSource": "saas_page",
-		"id": "ev-console", "data": map[string]any{"envelopeId": "e1"}}, http.StatusAccepted, nil)
+		"id": "ev-console", "data": map[string]any{"envelopeId": "e1", "envelopeStatus": 1}}, http.StatusAccepted, nil)
 	var ev struct {
 		Deliveries []struct {
 			ID     string `json:"id"`

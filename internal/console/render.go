@@ -141,6 +141,14 @@ var funcs = template.FuncMap{
 	"join": strings.Join,
 	// dict hands a partial template the page and one value.
 	"dict": func(p *page, v any) map[string]any { return map[string]any{"P": p, "V": v} },
+	// prettyJSON is v as indented JSON.
+	"prettyJSON": func(v any) string {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return ""
+		}
+		return string(b)
+	},
 	"pretty": func(raw json.RawMessage) string {
 		var b bytes.Buffer
 		if json.Indent(&b, raw, "", "  ") != nil {

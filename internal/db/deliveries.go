@@ -32,6 +32,8 @@ type Delivery struct {
 	LastStatusCode *int            `db:"last_status_code" json:"last_status_code"`
 	CreatedAt      time.Time       `db:"created_at" json:"created_at"`
 	UpdatedAt      time.Time       `db:"updated_at" json:"updated_at"`
+	// Test: a delivery of a test send or a "send example" (one attempt).
+	Test bool `db:"test" json:"test"`
 	Turn
 }
 
@@ -64,7 +66,7 @@ func (d Delivery) Waiting() bool {
 // SELECT *, so an older binary keeps working after a migration adds one.
 const deliveryColumns = `id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
 	attempt_count, series, workflow_id, next_attempt_at, last_status_code, created_at, updated_at,
-	ordering_key, sequence, ordered, waiting_for_event, waiting_for_delivery, order_released`
+	ordering_key, sequence, ordered, waiting_for_event, waiting_for_delivery, order_released, test`
 
 // Finished reports whether the delivery's current series is over.
 func (d Delivery) Finished() bool { return d.Status.Finished() }
@@ -114,11 +116,11 @@ func (s *Store) RecordEvent(ctx context.Context, e Event, webhookIDs []uuid.UUID
 			// webhook of the event the same id, and an event matching two
 			// webhooks failed on deliveries_pkey.
 			_, err := tx.ExecContext(ctx, `
-				INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, workflow_id)
-				SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''), 'pending', $4
+				INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, workflow_id, test)
+				SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''), 'pending', $4, $6
 				FROM (SELECT w, gen_random_uuid() AS id FROM unnest($5::uuid[]) AS w) d
 				ON CONFLICT (account_id, event_id, webhook_id) DO NOTHING`,
-				e.AccountID, e.ID, e.Type, e.WorkflowID, pq.Array(webhookIDs))
+				e.AccountID, e.ID, e.Type, e.WorkflowID, pq.Array(webhookIDs), e.Test)
 			if err != nil {
 				return translate(err)
 			}
@@ -194,8 +196,8 @@ func (s *Store) resolveEvent(ctx context.Context, e Event, decided bool, passed 
 			SELECT plan FROM accounts WHERE id = $1
 		), `+nextSequence("$1", "$9", "$2", "$7::jsonb IS NOT NULL")+`, inserted AS (
 			INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, dispatched_at,
-				ordering_key, sequence)
-			SELECT $1, $2, $3, $4, $5, $6, $7::jsonb, $8, now(), $9, coalesce((SELECT last FROM seq), 0)
+				ordering_key, sequence, schema_version)
+			SELECT $1, $2, $3, $4, $5, $6, $7::jsonb, $8, now(), $9, coalesce((SELECT last FROM seq), 0), $12
 			FROM acct WHERE $7::jsonb IS NOT NULL
 			ON CONFLICT (account_id, id) DO UPDATE SET dispatched_at = now() WHERE events.dispatched_at IS NULL
 			RETURNING ordering_key, sequence
@@ -249,7 +251,7 @@ func (s *Store) resolveEvent(ctx context.Context, e Event, decided bool, passed 
 			CASE WHEN NOT $10 AND $7::jsonb IS NULL AND EXISTS (SELECT 1 FROM hooks WHERE filter <> '')
 			     THEN (SELECT data FROM events WHERE account_id = $1 AND id = $2) END AS data`,
 		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, data, e.WorkflowID, e.OrderingKey,
-		decided, pq.Array(passed))
+		decided, pq.Array(passed), e.SchemaVersion)
 	if err != nil {
 		return Resolution{}, fmt.Errorf("resolving event: %w", translate(err))
 	}
@@ -746,10 +748,10 @@ func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, fromSe
 func (s *Store) RestoreDelivery(ctx context.Context, d Delivery) (bool, error) {
 	res, err := s.db.ExecContext(ctx, `
 		INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
-			series, workflow_id, ordering_key, sequence, ordered)
+			series, workflow_id, ordering_key, sequence, ordered, test)
 		SELECT $1::uuid, e.account_id, e.id, $4, e.type, 'msg_' || replace($1::uuid::text, '-', ''), 'pending',
 			'restored: the database had lost this delivery', $5, $6, e.ordering_key, e.sequence,
-			e.ordering_key <> '' AND coalesce((SELECT ordered FROM webhooks w WHERE w.id = $4), false)
+			e.ordering_key <> '' AND coalesce((SELECT ordered FROM webhooks w WHERE w.id = $4), false), e.test
 		FROM events e WHERE e.account_id = $2 AND e.id = $3
 		ON CONFLICT DO NOTHING`, d.ID, d.AccountID, d.EventID, d.WebhookID, d.Series, d.WorkflowID)
 	if err != nil {

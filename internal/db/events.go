@@ -27,11 +27,16 @@ type Event struct {
 	// last failure, shown on the event so a stuck one is visible.
 	DispatchTries int    `db:"dispatch_tries"`
 	DispatchError string `db:"dispatch_error"`
+	// SchemaVersion is the version of its type's schema the data was
+	// checked against when accepted (nil: accepted before schemas).
+	SchemaVersion *int `db:"schema_version"`
+	// Test: a test send or a "send example" to one webhook.
+	Test bool `db:"test"`
 }
 
 // eventColumns lists Event's columns (see deliveryColumns).
 const eventColumns = `account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, created_at,
-	dispatched_at, dispatch_tries, dispatch_error, ordering_key, sequence`
+	dispatched_at, dispatch_tries, dispatch_error, ordering_key, sequence, schema_version, test`
 
 // InsertEvent stores an event unless one with the same id exists, and returns
 // the stored one either way (idempotent publish: the first one wins).
@@ -39,10 +44,12 @@ func (s *Store) InsertEvent(ctx context.Context, e Event) (Event, bool, error) {
 	var out Event
 	err := s.getPrepared(ctx, &out, `
 		WITH `+nextSequence("$1", "$9", "$2", "true")+`
-		INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, ordering_key, sequence)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce((SELECT last FROM seq), 0))
+		INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, ordering_key, sequence,
+			schema_version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce((SELECT last FROM seq), 0), $10)
 		ON CONFLICT (account_id, id) DO NOTHING RETURNING `+eventColumns,
-		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID, e.OrderingKey)
+		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID, e.OrderingKey,
+		e.SchemaVersion)
 	if err == nil {
 		return out, true, nil
 	}
@@ -61,10 +68,11 @@ func markDispatched(ctx context.Context, q queryer, e Event) error {
 	_, err := q.ExecContext(ctx, `
 		WITH `+nextSequence("$1", "$9", "$2", "true")+`
 		INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, dispatched_at,
-			ordering_key, sequence)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9, coalesce((SELECT last FROM seq), 0))
+			ordering_key, sequence, schema_version, test)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9, coalesce((SELECT last FROM seq), 0), $10, $11)
 		ON CONFLICT (account_id, id) DO UPDATE SET dispatched_at = now() WHERE events.dispatched_at IS NULL`,
-		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID, e.OrderingKey)
+		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID, e.OrderingKey,
+		e.SchemaVersion, e.Test)
 	if err != nil {
 		return fmt.Errorf("recording event: %w", translate(err))
 	}

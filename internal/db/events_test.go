@@ -123,10 +123,57 @@ func TestPublishSystemEvent(t *testing.T) {
 		t.Fatalf("publishing: %v %v", ok, err)
 	}
 	if e.WorkflowID != flow.EventWorkflowID(acct.ID.String(), se.ID) || e.TriggerSource != events.SourceSystem ||
-		e.Type != se.Type || string(e.Data) != `{"n": 1}` || e.DispatchedAt != nil {
+		e.Type != se.Type || string(e.Data) != `{"n": 1}` || e.DispatchedAt != nil ||
+		e.SchemaVersion == nil || *e.SchemaVersion != events.SchemaVersion(se.Type) || e.Test {
 		t.Fatalf("stored %+v", e)
 	}
 	if _, ok, err := store.PublishSystemEvent(ctx, se); err != nil || ok {
 		t.Fatalf("publishing the same id again: %v %v, want nothing stored", ok, err)
+	}
+}
+
+// The schema version the data was checked against is stored with the
+// event; a test send marks its event and its delivery test, and a real
+// event's stay unmarked.
+func TestSchemaVersionAndTestMark(t *testing.T) {
+	store := dbtest.NewStore(t)
+	ctx := context.Background()
+	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hook := uuid.New()
+	if _, err := store.DB().Exec(`INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, secret_enc)
+		VALUES ($1, $2, 'h', 'https://example.com', '{ENVELOPE_START}', '{saas_page}', '\x00')`, hook, acct.ID); err != nil {
+		t.Fatal(err)
+	}
+	v := 3
+	ev := func(id string) db.Event {
+		return db.Event{AccountID: acct.ID, WorkflowID: "wf-" + id, SchemaVersion: &v, Event: events.Event{ID: id,
+			Type: events.EnvelopeStart, TriggerSource: events.SourceSaaSPage, OccurredAt: time.Now(), Data: []byte(`{}`)}}
+	}
+	stored, _, err := store.InsertEvent(ctx, ev("published"))
+	if err != nil || stored.SchemaVersion == nil || *stored.SchemaVersion != 3 || stored.Test {
+		t.Fatalf("inserted %+v: %v", stored, err)
+	}
+	example := ev("example-1")
+	example.Test = true
+	ds, err := store.RecordEvent(ctx, example, []uuid.UUID{hook})
+	if err != nil || len(ds) != 1 || !ds[0].Test {
+		t.Fatalf("test deliveries %+v: %v", ds, err)
+	}
+	got, err := store.Event(ctx, acct.ID, "example-1")
+	if err != nil || !got.Test || got.SchemaVersion == nil || *got.SchemaVersion != 3 {
+		t.Fatalf("test event %+v: %v", got, err)
+	}
+	if d, err := store.Delivery(ctx, acct.ID, ds[0].ID); err != nil || !d.Test {
+		t.Fatalf("test delivery %+v: %v", d, err)
+	}
+	res, err := store.ResolveEvent(ctx, ev("resolved"))
+	if err != nil || len(res.Deliveries) != 1 || res.Deliveries[0].Test {
+		t.Fatalf("resolved %+v: %v", res, err)
+	}
+	if got, err := store.Event(ctx, acct.ID, "resolved"); err != nil || got.SchemaVersion == nil || *got.SchemaVersion != 3 || got.Test {
+		t.Fatalf("resolved event %+v: %v", got, err)
 	}
 }

@@ -107,8 +107,8 @@ type SystemEvent struct {
 // inputs are SystemEvent.args), done only when cond holds.
 func insertSystemEvent(cond string) string {
 	return `
-		INSERT INTO events (account_id, id, type, trigger_source, occurred_at, data, workflow_id)
-		SELECT @account_id::uuid, @event_id, @event_type, @trigger_source, now(), @data::jsonb, @workflow_id
+		INSERT INTO events (account_id, id, type, trigger_source, occurred_at, data, workflow_id, schema_version)
+		SELECT @account_id::uuid, @event_id, @event_type, @trigger_source, now(), @data::jsonb, @workflow_id, @schema_version
 		WHERE ` + cond + `
 		ON CONFLICT (account_id, id) DO NOTHING
 		RETURNING ` + eventColumns
@@ -123,7 +123,10 @@ func (e SystemEvent) args() (map[string]any, error) {
 	// The workflow id comes from flow, the one place its rule lives.
 	return map[string]any{"account_id": e.AccountID, "event_id": e.ID, "event_type": e.Type,
 		"trigger_source": events.SourceSystem, "data": data,
-		"workflow_id": flow.EventWorkflowID(e.AccountID.String(), e.ID)}, nil
+		"workflow_id": flow.EventWorkflowID(e.AccountID.String(), e.ID),
+		// The engine's data is its own (activities' notice): the tests hold
+		// it to the type's schema, whose version is recorded here.
+		"schema_version": events.SchemaVersion(e.Type)}, nil
 }
 
 var (

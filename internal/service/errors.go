@@ -33,10 +33,19 @@ const (
 // Error is every domain error. Message is for people; it never holds a
 // secret.
 type Error struct {
-	Kind       Kind
-	Message    string
-	Fields     map[string]string
+	Kind    Kind
+	Message string
+	Fields  map[string]string
+	// Problems are Fields with their JSON pointers into the request, in
+	// order, when the input was a JSON document checked as one (an event).
+	Problems   []Problem
 	RetryAfter time.Duration
+}
+
+// Problem is one invalid input: its field (as in Fields), its JSON pointer
+// in the request and what is wrong.
+type Problem struct {
+	Field, Pointer, Message string
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -19,14 +19,11 @@ func (s *Service) PublishEvent(ctx context.Context, c Caller, e events.Event) (d
 	}
 	acct := c.AccountID
 	if err := s.workflows.Prepare(&e); err != nil {
-		var fe events.FieldErrors
-		if errors.As(err, &fe) {
-			return db.Event{}, false, &Error{Kind: Invalid, Message: "The request has invalid fields; see fields.", Fields: fe}
-		}
-		return db.Event{}, false, err
+		return db.Event{}, false, invalidEvent(err)
 	}
+	version := events.SchemaVersion(e.Type)
 	stored, created, err := s.store.InsertEvent(ctx,
-		db.Event{Event: e, AccountID: acct, WorkflowID: flow.EventWorkflowID(acct.String(), e.ID)})
+		db.Event{Event: e, AccountID: acct, WorkflowID: flow.EventWorkflowID(acct.String(), e.ID), SchemaVersion: &version})
 	if err != nil {
 		return db.Event{}, false, err
 	}
@@ -35,4 +32,18 @@ func (s *Service) PublishEvent(ctx context.Context, c Caller, e events.Event) (d
 		s.outbox.Enqueue(stored)
 	}
 	return stored, created, nil
+}
+
+// invalidEvent is the Invalid error of an event's validation error, each
+// problem with its JSON pointer (data's against its type's schema).
+func invalidEvent(err error) error {
+	var ve *events.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	out := &Error{Kind: Invalid, Message: "The request has invalid fields; see fields.", Fields: ve.Fields()}
+	for _, p := range ve.Problems {
+		out.Problems = append(out.Problems, Problem{Field: p.Field, Pointer: p.Pointer, Message: p.Message})
+	}
+	return out
 }

@@ -47,7 +47,8 @@ func (c *Client) StartStored(ctx context.Context, accountID string, e events.Eve
 	return publish.Result{EventID: e.ID, WorkflowID: id, RunID: run.GetRunID()}, nil
 }
 
-// StartTest starts a one-shot WEBHOOK_TEST delivery to one webhook.
+// StartTest starts a one-shot test delivery to one webhook: WEBHOOK_TEST,
+// or the sample of a type it subscribes to ("send example").
 func (c *Client) StartTest(ctx context.Context, accountID, webhookID string, e events.Event) (client.WorkflowRun, error) {
 	id := flow.EventWorkflowID(accountID, e.ID)
 	return c.Client.ExecuteWorkflow(ctx, c.StartOptions(id, accountID, "", ""),

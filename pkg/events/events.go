@@ -1,5 +1,7 @@
 // Package events is the event catalogue, the trigger sources, and the event
-// a publisher sends. It has no dependencies so upstream services can import it.
+// a publisher sends, checked against its type's JSON Schema (package
+// schemas). It depends on the standard library and the schemas' validator
+// only, so upstream services can import it.
 package events
 
 import (
@@ -132,17 +134,56 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,200}$`)
 // another kind of id.
 func ValidID(id string) bool { return idPattern.MatchString(id) }
 
-// FieldErrors maps a JSON field name to what is wrong with it.
+// FieldErrors maps a JSON field name to what is wrong with it (a member
+// of the data by its path: "data.signerInfo.userEmail").
 type FieldErrors map[string]string
 
 func (f FieldErrors) Error() string { return fmt.Sprintf("invalid event: %v", map[string]string(f)) }
 
-// orNil is f as an error: nil when nothing is wrong.
-func (f FieldErrors) orNil() error {
-	if len(f) > 0 {
-		return f
+// Problem is one thing wrong with an event.
+type Problem struct {
+	Field   string // as in FieldErrors: "type", "data.signerList[0].userEmail"
+	Pointer string // a JSON pointer into the event: "/type", "/data/signerList/0/userEmail"
+	Message string
+}
+
+// ValidationError is why an event is refused: each problem, in order (the
+// event's own fields, then its data's, by place). errors.As finds its
+// FieldErrors too.
+type ValidationError struct {
+	Problems []Problem
+}
+
+func (v *ValidationError) Error() string { return v.Fields().Error() }
+
+// Unwrap lets errors.As(err, &FieldErrors{}) work as it did before
+// problems had pointers.
+func (v *ValidationError) Unwrap() error { return v.Fields() }
+
+// Fields is v as FieldErrors (the first problem of each field).
+func (v *ValidationError) Fields() FieldErrors {
+	f := FieldErrors{}
+	for _, p := range v.Problems {
+		if _, seen := f[p.Field]; !seen {
+			f[p.Field] = p.Message
+		}
 	}
-	return nil
+	return f
+}
+
+// problems collects an event's problems as it is checked.
+type problems []Problem
+
+// add records a problem of a top-level field of the event.
+func (ps *problems) add(field, msg string) {
+	*ps = append(*ps, Problem{Field: field, Pointer: "/" + field, Message: msg})
+}
+
+func (ps problems) orNil() error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: ps}
 }
 
 // Origin is who made an event: it decides the types and trigger sources
@@ -154,8 +195,9 @@ const (
 	// FromPublisher: a client's event (the API, pkg/publish): a type of
 	// the Catalogue, from a trigger source of TriggerSources.
 	FromPublisher Origin = iota
-	// FromTest: "send test event" to one webhook: WebhookTest, from a
-	// trigger source of TriggerSources.
+	// FromTest: "send test event" or "send example" to one webhook:
+	// WebhookTest or the sample of a subscribable type, from a trigger
+	// source of TriggerSources (SourceSystem for an operational type).
 	FromTest
 	// FromEngine: an operational event the engine publishes: a type of
 	// the SystemCatalogue, from SourceSystem.
@@ -163,49 +205,54 @@ const (
 )
 
 // Validate checks an event a publisher sends, as given (ID may still be
-// empty); it returns nil or FieldErrors. maxData <= 0 means
+// empty); it returns nil or a *ValidationError. maxData <= 0 means
 // DefaultMaxDataBytes.
 func (e *Event) Validate(maxData int) error { return e.ValidateFrom(FromPublisher, maxData) }
 
-// ValidateFrom is Validate for an event made by o.
+// ValidateFrom is Validate for an event made by o. Its data is checked
+// against its type's JSON Schema (package schemas) once it is a JSON
+// object within bounds.
 func (e *Event) ValidateFrom(o Origin, maxData int) error {
-	errs := e.headErrors(o)
-	if msg := dataError(e.Data, maxData); msg != "" {
-		errs["data"] = msg
+	ps := e.headProblems(o)
+	switch msg := dataError(e.Data, maxData); {
+	case msg != "":
+		ps.add("data", msg)
+	case typeError(o, e.Type) == "":
+		ps = append(ps, schemaProblems(e.Type, e.Data)...)
 	}
-	return errs.orNil()
+	return ps.orNil()
 }
 
 // ValidateHead is ValidateFrom without Data, for an event whose data
 // travels apart: a stored event's workflow leaves it in the outbox, where
 // it was checked when stored.
-func (e *Event) ValidateHead(o Origin) error { return e.headErrors(o).orNil() }
+func (e *Event) ValidateHead(o Origin) error { return e.headProblems(o).orNil() }
 
-// headErrors checks every field of e but Data.
-func (e *Event) headErrors(o Origin) FieldErrors {
-	errs := FieldErrors{}
+// headProblems checks every field of e but Data.
+func (e *Event) headProblems(o Origin) problems {
+	var ps problems
 	if e.ID != "" && !ValidID(e.ID) {
-		errs["id"] = "must be 1-200 characters of letters, digits, '.', '_', ':' or '-'"
+		ps.add("id", "must be 1-200 characters of letters, digits, '.', '_', ':' or '-'")
 	}
 	if msg := typeError(o, e.Type); msg != "" {
-		errs["type"] = msg
+		ps.add("type", msg)
 	}
 	if field, msg := e.sourceError(o); msg != "" {
-		errs[field] = msg
+		ps.add(field, msg)
 	}
 	if len(e.AppID) > 200 || !printable(e.AppID) {
-		errs["appId"] = "must be at most 200 printable ASCII characters"
+		ps.add("appId", "must be at most 200 printable ASCII characters")
 	}
 	if msg := orderingKeyError(o, e.OrderingKey); msg != "" {
-		errs["orderingKey"] = msg
+		ps.add("orderingKey", msg)
 	}
 	// An offset can push a time given in years 0001-9999 outside them in
 	// UTC, where it can no longer be encoded as RFC 3339 JSON (reading the
 	// event back failed). Zero is "not given": Prepare fills it.
 	if y := e.OccurredAt.UTC().Year(); !e.OccurredAt.IsZero() && (y < 1 || y > 9999) {
-		errs["occurredAt"] = "must be between years 0001 and 9999 in UTC"
+		ps.add("occurredAt", "must be between years 0001 and 9999 in UTC")
 	}
-	return errs
+	return ps
 }
 
 // orderingKeyError says what is wrong with k as the ordering key of an
@@ -229,8 +276,8 @@ func typeError(o Origin, t string) string {
 	case t == "":
 		return "is required"
 	case o == FromTest:
-		if t != WebhookTest {
-			return "must be " + WebhookTest + " for a test event"
+		if t != WebhookTest && !IsSubscribable(t) {
+			return fmt.Sprintf("must be %s or a subscribable type for a test event, not %q", WebhookTest, t)
 		}
 	case o == FromEngine:
 		if !IsSystemType(t) {
@@ -250,7 +297,7 @@ func (e *Event) sourceError(o Origin) (field, msg string) {
 	switch {
 	case e.TriggerSource == "":
 		return "triggerSource", "is required"
-	case o == FromEngine:
+	case o == FromEngine || o == FromTest && IsSystemType(e.Type):
 		if e.TriggerSource != SourceSystem {
 			return "triggerSource", "must be " + SourceSystem + " for an operational event"
 		}

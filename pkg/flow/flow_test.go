@@ -26,35 +26,37 @@ func TestWorkflowIDRules(t *testing.T) {
 // refuses what only someone going around the API could send.
 func TestDeliverEventInputCheck(t *testing.T) {
 	published := events.Event{ID: "e1", Type: events.EnvelopeStart, TriggerSource: events.SourceSaaSPage,
-		OccurredAt: time.Now(), Data: []byte(`{"envelopeId":"x"}`)}
+		OccurredAt: time.Now(), Data: []byte(`{"envelopeId":"x","envelopeStatus":1}`)}
 	head := published
 	head.Data = nil
 	system := events.Event{ID: "webhook-failing.w.1.50", Type: events.WebhookFailing, TriggerSource: events.SourceSystem,
 		OccurredAt: time.Now()}
 	test := published
-	test.Type = events.WebhookTest
+	test.Type, test.Data = events.WebhookTest, []byte(`{"message":"hi"}`)
 	with := func(e events.Event, edit func(*events.Event)) events.Event { edit(&e); return e }
 	for name, in := range map[string]DeliverEventInput{
 		"published (pkg/publish)":      {AccountID: "a", Event: published},
 		"stored by the API":            {AccountID: "a", Event: head, Stored: true},
 		"operational, from the outbox": {AccountID: "a", Event: system, Stored: true},
 		"test":                         {AccountID: "a", Event: test, OnlyWebhookID: "w", Test: true},
+		"example (send example)":       {AccountID: "a", Event: published, OnlyWebhookID: "w", Test: true},
 	} {
 		if err := in.Check(); err != nil {
 			t.Errorf("%s refused: %v", name, err)
 		}
 	}
 	for name, in := range map[string]DeliverEventInput{
-		"test without a webhook":   {AccountID: "a", Event: test, Test: true},
-		"one webhook but no test":  {AccountID: "a", Event: published, OnlyWebhookID: "w"},
-		"test of a real event":     {AccountID: "a", Event: published, OnlyWebhookID: "w", Test: true},
-		"test type as a real one":  {AccountID: "a", Event: test},
-		"operational, published":   {AccountID: "a", Event: system},
-		"operational, not system":  {AccountID: "a", Event: with(system, func(e *events.Event) { e.TriggerSource = events.SourceSaaSPage }), Stored: true},
-		"system source, real type": {AccountID: "a", Event: with(head, func(e *events.Event) { e.TriggerSource = events.SourceSystem }), Stored: true},
-		"no data":                  {AccountID: "a", Event: head},
-		"NUL in data":              {AccountID: "a", Event: with(published, func(e *events.Event) { e.Data = []byte(`{"a":"\u0000"}`) })},
-		"stored, bad id":           {AccountID: "a", Event: with(head, func(e *events.Event) { e.ID = "a\x00" }), Stored: true},
+		"test without a webhook":    {AccountID: "a", Event: test, Test: true},
+		"one webhook but no test":   {AccountID: "a", Event: published, OnlyWebhookID: "w"},
+		"test with an ordering key": {AccountID: "a", Event: with(published, func(e *events.Event) { e.OrderingKey = "k" }), OnlyWebhookID: "w", Test: true},
+		"data its schema refuses":   {AccountID: "a", Event: with(published, func(e *events.Event) { e.Data = []byte(`{"envelopeId":"x"}`) })},
+		"test type as a real one":   {AccountID: "a", Event: test},
+		"operational, published":    {AccountID: "a", Event: system},
+		"operational, not system":   {AccountID: "a", Event: with(system, func(e *events.Event) { e.TriggerSource = events.SourceSaaSPage }), Stored: true},
+		"system source, real type":  {AccountID: "a", Event: with(head, func(e *events.Event) { e.TriggerSource = events.SourceSystem }), Stored: true},
+		"no data":                   {AccountID: "a", Event: head},
+		"NUL in data":               {AccountID: "a", Event: with(published, func(e *events.Event) { e.Data = []byte(`{"a":"\u0000"}`) })},
+		"stored, bad id":            {AccountID: "a", Event: with(head, func(e *events.Event) { e.ID = "a\x00" }), Stored: true},
 	} {
 		if err := in.Check(); err == nil {
 			t.Errorf("%s accepted", name)
@@ -62,7 +64,7 @@ func TestDeliverEventInputCheck(t *testing.T) {
 	}
 	// The worker sets no bound of its own on the data.
 	big := with(published, func(e *events.Event) {
-		e.Data = []byte(`{"a":"` + strings.Repeat("x", events.DefaultMaxDataBytes) + `"}`)
+		e.Data = []byte(`{"envelopeId":"x","envelopeStatus":1,"a":"` + strings.Repeat("x", events.DefaultMaxDataBytes) + `"}`)
 	})
 	if err := (DeliverEventInput{AccountID: "a", Event: big}).Check(); err != nil {
 		t.Errorf("large data refused: %v", err)

@@ -29,9 +29,12 @@ func Example() {
 		AppID:         "app_123",
 		Data:          []byte(`{"envelopeId":"env-42","envelopeStatus":2}`),
 	})
-	var invalid events.FieldErrors
+	var invalid *events.ValidationError
 	if errors.As(err, &invalid) {
-		log.Fatalf("not a valid event: %v", invalid)
+		for _, p := range invalid.Problems {
+			log.Printf("%s: %s", p.Pointer, p.Message) // e.g. /data/envelopeStatus: is required
+		}
+		log.Fatal("not a valid event")
 	}
 	if err != nil {
 		log.Fatal(err)

@@ -1,8 +1,8 @@
 // Package publish is the public client of the delivery workflows: upstream
 // services import it to publish events straight through the Temporal SDK,
 // with the API's validation and workflow id rules. It depends on the SDK,
-// the standard library and the contract packages (flow, events, delivery)
-// only. The server's own client (stored events, tests, resends, signals,
+// the standard library and the contract packages (flow, events, delivery,
+// and the events' JSON Schema validator) only. The server's own client (stored events, tests, resends, signals,
 // lookups) is internal/workflowclient, built on this one.
 package publish
 
@@ -43,8 +43,10 @@ type Result struct {
 	Existed bool `json:"-"`
 }
 
-// Prepare fills the defaults of e (id, occurredAt) and validates it; it
-// returns events.FieldErrors when e is invalid.
+// Prepare fills the defaults of e (id, occurredAt) and validates it, its
+// data against its type's JSON Schema; it returns an
+// *events.ValidationError (errors.As finds events.FieldErrors in it too)
+// when e is invalid.
 func (p *Publisher) Prepare(e *events.Event) error {
 	if e.ID == "" {
 		e.ID = uuid.NewString()

@@ -9,6 +9,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/schedule"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
 
 // The conversions from the store's rows: the API answers with them and the
@@ -53,6 +54,8 @@ func FromDelivery(d db.Delivery) Delivery {
 		LastStatusCode: d.LastStatusCode, NextAttemptAt: utc(d.NextAttemptAt), WorkflowID: d.WorkflowID,
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
 		OrderingKey: d.OrderingKey, Sequence: d.Sequence, OrderReleased: d.OrderReleased,
+		// A WEBHOOK_TEST delivery made before the column existed is a test too.
+		Test: d.Test || d.EventType == events.WebhookTest,
 	}
 	if d.Waiting() {
 		out.Status, out.WaitingFor = delivery.Waiting, &WaitingFor{}
@@ -115,7 +118,8 @@ func FromEvent(e db.Event, ds []db.Delivery) Event {
 	out := Event{
 		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID, OccurredAt: e.OccurredAt.UTC(),
 		Data: e.Data, WorkflowID: e.WorkflowID, CreatedAt: e.CreatedAt.UTC(), DispatchedAt: utc(e.DispatchedAt),
-		OrderingKey: e.OrderingKey, Sequence: e.Sequence,
+		OrderingKey: e.OrderingKey, Sequence: e.Sequence, SchemaVersion: e.SchemaVersion,
+		Test:       e.Test || e.Type == events.WebhookTest,
 		Deliveries: FromDeliveries(ds),
 	}
 	if e.DispatchedAt == nil {

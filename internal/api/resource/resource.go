@@ -107,7 +107,10 @@ type Delivery struct {
 	Sequence      int64       `json:"sequence,omitempty"`
 	WaitingFor    *WaitingFor `json:"waitingFor,omitempty"`
 	OrderReleased bool        `json:"orderReleased,omitempty"`
-	Attempts      []Attempt   `json:"attempts,omitempty"`
+	// Test: a delivery of a test send or a "send example" (one attempt,
+	// marked "test" in its payload too), not of a published event.
+	Test     bool      `json:"test,omitempty"`
+	Attempts []Attempt `json:"attempts,omitempty"`
 }
 
 // WaitingFor is what a waiting delivery waits for: an earlier event of its
@@ -164,7 +167,12 @@ type Event struct {
 	DispatchError string     `json:"dispatchError,omitempty"`
 	OrderingKey   string     `json:"orderingKey,omitempty"`
 	Sequence      int64      `json:"sequence,omitempty"`
-	Deliveries    []Delivery `json:"deliveries"`
+	// SchemaVersion is the version of its type's JSON Schema the data was
+	// checked against when accepted (absent: accepted before schemas).
+	SchemaVersion *int `json:"schemaVersion,omitempty"`
+	// Test: a test send or a "send example".
+	Test       bool       `json:"test,omitempty"`
+	Deliveries []Delivery `json:"deliveries"`
 }
 
 // Released is the answer to POST /v1/webhooks/{id}/release.
@@ -221,9 +229,11 @@ type SecretReset struct {
 	PreviousSecretExpiresAt *time.Time `json:"previousSecretExpiresAt,omitempty"`
 }
 
-// TestAttempt is what a test send did (POST /v1/webhooks/{id}/test).
+// TestAttempt is what a test send did (POST /v1/webhooks/{id}/test): of a
+// WEBHOOK_TEST event, or of the sample of EventType ("send example").
 type TestAttempt struct {
 	EventID    string `json:"eventId"`
+	EventType  string `json:"eventType"`
 	DeliveryID string `json:"deliveryId"`
 	Success    bool   `json:"success"`
 	StatusCode int    `json:"statusCode"`

@@ -92,38 +92,40 @@ const (
 	triggerSource = "saas_page"
 )
 
-// eventData is a realistic ~1 KB ENVELOPE_SIGNER_SIGNED payload.
+// eventData is a realistic ~1 KB ENVELOPE_SIGNER_SIGNED payload, valid
+// against its type's schema (pkg/events/schemas): the product's members
+// (envelopeStatus 1 in progress, signerInfo and signerList with
+// signerStatus 2 signed / 1 in progress, Unix-millisecond times) plus the
+// extra members a real sender adds.
 func eventData(i int) json.RawMessage {
 	at := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC).Add(time.Duration(i) * time.Second)
-	signer := func(n int, status string) map[string]any {
+	signer := func(n, status int) map[string]any {
 		s := map[string]any{
-			"signerId":   fmt.Sprintf("sgn_%08d_%d", i, n),
-			"name":       []string{"Jane Doe", "Rahul Mehta", "Amélie Laurent"}[n%3],
-			"email":      fmt.Sprintf("signer%d.%d@customer-example.com", n, i),
-			"role":       "SIGNER",
-			"order":      n + 1,
-			"status":     status,
-			"authMethod": "EMAIL_OTP",
+			"businessId":   fmt.Sprintf("sgn_%08d_%d", i, n),
+			"userName":     []string{"Jane Doe", "Rahul Mehta", "Amélie Laurent"}[n%3],
+			"userEmail":    fmt.Sprintf("signer%d.%d@customer-example.com", n, i),
+			"signOrder":    n + 1,
+			"signerStatus": status,
 		}
-		if status == "SIGNED" {
-			s["signedAt"] = at.Format(time.RFC3339)
+		if status == 2 {
+			s["signedAt"] = at.UnixMilli()
 			s["ipAddress"] = "203.0.113.42"
 			s["userAgent"] = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_3) AppleWebKit/605.1.15 Safari/605.1.15"
 		}
 		return s
 	}
+	brief := func(n, status int) map[string]any {
+		return map[string]any{"userEmail": fmt.Sprintf("signer%d.%d@customer-example.com", n, i), "signOrder": n + 1, "signerStatus": status}
+	}
 	d := map[string]any{
-		"envelopeId":     fmt.Sprintf("env_%012d", i),
-		"envelopeName":   fmt.Sprintf("Master Services Agreement - Acme Corp #%d", i),
-		"envelopeStatus": "IN_PROGRESS",
-		"createdAt":      at.Add(-26 * time.Hour).Format(time.RFC3339),
-		"sender":         map[string]any{"userId": "usr_7f3a9c", "name": "Legal Ops", "email": "legal-ops@esign-customer.example"},
-		"signerInfo":     signer(1, "SIGNED"),
-		"signers": []any{
-			map[string]any{"signerId": fmt.Sprintf("sgn_%08d_0", i), "order": 1, "status": "SIGNED"},
-			map[string]any{"signerId": fmt.Sprintf("sgn_%08d_1", i), "order": 2, "status": "SIGNED"},
-			map[string]any{"signerId": fmt.Sprintf("sgn_%08d_2", i), "order": 3, "status": "PENDING"},
-		},
+		"envelopeId":        fmt.Sprintf("env_%012d", i),
+		"envelopeName":      fmt.Sprintf("Master Services Agreement - Acme Corp #%d", i),
+		"envelopeStatus":    1,
+		"envelopeStartTime": at.Add(-26 * time.Hour).UnixMilli(),
+		"expireTime":        at.Add(30 * 24 * time.Hour).UnixMilli(),
+		"sender":            map[string]any{"userId": "usr_7f3a9c", "name": "Legal Ops", "email": "legal-ops@esign-customer.example"},
+		"signerInfo":        signer(1, 2),
+		"signerList":        []any{brief(0, 2), brief(1, 2), brief(2, 1)},
 		"documents": []any{
 			map[string]any{"documentId": fmt.Sprintf("doc_%d_1", i), "name": "MSA.pdf", "pages": 14},
 			map[string]any{"documentId": fmt.Sprintf("doc_%d_2", i), "name": "Order Form.pdf", "pages": 3},

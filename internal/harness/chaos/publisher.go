@@ -96,7 +96,7 @@ func paced(ctx context.Context, stop <-chan struct{}, every time.Duration, more 
 }
 
 func (p *Publisher) one(ctx context.Context, id string, i int) {
-	data := map[string]any{"envelopeId": fmt.Sprintf("env_%06d", i), "envelopeStatus": 1, "seq": i}
+	data := eventData(fmt.Sprintf("env_%06d", i), "seq", i)
 	if p.Data != nil {
 		data = p.Data(i)
 	}
@@ -217,10 +217,18 @@ func (k *KeyedPublisher) key(ctx context.Context, i int) {
 		id := fmt.Sprintf("%s-%d", key, n)
 		body, _ := json.Marshal(map[string]any{
 			"id": id, "type": EventType, "triggerSource": TriggerSource, "orderingKey": key,
-			"data": map[string]any{"envelopeId": key, "envelopeStatus": 1, "n": n},
+			"data": eventData(key, "n", n),
 		})
 		if !k.publish(ctx, id, body) {
 			return
 		}
 	}
+}
+
+// eventData is the data of an EventType event of envelope env, valid
+// against the type's schema, carrying the publisher's counter as member
+// name.
+func eventData(env, name string, n int) map[string]any {
+	return map[string]any{"envelopeId": env, "envelopeStatus": 1, name: n,
+		"signerInfo": map[string]any{"userEmail": "signer@customer-example.com", "signerStatus": 2}}
 }

@@ -195,8 +195,9 @@ func (sc *receiversScenario) config(pg *postgres) Config {
 // receiversEventData is the data of event i: ids, and the signer's name
 // and e-mail address that a thin payload must leave out.
 func receiversEventData(i int) map[string]any {
-	return map[string]any{"envelopeId": fmt.Sprintf("env_%06d", i), "envelopeStatus": 1, "seq": i,
-		"signerName": fmt.Sprintf("Signer Nr %d", i), "signerEmail": fmt.Sprintf("signer-%06d@example.com", i)}
+	d := eventData(fmt.Sprintf("env_%06d", i), "seq", i)
+	d["signerName"], d["signerEmail"] = fmt.Sprintf("Signer Nr %d", i), fmt.Sprintf("signer-%06d@example.com", i)
+	return d
 }
 
 // specs are the scenario's webhooks and what each receiver checks.

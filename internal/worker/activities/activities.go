@@ -17,6 +17,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
 	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
 
@@ -111,7 +112,13 @@ func (a *Activities) RecordEvent(ctx context.Context, in flow.DeliverEventInput)
 		plan.Skipped = "invalid account id"
 		return plan, nil
 	}
-	ev := db.Event{Event: in.Event, AccountID: accountID, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID}
+	ev := db.Event{Event: in.Event, AccountID: accountID, WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID, Test: in.Test}
+	if !in.Stored {
+		// Check held the data to this version of its type's schema (a
+		// stored event's was, when the API stored it).
+		v := events.SchemaVersion(in.Event.Type)
+		ev.SchemaVersion = &v
+	}
 	var deliveries []db.Delivery
 	if in.Test {
 		deliveries, err = a.recordTest(ctx, ev, in.OnlyWebhookID, &plan)

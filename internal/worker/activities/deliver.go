@@ -67,7 +67,9 @@ type Payload struct {
 	Sequence    int64  `json:"sequence,omitempty"`
 	// Form is "thin" for a thin webhook (EventPayload holds the event's
 	// resource ids only, see resourceIDs); absent in a full payload.
-	Form string `json:"payload,omitempty"`
+	Form string `json:"payload,omitempty"` // Test: a test send or a "send example" (the type's sample data), not
+	// something that happened; absent otherwise.
+	Test bool `json:"test,omitempty"`
 }
 
 // payloadOf is what a receiver is sent of e, the seq-th event of its key.
@@ -170,7 +172,7 @@ func (a *Activities) startAttempt(ctx context.Context, at *attempt) (db.Delivery
 // while the request runs. An error means no answer is to be recorded.
 func (a *Activities) send(ctx context.Context, at *attempt) error {
 	t := at.t
-	body, err := json.Marshal(bodyOf(t))
+	body, err := json.Marshal(bodyOf(t, at.in.Test))
 	if err != nil {
 		return fmt.Errorf("encoding payload: %w", err)
 	}

@@ -56,9 +56,10 @@ func (a *Activities) maxAttemptTimeout() time.Duration {
 }
 
 // bodyOf is what the receiver of t is sent: the full payload, or the
-// thin one.
-func bodyOf(t db.DeliveryTarget) Payload {
+// thin one, marked when it is a test send.
+func bodyOf(t db.DeliveryTarget, test bool) Payload {
 	p := payloadOf(t.Event, t.Sequence)
+	p.Test = test
 	if t.Payload == db.PayloadThin {
 		p.EventPayload, p.Form = resourceIDs(p.EventPayload), db.PayloadThin
 	}

@@ -106,7 +106,7 @@ func TestBodyOf(t *testing.T) {
 	e := events.Event{ID: "e1", Type: "ENVELOPE_FINISH", TriggerSource: "saas_page", AppID: "app", OccurredAt: occurred,
 		Data: json.RawMessage(`{"envelopeId":"env-1","signerEmail":"ann@example.com"}`), OrderingKey: "env-1"}
 	target := db.DeliveryTarget{Event: e, Delivery: db.Delivery{Turn: db.Turn{Sequence: 3}}}
-	full, err := json.Marshal(bodyOf(target))
+	full, err := json.Marshal(bodyOf(target, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestBodyOf(t *testing.T) {
 		t.Errorf("full body\n got %s\nwant %s", full, want)
 	}
 	target.Payload = db.PayloadThin
-	thin, err := json.Marshal(bodyOf(target))
+	thin, err := json.Marshal(bodyOf(target, false))
 	if err != nil {
 		t.Fatal(err)
 	}
