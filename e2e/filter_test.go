@@ -64,11 +64,11 @@ func TestPayloadFilters(t *testing.T) {
 		want    []string // the webhooks with a delivery
 		skipped string
 	}{
-		{publish("e1", "ENVELOPE_START", `{"envelopeId": "A-1"}`), []string{"a", "all", "off"}, ""},
-		{publish("e2", "ENVELOPE_FINISH", `{"envelopeId": "B-2", "amount": 150}`), []string{"all", "amount", "finish"}, ""},
-		{publish("e3", "ENVELOPE_START", `{"envelopeId": "B-3", "amount": 100.5}`), []string{"all", "amount"}, ""},
-		{viaGo("e4", "ENVELOPE_FINISH", `{"envelopeId": "A-4", "amount": 5}`), []string{"a", "all", "finish", "off"}, ""},
-		{publish("e5", "ENVELOPE_CANCEL", `{"envelopeId": "A-5"}`), nil, "no matching webhook: the filters of 1 left it out"},
+		{publish("e1", "ENVELOPE_START", `{"envelopeId": "A-1", "envelopeStatus": 1}`), []string{"a", "all", "off"}, ""},
+		{publish("e2", "ENVELOPE_FINISH", `{"envelopeId": "B-2", "envelopeStatus": 1, "amount": 150}`), []string{"all", "amount", "finish"}, ""},
+		{publish("e3", "ENVELOPE_START", `{"envelopeId": "B-3", "envelopeStatus": 1, "amount": 100.5}`), []string{"all", "amount"}, ""},
+		{viaGo("e4", "ENVELOPE_FINISH", `{"envelopeId": "A-4", "envelopeStatus": 1, "amount": 5}`), []string{"a", "all", "finish", "off"}, ""},
+		{publish("e5", "ENVELOPE_CANCEL", `{"envelopeId": "A-5", "envelopeStatus": 1}`), nil, "no matching webhook: the filters of 1 left it out"},
 	} {
 		res := e.Result(c.wf)
 		var got []string
@@ -122,7 +122,7 @@ func TestPayloadFilters(t *testing.T) {
 	e.Do("POST", path+"/disable", key, nil).Want(t, http.StatusOK)
 	e.Do("PATCH", path, key, map[string]any{"filter": nil}).Want(t, http.StatusOK)
 	e.Do("POST", path+"/enable", key, nil).Want(t, http.StatusOK)
-	res := e.Result(publish("e6", "ENVELOPE_START", `{"envelopeId": "B-6"}`))
+	res := e.Result(publish("e6", "ENVELOPE_START", `{"envelopeId": "B-6", "envelopeStatus": 1}`))
 	var got []string
 	for _, d := range res.Deliveries {
 		got = append(got, nameOf(hooks, d.WebhookID))
@@ -148,7 +148,7 @@ func TestPayloadFiltersLargeFanOut(t *testing.T) {
 			Filter: fmt.Sprintf(`event.data.shard == %d`, i%2)})
 		pass[id] = i%2 == 1
 	}
-	p := e.Publish(key, e2etest.Event{Type: "ENVELOPE_FINISH", Data: json.RawMessage(`{"envelopeId": "env-9", "shard": 1}`)})
+	p := e.Publish(key, e2etest.Event{Type: "ENVELOPE_FINISH", Data: json.RawMessage(`{"envelopeId": "env-9", "envelopeStatus": 1, "shard": 1}`)})
 	res := e.Result(p.WorkflowID)
 	if len(res.Deliveries) != n/2 {
 		t.Fatalf("%d deliveries, want %d", len(res.Deliveries), n/2)
