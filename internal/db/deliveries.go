@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
@@ -695,7 +696,33 @@ func (s *Store) ListDeliveries(ctx context.Context, accountID uuid.UUID, f Deliv
 	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
 		return nil, fmt.Errorf("listing deliveries: %w", translate(err))
 	}
+	if f.Oldest {
+		inKeyOrder(out)
+	}
 	return out, nil
+}
+
+// inKeyOrder puts each ordering key's deliveries in sequence order within the
+// places they hold: rows are made by concurrent workflows, so created_at can
+// put event 2 of a key before event 1, and a replay in that order would let
+// 2 take its turn before 1 is pending again.
+func inKeyOrder(ds []Delivery) {
+	places := map[string][]int{}
+	for i, d := range ds {
+		if d.OrderingKey != "" {
+			places[d.OrderingKey] = append(places[d.OrderingKey], i)
+		}
+	}
+	for _, at := range places {
+		keyed := make([]Delivery, len(at))
+		for j, i := range at {
+			keyed[j] = ds[i]
+		}
+		sort.SliceStable(keyed, func(a, b int) bool { return keyed[a].Sequence < keyed[b].Sequence })
+		for j, i := range at {
+			ds[i] = keyed[j]
+		}
+	}
 }
 
 // PendingWorkflows lists the workflows making a webhook's unfinished
