@@ -98,6 +98,7 @@ type Delivery struct {
 	WorkflowID     string          `json:"workflowId"`
 	CreatedAt      time.Time       `json:"createdAt"`
 	UpdatedAt      time.Time       `json:"updatedAt"`
+	TriggerSource  string          `json:"triggerSource,omitempty"`
 	// OrderingKey and Sequence are the event's place among its key's
 	// events; WaitingFor is what a waiting delivery waits for; an ordered
 	// webhook's failed delivery OrderReleased no longer holds its key.
@@ -142,6 +143,12 @@ type Attempt struct {
 
 // Event is a published event with its deliveries.
 type Event struct {
+	EventHead
+	Deliveries []Delivery `json:"deliveries"`
+}
+
+// EventHead is an event without its deliveries: an item of GET /v1/events.
+type EventHead struct {
 	ID            string          `json:"id"`
 	Type          string          `json:"type"`
 	TriggerSource string          `json:"triggerSource"`
@@ -156,7 +163,6 @@ type Event struct {
 	DispatchError string     `json:"dispatchError,omitempty"`
 	OrderingKey   string     `json:"orderingKey,omitempty"`
 	Sequence      int64      `json:"sequence,omitempty"`
-	Deliveries    []Delivery `json:"deliveries"`
 }
 
 // Released is the answer to POST /v1/webhooks/{id}/release.

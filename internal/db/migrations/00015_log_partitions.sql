@@ -1,0 +1,406 @@
+-- +goose Up
+-- The log at scale (issue 20, docs/operations.md "The log: partitions and
+-- retention"): events, deliveries and attempts become tables partitioned
+-- by time, in periods (ISO weeks by default, LOG_PARTITION=day for days),
+-- and retention detaches and drops a past period's three partitions
+-- instead of deleting rows (db.DropExpiredPartitions).
+--
+-- Integrity by construction instead of foreign keys among the three (a
+-- key of a partitioned table must hold its partition key, so the old
+-- ones cannot stay): a delivery carries its event's created_at as its
+-- own created_at, an attempt its delivery's as delivery_created_at, so an
+-- event, its deliveries and their attempts always share one period, and
+-- the period's three partitions go together. A delivery id is a UUIDv7
+-- whose time is that created_at (to the millisecond), so a lookup by id
+-- names its period (db.periodOf) and PostgreSQL reads one partition; ids
+-- from before this migration (v4) are looked up in every partition.
+--
+-- An event id is unique per partition (a unique index of each events
+-- partition; publishing the same id concurrently conflicts there), and
+-- across partitions by the stores' check that no earlier partition holds
+-- it (the id can no longer be a key of the whole table).
+--
+-- This migration rewrites the three tables once: the time it takes grows
+-- with the log (docs/operations.md gives the rate measured).
+
+CREATE FUNCTION uuid_v7(ts timestamptz) RETURNS uuid LANGUAGE sql VOLATILE PARALLEL SAFE AS $$
+    -- RFC 9562 version 7: 48 bits of Unix milliseconds, then random bits.
+    SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING
+        substring(int8send(floor(extract(epoch FROM ts) * 1000)::bigint) FROM 3) FROM 1 FOR 6),
+        52, 1), 53, 1), 'hex')::uuid
+$$;
+
+-- The old tables, renamed, keep their rows until they are copied.
+ALTER TABLE webhook_waiters DROP CONSTRAINT webhook_waiters_delivery_id_fkey;
+ALTER TABLE attempts RENAME TO attempts_pre15;
+ALTER TABLE deliveries RENAME TO deliveries_pre15;
+ALTER TABLE events RENAME TO events_pre15;
+ALTER TABLE attempts_pre15 DROP CONSTRAINT attempts_delivery_id_fkey,
+                           DROP CONSTRAINT attempts_pkey;
+ALTER TABLE deliveries_pre15 DROP CONSTRAINT deliveries_account_id_event_id_fkey,
+                             DROP CONSTRAINT deliveries_account_id_fkey,
+                             DROP CONSTRAINT deliveries_status_check;
+DROP INDEX deliveries_account_created_idx, deliveries_ordering, deliveries_unfinished_idx,
+    deliveries_waiting_for_delivery, deliveries_waiting_for_event, deliveries_webhook_skipped_idx,
+    deliveries_webhook_status_idx;
+ALTER TABLE events_pre15 DROP CONSTRAINT events_account_id_fkey;
+DROP INDEX events_account_created_idx, events_ordering_unrecorded, events_undispatched_idx;
+-- Kept for the copy's joins: events_pkey, deliveries_pkey and the unique
+-- (account, event, webhook) key, renamed out of the new tables' way.
+ALTER INDEX events_pkey RENAME TO events_pre15_pkey;
+ALTER INDEX deliveries_pkey RENAME TO deliveries_pre15_pkey;
+ALTER INDEX deliveries_account_id_event_id_webhook_id_key RENAME TO deliveries_pre15_key;
+
+CREATE TABLE events (
+    account_id       uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    id               text NOT NULL,
+    type             text NOT NULL,
+    trigger_source   text NOT NULL,
+    app_id           text NOT NULL DEFAULT '',
+    occurred_at      timestamptz NOT NULL,
+    data             jsonb NOT NULL,
+    workflow_id      text NOT NULL,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    dispatched_at    timestamptz,
+    dispatch_tries   integer NOT NULL DEFAULT 0,
+    dispatch_next_at timestamptz,
+    dispatch_error   text NOT NULL DEFAULT '',
+    ordering_key     text NOT NULL DEFAULT '',
+    sequence         bigint NOT NULL DEFAULT 0,
+    -- The value of the data field its type declares searchable
+    -- (events.TypeInfo.SearchKey: data.envelopeId), '' without one.
+    search_key       text NOT NULL DEFAULT ''
+) PARTITION BY RANGE (created_at);
+
+CREATE TABLE deliveries (
+    id                   uuid NOT NULL,
+    account_id           uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    event_id             text NOT NULL,
+    -- No foreign key: the delivery log outlives a deleted webhook.
+    webhook_id           uuid NOT NULL,
+    event_type           text NOT NULL,
+    message_id           text NOT NULL,
+    status               text NOT NULL CHECK (status IN ('pending', 'retrying', 'succeeded', 'failed', 'cancelled',
+                             'skipped_disabled')),
+    status_reason        text NOT NULL DEFAULT '',
+    attempt_count        integer NOT NULL DEFAULT 0,
+    series               integer NOT NULL DEFAULT 1,
+    workflow_id          text NOT NULL,
+    next_attempt_at      timestamptz,
+    last_status_code     integer,
+    -- Its event's created_at (the partition key; see above).
+    created_at           timestamptz NOT NULL,
+    updated_at           timestamptz NOT NULL DEFAULT now(),
+    ordering_key         text NOT NULL DEFAULT '',
+    sequence             bigint NOT NULL DEFAULT 0,
+    ordered              boolean NOT NULL DEFAULT false,
+    waiting_for_event    text,
+    waiting_for_delivery uuid,
+    waiting_workflow_id  text NOT NULL DEFAULT '',
+    order_released       boolean NOT NULL DEFAULT false,
+    -- Its event's, for the delivery log's search.
+    trigger_source       text NOT NULL DEFAULT ''
+) PARTITION BY RANGE (created_at);
+
+CREATE TABLE attempts (
+    delivery_id         uuid NOT NULL,
+    series              integer NOT NULL,
+    number              integer NOT NULL,
+    url                 text NOT NULL,
+    started_at          timestamptz NOT NULL,
+    duration_ms         integer NOT NULL,
+    response_status     integer,
+    response_body       bytea NOT NULL DEFAULT '',
+    error               text NOT NULL DEFAULT '',
+    try                 integer NOT NULL DEFAULT 1,
+    finished_at         timestamptz,
+    auth_method         text NOT NULL DEFAULT 'none',
+    -- Its delivery's created_at (the partition key; see above).
+    delivery_created_at timestamptz NOT NULL
+) PARTITION BY RANGE (delivery_created_at);
+
+-- The partitions of the three tables, with their bounds. Read in UTC, so
+-- the bounds' text (written in the session's time zone) parses back the
+-- same.
+-- +goose StatementBegin
+CREATE FUNCTION log_partitions()
+RETURNS TABLE (parent text, partition text, lower timestamptz, upper timestamptz, detach_pending boolean)
+LANGUAGE sql STABLE SET TimeZone = 'UTC' AS $$
+    SELECT p.relname::text, c.relname::text, b[1]::timestamptz, b[2]::timestamptz, i.inhdetachpending
+    FROM pg_inherits i
+    JOIN pg_class c ON c.oid = i.inhrelid
+    JOIN pg_class p ON p.oid = i.inhparent,
+    LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']+)''\) TO \(''([^'']+)''\)') AS b
+    WHERE i.inhparent IN ('events'::regclass, 'deliveries'::regclass, 'attempts'::regclass)
+$$;
+-- +goose StatementEnd
+
+-- log_partition_add creates the partitions of period [p_from, p_to) of
+-- the three tables, named <table>_pYYYYMMDD after its first day (UTC),
+-- unless they exist. A partition is made apart and attached: ATTACH
+-- locks the parent SHARE UPDATE EXCLUSIVE (inserts and reads go on),
+-- where CREATE TABLE ... PARTITION OF would lock it ACCESS EXCLUSIVE.
+-- +goose StatementBegin
+CREATE FUNCTION log_partition_add(p_from timestamptz, p_to timestamptz) RETURNS void
+LANGUAGE plpgsql SET TimeZone = 'UTC' AS $$
+DECLARE
+    suffix text := '_p' || to_char(p_from, 'YYYYMMDD');
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['events', 'deliveries', 'attempts'] LOOP
+        IF to_regclass(t || suffix) IS NULL THEN
+            EXECUTE format('CREATE TABLE %I (LIKE %I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', t || suffix, t);
+            EXECUTE format('ALTER TABLE %I ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', t, t || suffix, p_from, p_to);
+        END IF;
+    END LOOP;
+    -- An event id is unique in its partition (see the top of 00015).
+    EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %I (account_id, id)', 'events' || suffix || '_id', 'events' || suffix);
+END
+$$;
+-- +goose StatementEnd
+
+-- log_partitions_ensure adds periods after the last one until p_until is
+-- covered (the first starting at the current period when there is none),
+-- each one p_unit long ('day' or 'week': UTC days, ISO weeks from
+-- Monday); p_unit NULL continues in the last period's unit. It returns
+-- how many periods it added.
+-- +goose StatementBegin
+CREATE FUNCTION log_partitions_ensure(p_until timestamptz, p_unit text) RETURNS integer
+LANGUAGE plpgsql SET TimeZone = 'UTC' AS $$
+DECLARE
+    last_lower timestamptz;
+    start timestamptz;
+    stop timestamptz;
+    unit text := p_unit;
+    added integer := 0;
+BEGIN
+    SELECT lp.lower, lp.upper INTO last_lower, start FROM log_partitions() lp
+    WHERE lp.parent = 'events' ORDER BY lp.upper DESC LIMIT 1;
+    IF unit IS NULL THEN
+        unit := CASE WHEN start - last_lower <= interval '1 day' THEN 'day' ELSE 'week' END;
+    END IF;
+    IF unit NOT IN ('day', 'week') THEN
+        RAISE EXCEPTION 'log partition unit must be day or week, not %', unit;
+    END IF;
+    IF start IS NULL THEN
+        start := date_trunc(unit, now());
+    END IF;
+    WHILE start < p_until LOOP
+        stop := date_trunc(unit, start) + ('1 ' || unit)::interval;
+        PERFORM log_partition_add(start, stop);
+        start := stop;
+        added := added + 1;
+    END LOOP;
+    RETURN added;
+END
+$$;
+-- +goose StatementEnd
+
+-- Partitions for the rows there are, by week: rows more than 8 weeks
+-- older than this week share one partition (a log kept forever, RETENTION
+-- 0, would otherwise make one per week of its past), then one per week
+-- until next week's.
+-- +goose StatementBegin
+DO $$
+DECLARE
+    this_week timestamptz := date_trunc('week', now(), 'UTC');
+    oldest timestamptz;
+    newest timestamptz;
+    start timestamptz;
+BEGIN
+    SELECT date_trunc('week', min(created_at), 'UTC'), max(created_at) INTO oldest, newest FROM events_pre15;
+    start := least(coalesce(oldest, this_week), this_week);
+    IF start < this_week - interval '8 weeks' THEN
+        PERFORM log_partition_add(start, this_week - interval '8 weeks');
+        start := this_week - interval '8 weeks';
+    END IF;
+    PERFORM log_partition_add(start, start + interval '1 week');
+    PERFORM log_partitions_ensure(greatest(this_week + interval '1 week', newest) + interval '1 microsecond', 'week');
+END
+$$;
+-- +goose StatementEnd
+
+-- The rows, in the new shape: a delivery takes its event's created_at and
+-- trigger source, an attempt its delivery's created_at. The searchable
+-- data field is data.envelopeId for every envelope event type.
+INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, created_at,
+    dispatched_at, dispatch_tries, dispatch_next_at, dispatch_error, ordering_key, sequence, search_key)
+SELECT account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, created_at,
+    dispatched_at, dispatch_tries, dispatch_next_at, dispatch_error, ordering_key, sequence,
+    CASE WHEN type IN ('ENVELOPE_START', 'ENVELOPE_SIGNER_VIEWED', 'ENVELOPE_SIGNER_SIGNED',
+                       'ENVELOPE_ALL_SIGNER_SIGNED', 'SIGNER_DECLINED', 'ENVELOPE_FINISH', 'ENVELOPE_CANCEL',
+                       'ENVELOPE_EXPIRED')
+         THEN coalesce(left(data ->> 'envelopeId', 200), '') ELSE '' END
+FROM events_pre15;
+
+INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
+    attempt_count, series, workflow_id, next_attempt_at, last_status_code, created_at, updated_at, ordering_key,
+    sequence, ordered, waiting_for_event, waiting_for_delivery, waiting_workflow_id, order_released, trigger_source)
+SELECT d.id, d.account_id, d.event_id, d.webhook_id, d.event_type, d.message_id, d.status, d.status_reason,
+    d.attempt_count, d.series, d.workflow_id, d.next_attempt_at, d.last_status_code, e.created_at, d.updated_at,
+    d.ordering_key, d.sequence, d.ordered, d.waiting_for_event, d.waiting_for_delivery, d.waiting_workflow_id,
+    d.order_released, e.trigger_source
+FROM deliveries_pre15 d JOIN events_pre15 e ON e.account_id = d.account_id AND e.id = d.event_id;
+
+INSERT INTO attempts (delivery_id, series, number, url, started_at, duration_ms, response_status, response_body,
+    error, try, finished_at, auth_method, delivery_created_at)
+SELECT a.delivery_id, a.series, a.number, a.url, a.started_at, a.duration_ms, a.response_status, a.response_body,
+    a.error, a.try, a.finished_at, a.auth_method, e.created_at
+FROM attempts_pre15 a
+JOIN deliveries_pre15 d ON d.id = a.delivery_id
+JOIN events_pre15 e ON e.account_id = d.account_id AND e.id = d.event_id;
+
+DROP TABLE attempts_pre15, deliveries_pre15, events_pre15;
+
+-- The keys and indexes, built once over the copied rows. Every list and
+-- search of the log reads one of these (db.ListDeliveries, db.ListEvents;
+-- internal/db/search_test.go shows each plan).
+ALTER TABLE deliveries ADD CONSTRAINT deliveries_pkey PRIMARY KEY (id, created_at);
+-- One delivery of an event per webhook: an event's deliveries all have
+-- its created_at, so this is unique per (account, event, webhook).
+ALTER TABLE deliveries ADD CONSTRAINT deliveries_event_webhook_key UNIQUE (account_id, event_id, webhook_id, created_at);
+ALTER TABLE attempts ADD CONSTRAINT attempts_pkey PRIMARY KEY (delivery_id, series, number, try, delivery_created_at);
+-- +goose StatementBegin
+DO $$
+DECLARE p text;
+BEGIN
+    FOR p IN SELECT partition FROM log_partitions() WHERE parent = 'events' LOOP
+        EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %I (account_id, id)', p || '_id', p);
+    END LOOP;
+END
+$$;
+-- +goose StatementEnd
+
+-- Lists and searches: the account's rows newest first, alone or of one
+-- value of a filter. An event's ordering key and search key are found
+-- through its events (few per key), and their deliveries by event id.
+CREATE INDEX events_account_created_idx ON events (account_id, created_at DESC, id DESC);
+CREATE INDEX events_type_idx ON events (account_id, type, created_at DESC, id DESC);
+CREATE INDEX events_source_idx ON events (account_id, trigger_source, created_at DESC, id DESC);
+CREATE INDEX events_ordering_key_idx ON events (account_id, ordering_key, created_at DESC, id DESC)
+    WHERE ordering_key <> '';
+CREATE INDEX events_search_key_idx ON events (account_id, search_key, created_at DESC, id DESC)
+    WHERE search_key <> '';
+CREATE INDEX deliveries_account_created_idx ON deliveries (account_id, created_at DESC, id DESC);
+CREATE INDEX deliveries_webhook_idx ON deliveries (account_id, webhook_id, created_at DESC, id DESC);
+CREATE INDEX deliveries_status_idx ON deliveries (account_id, status, created_at DESC, id DESC);
+CREATE INDEX deliveries_event_type_idx ON deliveries (account_id, event_type, created_at DESC, id DESC);
+CREATE INDEX deliveries_http_status_idx ON deliveries (account_id, last_status_code, created_at DESC, id DESC);
+CREATE INDEX deliveries_source_idx ON deliveries (account_id, trigger_source, created_at DESC, id DESC);
+
+-- The engine's own (as before 00015; a webhook's unfinished deliveries
+-- now from a partial index instead of (webhook_id, status) over all).
+CREATE INDEX events_undispatched_idx ON events (created_at) WHERE dispatched_at IS NULL;
+CREATE INDEX events_ordering_unrecorded ON events (account_id, ordering_key, sequence)
+    WHERE ordering_key <> '' AND dispatched_at IS NULL;
+CREATE INDEX deliveries_unfinished_idx ON deliveries (updated_at) WHERE status IN ('pending', 'retrying');
+CREATE INDEX deliveries_webhook_unfinished_idx ON deliveries (webhook_id) WHERE status IN ('pending', 'retrying');
+CREATE INDEX deliveries_webhook_skipped_idx ON deliveries (webhook_id, created_at) WHERE status = 'skipped_disabled';
+CREATE INDEX deliveries_ordering ON deliveries (webhook_id, ordering_key, sequence) WHERE ordered;
+CREATE INDEX deliveries_waiting_for_delivery ON deliveries (waiting_for_delivery) WHERE waiting_for_delivery IS NOT NULL;
+CREATE INDEX deliveries_waiting_for_event ON deliveries (account_id, waiting_for_event) WHERE waiting_for_event IS NOT NULL;
+
+ANALYZE events, deliveries, attempts;
+
+-- +goose Down
+-- Back to one table each (the rows kept; duplicate event ids across
+-- partitions, which the old key forbids, make this fail).
+ALTER TABLE attempts RENAME TO attempts_p15;
+ALTER TABLE deliveries RENAME TO deliveries_p15;
+ALTER TABLE events RENAME TO events_p15;
+ALTER TABLE deliveries_p15 RENAME CONSTRAINT deliveries_pkey TO deliveries_p15_pkey;
+ALTER TABLE attempts_p15 RENAME CONSTRAINT attempts_pkey TO attempts_p15_pkey;
+DROP INDEX events_account_created_idx, events_undispatched_idx, events_ordering_unrecorded,
+    deliveries_account_created_idx, deliveries_unfinished_idx, deliveries_webhook_skipped_idx, deliveries_ordering,
+    deliveries_waiting_for_delivery, deliveries_waiting_for_event;
+
+CREATE TABLE events (
+    account_id     uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    id             text NOT NULL,
+    type           text NOT NULL,
+    trigger_source text NOT NULL,
+    app_id         text NOT NULL DEFAULT '',
+    occurred_at    timestamptz NOT NULL,
+    data           jsonb NOT NULL,
+    workflow_id    text NOT NULL,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    dispatched_at  timestamptz,
+    dispatch_tries integer NOT NULL DEFAULT 0,
+    dispatch_next_at timestamptz,
+    dispatch_error text NOT NULL DEFAULT '',
+    ordering_key   text NOT NULL DEFAULT '',
+    sequence       bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (account_id, id)
+);
+INSERT INTO events SELECT account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, created_at,
+    dispatched_at, dispatch_tries, dispatch_next_at, dispatch_error, ordering_key, sequence FROM events_p15;
+
+CREATE TABLE deliveries (
+    id            uuid PRIMARY KEY,
+    account_id    uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+    event_id      text NOT NULL,
+    webhook_id    uuid NOT NULL,
+    event_type    text NOT NULL,
+    message_id    text NOT NULL,
+    status        text NOT NULL CHECK (status IN ('pending', 'retrying', 'succeeded', 'failed', 'cancelled', 'skipped_disabled')),
+    status_reason text NOT NULL DEFAULT '',
+    attempt_count integer NOT NULL DEFAULT 0,
+    series        integer NOT NULL DEFAULT 1,
+    workflow_id   text NOT NULL,
+    next_attempt_at timestamptz,
+    last_status_code integer,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    ordering_key  text NOT NULL DEFAULT '',
+    sequence      bigint NOT NULL DEFAULT 0,
+    ordered       boolean NOT NULL DEFAULT false,
+    waiting_for_event text,
+    waiting_for_delivery uuid,
+    waiting_workflow_id text NOT NULL DEFAULT '',
+    order_released boolean NOT NULL DEFAULT false,
+    FOREIGN KEY (account_id, event_id) REFERENCES events (account_id, id) ON DELETE CASCADE,
+    UNIQUE (account_id, event_id, webhook_id)
+);
+INSERT INTO deliveries SELECT id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
+    attempt_count, series, workflow_id, next_attempt_at, last_status_code, created_at, updated_at, ordering_key,
+    sequence, ordered, waiting_for_event, waiting_for_delivery, waiting_workflow_id, order_released
+FROM deliveries_p15;
+
+CREATE TABLE attempts (
+    delivery_id     uuid NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    series          integer NOT NULL,
+    number          integer NOT NULL,
+    url             text NOT NULL,
+    started_at      timestamptz NOT NULL,
+    duration_ms     integer NOT NULL,
+    response_status integer,
+    response_body   bytea NOT NULL DEFAULT '',
+    error           text NOT NULL DEFAULT '',
+    try             integer NOT NULL DEFAULT 1,
+    finished_at     timestamptz,
+    auth_method     text NOT NULL DEFAULT 'none',
+    PRIMARY KEY (delivery_id, series, number, try)
+);
+INSERT INTO attempts SELECT delivery_id, series, number, url, started_at, duration_ms, response_status, response_body,
+    error, try, finished_at, auth_method FROM attempts_p15;
+
+DROP TABLE attempts_p15, deliveries_p15, events_p15;
+DROP FUNCTION log_partitions_ensure(timestamptz, text);
+DROP FUNCTION log_partition_add(timestamptz, timestamptz);
+DROP FUNCTION log_partitions();
+DROP FUNCTION uuid_v7(timestamptz);
+
+CREATE INDEX events_account_created_idx ON events (account_id, created_at DESC);
+CREATE INDEX events_undispatched_idx ON events (created_at) WHERE dispatched_at IS NULL;
+CREATE INDEX events_ordering_unrecorded ON events (account_id, ordering_key, sequence)
+    WHERE ordering_key <> '' AND dispatched_at IS NULL;
+CREATE INDEX deliveries_account_created_idx ON deliveries (account_id, created_at DESC, id DESC);
+CREATE INDEX deliveries_webhook_status_idx ON deliveries (webhook_id, status);
+CREATE INDEX deliveries_unfinished_idx ON deliveries (updated_at) WHERE status IN ('pending', 'retrying');
+CREATE INDEX deliveries_webhook_skipped_idx ON deliveries (webhook_id, created_at) WHERE status = 'skipped_disabled';
+CREATE INDEX deliveries_ordering ON deliveries (webhook_id, ordering_key, sequence) WHERE ordered;
+CREATE INDEX deliveries_waiting_for_delivery ON deliveries (waiting_for_delivery) WHERE waiting_for_delivery IS NOT NULL;
+CREATE INDEX deliveries_waiting_for_event ON deliveries (account_id, waiting_for_event) WHERE waiting_for_event IS NOT NULL;
+DELETE FROM webhook_waiters q WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = q.delivery_id);
+ALTER TABLE webhook_waiters ADD CONSTRAINT webhook_waiters_delivery_id_fkey
+    FOREIGN KEY (delivery_id) REFERENCES deliveries (id) ON DELETE CASCADE;

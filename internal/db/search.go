@@ -1,0 +1,201 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+)
+
+// The delivery log's lists and searches. Each filter is served by an index
+// that starts with the account and ends with (created_at, id), so a page
+// newest first reads the index in order and stops at the limit; a time
+// range also names the partitions to read (migration 00015).
+// search_test.go shows the plan of each filter.
+
+// DeliveryFilter narrows ListDeliveries; zero fields match anything.
+type DeliveryFilter struct {
+	EventID       string
+	WebhookID     *uuid.UUID
+	Status        delivery.Status
+	EventType     string
+	TriggerSource string
+	// OrderingKey and EnvelopeID select the deliveries of the events of
+	// that ordering key, or whose declared search key (data.envelopeId)
+	// has that value.
+	OrderingKey string
+	EnvelopeID  string
+	// HTTPStatusMin and HTTPStatusMax bound the status code of the last
+	// answer (inclusive); 0 and 0: any.
+	HTTPStatusMin, HTTPStatusMax int
+	// CreatedFrom and CreatedTo bound created_at (inclusive, exclusive).
+	CreatedFrom *time.Time
+	CreatedTo   *time.Time
+	After       *Cursor
+	Limit       int
+	// Oldest lists oldest first (replaying in event order); no cursor.
+	Oldest bool
+}
+
+// conds collects the conditions and inputs of a search; $1 is the account.
+type conds struct {
+	where []string
+	args  []any
+}
+
+// add appends cond, whose %d are each the next input, of vs in order.
+func (c *conds) add(cond string, vs ...any) {
+	ns := make([]any, len(vs))
+	for i, v := range vs {
+		c.args = append(c.args, v)
+		ns[i] = len(c.args)
+	}
+	c.where = append(c.where, fmt.Sprintf(cond, ns...))
+}
+
+// timeRange adds the bounds of column col: from, to and, for a page after
+// cursor at, at (its row comparison does not prune partitions alone).
+func (c *conds) timeRange(col string, from, to, at *time.Time) {
+	if from != nil {
+		c.add(col+" >= $%d", *from)
+	}
+	if to != nil {
+		c.add(col+" < $%d", *to)
+	}
+	if at != nil {
+		c.add(col+" <= $%d", *at)
+	}
+}
+
+func (c *conds) sql() string { return strings.Join(c.where, " AND ") }
+
+// ListDeliveries returns the account's deliveries, newest first.
+func (s *Store) ListDeliveries(ctx context.Context, accountID uuid.UUID, f DeliveryFilter) ([]Delivery, error) {
+	c := &conds{}
+	c.add("d.account_id = $%d", accountID)
+	if f.EventID != "" {
+		c.add("d.event_id = $%d", f.EventID)
+	}
+	if f.WebhookID != nil {
+		c.add("d.webhook_id = $%d", *f.WebhookID)
+	}
+	switch f.Status {
+	case "":
+	case delivery.Waiting: // pending, and waiting for its turn
+		c.add("d.status = $%d AND (d.waiting_for_event IS NOT NULL OR d.waiting_for_delivery IS NOT NULL)", delivery.Pending)
+	default:
+		c.add("d.status = $%d", f.Status)
+	}
+	if f.EventType != "" {
+		c.add("d.event_type = $%d", f.EventType)
+	}
+	if f.TriggerSource != "" {
+		c.add("d.trigger_source = $%d", f.TriggerSource)
+	}
+	if f.HTTPStatusMin > 0 {
+		c.add("d.last_status_code BETWEEN $%d AND $%d", f.HTTPStatusMin, f.HTTPStatusMax)
+	}
+	var at *time.Time
+	if f.After != nil {
+		at = &f.After.CreatedAt
+	}
+	c.timeRange("d.created_at", f.CreatedFrom, f.CreatedTo, at)
+	// An event's deliveries share its created_at: the events of a key
+	// (few), then their deliveries by event id, in the same partitions.
+	for _, kv := range [][2]string{{"ordering_key", f.OrderingKey}, {"search_key", f.EnvelopeID}} {
+		col, v := kv[0], kv[1]
+		if v == "" {
+			continue
+		}
+		e := &conds{args: c.args}
+		e.where = []string{"e.account_id = $1"}
+		e.add("e."+col+" = $%d AND e."+col+" <> ''", v)
+		e.timeRange("e.created_at", f.CreatedFrom, f.CreatedTo, at)
+		c.args = e.args
+		c.where = append(c.where, "(d.event_id, d.created_at) IN (SELECT e.id, e.created_at FROM events e WHERE "+e.sql()+")")
+	}
+	if f.After != nil {
+		c.add("(d.created_at, d.id) < ($%d, $%d)", f.After.CreatedAt, f.After.ID)
+	}
+	order := "DESC"
+	if f.Oldest {
+		order = "ASC"
+	}
+	if f.Limit <= 0 {
+		f.Limit = 1000
+	}
+	q := `SELECT ` + prefixed("d.", deliveryColumns) + ` FROM deliveries d WHERE ` + c.sql() +
+		fmt.Sprintf(" ORDER BY d.created_at %[1]s, d.id %[1]s LIMIT %[2]d", order, f.Limit)
+	out := []Delivery{}
+	if err := s.db.SelectContext(ctx, &out, q, c.args...); err != nil {
+		return nil, fmt.Errorf("listing deliveries: %w", translate(err))
+	}
+	return out, nil
+}
+
+// EventCursor marks a position in the newest-first list of events.
+type EventCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// EventFilter narrows ListEvents; zero fields match anything.
+type EventFilter struct {
+	ID            string
+	Type          string
+	TriggerSource string
+	OrderingKey   string
+	EnvelopeID    string // the value of the type's declared search key
+	// CreatedFrom and CreatedTo bound created_at (inclusive, exclusive).
+	CreatedFrom *time.Time
+	CreatedTo   *time.Time
+	After       *EventCursor
+	Limit       int
+}
+
+// ListEvents returns the account's events, newest first.
+func (s *Store) ListEvents(ctx context.Context, accountID uuid.UUID, f EventFilter) ([]Event, error) {
+	c := &conds{}
+	c.add("account_id = $%d", accountID)
+	for _, kv := range [][2]string{{"id", f.ID}, {"type", f.Type}, {"trigger_source", f.TriggerSource}} {
+		if kv[1] != "" {
+			c.add(kv[0]+" = $%d", kv[1])
+		}
+	}
+	for _, kv := range [][2]string{{"ordering_key", f.OrderingKey}, {"search_key", f.EnvelopeID}} {
+		if kv[1] != "" {
+			c.add(kv[0]+" = $%d AND "+kv[0]+" <> ''", kv[1])
+		}
+	}
+	var at *time.Time
+	if f.After != nil {
+		at = &f.After.CreatedAt
+	}
+	c.timeRange("created_at", f.CreatedFrom, f.CreatedTo, at)
+	if f.After != nil {
+		c.add("(created_at, id) < ($%d, $%d)", f.After.CreatedAt, f.After.ID)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 1000
+	}
+	q := `SELECT ` + eventColumns + ` FROM events WHERE ` + c.sql() +
+		fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT %d", f.Limit)
+	out := []Event{}
+	if err := s.db.SelectContext(ctx, &out, q, c.args...); err != nil {
+		return nil, fmt.Errorf("listing events: %w", translate(err))
+	}
+	return out, nil
+}
+
+// prefixed qualifies each column of a column list with p.
+func prefixed(p, columns string) string {
+	cols := strings.Split(columns, ",")
+	for i, col := range cols {
+		cols[i] = p + strings.TrimSpace(col)
+	}
+	return strings.Join(cols, ", ")
+}
