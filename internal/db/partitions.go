@@ -134,7 +134,9 @@ func (s *Store) DropExpiredPartitions(ctx context.Context, cutoff time.Time, hol
 	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, maintenanceLock).Scan(&locked); err != nil || !locked {
 		return r, translate(err)
 	}
-	defer func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, maintenanceLock) }()
+	defer func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, maintenanceLock)
+	}()
 	// DDL here waits for locks a while, never indefinitely: another try
 	// comes with the next run.
 	if _, err := conn.ExecContext(ctx, `SET lock_timeout = '10s'`); err != nil {
