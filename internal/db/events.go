@@ -64,7 +64,7 @@ func (s *Store) InsertEvent(ctx context.Context, e Event) (Event, bool, error) {
 
 // searchKey is the SQL of the value stored as an event's search_key: the
 // member key (SQL text, NULL for none) of its data (SQL jsonb), its first
-// events.MaxSearchKeyChars characters; ” without one.
+// events.MaxSearchKeyChars characters; empty without one.
 func searchKey(data, key string) string {
 	return `coalesce(left(` + data + ` ->> ` + key + `, ` + strconv.Itoa(events.MaxSearchKeyChars) + `), '')`
 }
