@@ -30,20 +30,19 @@ CREATE FUNCTION uuid_v7(ts timestamptz) RETURNS uuid LANGUAGE sql VOLATILE PARAL
         52, 1), 53, 1), 'hex')::uuid
 $$;
 
--- The old tables, renamed, keep their rows until they are copied.
+-- The old tables, renamed, keep their rows until they are copied. The new
+-- ones take their columns as they are (LIKE: a column another migration
+-- added comes along), then the partition keys' and the search's.
 ALTER TABLE webhook_waiters DROP CONSTRAINT webhook_waiters_delivery_id_fkey;
 ALTER TABLE attempts RENAME TO attempts_pre15;
 ALTER TABLE deliveries RENAME TO deliveries_pre15;
 ALTER TABLE events RENAME TO events_pre15;
 ALTER TABLE attempts_pre15 DROP CONSTRAINT attempts_delivery_id_fkey,
                            DROP CONSTRAINT attempts_pkey;
-ALTER TABLE deliveries_pre15 DROP CONSTRAINT deliveries_account_id_event_id_fkey,
-                             DROP CONSTRAINT deliveries_account_id_fkey,
-                             DROP CONSTRAINT deliveries_status_check;
+ALTER TABLE deliveries_pre15 DROP CONSTRAINT deliveries_account_id_event_id_fkey;
 DROP INDEX deliveries_account_created_idx, deliveries_ordering, deliveries_unfinished_idx,
     deliveries_waiting_for_delivery, deliveries_waiting_for_event, deliveries_webhook_skipped_idx,
     deliveries_webhook_status_idx;
-ALTER TABLE events_pre15 DROP CONSTRAINT events_account_id_fkey;
 DROP INDEX events_account_created_idx, events_ordering_unrecorded, events_undispatched_idx;
 -- Kept for the copy's joins: events_pkey, deliveries_pkey and the unique
 -- (account, event, webhook) key, renamed out of the new tables' way.
@@ -52,69 +51,25 @@ ALTER INDEX deliveries_pkey RENAME TO deliveries_pre15_pkey;
 ALTER INDEX deliveries_account_id_event_id_webhook_id_key RENAME TO deliveries_pre15_key;
 
 CREATE TABLE events (
-    account_id       uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-    id               text NOT NULL,
-    type             text NOT NULL,
-    trigger_source   text NOT NULL,
-    app_id           text NOT NULL DEFAULT '',
-    occurred_at      timestamptz NOT NULL,
-    data             jsonb NOT NULL,
-    workflow_id      text NOT NULL,
-    created_at       timestamptz NOT NULL DEFAULT now(),
-    dispatched_at    timestamptz,
-    dispatch_tries   integer NOT NULL DEFAULT 0,
-    dispatch_next_at timestamptz,
-    dispatch_error   text NOT NULL DEFAULT '',
-    ordering_key     text NOT NULL DEFAULT '',
-    sequence         bigint NOT NULL DEFAULT 0,
-    -- The value of the data field its type declares searchable
+    LIKE events_pre15 INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
+    -- The value of the data member its type declares searchable
     -- (events.TypeInfo.SearchKey: data.envelopeId), '' without one.
-    search_key       text NOT NULL DEFAULT ''
+    search_key text NOT NULL DEFAULT ''
 ) PARTITION BY RANGE (created_at);
+ALTER TABLE events ADD FOREIGN KEY (account_id) REFERENCES accounts (id) ON DELETE CASCADE;
 
 CREATE TABLE deliveries (
-    id                   uuid NOT NULL,
-    account_id           uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-    event_id             text NOT NULL,
-    -- No foreign key: the delivery log outlives a deleted webhook.
-    webhook_id           uuid NOT NULL,
-    event_type           text NOT NULL,
-    message_id           text NOT NULL,
-    status               text NOT NULL CHECK (status IN ('pending', 'retrying', 'succeeded', 'failed', 'cancelled',
-                             'skipped_disabled')),
-    status_reason        text NOT NULL DEFAULT '',
-    attempt_count        integer NOT NULL DEFAULT 0,
-    series               integer NOT NULL DEFAULT 1,
-    workflow_id          text NOT NULL,
-    next_attempt_at      timestamptz,
-    last_status_code     integer,
-    -- Its event's created_at (the partition key; see above).
-    created_at           timestamptz NOT NULL,
-    updated_at           timestamptz NOT NULL DEFAULT now(),
-    ordering_key         text NOT NULL DEFAULT '',
-    sequence             bigint NOT NULL DEFAULT 0,
-    ordered              boolean NOT NULL DEFAULT false,
-    waiting_for_event    text,
-    waiting_for_delivery uuid,
-    waiting_workflow_id  text NOT NULL DEFAULT '',
-    order_released       boolean NOT NULL DEFAULT false,
+    LIKE deliveries_pre15 INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
     -- Its event's, for the delivery log's search.
-    trigger_source       text NOT NULL DEFAULT ''
+    trigger_source text NOT NULL DEFAULT ''
 ) PARTITION BY RANGE (created_at);
+-- created_at is its event's created_at (the partition key; see above):
+-- always given.
+ALTER TABLE deliveries ALTER COLUMN created_at DROP DEFAULT;
+ALTER TABLE deliveries ADD FOREIGN KEY (account_id) REFERENCES accounts (id) ON DELETE CASCADE;
 
 CREATE TABLE attempts (
-    delivery_id         uuid NOT NULL,
-    series              integer NOT NULL,
-    number              integer NOT NULL,
-    url                 text NOT NULL,
-    started_at          timestamptz NOT NULL,
-    duration_ms         integer NOT NULL,
-    response_status     integer,
-    response_body       bytea NOT NULL DEFAULT '',
-    error               text NOT NULL DEFAULT '',
-    try                 integer NOT NULL DEFAULT 1,
-    finished_at         timestamptz,
-    auth_method         text NOT NULL DEFAULT 'none',
+    LIKE attempts_pre15 INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
     -- Its delivery's created_at (the partition key; see above).
     delivery_created_at timestamptz NOT NULL
 ) PARTITION BY RANGE (delivery_created_at);
@@ -222,33 +177,46 @@ $$;
 
 -- The rows, in the new shape: a delivery takes its event's created_at and
 -- trigger source, an attempt its delivery's created_at. The searchable
--- data field is data.envelopeId for every envelope event type.
-INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, created_at,
-    dispatched_at, dispatch_tries, dispatch_next_at, dispatch_error, ordering_key, sequence, search_key)
-SELECT account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, created_at,
-    dispatched_at, dispatch_tries, dispatch_next_at, dispatch_error, ordering_key, sequence,
-    CASE WHEN type IN ('ENVELOPE_START', 'ENVELOPE_SIGNER_VIEWED', 'ENVELOPE_SIGNER_SIGNED',
-                       'ENVELOPE_ALL_SIGNER_SIGNED', 'SIGNER_DECLINED', 'ENVELOPE_FINISH', 'ENVELOPE_CANCEL',
-                       'ENVELOPE_EXPIRED')
-         THEN coalesce(left(data ->> 'envelopeId', 200), '') ELSE '' END
-FROM events_pre15;
+-- data member is data.envelopeId for every envelope event type. Columns
+-- are listed from the old tables, whichever migrations made them.
+-- +goose StatementBegin
+DO $$
+DECLARE
+    cols text;
+    sel text;
+BEGIN
+    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+    FROM pg_attribute WHERE attrelid = 'events_pre15'::regclass AND attnum > 0 AND NOT attisdropped;
+    EXECUTE format($q$
+        INSERT INTO events (%s, search_key)
+        SELECT %s, CASE WHEN type IN ('ENVELOPE_START', 'ENVELOPE_SIGNER_VIEWED', 'ENVELOPE_SIGNER_SIGNED',
+                                     'ENVELOPE_ALL_SIGNER_SIGNED', 'SIGNER_DECLINED', 'ENVELOPE_FINISH',
+                                     'ENVELOPE_CANCEL', 'ENVELOPE_EXPIRED')
+                       THEN coalesce(left(data ->> 'envelopeId', 200), '') ELSE '' END
+        FROM events_pre15$q$, cols, cols);
 
-INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
-    attempt_count, series, workflow_id, next_attempt_at, last_status_code, created_at, updated_at, ordering_key,
-    sequence, ordered, waiting_for_event, waiting_for_delivery, waiting_workflow_id, order_released, trigger_source)
-SELECT d.id, d.account_id, d.event_id, d.webhook_id, d.event_type, d.message_id, d.status, d.status_reason,
-    d.attempt_count, d.series, d.workflow_id, d.next_attempt_at, d.last_status_code, e.created_at, d.updated_at,
-    d.ordering_key, d.sequence, d.ordered, d.waiting_for_event, d.waiting_for_delivery, d.waiting_workflow_id,
-    d.order_released, e.trigger_source
-FROM deliveries_pre15 d JOIN events_pre15 e ON e.account_id = d.account_id AND e.id = d.event_id;
+    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum),
+           string_agg(CASE attname WHEN 'created_at' THEN 'e.created_at' ELSE 'd.' || quote_ident(attname) END, ', '
+                      ORDER BY attnum)
+    INTO cols, sel
+    FROM pg_attribute WHERE attrelid = 'deliveries_pre15'::regclass AND attnum > 0 AND NOT attisdropped;
+    EXECUTE format($q$
+        INSERT INTO deliveries (%s, trigger_source)
+        SELECT %s, e.trigger_source
+        FROM deliveries_pre15 d JOIN events_pre15 e ON e.account_id = d.account_id AND e.id = d.event_id$q$, cols, sel);
 
-INSERT INTO attempts (delivery_id, series, number, url, started_at, duration_ms, response_status, response_body,
-    error, try, finished_at, auth_method, delivery_created_at)
-SELECT a.delivery_id, a.series, a.number, a.url, a.started_at, a.duration_ms, a.response_status, a.response_body,
-    a.error, a.try, a.finished_at, a.auth_method, e.created_at
-FROM attempts_pre15 a
-JOIN deliveries_pre15 d ON d.id = a.delivery_id
-JOIN events_pre15 e ON e.account_id = d.account_id AND e.id = d.event_id;
+    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum), string_agg('a.' || quote_ident(attname), ', ' ORDER BY attnum)
+    INTO cols, sel
+    FROM pg_attribute WHERE attrelid = 'attempts_pre15'::regclass AND attnum > 0 AND NOT attisdropped;
+    EXECUTE format($q$
+        INSERT INTO attempts (%s, delivery_created_at)
+        SELECT %s, e.created_at
+        FROM attempts_pre15 a
+        JOIN deliveries_pre15 d ON d.id = a.delivery_id
+        JOIN events_pre15 e ON e.account_id = d.account_id AND e.id = d.event_id$q$, cols, sel);
+END
+$$;
+-- +goose StatementEnd
 
 DROP TABLE attempts_pre15, deliveries_pre15, events_pre15;
 
@@ -314,82 +282,40 @@ DROP INDEX events_account_created_idx, events_undispatched_idx, events_ordering_
     deliveries_account_created_idx, deliveries_unfinished_idx, deliveries_webhook_skipped_idx, deliveries_ordering,
     deliveries_waiting_for_delivery, deliveries_waiting_for_event;
 
-CREATE TABLE events (
-    account_id     uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-    id             text NOT NULL,
-    type           text NOT NULL,
-    trigger_source text NOT NULL,
-    app_id         text NOT NULL DEFAULT '',
-    occurred_at    timestamptz NOT NULL,
-    data           jsonb NOT NULL,
-    workflow_id    text NOT NULL,
-    created_at     timestamptz NOT NULL DEFAULT now(),
-    dispatched_at  timestamptz,
-    dispatch_tries integer NOT NULL DEFAULT 0,
-    dispatch_next_at timestamptz,
-    dispatch_error text NOT NULL DEFAULT '',
-    ordering_key   text NOT NULL DEFAULT '',
-    sequence       bigint NOT NULL DEFAULT 0,
-    PRIMARY KEY (account_id, id)
-);
-INSERT INTO events SELECT account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, created_at,
-    dispatched_at, dispatch_tries, dispatch_next_at, dispatch_error, ordering_key, sequence FROM events_p15;
-
-CREATE TABLE deliveries (
-    id            uuid PRIMARY KEY,
-    account_id    uuid NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
-    event_id      text NOT NULL,
-    webhook_id    uuid NOT NULL,
-    event_type    text NOT NULL,
-    message_id    text NOT NULL,
-    status        text NOT NULL CHECK (status IN ('pending', 'retrying', 'succeeded', 'failed', 'cancelled', 'skipped_disabled')),
-    status_reason text NOT NULL DEFAULT '',
-    attempt_count integer NOT NULL DEFAULT 0,
-    series        integer NOT NULL DEFAULT 1,
-    workflow_id   text NOT NULL,
-    next_attempt_at timestamptz,
-    last_status_code integer,
-    created_at    timestamptz NOT NULL DEFAULT now(),
-    updated_at    timestamptz NOT NULL DEFAULT now(),
-    ordering_key  text NOT NULL DEFAULT '',
-    sequence      bigint NOT NULL DEFAULT 0,
-    ordered       boolean NOT NULL DEFAULT false,
-    waiting_for_event text,
-    waiting_for_delivery uuid,
-    waiting_workflow_id text NOT NULL DEFAULT '',
-    order_released boolean NOT NULL DEFAULT false,
-    FOREIGN KEY (account_id, event_id) REFERENCES events (account_id, id) ON DELETE CASCADE,
-    UNIQUE (account_id, event_id, webhook_id)
-);
-INSERT INTO deliveries SELECT id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
-    attempt_count, series, workflow_id, next_attempt_at, last_status_code, created_at, updated_at, ordering_key,
-    sequence, ordered, waiting_for_event, waiting_for_delivery, waiting_workflow_id, order_released
-FROM deliveries_p15;
-
-CREATE TABLE attempts (
-    delivery_id     uuid NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
-    series          integer NOT NULL,
-    number          integer NOT NULL,
-    url             text NOT NULL,
-    started_at      timestamptz NOT NULL,
-    duration_ms     integer NOT NULL,
-    response_status integer,
-    response_body   bytea NOT NULL DEFAULT '',
-    error           text NOT NULL DEFAULT '',
-    try             integer NOT NULL DEFAULT 1,
-    finished_at     timestamptz,
-    auth_method     text NOT NULL DEFAULT 'none',
-    PRIMARY KEY (delivery_id, series, number, try)
-);
-INSERT INTO attempts SELECT delivery_id, series, number, url, started_at, duration_ms, response_status, response_body,
-    error, try, finished_at, auth_method FROM attempts_p15;
-
+CREATE TABLE events (LIKE events_p15 INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+ALTER TABLE events DROP COLUMN search_key;
+CREATE TABLE deliveries (LIKE deliveries_p15 INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+ALTER TABLE deliveries DROP COLUMN trigger_source, ALTER COLUMN created_at SET DEFAULT now();
+CREATE TABLE attempts (LIKE attempts_p15 INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+ALTER TABLE attempts DROP COLUMN delivery_created_at;
+-- +goose StatementBegin
+DO $$
+DECLARE
+    t text;
+    cols text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['events', 'deliveries', 'attempts'] LOOP
+        SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO cols
+        FROM pg_attribute WHERE attrelid = t::regclass AND attnum > 0 AND NOT attisdropped;
+        EXECUTE format('INSERT INTO %I (%s) SELECT %s FROM %I', t, cols, cols, t || '_p15');
+    END LOOP;
+END
+$$;
+-- +goose StatementEnd
 DROP TABLE attempts_p15, deliveries_p15, events_p15;
 DROP FUNCTION log_partitions_ensure(timestamptz, text);
 DROP FUNCTION log_partition_add(timestamptz, timestamptz);
 DROP FUNCTION log_partitions();
 DROP FUNCTION uuid_v7(timestamptz);
 
+ALTER TABLE events ADD PRIMARY KEY (account_id, id),
+                   ADD FOREIGN KEY (account_id) REFERENCES accounts (id) ON DELETE CASCADE;
+ALTER TABLE deliveries ADD PRIMARY KEY (id),
+                       ADD UNIQUE (account_id, event_id, webhook_id),
+                       ADD FOREIGN KEY (account_id) REFERENCES accounts (id) ON DELETE CASCADE,
+                       ADD FOREIGN KEY (account_id, event_id) REFERENCES events (account_id, id) ON DELETE CASCADE;
+ALTER TABLE attempts ADD PRIMARY KEY (delivery_id, series, number, try),
+                     ADD FOREIGN KEY (delivery_id) REFERENCES deliveries (id) ON DELETE CASCADE;
 CREATE INDEX events_account_created_idx ON events (account_id, created_at DESC);
 CREATE INDEX events_undispatched_idx ON events (created_at) WHERE dispatched_at IS NULL;
 CREATE INDEX events_ordering_unrecorded ON events (account_id, ordering_key, sequence)
