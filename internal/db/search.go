@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -75,6 +76,16 @@ func (c *conds) sql() string { return strings.Join(c.where, " AND ") }
 
 // ListDeliveries returns the account's deliveries, newest first.
 func (s *Store) ListDeliveries(ctx context.Context, accountID uuid.UUID, f DeliveryFilter) ([]Delivery, error) {
+	q, args := deliveriesQuery(accountID, f)
+	out := []Delivery{}
+	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, fmt.Errorf("listing deliveries: %w", translate(err))
+	}
+	return out, nil
+}
+
+// deliveriesQuery is ListDeliveries' query.
+func deliveriesQuery(accountID uuid.UUID, f DeliveryFilter) (string, []any) {
 	c := &conds{}
 	c.add("d.account_id = $%d", accountID)
 	if f.EventID != "" {
@@ -130,11 +141,7 @@ func (s *Store) ListDeliveries(ctx context.Context, accountID uuid.UUID, f Deliv
 	}
 	q := `SELECT ` + prefixed("d.", deliveryColumns) + ` FROM deliveries d WHERE ` + c.sql() +
 		fmt.Sprintf(" ORDER BY d.created_at %[1]s, d.id %[1]s LIMIT %[2]d", order, f.Limit)
-	out := []Delivery{}
-	if err := s.db.SelectContext(ctx, &out, q, c.args...); err != nil {
-		return nil, fmt.Errorf("listing deliveries: %w", translate(err))
-	}
-	return out, nil
+	return q, c.args
 }
 
 // EventCursor marks a position in the newest-first list of events.
@@ -159,6 +166,16 @@ type EventFilter struct {
 
 // ListEvents returns the account's events, newest first.
 func (s *Store) ListEvents(ctx context.Context, accountID uuid.UUID, f EventFilter) ([]Event, error) {
+	q, args := eventsQuery(accountID, f)
+	out := []Event{}
+	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, fmt.Errorf("listing events: %w", translate(err))
+	}
+	return out, nil
+}
+
+// eventsQuery is ListEvents' query.
+func eventsQuery(accountID uuid.UUID, f EventFilter) (string, []any) {
 	c := &conds{}
 	c.add("account_id = $%d", accountID)
 	for _, kv := range [][2]string{{"id", f.ID}, {"type", f.Type}, {"trigger_source", f.TriggerSource}} {
@@ -184,11 +201,94 @@ func (s *Store) ListEvents(ctx context.Context, accountID uuid.UUID, f EventFilt
 	}
 	q := `SELECT ` + eventColumns + ` FROM events WHERE ` + c.sql() +
 		fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT %d", f.Limit)
-	out := []Event{}
-	if err := s.db.SelectContext(ctx, &out, q, c.args...); err != nil {
-		return nil, fmt.Errorf("listing events: %w", translate(err))
+	return q, c.args
+}
+
+// SearchPlan is how PostgreSQL ran a search (EXPLAIN ANALYZE): for the
+// tests that hold each filter to its index, and the log bench's report.
+type SearchPlan struct {
+	Text string // as EXPLAIN prints it
+	// Scans are the plan's scans that ran, an index scan's Index named as
+	// the partitioned table's index (a partition's own has a made-up name;
+	// a partition-only index keeps its own).
+	Scans []Scan
+}
+
+// Scan is one scan of a plan.
+type Scan struct {
+	Type     string // e.g. "Index Scan"
+	Relation string // a partition's name
+	Index    string
+	Pages    int // the relation's size in pages, as last analyzed (a scan of an empty one costs nothing)
+}
+
+// ExplainDeliveries runs ListDeliveries' query under EXPLAIN ANALYZE.
+func (s *Store) ExplainDeliveries(ctx context.Context, accountID uuid.UUID, f DeliveryFilter) (SearchPlan, error) {
+	q, args := deliveriesQuery(accountID, f)
+	return s.explain(ctx, q, args)
+}
+
+// ExplainEvents runs ListEvents' query under EXPLAIN ANALYZE.
+func (s *Store) ExplainEvents(ctx context.Context, accountID uuid.UUID, f EventFilter) (SearchPlan, error) {
+	q, args := eventsQuery(accountID, f)
+	return s.explain(ctx, q, args)
+}
+
+func (s *Store) explain(ctx context.Context, q string, args []any) (SearchPlan, error) {
+	var p SearchPlan
+	var lines []string
+	if err := s.db.SelectContext(ctx, &lines, `EXPLAIN (ANALYZE, COSTS OFF, SUMMARY OFF) `+q, args...); err != nil {
+		return p, fmt.Errorf("explaining: %w", translate(err))
 	}
-	return out, nil
+	p.Text = strings.Join(lines, "\n")
+	var raw []byte
+	if err := s.db.GetContext(ctx, &raw, `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF, FORMAT JSON) `+q, args...); err != nil {
+		return p, fmt.Errorf("explaining: %w", translate(err))
+	}
+	var plans []struct{ Plan planNode }
+	if err := json.Unmarshal(raw, &plans); err != nil || len(plans) != 1 {
+		return p, fmt.Errorf("reading the plan: %v", err)
+	}
+	plans[0].Plan.scans(&p.Scans)
+	for i, sc := range p.Scans {
+		if sc.Relation != "" {
+			if err := s.db.GetContext(ctx, &p.Scans[i].Pages, `SELECT relpages FROM pg_class WHERE relname = $1`,
+				sc.Relation); err != nil {
+				return p, fmt.Errorf("sizing %s: %w", sc.Relation, translate(err))
+			}
+		}
+		if sc.Index == "" {
+			continue
+		}
+		// The partitioned index this partition's index belongs to.
+		err := s.db.GetContext(ctx, &p.Scans[i].Index, `
+			SELECT coalesce((SELECT p.relname FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent
+			                 WHERE i.inhrelid = c.oid), c.relname)
+			FROM pg_class c WHERE c.relname = $1`, sc.Index)
+		if err != nil {
+			return p, fmt.Errorf("naming index %s: %w", sc.Index, translate(err))
+		}
+	}
+	return p, nil
+}
+
+// planNode is a node of EXPLAIN's JSON.
+type planNode struct {
+	Type     string     `json:"Node Type"`
+	Relation string     `json:"Relation Name"`
+	Index    string     `json:"Index Name"`
+	Loops    int        `json:"Actual Loops"`
+	Plans    []planNode `json:"Plans"`
+}
+
+// scans appends the scans below n that ran.
+func (n planNode) scans(out *[]Scan) {
+	if (n.Relation != "" || n.Index != "") && n.Loops > 0 {
+		*out = append(*out, Scan{Type: n.Type, Relation: n.Relation, Index: n.Index})
+	}
+	for _, c := range n.Plans {
+		c.scans(out)
+	}
 }
 
 // prefixed qualifies each column of a column list with p.

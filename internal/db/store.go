@@ -139,8 +139,28 @@ func (s *Store) selectPrepared(ctx context.Context, dest any, query string, args
 	return st.SelectContext(ctx, dest, args...)
 }
 
-// Ping reports whether the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+// Ping reports whether the database answers, on both pools.
+func (s *Store) Ping(ctx context.Context) error {
+	for _, p := range []*sqlx.DB{s.db, s.hot} {
+		if err := ping(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ping pings on p until a connection answers or a new one fails: after an
+// outage the pool's idle connections are dead, and database/sql retries
+// taking a connection, not the ping it failed.
+func ping(ctx context.Context, p *sqlx.DB) error {
+	var err error
+	for range p.Stats().OpenConnections + 1 {
+		if err = p.PingContext(ctx); !errors.Is(err, driver.ErrBadConn) {
+			return err
+		}
+	}
+	return err
+}
 
 // queryer is what both *sqlx.DB and *sqlx.Tx offer.
 type queryer interface {
