@@ -84,7 +84,12 @@ func (s *Store) ListDeliveries(ctx context.Context, accountID uuid.UUID, f Deliv
 	return out, nil
 }
 
-// deliveriesQuery is ListDeliveries' query.
+// deliveriesQuery is ListDeliveries' query. A filter on the event (its
+// type, trigger source, ordering key or search key) joins the events:
+// PostgreSQL then walks either the event index of that filter newest first
+// and finds each event's deliveries (which share its created_at), or the
+// account's deliveries newest first and checks each one's event, whichever
+// fills the page sooner.
 func deliveriesQuery(accountID uuid.UUID, f DeliveryFilter) (string, []any) {
 	c := &conds{}
 	c.add("d.account_id = $%d", accountID)
@@ -101,12 +106,6 @@ func deliveriesQuery(accountID uuid.UUID, f DeliveryFilter) (string, []any) {
 	default:
 		c.add("d.status = $%d", f.Status)
 	}
-	if f.EventType != "" {
-		c.add("d.event_type = $%d", f.EventType)
-	}
-	if f.TriggerSource != "" {
-		c.add("d.trigger_source = $%d", f.TriggerSource)
-	}
 	if f.HTTPStatusMin > 0 {
 		c.add("d.last_status_code BETWEEN $%d AND $%d", f.HTTPStatusMin, f.HTTPStatusMax)
 	}
@@ -115,19 +114,13 @@ func deliveriesQuery(accountID uuid.UUID, f DeliveryFilter) (string, []any) {
 		at = &f.After.CreatedAt
 	}
 	c.timeRange("d.created_at", f.CreatedFrom, f.CreatedTo, at)
-	// An event's deliveries share its created_at: the events of a key
-	// (few), then their deliveries by event id, in the same partitions.
-	for _, kv := range [][2]string{{"ordering_key", f.OrderingKey}, {"search_key", f.EnvelopeID}} {
-		col, v := kv[0], kv[1]
-		if v == "" {
-			continue
-		}
-		e := &conds{args: c.args}
-		e.where = []string{"e.account_id = $1"}
-		e.add("e."+col+" = $%d AND e."+col+" <> ''", v)
-		e.timeRange("e.created_at", f.CreatedFrom, f.CreatedTo, at)
-		c.args = e.args
-		c.where = append(c.where, "(d.event_id, d.created_at) IN (SELECT e.id, e.created_at FROM events e WHERE "+e.sql()+")")
+	from := "deliveries d"
+	if e := (eventFilter{Type: f.EventType, TriggerSource: f.TriggerSource, OrderingKey: f.OrderingKey,
+		EnvelopeID: f.EnvelopeID}); e != (eventFilter{}) {
+		from = "deliveries d JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id AND e.created_at = d.created_at"
+		e.add(c, "e.")
+		// The same range on the events, so both sides read only its partitions.
+		c.timeRange("e.created_at", f.CreatedFrom, f.CreatedTo, at)
 	}
 	if f.After != nil {
 		c.add("(d.created_at, d.id) < ($%d, $%d)", f.After.CreatedAt, f.After.ID)
@@ -139,9 +132,29 @@ func deliveriesQuery(accountID uuid.UUID, f DeliveryFilter) (string, []any) {
 	if f.Limit <= 0 {
 		f.Limit = 1000
 	}
-	q := `SELECT ` + prefixed("d.", deliveryColumns) + ` FROM deliveries d WHERE ` + c.sql() +
+	q := `SELECT ` + prefixed("d.", deliveryColumns) + ` FROM ` + from + ` WHERE ` + c.sql() +
 		fmt.Sprintf(" ORDER BY d.created_at %[1]s, d.id %[1]s LIMIT %[2]d", order, f.Limit)
 	return q, c.args
+}
+
+// eventFilter is what a search asks of the events; zero fields match any.
+type eventFilter struct {
+	Type, TriggerSource, OrderingKey, EnvelopeID string
+}
+
+// add adds f's conditions on the events (columns prefixed p) to c. The
+// ordering and search keys' indexes hold only events that have one.
+func (f eventFilter) add(c *conds, p string) {
+	for _, kv := range [][2]string{{"type", f.Type}, {"trigger_source", f.TriggerSource}} {
+		if kv[1] != "" {
+			c.add(p+kv[0]+" = $%d", kv[1])
+		}
+	}
+	for _, kv := range [][2]string{{"ordering_key", f.OrderingKey}, {"search_key", f.EnvelopeID}} {
+		if kv[1] != "" {
+			c.add(p+kv[0]+" = $%d AND "+p+kv[0]+" <> ''", kv[1])
+		}
+	}
 }
 
 // EventCursor marks a position in the newest-first list of events.
@@ -178,16 +191,10 @@ func (s *Store) ListEvents(ctx context.Context, accountID uuid.UUID, f EventFilt
 func eventsQuery(accountID uuid.UUID, f EventFilter) (string, []any) {
 	c := &conds{}
 	c.add("account_id = $%d", accountID)
-	for _, kv := range [][2]string{{"id", f.ID}, {"type", f.Type}, {"trigger_source", f.TriggerSource}} {
-		if kv[1] != "" {
-			c.add(kv[0]+" = $%d", kv[1])
-		}
+	if f.ID != "" {
+		c.add("id = $%d", f.ID)
 	}
-	for _, kv := range [][2]string{{"ordering_key", f.OrderingKey}, {"search_key", f.EnvelopeID}} {
-		if kv[1] != "" {
-			c.add(kv[0]+" = $%d AND "+kv[0]+" <> ''", kv[1])
-		}
-	}
+	eventFilter{Type: f.Type, TriggerSource: f.TriggerSource, OrderingKey: f.OrderingKey, EnvelopeID: f.EnvelopeID}.add(c, "")
 	var at *time.Time
 	if f.After != nil {
 		at = &f.After.CreatedAt

@@ -225,10 +225,13 @@ func oneDelivery(ctx context.Context, store *db.Store, acct uuid.UUID, id string
 	ev := db.Event{AccountID: acct, WorkflowID: "event/" + acct.String() + "/" + id, Event: events.Event{ID: id,
 		Type: events.EnvelopeSignerSigned, TriggerSource: events.SourceSaaSPage, OccurredAt: time.Now(),
 		Data: []byte(`{"envelopeId":"env-hot","envelopeStatus":2}`)}}
-	if _, _, err := store.InsertEvent(ctx, ev); err != nil {
+	stored, _, err := store.InsertEvent(ctx, ev)
+	if err != nil {
 		return err
 	}
-	ev.Data = nil // the outbox's, as the workflow of an event published over HTTP reads it
+	// As the workflow of an event published over HTTP has it: the data in
+	// the outbox, stored at its created_at (flow.DeliverEventInput.StoredAt).
+	ev.Data, ev.CreatedAt = nil, stored.CreatedAt
 	res, err := store.ResolveEvent(ctx, ev)
 	if err != nil || len(res.Deliveries) == 0 {
 		return fmt.Errorf("resolving %s: %d deliveries, %v", id, len(res.Deliveries), err)
