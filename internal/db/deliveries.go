@@ -106,7 +106,7 @@ func (s *Store) RecordEvent(ctx context.Context, e Event, webhookIDs []uuid.UUID
 		if len(webhookIDs) > 0 {
 			// The delivery id doubles as the stable webhook-id header ("msg_" + id);
 			// a UUIDv7 of the event's created_at, its partition key (see
-			// periodOf). uuid_v7() sits in the select list of a subquery
+			// periodOf). The UUID sits in the select list of a subquery
 			// over the webhooks so it runs once per row: an uncorrelated
 			// LATERAL (SELECT gen_random_uuid()) was evaluated once, giving
 			// every webhook of the event the same id, and an event matching
@@ -115,7 +115,7 @@ func (s *Store) RecordEvent(ctx context.Context, e Event, webhookIDs []uuid.UUID
 				INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, workflow_id,
 					created_at)
 				SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''), 'pending', $4, $6
-				FROM (SELECT w, uuid_v7($6) AS id FROM unnest($5::uuid[]) AS w) d
+				FROM (SELECT w, `+uuidV7("$6::timestamptz")+` AS id FROM unnest($5::uuid[]) AS w) d
 				ON CONFLICT (account_id, event_id, webhook_id, created_at) DO NOTHING`,
 				e.AccountID, e.ID, e.Type, e.WorkflowID, pq.Array(webhookIDs), created)
 			if err != nil {
@@ -181,7 +181,7 @@ var resolveEvent = `
 			      ELSE $4 = ANY(w.trigger_sources)
 			           AND ($4 <> 'third_party_app' OR cardinality(w.app_ids) = 0 OR $5 = ANY(w.app_ids)) END
 		), created AS (
-			-- uuid_v7() in the select list of a subquery over the webhooks
+			-- A UUID made in the select list of a subquery over the webhooks
 			-- runs once per row (see RecordEvent).
 			INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
 				workflow_id, ordering_key, sequence, ordered, created_at)
@@ -190,7 +190,7 @@ var resolveEvent = `
 				CASE WHEN d.enabled THEN '' ELSE 'the webhook was disabled (' || d.disabled_reason || ')' END, $8,
 				d.ordering_key, d.sequence, d.ordered AND d.ordering_key <> '', d.created_at
 			FROM (SELECT h.id AS w, h.enabled, h.disabled_reason, h.ordered, ev.created_at, ev.ordering_key, ev.sequence,
-			             uuid_v7(ev.created_at) AS id FROM hooks h, ev) d
+			             ` + uuidV7("ev.created_at") + ` AS id FROM hooks h, ev) d
 			ON CONFLICT (account_id, event_id, webhook_id, created_at) DO NOTHING
 			RETURNING ` + deliveryColumns + `
 		), every AS (

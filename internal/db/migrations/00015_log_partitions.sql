@@ -23,13 +23,6 @@
 -- This migration rewrites the three tables once: the time it takes grows
 -- with the log (docs/operations.md gives the rate measured).
 
-CREATE FUNCTION uuid_v7(ts timestamptz) RETURNS uuid LANGUAGE sql VOLATILE PARALLEL SAFE AS $$
-    -- RFC 9562 version 7: 48 bits of Unix milliseconds, then random bits.
-    SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING
-        substring(int8send(floor(extract(epoch FROM ts) * 1000)::bigint) FROM 3) FROM 1 FOR 6),
-        52, 1), 53, 1), 'hex')::uuid
-$$;
-
 -- The old tables, renamed, keep their rows until they are copied. The new
 -- ones take their columns as they are (LIKE: a column another migration
 -- added comes along), then the partition keys' and the search's.
@@ -313,7 +306,6 @@ DROP TABLE attempts_p15, deliveries_p15, events_p15;
 DROP FUNCTION log_partitions_ensure(timestamptz, text);
 DROP FUNCTION log_partition_add(timestamptz, timestamptz);
 DROP FUNCTION log_partitions();
-DROP FUNCTION uuid_v7(timestamptz);
 
 ALTER TABLE events ADD PRIMARY KEY (account_id, id),
                    ADD FOREIGN KEY (account_id) REFERENCES accounts (id) ON DELETE CASCADE;

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
 )
 
 // Spec is the log to generate.
@@ -152,7 +154,7 @@ const genEvents = `
 	FROM ev`
 
 // genDeliveries makes the deliveries of the events stored in [$1, $2).
-const genDeliveries = `
+var genDeliveries = `
 	WITH d AS MATERIALIZED (
 		SELECT e.account_id, e.id, e.type, e.created_at, e.workflow_id, e.ordering_key, e.sequence, w, random() AS s
 		FROM events e
@@ -178,7 +180,7 @@ const genDeliveries = `
 			THEN 'the webhook was disabled (manual)' ELSE '' END,
 		o.n, 1, o.workflow_id, CASE WHEN o.status = 'retrying' THEN o.created_at + interval '10 minutes' END, o.code,
 		o.created_at, o.created_at + o.n * interval '30 seconds', o.ordering_key, o.sequence, false
-	FROM o, LATERAL (SELECT uuid_v7(o.created_at) AS id) v`
+	FROM o, LATERAL (SELECT ` + db.UUIDv7SQL("o.created_at") + ` AS id) v`
 
 // genAttempts makes the attempts of the deliveries of [$1, $2).
 const genAttempts = `

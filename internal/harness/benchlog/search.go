@@ -161,6 +161,11 @@ var searches = []search{
 		Events: func(p probe, _ time.Time) db.EventFilter { return db.EventFilter{EnvelopeID: p.EnvelopeID} }},
 }
 
+// seqScanPages is the size (8 KB pages) past which a partition read whole
+// is a problem: smaller ones (an empty new partition, a small log's) are
+// cheaper to read whole, and PostgreSQL rightly does.
+const seqScanPages = 1280 // 10 MB
+
 // pageSize is what the API fetches for its default page: 20 and one more.
 const pageSize = 21
 
@@ -271,7 +276,7 @@ func (s search) explain(ctx context.Context, store *db.Store, p probe, end time.
 		if sc.Relation != "" {
 			read[sc.Relation] = true
 		}
-		if sc.Type == "Seq Scan" && sc.Pages > 0 {
+		if sc.Type == "Seq Scan" && sc.Pages > seqScanPages {
 			r.Problems = append(r.Problems, "a sequential scan of "+sc.Relation)
 		}
 		if sc.Index == "" {
