@@ -138,6 +138,11 @@ func TestSearchTheLog(t *testing.T) {
 			t.Errorf("events?%s: an item has its deliveries", c.query)
 		}
 	}
+	// A delivery shows its event's trigger source.
+	r := e.do("GET", "/v1/deliveries?eventId=c", key, nil)
+	if src := r.Body["data"].([]any)[0].(map[string]any)["triggerSource"]; src != "third_party_app" {
+		t.Errorf("triggerSource %v", src)
+	}
 }
 
 // A wrong query is refused naming what is wrong: an unknown parameter 400,

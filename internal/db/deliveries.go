@@ -34,6 +34,8 @@ type Delivery struct {
 	// migration 00015): the time an event's deliveries are listed by.
 	CreatedAt time.Time `db:"created_at" json:"created_at"`
 	UpdatedAt time.Time `db:"updated_at" json:"updated_at"`
+	// TriggerSource is its event's, kept for the delivery log's search.
+	TriggerSource string `db:"trigger_source" json:"trigger_source"`
 	Turn
 }
 
@@ -65,7 +67,7 @@ func (d Delivery) Waiting() bool {
 // deliveryColumns lists Delivery's columns: queries name them rather than
 // SELECT *, so an older binary keeps working after a migration adds one.
 const deliveryColumns = `id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
-	attempt_count, series, workflow_id, next_attempt_at, last_status_code, created_at, updated_at,
+	attempt_count, series, workflow_id, next_attempt_at, last_status_code, created_at, updated_at, trigger_source,
 	ordering_key, sequence, ordered, waiting_for_event, waiting_for_delivery, order_released`
 
 // Finished reports whether the delivery's current series is over.
@@ -113,11 +115,11 @@ func (s *Store) RecordEvent(ctx context.Context, e Event, webhookIDs []uuid.UUID
 			// two webhooks failed on deliveries_pkey.
 			_, err := tx.ExecContext(ctx, `
 				INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, workflow_id,
-					created_at)
-				SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''), 'pending', $4, $6
+					created_at, trigger_source)
+				SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''), 'pending', $4, $6, $7
 				FROM (SELECT w, `+uuidV7("$6::timestamptz")+` AS id FROM unnest($5::uuid[]) AS w) d
 				ON CONFLICT (account_id, event_id, webhook_id, created_at) DO NOTHING`,
-				e.AccountID, e.ID, e.Type, e.WorkflowID, pq.Array(webhookIDs), created)
+				e.AccountID, e.ID, e.Type, e.WorkflowID, pq.Array(webhookIDs), created, e.TriggerSource)
 			if err != nil {
 				return translate(err)
 			}
@@ -184,11 +186,11 @@ var resolveEvent = `
 			-- A UUID made in the select list of a subquery over the webhooks
 			-- runs once per row (see RecordEvent).
 			INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
-				workflow_id, ordering_key, sequence, ordered, created_at)
+				workflow_id, ordering_key, sequence, ordered, created_at, trigger_source)
 			SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''),
 				CASE WHEN d.enabled THEN 'pending' ELSE 'skipped_disabled' END,
 				CASE WHEN d.enabled THEN '' ELSE 'the webhook was disabled (' || d.disabled_reason || ')' END, $8,
-				d.ordering_key, d.sequence, d.ordered AND d.ordering_key <> '', d.created_at
+				d.ordering_key, d.sequence, d.ordered AND d.ordering_key <> '', d.created_at, $4
 			FROM (SELECT h.id AS w, h.enabled, h.disabled_reason, h.ordered, ev.created_at, ev.ordering_key, ev.sequence,
 			             ` + uuidV7("ev.created_at") + ` AS id FROM hooks h, ev) d
 			ON CONFLICT (account_id, event_id, webhook_id, created_at) DO NOTHING
@@ -668,11 +670,11 @@ func (s *Store) RestoreDelivery(ctx context.Context, d Delivery) (bool, error) {
 	lo, hi := periodOf(d.ID)
 	res, err := s.db.ExecContext(ctx, `
 		INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
-			series, workflow_id, ordering_key, sequence, ordered, created_at)
+			series, workflow_id, ordering_key, sequence, ordered, created_at, trigger_source)
 		SELECT $1::uuid, e.account_id, e.id, $4, e.type, 'msg_' || replace($1::uuid::text, '-', ''), 'pending',
 			'restored: the database had lost this delivery', $5, $6, e.ordering_key, e.sequence,
 			e.ordering_key <> '' AND coalesce((SELECT ordered FROM webhooks w WHERE w.id = $4), false),
-			e.created_at
+			e.created_at, e.trigger_source
 		FROM events e WHERE e.account_id = $2 AND e.id = $3 AND e.created_at >= $7 AND e.created_at < $8
 		ON CONFLICT DO NOTHING`, d.ID, d.AccountID, d.EventID, d.WebhookID, d.Series, d.WorkflowID, lo, hi)
 	if err != nil {
@@ -723,9 +725,9 @@ func (s *Store) RestoreOutcomes(ctx context.Context, accountID uuid.UUID, eventI
 			lo, hi := periodOf(o.ID)
 			res, err := tx.ExecContext(ctx, `
 				INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status,
-					status_reason, attempt_count, workflow_id, created_at)
+					status_reason, attempt_count, workflow_id, created_at, trigger_source)
 				SELECT $1::uuid, $2, $3, $4, e.type, 'msg_' || replace($1::uuid::text, '-', ''), $5, $6, $7, $8,
-					e.created_at
+					e.created_at, e.trigger_source
 				FROM events e WHERE e.account_id = $2 AND e.id = $3 AND e.created_at >= $9 AND e.created_at < $10
 				ON CONFLICT (id, created_at) DO UPDATE SET status = EXCLUDED.status, status_reason = EXCLUDED.status_reason,
 					attempt_count = greatest(deliveries.attempt_count, EXCLUDED.attempt_count),

@@ -130,8 +130,9 @@ func checkMigratedLog(t *testing.T, store *db.Store, l oldLog) {
 	// attempt with its delivery's.
 	if n := count(t, store, `SELECT count(*) FROM deliveries d JOIN events e
 		ON e.account_id = d.account_id AND e.id = d.event_id AND e.created_at = d.created_at
-		AND e.tableoid::regclass::text = replace(d.tableoid::regclass::text, 'deliveries', 'events')`); n != 3 {
-		t.Errorf("%d deliveries in their event's partition with its created_at, want 3", n)
+		AND e.tableoid::regclass::text = replace(d.tableoid::regclass::text, 'deliveries', 'events')
+		AND e.trigger_source = d.trigger_source`); n != 3 {
+		t.Errorf("%d deliveries in their event's partition with its created_at and trigger source, want 3", n)
 	}
 	if n := count(t, store, `SELECT count(*) FROM attempts a JOIN deliveries d
 		ON d.id = a.delivery_id AND d.created_at = a.delivery_created_at`); n != 6 {

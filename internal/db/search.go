@@ -84,12 +84,9 @@ func (s *Store) ListDeliveries(ctx context.Context, accountID uuid.UUID, f Deliv
 	return out, nil
 }
 
-// deliveriesQuery is ListDeliveries' query. A filter on the event (its
-// type, trigger source, ordering key or search key) joins the events:
-// PostgreSQL then walks either the event index of that filter newest first
-// and finds each event's deliveries (which share its created_at), or the
-// account's deliveries newest first and checks each one's event, whichever
-// fills the page sooner.
+// deliveriesQuery is ListDeliveries' query. A filter on the event's
+// ordering key or search key joins the events: the key's events (few)
+// first, then their deliveries (which share each event's created_at).
 func deliveriesQuery(accountID uuid.UUID, f DeliveryFilter) (string, []any) {
 	c := &conds{}
 	c.add("d.account_id = $%d", accountID)
@@ -109,14 +106,19 @@ func deliveriesQuery(accountID uuid.UUID, f DeliveryFilter) (string, []any) {
 	if f.HTTPStatusMin > 0 {
 		c.add("d.last_status_code BETWEEN $%d AND $%d", f.HTTPStatusMin, f.HTTPStatusMax)
 	}
+	if f.EventType != "" {
+		c.add("d.event_type = $%d", f.EventType)
+	}
+	if f.TriggerSource != "" {
+		c.add("d.trigger_source = $%d", f.TriggerSource)
+	}
 	var at *time.Time
 	if f.After != nil {
 		at = &f.After.CreatedAt
 	}
 	c.timeRange("d.created_at", f.CreatedFrom, f.CreatedTo, at)
 	from := "deliveries d"
-	if e := (eventFilter{Type: f.EventType, TriggerSource: f.TriggerSource, OrderingKey: f.OrderingKey,
-		EnvelopeID: f.EnvelopeID}); e != (eventFilter{}) {
+	if e := (eventFilter{OrderingKey: f.OrderingKey, EnvelopeID: f.EnvelopeID}); e != (eventFilter{}) {
 		from = "deliveries d JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id AND e.created_at = d.created_at"
 		e.add(c, "e.")
 		// The same range on the events, so both sides read only its partitions.

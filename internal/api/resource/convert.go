@@ -51,7 +51,7 @@ func FromDelivery(d db.Delivery) Delivery {
 		ID: d.ID.String(), EventID: d.EventID, EventType: d.EventType, WebhookID: d.WebhookID.String(), MessageID: d.MessageID,
 		Status: d.Status, StatusReason: d.StatusReason, AttemptCount: d.AttemptCount, Series: d.Series,
 		LastStatusCode: d.LastStatusCode, NextAttemptAt: utc(d.NextAttemptAt), WorkflowID: d.WorkflowID,
-		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), TriggerSource: d.TriggerSource,
 		OrderingKey: d.OrderingKey, Sequence: d.Sequence, OrderReleased: d.OrderReleased,
 	}
 	if d.Waiting() {

@@ -98,6 +98,7 @@ type Delivery struct {
 	WorkflowID     string          `json:"workflowId"`
 	CreatedAt      time.Time       `json:"createdAt"`
 	UpdatedAt      time.Time       `json:"updatedAt"`
+	TriggerSource  string          `json:"triggerSource,omitempty"`
 	// OrderingKey and Sequence are the event's place among its key's
 	// events; WaitingFor is what a waiting delivery waits for; an ordered
 	// webhook's failed delivery OrderReleased no longer holds its key.

@@ -52,7 +52,9 @@ CREATE TABLE events (
 ALTER TABLE events ADD FOREIGN KEY (account_id) REFERENCES accounts (id) ON DELETE CASCADE;
 
 CREATE TABLE deliveries (
-    LIKE deliveries_pre15 INCLUDING DEFAULTS INCLUDING CONSTRAINTS
+    LIKE deliveries_pre15 INCLUDING DEFAULTS INCLUDING CONSTRAINTS,
+    -- Its event's, for the delivery log's search.
+    trigger_source text NOT NULL DEFAULT ''
 ) PARTITION BY RANGE (created_at);
 -- created_at is its event's created_at (the partition key; see above):
 -- always given.
@@ -166,8 +168,8 @@ END
 $$;
 -- +goose StatementEnd
 
--- The rows, in the new shape: a delivery takes its event's created_at, an
--- attempt its delivery's. The searchable
+-- The rows, in the new shape: a delivery takes its event's created_at and
+-- trigger source, an attempt its delivery's created_at. The searchable
 -- data member is data.envelopeId for every envelope event type. Columns
 -- are listed from the old tables, whichever migrations made them.
 -- +goose StatementBegin
@@ -192,8 +194,8 @@ BEGIN
     INTO cols, sel
     FROM pg_attribute WHERE attrelid = 'deliveries_pre15'::regclass AND attnum > 0 AND NOT attisdropped;
     EXECUTE format($q$
-        INSERT INTO deliveries (%s)
-        SELECT %s
+        INSERT INTO deliveries (%s, trigger_source)
+        SELECT %s, e.trigger_source
         FROM deliveries_pre15 d JOIN events_pre15 e ON e.account_id = d.account_id AND e.id = d.event_id$q$, cols, sel);
 
     SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum), string_agg('a.' || quote_ident(attname), ', ' ORDER BY attnum)
@@ -231,11 +233,12 @@ $$;
 -- +goose StatementEnd
 
 -- Lists and searches: the account's rows newest first, alone or of one
--- value of a filter. A delivery's event's type, trigger source, ordering
--- key and search key are the event's: searched on the events (in order,
--- or few for a key), with their deliveries found by event id (or by
--- created_at, which they share), so the deliveries, written more often,
--- carry fewer indexes.
+-- value of a filter. A delivery's ordering key and search key are its
+-- event's: the events of a key (few) are found first, then their
+-- deliveries by event id (or by created_at, which they share). A
+-- delivery's type and trigger source are kept on it: most values are
+-- common, and a join's estimate (its event's id and created_at, taken for
+-- independent) is too low to walk the newest first.
 -- Where most rows share one value (a delivery succeeded with a 2xx, an
 -- event came from saas_page) the index holds only the others: a search
 -- for the common value reads the account's newest-first index and fills
@@ -255,6 +258,9 @@ CREATE INDEX deliveries_status_idx ON deliveries (account_id, status, created_at
     WHERE status <> 'succeeded';
 CREATE INDEX deliveries_http_status_idx ON deliveries (account_id, last_status_code, created_at DESC, id DESC)
     WHERE last_status_code < 200 OR last_status_code >= 300;
+CREATE INDEX deliveries_event_type_idx ON deliveries (account_id, event_type, created_at DESC, id DESC);
+CREATE INDEX deliveries_source_idx ON deliveries (account_id, trigger_source, created_at DESC, id DESC)
+    WHERE trigger_source <> 'saas_page';
 
 -- The engine's own (as before 00015; a webhook's unfinished deliveries
 -- now from a partial index instead of (webhook_id, status) over all).
@@ -285,7 +291,7 @@ DROP INDEX events_account_created_idx, events_undispatched_idx, events_ordering_
 CREATE TABLE events (LIKE events_p15 INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
 ALTER TABLE events DROP COLUMN search_key;
 CREATE TABLE deliveries (LIKE deliveries_p15 INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
-ALTER TABLE deliveries ALTER COLUMN created_at SET DEFAULT now();
+ALTER TABLE deliveries DROP COLUMN trigger_source, ALTER COLUMN created_at SET DEFAULT now();
 CREATE TABLE attempts (LIKE attempts_p15 INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
 ALTER TABLE attempts DROP COLUMN delivery_created_at;
 -- +goose StatementBegin

@@ -156,7 +156,8 @@ const genEvents = `
 // genDeliveries makes the deliveries of the events stored in [$1, $2).
 var genDeliveries = `
 	WITH d AS MATERIALIZED (
-		SELECT e.account_id, e.id, e.type, e.created_at, e.workflow_id, e.ordering_key, e.sequence, w, random() AS s
+		SELECT e.account_id, e.id, e.type, e.created_at, e.workflow_id, e.ordering_key, e.sequence, e.trigger_source,
+			w, random() AS s
 		FROM events e
 		CROSS JOIN LATERAL generate_series(0, CASE WHEN random() < 0.6 THEN 0 WHEN random() < 0.75 THEN 1 ELSE 2 END) w
 		WHERE e.created_at >= $1 AND e.created_at < $2
@@ -173,13 +174,13 @@ var genDeliveries = `
 	)
 	INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
 		attempt_count, series, workflow_id, next_attempt_at, last_status_code, created_at, updated_at, ordering_key,
-		sequence, ordered)
+		sequence, ordered, trigger_source)
 	SELECT v.id, o.account_id, o.id, md5(o.account_id::text || o.w)::uuid, o.type,
 		'msg_' || replace(v.id::text, '-', ''), o.status,
 		CASE o.status WHEN 'failed' THEN 'every attempt of the schedule failed' WHEN 'skipped_disabled'
 			THEN 'the webhook was disabled (manual)' ELSE '' END,
 		o.n, 1, o.workflow_id, CASE WHEN o.status = 'retrying' THEN o.created_at + interval '10 minutes' END, o.code,
-		o.created_at, o.created_at + o.n * interval '30 seconds', o.ordering_key, o.sequence, false
+		o.created_at, o.created_at + o.n * interval '30 seconds', o.ordering_key, o.sequence, false, o.trigger_source
 	FROM o, LATERAL (SELECT ` + db.UUIDv7SQL("o.created_at") + ` AS id) v`
 
 // genAttempts makes the attempts of the deliveries of [$1, $2).
