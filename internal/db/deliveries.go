@@ -147,11 +147,12 @@ type Resolution struct {
 
 // resolveEvent is ResolveEvent's statement. The event's created_at (ev)
 // is its deliveries' too, and their ids are UUIDv7 of it (see periodOf).
+// {events} and {deliveries} are that period's tables (periodTables).
 var resolveEvent = `
 		WITH acct AS (
 			SELECT plan FROM accounts WHERE id = $1
 		), existing AS (
-			SELECT created_at, ordering_key, sequence, data FROM events
+			SELECT created_at, ordering_key, sequence, data FROM {events}
 			WHERE account_id = $1 AND id = $2 AND created_at >= $11 AND created_at <= $12
 			ORDER BY created_at LIMIT 1
 		), ` + nextSequence("$1", "$9", "$2", "$7::jsonb IS NOT NULL") + `, inserted AS (
@@ -167,7 +168,7 @@ var resolveEvent = `
 			(SELECT created_at, ordering_key, sequence FROM inserted
 			 UNION ALL SELECT created_at, ordering_key, sequence FROM existing) LIMIT 1
 		), marked AS (
-			UPDATE events SET dispatched_at = now()
+			UPDATE {events} SET dispatched_at = now()
 			WHERE account_id = $1 AND id = $2 AND created_at = (SELECT created_at FROM existing) AND dispatched_at IS NULL
 			  AND created_at >= $11 AND created_at <= $12
 			RETURNING 1
@@ -185,7 +186,7 @@ var resolveEvent = `
 		), created AS (
 			-- A UUID made in the select list of a subquery over the webhooks
 			-- runs once per row (see RecordEvent).
-			INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
+			INSERT INTO {deliveries} (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
 				workflow_id, ordering_key, sequence, ordered, created_at, trigger_source)
 			SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''),
 				CASE WHEN d.enabled THEN 'pending' ELSE 'skipped_disabled' END,
@@ -196,7 +197,7 @@ var resolveEvent = `
 			ON CONFLICT (account_id, event_id, webhook_id, created_at) DO NOTHING
 			RETURNING ` + deliveryColumns + `
 		), every AS (
-			SELECT ` + deliveryColumns + ` FROM deliveries
+			SELECT ` + deliveryColumns + ` FROM {deliveries}
 			WHERE account_id = $1 AND event_id = $2 AND created_at = (SELECT created_at FROM ev)
 			  AND created_at >= $11 AND created_at <= $12
 			UNION ALL SELECT * FROM created
@@ -229,8 +230,10 @@ func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
 		lo, hi = e.CreatedAt, e.CreatedAt
 	}
 	err := s.guardPartition(ctx, func() error {
-		return s.getPrepared(ctx, &row, resolveEvent, e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt,
-			data, e.WorkflowID, e.OrderingKey, searchKeyOf(e.Type), lo, hi)
+		return s.inPeriod(ctx, e.CreatedAt, func(t periodTables) error {
+			return s.getPrepared(ctx, &row, t.in(resolveEvent), e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID,
+				e.OccurredAt, data, e.WorkflowID, e.OrderingKey, searchKeyOf(e.Type), lo, hi)
+		})
 	})
 	if err != nil {
 		return Resolution{}, fmt.Errorf("resolving event: %w", translate(err))
@@ -356,7 +359,19 @@ const reservationGrace = 5 * time.Second
 func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarget, error) {
 	var t DeliveryTarget
 	lo, hi := periodOf(in.DeliveryID)
-	err := s.getPrepared(ctx, &t, `
+	err := s.inPeriod(ctx, lo, func(pt periodTables) error {
+		return s.getPrepared(ctx, &t, pt.in(startAttempt), in.DeliveryID, in.Series, in.Number, in.Test, in.StartedAt,
+			in.Gate.Reservation, in.Gate.Lease.Seconds(), reservationGrace.Seconds(), in.Gate.Queue, in.Gate.Worker, lo, hi)
+	})
+	if err != nil {
+		return DeliveryTarget{}, fmt.Errorf("starting attempt: %w", translate(err))
+	}
+	return t, nil
+}
+
+// startAttempt is StartAttempt's statement; {deliveries}, {events} and
+// {attempts} are the delivery's period's tables (periodTables).
+var startAttempt = `
 		WITH t AS (
 			SELECT d.id, d.account_id, d.event_id, d.webhook_id, d.event_type, d.message_id, d.status, d.status_reason,
 				d.attempt_count, d.series, d.workflow_id, d.next_attempt_at, d.last_status_code, d.created_at, d.updated_at,
@@ -372,8 +387,8 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 				coalesce(w.auth_params, '{}') AS auth_params, w.auth_secret_enc,
 				coalesce(w.tls_client_cert, '') AS tls_client_cert, w.tls_client_key_enc,
 				coalesce(w.tls_ca_bundle, '') AS tls_ca_bundle
-			FROM deliveries d
-			JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id AND e.created_at = d.created_at
+			FROM {deliveries} d
+			JOIN {events} e ON e.account_id = d.account_id AND e.id = d.event_id AND e.created_at = d.created_at
 				AND e.created_at >= $11 AND e.created_at < $12
 			LEFT JOIN webhooks w ON w.id = d.webhook_id AND w.account_id = d.account_id
 			WHERE d.id = $1 AND d.created_at >= $11 AND d.created_at < $12
@@ -400,7 +415,7 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 				ok.rate_limit_per_second AS rps
 			FROM ok LEFT JOIN rl ON true, LATERAL (SELECT clock_timestamp() AS now) c
 		), nt AS (
-			SELECT 1 + coalesce(max(a.try), 0) AS try FROM attempts a
+			SELECT 1 + coalesce(max(a.try), 0) AS try FROM {attempts} a
 			WHERE a.delivery_id = $1 AND a.series = $2 AND a.number = $3
 			  AND a.delivery_created_at >= $11 AND a.delivery_created_at < $12
 		), lease AS (
@@ -432,7 +447,7 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 			FROM dec WHERE w.id = dec.webhook_id
 			  AND (dec.decision = 'reserve' OR (dec.decision = 'take' AND EXISTS (SELECT 1 FROM took)))
 		), opened AS (
-			INSERT INTO attempts (delivery_id, series, number, try, url, started_at, duration_ms, auth_method,
+			INSERT INTO {attempts} (delivery_id, series, number, try, url, started_at, duration_ms, auth_method,
 				delivery_created_at)
 			SELECT ok.id, $2, $3, nt.try, ok.url, $5, 0, ok.auth_type, ok.created_at
 			FROM ok, nt WHERE $4 OR EXISTS (SELECT 1 FROM took)
@@ -446,14 +461,7 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 			(SELECT now FROM dec) AS gate_now,
 			(SELECT slot FROM dec WHERE decision IN ('reserve', 'wait')) AS reserved_for,
 			coalesce((SELECT slot FROM took), 0) AS slot
-		FROM t`,
-		in.DeliveryID, in.Series, in.Number, in.Test, in.StartedAt, in.Gate.Reservation, in.Gate.Lease.Seconds(),
-		reservationGrace.Seconds(), in.Gate.Queue, in.Gate.Worker, lo, hi)
-	if err != nil {
-		return DeliveryTarget{}, fmt.Errorf("starting attempt: %w", translate(err))
-	}
-	return t, nil
-}
+		FROM t`
 
 // AttemptOutcome is the delivery's state after an attempt.
 type AttemptOutcome struct {
@@ -483,9 +491,12 @@ type Finished struct {
 	Woke *Waiter
 }
 
+// finishAttempt is FinishAttempt's statement; {deliveries} and {attempts}
+// are the delivery's period's tables (periodTables). A waiter's delivery
+// (nextWaiter) may be of any period.
 var finishAttempt = named(`
 		WITH done AS (
-			UPDATE attempts SET duration_ms = @duration_ms, response_status = @response_status, response_body = @body,
+			UPDATE {attempts} SET duration_ms = @duration_ms, response_status = @response_status, response_body = @body,
 				error = @error, finished_at = @finished_at
 			WHERE delivery_id = @delivery_id AND series = @series AND number = @number AND try = @try
 			  AND delivery_created_at >= @lo AND delivery_created_at < @hi
@@ -496,7 +507,7 @@ var finishAttempt = named(`
 			SELECT l.webhook_id, l.slot,
 				l.slot <= w.max_concurrency AND coalesce(w.throttled_until <= clock_timestamp(), true) AS kept
 			FROM webhook_leases l JOIN webhooks w ON w.id = l.webhook_id
-			WHERE l.webhook_id = (SELECT webhook_id FROM deliveries
+			WHERE l.webhook_id = (SELECT webhook_id FROM {deliveries}
 			                      WHERE id = @delivery_id AND created_at >= @lo AND created_at < @hi)
 			  AND l.delivery_id = @delivery_id AND l.series = @series AND l.number = @number AND l.try = @try
 		), ` + nextWaiter + `, released AS (
@@ -512,10 +523,10 @@ var finishAttempt = named(`
 			DELETE FROM webhook_waiters WHERE seq = (SELECT seq FROM nx)
 		), ` + healthUpdate + `, moved AS (
 			-- A retry waits out the throttle its answer asked for.
-			UPDATE deliveries SET status = @status, status_reason = @reason, last_status_code = @response_status,
+			UPDATE {deliveries} SET status = @status, status_reason = @reason, last_status_code = @response_status,
 				next_attempt_at = CASE WHEN @next_attempt_at::timestamptz IS NULL THEN NULL
 					ELSE greatest(@next_attempt_at::timestamptz, (SELECT until FROM throttle)) END,
-				attempt_count = (SELECT count(*) FROM attempts WHERE delivery_id = @delivery_id
+				attempt_count = (SELECT count(*) FROM {attempts} WHERE delivery_id = @delivery_id
 				                 AND delivery_created_at >= @lo AND delivery_created_at < @hi), updated_at = now()
 			WHERE id = @delivery_id AND series = @series AND created_at >= @lo AND created_at < @hi
 		)
@@ -556,7 +567,8 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 		Change []byte `db:"change"`
 		Woke   []byte `db:"woke"`
 	}
-	if err := s.getPrepared(ctx, &out, finishAttempt.text, args...); err != nil {
+	err = s.inPeriod(ctx, lo, func(t periodTables) error { return s.getPrepared(ctx, &out, t.in(finishAttempt.text), args...) })
+	if err != nil {
 		return Finished{}, fmt.Errorf("recording attempt: %w", translate(err))
 	}
 	var f Finished

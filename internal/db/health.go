@@ -45,10 +45,11 @@ type HealthChange struct {
 // delivery @delivery_id's webhook for @signal (a HealthSignal) and the
 // throttle (see ThrottleSignal) @retry_after (seconds, or -1: no
 // throttling), @throttle_base and @throttle_max (seconds), the answer
-// having come at @finished_at to a request sent @duration_ms before. A
-// healthy, unthrottled webhook that succeeds again is not written at all
-// (its last success is refreshed once a minute at most), so a busy
-// webhook's deliveries do not queue on its row.
+// having come at @finished_at to a request sent @duration_ms before
+// ({deliveries}: the delivery's period's, see periodTables). A healthy,
+// unthrottled webhook that succeeds again is not written at all (its last
+// success is refreshed once a minute at most), so a busy webhook's
+// deliveries do not queue on its row.
 //
 // throttle (a CTE too) is the throttle this answer asks for, if any: a
 // delivery that got it retries no sooner.
@@ -64,7 +65,7 @@ const healthUpdate = `
 				     THEN w.throttle_step + 1
 				     ELSE greatest(w.throttle_step, 1) END AS next_step
 			FROM webhooks w
-			WHERE w.id = (SELECT webhook_id FROM deliveries
+			WHERE w.id = (SELECT webhook_id FROM {deliveries}
 			              WHERE id = @delivery_id AND created_at >= @lo AND created_at < @hi)
 		), throttle AS (
 			-- The throttle this answer asks for (none: no row).

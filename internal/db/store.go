@@ -41,6 +41,9 @@ type Store struct {
 	hot *sqlx.DB
 	// stmts caches the prepared statements (query text → *sqlx.Stmt).
 	stmts sync.Map
+	// periods are the log's periods, for the hot path's statements to name
+	// a delivery's partitions (periodTables).
+	periods periodCache
 }
 
 // Open connects to PostgreSQL and checks the connection. The store opens

@@ -17,7 +17,7 @@
 --
 -- An event id is unique per partition (a unique index of each events
 -- partition; publishing the same id concurrently conflicts there), and
--- across partitions by the stores' check that no earlier partition holds
+-- across partitions by the store's check that no earlier partition holds
 -- it (the id can no longer be a key of the whole table).
 --
 -- This migration rewrites the three tables once: the time it takes grows
