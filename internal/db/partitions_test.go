@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -278,5 +279,35 @@ func TestLookupOfAnOldDeliveryID(t *testing.T) {
 	as, err := store.Attempts(ctx, old)
 	if got, _ := store.Delivery(ctx, acct, old); err != nil || len(as) != 2 || got.Status != delivery.Succeeded || got.AttemptCount != 2 {
 		t.Fatalf("attempts %d (%v), delivery %+v", len(as), err, got)
+	}
+}
+
+// The hot path names a delivery's period's partitions; a period dropped
+// since (by another process: this one's cache still has it) makes its
+// statements fall back to the partitioned tables, which find nothing,
+// rather than fail on a missing table.
+func TestPeriodDroppedUnderTheCache(t *testing.T) {
+	store, acct, hook := logAccount(t)
+	ctx := context.Background()
+	addPeriod(t, store, week(-8), week(-7))
+	old := storedAt(t, store, acct, hook, "old", week(-8).Add(time.Hour), delivery.Pending)
+	// storedAt's attempt cached the periods; now the period goes.
+	suffix := "_p" + week(-8).Format("20060102")
+	for _, tbl := range []string{"attempts", "deliveries", "events"} {
+		if _, err := store.DB().Exec(`ALTER TABLE ` + tbl + ` DETACH PARTITION ` + tbl + suffix); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.DB().Exec(`DROP TABLE ` + tbl + suffix); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := store.StartAttempt(ctx, db.AttemptStart{DeliveryID: old.ID, Series: 1, Number: 2, Test: true, StartedAt: time.Now()})
+	if !errors.Is(err, db.ErrNotFound) {
+		t.Fatalf("an attempt of a dropped delivery: %v, want not found", err)
+	}
+	// A delivery of this week still names its own partitions.
+	now := storedAt(t, store, acct, hook, "now", time.Now(), delivery.Succeeded)
+	if got, err := store.Delivery(ctx, acct, now.ID); err != nil || got.Status != delivery.Succeeded {
+		t.Fatalf("this week's delivery: %+v, %v", got, err)
 	}
 }
