@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run check test test-cluster bench chaos build lint tools clean screenshots
+.PHONY: help run check test test-cluster bench bench-log chaos build lint tools clean screenshots
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -22,6 +22,9 @@ test-cluster: ## the e2e suite against a real Temporal server (PostgreSQL, 4 sha
 
 bench: ## delivery benchmarks against the engine's own floor (docs/performance.md); TEMPORAL=cluster: on the real Temporal server
 	@TEMPORAL=$(TEMPORAL) scripts/bench.sh $(ARGS)
+
+bench-log: ## the delivery log at scale: 10M attempts over 30 days, search p99 per filter, sizes, retention (docs/performance.md); ARGS="-attempts 100000" for a small one
+	@scripts/bench-log.sh $(ARGS)
 
 chaos: ## fault suite: crashes and outages under load, delivery log vs receivers, then the throttle, ordered and receivers scenarios (docs/fault-suite.md)
 	@scripts/chaos.sh $(ARGS)

@@ -10,13 +10,20 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
 )
 
+// deliveryParams are the query parameters of GET /v1/deliveries.
+var deliveryParams = append([]string{"webhookId", "status", "httpStatus"}, logParams...)
+
 func (h *Handler) listDeliveries(c echo.Context) error {
+	if err := onlyParams(c, deliveryParams); err != nil {
+		return err
+	}
 	q, err := pageQuery(c)
 	if err != nil {
 		return err
 	}
 	pg, err := h.svc.ListDeliveries(c.Request().Context(), caller(c), service.DeliveryQuery{PageQuery: q,
-		WebhookID: c.QueryParam("webhookId"), Status: c.QueryParam("status"), EventType: c.QueryParam("eventType")})
+		LogSearch: logSearch(c), WebhookID: c.QueryParam("webhookId"), Status: c.QueryParam("status"),
+		HTTPStatus: c.QueryParam("httpStatus")})
 	if err != nil {
 		return err
 	}

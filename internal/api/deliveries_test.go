@@ -192,14 +192,11 @@ func TestBulkResend(t *testing.T) {
 	hook, _ := e.createWebhook(key, validWebhook("hook"))
 	other, _ := e.createWebhook(key, validWebhook("other"))
 	mk := func(webhook string, status delivery.Status, age time.Duration) uuid.UUID {
-		d := e.pendingDelivery(acct, webhook)
+		d := e.agedDelivery(acct, webhook, age)
 		if status != delivery.Pending {
 			if err := e.store.FinishDelivery(context.Background(), d.ID, d.Series, status, "x"); err != nil {
 				t.Fatal(err)
 			}
-		}
-		if _, err := e.store.DB().Exec(`UPDATE deliveries SET created_at = now() - make_interval(secs => $2) WHERE id = $1`, d.ID, age.Seconds()); err != nil {
-			t.Fatal(err)
 		}
 		return d.ID
 	}

@@ -41,6 +41,7 @@ const (
 	CodeUnavailable          = "service_unavailable"
 	CodeDeliveryFailed       = "delivery_failed"
 	CodeInvalidRequest       = "invalid_request"
+	CodeUnknownParameter     = "unknown_parameter"
 	CodeInternal             = "internal_error"
 )
 

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
 
@@ -61,4 +62,47 @@ func withPointers(err error) error {
 		e.Errors = append(e.Errors, ErrorDetail{Field: f, Pointer: "/" + pointerEscape.Replace(f), Message: e.Fields[f]})
 	}
 	return e
+}
+
+// logParams are the query parameters of both GET /v1/deliveries and GET
+// /v1/events (besides limit and cursor).
+var logParams = []string{"limit", "cursor", "from", "to", "eventId", "eventType", "triggerSource", "orderingKey",
+	"envelopeId"}
+
+// logSearch reads logParams.
+func logSearch(c echo.Context) service.LogSearch {
+	return service.LogSearch{From: c.QueryParam("from"), To: c.QueryParam("to"), EventID: c.QueryParam("eventId"),
+		EventType: c.QueryParam("eventType"), TriggerSource: c.QueryParam("triggerSource"),
+		OrderingKey: c.QueryParam("orderingKey"), EnvelopeID: c.QueryParam("envelopeId")}
+}
+
+func (h *Handler) listEvents(c echo.Context) error {
+	if err := onlyParams(c, logParams); err != nil {
+		return err
+	}
+	q, err := pageQuery(c)
+	if err != nil {
+		return err
+	}
+	pg, err := h.svc.ListEvents(c.Request().Context(), caller(c), service.EventQuery{PageQuery: q, LogSearch: logSearch(c)})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, pageJSON(pg, resource.FromEventHead))
+}
+
+// onlyParams refuses a query naming a parameter not in known: a misspelt
+// filter would otherwise be ignored, and the answer look like a match.
+func onlyParams(c echo.Context, known []string) error {
+	bad := map[string]string{}
+	for name := range c.QueryParams() {
+		if !slices.Contains(known, name) {
+			bad[name] = "unknown query parameter; this route takes " + strings.Join(known, ", ")
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return &Error{Status: http.StatusBadRequest, Code: CodeUnknownParameter,
+		Message: "The query has unknown parameters; see fields.", Fields: bad}
 }

@@ -257,12 +257,24 @@ func (r resp) wantErrorShape(t *testing.T) {
 // pending delivery, as the delivery workflow would.
 func (e *env) pendingDelivery(acct, webhook string) db.Delivery {
 	e.t.Helper()
+	return e.agedDelivery(acct, webhook, 0)
+}
+
+// agedDelivery is pendingDelivery of an event published age ago: the event
+// is stored, dated back, then its delivery made (a delivery takes its
+// event's created_at, and its id holds it).
+func (e *env) agedDelivery(acct, webhook string, age time.Duration) db.Delivery {
+	e.t.Helper()
 	ctx := context.Background()
 	ev := db.Event{AccountID: uuid.MustParse(acct), Event: events.Event{
 		ID: "ev-" + uuid.NewString(), Type: "ENVELOPE_START", TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`),
 	}}
 	ev.WorkflowID = flow.EventWorkflowID(acct, ev.ID)
 	if _, _, err := e.store.InsertEvent(ctx, ev); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := e.store.DB().Exec(`UPDATE events SET created_at = now() - make_interval(secs => $2) WHERE id = $1`,
+		ev.ID, age.Seconds()); err != nil {
 		e.t.Fatal(err)
 	}
 	ds, err := e.store.RecordEvent(ctx, ev, []uuid.UUID{uuid.MustParse(webhook)})

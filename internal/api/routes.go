@@ -24,6 +24,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	proAdmins := []echo.MiddlewareFunc{h.authenticate, allow(service.ManageWebhooks)}
 	publishers := []echo.MiddlewareFunc{h.authenticate, allow(service.PublishEvents)}
 	readers := []echo.MiddlewareFunc{h.authenticate, allow(service.ReadEvents)}
+	eventLogReaders := []echo.MiddlewareFunc{h.authenticate, allow(service.ReadEventLog)}
 
 	e.POST("/v1/api-keys", h.createAPIKey, admins...)
 	e.GET("/v1/api-keys", h.listAPIKeys, admins...)
@@ -53,5 +54,6 @@ func (h *Handler) routes(e *echo.Echo) {
 	// Upstream services publish for every account; on other plans the event
 	// is recorded and matches no webhook.
 	e.POST("/v1/events", h.publishEvent, publishers...)
+	e.GET("/v1/events", h.listEvents, eventLogReaders...)
 	e.GET("/v1/events/:id", h.getEvent, readers...)
 }

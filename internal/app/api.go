@@ -9,6 +9,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/api"
 	"github.com/esign-webhooks/esign-webhooks/internal/console"
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
 	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/schedule"
@@ -100,15 +101,16 @@ func (p *API) Serve(ctx context.Context) error {
 
 // upkeep runs the periodic clean-ups every minute until ctx ends: it
 // erases previous secrets whose grace period has ended (signing already
-// ignores them), expired console links and sessions, and purges events
-// older than RETENTION.
+// ignores them), expired console links and sessions, adds the log's
+// partitions of the next period, and drops those past RETENTION.
 func (a *App) upkeep(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
 		a.eraseExpired(ctx)
+		a.ensurePartitions(ctx)
 		if a.Config.Retention > 0 {
-			a.purgeEvents(ctx)
+			a.dropExpired(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -133,11 +135,26 @@ func (a *App) eraseExpired(ctx context.Context) {
 	}
 }
 
-func (a *App) purgeEvents(ctx context.Context) {
-	switch n, err := a.Store.PurgeEvents(ctx, time.Now().Add(-a.Config.Retention), 1000); {
+func (a *App) ensurePartitions(ctx context.Context) {
+	switch n, err := a.Store.EnsurePartitions(ctx, db.PartitionUnit(a.Config.LogPartition)); {
 	case err != nil && ctx.Err() == nil:
-		a.Log.Warn("purging old events", "err", err)
+		a.Log.Warn("adding log partitions", "err", err)
 	case n > 0:
-		a.Log.Info("purged events past the retention period", "count", n, "retention", a.Config.Retention)
+		a.Log.Info("added log partitions", "periods", n, "unit", a.Config.LogPartition)
+	}
+}
+
+// dropExpired drops the log's periods past RETENTION; one with work in
+// progress waits up to the longest retry schedule.
+func (a *App) dropExpired(ctx context.Context) {
+	r, err := a.Store.DropExpiredPartitions(ctx, time.Now().Add(-a.Config.Retention), schedule.MaxTotal)
+	if err != nil && ctx.Err() == nil {
+		a.Log.Warn("dropping expired log partitions", "err", err)
+	}
+	if len(r.Dropped) > 0 {
+		a.Log.Info("dropped log periods past the retention period", "periods", r.Dropped, "retention", a.Config.Retention)
+	}
+	if len(r.Held) > 0 {
+		a.Log.Info("kept log periods past the retention period: deliveries in progress", "periods", r.Held)
 	}
 }

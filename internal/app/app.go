@@ -116,6 +116,12 @@ func openStore(ctx context.Context, cfg config.Config, maxConns int, log *slog.L
 		store.Close()
 		return nil, err
 	}
+	// The log's partitions of now and the next period exist before
+	// anything is stored (the upkeep adds the later ones).
+	if _, err := store.EnsurePartitions(ctx, db.PartitionUnit(cfg.LogPartition)); err != nil {
+		store.Close()
+		return nil, err
+	}
 	return store, nil
 }
 

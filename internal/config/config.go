@@ -92,8 +92,12 @@ type Config struct {
 	TrustedProxyCIDRs string `env:"TRUSTED_PROXY_CIDRS"`
 
 	// Retention is how long events, deliveries and attempts are kept; 0
-	// keeps them forever.
+	// keeps them forever. They are dropped a period (LogPartition) at a
+	// time, once the whole period is past it.
 	Retention time.Duration `env:"RETENTION" envDefault:"720h"`
+	// LogPartition is the period of the log's partitions: week or day
+	// (docs/operations.md, "The log: partitions and retention").
+	LogPartition string `env:"LOG_PARTITION" envDefault:"week"`
 
 	DeliveryTimeout      time.Duration `env:"DELIVERY_TIMEOUT" envDefault:"5s"`
 	RetrySchedule        string        `env:"DELIVERY_RETRY_SCHEDULE" envDefault:"10s,30s,1m,2m,3m,4m,5m,6m,7m,8m,9m,10m,20m,30m,1h,2h"`
@@ -195,6 +199,9 @@ func (c *Config) validate() error {
 	}
 	if c.Retention < 0 || (c.Retention > 0 && c.Retention < 24*time.Hour) {
 		errs = append(errs, errors.New("RETENTION must be 0 (keep forever) or at least 24h"))
+	}
+	if c.LogPartition != "week" && c.LogPartition != "day" {
+		errs = append(errs, errors.New("LOG_PARTITION must be week or day"))
 	}
 	if c.DeliveryTimeout <= 0 {
 		errs = append(errs, errors.New("DELIVERY_TIMEOUT must be positive"))

@@ -28,6 +28,9 @@ func TestDefaults(t *testing.T) {
 	if c.DeliveryTimeout != 5*time.Second || c.AllowHTTP || len(c.AllowCIDRs) != 0 {
 		t.Fatalf("unsafe or wrong defaults: timeout %s, allowHTTP %v, allow %v", c.DeliveryTimeout, c.AllowHTTP, c.AllowCIDRs)
 	}
+	if c.LogPartition != "week" {
+		t.Fatalf("LOG_PARTITION default %q, want week", c.LogPartition)
+	}
 	if c.MaxWebhooksPerAccount != 1000 {
 		t.Fatalf("MAX_WEBHOOKS_PER_ACCOUNT default %d, want 1000", c.MaxWebhooksPerAccount)
 	}
@@ -54,11 +57,12 @@ func TestOverridesAndErrors(t *testing.T) {
 		"EGRESS_ALLOW_CIDRS":      "not-a-cidr",
 		"LOG_LEVEL":               "loud",
 		"LOG_FORMAT":              "xml",
+		"LOG_PARTITION":           "month",
 	})
 	if err == nil {
 		t.Fatal("invalid settings accepted")
 	}
-	for _, name := range []string{"DELIVERY_RETRY_SCHEDULE", "EGRESS_ALLOW_CIDRS", "LOG_LEVEL", "LOG_FORMAT"} {
+	for _, name := range []string{"DELIVERY_RETRY_SCHEDULE", "EGRESS_ALLOW_CIDRS", "LOG_LEVEL", "LOG_FORMAT", "LOG_PARTITION"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}

@@ -16,8 +16,11 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
 
 func mustContain(t *testing.T, what, got, want string) {
@@ -581,4 +584,88 @@ func TestBrowserEventTypes(t *testing.T) {
 	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/webhooks/"+hook.ID), visible("#send-example"))
 	mustContain(t, "zh button", text(t, ctx, "#send-example"), "发送示例")
 	do(t, ctx, click("#lang-en"), visible("#lang-zh"))
+}
+
+// TestBrowserSearchLog: the delivery log's search form (envelope, status,
+// HTTP status class, time range) finds the deliveries it names, keeps its
+// values on the next page, says which field is wrong, and speaks Chinese.
+func TestBrowserSearchLog(t *testing.T) {
+	s := newStack(t, false)
+	acct, key := s.account("professional")
+	var hook struct {
+		ID string `json:"id"`
+	}
+	s.api("POST", "/v1/webhooks", key, map[string]any{"name": "ERP", "url": "http://127.0.0.1:1/hook",
+		"eventTypes": []string{"ENVELOPE_START", "ENVELOPE_FINISH"}, "triggerSources": []string{"saas_page"}}, http.StatusCreated, &hook)
+	ctx0 := context.Background()
+	for _, l := range []struct {
+		id, envelope string
+		status       delivery.Status
+		code         int
+	}{{"ev-start-1", "env-1", delivery.Failed, 404}, {"ev-finish-1", "env-1", delivery.Succeeded, 200},
+		{"ev-start-2", "env-2", delivery.Failed, 503}} {
+		ev := db.Event{AccountID: acct, WorkflowID: "wf-" + l.id, Event: events.Event{ID: l.id, Type: events.EnvelopeStart,
+			TriggerSource: events.SourceSaaSPage, OccurredAt: time.Now(), Data: []byte(`{"envelopeId":"` + l.envelope + `"}`)}}
+		ds, err := s.store.RecordEvent(ctx0, ev, []uuid.UUID{uuid.MustParse(hook.ID)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.store.FinishDelivery(ctx0, ds[0].ID, 1, l.status, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.store.DB().Exec(`UPDATE deliveries SET last_status_code = $2 WHERE id = $1`, ds[0].ID, l.code); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ctx := newBrowser(t, "")
+	do(t, ctx, chromedp.Navigate(s.link(key, "admin")), visible("#webhooks"))
+	log := s.srv.URL + "/console/webhooks/" + hook.ID + "/deliveries"
+	do(t, ctx, chromedp.Navigate(log), visible("#search"))
+	do(t, ctx, setv("#envelopeId", "env-1"), setv("#status", "failed"),
+		click("#search-submit"), searched("env-1"), visible("#deliveries"))
+	rows := text(t, ctx, "#deliveries tbody")
+	if !strings.Contains(rows, "ev-start-1") || strings.Contains(rows, "ev-finish-1") || strings.Contains(rows, "ev-start-2") {
+		t.Fatalf("envelope env-1, failed: %q", rows)
+	}
+	screenshot(t, ctx, "log-search")
+	// The form keeps its values; another search by class and time.
+	if env := value(t, ctx, "#envelopeId"); env != "env-1" {
+		t.Fatalf("the envelope field holds %q after the search", env)
+	}
+	from := time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15:04")
+	do(t, ctx, js(`document.querySelector("#envelopeId").value = ""; document.querySelector("#status").value = ""`),
+		setv("#httpStatus", "5xx"), js(`document.querySelector("#from").value = `+jsString(from)),
+		click("#search-submit"), searched("5xx"), visible("#deliveries"))
+	rows = text(t, ctx, "#deliveries tbody")
+	if !strings.Contains(rows, "ev-start-2") || strings.Contains(rows, "ev-start-1") {
+		t.Fatalf("5xx since an hour ago: %q", rows)
+	}
+	do(t, ctx, js(`document.querySelector("#to").value = `+jsString(from)), click("#search-submit"), visible("#search-error"))
+	mustContain(t, "backwards range", text(t, ctx, "#search-error"), "to: must be after from")
+
+	zh := newBrowser(t, "zh-CN,zh;q=0.9")
+	do(t, zh, chromedp.Navigate(s.link(key, "admin")), visible("#webhooks"))
+	do(t, zh, chromedp.Navigate(log+"?httpStatus=4x"), visible("#search-error"))
+	mustContain(t, "zh legend", text(t, zh, "#search legend"), "搜索")
+	mustContain(t, "zh error", text(t, zh, "#search-error"), "httpStatus")
+}
+
+// searched waits until the page is the answer to a search naming v (the
+// submit navigates: the old page answers until the new one is there).
+func searched(v string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			q, err := chromedp.Evaluate[string](`decodeURIComponent(location.search)`)(ctx, tg)
+			if err == nil && strings.Contains(q, v) {
+				_, err = chromedp.WaitReady(chromedp.CSS("body"))(ctx, tg)
+				return err
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("no search for %q: at %q (%v)", v, q, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
 }

@@ -528,34 +528,80 @@ func (c *Console) deliveries(w http.ResponseWriter, r *http.Request, s *session)
 	c.deliveriesWith(w, r, s, http.StatusOK, nil)
 }
 
-// deliveriesWith renders a webhook's delivery log, with the outcome of a
-// bulk resend when there was one.
+// deliveriesWith renders a webhook's delivery log, searched by the query's
+// filters (those of GET /v1/deliveries), with the outcome of a bulk
+// resend when there was one. A search the service refuses shows why,
+// beside the form.
 func (c *Console) deliveriesWith(w http.ResponseWriter, r *http.Request, s *session, status int, resent *bulkResult) {
 	wh, ok := c.webhook(w, r, s)
 	if !ok {
 		return
 	}
-	q := service.DeliveryQuery{PageQuery: service.PageQuery{Limit: 50, Cursor: r.URL.Query().Get("cursor")}, WebhookID: wh.ID}
-	filter := r.URL.Query().Get("status")
-	if has(deliveryStatuses, filter) {
-		q.Status = filter
+	sf := readSearch(r.URL.Query())
+	q := service.DeliveryQuery{PageQuery: service.PageQuery{Limit: 50, Cursor: r.URL.Query().Get("cursor")}, WebhookID: wh.ID,
+		LogSearch: sf.search(), HTTPStatus: sf.HTTPStatus}
+	if has(deliveryStatuses, sf.Status) {
+		q.Status = sf.Status
 	}
 	pg, err := c.svc.ListDeliveries(r.Context(), s.caller, q)
-	if err != nil {
+	searchErr := inPage(err)
+	if err != nil && (searchErr == nil || searchErr.Kind != service.Invalid) {
 		c.failed(w, r, s, err)
 		return
 	}
 	next := ""
 	if pg.Next != "" {
-		nq := url.Values{"cursor": {pg.Next}}
-		if filter != "" {
-			nq.Set("status", filter)
-		}
+		nq := sf.values()
+		nq.Set("cursor", pg.Next)
 		next = "/console/webhooks/" + url.PathEscape(wh.ID) + "/deliveries?" + nq.Encode()
 	}
 	c.render(w, r, s, status, "deliveries", &page{Data: map[string]any{
-		"Webhook": wh, "Deliveries": resource.FromDeliveries(pg.Items), "Next": next, "Filter": filter,
-		"Statuses": deliveryStatuses, "Windows": resendWindows, "Resent": resent}})
+		"Webhook": wh, "Deliveries": resource.FromDeliveries(pg.Items), "Next": next, "Search": sf, "SearchError": searchErr,
+		"Statuses": deliveryStatuses, "Windows": resendWindows, "Resent": resent, "Types": events.Catalogue,
+		"System": events.SystemCatalogue, "Sources": []string{events.SourceSaaSPage, events.SourceThirdPartyApp, events.SourceSystem}}})
+}
+
+// searchForm is the delivery log's search, as its form gives it: the times
+// as the browser's datetime-local inputs write them, read as UTC (the
+// console shows every time in UTC).
+type searchForm struct {
+	From, To, Status, HTTPStatus, EventID, EventType, TriggerSource, OrderingKey, EnvelopeID string
+}
+
+func readSearch(v url.Values) searchForm {
+	return searchForm{From: v.Get("from"), To: v.Get("to"), Status: v.Get("status"), HTTPStatus: v.Get("httpStatus"),
+		EventID: v.Get("eventId"), EventType: v.Get("eventType"), TriggerSource: v.Get("triggerSource"),
+		OrderingKey: v.Get("orderingKey"), EnvelopeID: v.Get("envelopeId")}
+}
+
+// values is f as a query, without its empty fields.
+func (f searchForm) values() url.Values {
+	v := url.Values{}
+	for k, s := range map[string]string{"from": f.From, "to": f.To, "status": f.Status, "httpStatus": f.HTTPStatus,
+		"eventId": f.EventID, "eventType": f.EventType, "triggerSource": f.TriggerSource, "orderingKey": f.OrderingKey,
+		"envelopeId": f.EnvelopeID} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	return v
+}
+
+func (f searchForm) search() service.LogSearch {
+	return service.LogSearch{From: utcTime(f.From), To: utcTime(f.To), EventID: f.EventID, EventType: f.EventType,
+		TriggerSource: f.TriggerSource, OrderingKey: f.OrderingKey, EnvelopeID: f.EnvelopeID}
+}
+
+// utcTime turns a datetime-local value (2026-12-01T10:00, seconds
+// optional) into RFC 3339 in UTC; anything else goes to the service as
+// typed, which names it if it is no time.
+func utcTime(s string) string {
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t.Format(time.RFC3339)
+		}
+	}
+	return s
 }
 
 // bulkResult is what "resend failed" did, or why it did nothing.

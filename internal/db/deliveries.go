@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
@@ -31,8 +30,12 @@ type Delivery struct {
 	WorkflowID     string          `db:"workflow_id" json:"workflow_id"`
 	NextAttemptAt  *time.Time      `db:"next_attempt_at" json:"next_attempt_at"`
 	LastStatusCode *int            `db:"last_status_code" json:"last_status_code"`
-	CreatedAt      time.Time       `db:"created_at" json:"created_at"`
-	UpdatedAt      time.Time       `db:"updated_at" json:"updated_at"`
+	// CreatedAt is its event's created_at (the log's partition key, see
+	// migration 00015): the time an event's deliveries are listed by.
+	CreatedAt time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt time.Time `db:"updated_at" json:"updated_at"`
+	// TriggerSource is its event's, kept for the delivery log's search.
+	TriggerSource string `db:"trigger_source" json:"trigger_source"`
 	// Test: a delivery of a test send or a "send example" (one attempt).
 	Test bool `db:"test" json:"test"`
 	Turn
@@ -66,7 +69,7 @@ func (d Delivery) Waiting() bool {
 // deliveryColumns lists Delivery's columns: queries name them rather than
 // SELECT *, so an older binary keeps working after a migration adds one.
 const deliveryColumns = `id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
-	attempt_count, series, workflow_id, next_attempt_at, last_status_code, created_at, updated_at,
+	attempt_count, series, workflow_id, next_attempt_at, last_status_code, created_at, updated_at, trigger_source,
 	ordering_key, sequence, ordered, waiting_for_event, waiting_for_delivery, order_released, test`
 
 // Finished reports whether the delivery's current series is over.
@@ -106,22 +109,25 @@ type Attempt struct {
 func (s *Store) RecordEvent(ctx context.Context, e Event, webhookIDs []uuid.UUID) ([]Delivery, error) {
 	deliveries := []Delivery{}
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := markDispatched(ctx, tx, e); err != nil {
+		created, err := markDispatched(ctx, tx, e)
+		if err != nil {
 			return err
 		}
 		if len(webhookIDs) > 0 {
-			// The delivery id doubles as the stable webhook-id header ("msg_" + id).
-			// gen_random_uuid() sits in the select list of a subquery over the
-			// webhooks so it runs once per row: an uncorrelated LATERAL
-			// (SELECT gen_random_uuid()) was evaluated once, giving every
-			// webhook of the event the same id, and an event matching two
-			// webhooks failed on deliveries_pkey.
+			// The delivery id doubles as the stable webhook-id header ("msg_" + id);
+			// a UUIDv7 of the event's created_at, its partition key (see
+			// periodOf). The UUID sits in the select list of a subquery
+			// over the webhooks so it runs once per row: an uncorrelated
+			// LATERAL (SELECT gen_random_uuid()) was evaluated once, giving
+			// every webhook of the event the same id, and an event matching
+			// two webhooks failed on deliveries_pkey.
 			_, err := tx.ExecContext(ctx, `
-				INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, workflow_id, test)
-				SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''), 'pending', $4, $6
-				FROM (SELECT w, gen_random_uuid() AS id FROM unnest($5::uuid[]) AS w) d
-				ON CONFLICT (account_id, event_id, webhook_id) DO NOTHING`,
-				e.AccountID, e.ID, e.Type, e.WorkflowID, pq.Array(webhookIDs), e.Test)
+				INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, workflow_id,
+					created_at, trigger_source, test)
+				SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''), 'pending', $4, $6, $7, $8
+				FROM (SELECT w, `+uuidV7("$6::timestamptz")+` AS id FROM unnest($5::uuid[]) AS w) d
+				ON CONFLICT (account_id, event_id, webhook_id, created_at) DO NOTHING`,
+				e.AccountID, e.ID, e.Type, e.WorkflowID, pq.Array(webhookIDs), created, e.TriggerSource, e.Test)
 			if err != nil {
 				return translate(err)
 			}
@@ -131,8 +137,8 @@ func (s *Store) RecordEvent(ctx context.Context, e Event, webhookIDs []uuid.UUID
 		// webhook changed in between — the attempt then cancels it — must
 		// never send a finished one again, and must still report it.
 		return translate(tx.SelectContext(ctx, &deliveries, `
-			SELECT `+deliveryColumns+` FROM deliveries WHERE account_id = $1 AND event_id = $2
-			ORDER BY webhook_id`, e.AccountID, e.ID))
+			SELECT `+deliveryColumns+` FROM deliveries WHERE account_id = $1 AND event_id = $2 AND created_at = $3
+			ORDER BY webhook_id`, e.AccountID, e.ID, created))
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recording event: %w", err)
@@ -158,6 +164,75 @@ type PayloadFilter struct {
 	WebhookID uuid.UUID `json:"webhook_id"`
 	Filter    string    `json:"filter"`
 }
+
+// resolveEvent is ResolveEvent's statement. The event's created_at (ev)
+// is its deliveries' too, and their ids are UUIDv7 of it (see periodOf).
+// {events} and {deliveries} are that period's tables (periodTables).
+var resolveEvent = `
+		WITH acct AS (
+			SELECT plan FROM accounts WHERE id = $1
+		), existing AS (
+			SELECT created_at, ordering_key, sequence, data FROM {events}
+			WHERE account_id = $1 AND id = $2 AND created_at >= $11 AND created_at <= $12
+			ORDER BY created_at LIMIT 1
+		), ` + nextSequence("$1", "$9", "$2", "$7::jsonb IS NOT NULL") + `, inserted AS (
+			INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, dispatched_at,
+				ordering_key, sequence, search_key, schema_version)
+			SELECT $1, $2, $3, $4, $5, $6, $7::jsonb, $8, now(), $9, coalesce((SELECT last FROM seq), 0),
+				` + searchKey("$7::jsonb", "$10") + `, $15
+			FROM acct WHERE $7::jsonb IS NOT NULL AND NOT EXISTS (SELECT 1 FROM existing)
+			ON CONFLICT DO NOTHING
+			RETURNING created_at, ordering_key, sequence
+		), ev AS (
+			-- The event's created_at, key and sequence, stored now or before.
+			(SELECT created_at, ordering_key, sequence FROM inserted
+			 UNION ALL SELECT created_at, ordering_key, sequence FROM existing) LIMIT 1
+		), marked AS (
+			UPDATE {events} SET dispatched_at = now()
+			WHERE account_id = $1 AND id = $2 AND created_at = (SELECT created_at FROM existing) AND dispatched_at IS NULL
+			  AND created_at >= $11 AND created_at <= $12
+			RETURNING 1
+		), hooks AS (
+			-- Disabled webhooks too: they get a skipped_disabled delivery,
+			-- never sent, that enabling them can replay. An operational
+			-- event matches by type alone and never goes to the webhook it
+			-- is about.
+			SELECT w.id, w.enabled, w.disabled_reason, w.ordered, w.filter FROM webhooks w, acct
+			WHERE EXISTS (SELECT 1 FROM ev) AND acct.plan = 'professional' AND w.account_id = $1 AND $3 = ANY(w.event_types)
+			  AND CASE WHEN $4 = 'system' THEN w.id::text IS DISTINCT FROM
+			                coalesce($7::jsonb, (SELECT data FROM existing)) ->> 'webhookId'
+			      ELSE $4 = ANY(w.trigger_sources)
+			           AND ($4 <> 'third_party_app' OR cardinality(w.app_ids) = 0 OR $5 = ANY(w.app_ids)) END
+		), created AS (
+			-- A UUID made in the select list of a subquery over the webhooks
+			-- runs once per row (see RecordEvent).
+			INSERT INTO {deliveries} (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
+				workflow_id, ordering_key, sequence, ordered, created_at, trigger_source)
+			SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''),
+				CASE WHEN d.enabled THEN 'pending' ELSE 'skipped_disabled' END,
+				CASE WHEN d.enabled THEN '' ELSE 'the webhook was disabled (' || d.disabled_reason || ')' END, $8,
+				d.ordering_key, d.sequence, d.ordered AND d.ordering_key <> '', d.created_at, $4
+			-- A filtered webhook only once its filter passed ($14).
+			FROM (SELECT h.id AS w, h.enabled, h.disabled_reason, h.ordered, ev.created_at, ev.ordering_key, ev.sequence,
+			             ` + uuidV7("ev.created_at") + ` AS id FROM hooks h, ev
+			      WHERE h.filter = '' OR h.id = ANY($14::uuid[])) d
+			ON CONFLICT (account_id, event_id, webhook_id, created_at) DO NOTHING
+			RETURNING ` + deliveryColumns + `
+		), every AS (
+			SELECT ` + deliveryColumns + ` FROM {deliveries}
+			WHERE account_id = $1 AND event_id = $2 AND created_at = (SELECT created_at FROM ev)
+			  AND created_at >= $11 AND created_at <= $12
+			UNION ALL SELECT * FROM created
+		)
+		-- Data-modifying CTEs (inserted, marked) run whether read or not.
+		SELECT (SELECT plan FROM acct) AS plan, EXISTS (SELECT 1 FROM ev) AS found,
+			coalesce((SELECT json_agg(every ORDER BY webhook_id) FROM every), '[]') AS deliveries,
+			-- The filters to decide ($13: decided already), and the data
+			-- they need when the caller has not got it.
+			(SELECT json_agg(json_build_object('webhook_id', id, 'filter', filter) ORDER BY id)
+			 FROM hooks WHERE filter <> '' AND NOT $13) AS filters,
+			CASE WHEN NOT $13 AND $7::jsonb IS NULL AND EXISTS (SELECT 1 FROM hooks WHERE filter <> '')
+			     THEN (SELECT data FROM existing) END AS data`
 
 // ResolveEvent is RecordEvent for a published event, in one round trip: it
 // stores the event (or, when e.Data is nil, finds the one the API stored)
@@ -192,67 +267,19 @@ func (s *Store) resolveEvent(ctx context.Context, e Event, decided bool, passed 
 		Filters    []byte  `db:"filters"`
 		Data       []byte  `db:"data"`
 	}
-	err := s.getPrepared(ctx, &row, `
-		WITH acct AS (
-			SELECT plan FROM accounts WHERE id = $1
-		), `+nextSequence("$1", "$9", "$2", "$7::jsonb IS NOT NULL")+`, inserted AS (
-			INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, dispatched_at,
-				ordering_key, sequence, schema_version)
-			SELECT $1, $2, $3, $4, $5, $6, $7::jsonb, $8, now(), $9, coalesce((SELECT last FROM seq), 0), $12
-			FROM acct WHERE $7::jsonb IS NOT NULL
-			ON CONFLICT (account_id, id) DO UPDATE SET dispatched_at = now() WHERE events.dispatched_at IS NULL
-			RETURNING ordering_key, sequence
-		), ev AS (
-			-- The event's key and sequence, stored now or before.
-			(SELECT ordering_key, sequence FROM inserted
-			 UNION ALL SELECT ordering_key, sequence FROM events WHERE account_id = $1 AND id = $2) LIMIT 1
-		), marked AS (
-			UPDATE events SET dispatched_at = now()
-			WHERE account_id = $1 AND id = $2 AND dispatched_at IS NULL AND $7::jsonb IS NULL
-			RETURNING 1
-		), found AS (
-			SELECT EXISTS (SELECT 1 FROM events WHERE account_id = $1 AND id = $2) OR EXISTS (SELECT 1 FROM inserted) AS yes
-		), hooks AS (
-			-- Disabled webhooks too: they get a skipped_disabled delivery,
-			-- never sent, that enabling them can replay. An operational
-			-- event matches by type alone and never goes to the webhook it
-			-- is about.
-			SELECT w.id, w.enabled, w.disabled_reason, w.ordered, w.filter FROM webhooks w, acct, found
-			WHERE found.yes AND acct.plan = 'professional' AND w.account_id = $1 AND $3 = ANY(w.event_types)
-			  AND CASE WHEN $4 = 'system' THEN w.id::text IS DISTINCT FROM
-			                coalesce($7::jsonb, (SELECT data FROM events WHERE account_id = $1 AND id = $2)) ->> 'webhookId'
-			      ELSE $4 = ANY(w.trigger_sources)
-			           AND ($4 <> 'third_party_app' OR cardinality(w.app_ids) = 0 OR $5 = ANY(w.app_ids)) END
-		), created AS (
-			-- gen_random_uuid() in the select list of a subquery over the
-			-- webhooks runs once per row (see RecordEvent).
-			INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
-				workflow_id, ordering_key, sequence, ordered)
-			SELECT d.id, $1, $2, d.w, $3, 'msg_' || replace(d.id::text, '-', ''),
-				CASE WHEN d.enabled THEN 'pending' ELSE 'skipped_disabled' END,
-				CASE WHEN d.enabled THEN '' ELSE 'the webhook was disabled (' || d.disabled_reason || ')' END, $8,
-				coalesce(ev.ordering_key, ''), coalesce(ev.sequence, 0), d.ordered AND coalesce(ev.ordering_key, '') <> ''
-			-- A filtered webhook only once its filter passed ($11).
-			FROM (SELECT id AS w, enabled, disabled_reason, ordered, gen_random_uuid() AS id FROM hooks
-			      WHERE filter = '' OR id = ANY($11::uuid[])) d
-			LEFT JOIN ev ON true
-			ON CONFLICT (account_id, event_id, webhook_id) DO NOTHING
-			RETURNING `+deliveryColumns+`
-		), every AS (
-			SELECT `+deliveryColumns+` FROM deliveries WHERE account_id = $1 AND event_id = $2
-			UNION ALL SELECT * FROM created
-		)
-		-- Data-modifying CTEs (inserted, marked) run whether read or not.
-		SELECT (SELECT plan FROM acct) AS plan, (SELECT yes FROM found) AS found,
-			coalesce((SELECT json_agg(every ORDER BY webhook_id) FROM every), '[]') AS deliveries,
-			-- The filters to decide ($10: decided already), and the data
-			-- they need when the caller has not got it.
-			(SELECT json_agg(json_build_object('webhook_id', id, 'filter', filter) ORDER BY id)
-			 FROM hooks WHERE filter <> '' AND NOT $10) AS filters,
-			CASE WHEN NOT $10 AND $7::jsonb IS NULL AND EXISTS (SELECT 1 FROM hooks WHERE filter <> '')
-			     THEN (SELECT data FROM events WHERE account_id = $1 AND id = $2) END AS data`,
-		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, data, e.WorkflowID, e.OrderingKey,
-		decided, pq.Array(passed), e.SchemaVersion)
+	// An event stored by the API is looked up in its created_at's
+	// partition alone when the caller knows it; else in every one.
+	lo, hi := anyTimeLo, anyTimeHi
+	if !e.CreatedAt.IsZero() {
+		lo, hi = e.CreatedAt, e.CreatedAt
+	}
+	err := s.guardPartition(ctx, func() error {
+		return s.inPeriod(ctx, e.CreatedAt, func(t periodTables) error {
+			return s.getPrepared(ctx, &row, t.in(resolveEvent), e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID,
+				e.OccurredAt, data, e.WorkflowID, e.OrderingKey, searchKeyOf(e.Type), lo, hi,
+				decided, pq.Array(passed), e.SchemaVersion)
+		})
+	})
 	if err != nil {
 		return Resolution{}, fmt.Errorf("resolving event: %w", translate(err))
 	}
@@ -385,7 +412,20 @@ const reservationGrace = 5 * time.Second
 // first, and taking a slot leaves the queue.
 func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarget, error) {
 	var t DeliveryTarget
-	err := s.getPrepared(ctx, &t, `
+	lo, hi := periodOf(in.DeliveryID)
+	err := s.inPeriod(ctx, lo, func(pt periodTables) error {
+		return s.getPrepared(ctx, &t, pt.in(startAttempt), in.DeliveryID, in.Series, in.Number, in.Test, in.StartedAt,
+			in.Gate.Reservation, in.Gate.Lease.Seconds(), reservationGrace.Seconds(), in.Gate.Queue, in.Gate.Worker, lo, hi, in.Proxy)
+	})
+	if err != nil {
+		return DeliveryTarget{}, fmt.Errorf("starting attempt: %w", translate(err))
+	}
+	return t, nil
+}
+
+// startAttempt is StartAttempt's statement; {deliveries}, {events} and
+// {attempts} are the delivery's period's tables (periodTables).
+var startAttempt = `
 		WITH t AS (
 			SELECT d.id, d.account_id, d.event_id, d.webhook_id, d.event_type, d.message_id, d.status, d.status_reason,
 				d.attempt_count, d.series, d.workflow_id, d.next_attempt_at, d.last_status_code, d.created_at, d.updated_at,
@@ -401,10 +441,11 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 				coalesce(w.auth_params, '{}') AS auth_params, w.auth_secret_enc,
 				coalesce(w.tls_client_cert, '') AS tls_client_cert, w.tls_client_key_enc,
 				coalesce(w.tls_ca_bundle, '') AS tls_ca_bundle, coalesce(w.tls_client_cert_sha256, '') AS tls_client_cert_sha256
-			FROM deliveries d
-			JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id
+			FROM {deliveries} d
+			JOIN {events} e ON e.account_id = d.account_id AND e.id = d.event_id AND e.created_at = d.created_at
+				AND e.created_at >= $11 AND e.created_at < $12
 			LEFT JOIN webhooks w ON w.id = d.webhook_id AND w.account_id = d.account_id
-			WHERE d.id = $1
+			WHERE d.id = $1 AND d.created_at >= $11 AND d.created_at < $12
 		), ok AS (
 			SELECT * FROM t
 			WHERE t.series = $2 AND t.status IN ('pending', 'retrying') AND t.webhook_exists AND (t.webhook_enabled OR $4)
@@ -428,8 +469,9 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 				ok.rate_limit_per_second AS rps
 			FROM ok LEFT JOIN rl ON true, LATERAL (SELECT clock_timestamp() AS now) c
 		), nt AS (
-			SELECT 1 + coalesce(max(a.try), 0) AS try FROM attempts a
+			SELECT 1 + coalesce(max(a.try), 0) AS try FROM {attempts} a
 			WHERE a.delivery_id = $1 AND a.series = $2 AND a.number = $3
+			  AND a.delivery_created_at >= $11 AND a.delivery_created_at < $12
 		), lease AS (
 			SELECT l.webhook_id, l.slot FROM webhook_leases l, dec
 			WHERE NOT $4 AND dec.decision IN ('send', 'take') AND l.webhook_id = dec.webhook_id
@@ -459,11 +501,11 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 			FROM dec WHERE w.id = dec.webhook_id
 			  AND (dec.decision = 'reserve' OR (dec.decision = 'take' AND EXISTS (SELECT 1 FROM took)))
 		), opened AS (
-			INSERT INTO attempts (delivery_id, series, number, try, url, started_at, duration_ms, auth_method,
-				proxy, client_cert_sha256)
+			INSERT INTO {attempts} (delivery_id, series, number, try, url, started_at, duration_ms, auth_method,
+				delivery_created_at, proxy, client_cert_sha256)
 			-- Only an https request presents the client certificate.
-			SELECT ok.id, $2, $3, nt.try, ok.url, $5, 0, ok.auth_type,
-				$11, CASE WHEN ok.url ILIKE 'https:%' THEN ok.tls_client_cert_sha256 ELSE '' END
+			SELECT ok.id, $2, $3, nt.try, ok.url, $5, 0, ok.auth_type, ok.created_at,
+				$13, CASE WHEN ok.url ILIKE 'https:%' THEN ok.tls_client_cert_sha256 ELSE '' END
 			FROM ok, nt WHERE $4 OR EXISTS (SELECT 1 FROM took)
 			RETURNING try
 		)
@@ -475,14 +517,7 @@ func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarg
 			(SELECT now FROM dec) AS gate_now,
 			(SELECT slot FROM dec WHERE decision IN ('reserve', 'wait')) AS reserved_for,
 			coalesce((SELECT slot FROM took), 0) AS slot
-		FROM t`,
-		in.DeliveryID, in.Series, in.Number, in.Test, in.StartedAt, in.Gate.Reservation, in.Gate.Lease.Seconds(),
-		reservationGrace.Seconds(), in.Gate.Queue, in.Gate.Worker, in.Proxy)
-	if err != nil {
-		return DeliveryTarget{}, fmt.Errorf("starting attempt: %w", translate(err))
-	}
-	return t, nil
-}
+		FROM t`
 
 // AttemptOutcome is the delivery's state after an attempt.
 type AttemptOutcome struct {
@@ -512,11 +547,15 @@ type Finished struct {
 	Woke *Waiter
 }
 
+// finishAttempt is FinishAttempt's statement; {deliveries} and {attempts}
+// are the delivery's period's tables (periodTables). A waiter's delivery
+// (nextWaiter) may be of any period.
 var finishAttempt = named(`
 		WITH done AS (
-			UPDATE attempts SET duration_ms = @duration_ms, response_status = @response_status, response_body = @body,
+			UPDATE {attempts} SET duration_ms = @duration_ms, response_status = @response_status, response_body = @body,
 				error = @error, finished_at = @finished_at
 			WHERE delivery_id = @delivery_id AND series = @series AND number = @number AND try = @try
+			  AND delivery_created_at >= @lo AND delivery_created_at < @hi
 		), mine AS (
 			-- Kept for a waiter unless above the maximum, or the webhook is
 			-- throttled (the waiter would only find it so; the sweep hands
@@ -524,7 +563,8 @@ var finishAttempt = named(`
 			SELECT l.webhook_id, l.slot,
 				l.slot <= w.max_concurrency AND coalesce(w.throttled_until <= clock_timestamp(), true) AS kept
 			FROM webhook_leases l JOIN webhooks w ON w.id = l.webhook_id
-			WHERE l.webhook_id = (SELECT webhook_id FROM deliveries WHERE id = @delivery_id)
+			WHERE l.webhook_id = (SELECT webhook_id FROM {deliveries}
+			                      WHERE id = @delivery_id AND created_at >= @lo AND created_at < @hi)
 			  AND l.delivery_id = @delivery_id AND l.series = @series AND l.number = @number AND l.try = @try
 		), ` + nextWaiter + `, released AS (
 			-- Handed to the oldest waiter (its hand-off lease runs until it
@@ -539,11 +579,12 @@ var finishAttempt = named(`
 			DELETE FROM webhook_waiters WHERE seq = (SELECT seq FROM nx)
 		), ` + healthUpdate + `, moved AS (
 			-- A retry waits out the throttle its answer asked for.
-			UPDATE deliveries SET status = @status, status_reason = @reason, last_status_code = @response_status,
+			UPDATE {deliveries} SET status = @status, status_reason = @reason, last_status_code = @response_status,
 				next_attempt_at = CASE WHEN @next_attempt_at::timestamptz IS NULL THEN NULL
 					ELSE greatest(@next_attempt_at::timestamptz, (SELECT until FROM throttle)) END,
-				attempt_count = (SELECT count(*) FROM attempts WHERE delivery_id = @delivery_id), updated_at = now()
-			WHERE id = @delivery_id AND series = @series
+				attempt_count = (SELECT count(*) FROM {attempts} WHERE delivery_id = @delivery_id
+				                 AND delivery_created_at >= @lo AND delivery_created_at < @hi), updated_at = now()
+			WHERE id = @delivery_id AND series = @series AND created_at >= @lo AND created_at < @hi
 		)
 		SELECT (SELECT row_to_json(h) FROM (
 				SELECT id, account_id, name, url, enabled, consecutive_failures, exhausted_streak, failing_since,
@@ -564,6 +605,7 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 		body = []byte{}
 	}
 	retryAfter := -1.0 // not throttling
+	lo, hi := periodOf(a.DeliveryID)
 	if th.Throttle {
 		retryAfter = th.RetryAfter.Seconds()
 	}
@@ -572,7 +614,7 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 		"duration_ms": a.DurationMS, "response_status": a.ResponseStatus, "body": body, "error": a.Error,
 		"finished_at": finished, "status": o.Status, "reason": o.Reason, "next_attempt_at": o.NextAttemptAt,
 		"signal": string(signal), "retry_after": retryAfter, "throttle_base": th.Base.Seconds(),
-		"throttle_max": th.Max.Seconds(), "hand_off": HandOffLease.Seconds(),
+		"throttle_max": th.Max.Seconds(), "hand_off": HandOffLease.Seconds(), "lo": lo, "hi": hi,
 	})
 	if err != nil {
 		return Finished{}, err
@@ -581,7 +623,8 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 		Change []byte `db:"change"`
 		Woke   []byte `db:"woke"`
 	}
-	if err := s.getPrepared(ctx, &out, finishAttempt.text, args...); err != nil {
+	err = s.inPeriod(ctx, lo, func(t periodTables) error { return s.getPrepared(ctx, &out, t.in(finishAttempt.text), args...) })
+	if err != nil {
 		return Finished{}, fmt.Errorf("recording attempt: %w", translate(err))
 	}
 	var f Finished
@@ -602,9 +645,11 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 
 // FinishDelivery sets a final status without an attempt (e.g. cancelled).
 func (s *Store) FinishDelivery(ctx context.Context, id uuid.UUID, series int, status delivery.Status, reason string) error {
+	lo, hi := periodOf(id)
 	_, err := s.db.ExecContext(ctx, `
 		UPDATE deliveries SET status = $3, status_reason = $4, next_attempt_at = NULL, updated_at = now()
-		WHERE id = $1 AND series = $2 AND status IN ('pending', 'retrying')`, id, series, status, reason)
+		WHERE id = $1 AND series = $2 AND status IN ('pending', 'retrying') AND created_at >= $5 AND created_at < $6`,
+		id, series, status, reason, lo, hi)
 	if err != nil {
 		return fmt.Errorf("finishing delivery: %w", translate(err))
 	}
@@ -614,7 +659,9 @@ func (s *Store) FinishDelivery(ctx context.Context, id uuid.UUID, series int, st
 // Delivery returns one delivery of the account.
 func (s *Store) Delivery(ctx context.Context, accountID, id uuid.UUID) (Delivery, error) {
 	var d Delivery
-	err := s.db.GetContext(ctx, &d, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = $1 AND account_id = $2`, id, accountID)
+	lo, hi := periodOf(id)
+	err := s.db.GetContext(ctx, &d, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE id = $1 AND account_id = $2 AND created_at >= $3 AND created_at < $4`, id, accountID, lo, hi)
 	if err != nil {
 		return Delivery{}, fmt.Errorf("getting delivery: %w", translate(err))
 	}
@@ -624,105 +671,16 @@ func (s *Store) Delivery(ctx context.Context, accountID, id uuid.UUID) (Delivery
 // Attempts returns a delivery's attempts in order.
 func (s *Store) Attempts(ctx context.Context, deliveryID uuid.UUID) ([]Attempt, error) {
 	out := []Attempt{}
+	lo, hi := periodOf(deliveryID)
 	err := s.db.SelectContext(ctx, &out, `
 		SELECT delivery_id, series, number, try, url, started_at, finished_at, duration_ms, response_status,
 			response_body, error, auth_method, proxy, client_cert_sha256
-		FROM attempts WHERE delivery_id = $1 ORDER BY series, number, try`, deliveryID)
+		FROM attempts WHERE delivery_id = $1 AND delivery_created_at >= $2 AND delivery_created_at < $3
+		ORDER BY series, number, try`, deliveryID, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("listing attempts: %w", translate(err))
 	}
 	return out, nil
-}
-
-// DeliveryFilter narrows ListDeliveries.
-type DeliveryFilter struct {
-	EventID   string
-	WebhookID *uuid.UUID
-	Status    delivery.Status
-	EventType string
-	// CreatedFrom and CreatedTo bound created_at (inclusive, exclusive).
-	CreatedFrom *time.Time
-	CreatedTo   *time.Time
-	After       *Cursor
-	Limit       int
-	// Oldest lists oldest first (replaying in event order); no cursor.
-	Oldest bool
-}
-
-// ListDeliveries returns the account's deliveries, newest first.
-func (s *Store) ListDeliveries(ctx context.Context, accountID uuid.UUID, f DeliveryFilter) ([]Delivery, error) {
-	q := `SELECT ` + deliveryColumns + ` FROM deliveries WHERE account_id = $1`
-	args := []any{accountID}
-	add := func(cond string, v any) {
-		args = append(args, v)
-		q += fmt.Sprintf(" AND "+cond, len(args))
-	}
-	if f.EventID != "" {
-		add("event_id = $%d", f.EventID)
-	}
-	if f.WebhookID != nil {
-		add("webhook_id = $%d", *f.WebhookID)
-	}
-	switch f.Status {
-	case "":
-	case delivery.Waiting: // pending, and waiting for its turn
-		add("status = $%d AND (waiting_for_event IS NOT NULL OR waiting_for_delivery IS NOT NULL)", delivery.Pending)
-	default:
-		add("status = $%d", f.Status)
-	}
-	if f.EventType != "" {
-		add("event_type = $%d", f.EventType)
-	}
-	if f.CreatedFrom != nil {
-		add("created_at >= $%d", *f.CreatedFrom)
-	}
-	if f.CreatedTo != nil {
-		add("created_at < $%d", *f.CreatedTo)
-	}
-	if f.After != nil {
-		args = append(args, f.After.CreatedAt, f.After.ID)
-		q += fmt.Sprintf(" AND (created_at, id) < ($%d, $%d)", len(args)-1, len(args))
-	}
-	if f.Limit <= 0 {
-		f.Limit = 1000
-	}
-	args = append(args, f.Limit)
-	order := "DESC"
-	if f.Oldest {
-		order = "ASC"
-	}
-	q += fmt.Sprintf(" ORDER BY created_at %[1]s, id %[1]s LIMIT $%[2]d", order, len(args))
-	out := []Delivery{}
-	if err := s.db.SelectContext(ctx, &out, q, args...); err != nil {
-		return nil, fmt.Errorf("listing deliveries: %w", translate(err))
-	}
-	if f.Oldest {
-		inKeyOrder(out)
-	}
-	return out, nil
-}
-
-// inKeyOrder puts each ordering key's deliveries in sequence order within the
-// places they hold: rows are made by concurrent workflows, so created_at can
-// put event 2 of a key before event 1, and a replay in that order would let
-// 2 take its turn before 1 is pending again.
-func inKeyOrder(ds []Delivery) {
-	places := map[string][]int{}
-	for i, d := range ds {
-		if d.OrderingKey != "" {
-			places[d.OrderingKey] = append(places[d.OrderingKey], i)
-		}
-	}
-	for _, at := range places {
-		keyed := make([]Delivery, len(at))
-		for j, i := range at {
-			keyed[j] = ds[i]
-		}
-		sort.SliceStable(keyed, func(a, b int) bool { return keyed[a].Sequence < keyed[b].Sequence })
-		for j, i := range at {
-			ds[i] = keyed[j]
-		}
-	}
 }
 
 // PendingWorkflows lists the workflows making a webhook's unfinished
@@ -744,8 +702,10 @@ func (s *Store) PendingWorkflows(ctx context.Context, webhookID uuid.UUID) ([]st
 // run), whose delivery would otherwise stay pending forever.
 func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, fromSeries int, workflowID, deadWorkflowID string) (Delivery, error) {
 	var d Delivery
+	lo, hi := periodOf(id)
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := tx.GetContext(ctx, &d, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID); err != nil {
+		if err := tx.GetContext(ctx, &d, `SELECT `+deliveryColumns+` FROM deliveries
+			WHERE id = $1 AND account_id = $2 AND created_at >= $3 AND created_at < $4 FOR UPDATE`, id, accountID, lo, hi); err != nil {
 			return translate(err)
 		}
 		if d.Series != fromSeries {
@@ -761,7 +721,7 @@ func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, fromSe
 				next_attempt_at = NULL, workflow_id = $2, updated_at = now(),
 				ordered = ordering_key <> '' AND coalesce((SELECT ordered FROM webhooks w WHERE w.id = webhook_id), false),
 				waiting_for_event = NULL, waiting_for_delivery = NULL, order_released = false
-			WHERE id = $1 RETURNING `+deliveryColumns, id, workflowID))
+			WHERE id = $1 AND created_at = $3 RETURNING `+deliveryColumns, id, workflowID, d.CreatedAt))
 	})
 	if err != nil {
 		return Delivery{}, fmt.Errorf("starting resend: %w", err)
@@ -771,16 +731,20 @@ func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, fromSe
 
 // RestoreDelivery inserts, pending, a delivery the database lost (its
 // workflow still has it) when its event is still stored; it reports whether
-// the row is there now.
+// the row is there now. A delivery's id holds its event's created_at (see
+// periodOf): an event stored again since (lost too, and published again)
+// is another one, and its lost delivery is not restored.
 func (s *Store) RestoreDelivery(ctx context.Context, d Delivery) (bool, error) {
+	lo, hi := periodOf(d.ID)
 	res, err := s.db.ExecContext(ctx, `
 		INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status, status_reason,
-			series, workflow_id, ordering_key, sequence, ordered, test)
+			series, workflow_id, ordering_key, sequence, ordered, created_at, trigger_source, test)
 		SELECT $1::uuid, e.account_id, e.id, $4, e.type, 'msg_' || replace($1::uuid::text, '-', ''), 'pending',
 			'restored: the database had lost this delivery', $5, $6, e.ordering_key, e.sequence,
-			e.ordering_key <> '' AND coalesce((SELECT ordered FROM webhooks w WHERE w.id = $4), false), e.test
-		FROM events e WHERE e.account_id = $2 AND e.id = $3
-		ON CONFLICT DO NOTHING`, d.ID, d.AccountID, d.EventID, d.WebhookID, d.Series, d.WorkflowID)
+			e.ordering_key <> '' AND coalesce((SELECT ordered FROM webhooks w WHERE w.id = $4), false),
+			e.created_at, e.trigger_source, e.test
+		FROM events e WHERE e.account_id = $2 AND e.id = $3 AND e.created_at >= $7 AND e.created_at < $8
+		ON CONFLICT DO NOTHING`, d.ID, d.AccountID, d.EventID, d.WebhookID, d.Series, d.WorkflowID, lo, hi)
 	if err != nil {
 		return false, fmt.Errorf("restoring delivery: %w", translate(err))
 	}
@@ -789,7 +753,8 @@ func (s *Store) RestoreDelivery(ctx context.Context, d Delivery) (bool, error) {
 		return true, nil
 	}
 	var exists bool
-	err = s.db.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = $1)`, d.ID)
+	err = s.db.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM deliveries
+		WHERE id = $1 AND created_at >= $2 AND created_at < $3)`, d.ID, lo, hi)
 	return exists, translate(err)
 }
 
@@ -825,16 +790,18 @@ func (s *Store) RestoreOutcomes(ctx context.Context, accountID uuid.UUID, eventI
 			if reason == "" {
 				reason = "restored from the workflow's result"
 			}
+			lo, hi := periodOf(o.ID)
 			res, err := tx.ExecContext(ctx, `
 				INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status,
-					status_reason, attempt_count, workflow_id)
-				SELECT $1::uuid, $2, $3, $4, e.type, 'msg_' || replace($1::uuid::text, '-', ''), $5, $6, $7, $8
-				FROM events e WHERE e.account_id = $2 AND e.id = $3
-				ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, status_reason = EXCLUDED.status_reason,
+					status_reason, attempt_count, workflow_id, created_at, trigger_source)
+				SELECT $1::uuid, $2, $3, $4, e.type, 'msg_' || replace($1::uuid::text, '-', ''), $5, $6, $7, $8,
+					e.created_at, e.trigger_source
+				FROM events e WHERE e.account_id = $2 AND e.id = $3 AND e.created_at >= $9 AND e.created_at < $10
+				ON CONFLICT (id, created_at) DO UPDATE SET status = EXCLUDED.status, status_reason = EXCLUDED.status_reason,
 					attempt_count = greatest(deliveries.attempt_count, EXCLUDED.attempt_count),
 					next_attempt_at = NULL, updated_at = now()
 				WHERE deliveries.status IN ('pending', 'retrying') AND deliveries.workflow_id = EXCLUDED.workflow_id`,
-				o.ID, accountID, eventID, o.WebhookID, o.Status, reason, o.Attempts, workflowID)
+				o.ID, accountID, eventID, o.WebhookID, o.Status, reason, o.Attempts, workflowID, lo, hi)
 			if err != nil {
 				return translate(err)
 			}
@@ -872,8 +839,10 @@ func (s *Store) StaleDeliveries(ctx context.Context, margin, waitingMargin time.
 // TouchDelivery moves an unfinished delivery's updated_at to now, so a
 // check that found its workflow still running is not repeated at once.
 func (s *Store) TouchDelivery(ctx context.Context, id uuid.UUID) error {
+	lo, hi := periodOf(id)
 	_, err := s.db.ExecContext(ctx, `
-		UPDATE deliveries SET updated_at = now() WHERE id = $1 AND status IN ('pending', 'retrying')`, id)
+		UPDATE deliveries SET updated_at = now()
+		WHERE id = $1 AND status IN ('pending', 'retrying') AND created_at >= $2 AND created_at < $3`, id, lo, hi)
 	if err != nil {
 		return fmt.Errorf("touching delivery: %w", translate(err))
 	}

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,41 +43,71 @@ const eventColumns = `account_id, id, type, trigger_source, app_id, occurred_at,
 // the stored one either way (idempotent publish: the first one wins).
 func (s *Store) InsertEvent(ctx context.Context, e Event) (Event, bool, error) {
 	var out Event
-	err := s.getPrepared(ctx, &out, `
+	err := s.guardPartition(ctx, func() error {
+		return s.getPrepared(ctx, &out, `
 		WITH `+nextSequence("$1", "$9", "$2", "true")+`
 		INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, ordering_key, sequence,
-			schema_version)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce((SELECT last FROM seq), 0), $10)
-		ON CONFLICT (account_id, id) DO NOTHING RETURNING `+eventColumns,
-		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID, e.OrderingKey,
-		e.SchemaVersion)
+			search_key, schema_version)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce((SELECT last FROM seq), 0), `+searchKey("$7::jsonb", "$10")+`, $11
+		WHERE NOT EXISTS (SELECT 1 FROM events WHERE account_id = $1 AND id = $2)
+		ON CONFLICT DO NOTHING RETURNING `+eventColumns,
+			e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID, e.OrderingKey,
+			searchKeyOf(e.Type), e.SchemaVersion)
+	})
 	if err == nil {
 		return out, true, nil
 	}
 	if err := translate(err); err != ErrNotFound {
 		return Event{}, false, fmt.Errorf("inserting event: %w", err)
 	}
-	if err := s.db.GetContext(ctx, &out, `SELECT `+eventColumns+` FROM events WHERE account_id = $1 AND id = $2`, e.AccountID, e.ID); err != nil {
+	if err := s.db.GetContext(ctx, &out, `SELECT `+eventColumns+` FROM events WHERE account_id = $1 AND id = $2
+		ORDER BY created_at LIMIT 1`, e.AccountID, e.ID); err != nil {
 		return Event{}, false, fmt.Errorf("reading existing event: %w", translate(err))
 	}
 	return out, false, nil
 }
 
-// markDispatched is how RecordEvent stores the event from inside its
-// workflow: inserted already dispatched, or the API's row marked so.
-func markDispatched(ctx context.Context, q queryer, e Event) error {
-	_, err := q.ExecContext(ctx, `
-		WITH `+nextSequence("$1", "$9", "$2", "true")+`
-		INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, dispatched_at,
-			ordering_key, sequence, schema_version, test)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9, coalesce((SELECT last FROM seq), 0), $10, $11)
-		ON CONFLICT (account_id, id) DO UPDATE SET dispatched_at = now() WHERE events.dispatched_at IS NULL`,
-		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID, e.OrderingKey,
-		e.SchemaVersion, e.Test)
-	if err != nil {
-		return fmt.Errorf("recording event: %w", translate(err))
+// searchKey is the SQL of the value stored as an event's search_key: the
+// member key (SQL text, NULL for none) of its data (SQL jsonb), its first
+// events.MaxSearchKeyChars characters; empty without one.
+func searchKey(data, key string) string {
+	return `coalesce(left(` + data + ` ->> ` + key + `, ` + strconv.Itoa(events.MaxSearchKeyChars) + `), '')`
+}
+
+// searchKeyOf is the SearchKey of type t as an input of searchKey.
+func searchKeyOf(t string) *string {
+	if k := events.SearchKeyOf(t); k != "" {
+		return &k
 	}
 	return nil
+}
+
+// markDispatched is how RecordEvent stores the event from inside its
+// workflow: inserted already dispatched, or the API's row marked so. It
+// returns the event's created_at, which its deliveries take.
+func markDispatched(ctx context.Context, q queryer, e Event) (time.Time, error) {
+	var created time.Time
+	err := q.GetContext(ctx, &created, `
+		WITH `+nextSequence("$1", "$9", "$2", "true")+`, existing AS (
+			SELECT created_at FROM events WHERE account_id = $1 AND id = $2 ORDER BY created_at LIMIT 1
+		), inserted AS (
+			INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, dispatched_at,
+				ordering_key, sequence, search_key, schema_version, test)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, now(), $9, coalesce((SELECT last FROM seq), 0), `+searchKey("$7::jsonb", "$10")+`,
+				$11, $12
+			WHERE NOT EXISTS (SELECT 1 FROM existing)
+			ON CONFLICT DO NOTHING RETURNING created_at
+		), marked AS (
+			UPDATE events SET dispatched_at = now()
+			WHERE account_id = $1 AND id = $2 AND created_at = (SELECT created_at FROM existing) AND dispatched_at IS NULL
+		)
+		SELECT created_at FROM inserted UNION ALL SELECT created_at FROM existing`,
+		e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID, e.OrderingKey,
+		searchKeyOf(e.Type), e.SchemaVersion, e.Test)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("recording event: %w", translate(err))
+	}
+	return created, nil
 }
 
 // UndispatchedEvents returns events stored at least olderThan ago whose
@@ -117,28 +148,12 @@ func (s *Store) NoteDispatch(ctx context.Context, accountID uuid.UUID, id string
 // Event returns one event of the account.
 func (s *Store) Event(ctx context.Context, accountID uuid.UUID, id string) (Event, error) {
 	var e Event
-	err := s.db.GetContext(ctx, &e, `SELECT `+eventColumns+` FROM events WHERE account_id = $1 AND id = $2`, accountID, id)
+	err := s.db.GetContext(ctx, &e, `SELECT `+eventColumns+` FROM events WHERE account_id = $1 AND id = $2
+		ORDER BY created_at LIMIT 1`, accountID, id)
 	if err != nil {
 		return Event{}, fmt.Errorf("getting event: %w", translate(err))
 	}
 	return e, nil
-}
-
-// PurgeEvents deletes up to limit events created before cutoff, with their
-// deliveries and attempts (ON DELETE CASCADE): the retention limit. Events
-// not yet started or with a delivery still in progress are kept.
-func (s *Store) PurgeEvents(ctx context.Context, cutoff time.Time, limit int) (int64, error) {
-	res, err := s.db.ExecContext(ctx, `
-		DELETE FROM events WHERE (account_id, id) IN (
-			SELECT e.account_id, e.id FROM events e
-			WHERE e.created_at < $1 AND e.dispatched_at IS NOT NULL
-			  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.account_id = e.account_id
-			                  AND d.event_id = e.id AND d.status IN ('pending', 'retrying'))
-			LIMIT $2)`, cutoff, limit)
-	if err != nil {
-		return 0, fmt.Errorf("purging events: %w", translate(err))
-	}
-	return res.RowsAffected()
 }
 
 // nextSequence is a CTE, seq, taking the next sequence number of the key

@@ -9,67 +9,9 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
-	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
-
-// Retention purges old, finished events with their deliveries, and keeps
-// new ones, unstarted ones and ones with a delivery still in progress.
-func TestPurgeEvents(t *testing.T) {
-	store := dbtest.NewStore(t)
-	ctx := context.Background()
-	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hook := uuid.New()
-	if _, err := store.DB().Exec(`INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, secret_enc)
-		VALUES ($1, $2, 'h', 'https://example.com', '{ENVELOPE_START}', '{saas_page}', '\x00')`, hook, acct.ID); err != nil {
-		t.Fatal(err)
-	}
-	event := func(id string, status delivery.Status, age time.Duration, dispatched bool) {
-		t.Helper()
-		e := db.Event{AccountID: acct.ID, WorkflowID: "wf-" + id, Event: events.Event{ID: id, Type: "ENVELOPE_START",
-			TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`)}}
-		if dispatched {
-			ds, err := store.RecordEvent(ctx, e, []uuid.UUID{hook})
-			if err != nil || len(ds) != 1 {
-				t.Fatalf("%s: %v", id, err)
-			}
-			if err := store.FinishDelivery(ctx, ds[0].ID, 1, status, ""); err != nil && status != delivery.Pending {
-				t.Fatal(err)
-			}
-		} else if _, _, err := store.InsertEvent(ctx, e); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := store.DB().Exec(`UPDATE events SET created_at = now() - make_interval(secs => $2) WHERE id = $1`, id, age.Seconds()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	event("old-done", delivery.Succeeded, 40*24*time.Hour, true)
-	event("old-failed", delivery.Failed, 40*24*time.Hour, true)
-	event("old-running", delivery.Pending, 40*24*time.Hour, true)
-	event("old-unstarted", "", 40*24*time.Hour, false)
-	event("new-done", delivery.Succeeded, time.Hour, true)
-
-	n, err := store.PurgeEvents(ctx, time.Now().Add(-30*24*time.Hour), 1000)
-	if err != nil || n != 2 {
-		t.Fatalf("purged %d (%v), want the two old finished events", n, err)
-	}
-	var left []string
-	if err := store.DB().Select(&left, `SELECT id FROM events ORDER BY id`); err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"new-done", "old-running", "old-unstarted"}
-	if len(left) != 3 || left[0] != want[0] || left[1] != want[1] || left[2] != want[2] {
-		t.Fatalf("left %v, want %v", left, want)
-	}
-	var orphans int
-	if err := store.DB().Get(&orphans, `SELECT count(*) FROM deliveries WHERE event_id LIKE 'old-d%' OR event_id = 'old-failed'`); err != nil || orphans != 0 {
-		t.Fatalf("%d deliveries of purged events remain (%v)", orphans, err)
-	}
-}
 
 // The health metrics list failing webhooks and those with deliveries
 // waiting, with the age of the oldest; healthy idle ones are left out.

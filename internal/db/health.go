@@ -45,10 +45,11 @@ type HealthChange struct {
 // delivery @delivery_id's webhook for @signal (a HealthSignal) and the
 // throttle (see ThrottleSignal) @retry_after (seconds, or -1: no
 // throttling), @throttle_base and @throttle_max (seconds), the answer
-// having come at @finished_at to a request sent @duration_ms before. A
-// healthy, unthrottled webhook that succeeds again is not written at all
-// (its last success is refreshed once a minute at most), so a busy
-// webhook's deliveries do not queue on its row.
+// having come at @finished_at to a request sent @duration_ms before
+// ({deliveries}: the delivery's period's, see periodTables). A healthy,
+// unthrottled webhook that succeeds again is not written at all (its last
+// success is refreshed once a minute at most), so a busy webhook's
+// deliveries do not queue on its row.
 //
 // throttle (a CTE too) is the throttle this answer asks for, if any: a
 // delivery that got it retries no sooner.
@@ -64,7 +65,8 @@ const healthUpdate = `
 				     THEN w.throttle_step + 1
 				     ELSE greatest(w.throttle_step, 1) END AS next_step
 			FROM webhooks w
-			WHERE w.id = (SELECT webhook_id FROM deliveries WHERE id = @delivery_id)
+			WHERE w.id = (SELECT webhook_id FROM {deliveries}
+			              WHERE id = @delivery_id AND created_at >= @lo AND created_at < @hi)
 		), throttle AS (
 			-- The throttle this answer asks for (none: no row).
 			SELECT @finished_at::timestamptz + make_interval(secs => greatest(@retry_after::float8,
@@ -107,10 +109,12 @@ type SystemEvent struct {
 // inputs are SystemEvent.args), done only when cond holds.
 func insertSystemEvent(cond string) string {
 	return `
-		INSERT INTO events (account_id, id, type, trigger_source, occurred_at, data, workflow_id, schema_version)
-		SELECT @account_id::uuid, @event_id, @event_type, @trigger_source, now(), @data::jsonb, @workflow_id, @schema_version
+		INSERT INTO events (account_id, id, type, trigger_source, occurred_at, data, workflow_id, search_key, schema_version)
+		SELECT @account_id::uuid, @event_id, @event_type, @trigger_source, now(), @data::jsonb, @workflow_id,
+			` + searchKey("@data::jsonb", "@search_field::text") + `, @schema_version
 		WHERE ` + cond + `
-		ON CONFLICT (account_id, id) DO NOTHING
+		  AND NOT EXISTS (SELECT 1 FROM events WHERE account_id = @account_id::uuid AND id = @event_id)
+		ON CONFLICT DO NOTHING
 		RETURNING ` + eventColumns
 }
 
@@ -122,7 +126,7 @@ func (e SystemEvent) args() (map[string]any, error) {
 	}
 	// The workflow id comes from flow, the one place its rule lives.
 	return map[string]any{"account_id": e.AccountID, "event_id": e.ID, "event_type": e.Type,
-		"trigger_source": events.SourceSystem, "data": data,
+		"trigger_source": events.SourceSystem, "data": data, "search_field": searchKeyOf(e.Type),
 		"workflow_id": flow.EventWorkflowID(e.AccountID.String(), e.ID),
 		// The engine's data is its own (activities' notice): the tests hold
 		// it to the type's schema, whose version is recorded here.
@@ -157,7 +161,7 @@ func (s *Store) insertEvent(ctx context.Context, q namedSQL, e SystemEvent, more
 		return Event{}, false, err
 	}
 	var out []Event
-	if err := s.db.SelectContext(ctx, &out, q.text, args...); err != nil {
+	if err := s.guardPartition(ctx, func() error { return s.db.SelectContext(ctx, &out, q.text, args...) }); err != nil {
 		return Event{}, false, translate(err)
 	}
 	if len(out) == 0 {

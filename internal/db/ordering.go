@@ -31,7 +31,8 @@ var takeTurn = named(`
 		SELECT d.id, d.account_id, d.webhook_id, d.ordering_key, d.sequence,
 			coalesce(w.ordered_on_failure = 'hold', false) AS hold
 		FROM deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id
-		WHERE d.id = @delivery_id AND d.series = @series AND d.status IN ('pending', 'retrying') AND d.ordered
+		WHERE d.id = @delivery_id AND d.created_at >= @lo AND d.created_at < @hi
+		  AND d.series = @series AND d.status IN ('pending', 'retrying') AND d.ordered
 	), ev AS (
 		SELECT e.id, e.sequence FROM events e, me
 		WHERE e.account_id = me.account_id AND e.ordering_key = me.ordering_key AND e.ordering_key <> ''
@@ -51,7 +52,7 @@ var takeTurn = named(`
 		UPDATE deliveries d SET waiting_for_event = b.event_id, waiting_for_delivery = b.delivery_id,
 			waiting_workflow_id = CASE WHEN b.event_id IS NULL AND b.delivery_id IS NULL THEN '' ELSE @workflow_id END,
 			updated_at = now()
-		FROM blocker b WHERE d.id = @delivery_id
+		FROM blocker b WHERE d.id = @delivery_id AND d.created_at >= @lo AND d.created_at < @hi
 		RETURNING d.waiting_for_event, d.waiting_for_delivery
 	)
 	SELECT NOT EXISTS (SELECT 1 FROM noted WHERE waiting_for_event IS NOT NULL OR waiting_for_delivery IS NOT NULL) AS go,
@@ -65,7 +66,9 @@ var takeTurn = named(`
 // wake. A delivery that is not (or no longer) pending and ordered goes: its
 // attempt will say what became of it.
 func (s *Store) TakeTurn(ctx context.Context, deliveryID uuid.UUID, series int, workflowID string) (TurnState, error) {
-	args, err := takeTurn.args(map[string]any{"delivery_id": deliveryID, "series": series, "workflow_id": workflowID})
+	lo, hi := periodOf(deliveryID)
+	args, err := takeTurn.args(map[string]any{"delivery_id": deliveryID, "series": series, "workflow_id": workflowID,
+		"lo": lo, "hi": hi})
 	if err != nil {
 		return TurnState{}, err
 	}

@@ -30,53 +30,90 @@ var (
 // errors; sql.ErrNoRows becomes ErrNotFound, a unique violation ErrConflict.
 type Store struct {
 	db *sqlx.DB
-	// stmts caches the prepared statements of the hot path (query text →
-	// *sqlx.Stmt): PostgreSQL spent more CPU planning them than running
-	// them (docs/profile-notes.md).
+	// hot is the pool of the hot path's prepared statements (prepared),
+	// whose connections plan them once, generically: PostgreSQL spent more
+	// CPU planning them than running them (docs/profile-notes.md). On
+	// partitioned tables it would plan them anew on every run (a generic
+	// plan looks costlier, as it lists every partition), so this pool
+	// forces generic plans, which read only the partitions their inputs
+	// name (pruned when the statement starts). Other queries run on db
+	// with plans made for their values.
+	hot *sqlx.DB
+	// stmts caches the prepared statements (query text → *sqlx.Stmt).
 	stmts sync.Map
+	// periods are the log's periods, for the hot path's statements to name
+	// a delivery's partitions (periodTables).
+	periods periodCache
 }
 
-// Open connects to PostgreSQL and checks the connection.
+// Open connects to PostgreSQL and checks the connection. The store opens
+// two pools of up to maxConns connections each (see Store.hot).
 func Open(ctx context.Context, url string, maxConns int) (*Store, error) {
 	conn, err := sqlx.Open("postgres", url)
 	if err != nil {
 		return nil, fmt.Errorf("opening database: %w", err)
 	}
-	if maxConns > 0 {
-		conn.SetMaxOpenConns(maxConns)
-		conn.SetMaxIdleConns(maxConns)
+	connector, err := pq.NewConnector(url)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("opening database: %w", err)
 	}
-	conn.SetConnMaxIdleTime(5 * time.Minute)
+	hot := sqlx.NewDb(sql.OpenDB(genericPlans{connector}), "postgres")
+	for _, p := range []*sqlx.DB{conn, hot} {
+		if maxConns > 0 {
+			p.SetMaxOpenConns(maxConns)
+			p.SetMaxIdleConns(maxConns)
+		}
+		p.SetConnMaxIdleTime(5 * time.Minute)
+	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := conn.PingContext(pingCtx); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("connecting to database: %w", err)
+	for _, p := range []*sqlx.DB{conn, hot} {
+		if err := p.PingContext(pingCtx); err != nil {
+			conn.Close()
+			hot.Close()
+			return nil, fmt.Errorf("connecting to database: %w", err)
+		}
 	}
-	return &Store{db: conn}, nil
+	return &Store{db: conn, hot: hot}, nil
+}
+
+// genericPlans opens connections that plan prepared statements generically.
+type genericPlans struct{ driver.Connector }
+
+func (c genericPlans) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.(driver.ExecerContext).ExecContext(ctx, `SET plan_cache_mode = force_generic_plan`, nil); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // DB exposes the pool for migrations and tests.
 func (s *Store) DB() *sqlx.DB { return s.db }
 
-// Close closes the pool.
+// Close closes the pools.
 func (s *Store) Close() error {
 	s.stmts.Range(func(_, st any) bool {
 		_ = st.(*sqlx.Stmt).Close()
 		return true
 	})
-	return s.db.Close()
+	return errors.Join(s.hot.Close(), s.db.Close())
 }
 
-// prepared returns query prepared once for the pool (database/sql prepares
-// it again on each connection that runs it). Only for statements whose
-// result columns are listed, so a migration never changes them under a
-// running binary.
+// prepared returns query prepared once for the hot pool (database/sql
+// prepares it again on each connection that runs it). Only for statements
+// whose result columns are listed, so a migration never changes them under
+// a running binary.
 func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	if st, ok := s.stmts.Load(query); ok {
 		return st.(*sqlx.Stmt), nil
 	}
-	st, err := s.db.PreparexContext(ctx, query)
+	st, err := s.hot.PreparexContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -105,8 +142,28 @@ func (s *Store) selectPrepared(ctx context.Context, dest any, query string, args
 	return st.SelectContext(ctx, dest, args...)
 }
 
-// Ping reports whether the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+// Ping reports whether the database answers, on both pools.
+func (s *Store) Ping(ctx context.Context) error {
+	for _, p := range []*sqlx.DB{s.db, s.hot} {
+		if err := ping(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ping pings on p until a connection answers or a new one fails: after an
+// outage the pool's idle connections are dead, and database/sql retries
+// taking a connection, not the ping it failed.
+func ping(ctx context.Context, p *sqlx.DB) error {
+	var err error
+	for range p.Stats().OpenConnections + 1 {
+		if err = p.PingContext(ctx); !errors.Is(err, driver.ErrBadConn) {
+			return err
+		}
+	}
+	return err
+}
 
 // queryer is what both *sqlx.DB and *sqlx.Tx offer.
 type queryer interface {

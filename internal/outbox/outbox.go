@@ -108,7 +108,7 @@ func Start(ctx context.Context, pub *workflowclient.Client, e db.Event) (publish
 	ev := e.Event
 	// The database's clock zone is not the event's: histories hold UTC.
 	ev.OccurredAt = ev.OccurredAt.UTC()
-	return pub.StartStored(ctx, e.AccountID.String(), ev)
+	return pub.StartStored(ctx, e.AccountID.String(), ev, e.CreatedAt)
 }
 
 // start is Start with a bound on how long Temporal may take.

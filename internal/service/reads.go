@@ -7,7 +7,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
-	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
 
@@ -40,49 +39,6 @@ func (s *Service) ListWebhooks(ctx context.Context, c Caller, q WebhookQuery) (P
 		return Page[db.Webhook]{}, err
 	}
 	return pageOf(hooks, limit, func(w db.Webhook) (time.Time, uuid.UUID) { return w.CreatedAt, w.ID }), nil
-}
-
-// DeliveryQuery lists deliveries: of one webhook (a webhook id), in one
-// status, of one event type; "" for any.
-type DeliveryQuery struct {
-	PageQuery
-	WebhookID string
-	Status    string
-	EventType string
-}
-
-// ListDeliveries is the caller's delivery log, newest first.
-func (s *Service) ListDeliveries(ctx context.Context, c Caller, q DeliveryQuery) (Page[db.Delivery], error) {
-	if err := Authorize(c, ReadWebhooks); err != nil {
-		return Page[db.Delivery]{}, err
-	}
-	limit, after, err := q.read()
-	if err != nil {
-		return Page[db.Delivery]{}, err
-	}
-	f := db.DeliveryFilter{Limit: limit + 1, After: after, Status: delivery.Status(q.Status), EventType: q.EventType}
-	bad := map[string]string{}
-	if q.WebhookID != "" {
-		id, err := uuid.Parse(q.WebhookID)
-		if err != nil {
-			bad["webhookId"] = "must be a webhook id"
-		}
-		f.WebhookID = &id
-	}
-	if f.Status != "" && !f.Status.Valid() {
-		bad["status"] = "must be one of: waiting, pending, retrying, succeeded, failed, cancelled, skipped_disabled"
-	}
-	if f.EventType != "" && !events.IsSubscribable(f.EventType) && f.EventType != events.WebhookTest {
-		bad["eventType"] = "unknown event type " + f.EventType
-	}
-	if len(bad) > 0 {
-		return Page[db.Delivery]{}, invalidFields(bad)
-	}
-	ds, err := s.store.ListDeliveries(ctx, c.AccountID, f)
-	if err != nil {
-		return Page[db.Delivery]{}, err
-	}
-	return pageOf(ds, limit, func(d db.Delivery) (time.Time, uuid.UUID) { return d.CreatedAt, d.ID }), nil
 }
 
 // DeliveryLog is one delivery with every attempt at it.

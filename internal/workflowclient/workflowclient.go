@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -28,14 +29,16 @@ type Client struct {
 // New is the server's client over p.
 func New(p *publish.Publisher) *Client { return &Client{Publisher: p} }
 
-// StartStored starts the workflow of an event the API's outbox holds: its
-// data stays in PostgreSQL instead of travelling through Temporal history.
-func (c *Client) StartStored(ctx context.Context, accountID string, e events.Event) (publish.Result, error) {
+// StartStored starts the workflow of an event the API's outbox holds (it
+// stored it at storedAt): its data stays in PostgreSQL instead of
+// travelling through Temporal history.
+func (c *Client) StartStored(ctx context.Context, accountID string, e events.Event, storedAt time.Time) (publish.Result, error) {
 	e.Data = nil
 	id := flow.EventWorkflowID(accountID, e.ID)
+	storedAt = storedAt.UTC()
 	// No search attributes at start: DeliverEvent sets them itself.
 	run, err := c.Client.ExecuteWorkflow(ctx, c.StartOptions(id, accountID, "", ""), flow.DeliverEventWorkflow,
-		flow.DeliverEventInput{AccountID: accountID, Event: e, Stored: true})
+		flow.DeliverEventInput{AccountID: accountID, Event: e, Stored: true, StoredAt: &storedAt})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):

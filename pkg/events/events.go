@@ -56,27 +56,50 @@ const (
 type TypeInfo struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
+	// SearchKey names the member of the event's data (top level) whose
+	// value is stored with the event in an indexed column, so the delivery
+	// log finds the events of one envelope (GET /v1/deliveries?envelopeId=);
+	// "" for none.
+	SearchKey string `json:"searchKey,omitempty"`
 }
+
+// EnvelopeIDKey is the data member that names an event's envelope.
+const EnvelopeIDKey = "envelopeId"
+
+// MaxSearchKeyChars bounds the stored value of a SearchKey: a longer one is
+// stored cut, and found by its first MaxSearchKeyChars characters.
+const MaxSearchKeyChars = 200
 
 // Catalogue is every event type a webhook can subscribe to.
 var Catalogue = []TypeInfo{
-	{EnvelopeStart, "The envelope was started: sent to its signers."},
-	{EnvelopeSignerViewed, "A signer opened the envelope."},
-	{EnvelopeSignerSigned, "One signer signed the envelope."},
-	{EnvelopeAllSignerSigned, "Every signer has signed the envelope."},
-	{SignerDeclined, "A signer declined to sign."},
-	{EnvelopeFinish, "The envelope ended: it is completed."},
-	{EnvelopeCancel, "The sender cancelled the envelope."},
-	{EnvelopeExpired, "The envelope expired before everyone signed."},
+	{Name: EnvelopeStart, Description: "The envelope was started: sent to its signers.", SearchKey: EnvelopeIDKey},
+	{Name: EnvelopeSignerViewed, Description: "A signer opened the envelope.", SearchKey: EnvelopeIDKey},
+	{Name: EnvelopeSignerSigned, Description: "One signer signed the envelope.", SearchKey: EnvelopeIDKey},
+	{Name: EnvelopeAllSignerSigned, Description: "Every signer has signed the envelope.", SearchKey: EnvelopeIDKey},
+	{Name: SignerDeclined, Description: "A signer declined to sign.", SearchKey: EnvelopeIDKey},
+	{Name: EnvelopeFinish, Description: "The envelope ended: it is completed.", SearchKey: EnvelopeIDKey},
+	{Name: EnvelopeCancel, Description: "The sender cancelled the envelope.", SearchKey: EnvelopeIDKey},
+	{Name: EnvelopeExpired, Description: "The envelope expired before everyone signed.", SearchKey: EnvelopeIDKey},
+}
+
+// SearchKeyOf is the SearchKey of event type t ("" for none, or an
+// unknown type).
+func SearchKeyOf(t string) string {
+	for _, c := range [][]TypeInfo{Catalogue, SystemCatalogue} {
+		if i := slices.IndexFunc(c, func(i TypeInfo) bool { return i.Name == t }); i >= 0 {
+			return c[i].SearchKey
+		}
+	}
+	return ""
 }
 
 // SystemCatalogue is every operational event type (see WebhookFailing).
 var SystemCatalogue = []TypeInfo{
-	{WebhookFailing, "A webhook has been failing for 50, 75 or 90 % of the time (or failed deliveries) after which it is disabled."},
-	{WebhookDisabled, "A webhook was disabled automatically: failing too long, or its receiver answered 410 Gone."},
-	{WebhookRecovered, "A webhook that was reported failing delivered successfully again."},
-	{DeliveryExhausted, "A delivery failed for good: every attempt of its retry schedule failed."},
-	{WebhookCertificateExpiring, "A webhook's client certificate for mutual TLS expires within 14 days."},
+	{Name: WebhookFailing, Description: "A webhook has been failing for 50, 75 or 90 % of the time (or failed deliveries) after which it is disabled."},
+	{Name: WebhookDisabled, Description: "A webhook was disabled automatically: failing too long, or its receiver answered 410 Gone."},
+	{Name: WebhookRecovered, Description: "A webhook that was reported failing delivered successfully again."},
+	{Name: DeliveryExhausted, Description: "A delivery failed for good: every attempt of its retry schedule failed."},
+	{Name: WebhookCertificateExpiring, Description: "A webhook's client certificate for mutual TLS expires within 14 days."},
 }
 
 // IsSystemType reports whether t is an operational event type.
@@ -90,8 +113,8 @@ func IsSubscribable(t string) bool { return IsType(t) || IsSystemType(t) }
 
 // TriggerSources lists the valid trigger sources with their meaning.
 var TriggerSources = []TypeInfo{
-	{SourceSaaSPage, "Triggered by users directly on the SaaS pages."},
-	{SourceThirdPartyApp, "Triggered by a third-party system integrated through an APPID."},
+	{Name: SourceSaaSPage, Description: "Triggered by users directly on the SaaS pages."},
+	{Name: SourceThirdPartyApp, Description: "Triggered by a third-party system integrated through an APPID."},
 }
 
 // IsType reports whether t is a subscribable event type.

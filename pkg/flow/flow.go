@@ -92,6 +92,10 @@ type DeliverEventInput struct {
 	// Stored: the API's outbox holds the event, so Event.Data is left out
 	// of the history; RecordEvent reads it there.
 	Stored bool `json:",omitempty"`
+	// StoredAt is when the outbox stored it (its created_at), so that
+	// RecordEvent reads it in its week's partition of the log alone;
+	// absent (a workflow started before it was added), it looks in all.
+	StoredAt *time.Time `json:",omitempty"`
 }
 
 // Check returns why the worker must not deliver in, or nil; RecordEvent

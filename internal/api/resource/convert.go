@@ -52,7 +52,7 @@ func FromDelivery(d db.Delivery) Delivery {
 		ID: d.ID.String(), EventID: d.EventID, EventType: d.EventType, WebhookID: d.WebhookID.String(), MessageID: d.MessageID,
 		Status: d.Status, StatusReason: d.StatusReason, AttemptCount: d.AttemptCount, Series: d.Series,
 		LastStatusCode: d.LastStatusCode, NextAttemptAt: utc(d.NextAttemptAt), WorkflowID: d.WorkflowID,
-		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), TriggerSource: d.TriggerSource,
 		OrderingKey: d.OrderingKey, Sequence: d.Sequence, OrderReleased: d.OrderReleased,
 		// A WEBHOOK_TEST delivery made before the column existed is a test too.
 		Test: d.Test || d.EventType == events.WebhookTest,
@@ -115,12 +115,16 @@ func FromAttempt(a db.Attempt) Attempt {
 
 // FromEvent shows e with its deliveries.
 func FromEvent(e db.Event, ds []db.Delivery) Event {
-	out := Event{
+	return Event{EventHead: FromEventHead(e), Deliveries: FromDeliveries(ds)}
+}
+
+// FromEventHead shows e without its deliveries.
+func FromEventHead(e db.Event) EventHead {
+	out := EventHead{
 		ID: e.ID, Type: e.Type, TriggerSource: e.TriggerSource, AppID: e.AppID, OccurredAt: e.OccurredAt.UTC(),
 		Data: e.Data, WorkflowID: e.WorkflowID, CreatedAt: e.CreatedAt.UTC(), DispatchedAt: utc(e.DispatchedAt),
 		OrderingKey: e.OrderingKey, Sequence: e.Sequence, SchemaVersion: e.SchemaVersion,
-		Test:       e.Test || e.Type == events.WebhookTest,
-		Deliveries: FromDeliveries(ds),
+		Test: e.Test || e.Type == events.WebhookTest,
 	}
 	if e.DispatchedAt == nil {
 		out.DispatchError = e.DispatchError

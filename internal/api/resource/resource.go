@@ -100,6 +100,7 @@ type Delivery struct {
 	WorkflowID     string          `json:"workflowId"`
 	CreatedAt      time.Time       `json:"createdAt"`
 	UpdatedAt      time.Time       `json:"updatedAt"`
+	TriggerSource  string          `json:"triggerSource,omitempty"`
 	// OrderingKey and Sequence are the event's place among its key's
 	// events; WaitingFor is what a waiting delivery waits for; an ordered
 	// webhook's failed delivery OrderReleased no longer holds its key.
@@ -153,6 +154,12 @@ type Attempt struct {
 
 // Event is a published event with its deliveries.
 type Event struct {
+	EventHead
+	Deliveries []Delivery `json:"deliveries"`
+}
+
+// EventHead is an event without its deliveries: an item of GET /v1/events.
+type EventHead struct {
 	ID            string          `json:"id"`
 	Type          string          `json:"type"`
 	TriggerSource string          `json:"triggerSource"`
@@ -171,8 +178,7 @@ type Event struct {
 	// checked against when accepted (absent: accepted before schemas).
 	SchemaVersion *int `json:"schemaVersion,omitempty"`
 	// Test: a test send or a "send example".
-	Test       bool       `json:"test,omitempty"`
-	Deliveries []Delivery `json:"deliveries"`
+	Test bool `json:"test,omitempty"`
 }
 
 // Released is the answer to POST /v1/webhooks/{id}/release.

@@ -45,6 +45,35 @@ func NewStore(t testing.TB) *db.Store {
 	return store
 }
 
+// NewBlankDatabase creates an empty database, dropped at cleanup, and
+// returns its URL: for a test that migrates it itself.
+func NewBlankDatabase(t testing.TB) string {
+	t.Helper()
+	base := URL(t)
+	admin, err := sql.Open("postgres", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "blank_" + hex.EncodeToString(b)
+	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dropDatabase(base, name) })
+	return withDB(t, base, name)
+}
+
+func dropDatabase(base, name string) {
+	admin, err := sql.Open("postgres", base)
+	if err != nil {
+		return
+	}
+	defer admin.Close()
+	_, _ = admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
+}
+
 // NewDatabase creates a fresh migrated database and returns its URL.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
@@ -82,6 +111,11 @@ func NewDatabase(t testing.TB) string {
 		t.Fatal(err)
 	}
 	err = tmpl.Migrate(ctx, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil {
+		// The template may be older than this week: its clones need this
+		// week's partitions of the log and the next.
+		_, err = tmpl.EnsurePartitions(ctx, db.PartitionWeek)
+	}
 	tmpl.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -92,14 +126,7 @@ func NewDatabase(t testing.TB) string {
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE DATABASE %s TEMPLATE %s`, name, templateDB)); err != nil {
 		t.Fatalf("cloning template: %v", err)
 	}
-	t.Cleanup(func() {
-		admin, err := sql.Open("postgres", base)
-		if err != nil {
-			return
-		}
-		defer admin.Close()
-		_, _ = admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`)
-	})
+	t.Cleanup(func() { dropDatabase(base, name) })
 	return withDB(t, base, name)
 }
 

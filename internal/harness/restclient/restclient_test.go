@@ -31,6 +31,7 @@ func TestTypesFollowOpenAPI(t *testing.T) {
 	for schema, v := range map[string]any{
 		"WebhookCreate": WebhookInput{}, "PublishEvent": Event{}, "PublishResult": Published{},
 		"Delivery": Delivery{}, "Attempt": Attempt{}, "Webhook": resource.Webhook{}, "Event": resource.Event{},
+		"EventHead": resource.EventHead{},
 	} {
 		var want []string
 		for name := range doc.Components.Schemas[schema].Properties {
@@ -45,9 +46,15 @@ func TestTypesFollowOpenAPI(t *testing.T) {
 	}
 }
 
+// jsonNames lists the JSON members of struct type t, an embedded struct's
+// as its own (as encoding/json does).
 func jsonNames(t reflect.Type) []string {
 	var out []string
 	for i := range t.NumField() {
+		if f := t.Field(i); f.Anonymous && f.Tag.Get("json") == "" {
+			out = append(out, jsonNames(f.Type)...)
+			continue
+		}
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		if name != "" && name != "-" {
 			out = append(out, name)

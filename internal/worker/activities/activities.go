@@ -125,6 +125,9 @@ func (a *Activities) RecordEvent(ctx context.Context, in flow.DeliverEventInput)
 	} else {
 		if in.Stored {
 			ev.Data = nil // ResolveEvent reads the outbox's
+			if in.StoredAt != nil {
+				ev.CreatedAt = *in.StoredAt // in that week's partition
+			}
 		}
 		deliveries, err = a.resolve(ctx, ev, &plan)
 	}
