@@ -479,7 +479,7 @@ var finishAttempt = named(`
 			RETURNING l.webhook_id, nx.delivery_id, nx.workflow_id
 		), dequeued AS (
 			DELETE FROM webhook_waiters WHERE seq = (SELECT seq FROM nx)
-		), ` + healthUpdate + `, moved AS (
+		), ` + healthUpdate + `, ` + attemptStats + `, moved AS (
 			-- A retry waits out the throttle its answer asked for.
 			UPDATE deliveries SET status = @status, status_reason = @reason, last_status_code = @response_status,
 				next_attempt_at = CASE WHEN @next_attempt_at::timestamptz IS NULL THEN NULL
@@ -542,11 +542,15 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 	return f, nil
 }
 
-// FinishDelivery sets a final status without an attempt (e.g. cancelled).
+// FinishDelivery sets a final status without an attempt (e.g. cancelled);
+// a failed one counts in the statistics.
 func (s *Store) FinishDelivery(ctx context.Context, id uuid.UUID, series int, status delivery.Status, reason string) error {
 	_, err := s.db.ExecContext(ctx, `
-		UPDATE deliveries SET status = $3, status_reason = $4, next_attempt_at = NULL, updated_at = now()
-		WHERE id = $1 AND series = $2 AND status IN ('pending', 'retrying')`, id, series, status, reason)
+		WITH ended AS (
+			UPDATE deliveries SET status = $3, status_reason = $4, next_attempt_at = NULL, updated_at = now()
+			WHERE id = $1 AND series = $2 AND status IN ('pending', 'retrying')
+			RETURNING account_id, webhook_id, status
+		)`+outcomeStats("ended"), id, series, status, reason)
 	if err != nil {
 		return fmt.Errorf("finishing delivery: %w", translate(err))
 	}
@@ -741,20 +745,27 @@ func (s *Store) RestoreOutcomes(ctx context.Context, accountID uuid.UUID, eventI
 			if reason == "" {
 				reason = "restored from the workflow's result"
 			}
-			res, err := tx.ExecContext(ctx, `
-				INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status,
-					status_reason, attempt_count, workflow_id)
-				SELECT $1::uuid, $2, $3, $4, e.type, 'msg_' || replace($1::uuid::text, '-', ''), $5, $6, $7, $8
-				FROM events e WHERE e.account_id = $2 AND e.id = $3
-				ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, status_reason = EXCLUDED.status_reason,
-					attempt_count = greatest(deliveries.attempt_count, EXCLUDED.attempt_count),
-					next_attempt_at = NULL, updated_at = now()
-				WHERE deliveries.status IN ('pending', 'retrying') AND deliveries.workflow_id = EXCLUDED.workflow_id`,
+			// A delivery that ends here counts in the statistics (its
+			// attempts were lost with the commits that recorded them).
+			var n int64
+			err := tx.GetContext(ctx, &n, `
+				WITH restored AS (
+					INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status,
+						status_reason, attempt_count, workflow_id)
+					SELECT $1::uuid, $2, $3, $4, e.type, 'msg_' || replace($1::uuid::text, '-', ''), $5, $6, $7, $8
+					FROM events e WHERE e.account_id = $2 AND e.id = $3
+					ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, status_reason = EXCLUDED.status_reason,
+						attempt_count = greatest(deliveries.attempt_count, EXCLUDED.attempt_count),
+						next_attempt_at = NULL, updated_at = now()
+					WHERE deliveries.status IN ('pending', 'retrying') AND deliveries.workflow_id = EXCLUDED.workflow_id
+					RETURNING account_id, webhook_id, status
+				), counted AS (`+outcomeStats("restored")+`
+				)
+				SELECT count(*) FROM restored`,
 				o.ID, accountID, eventID, o.WebhookID, o.Status, reason, o.Attempts, workflowID)
 			if err != nil {
 				return translate(err)
 			}
-			n, _ := res.RowsAffected()
 			changed += n
 		}
 		return nil
