@@ -454,7 +454,14 @@ type Finished struct {
 	Woke *Waiter
 }
 
-var finishAttempt = named(`
+// finishAttemptSQL is FinishAttempt's statement.
+var finishAttemptSQL = finishAttemptWith(attemptStats)
+
+// finishAttemptWith is FinishAttempt's statement with statsCTE, the CTE
+// named queued that records what the attempt adds to the statistics (a
+// benchmark compares ways of doing it: stats_cost_test.go).
+func finishAttemptWith(statsCTE string) namedSQL {
+	return named(`
 		WITH done AS (
 			UPDATE attempts SET duration_ms = @duration_ms, response_status = @response_status, response_body = @body,
 				error = @error, finished_at = @finished_at
@@ -479,7 +486,7 @@ var finishAttempt = named(`
 			RETURNING l.webhook_id, nx.delivery_id, nx.workflow_id
 		), dequeued AS (
 			DELETE FROM webhook_waiters WHERE seq = (SELECT seq FROM nx)
-		), ` + healthUpdate + `, ` + attemptStats + `, moved AS (
+		), ` + healthUpdate + `, ` + statsCTE + `, moved AS (
 			-- A retry waits out the throttle its answer asked for.
 			UPDATE deliveries SET status = @status, status_reason = @reason, last_status_code = @response_status,
 				next_attempt_at = CASE WHEN @next_attempt_at::timestamptz IS NULL THEN NULL
@@ -491,12 +498,18 @@ var finishAttempt = named(`
 				SELECT id, account_id, name, url, enabled, consecutive_failures, exhausted_streak, failing_since,
 					was_failing_since, was_warned, throttled_until FROM health) h) AS change,
 			(SELECT row_to_json(r) FROM released r WHERE r.delivery_id IS NOT NULL) AS woke`)
+}
 
 // FinishAttempt completes the attempt row StartAttempt opened, hands its
 // concurrency slot to the webhook's oldest waiter (or frees it), sets the
 // delivery's new state and moves its webhook's health by signal and its
 // throttle by th, in one statement.
 func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, signal HealthSignal, th ThrottleSignal) (Finished, error) {
+	return s.finishAttempt(ctx, finishAttemptSQL, a, o, signal, th)
+}
+
+// finishAttempt is FinishAttempt with statement q (finishAttemptWith).
+func (s *Store) finishAttempt(ctx context.Context, q namedSQL, a Attempt, o AttemptOutcome, signal HealthSignal, th ThrottleSignal) (Finished, error) {
 	finished := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
 	if a.FinishedAt != nil {
 		finished = *a.FinishedAt
@@ -509,7 +522,7 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 	if th.Throttle {
 		retryAfter = th.RetryAfter.Seconds()
 	}
-	args, err := finishAttempt.args(map[string]any{
+	args, err := q.args(map[string]any{
 		"delivery_id": a.DeliveryID, "series": a.Series, "number": a.Number, "try": a.Try,
 		"duration_ms": a.DurationMS, "response_status": a.ResponseStatus, "body": body, "error": a.Error,
 		"finished_at": finished, "status": o.Status, "reason": o.Reason, "next_attempt_at": o.NextAttemptAt,
@@ -523,7 +536,7 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 		Change []byte `db:"change"`
 		Woke   []byte `db:"woke"`
 	}
-	if err := s.getPrepared(ctx, &out, finishAttempt.text, args...); err != nil {
+	if err := s.getPrepared(ctx, &out, q.text, args...); err != nil {
 		return Finished{}, fmt.Errorf("recording attempt: %w", translate(err))
 	}
 	var f Finished

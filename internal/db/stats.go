@@ -324,3 +324,19 @@ func (s *Store) PruneStats(ctx context.Context, hours, days time.Time) (int64, e
 	}
 	return n, nil
 }
+
+// WebhookNames maps the ids of an account's webhooks to their names.
+func (s *Store) WebhookNames(ctx context.Context, accountID uuid.UUID) (map[uuid.UUID]string, error) {
+	var rows []struct {
+		ID   uuid.UUID `db:"id"`
+		Name string    `db:"name"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, `SELECT id, name FROM webhooks WHERE account_id = $1`, accountID); err != nil {
+		return nil, fmt.Errorf("listing webhook names: %w", translate(err))
+	}
+	out := make(map[uuid.UUID]string, len(rows))
+	for _, r := range rows {
+		out[r.ID] = r.Name
+	}
+	return out, nil
+}
