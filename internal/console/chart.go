@@ -61,7 +61,7 @@ type chartTick struct {
 // newChart draws a report's series; label names a period (its start, as
 // the axis and the bars' titles show it).
 func newChart(s resource.Stats, label func(resource.StatsPoint) string) chart {
-	c := chart{ViewBox: fmt.Sprintf("0 0 %g %g", chartW, chartH), PlotL: plotL, PlotR: plotR, PlotT: plotT, PlotB: plotB}
+	c := chart{ViewBox: fmt.Sprintf("0 0 %g %g", chartW, chartH), PlotL: plotL, PlotR: plotR}
 	n := len(s.Series)
 	if n == 0 {
 		return c
