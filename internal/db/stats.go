@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -267,33 +268,38 @@ func (h *histogramColumn) Scan(src any) error {
 	default:
 		return fmt.Errorf("histogram: cannot scan %T", src)
 	}
-	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
-		return fmt.Errorf("histogram: not an array: %.40q", b)
-	}
-	counts, err := parseCounts(b[1 : len(b)-1])
-	*h = histogramColumn(counts)
+	var out stats.Histogram
+	err := addCounts(&out, b)
+	*h = histogramColumn(out)
 	return err
 }
 
-// parseCounts reads "3,0,12" (or "").
-func parseCounts(b []byte) (stats.Histogram, error) {
-	out := make(stats.Histogram, 0, bytes.Count(b, []byte{','})+1)
+// addCounts adds the counts of an integer[]'s text form, "{3,0,12}", to h
+// bucket by bucket, without copying it.
+func addCounts(h *stats.Histogram, b []byte) error {
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return fmt.Errorf("histogram: not an array: %.40q", b)
+	}
+	b = b[1 : len(b)-1]
 	if len(b) == 0 {
-		return out, nil
+		return nil
 	}
-	var n int64
-	digits := false
-	for _, c := range append(b, ',') {
-		switch {
-		case c >= '0' && c <= '9':
-			n, digits = n*10+int64(c-'0'), true
-		case c == ',' && digits:
-			out, n, digits = append(out, n), 0, false
-		default:
-			return nil, fmt.Errorf("histogram: not an array of counts: {%.40s}", b)
+	bucket, n, digits := 0, int64(0), false
+	for k := 0; k <= len(b); k++ {
+		if k < len(b) && b[k] >= '0' && b[k] <= '9' {
+			n, digits = n*10+int64(b[k]-'0'), true
+			continue
 		}
+		if !digits || (k < len(b) && b[k] != ',') {
+			return fmt.Errorf("histogram: not an array of counts: {%.40s}", b)
+		}
+		if len(*h) <= bucket {
+			*h = append(*h, 0)
+		}
+		(*h)[bucket] += n
+		bucket, n, digits = bucket+1, 0, false
 	}
-	return out, nil
+	return nil
 }
 
 const statsColumns = `start, succeeded, failed, attempts, failed_attempts, latency`
@@ -357,15 +363,17 @@ func (s *Store) AccountWebhookTotals(ctx context.Context, accountID uuid.UUID, p
 	for rows.Next() {
 		var id uuid.UUID
 		var t stats.Tally
-		var h histogramColumn
-		if err := rows.Scan(&id, &t.Succeeded, &t.Failed, &t.Attempts, &t.FailedAttempts, &h); err != nil {
+		var latency sql.RawBytes
+		if err := rows.Scan(&id, &t.Succeeded, &t.Failed, &t.Attempts, &t.FailedAttempts, &latency); err != nil {
 			return nil, fmt.Errorf("reading account's webhook statistics: %w", err)
 		}
-		t.Latency = stats.Histogram(h)
 		sum, ok := sums[id]
 		if !ok {
 			sum = &StatsRow{WebhookID: id}
 			sums[id] = sum
+		}
+		if err := addCounts(&sum.Latency, latency); err != nil {
+			return nil, err
 		}
 		sum.Merge(t)
 	}
