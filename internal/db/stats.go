@@ -233,17 +233,8 @@ func (s *Store) FoldStats(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
-// StatsRow is one rollup row: what a webhook's (or an account's)
-// deliveries added up to in the period starting at Start.
-type StatsRow struct {
-	WebhookID uuid.UUID // uuid.Nil in an account's rows
-	Start     time.Time
-	stats.Tally
-}
-
-// statsRow is StatsRow as scanned.
+// statsRow is a rollup row as scanned.
 type statsRow struct {
-	WebhookID      *uuid.UUID      `db:"webhook_id"`
 	Start          time.Time       `db:"start"`
 	Succeeded      int64           `db:"succeeded"`
 	Failed         int64           `db:"failed"`
@@ -304,50 +295,46 @@ func addCounts(h *stats.Histogram, b []byte) error {
 
 const statsColumns = `start, succeeded, failed, attempts, failed_attempts, latency`
 
-func (r statsRow) row() StatsRow {
-	out := StatsRow{Start: r.Start, Tally: stats.Tally{Succeeded: r.Succeeded, Failed: r.Failed, Attempts: r.Attempts,
+func (r statsRow) point() stats.Point {
+	return stats.Point{Start: r.Start, Tally: stats.Tally{Succeeded: r.Succeeded, Failed: r.Failed, Attempts: r.Attempts,
 		FailedAttempts: r.FailedAttempts, Latency: stats.Histogram(r.Latency)}}
-	if r.WebhookID != nil {
-		out.WebhookID = *r.WebhookID
-	}
-	return out
 }
 
 // selectStats runs a rollup query and converts its rows.
-func (s *Store) selectStats(ctx context.Context, what, q string, args ...any) ([]StatsRow, error) {
+func (s *Store) selectStats(ctx context.Context, what, q string, args ...any) ([]stats.Point, error) {
 	var rows []statsRow
 	if err := s.selectPrepared(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("reading %s statistics: %w", what, translate(err))
 	}
-	out := make([]StatsRow, len(rows))
+	out := make([]stats.Point, len(rows))
 	for i, r := range rows {
-		out[i] = r.row()
+		out[i] = r.point()
 	}
 	return out, nil
 }
 
 // WebhookStats is a webhook's rollup rows of period p from since on,
 // oldest first; none when the webhook is not the account's.
-func (s *Store) WebhookStats(ctx context.Context, accountID, webhookID uuid.UUID, p stats.Period, since time.Time) ([]StatsRow, error) {
+func (s *Store) WebhookStats(ctx context.Context, accountID, webhookID uuid.UUID, p stats.Period, since time.Time) ([]stats.Point, error) {
 	return s.selectStats(ctx, "webhook", `
-		SELECT webhook_id, `+statsColumns+` FROM webhook_stats
+		SELECT `+statsColumns+` FROM webhook_stats
 		WHERE webhook_id = $1 AND account_id = $2 AND period = $3 AND start >= $4 ORDER BY start`,
 		webhookID, accountID, string(p), since)
 }
 
 // AccountStats is an account's rollup rows (all its webhooks, deleted ones
 // included) of period p from since on, oldest first.
-func (s *Store) AccountStats(ctx context.Context, accountID uuid.UUID, p stats.Period, since time.Time) ([]StatsRow, error) {
+func (s *Store) AccountStats(ctx context.Context, accountID uuid.UUID, p stats.Period, since time.Time) ([]stats.Point, error) {
 	return s.selectStats(ctx, "account", `
-		SELECT NULL::uuid AS webhook_id, `+statsColumns+` FROM account_stats
+		SELECT `+statsColumns+` FROM account_stats
 		WHERE account_id = $1 AND period = $2 AND start >= $3 ORDER BY start`, accountID, string(p), since)
 }
 
 // AccountWebhookTotals adds up each of an account's webhooks' rollup rows
-// (deleted webhooks' included) of period p from since on: one row per
-// webhook, with a zero Start. The rows are added up as they are read:
-// 24,000 for 1,000 webhooks over a day of hours.
-func (s *Store) AccountWebhookTotals(ctx context.Context, accountID uuid.UUID, p stats.Period, since time.Time) ([]StatsRow, error) {
+// (deleted webhooks' included) of period p from since on, without the
+// webhooks' names. The rows are added up as they are read: 24,000 for
+// 1,000 webhooks over a day of hours.
+func (s *Store) AccountWebhookTotals(ctx context.Context, accountID uuid.UUID, p stats.Period, since time.Time) ([]stats.WebhookTotals, error) {
 	st, err := s.prepared(ctx, `
 		SELECT webhook_id, succeeded, failed, attempts, failed_attempts, latency FROM webhook_stats
 		WHERE account_id = $1 AND period = $2 AND start >= $3`)
@@ -359,7 +346,7 @@ func (s *Store) AccountWebhookTotals(ctx context.Context, accountID uuid.UUID, p
 		return nil, fmt.Errorf("reading account's webhook statistics: %w", translate(err))
 	}
 	defer rows.Close()
-	sums := map[uuid.UUID]*StatsRow{}
+	sums := map[uuid.UUID]*stats.WebhookTotals{}
 	for rows.Next() {
 		var id uuid.UUID
 		var t stats.Tally
@@ -369,7 +356,7 @@ func (s *Store) AccountWebhookTotals(ctx context.Context, accountID uuid.UUID, p
 		}
 		sum, ok := sums[id]
 		if !ok {
-			sum = &StatsRow{WebhookID: id}
+			sum = &stats.WebhookTotals{WebhookID: id}
 			sums[id] = sum
 		}
 		if err := addCounts(&sum.Latency, latency); err != nil {
@@ -380,7 +367,7 @@ func (s *Store) AccountWebhookTotals(ctx context.Context, accountID uuid.UUID, p
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("reading account's webhook statistics: %w", translate(err))
 	}
-	out := make([]StatsRow, 0, len(sums))
+	out := make([]stats.WebhookTotals, 0, len(sums))
 	for _, r := range sums {
 		out = append(out, *r)
 	}

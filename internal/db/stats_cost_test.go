@@ -44,6 +44,9 @@ import (
 // docs/statistics.md has the figures:
 //
 //	STATS_COST=5 go test -run TestStatsCost -v -timeout 60m ./internal/db
+//
+// (STATS_COST_ATTEMPTS: attempts a run, 3,000; STATS_COST_SHAPE: only the
+// shapes whose name starts so.)
 func TestStatsCost(t *testing.T) {
 	rounds, _ := strconv.Atoi(os.Getenv("STATS_COST"))
 	if rounds <= 0 {
@@ -65,6 +68,9 @@ func TestStatsCost(t *testing.T) {
 			upsertCTE("ad", "account_stats", "", "day", hist)}, ", ")},
 	}
 	shapes := []costShape{{"1 webhook, 1 worker", 1, 1}, {"1 webhook, 16 workers", 1, 16}, {"100 webhooks, 16 workers", 100, 16}}
+	if only := os.Getenv("STATS_COST_SHAPE"); only != "" { // e.g. "1 webhook, 16"
+		shapes = slices.DeleteFunc(shapes, func(sh costShape) bool { return !strings.HasPrefix(sh.name, only) })
+	}
 	runs := map[string][]costRun{}
 	for r := range rounds {
 		for _, sh := range shapes {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -338,11 +339,13 @@ func TestStatsRollupsMatchTheLog(t *testing.T) {
 	want := fromLog(t, f.store)
 	sameTallies(t, f.rolledUp(t), want)
 	var total stats.Tally
-	for _, acct := range f.accounts {
-		total.Merge(want[statsKey(acct, uuid.Nil, stats.Day, stats.Day.Start(now))])
+	for k, tl := range want {
+		if strings.Contains(k, uuid.Nil.String()+"/day/") {
+			total.Merge(tl)
+		}
 	}
-	if total.Deliveries() == 0 || total.FailedAttempts == 0 || total.Latency.Count() == 0 {
-		t.Fatalf("today's tally is too thin to test anything: %+v", total)
+	if total.Deliveries() < 300 || total.Failed == 0 || total.FailedAttempts == 0 || total.Latency.Count() == 0 {
+		t.Fatalf("the log is too thin to test anything: %+v", total)
 	}
 	// An account asking for a webhook of another account gets nothing.
 	rows, err := f.store.WebhookStats(ctx, f.accounts[1], f.hooks[0], stats.Day, now.AddDate(0, 0, -10))

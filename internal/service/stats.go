@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/stats"
 )
 
@@ -60,11 +59,11 @@ func (s *Service) WebhookStats(ctx context.Context, c Caller, id uuid.UUID, q St
 		return stats.Report{}, notFoundOr(err, "webhook")
 	}
 	now := s.now()
-	rows, err := s.store.WebhookStats(ctx, c.AccountID, id, w.Period, w.Starts(now)[0])
+	points, err := s.store.WebhookStats(ctx, c.AccountID, id, w.Period, w.Starts(now)[0])
 	if err != nil {
 		return stats.Report{}, err
 	}
-	return stats.NewReport(w, now, points(rows)), nil
+	return stats.NewReport(w, now, points), nil
 }
 
 // AccountStats are the delivery statistics of all the caller's webhooks
@@ -79,23 +78,15 @@ func (s *Service) AccountStats(ctx context.Context, c Caller, q StatsQuery) (sta
 	}
 	now := s.now()
 	since := w.Starts(now)[0]
-	rows, err := s.store.AccountStats(ctx, c.AccountID, w.Period, since)
+	points, err := s.store.AccountStats(ctx, c.AccountID, w.Period, since)
 	if err != nil {
 		return stats.Report{}, err
 	}
-	out := stats.NewReport(w, now, points(rows))
+	out := stats.NewReport(w, now, points)
 	if byWebhook {
 		out.Webhooks, err = s.webhookTotals(ctx, c.AccountID, w.Period, since)
 	}
 	return out, err
-}
-
-func points(rows []db.StatsRow) []stats.Point {
-	out := make([]stats.Point, len(rows))
-	for i, r := range rows {
-		out[i] = stats.Point{Start: r.Start, Tally: r.Tally}
-	}
-	return out
 }
 
 // webhookTotals are each webhook's totals since since: every webhook of
@@ -105,25 +96,21 @@ func (s *Service) webhookTotals(ctx context.Context, accountID uuid.UUID, p stat
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.store.AccountWebhookTotals(ctx, accountID, p, since)
+	totals, err := s.store.AccountWebhookTotals(ctx, accountID, p, since)
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[uuid.UUID]*stats.WebhookTotals, len(names))
+	byID := make(map[uuid.UUID]stats.WebhookTotals, len(names))
 	for id, name := range names {
-		byID[id] = &stats.WebhookTotals{WebhookID: id, Name: name}
+		byID[id] = stats.WebhookTotals{WebhookID: id, Name: name}
 	}
-	for _, r := range rows {
-		t, ok := byID[r.WebhookID]
-		if !ok {
-			t = &stats.WebhookTotals{WebhookID: r.WebhookID}
-			byID[r.WebhookID] = t
-		}
-		t.Tally = r.Tally
+	for _, t := range totals {
+		t.Name = names[t.WebhookID] // "" for a deleted webhook
+		byID[t.WebhookID] = t
 	}
 	out := make([]stats.WebhookTotals, 0, len(byID))
 	for _, t := range byID {
-		out = append(out, *t)
+		out = append(out, t)
 	}
 	slices.SortFunc(out, func(a, b stats.WebhookTotals) int {
 		return cmp.Or(cmp.Compare(b.Deliveries(), a.Deliveries()), cmp.Compare(b.Attempts, a.Attempts),
