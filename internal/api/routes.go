@@ -46,6 +46,8 @@ func (h *Handler) routes(e *echo.Echo) {
 	e.GET("/v1/webhooks/:id/secret", h.getSecret, proAdmins...)
 	e.POST("/v1/webhooks/:id/test", h.testWebhook, proAdmins...)
 	e.POST("/v1/webhooks/:id/release", h.releaseKey, proAdmins...)
+	e.GET("/v1/webhooks/:id/stats", h.webhookStats, proReaders...)
+	e.GET("/v1/stats", h.accountStats, proReaders...)
 	e.GET("/v1/deliveries", h.listDeliveries, proReaders...)
 	e.GET("/v1/deliveries/:id", h.getDelivery, proReaders...)
 	e.POST("/v1/deliveries/:id/resend", h.resendDelivery, proAdmins...)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,13 +23,14 @@ var Version = "0.1.0"
 
 // Worker is the delivery worker: the Temporal worker with the workflows
 // and activities, and beside it the sweep that hands the slots of lost
-// requests to the deliveries waiting for them.
+// requests to the deliveries waiting for them, and the fold that keeps the
+// delivery statistics.
 type Worker struct {
 	app       *App
 	w         worker.Worker
 	acts      *activities.Activities
-	stopSweep context.CancelFunc
-	swept     chan struct{}
+	stopLoops context.CancelFunc
+	loops     sync.WaitGroup
 }
 
 // Worker builds the worker on TEMPORAL_TASK_QUEUE.
@@ -82,16 +84,21 @@ func (a *App) Worker() *Worker {
 	return &Worker{app: a, w: w, acts: acts}
 }
 
-// Start starts polling and the slot sweep.
+// Start starts polling, the slot sweep and the statistics fold.
 func (w *Worker) Start() error {
 	if err := w.w.Start(); err != nil {
 		return fmt.Errorf("starting worker: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w.stopSweep, w.swept = cancel, make(chan struct{})
+	w.stopLoops = cancel
+	w.loops.Add(2)
 	go func() {
-		defer close(w.swept)
+		defer w.loops.Done()
 		activities.SweepSlots(ctx, w.acts, activities.SweepEvery)
+	}()
+	go func() {
+		defer w.loops.Done()
+		w.app.keepStats(ctx)
 	}()
 	w.app.Log.Info("worker started", "taskQueue", w.app.Config.TaskQueue)
 	return nil
@@ -99,8 +106,8 @@ func (w *Worker) Start() error {
 
 // Stop stops what Start started, letting attempts in flight finish.
 func (w *Worker) Stop() {
-	w.stopSweep()
-	<-w.swept
+	w.stopLoops()
+	w.loops.Wait()
 	w.w.Stop()
 }
 

@@ -99,6 +99,14 @@ type Config struct {
 	// (docs/operations.md, "The log: partitions and retention").
 	LogPartition string `env:"LOG_PARTITION" envDefault:"week"`
 
+	// Delivery statistics (docs/statistics.md): every worker folds the
+	// finished attempts into the rollups every STATS_FOLD_INTERVAL (the
+	// statistics are that far behind); hourly rollup rows are kept for
+	// STATS_RETENTION_HOURLY, daily ones for STATS_RETENTION_DAILY.
+	StatsFoldInterval    time.Duration `env:"STATS_FOLD_INTERVAL" envDefault:"5s"`
+	StatsHourlyRetention time.Duration `env:"STATS_RETENTION_HOURLY" envDefault:"48h"`
+	StatsDailyRetention  time.Duration `env:"STATS_RETENTION_DAILY" envDefault:"9600h"`
+
 	DeliveryTimeout      time.Duration `env:"DELIVERY_TIMEOUT" envDefault:"5s"`
 	RetrySchedule        string        `env:"DELIVERY_RETRY_SCHEDULE" envDefault:"10s,30s,1m,2m,3m,4m,5m,6m,7m,8m,9m,10m,20m,30m,1h,2h"`
 	RetryAfterMax        time.Duration `env:"DELIVERY_RETRY_AFTER_MAX" envDefault:"1h"`
@@ -202,6 +210,13 @@ func (c *Config) validate() error {
 	}
 	if c.LogPartition != "week" && c.LogPartition != "day" {
 		errs = append(errs, errors.New("LOG_PARTITION must be week or day"))
+	}
+	if c.StatsFoldInterval <= 0 || c.StatsFoldInterval > time.Hour {
+		errs = append(errs, errors.New("STATS_FOLD_INTERVAL must be positive and at most 1h"))
+	}
+	// The windows the API serves: 24 hours by hour, 30 days by day.
+	if c.StatsHourlyRetention < 25*time.Hour || c.StatsDailyRetention < 31*24*time.Hour {
+		errs = append(errs, errors.New("STATS_RETENTION_HOURLY must be at least 25h and STATS_RETENTION_DAILY at least 744h (31 days)"))
 	}
 	if c.DeliveryTimeout <= 0 {
 		errs = append(errs, errors.New("DELIVERY_TIMEOUT must be positive"))

@@ -168,3 +168,20 @@ func TestSecretsDoNotPrint(t *testing.T) {
 		t.Errorf("printing the configuration shows a secret: %s", out)
 	}
 }
+
+func TestStatsSettings(t *testing.T) {
+	c, err := LoadFrom(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.StatsFoldInterval != 5*time.Second || c.StatsHourlyRetention != 48*time.Hour || c.StatsDailyRetention != 400*24*time.Hour {
+		t.Fatalf("statistics defaults: fold %s, hourly %s, daily %s", c.StatsFoldInterval, c.StatsHourlyRetention, c.StatsDailyRetention)
+	}
+	for name, v := range map[string]string{"STATS_FOLD_INTERVAL": "0s", "STATS_RETENTION_HOURLY": "24h",
+		"STATS_RETENTION_DAILY": "720h"} {
+		_, err := LoadFrom(map[string]string{name: v})
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: %v", name, v, err)
+		}
+	}
+}

@@ -111,7 +111,7 @@ func parsePages() (map[string]*template.Template, error) {
 		if base == "layout" {
 			continue
 		}
-		t, err := template.New(base).Funcs(funcs).ParseFS(ui, "ui/templates/layout.html", n)
+		t, err := template.New(base).Funcs(funcs).ParseFS(ui, "ui/templates/layout.html", "ui/templates/partials/*.html", n)
 		if err != nil {
 			return nil, fmt.Errorf("parsing %s: %w", n, err)
 		}

@@ -45,6 +45,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/deliveries/{id}/release", c.auth(c.release))
 	m.HandleFunc("GET /console/events/{id}", c.auth(c.eventPage))
 	m.HandleFunc("GET /console/event-types", c.auth(c.eventTypes))
+	m.HandleFunc("GET /console/stats", c.auth(c.statsPage))
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.message(w, r, nil, http.StatusNotFound, "notfound.title", "notfound.body")
 	})
@@ -325,6 +326,17 @@ type detailsData struct {
 	Webhook webhook
 	Secret  string
 	Test    *testResult
+	Stats   *statsPanel
+}
+
+// detailsPage renders the details page of d with the webhook's statistics.
+func (c *Console) detailsPage(w http.ResponseWriter, r *http.Request, s *session, d detailsData) {
+	var err error
+	if d.Stats, err = c.webhookStatsPanel(r, s, d.Webhook.ID); err != nil {
+		c.failed(w, r, s, err)
+		return
+	}
+	c.render(w, r, s, http.StatusOK, "details", &page{Data: d})
 }
 
 // testResult is a test send's attempt and, when it failed, why.
@@ -335,7 +347,7 @@ type testResult struct {
 
 func (c *Console) details(w http.ResponseWriter, r *http.Request, s *session) {
 	if wh, ok := c.webhook(w, r, s); ok {
-		c.render(w, r, s, http.StatusOK, "details", &page{Data: detailsData{Webhook: wh}})
+		c.detailsPage(w, r, s, detailsData{Webhook: wh})
 	}
 }
 
@@ -349,7 +361,7 @@ func (c *Console) revealSecret(w http.ResponseWriter, r *http.Request, s *sessio
 		c.failed(w, r, s, err)
 		return
 	}
-	c.render(w, r, s, http.StatusOK, "details", &page{Data: detailsData{Webhook: wh, Secret: secret}})
+	c.detailsPage(w, r, s, detailsData{Webhook: wh, Secret: secret})
 }
 
 func (c *Console) test(w http.ResponseWriter, r *http.Request, s *session) {
@@ -387,7 +399,7 @@ func (c *Console) tested(w http.ResponseWriter, r *http.Request, s *session, res
 		t.Message = res.Err.Message
 	}
 	if wh, ok := c.webhook(w, r, s); ok { // as the test left it (its health)
-		c.render(w, r, s, http.StatusOK, "details", &page{Data: detailsData{Webhook: wh, Test: t}})
+		c.detailsPage(w, r, s, detailsData{Webhook: wh, Test: t})
 	}
 }
 

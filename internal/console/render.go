@@ -162,6 +162,29 @@ var funcs = template.FuncMap{
 		}
 		return string([]rune(s)[:n]) + "…"
 	},
+	// pct, msf and period write the statistics: a rate as a percentage,
+	// a latency in ms (or s), a period's start in UTC; "—" for none.
+	"pct": func(f *float64) string {
+		if f == nil {
+			return "—"
+		}
+		return strconv.FormatFloat(*f*100, 'f', 1, 64) + " %"
+	},
+	"msf": func(f *float64) string {
+		switch {
+		case f == nil:
+			return "—"
+		case *f >= 1000:
+			return strconv.FormatFloat(*f/1000, 'f', 2, 64) + " s"
+		}
+		return strconv.FormatFloat(*f, 'f', 0, 64) + " ms"
+	},
+	"period": func(interval string, t time.Time) string {
+		if interval == "day" {
+			return t.UTC().Format("2006-01-02")
+		}
+		return t.UTC().Format("2006-01-02 15:04")
+	},
 	"intp": func(p *int) string {
 		if p == nil {
 			return "—"

@@ -547,10 +547,16 @@ type Finished struct {
 	Woke *Waiter
 }
 
-// finishAttempt is FinishAttempt's statement; {deliveries} and {attempts}
-// are the delivery's period's tables (periodTables). A waiter's delivery
-// (nextWaiter) may be of any period.
-var finishAttempt = named(`
+// finishAttemptSQL is FinishAttempt's statement.
+var finishAttemptSQL = finishAttemptWith(attemptStats)
+
+// finishAttemptWith is FinishAttempt's statement with statsCTE, the CTE
+// named queued that records what the attempt adds to the statistics (a
+// benchmark compares ways of doing it: stats_cost_test.go). {deliveries}
+// and {attempts} are the delivery's period's tables (periodTables). A
+// waiter's delivery (nextWaiter) may be of any period.
+func finishAttemptWith(statsCTE string) namedSQL {
+	return named(`
 		WITH done AS (
 			UPDATE {attempts} SET duration_ms = @duration_ms, response_status = @response_status, response_body = @body,
 				error = @error, finished_at = @finished_at
@@ -577,7 +583,7 @@ var finishAttempt = named(`
 			RETURNING l.webhook_id, nx.delivery_id, nx.workflow_id
 		), dequeued AS (
 			DELETE FROM webhook_waiters WHERE seq = (SELECT seq FROM nx)
-		), ` + healthUpdate + `, moved AS (
+		), ` + healthUpdate + `, ` + statsCTE + `, moved AS (
 			-- A retry waits out the throttle its answer asked for.
 			UPDATE {deliveries} SET status = @status, status_reason = @reason, last_status_code = @response_status,
 				next_attempt_at = CASE WHEN @next_attempt_at::timestamptz IS NULL THEN NULL
@@ -590,12 +596,18 @@ var finishAttempt = named(`
 				SELECT id, account_id, name, url, enabled, consecutive_failures, exhausted_streak, failing_since,
 					was_failing_since, was_warned, throttled_until FROM health) h) AS change,
 			(SELECT row_to_json(r) FROM released r WHERE r.delivery_id IS NOT NULL) AS woke`)
+}
 
 // FinishAttempt completes the attempt row StartAttempt opened, hands its
 // concurrency slot to the webhook's oldest waiter (or frees it), sets the
 // delivery's new state and moves its webhook's health by signal and its
 // throttle by th, in one statement.
 func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, signal HealthSignal, th ThrottleSignal) (Finished, error) {
+	return s.finishAttempt(ctx, finishAttemptSQL, a, o, signal, th)
+}
+
+// finishAttempt is FinishAttempt with statement q (finishAttemptWith).
+func (s *Store) finishAttempt(ctx context.Context, q namedSQL, a Attempt, o AttemptOutcome, signal HealthSignal, th ThrottleSignal) (Finished, error) {
 	finished := a.StartedAt.Add(time.Duration(a.DurationMS) * time.Millisecond)
 	if a.FinishedAt != nil {
 		finished = *a.FinishedAt
@@ -609,7 +621,7 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 	if th.Throttle {
 		retryAfter = th.RetryAfter.Seconds()
 	}
-	args, err := finishAttempt.args(map[string]any{
+	args, err := q.args(map[string]any{
 		"delivery_id": a.DeliveryID, "series": a.Series, "number": a.Number, "try": a.Try,
 		"duration_ms": a.DurationMS, "response_status": a.ResponseStatus, "body": body, "error": a.Error,
 		"finished_at": finished, "status": o.Status, "reason": o.Reason, "next_attempt_at": o.NextAttemptAt,
@@ -623,7 +635,7 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 		Change []byte `db:"change"`
 		Woke   []byte `db:"woke"`
 	}
-	err = s.inPeriod(ctx, lo, func(t periodTables) error { return s.getPrepared(ctx, &out, t.in(finishAttempt.text), args...) })
+	err = s.inPeriod(ctx, lo, func(t periodTables) error { return s.getPrepared(ctx, &out, t.in(q.text), args...) })
 	if err != nil {
 		return Finished{}, fmt.Errorf("recording attempt: %w", translate(err))
 	}
@@ -643,13 +655,16 @@ func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, 
 	return f, nil
 }
 
-// FinishDelivery sets a final status without an attempt (e.g. cancelled).
+// FinishDelivery sets a final status without an attempt (e.g. cancelled);
+// a failed one counts in the statistics.
 func (s *Store) FinishDelivery(ctx context.Context, id uuid.UUID, series int, status delivery.Status, reason string) error {
 	lo, hi := periodOf(id)
 	_, err := s.db.ExecContext(ctx, `
-		UPDATE deliveries SET status = $3, status_reason = $4, next_attempt_at = NULL, updated_at = now()
-		WHERE id = $1 AND series = $2 AND status IN ('pending', 'retrying') AND created_at >= $5 AND created_at < $6`,
-		id, series, status, reason, lo, hi)
+		WITH ended AS (
+			UPDATE deliveries SET status = $3, status_reason = $4, next_attempt_at = NULL, updated_at = now()
+			WHERE id = $1 AND series = $2 AND status IN ('pending', 'retrying') AND created_at >= $5 AND created_at < $6
+			RETURNING account_id, webhook_id, status
+		)`+outcomeStats("ended"), id, series, status, reason, lo, hi)
 	if err != nil {
 		return fmt.Errorf("finishing delivery: %w", translate(err))
 	}
@@ -790,22 +805,29 @@ func (s *Store) RestoreOutcomes(ctx context.Context, accountID uuid.UUID, eventI
 			if reason == "" {
 				reason = "restored from the workflow's result"
 			}
+			// A delivery that ends here counts in the statistics (its
+			// attempts were lost with the commits that recorded them).
 			lo, hi := periodOf(o.ID)
-			res, err := tx.ExecContext(ctx, `
-				INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status,
-					status_reason, attempt_count, workflow_id, created_at, trigger_source)
-				SELECT $1::uuid, $2, $3, $4, e.type, 'msg_' || replace($1::uuid::text, '-', ''), $5, $6, $7, $8,
-					e.created_at, e.trigger_source
-				FROM events e WHERE e.account_id = $2 AND e.id = $3 AND e.created_at >= $9 AND e.created_at < $10
-				ON CONFLICT (id, created_at) DO UPDATE SET status = EXCLUDED.status, status_reason = EXCLUDED.status_reason,
-					attempt_count = greatest(deliveries.attempt_count, EXCLUDED.attempt_count),
-					next_attempt_at = NULL, updated_at = now()
-				WHERE deliveries.status IN ('pending', 'retrying') AND deliveries.workflow_id = EXCLUDED.workflow_id`,
+			var n int64
+			err := tx.GetContext(ctx, &n, `
+				WITH restored AS (
+					INSERT INTO deliveries (id, account_id, event_id, webhook_id, event_type, message_id, status,
+						status_reason, attempt_count, workflow_id, created_at, trigger_source)
+					SELECT $1::uuid, $2, $3, $4, e.type, 'msg_' || replace($1::uuid::text, '-', ''), $5, $6, $7, $8,
+						e.created_at, e.trigger_source
+					FROM events e WHERE e.account_id = $2 AND e.id = $3 AND e.created_at >= $9 AND e.created_at < $10
+					ON CONFLICT (id, created_at) DO UPDATE SET status = EXCLUDED.status, status_reason = EXCLUDED.status_reason,
+						attempt_count = greatest(deliveries.attempt_count, EXCLUDED.attempt_count),
+						next_attempt_at = NULL, updated_at = now()
+					WHERE deliveries.status IN ('pending', 'retrying') AND deliveries.workflow_id = EXCLUDED.workflow_id
+					RETURNING account_id, webhook_id, status
+				), counted AS (`+outcomeStats("restored")+`
+				)
+				SELECT count(*) FROM restored`,
 				o.ID, accountID, eventID, o.WebhookID, o.Status, reason, o.Attempts, workflowID, lo, hi)
 			if err != nil {
 				return translate(err)
 			}
-			n, _ := res.RowsAffected()
 			changed += n
 		}
 		return nil

@@ -260,7 +260,7 @@ func run(ctx context.Context, s settings) error {
 	defer fl.stop()
 
 	_, tport, _ := strings.Cut(taddr, ":")
-	pgPID := postmasterPID(os.Getenv("BENCH_PGDATA"))
+	pgPID := proc.PostmasterPID(os.Getenv("BENCH_PGDATA"))
 	tPID := temporalPID(tport)
 	if pgPID == 0 || tPID == 0 {
 		logf("warning: postgres pid %d, temporal pid %d: 0 means not measured (set BENCH_PGDATA, BENCH_TEMPORAL_PID)", pgPID, tPID)

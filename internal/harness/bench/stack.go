@@ -5,16 +5,12 @@ package bench
 // the stack.
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,55 +36,6 @@ func randomKey() string {
 }
 
 // ---- /proc readings ----
-
-// clockTicks is USER_HZ, 100 on every Linux this runs on.
-const clockTicks = 100
-
-// procStat returns ppid, utime+stime and cutime+cstime (in ticks) of pid.
-func procStat(pid int) (ppid int, self, children int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	// The command name may contain spaces: fields start after the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, 0, 0, errors.New("malformed stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 15 {
-		return 0, 0, 0, errors.New("short stat")
-	}
-	num := func(k int) int64 { n, _ := strconv.ParseInt(f[k], 10, 64); return n }
-	// f[0] is field 3 (state): field n is f[n-3].
-	return int(num(1)), num(11) + num(12), num(13) + num(14), nil
-}
-
-// childrenOf lists the pids whose parent is ppid.
-func childrenOf(ppid int) []int {
-	ents, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if pp, _, _, err := procStat(pid); err == nil && pp == ppid {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
-// postmasterPID reads the first line of $PGDATA/postmaster.pid.
-func postmasterPID(pgdata string) int {
-	b, err := os.ReadFile(filepath.Join(pgdata, "postmaster.pid"))
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
-	return pid
-}
 
 // temporalPID finds the dev server started on port (bench.sh usually tells).
 func temporalPID(port string) int {
@@ -184,22 +131,13 @@ func (m *monitor) snapshot() cpuSnapshot {
 		}
 		var t int64
 		if c.Postgres {
-			// Live backends are summed first, then the postmaster's cutime
-			// (exited backends): a backend exiting in between is counted
-			// twice rather than not at all.
-			for _, k := range childrenOf(c.PID) {
-				if _, ks, _, err := procStat(k); err == nil {
-					t += ks
-				}
+			t = proc.PostgresTicks(c.PID)
+		} else {
+			_, self, _, err := proc.Stat(c.PID)
+			if err != nil {
+				continue
 			}
-		}
-		_, self, kids, err := procStat(c.PID)
-		if err != nil {
-			continue
-		}
-		t += self
-		if c.Postgres {
-			t += kids
+			t = self
 		}
 		s.ticks[c.Name] += t
 	}
@@ -211,7 +149,7 @@ func (m *monitor) cpuMsSince(from cpuSnapshot) map[string]float64 {
 	to := m.snapshot()
 	out := map[string]float64{}
 	for name, t := range to.ticks {
-		out[name] = float64(max(0, t-from.ticks[name])) * 1000 / clockTicks
+		out[name] = float64(max(0, t-from.ticks[name])) * 1000 / proc.ClockTicks
 	}
 	return out
 }
@@ -226,7 +164,7 @@ func (m *monitor) cpuSince(from cpuSnapshot) map[string]float64 {
 	}
 	for name, t := range to.ticks {
 		// max: a process's counters only grow; a dip is a sampling artefact.
-		out[name] = round2(float64(max(0, t-from.ticks[name])) / clockTicks / wall)
+		out[name] = round2(float64(max(0, t-from.ticks[name])) / proc.ClockTicks / wall)
 	}
 	return out
 }
@@ -254,7 +192,7 @@ func (m *monitor) sampleOnce() {
 		if c.Postgres {
 			// Proportional set size, so shared buffers count once in the sum.
 			rss = proc.PssKB(c.PID)
-			for _, k := range childrenOf(c.PID) {
+			for _, k := range proc.Children(c.PID) {
 				rss += proc.PssKB(k)
 			}
 		} else {

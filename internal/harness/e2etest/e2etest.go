@@ -129,6 +129,8 @@ func StartWorker(t testing.TB, tc client.Client, store *db.Store, box *secretbox
 	vars := settingsVars(s)
 	vars["TEMPORAL_TASK_QUEUE"] = queue
 	vars["EGRESS_ALLOW_CIDRS"] = cidrs(allow)
+	// Statistics a test can wait for without waiting long.
+	vars["STATS_FOLD_INTERVAL"] = "1s"
 	a := NewApp(t, vars, store, tc, box, nil)
 	w := a.Worker()
 	if err := w.Start(); err != nil {
