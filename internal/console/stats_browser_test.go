@@ -73,7 +73,7 @@ func TestBrowserStats(t *testing.T) {
 			id = fmt.Sprint("fail-", i)
 		}
 		s.api("POST", "/v1/events", key, map[string]any{"id": id, "type": "ENVELOPE_START", "triggerSource": "saas_page",
-			"data": map[string]any{"envelopeId": id}}, http.StatusAccepted, nil)
+			"data": map[string]any{"envelopeId": id, "envelopeStatus": 1}}, http.StatusAccepted, nil)
 	}
 	waitStats(t, s, key, hook.ID, 8)
 
