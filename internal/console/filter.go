@@ -30,18 +30,16 @@ func (f *filterForm) readFilter(r *http.Request) {
 	f.Filter, f.FilterSample = r.PostFormValue("filter"), r.PostFormValue("filterSample")
 }
 
-// sampleFor is a minimal event of the first of types (ENVELOPE_START
-// when there is none), to start the test box with.
+// sampleFor is the catalogue's sample of the first of types
+// (ENVELOPE_START when there is none), to start the test box with: the
+// data a real event of the type carries, valid against its schema.
 func sampleFor(types []string) string {
 	typ := events.EnvelopeStart
 	if len(types) > 0 {
 		typ = types[0]
 	}
-	source, data := events.SourceSaaSPage, map[string]any{"envelopeId": "A-42", "envelopeStatus": 1}
-	if events.IsSystemType(typ) {
-		source, data = events.SourceSystem, map[string]any{"webhookId": "…", "webhookName": "CRM sync", "message": "…"}
-	}
-	b, _ := json.MarshalIndent(map[string]any{"type": typ, "triggerSource": source, "data": data}, "", "  ")
+	e, _ := events.Sample(typ)
+	b, _ := json.MarshalIndent(map[string]any{"type": e.Type, "triggerSource": e.TriggerSource, "data": e.Data}, "", "  ")
 	return string(b)
 }
 
