@@ -144,9 +144,18 @@ func deliveriesQuery(accountID uuid.UUID, f DeliveryFilter) (string, []any) {
 		at = &f.After.CreatedAt
 	}
 	c.timeRange("d.created_at", f.CreatedFrom, f.CreatedTo, at)
-	from := "deliveries d"
+	from, orderBy := "deliveries d", "d.created_at"
 	if e := (eventFilter{OrderingKey: f.OrderingKey, EnvelopeID: f.EnvelopeID}); e != (eventFilter{}) {
-		from = "deliveries d JOIN events e ON e.account_id = d.account_id AND e.id = d.event_id AND e.created_at = d.created_at"
+		// The key's events by their index, newest first, then each one's
+		// deliveries: a plain join let the planner read every delivery
+		// of a webhook and hash them (142 ms for 5 rows on bench-log's
+		// log; 4 ms this way). OFFSET 0 keeps the subquery from being
+		// flattened back into that join; the order is the events' (the
+		// deliveries share each event's created_at), so a page stops early.
+		from = `events e CROSS JOIN LATERAL (SELECT * FROM deliveries d WHERE d.account_id = e.account_id
+			AND d.event_id = e.id AND d.created_at = e.created_at OFFSET 0) d`
+		orderBy = "e.created_at"
+		c.add("e.account_id = $%d", accountID)
 		e.add(c, "e.")
 		// The same range on the events, so both sides read only its partitions.
 		c.timeRange("e.created_at", f.CreatedFrom, f.CreatedTo, at)
@@ -162,7 +171,7 @@ func deliveriesQuery(accountID uuid.UUID, f DeliveryFilter) (string, []any) {
 		f.Limit = 1000
 	}
 	q := `SELECT ` + prefixed("d.", deliveryColumns) + ` FROM ` + from + ` WHERE ` + c.sql() +
-		fmt.Sprintf(" ORDER BY d.created_at %[1]s, d.id %[1]s LIMIT %[2]d", order, f.Limit)
+		fmt.Sprintf(" ORDER BY %[3]s %[1]s, d.id %[1]s LIMIT %[2]d", order, f.Limit, orderBy)
 	return q, c.args
 }
 
