@@ -151,6 +151,9 @@ type Resolution struct {
 	// data when there are filters and the event came without it.
 	Filters []PayloadFilter
 	Data    json.RawMessage
+	// WebhookNames are the names of the deliveries' webhooks (those not
+	// deleted), for the Temporal UI's summaries.
+	WebhookNames map[uuid.UUID]string
 }
 
 // PayloadFilter is a matching webhook's payload filter.
@@ -191,6 +194,7 @@ func (s *Store) resolveEvent(ctx context.Context, e Event, decided bool, passed 
 		Deliveries []byte  `db:"deliveries"`
 		Filters    []byte  `db:"filters"`
 		Data       []byte  `db:"data"`
+		Names      []byte  `db:"names"`
 	}
 	err := s.getPrepared(ctx, &row, `
 		WITH acct AS (
@@ -245,6 +249,8 @@ func (s *Store) resolveEvent(ctx context.Context, e Event, decided bool, passed 
 		-- Data-modifying CTEs (inserted, marked) run whether read or not.
 		SELECT (SELECT plan FROM acct) AS plan, (SELECT yes FROM found) AS found,
 			coalesce((SELECT json_agg(every ORDER BY webhook_id) FROM every), '[]') AS deliveries,
+			(SELECT json_object_agg(w.id, w.name) FROM webhooks w
+			 WHERE w.account_id = $1 AND w.id IN (SELECT webhook_id FROM every)) AS names,
 			-- The filters to decide ($10: decided already), and the data
 			-- they need when the caller has not got it.
 			(SELECT json_agg(json_build_object('webhook_id', id, 'filter', filter) ORDER BY id)
@@ -266,6 +272,11 @@ func (s *Store) resolveEvent(ctx context.Context, e Event, decided bool, passed 
 	if row.Filters != nil {
 		if err := json.Unmarshal(row.Filters, &res.Filters); err != nil {
 			return Resolution{}, fmt.Errorf("reading the matching webhooks' filters: %w", err)
+		}
+	}
+	if row.Names != nil {
+		if err := json.Unmarshal(row.Names, &res.WebhookNames); err != nil {
+			return Resolution{}, fmt.Errorf("reading the webhooks' names: %w", err)
 		}
 	}
 	res.Data = row.Data
