@@ -74,7 +74,7 @@ func TestTemporalUITellsTheStory(t *testing.T) {
 	for _, want := range []string{
 		"ENVELOPE_START · envelope env-42 · from saas_page · data kept in PostgreSQL, not in this history",
 		"Why the input's data is null",
-		"to 2 webhooks",
+		"ENVELOPE_START: 2 webhooks",
 		"ERP prod", "CRM sync",
 	} {
 		uiDo(t, ctx, uiWaitText(want))

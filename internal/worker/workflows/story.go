@@ -132,7 +132,7 @@ func (s *story) show() {
 		counts[state]++
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s** to %d webhook%s", s.head, len(s.rows), plural(len(s.rows)))
+	fmt.Fprintf(&b, "**%s**: %d webhook%s", s.head, len(s.rows), plural(len(s.rows)))
 	for _, state := range order {
 		fmt.Fprintf(&b, " · %d %s", counts[state], state)
 	}

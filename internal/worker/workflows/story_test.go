@@ -44,7 +44,7 @@ func TestStoryInCurrentDetails(t *testing.T) {
 	h.env.RegisterDelayedCallback(func() { during = h.details(t) }, 10*time.Second)
 	h.run(t)
 	for _, want := range []string{
-		"**ENVELOPE_START** to 2 webhooks · 1 retrying · 1 succeeded",
+		"**ENVELOPE_START**: 2 webhooks · 1 retrying · 1 succeeded",
 		"| ERP prod | retrying | 1 | HTTP 503 | #2 at ",
 		"| CRM sync bold | succeeded | 1 | HTTP 200 | — |",
 	} {

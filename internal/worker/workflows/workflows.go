@@ -121,9 +121,9 @@ type scope struct {
 // the event's DeliverEvent (see batchSize).
 func DeliverBatch(ctx workflow.Context, in flow.BatchInput) (flow.Result, error) {
 	th := newThrottledSet()
-	what := "part of event " + in.EventID
+	what := "Batch of event " + oneLine(in.EventID, 200)
 	if in.EventID == "" { // histories from before BatchInput named the event
-		what = "part of an event"
+		what = "Batch of an event"
 	}
 	r := &run{sc: scope{timeout: in.ActivityTimeout, accountID: in.AccountID, eventID: in.EventID}, test: in.Test, th: th,
 		st: newStory(ctx, what, in.Deliveries),
