@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -60,7 +61,8 @@ func TestTemporalUITellsTheStory(t *testing.T) {
 	fine := e2etest.NewReceiver(t, func(e2etest.Request) e2etest.Reply { return e2etest.Status(200) })
 	e.CreateWebhook(key, e2etest.Webhook{Name: "ERP prod", URL: flaky.At("/erp")})
 	e.CreateWebhook(key, e2etest.Webhook{Name: "CRM sync", URL: fine.At("/crm")})
-	p := e.Publish(key, e2etest.Event{ID: "env-42-start", OrderingKey: "env-42"})
+	p := e.Publish(key, e2etest.Event{ID: "env-42-start", OrderingKey: "env-42",
+		Data: json.RawMessage(`{"envelopeId":"env-42","envelopeStatus":1}`)})
 	res := e.Result(p.WorkflowID)
 	if len(res.Deliveries) != 2 {
 		t.Fatalf("result %+v", res)
@@ -69,20 +71,27 @@ func TestTemporalUITellsTheStory(t *testing.T) {
 	runID := e.TC.GetWorkflow(context.Background(), p.WorkflowID, "").GetRunID()
 	ctx := uiBrowser(t)
 	page := ui + "/namespaces/" + namespace() + "/workflows/" + url.PathEscape(p.WorkflowID) + "/" + runID + "/history"
-	uiDo(t, ctx, chromedp.Navigate(page))
+	uiDo(t, ctx, chromedp.Navigate(page), uiWaitText("User Metadata"), uiClickText("User Metadata"))
+
 	// The workflow's own metadata: summary, details, current details.
 	for _, want := range []string{
 		"ENVELOPE_START · envelope env-42 · from saas_page · data kept in PostgreSQL, not in this history",
-		"Why the input's data is null",
-		"ENVELOPE_START: 2 webhooks",
-		"ERP prod", "CRM sync",
+		"Why the data is null",
+		"ENVELOPE_START: 2 webhooks · 2 succeeded",
+		"ERP prod\tsucceeded\t5\tHTTP 200", "CRM sync\tsucceeded\t1\tHTTP 200",
 	} {
 		uiDo(t, ctx, uiWaitText(want))
 	}
 	uiScreenshot(t, ctx, "workflow")
-	// The steps: each attempt and each wait, by name and reason.
+	// The steps in the event history: each attempt and each wait, by
+	// name and reason.
+	uiDo(t, ctx, chromedp.Click(chromedp.CSS(`[data-testid="history-tab"]`)))
 	for _, want := range []string{
+		"record the event, match its webhooks",
+		"POST #1 to CRM sync",
+		"POST #1 to ERP prod",
 		"retry #2 of ERP prod in 1s after HTTP 503",
+		"POST #5 to ERP prod",
 		"retry #5 of ERP prod in 1s after HTTP 503",
 	} {
 		uiDo(t, ctx, uiWaitText(want))
@@ -105,7 +114,7 @@ func uiBrowser(t *testing.T) context.Context {
 		t.Skip("chromium is not installed: run make test, which installs Debian's chromium")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
-		chromedp.NoSandbox, chromedp.WindowSize(1400, 1000), chromedp.DisableGPU)
+		chromedp.NoSandbox, chromedp.WindowSize(1400, 2000), chromedp.DisableGPU)
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
@@ -118,15 +127,26 @@ func uiBrowser(t *testing.T) context.Context {
 func uiDo(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(ctx, steps...); err != nil {
-		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		uiScreenshot(t, ctx, "failed")
+		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](pageText))
 		t.Fatalf("browser: %v\npage text:\n%.4000s", err, body)
 	}
 }
 
+// pageText is the page's text with that of its iframes: the UI renders
+// the markdown of summaries and details in same-origin iframes (/render).
+const pageText = `(() => {
+	const texts = [document.body ? document.body.innerText : ""];
+	document.querySelectorAll("iframe").forEach(f => {
+		try { texts.push(f.contentDocument.body.innerText); } catch (e) {}
+	});
+	return texts.join("\n");
+})()`
+
 // uiWaitText waits until the page's text contains want: the UI is a
 // single-page app that fills in as its API calls answer.
 func uiWaitText(want string) chromedp.Action[chromedp.Void] {
-	expr := `document.body && document.body.innerText.includes(` + strconv.Quote(want) + `)`
+	expr := pageText + `.includes(` + strconv.Quote(want) + `)`
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
@@ -142,6 +162,24 @@ func uiWaitText(want string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// uiClickText clicks the innermost button, link or tab whose text is
+// exactly label.
+func uiClickText(label string) chromedp.Action[chromedp.Void] {
+	expr := `(() => {
+		const el = [...document.querySelectorAll('button, a, [role=tab]')].find(e => e.innerText.trim() === ` + strconv.Quote(label) + `);
+		if (!el) return false;
+		el.click();
+		return true;
+	})()`
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		ok, err := chromedp.Evaluate[bool](expr)(ctx, t)
+		if err == nil && !ok {
+			err = fmt.Errorf("nothing to click labelled %q", label)
+		}
+		return err
+	})
+}
+
 // uiScreenshot saves the page as temporal-ui-<name>.png in the folder
 // TEMPORAL_UI_SCREENSHOTS names, when it is set (make screenshots: docs/).
 func uiScreenshot(t *testing.T, ctx context.Context, name string) {
@@ -150,7 +188,7 @@ func uiScreenshot(t *testing.T, ctx context.Context, name string) {
 	if dir == "" {
 		return
 	}
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,18 +50,15 @@ func StartSummary(in DeliverEventInput, envelopeID string) (summary, details str
 	}
 	switch {
 	case in.Stored:
-		b.WriteString("**Why the input's data is null**: the event was published over HTTP (POST /v1/events). " +
-			"The API stored it in PostgreSQL (its outbox) before answering 202 and started this workflow with " +
-			"Stored: true and no data; RecordEvent reads the data there. Signers' names and emails stay out of " +
-			"Temporal's history; the delivery log (GET /v1/events/{id}) and the console show the event in full.\n\n")
+		b.WriteString("**Why the data is null**: published over HTTP (POST /v1/events), the event is kept in " +
+			"PostgreSQL, the API's outbox, and RecordEvent reads it there: signers' details stay out of Temporal. " +
+			"GET /v1/events/{id} and the console show it in full.\n\n")
 	case in.Test:
 		b.WriteString("**A test send** to one webhook: the data is in this input.\n\n")
 	default:
-		b.WriteString("**Published through Temporal** (pkg/publish, or another SDK): the data is in this input; " +
-			"RecordEvent stores it in PostgreSQL.\n\n")
+		b.WriteString("**Published through Temporal** (pkg/publish, or another SDK): the data is in this input.\n\n")
 	}
-	b.WriteString("**Webhooks** are matched when the workflow runs (RecordEvent): the current details list " +
-		"each delivery with its state, attempts, last answer and next try.")
+	b.WriteString("**Webhooks** are matched when it runs: Current Details has a row for each.")
 	return summary, b.String()
 }
 

@@ -23,7 +23,7 @@ func TestStartSummary(t *testing.T) {
 		t.Errorf("stored summary %q, want %q", sum, want)
 	}
 	for _, want := range []string{"**Event** env-42-start: **ENVELOPE_START** from saas_page, occurred 2026-12-06 10:00:00 UTC",
-		"**Why the input's data is null**", "POST /v1/events", "current details"} {
+		"**Why the data is null**", "POST /v1/events", "Current Details"} {
 		if !strings.Contains(det, want) {
 			t.Errorf("stored details lack %q:\n%s", want, det)
 		}
