@@ -94,7 +94,7 @@ func (w *Worker) polling(ctx context.Context) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("Temporal lists no recent poll by %s on task queue %s", w.identity, w.app.Config.TaskQueue)
+	return fmt.Errorf("temporal lists no recent poll by %s on task queue %s", w.identity, w.app.Config.TaskQueue)
 }
 
 // ReadyHandler serves the worker's readiness (GET /readyz on the ops

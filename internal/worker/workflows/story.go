@@ -132,16 +132,16 @@ func (s *story) show() {
 		counts[state]++
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s**: %d webhook%s", s.head, len(s.rows), plural(len(s.rows)))
+	b.WriteString(fmt.Sprintf("**%s**: %d webhook%s", s.head, len(s.rows), plural(len(s.rows))))
 	for _, state := range order {
-		fmt.Fprintf(&b, " · %d %s", counts[state], state)
+		b.WriteString(fmt.Sprintf(" · %d %s", counts[state], state))
 	}
 	b.WriteString("\n\n| webhook | state | attempts | last answer | next try |\n|---|---|---|---|---|\n")
 	for _, r := range s.rows[:min(len(s.rows), maxStoryRows)] {
-		fmt.Fprintf(&b, "| %s | %s | %d | %s | %s |\n", r.name, r.state, r.attempts, dash(r.last), dash(r.next))
+		b.WriteString(fmt.Sprintf("| %s | %s | %d | %s | %s |\n", r.name, r.state, r.attempts, dash(r.last), dash(r.next)))
 	}
 	if n := len(s.rows) - maxStoryRows; n > 0 {
-		fmt.Fprintf(&b, "\n… and %d more: the delivery log (GET /v1/events/{id}) has them all.\n", n)
+		b.WriteString(fmt.Sprintf("\n… and %d more: the delivery log (GET /v1/events/{id}) has them all.\n", n))
 	}
 	workflow.SetCurrentDetails(s.ctx, b.String())
 }
