@@ -274,8 +274,15 @@ func TestKubernetesManifests(t *testing.T) {
 	if p := get(roles["api"], "livenessProbe", "httpGet", "path"); p != "/healthz" {
 		t.Errorf("api liveness probe %v, want /healthz", p)
 	}
-	if get(roles["worker"], "readinessProbe") == nil {
-		t.Error("worker has no readiness probe")
+	// The worker's probes are on its metrics listener (METRICS_ADDR).
+	if p, port := get(roles["worker"], "readinessProbe", "httpGet", "path"), get(roles["worker"], "readinessProbe", "httpGet", "port"); p != "/readyz" || port != "metrics" {
+		t.Errorf("worker readiness probe %v on %v, want /readyz on metrics", p, port)
+	}
+	if p := get(roles["worker"], "livenessProbe", "httpGet", "path"); p != "/healthz" {
+		t.Errorf("worker liveness probe %v, want /healthz", p)
+	}
+	if !strings.HasSuffix(str(cm["METRICS_ADDR"]), ":9464") {
+		t.Errorf("METRICS_ADDR %q: the worker's probes need its metrics listener on 9464", cm["METRICS_ADDR"])
 	}
 	if n, _ := get(byKind["Deployment"]["webhookd-worker"], "spec", "replicas").(int); n < 2 {
 		t.Errorf("%d workers, want at least 2 (one takes over from another)", n)

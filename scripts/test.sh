@@ -15,7 +15,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
 fi
 if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
   start_temporal 7243 8243
-  export TEMPORAL_ADDRESS=127.0.0.1:7243
+  export TEMPORAL_ADDRESS=127.0.0.1:7243 TEMPORAL_UI_URL=http://127.0.0.1:8243
 fi
 export TEMPORAL_CLI="$BIN/temporal"
 # The egress proxy tests (e2e/proxy_test.go) go through a real tinyproxy.
@@ -27,6 +27,15 @@ fi
 if ! command -v chromium >/dev/null; then
   log "installing Debian's chromium for the console's browser tests"
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+
+# The TypeScript example (e2e/typescript_test.go) with the @temporalio/client
+# its package-lock.json pins.
+if command -v npm >/dev/null; then
+  log "building examples/typescript (npm ci, tsc)"
+  (cd "$ROOT/examples/typescript" && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+else
+  log "no npm: the TypeScript example's test will skip"
 fi
 
 cd "$ROOT"

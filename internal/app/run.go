@@ -33,8 +33,9 @@ func Run(ctx context.Context, withAPI, withWorker bool) error {
 	defer a.Close()
 
 	g, ctx := errgroup.WithContext(ctx)
+	var w *Worker
 	if withWorker {
-		w := a.Worker()
+		w = a.Worker()
 		g.Go(func() error { return w.Run(ctx) })
 	}
 	if withAPI {
@@ -45,18 +46,24 @@ func Run(ctx context.Context, withAPI, withWorker bool) error {
 		g.Go(func() error { p.Background(ctx); return nil })
 		g.Go(func() error { return p.Serve(ctx) })
 	}
-	a.serveOps(ctx, g)
+	a.serveOps(ctx, g, w)
 	err = g.Wait()
 	log.Info("stopped")
 	return err
 }
 
 // serveOps serves metrics and profiles on their own listeners when
-// METRICS_ADDR and PPROF_ADDR ask for them.
-func (a *App) serveOps(ctx context.Context, g *errgroup.Group) {
+// METRICS_ADDR and PPROF_ADDR ask for them. A process with a worker (w)
+// also serves the worker's readiness (/readyz) and liveness (/healthz)
+// beside its metrics: a worker-only process has no other listener.
+func (a *App) serveOps(ctx context.Context, g *errgroup.Group, w *Worker) {
 	if addr := a.Config.MetricsAddr; addr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", a.Metrics.Handler())
+		if w != nil {
+			mux.Handle("GET /readyz", w.ReadyHandler())
+			mux.Handle("GET /healthz", w.liveHandler())
+		}
 		g.Go(func() error { return a.serveOp(ctx, "metrics", addr+"/metrics", addr, mux) })
 	}
 	if addr := a.Config.PprofAddr; addr != "" {

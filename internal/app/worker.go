@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -31,6 +32,10 @@ type Worker struct {
 	acts      *activities.Activities
 	stopLoops context.CancelFunc
 	loops     sync.WaitGroup
+	// identity is the worker's name in Temporal (its pollers, the
+	// histories' task events): readiness looks for it among the pollers.
+	identity string
+	state    *workerState
 }
 
 // Worker builds the worker on TEMPORAL_TASK_QUEUE.
@@ -67,7 +72,17 @@ func (a *App) Worker() *Worker {
 			Proxy:                  cfg.DeliveryProxy.Addr(),
 		},
 	}
+	state := &workerState{}
+	// Unique per worker, not per process (the SDK's default, pid@host):
+	// tests run several workers in one process.
+	identity := fmt.Sprintf("%d@%s@%s", os.Getpid(), hostname(), acts.Worker[:8])
 	w := worker.New(a.Temporal, cfg.TaskQueue, worker.Options{
+		Identity: identity,
+		// The SDK stops polling after a fatal error; readiness says so.
+		OnFatalError: func(err error) {
+			a.Log.Error("the worker stopped polling", "err", err)
+			state.set(false, err)
+		},
 		MaxConcurrentWorkflowTaskPollers: cfg.WorkerWorkflowPollers,
 		// Attempts run as local activities: these slots bound the deliveries
 		// in flight in this worker.
@@ -81,7 +96,7 @@ func (a *App) Worker() *Worker {
 		a.Log.Info("deliveries go through a forward proxy", "proxy", cfg.DeliveryProxy)
 	}
 	w.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
-	return &Worker{app: a, w: w, acts: acts}
+	return &Worker{app: a, w: w, acts: acts, identity: identity, state: state}
 }
 
 // Start starts polling, the slot sweep and the statistics fold.
@@ -89,6 +104,7 @@ func (w *Worker) Start() error {
 	if err := w.w.Start(); err != nil {
 		return fmt.Errorf("starting worker: %w", err)
 	}
+	w.state.set(true, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	w.stopLoops = cancel
 	w.loops.Add(2)
@@ -100,15 +116,24 @@ func (w *Worker) Start() error {
 		defer w.loops.Done()
 		w.app.keepStats(ctx)
 	}()
-	w.app.Log.Info("worker started", "taskQueue", w.app.Config.TaskQueue)
+	w.app.Log.Info("worker started", "taskQueue", w.app.Config.TaskQueue, "identity", w.identity)
 	return nil
 }
 
 // Stop stops what Start started, letting attempts in flight finish.
 func (w *Worker) Stop() {
+	w.state.set(false, nil)
 	w.stopLoops()
 	w.loops.Wait()
 	w.w.Stop()
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "unknown"
+	}
+	return h
 }
 
 // Run runs the worker until ctx ends.

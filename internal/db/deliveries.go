@@ -157,6 +157,9 @@ type Resolution struct {
 	// data when there are filters and the event came without it.
 	Filters []PayloadFilter
 	Data    json.RawMessage
+	// WebhookNames are the names of the deliveries' webhooks (those not
+	// deleted), for the Temporal UI's summaries.
+	WebhookNames map[uuid.UUID]string
 }
 
 // PayloadFilter is a matching webhook's payload filter.
@@ -227,6 +230,8 @@ var resolveEvent = `
 		-- Data-modifying CTEs (inserted, marked) run whether read or not.
 		SELECT (SELECT plan FROM acct) AS plan, EXISTS (SELECT 1 FROM ev) AS found,
 			coalesce((SELECT json_agg(every ORDER BY webhook_id) FROM every), '[]') AS deliveries,
+			(SELECT json_object_agg(w.id, w.name) FROM webhooks w
+			 WHERE w.account_id = $1 AND w.id IN (SELECT webhook_id FROM every)) AS names,
 			-- The filters to decide ($13: decided already), and the data
 			-- they need when the caller has not got it.
 			(SELECT json_agg(json_build_object('webhook_id', id, 'filter', filter) ORDER BY id)
@@ -266,6 +271,7 @@ func (s *Store) resolveEvent(ctx context.Context, e Event, decided bool, passed 
 		Deliveries []byte  `db:"deliveries"`
 		Filters    []byte  `db:"filters"`
 		Data       []byte  `db:"data"`
+		Names      []byte  `db:"names"`
 	}
 	// An event stored by the API is looked up in its created_at's
 	// partition alone when the caller knows it; else in every one.
@@ -293,6 +299,11 @@ func (s *Store) resolveEvent(ctx context.Context, e Event, decided bool, passed 
 	if row.Filters != nil {
 		if err := json.Unmarshal(row.Filters, &res.Filters); err != nil {
 			return Resolution{}, fmt.Errorf("reading the matching webhooks' filters: %w", err)
+		}
+	}
+	if row.Names != nil {
+		if err := json.Unmarshal(row.Names, &res.WebhookNames); err != nil {
+			return Resolution{}, fmt.Errorf("reading the webhooks' names: %w", err)
 		}
 	}
 	res.Data = row.Data

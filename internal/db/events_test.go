@@ -115,6 +115,10 @@ func TestSchemaVersionAndTestMark(t *testing.T) {
 	if err != nil || len(res.Deliveries) != 1 || res.Deliveries[0].Test {
 		t.Fatalf("resolved %+v: %v", res, err)
 	}
+	// The webhooks' names come along, for the Temporal UI's summaries.
+	if len(res.WebhookNames) != 1 || res.WebhookNames[hook] != "h" {
+		t.Fatalf("resolved webhook names %v", res.WebhookNames)
+	}
 	if got, err := store.Event(ctx, acct.ID, "resolved"); err != nil || got.SchemaVersion == nil || *got.SchemaVersion != 3 || got.Test {
 		t.Fatalf("resolved event %+v: %v", got, err)
 	}

@@ -33,12 +33,15 @@ func New(p *publish.Publisher) *Client { return &Client{Publisher: p} }
 // stored it at storedAt): its data stays in PostgreSQL instead of
 // travelling through Temporal history.
 func (c *Client) StartStored(ctx context.Context, accountID string, e events.Event, storedAt time.Time) (publish.Result, error) {
+	envelope := flow.EnvelopeID(e.Data)
 	e.Data = nil
-	id := flow.EventWorkflowID(accountID, e.ID)
 	storedAt = storedAt.UTC()
+	in := flow.DeliverEventInput{AccountID: accountID, Event: e, Stored: true, StoredAt: &storedAt}
+	id := flow.EventWorkflowID(accountID, e.ID)
 	// No search attributes at start: DeliverEvent sets them itself.
-	run, err := c.Client.ExecuteWorkflow(ctx, c.StartOptions(id, accountID, "", ""), flow.DeliverEventWorkflow,
-		flow.DeliverEventInput{AccountID: accountID, Event: e, Stored: true, StoredAt: &storedAt})
+	opts := c.StartOptions(id, accountID, "", "")
+	opts.StaticSummary, opts.StaticDetails = flow.StartSummary(in, envelope)
+	run, err := c.Client.ExecuteWorkflow(ctx, opts, flow.DeliverEventWorkflow, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):
@@ -54,14 +57,18 @@ func (c *Client) StartStored(ctx context.Context, accountID string, e events.Eve
 // or the sample of a type it subscribes to ("send example").
 func (c *Client) StartTest(ctx context.Context, accountID, webhookID string, e events.Event) (client.WorkflowRun, error) {
 	id := flow.EventWorkflowID(accountID, e.ID)
-	return c.Client.ExecuteWorkflow(ctx, c.StartOptions(id, accountID, "", ""),
-		flow.DeliverEventWorkflow, flow.DeliverEventInput{AccountID: accountID, Event: e, OnlyWebhookID: webhookID, Test: true})
+	in := flow.DeliverEventInput{AccountID: accountID, Event: e, OnlyWebhookID: webhookID, Test: true}
+	opts := c.StartOptions(id, accountID, "", "")
+	opts.StaticSummary, opts.StaticDetails = flow.StartSummary(in, flow.EnvelopeID(e.Data))
+	return c.Client.ExecuteWorkflow(ctx, opts, flow.DeliverEventWorkflow, in)
 }
 
 // StartResend starts a new series of attempts of a delivery.
 func (c *Client) StartResend(ctx context.Context, accountID, eventType, deliveryID string, series int) (publish.Result, error) {
 	id := flow.ResendWorkflowID(deliveryID, series)
-	run, err := c.Client.ExecuteWorkflow(ctx, c.StartOptions(id, accountID, eventType, ""),
+	opts := c.StartOptions(id, accountID, eventType, "")
+	opts.StaticSummary = fmt.Sprintf("resend of a %s delivery · series %d", flow.SummaryText(eventType, 60), series)
+	run, err := c.Client.ExecuteWorkflow(ctx, opts,
 		flow.ResendDeliveryWorkflow, flow.ResendInput{AccountID: accountID, DeliveryID: deliveryID, Series: series})
 	if err != nil {
 		return publish.Result{}, fmt.Errorf("starting workflow %s: %w", id, err)

@@ -161,6 +161,9 @@ type DeliveryRef struct {
 	// deliveries to its webhook before its first attempt (TakeTurn), and
 	// passes it on when it ends (PassTurn).
 	Ordered bool `json:",omitempty"`
+	// WebhookName names the webhook in the Temporal UI's summaries only
+	// (empty in histories from before it, or for a deleted webhook).
+	WebhookName string `json:",omitempty"`
 }
 
 // AttemptResult is what an attempt did, and what the workflow does next.

@@ -79,7 +79,9 @@ func (p *Publisher) start(ctx context.Context, accountID string, in flow.Deliver
 	e := in.Event
 	id := flow.EventWorkflowID(accountID, e.ID)
 	// No search attributes at start: DeliverEvent sets them itself.
-	run, err := p.Client.ExecuteWorkflow(ctx, p.StartOptions(id, accountID, "", ""), flow.DeliverEventWorkflow, in)
+	opts := p.StartOptions(id, accountID, "", "")
+	opts.StaticSummary, opts.StaticDetails = flow.StartSummary(in, flow.EnvelopeID(e.Data))
+	run, err := p.Client.ExecuteWorkflow(ctx, opts, flow.DeliverEventWorkflow, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	switch {
 	case errors.As(err, &started):

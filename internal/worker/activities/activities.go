@@ -120,8 +120,9 @@ func (a *Activities) RecordEvent(ctx context.Context, in flow.DeliverEventInput)
 		ev.SchemaVersion = &v
 	}
 	var deliveries []db.Delivery
+	var names map[uuid.UUID]string
 	if in.Test {
-		deliveries, err = a.recordTest(ctx, ev, in.OnlyWebhookID, &plan)
+		deliveries, names, err = a.recordTest(ctx, ev, in.OnlyWebhookID, &plan)
 	} else {
 		if in.Stored {
 			ev.Data = nil // ResolveEvent reads the outbox's
@@ -129,13 +130,14 @@ func (a *Activities) RecordEvent(ctx context.Context, in flow.DeliverEventInput)
 				ev.CreatedAt = *in.StoredAt // in that week's partition
 			}
 		}
-		deliveries, err = a.resolve(ctx, ev, &plan)
+		deliveries, names, err = a.resolve(ctx, ev, &plan)
 	}
 	if err != nil {
 		return DeliveryPlan{}, err
 	}
 	for _, d := range deliveries {
-		ref := flow.DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series, Ordered: d.Ordered}
+		ref := flow.DeliveryRef{DeliveryID: d.ID.String(), WebhookID: d.WebhookID.String(), Series: d.Series, Ordered: d.Ordered,
+			WebhookName: names[d.WebhookID]}
 		if d.Finished() || d.WorkflowID != ev.WorkflowID {
 			ref.Done, ref.Status, ref.Attempts = true, d.Status, d.AttemptCount
 		}
@@ -152,17 +154,18 @@ func (a *Activities) RecordEvent(ctx context.Context, in flow.DeliverEventInput)
 	return plan, nil
 }
 
-// resolve records a published event and its deliveries in one round trip.
-func (a *Activities) resolve(ctx context.Context, ev db.Event, dp *DeliveryPlan) ([]db.Delivery, error) {
+// resolve records a published event and its deliveries in one round trip;
+// it returns them and their webhooks' names.
+func (a *Activities) resolve(ctx context.Context, ev db.Event, dp *DeliveryPlan) ([]db.Delivery, map[uuid.UUID]string, error) {
 	r, err := a.Store.ResolveEvent(ctx, ev)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(r.Filters) > 0 {
 		// A second round trip, only for an event some filtered webhook
 		// matches: PostgreSQL cannot evaluate CEL.
 		if r, err = a.Store.ResolveFiltered(ctx, ev, a.applyFilters(ev, r, dp)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	switch {
@@ -177,37 +180,41 @@ func (a *Activities) resolve(ctx context.Context, ev db.Event, dp *DeliveryPlan)
 	case len(r.Deliveries) == 0:
 		dp.Skipped = "no matching webhook"
 	}
-	return r.Deliveries, nil
+	return r.Deliveries, r.WebhookNames, nil
 }
 
 // recordTest records a test event for one webhook of the account,
-// whatever its subscriptions.
-func (a *Activities) recordTest(ctx context.Context, ev db.Event, webhookID string, dp *DeliveryPlan) ([]db.Delivery, error) {
+// whatever its subscriptions; it returns the delivery and the webhook's
+// name.
+func (a *Activities) recordTest(ctx context.Context, ev db.Event, webhookID string, dp *DeliveryPlan) ([]db.Delivery, map[uuid.UUID]string, error) {
 	acct, err := a.Store.Account(ctx, ev.AccountID)
 	switch {
 	case isNotFound(err):
 		dp.Skipped = "account not found"
-		return nil, nil
+		return nil, nil, nil
 	case err != nil:
-		return nil, err
+		return nil, nil, err
 	case !acct.WebhooksAllowed():
 		dp.Skipped = fmt.Sprintf("the %s plan does not include webhooks", acct.Plan)
-		return a.Store.RecordEvent(ctx, ev, nil)
+		ds, err := a.Store.RecordEvent(ctx, ev, nil)
+		return ds, nil, err
 	}
 	id, err := uuid.Parse(webhookID)
 	if err != nil {
 		dp.Skipped = "invalid webhook id"
-		return nil, nil
+		return nil, nil, nil
 	}
 	// Scoped to the account: a test for another account's webhook finds none.
-	if _, err := a.Store.Webhook(ctx, ev.AccountID, id); err != nil {
+	w, err := a.Store.Webhook(ctx, ev.AccountID, id)
+	if err != nil {
 		if !isNotFound(err) {
-			return nil, err
+			return nil, nil, err
 		}
 		dp.Skipped = "webhook not found"
-		return nil, nil
+		return nil, nil, nil
 	}
-	return a.Store.RecordEvent(ctx, ev, []uuid.UUID{id})
+	ds, err := a.Store.RecordEvent(ctx, ev, []uuid.UUID{id})
+	return ds, map[uuid.UUID]string{id: w.Name}, err
 }
 
 // activityTimeout bounds one Deliver call: the longest time a receiver
@@ -236,10 +243,19 @@ func (a *Activities) PrepareResend(ctx context.Context, in flow.ResendInput) (De
 	if d.Series != in.Series || d.Status != delivery.Pending {
 		return DeliveryPlan{Skipped: fmt.Sprintf("delivery is at series %d (%s), not a new series %d", d.Series, d.Status, in.Series)}, nil
 	}
+	// The name is for the Temporal UI only: a webhook deleted meanwhile
+	// leaves it empty (its attempt then cancels the delivery).
+	var name string
+	switch w, err := a.Store.Webhook(ctx, accountID, d.WebhookID); {
+	case err == nil:
+		name = w.Name
+	case !isNotFound(err):
+		return DeliveryPlan{}, err
+	}
 	return DeliveryPlan{
 		ActivityTimeout: a.activityTimeout(), AccountID: in.AccountID, EventID: d.EventID,
 		Deliveries: []flow.DeliveryRef{{DeliveryID: in.DeliveryID, WebhookID: d.WebhookID.String(), Series: in.Series,
-			Ordered: d.Ordered}},
+			Ordered: d.Ordered, WebhookName: name}},
 	}, nil
 }
 

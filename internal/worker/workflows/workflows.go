@@ -6,6 +6,7 @@ package workflows
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -75,25 +76,30 @@ func DeliverEvent(ctx workflow.Context, in flow.DeliverEventInput) (flow.Result,
 	var a *activities.Activities
 	// A local activity: no extra round trip through the server for a short
 	// database transaction.
-	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
+	lctx := workflow.WithLocalActivityOptions(ctx, withSummaryOpts(localActivityOptions, "record the event, match its webhooks"))
 	var plan activities.DeliveryPlan
 	err := workflow.ExecuteLocalActivity(lctx, a.RecordEvent, in).Get(ctx, &plan)
 	if err != nil {
 		return flow.Result{}, err
 	}
-	return deliverPlan(ctx, planned{plan: plan, test: in.Test, identity: identity})
+	what := in.Event.Type
+	if in.Test {
+		what += " (test)"
+	}
+	return deliverPlan(ctx, planned{plan: plan, test: in.Test, identity: identity, what: what})
 }
 
 // ResendDelivery makes a new series of attempts of one delivery.
 func ResendDelivery(ctx workflow.Context, in flow.ResendInput) (flow.Result, error) {
 	var a *activities.Activities
-	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
+	lctx := workflow.WithLocalActivityOptions(ctx, withSummaryOpts(localActivityOptions, fmt.Sprintf("prepare series %d of the delivery", in.Series)))
 	var plan activities.DeliveryPlan
 	err := workflow.ExecuteLocalActivity(lctx, a.PrepareResend, in).Get(ctx, &plan)
 	if err != nil {
 		return flow.Result{}, err
 	}
-	return deliverPlan(ctx, planned{plan: plan}) // its search attributes are set at start (see publish)
+	// Its search attributes are set at start (see publish).
+	return deliverPlan(ctx, planned{plan: plan, what: fmt.Sprintf("resend (series %d)", in.Series)})
 }
 
 // planned is a plan to deliver: the plan, whether it is a test event, and
@@ -102,6 +108,7 @@ type planned struct {
 	plan     activities.DeliveryPlan
 	test     bool
 	identity []temporal.SearchAttributeUpdate
+	what     string // the story's head: the event type, or what the workflow does
 }
 
 // scope is what every attempt of a plan shares.
@@ -114,7 +121,12 @@ type scope struct {
 // the event's DeliverEvent (see batchSize).
 func DeliverBatch(ctx workflow.Context, in flow.BatchInput) (flow.Result, error) {
 	th := newThrottledSet()
+	what := "Batch of event " + oneLine(in.EventID, 200)
+	if in.EventID == "" { // histories from before BatchInput named the event
+		what = "Batch of an event"
+	}
 	r := &run{sc: scope{timeout: in.ActivityTimeout, accountID: in.AccountID, eventID: in.EventID}, test: in.Test, th: th,
+		st: newStory(ctx, what, in.Deliveries),
 		beforeWait: func(ctx workflow.Context) {
 			if ups := th.flush(); len(ups) > 0 {
 				_ = workflow.UpsertTypedSearchAttributes(ctx, ups...)
@@ -132,6 +144,7 @@ func DeliverBatch(ctx workflow.Context, in flow.BatchInput) (flow.Result, error)
 func deliverPlan(ctx workflow.Context, p planned) (flow.Result, error) {
 	res := flow.Result{Skipped: p.plan.Skipped, Deliveries: make([]flow.DeliveryResult, len(p.plan.Deliveries))}
 	if len(p.plan.Deliveries) == 0 {
+		workflow.SetCurrentDetails(ctx, fmt.Sprintf("**%s**: nothing to deliver (%s)", p.what, oneLine(p.plan.Skipped, 200)))
 		_ = workflow.UpsertTypedSearchAttributes(ctx, slices.Concat(p.identity,
 			[]temporal.SearchAttributeUpdate{flow.AttrDeliveryStatus.ValueSet(flow.SummaryNone)})...)
 		return res, nil
@@ -155,6 +168,7 @@ func deliverPlan(ctx workflow.Context, p planned) (flow.Result, error) {
 	// A change of the throttled webhooks goes with the next wait's update.
 	listed := false
 	th := newThrottledSet()
+	st := newStory(ctx, p.what, p.plan.Deliveries)
 	listWebhooks := func(ctx workflow.Context) {
 		ups := th.flush()
 		if !listed {
@@ -169,14 +183,14 @@ func deliverPlan(ctx workflow.Context, p planned) (flow.Result, error) {
 	switch {
 	case len(todo) > batchSize && workflow.GetVersion(ctx, versionBatches, workflow.DefaultVersion, 1) == 1:
 		listWebhooks(ctx)
-		deliverBatches(ctx, p, todo, res.Deliveries)
+		deliverBatches(ctx, p, todo, res.Deliveries, st)
 	case len(todo) > 0:
 		refs := make([]flow.DeliveryRef, len(todo))
 		for j, i := range todo {
 			refs[j] = p.plan.Deliveries[i]
 		}
 		rn := &run{sc: scope{timeout: p.plan.ActivityTimeout, accountID: p.plan.AccountID, eventID: p.plan.EventID},
-			test: p.test, th: th, beforeWait: listWebhooks}
+			test: p.test, th: th, beforeWait: listWebhooks, st: st}
 		for j, r := range deliverAll(ctx, refs, rn) {
 			res.Deliveries[todo[j]] = r
 		}
@@ -193,13 +207,14 @@ func deliverPlan(ctx workflow.Context, p planned) (flow.Result, error) {
 // deliverBatches hands the deliveries at indexes todo of p's plan to
 // DeliverBatch children, batchSize each, forwards webhook changes to the
 // child making that webhook's delivery, and writes their results into out.
-func deliverBatches(ctx workflow.Context, p planned, todo []int, out []flow.DeliveryResult) {
+func deliverBatches(ctx workflow.Context, p planned, todo []int, out []flow.DeliveryResult, st *story) {
 	batches := startBatches(ctx, p, todo)
 	byWebhook := map[string][]workflow.ChildWorkflowFuture{}
-	for _, b := range batches {
+	for k, b := range batches {
 		for _, i := range b.idx {
 			id := p.plan.Deliveries[i].WebhookID
 			byWebhook[id] = append(byWebhook[id], b.fut)
+			st.update(p.plan.Deliveries[i].DeliveryID, func(r *storyRow) { r.state = fmt.Sprintf("in batch %d", k+1) })
 		}
 	}
 	signals := workflow.GetSignalChannel(ctx, flow.SignalWebhookChanged)
@@ -216,6 +231,9 @@ func deliverBatches(ctx workflow.Context, p planned, todo []int, out []flow.Deli
 	})
 	for _, b := range batches {
 		collectBatch(ctx, p, b, out)
+		for _, i := range b.idx {
+			st.ended(out[i].DeliveryID, out[i].Status, out[i].Attempts, out[i].Last.Reason)
+		}
 	}
 }
 
@@ -247,6 +265,8 @@ func startBatches(ctx workflow.Context, p planned, todo []int) []batch {
 			// still unfinished, under the same batch ids.
 			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			TypedSearchAttributes: temporal.NewSearchAttributes(attrs...),
+			StaticSummary: fmt.Sprintf("%s · batch %d of %d: %d webhooks", p.what, len(batches)+1,
+				(len(todo)+batchSize-1)/batchSize, len(idx)),
 		})
 		batches = append(batches, batch{idx: idx, fut: workflow.ExecuteChildWorkflow(cctx, flow.DeliverBatchWorkflow, in)})
 	}
@@ -273,7 +293,7 @@ func collectBatch(ctx workflow.Context, p planned, b batch, out []flow.DeliveryR
 	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
 	for _, i := range b.idx {
 		d := p.plan.Deliveries[i]
-		_ = workflow.ExecuteLocalActivity(lctx, a.CancelDelivery, activities.CancelInput{
+		_ = workflow.ExecuteLocalActivity(withSummary(lctx, "end the delivery to "+webhookLabel(d)+": failed"), a.CancelDelivery, activities.CancelInput{
 			DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason, Status: delivery.Failed,
 		}).Get(ctx, nil)
 		out[i] = flow.DeliveryResult{DeliveryID: d.DeliveryID, WebhookID: d.WebhookID, Status: delivery.Failed,
@@ -291,6 +311,7 @@ type run struct {
 	th      *throttledSet
 	// beforeWait is called before every wait (it upserts search attributes).
 	beforeWait func(workflow.Context)
+	st         *story // the current details
 }
 
 // deliverAll runs one delivery loop per delivery, listens for webhooks
@@ -316,6 +337,7 @@ func deliverAll(ctx workflow.Context, refs []flow.DeliveryRef, r *run) []flow.De
 			// Activities run on a context the cancellation does not reach.
 			actCtx, _ := workflow.NewDisconnectedContext(waitCtx)
 			out[i] = deliverOne(actCtx, waitCtx, r, d, wake)
+			r.st.ended(d.DeliveryID, out[i].Status, out[i].Attempts, out[i].Last.Reason)
 			if d.Ordered {
 				passTurn(actCtx, d)
 			}
@@ -386,7 +408,8 @@ func deliverOne(ctx, waitCtx workflow.Context, r *run, d flow.DeliveryRef, wake 
 		// A wake-up that came before this attempt is spent by it.
 		for wake.ReceiveAsync(nil) {
 		}
-		res, err := attempt(actx, in)
+		r.st.sending(d, in.Attempt)
+		res, err := attempt(withSummary(actx, attemptSummary(d, in.Attempt, r.test)), in)
 		if err != nil {
 			// Not an attempt result: the activity itself could not run
 			// (its retries are spent). Say so in the delivery log too,
@@ -396,11 +419,13 @@ func deliverOne(ctx, waitCtx workflow.Context, r *run, d flow.DeliveryRef, wake 
 			out.Last = flow.AttemptResult{Outcome: delivery.OutcomeFailed, Error: err.Error()}
 			return finish(actx, out, d, delivery.Failed, "delivery could not be attempted: "+err.Error())
 		}
+		r.st.answered(d, in.Attempt, res, res.Wait)
 		if res.Outcome == delivery.OutcomeThrottled {
 			in.Reservation, in.Waits = res.Reservation, in.Waits+1
 			r.th.mark(d.WebhookID, true)
 			r.beforeWait(ctx)
-			if err := throttledWait(ctx, waitCtx, res, wake); err != nil {
+			summary := fmt.Sprintf("throttled: %s, %s; #%d again in %s", webhookLabel(d), oneLine(res.Reason, 80), in.Attempt, wait(res.Wait))
+			if err := throttledWait(ctx, waitCtx, res, wake, summary); err != nil {
 				r.th.mark(d.WebhookID, false)
 				out.Attempts = in.Attempt - 1
 				return finish(actx, out, d, delivery.Cancelled, cancelReason(r.reasons, d.WebhookID))
@@ -422,7 +447,8 @@ func deliverOne(ctx, waitCtx workflow.Context, r *run, d flow.DeliveryRef, wake 
 			return out
 		case delivery.OutcomeRetry:
 			r.beforeWait(ctx)
-			if err := workflow.Sleep(waitCtx, res.Wait); err != nil {
+			summary := fmt.Sprintf("retry #%d of %s in %s after %s", in.Attempt+1, webhookLabel(d), wait(res.Wait), answer(res))
+			if err := sleep(waitCtx, res.Wait, summary); err != nil {
 				return finish(actx, out, d, delivery.Cancelled, cancelReason(r.reasons, d.WebhookID))
 			}
 		default:
@@ -443,7 +469,7 @@ func deliverOne(ctx, waitCtx workflow.Context, r *run, d flow.DeliveryRef, wake 
 // (its turn could not be checked).
 func awaitTurn(ctx, waitCtx workflow.Context, r *run, d flow.DeliveryRef, wake workflow.ReceiveChannel) (delivery.Status, string) {
 	var a *activities.Activities
-	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
+	lctx := workflow.WithLocalActivityOptions(ctx, withSummaryOpts(localActivityOptions, "is it the turn of "+webhookLabel(d)+"?"))
 	in := activities.TurnInput{DeliveryID: d.DeliveryID, Series: d.Series}
 	for {
 		if reason, ok := r.reasons[d.WebhookID]; ok {
@@ -459,7 +485,9 @@ func awaitTurn(ctx, waitCtx workflow.Context, r *run, d flow.DeliveryRef, wake w
 			return "", ""
 		}
 		r.beforeWait(ctx)
-		if err := wakeOrTimer(ctx, waitCtx, t.Recheck, wake); err != nil {
+		r.st.waitingTurn(d, t.Recheck)
+		summary := fmt.Sprintf("%s waits for an earlier event of its ordering key; recheck in %s", webhookLabel(d), wait(t.Recheck))
+		if err := wakeOrTimer(ctx, waitCtx, t.Recheck, wake, summary); err != nil {
 			return delivery.Cancelled, cancelReason(r.reasons, d.WebhookID)
 		}
 		in.Waits++
@@ -470,7 +498,7 @@ func awaitTurn(ctx, waitCtx workflow.Context, r *run, d flow.DeliveryRef, wake w
 // effort: a waiter not woken checks again by itself.
 func passTurn(ctx workflow.Context, d flow.DeliveryRef) {
 	var a *activities.Activities
-	lctx := workflow.WithLocalActivityOptions(ctx, localActivityOptions)
+	lctx := workflow.WithLocalActivityOptions(ctx, withSummaryOpts(localActivityOptions, "pass the turn on after "+webhookLabel(d)))
 	_ = workflow.ExecuteLocalActivity(lctx, a.PassTurn, activities.TurnInput{DeliveryID: d.DeliveryID, Series: d.Series}).Get(ctx, nil)
 }
 
@@ -509,21 +537,21 @@ func attempt(actx workflow.Context, in activities.DeliverInput) (flow.AttemptRes
 // throttledWait waits out a throttled attempt's Wait; one queued at a full
 // webhook also wakes when a slot is handed to it (wake), Wait being only
 // its fallback poll.
-func throttledWait(ctx, waitCtx workflow.Context, r flow.AttemptResult, wake workflow.ReceiveChannel) error {
+func throttledWait(ctx, waitCtx workflow.Context, r flow.AttemptResult, wake workflow.ReceiveChannel, summary string) error {
 	if !r.Queued || workflow.GetVersion(ctx, versionWake, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
-		return workflow.Sleep(waitCtx, r.Wait)
+		return sleep(waitCtx, r.Wait, summary)
 	}
-	return wakeOrTimer(ctx, waitCtx, r.Wait, wake)
+	return wakeOrTimer(ctx, waitCtx, r.Wait, wake, summary)
 }
 
 // wakeOrTimer waits for d or a wake-up, whichever comes first; it fails
-// when waitCtx is cancelled.
-func wakeOrTimer(ctx, waitCtx workflow.Context, d time.Duration, wake workflow.ReceiveChannel) error {
+// when waitCtx is cancelled. summary names the timer in the Temporal UI.
+func wakeOrTimer(ctx, waitCtx workflow.Context, d time.Duration, wake workflow.ReceiveChannel, summary string) error {
 	timerCtx, cancelTimer := workflow.WithCancel(waitCtx)
 	defer cancelTimer()
 	var err error
 	sel := workflow.NewSelector(ctx)
-	sel.AddFuture(workflow.NewTimer(timerCtx, d), func(f workflow.Future) { err = f.Get(ctx, nil) })
+	sel.AddFuture(workflow.NewTimerWithOptions(timerCtx, d, workflow.TimerOptions{Summary: summary}), func(f workflow.Future) { err = f.Get(ctx, nil) })
 	sel.AddReceive(wake, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil) })
 	sel.Select(ctx)
 	return err
@@ -579,7 +607,8 @@ func (s *throttledSet) flush() []temporal.SearchAttributeUpdate {
 // finish records that the delivery's remaining attempts will not be made.
 func finish(actx workflow.Context, out flow.DeliveryResult, d flow.DeliveryRef, status delivery.Status, reason string) flow.DeliveryResult {
 	var a *activities.Activities
-	_ = workflow.ExecuteLocalActivity(actx, a.CancelDelivery, activities.CancelInput{
+	sctx := withSummary(actx, fmt.Sprintf("end the delivery to %s: %s", webhookLabel(d), status))
+	_ = workflow.ExecuteLocalActivity(sctx, a.CancelDelivery, activities.CancelInput{
 		DeliveryID: d.DeliveryID, Series: d.Series, Reason: reason, Status: status,
 	}).Get(actx, nil)
 	out.Status = status
