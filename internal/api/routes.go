@@ -28,6 +28,9 @@ func (h *Handler) routes(e *echo.Echo) {
 	e.POST("/v1/api-keys", h.createAPIKey, admins...)
 	e.GET("/v1/api-keys", h.listAPIKeys, admins...)
 	e.DELETE("/v1/api-keys/:id", h.revokeAPIKey, admins...)
+	// Every change to the account, who made it and from where: any plan,
+	// as keys and sign-ins are.
+	e.GET("/v1/audit-log", h.listAuditLog, admins...)
 	// One-time sign-in links to the admin console (/console): any plan, so
 	// a Trial or Basic account's console can say what its plan lacks.
 	e.POST("/v1/console/links", h.createConsoleLink, admins...)

@@ -101,7 +101,7 @@ func (p *API) Serve(ctx context.Context) error {
 // upkeep runs the periodic clean-ups every minute until ctx ends: it
 // erases previous secrets whose grace period has ended (signing already
 // ignores them), expired console links and sessions, and purges events
-// older than RETENTION.
+// older than RETENTION and audit records older than AUDIT_RETENTION.
 func (a *App) upkeep(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -109,6 +109,9 @@ func (a *App) upkeep(ctx context.Context) {
 		a.eraseExpired(ctx)
 		if a.Config.Retention > 0 {
 			a.purgeEvents(ctx)
+		}
+		if a.Config.AuditRetention > 0 {
+			a.purgeAuditLog(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -139,5 +142,14 @@ func (a *App) purgeEvents(ctx context.Context) {
 		a.Log.Warn("purging old events", "err", err)
 	case n > 0:
 		a.Log.Info("purged events past the retention period", "count", n, "retention", a.Config.Retention)
+	}
+}
+
+func (a *App) purgeAuditLog(ctx context.Context) {
+	switch n, err := a.Store.PurgeAuditLog(ctx, time.Now().Add(-a.Config.AuditRetention), 1000); {
+	case err != nil && ctx.Err() == nil:
+		a.Log.Warn("purging old audit records", "err", err)
+	case n > 0:
+		a.Log.Info("purged audit records past AUDIT_RETENTION", "count", n, "retention", a.Config.AuditRetention)
 	}
 }

@@ -94,6 +94,10 @@ type Config struct {
 	// Retention is how long events, deliveries and attempts are kept; 0
 	// keeps them forever.
 	Retention time.Duration `env:"RETENTION" envDefault:"720h"`
+	// AuditRetention is how long the audit log is kept (its own setting:
+	// an audit trail usually outlives the delivery log); 0 keeps it
+	// forever. The table refuses to lose a record of the last day.
+	AuditRetention time.Duration `env:"AUDIT_RETENTION" envDefault:"8760h"`
 
 	DeliveryTimeout      time.Duration `env:"DELIVERY_TIMEOUT" envDefault:"5s"`
 	RetrySchedule        string        `env:"DELIVERY_RETRY_SCHEDULE" envDefault:"10s,30s,1m,2m,3m,4m,5m,6m,7m,8m,9m,10m,20m,30m,1h,2h"`
@@ -195,6 +199,9 @@ func (c *Config) validate() error {
 	}
 	if c.Retention < 0 || (c.Retention > 0 && c.Retention < 24*time.Hour) {
 		errs = append(errs, errors.New("RETENTION must be 0 (keep forever) or at least 24h"))
+	}
+	if c.AuditRetention < 0 || (c.AuditRetention > 0 && c.AuditRetention < 24*time.Hour) {
+		errs = append(errs, errors.New("AUDIT_RETENTION must be 0 (keep forever) or at least 24h"))
 	}
 	if c.DeliveryTimeout <= 0 {
 		errs = append(errs, errors.New("DELIVERY_TIMEOUT must be positive"))
