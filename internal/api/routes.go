@@ -48,6 +48,13 @@ func (h *Handler) routes(e *echo.Echo) {
 	e.GET("/v1/webhooks/:id/secret", h.getSecret, proAdmins...)
 	e.POST("/v1/webhooks/:id/test", h.testWebhook, proAdmins...)
 	e.POST("/v1/webhooks/:id/release", h.releaseKey, proAdmins...)
+	// Where health notices go besides webhooks: e-mail and team chats.
+	e.POST("/v1/notification-channels", h.createChannel, proAdmins...)
+	e.GET("/v1/notification-channels", h.listChannels, proAdmins...)
+	e.GET("/v1/notification-channels/:id", h.getChannel, proAdmins...)
+	e.PATCH("/v1/notification-channels/:id", h.updateChannel, proAdmins...)
+	e.DELETE("/v1/notification-channels/:id", h.deleteChannel, proAdmins...)
+	e.POST("/v1/notification-channels/:id/test", h.testChannel, proAdmins...)
 	e.GET("/v1/deliveries", h.listDeliveries, proReaders...)
 	e.GET("/v1/deliveries/:id", h.getDelivery, proReaders...)
 	e.POST("/v1/deliveries/:id/resend", h.resendDelivery, proAdmins...)

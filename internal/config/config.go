@@ -137,6 +137,19 @@ type Config struct {
 	ConsoleSessionMax     time.Duration `env:"CONSOLE_SESSION_MAX" envDefault:"12h"`
 	TemporalUIURL         string        `env:"TEMPORAL_UI_URL" envDefault:"http://127.0.0.1:8233"`
 
+	// The SMTP server of e-mail notices (package notify; none: e-mail
+	// channels' sends fail, recorded as attempts). SMTPTLS is starttls
+	// (required), implicit (port 465) or none (a local relay only).
+	SMTPHost     string `env:"SMTP_HOST"`
+	SMTPPort     int    `env:"SMTP_PORT" envDefault:"587"`
+	SMTPTLS      string `env:"SMTP_TLS" envDefault:"starttls"`
+	SMTPUsername string `env:"SMTP_USERNAME"`
+	SMTPPassword Secret `env:"SMTP_PASSWORD"`
+	SMTPFrom     string `env:"SMTP_FROM" envDefault:"esign-webhooks@localhost"`
+	// NoticeDigestWindow is how long a channel's notices about one webhook
+	// are gathered into one message after the first (sent at once).
+	NoticeDigestWindow time.Duration `env:"NOTICE_DIGEST_WINDOW" envDefault:"1h"`
+
 	// EagerStart asks Temporal to hand a new workflow's first task straight
 	// to this process's worker (set by `serve`, where API and worker share
 	// one client); it saves a round trip through the task queue.
@@ -199,6 +212,15 @@ func (c *Config) validate() error {
 	}
 	if c.Retention < 0 || (c.Retention > 0 && c.Retention < 24*time.Hour) {
 		errs = append(errs, errors.New("RETENTION must be 0 (keep forever) or at least 24h"))
+	}
+	if c.SMTPTLS != "starttls" && c.SMTPTLS != "implicit" && c.SMTPTLS != "none" {
+		errs = append(errs, errors.New("SMTP_TLS must be starttls, implicit or none"))
+	}
+	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+		errs = append(errs, errors.New("SMTP_PORT must be a port number"))
+	}
+	if c.NoticeDigestWindow < time.Second {
+		errs = append(errs, errors.New("NOTICE_DIGEST_WINDOW must be at least 1s"))
 	}
 	if c.AuditRetention < 0 || (c.AuditRetention > 0 && c.AuditRetention < 24*time.Hour) {
 		errs = append(errs, errors.New("AUDIT_RETENTION must be 0 (keep forever) or at least 24h"))

@@ -46,6 +46,10 @@ const (
 	ActionConsoleLinkCreate = "console_link.create"
 	ActionConsoleSignIn     = "console.sign_in"
 	ActionConsoleSignOut    = "console.sign_out"
+	ActionChannelCreate     = "notification_channel.create"
+	ActionChannelUpdate     = "notification_channel.update"
+	ActionChannelDelete     = "notification_channel.delete"
+	ActionChannelTest       = "notification_channel.test"
 )
 
 // Resource types of the audit log.
@@ -55,6 +59,7 @@ const (
 	ResourceAPIKey         = "api_key"
 	ResourceConsoleLink    = "console_link"
 	ResourceConsoleSession = "console_session"
+	ResourceChannel        = "notification_channel"
 )
 
 // AuditActions lists every action, for the API's and the console's
@@ -62,7 +67,7 @@ const (
 var AuditActions = []string{ActionWebhookCreate, ActionWebhookUpdate, ActionWebhookEnable, ActionWebhookDisable,
 	ActionWebhookDelete, ActionSecretView, ActionSecretReset, ActionWebhookTest, ActionKeyRelease, ActionDeliveryResend,
 	ActionBulkResend, ActionAPIKeyCreate, ActionAPIKeyRevoke, ActionConsoleLinkCreate, ActionConsoleSignIn,
-	ActionConsoleSignOut}
+	ActionConsoleSignOut, ActionChannelCreate, ActionChannelUpdate, ActionChannelDelete, ActionChannelTest}
 
 // NewAudit is the record of action on a resource by the actor of c. A
 // caller without an actor (a tool calling the service directly) is
