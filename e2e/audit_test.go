@@ -141,8 +141,42 @@ func (a *auditEnv) delivered(t *testing.T, webhook string) string {
 // the request, the status it must answer, and the record it must write.
 type scenario func(t *testing.T, a *auditEnv) (call func() e2etest.Resp, status int, action, resource string)
 
+// chatToken is in every channel's URL, as a platform's token is: never
+// in a record.
+const chatToken = "tok-SECRET-4f1c9e"
+
+// channel adds a Slack channel on the test receiver.
+func (a *auditEnv) channel(t *testing.T) string {
+	t.Helper()
+	return a.Do("POST", "/v1/notification-channels", a.key, map[string]any{"name": "ops " + uuid.NewString()[:8], "kind": "slack",
+		"url": a.receiver.At("/services/" + chatToken)}).Want(t, 201).Str(t, "id")
+}
+
 func auditScenarios() map[string]scenario {
 	return map[string]scenario{
+		"post /v1/notification-channels": func(t *testing.T, a *auditEnv) (func() e2etest.Resp, int, string, string) {
+			return func() e2etest.Resp {
+				return a.Do("POST", "/v1/notification-channels", a.key, map[string]any{"name": "on call", "kind": "dingtalk",
+					"url": a.receiver.At("/robot/send?access_token=" + chatToken), "secret": "SEC" + chatToken, "language": "zh-CN"})
+			}, 201, "notification_channel.create", ""
+		},
+		"patch /v1/notification-channels/{id}": func(t *testing.T, a *auditEnv) (func() e2etest.Resp, int, string, string) {
+			id := a.channel(t)
+			return func() e2etest.Resp {
+				return a.Do("PATCH", "/v1/notification-channels/"+id, a.key, map[string]any{"noticeTypes": []string{"WEBHOOK_DISABLED"},
+					"url": a.receiver.At("/services/v2/" + chatToken)})
+			}, 200, "notification_channel.update", id
+		},
+		"delete /v1/notification-channels/{id}": func(t *testing.T, a *auditEnv) (func() e2etest.Resp, int, string, string) {
+			id := a.channel(t)
+			return func() e2etest.Resp { return a.Do("DELETE", "/v1/notification-channels/"+id, a.key, nil) },
+				204, "notification_channel.delete", id
+		},
+		"post /v1/notification-channels/{id}/test": func(t *testing.T, a *auditEnv) (func() e2etest.Resp, int, string, string) {
+			id := a.channel(t)
+			return func() e2etest.Resp { return a.Do("POST", "/v1/notification-channels/"+id+"/test", a.key, nil) },
+				200, "notification_channel.test", id
+		},
 		"post /v1/api-keys": func(t *testing.T, a *auditEnv) (func() e2etest.Resp, int, string, string) {
 			return func() e2etest.Resp {
 				return a.Do("POST", "/v1/api-keys", a.key, map[string]any{"role": "member", "label": "audited"})
@@ -227,8 +261,8 @@ func TestEveryMutatingRouteAudited(t *testing.T) {
 	if len(ops) < 14 {
 		t.Fatalf("only %d mutating routes in the OpenAPI document: %v", len(ops), ops)
 	}
-	var secrets []string // every secret an answer showed
-	secrets = append(secrets, a.key)
+	var secrets []string // every secret an answer showed, and the channels'
+	secrets = append(secrets, a.key, chatToken)
 	for _, op := range ops {
 		sc, ok := scenarios[op]
 		if !ok {
@@ -277,6 +311,10 @@ func TestEveryMutatingRouteAudited(t *testing.T) {
 	enable := a.records(t, "action=webhook.enable")[0]
 	if enable.Details["replayMissed"] != true || string(enable.Changes["status"].After) != `"enabled"` {
 		t.Errorf("enable: changes %s details %v", mustJSON(enable.Changes), enable.Details)
+	}
+	chUpdate := a.records(t, "action=notification_channel.update")[0]
+	if !chUpdate.Changes["url"].Changed || string(chUpdate.Changes["noticeTypes"].After) != `["WEBHOOK_DISABLED"]` {
+		t.Errorf("channel update's changes: %s", mustJSON(chUpdate.Changes))
 	}
 	created := a.records(t, "action=webhook.create&resourceType=webhook")
 	if len(created) == 0 || !created[0].Changes["secret"].Changed || created[0].Changes["url"].After == nil {

@@ -77,12 +77,19 @@ func TestAuditLogAppendOnly(t *testing.T) {
 	if err != nil || len(rows) != 1 || rows[0].ID != a.Entry.ID {
 		t.Fatalf("after the purge: %v %v", rows, err)
 	}
-	if _, err := store.PurgeAuditLog(ctx, time.Now().Add(-time.Hour), 100); err == nil {
-		t.Fatal("a purge of the last day went through")
+	// A cutoff within the last day is refused as soon as a row falls
+	// before it.
+	if _, err := store.DB().Exec(`INSERT INTO audit_log (id, account_id, at, actor_type, actor_id, action, resource_type, resource_id)
+		VALUES ($1, $2, now() - interval '2 hours', 'system', 'x', 'webhook.create', 'webhook', 'w2')`, uuid.New(), acct.ID); err != nil {
+		t.Fatal(err)
 	}
-	if rows, _ := store.ListAuditLog(ctx, acct.ID, db.AuditFilter{Limit: 10}); len(rows) != 1 {
+	if _, err := store.PurgeAuditLog(ctx, time.Now().Add(-time.Hour), 100); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Fatalf("a purge of the last day: %v", err)
+	}
+	if rows, _ := store.ListAuditLog(ctx, acct.ID, db.AuditFilter{Limit: 10}); len(rows) != 2 {
 		t.Fatalf("a refused purge deleted: %d rows left", len(rows))
 	}
+	rows, _ = store.ListAuditLog(ctx, acct.ID, db.AuditFilter{Limit: 1})
 	got := rows[0].Record()
 	if got.Actor.ID != "k1" || !got.Changes["secret"].Changed || got.Details["n"] != float64(1) || got.ClientAddress != "192.0.2.1" {
 		t.Fatalf("record read back: %+v", got)

@@ -290,7 +290,7 @@ func smtpServer(t *testing.T, pair *testpki.Pair) (port int, maildir string) {
 		cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 		_ = os.WriteFile(cert, []byte(pair.CertPEM), 0o600)
 		_ = os.WriteFile(key, []byte(pair.KeyPEM), 0o600)
-		args = append(args, "--tlscert", cert, "--tlskey", key, "--requiretls")
+		args = append(args, "--tlscert", cert, "--tlskey", key) // STARTTLS required before MAIL
 	}
 	cmd := exec.Command(python, args...)
 	cmd.Stderr = os.Stderr
