@@ -33,6 +33,7 @@ func (a *App) API() (*API, error) {
 		DeliveryStaleAfter: a.Config.DeliveryTimeout + a.Config.ReconcileAfter,
 		// A waiting delivery checks its turn at least every ORDER_RECHECK_MAX.
 		WaitingStaleAfter: a.Config.OrderRecheckMax + a.Config.ReconcileAfter,
+		NoticeWindow:      a.Config.NoticeDigestWindow,
 	})
 	// The REST API and the console do the same things through one service
 	// layer, and share the listener.

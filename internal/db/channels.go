@@ -227,3 +227,33 @@ func (s *Store) ChannelNotices(ctx context.Context, channelID uuid.UUID, limit i
 	}
 	return out, nil
 }
+
+// ChannelByID returns a channel whatever its account (the notice
+// workflow's, which has only the id).
+func (s *Store) ChannelByID(ctx context.Context, id uuid.UUID) (Channel, error) {
+	var c Channel
+	if err := s.db.GetContext(ctx, &c, `SELECT `+channelColumns+` FROM notification_channels WHERE id = $1`, id); err != nil {
+		return Channel{}, fmt.Errorf("getting channel: %w", translate(err))
+	}
+	return c, nil
+}
+
+// Open opens the channel's sealed URL and secret with open (a
+// secretbox's); "" where there is none.
+func (c Channel) Open(open func(enc, aad []byte) ([]byte, error)) (rawURL, secret string, err error) {
+	if c.URLEnc != nil {
+		u, err := open(c.URLEnc, ChannelURLAAD(c.ID))
+		if err != nil {
+			return "", "", fmt.Errorf("opening a channel's url: %w", err)
+		}
+		rawURL = string(u)
+	}
+	if c.SecretEnc != nil {
+		sec, err := open(c.SecretEnc, ChannelSecretAAD(c.ID))
+		if err != nil {
+			return "", "", fmt.Errorf("opening a channel's secret: %w", err)
+		}
+		secret = string(sec)
+	}
+	return rawURL, secret, nil
+}

@@ -278,28 +278,8 @@ func (s *Service) TestChannel(ctx context.Context, c Caller, id uuid.UUID) (Chan
 
 // ChannelTarget opens a channel's sealed URL and secret.
 func (s *Service) ChannelTarget(ch db.Channel) (notify.Channel, error) {
-	return OpenChannel(s.box.Open, ch)
-}
-
-// OpenChannel is ch as notify sends to it, its URL and secret opened with
-// open (a secretbox's).
-func OpenChannel(open func(enc, aad []byte) ([]byte, error), ch db.Channel) (notify.Channel, error) {
-	t := notify.Channel{Kind: ch.Kind, Recipients: ch.Recipients}
-	if ch.URLEnc != nil {
-		u, err := open(ch.URLEnc, db.ChannelURLAAD(ch.ID))
-		if err != nil {
-			return t, fmt.Errorf("opening a channel's url: %w", err)
-		}
-		t.URL = string(u)
-	}
-	if ch.SecretEnc != nil {
-		sec, err := open(ch.SecretEnc, db.ChannelSecretAAD(ch.ID))
-		if err != nil {
-			return t, fmt.Errorf("opening a channel's secret: %w", err)
-		}
-		t.Secret = string(sec)
-	}
-	return t, nil
+	u, secret, err := ch.Open(s.box.Open)
+	return notify.Channel{Kind: ch.Kind, Recipients: ch.Recipients, URL: u, Secret: secret}, err
 }
 
 // ChannelChanges is what changed in a channel, its URL and secret only
