@@ -46,6 +46,10 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/events/{id}", c.auth(c.eventPage))
 	m.HandleFunc("GET /console/event-types", c.auth(c.eventTypes))
 	m.HandleFunc("GET /console/audit-log", c.auth(c.adminOnly(c.auditLog)))
+	m.HandleFunc("GET /console/channels", c.auth(c.adminOnly(c.channels)))
+	m.HandleFunc("POST /console/channels", c.auth(c.adminOnly(c.addChannel)))
+	m.HandleFunc("POST /console/channels/{id}/test", c.auth(c.adminOnly(c.testChannel)))
+	m.HandleFunc("POST /console/channels/{id}/delete", c.auth(c.adminOnly(c.deleteChannel)))
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.message(w, r, nil, http.StatusNotFound, "notfound.title", "notfound.body")
 	})
