@@ -139,15 +139,26 @@ func writeAudit(ctx context.Context, q queryer, a *Audit) error {
 	if err != nil {
 		return err
 	}
-	args, err := publishSystemEvent.args(values)
+	args, err := publishAuditEvent.args(values)
 	if err != nil {
 		return err
 	}
-	if err := q.GetContext(ctx, &a.Logged, publishSystemEvent.text, args...); err != nil {
+	var logged []Event
+	if err := q.SelectContext(ctx, &logged, publishAuditEvent.text, args...); err != nil {
 		return fmt.Errorf("storing the audit record's event: %w", translate(err))
+	}
+	if len(logged) > 0 {
+		a.Logged = logged[0]
 	}
 	return nil
 }
+
+// publishAuditEvent stores a record's AUDIT_LOGGED event when a webhook of
+// the account subscribes to it (this transaction's own included): an
+// account that streams nothing starts no workflow per change, and one
+// that starts streaming reads what came before from GET /v1/audit-log.
+var publishAuditEvent = named(insertSystemEvent(`EXISTS (SELECT 1 FROM webhooks
+	WHERE account_id = @account_id::uuid AND @event_type = ANY (event_types))`))
 
 // AuditFilter narrows ListAuditLog; zero fields do not.
 type AuditFilter struct {
