@@ -31,9 +31,7 @@ func (f *channelForm) read(r *http.Request) {
 // comma-separated; an empty secret is none.
 func (f *channelForm) input(secret string) service.ChannelInput {
 	in := service.ChannelInput{Name: f.Name, Kind: f.Kind, Language: f.Language, URL: f.URL, NoticeTypes: f.NoticeTypes}
-	for _, r := range strings.FieldsFunc(f.Recipients, func(c rune) bool { return c == ',' || c == '\n' || c == '\r' || c == ' ' }) {
-		in.Recipients = append(in.Recipients, r)
-	}
+	in.Recipients = strings.FieldsFunc(f.Recipients, func(c rune) bool { return c == ',' || c == '\n' || c == '\r' || c == ' ' })
 	if secret != "" {
 		in.Secret = &secret
 	}
