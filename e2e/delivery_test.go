@@ -361,8 +361,8 @@ func TestPlansWithoutWebhooksGetNothing(t *testing.T) {
 		if len(res.Deliveries) != 0 || res.Skipped != "the "+plan+" plan does not include webhooks" {
 			t.Fatalf("%s: %+v", plan, res)
 		}
-		var n int
-		if err := e.Store.DB().Get(&n, `SELECT count(*) FROM events WHERE account_id = $1`, acct); err != nil || n != 1 {
+		var n int // the account's own events (the audit log's are the engine's)
+		if err := e.Store.DB().Get(&n, `SELECT count(*) FROM events WHERE account_id = $1 AND trigger_source <> 'system'`, acct); err != nil || n != 1 {
 			t.Fatalf("%s: %d events recorded (%v), want 1", plan, n, err)
 		}
 	}

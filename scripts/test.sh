@@ -28,6 +28,11 @@ if ! command -v chromium >/dev/null; then
   log "installing Debian's chromium for the console's browser tests"
   apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 fi
+# The e-mail notices are tested against a real SMTP server, Debian's aiosmtpd.
+if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+  log "installing Debian's python3-aiosmtpd for the e-mail notice tests"
+  apt-get update -qq && apt-get install -y -qq python3-aiosmtpd >/dev/null
+fi
 
 # The TypeScript example (e2e/typescript_test.go) with the @temporalio/client
 # its package-lock.json pins.

@@ -12,6 +12,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/app"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
 
 // consoleLink prints a fresh one-time sign-in link to the admin console for
@@ -43,8 +44,12 @@ func consoleLink(ctx context.Context, args []string) error {
 	if _, err := store.Account(ctx, id); err != nil {
 		return fmt.Errorf("account %s: %w", id, err)
 	}
-	link, _, err := service.MintConsoleLink(ctx, store, cfg.ConsoleBaseURL, db.ConsoleLink{
-		AccountID: id, Role: *role, ExpiresAt: time.Now().Add(*ttl)})
+	l := db.ConsoleLink{AccountID: id, Role: *role, ExpiresAt: time.Now().Add(*ttl)}
+	// On record as an operator's, from this host: no API key asked.
+	a := service.NewAudit(service.Caller{AccountID: id, Role: *role, Actor: service.Actor{Type: events.ActorSystem,
+		ID: "webhookd console-link", Name: "operator (command line)"}}, service.ActionConsoleLinkCreate, service.ResourceConsoleLink, "")
+	a.Entry.Details = db.AuditDetails{"role": *role, "expiresAt": l.ExpiresAt.UTC()}
+	link, _, err := service.MintConsoleLink(ctx, store, cfg.ConsoleBaseURL, l, a)
 	if err != nil {
 		return err
 	}

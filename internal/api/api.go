@@ -8,9 +8,7 @@ package api
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/clientaddr"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/ratelimit"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
@@ -66,7 +65,7 @@ func New(d Deps) *echo.Echo {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
+	e.IPExtractor = clientaddr.Extractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = h.errorHandler
 	e.Use(middleware.RequestID())
 	e.Use(middleware.Recover())
@@ -77,34 +76,9 @@ func New(d Deps) *echo.Echo {
 	return e
 }
 
-// ipExtractor finds the client address: the peer, or with trusted proxies
-// the last address in X-Forwarded-For that is not one of them. Echo's
-// default trusts the header from anyone, which would let a client pick a
-// fresh address for every failed authentication.
-func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
-	if len(trusted) == 0 {
-		return echo.ExtractIPDirect()
-	}
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, p := range trusted {
-		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
-	}
-	return echo.ExtractIPFromXFFHeader(opts...)
-}
-
-// clientAddr is the rate-limit key of the client: its address, or its /64
-// for IPv6, where one client typically holds a whole /64.
-func clientAddr(c echo.Context) string {
-	a, err := netip.ParseAddr(c.RealIP())
-	if err != nil {
-		return c.RealIP()
-	}
-	a = a.Unmap()
-	if a.Is6() {
-		return netip.PrefixFrom(a, 64).Masked().String()
-	}
-	return a.String()
-}
+// clientAddr is the rate-limit key of the client, and its address in the
+// audit log (clientaddr.Key).
+func clientAddr(c echo.Context) string { return clientaddr.Key(c.RealIP()) }
 
 // rateLimited is a 429 telling the client when to come back.
 func rateLimited(wait time.Duration, msg string) *Error {

@@ -62,3 +62,18 @@ func (h *Handler) revokeAPIKey(c echo.Context) error {
 	}
 	return c.NoContent(http.StatusNoContent)
 }
+
+// listAuditLog is the account's audit log, newest first (admins only).
+func (h *Handler) listAuditLog(c echo.Context) error {
+	q, err := pageQuery(c)
+	if err != nil {
+		return err
+	}
+	p := c.QueryParam
+	pg, err := h.svc.AuditLog(c.Request().Context(), caller(c), service.AuditQuery{PageQuery: q, Actor: p("actor"),
+		ResourceType: p("resourceType"), ResourceID: p("resourceId"), Action: p("action"), From: p("from"), To: p("to")})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, pageJSON(pg, db.AuditEntry.Record))
+}

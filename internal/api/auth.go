@@ -10,6 +10,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
 
 // authenticate resolves the bearer key; 401 when missing or unknown. A
@@ -41,7 +42,8 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if ok, wait := h.keyRequests.Take(k.KeyID.String()); !ok {
 			return rateLimited(wait, "This API key is over its request rate; slow down.")
 		}
-		c.Set("caller", service.Caller{AccountID: k.AccountID, Role: k.Role, Plan: k.Plan})
+		c.Set("caller", service.Caller{AccountID: k.AccountID, Role: k.Role, Plan: k.Plan,
+			Actor: service.Actor{Type: events.ActorAPIKey, ID: k.KeyID.String(), Name: k.KeyLabel, Addr: addr}})
 		return next(c)
 	}
 }

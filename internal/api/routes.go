@@ -29,6 +29,9 @@ func (h *Handler) routes(e *echo.Echo) {
 	e.POST("/v1/api-keys", h.createAPIKey, admins...)
 	e.GET("/v1/api-keys", h.listAPIKeys, admins...)
 	e.DELETE("/v1/api-keys/:id", h.revokeAPIKey, admins...)
+	// Every change to the account, who made it and from where: any plan,
+	// as keys and sign-ins are.
+	e.GET("/v1/audit-log", h.listAuditLog, admins...)
 	// One-time sign-in links to the admin console (/console): any plan, so
 	// a Trial or Basic account's console can say what its plan lacks.
 	e.POST("/v1/console/links", h.createConsoleLink, admins...)
@@ -48,6 +51,13 @@ func (h *Handler) routes(e *echo.Echo) {
 	e.POST("/v1/webhooks/:id/release", h.releaseKey, proAdmins...)
 	e.GET("/v1/webhooks/:id/stats", h.webhookStats, proReaders...)
 	e.GET("/v1/stats", h.accountStats, proReaders...)
+	// Where health notices go besides webhooks: e-mail and team chats.
+	e.POST("/v1/notification-channels", h.createChannel, proAdmins...)
+	e.GET("/v1/notification-channels", h.listChannels, proAdmins...)
+	e.GET("/v1/notification-channels/:id", h.getChannel, proAdmins...)
+	e.PATCH("/v1/notification-channels/:id", h.updateChannel, proAdmins...)
+	e.DELETE("/v1/notification-channels/:id", h.deleteChannel, proAdmins...)
+	e.POST("/v1/notification-channels/:id/test", h.testChannel, proAdmins...)
 	e.GET("/v1/deliveries", h.listDeliveries, proReaders...)
 	e.GET("/v1/deliveries/:id", h.getDelivery, proReaders...)
 	e.POST("/v1/deliveries/:id/resend", h.resendDelivery, proAdmins...)

@@ -34,6 +34,7 @@ func (a *App) API() (*API, error) {
 		DeliveryStaleAfter: a.Config.DeliveryTimeout + a.Config.ReconcileAfter,
 		// A waiting delivery checks its turn at least every ORDER_RECHECK_MAX.
 		WaitingStaleAfter: a.Config.OrderRecheckMax + a.Config.ReconcileAfter,
+		NoticeWindow:      a.Config.NoticeDigestWindow,
 	})
 	// The REST API and the console do the same things through one service
 	// layer, and share the listener.
@@ -102,7 +103,8 @@ func (p *API) Serve(ctx context.Context) error {
 // upkeep runs the periodic clean-ups every minute until ctx ends: it
 // erases previous secrets whose grace period has ended (signing already
 // ignores them), expired console links and sessions, adds the log's
-// partitions of the next period, and drops those past RETENTION.
+// partitions of the next period, drops those past RETENTION, and purges
+// audit records older than AUDIT_RETENTION.
 func (a *App) upkeep(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -111,6 +113,9 @@ func (a *App) upkeep(ctx context.Context) {
 		a.ensurePartitions(ctx)
 		if a.Config.Retention > 0 {
 			a.dropExpired(ctx)
+		}
+		if a.Config.AuditRetention > 0 {
+			a.purgeAuditLog(ctx)
 		}
 		select {
 		case <-ctx.Done():
@@ -156,5 +161,14 @@ func (a *App) dropExpired(ctx context.Context) {
 	}
 	if len(r.Held) > 0 {
 		a.Log.Info("kept log periods past the retention period: deliveries in progress", "periods", r.Held)
+	}
+}
+
+func (a *App) purgeAuditLog(ctx context.Context) {
+	switch n, err := a.Store.PurgeAuditLog(ctx, time.Now().Add(-a.Config.AuditRetention), 1000); {
+	case err != nil && ctx.Err() == nil:
+		a.Log.Warn("purging old audit records", "err", err)
+	case n > 0:
+		a.Log.Info("purged audit records past AUDIT_RETENTION", "count", n, "retention", a.Config.AuditRetention)
 	}
 }

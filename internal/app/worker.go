@@ -13,6 +13,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
 	"github.com/esign-webhooks/esign-webhooks/internal/schedule"
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/workflows"
 	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
@@ -51,6 +52,8 @@ func (a *App) Worker() *Worker {
 		Workflows: workflowclient.New(&publish.Publisher{Client: a.Temporal, TaskQueue: cfg.TaskQueue}),
 		// This process in the queues of full webhooks (see SweepSlots).
 		Worker: uuid.NewString(),
+		// Notices to notification channels: e-mail and team chats.
+		Notices: activities.Noticer{Sender: service.NewNotifier(cfg), ConsoleBase: cfg.ConsoleBaseURL},
 		Client: egress.NewClient(egress.Options{
 			AllowCIDRs: cfg.AllowCIDRs,
 			// A backstop only: each attempt has its own deadline, the

@@ -106,6 +106,10 @@ type Config struct {
 	StatsFoldInterval    time.Duration `env:"STATS_FOLD_INTERVAL" envDefault:"5s"`
 	StatsHourlyRetention time.Duration `env:"STATS_RETENTION_HOURLY" envDefault:"48h"`
 	StatsDailyRetention  time.Duration `env:"STATS_RETENTION_DAILY" envDefault:"9600h"`
+	// AuditRetention is how long the audit log is kept (its own setting:
+	// an audit trail usually outlives the delivery log); 0 keeps it
+	// forever. The table refuses to lose a record of the last day.
+	AuditRetention time.Duration `env:"AUDIT_RETENTION" envDefault:"8760h"`
 
 	DeliveryTimeout      time.Duration `env:"DELIVERY_TIMEOUT" envDefault:"5s"`
 	RetrySchedule        string        `env:"DELIVERY_RETRY_SCHEDULE" envDefault:"10s,30s,1m,2m,3m,4m,5m,6m,7m,8m,9m,10m,20m,30m,1h,2h"`
@@ -144,6 +148,19 @@ type Config struct {
 	ConsoleSessionIdle    time.Duration `env:"CONSOLE_SESSION_IDLE" envDefault:"30m"`
 	ConsoleSessionMax     time.Duration `env:"CONSOLE_SESSION_MAX" envDefault:"12h"`
 	TemporalUIURL         string        `env:"TEMPORAL_UI_URL" envDefault:"http://127.0.0.1:8233"`
+
+	// The SMTP server of e-mail notices (package notify; none: e-mail
+	// channels' sends fail, recorded as attempts). SMTPTLS is starttls
+	// (required), implicit (port 465) or none (a local relay only).
+	SMTPHost     string `env:"SMTP_HOST"`
+	SMTPPort     int    `env:"SMTP_PORT" envDefault:"587"`
+	SMTPTLS      string `env:"SMTP_TLS" envDefault:"starttls"`
+	SMTPUsername string `env:"SMTP_USERNAME"`
+	SMTPPassword Secret `env:"SMTP_PASSWORD"`
+	SMTPFrom     string `env:"SMTP_FROM" envDefault:"esign-webhooks@localhost"`
+	// NoticeDigestWindow is how long a channel's notices about one webhook
+	// are gathered into one message after the first (sent at once).
+	NoticeDigestWindow time.Duration `env:"NOTICE_DIGEST_WINDOW" envDefault:"1h"`
 
 	// EagerStart asks Temporal to hand a new workflow's first task straight
 	// to this process's worker (set by `serve`, where API and worker share
@@ -217,6 +234,18 @@ func (c *Config) validate() error {
 	// The windows the API serves: 24 hours by hour, 30 days by day.
 	if c.StatsHourlyRetention < 25*time.Hour || c.StatsDailyRetention < 31*24*time.Hour {
 		errs = append(errs, errors.New("STATS_RETENTION_HOURLY must be at least 25h and STATS_RETENTION_DAILY at least 744h (31 days)"))
+	}
+	if c.SMTPTLS != "starttls" && c.SMTPTLS != "implicit" && c.SMTPTLS != "none" {
+		errs = append(errs, errors.New("SMTP_TLS must be starttls, implicit or none"))
+	}
+	if c.SMTPPort < 1 || c.SMTPPort > 65535 {
+		errs = append(errs, errors.New("SMTP_PORT must be a port number"))
+	}
+	if c.NoticeDigestWindow < time.Second {
+		errs = append(errs, errors.New("NOTICE_DIGEST_WINDOW must be at least 1s"))
+	}
+	if c.AuditRetention < 0 || (c.AuditRetention > 0 && c.AuditRetention < 24*time.Hour) {
+		errs = append(errs, errors.New("AUDIT_RETENTION must be 0 (keep forever) or at least 24h"))
 	}
 	if c.DeliveryTimeout <= 0 {
 		errs = append(errs, errors.New("DELIVERY_TIMEOUT must be positive"))

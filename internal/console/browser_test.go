@@ -453,7 +453,7 @@ func TestBrowserLinksAndLanguage(t *testing.T) {
 
 	// An expired link.
 	token, err := s.store.CreateConsoleLink(context.Background(), db.ConsoleLink{AccountID: acct, Role: "admin",
-		ExpiresAt: time.Now().Add(-time.Second)})
+		ExpiresAt: time.Now().Add(-time.Second)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

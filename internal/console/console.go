@@ -8,7 +8,6 @@
 package console
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"embed"
@@ -24,7 +23,9 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/clientaddr"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
+	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
 
 //go:embed ui
@@ -150,7 +151,7 @@ func (c *Console) auth(next handler) http.HandlerFunc {
 			c.message(w, r, nil, http.StatusUnauthorized, "signin.needed.title", "signin.needed.body")
 			return
 		}
-		s, err := c.session(r.Context(), ck.Value)
+		s, err := c.session(r, ck.Value)
 		if errors.Is(err, errSignedOut) {
 			c.clearCookie(w)
 			c.message(w, r, nil, http.StatusUnauthorized, "signin.ended.title", "signin.ended.body")
@@ -179,7 +180,8 @@ var errSignedOut = errors.New("signed out")
 
 // session is the signed-in session of cookie id, kept alive, with the
 // caller the services see.
-func (c *Console) session(ctx context.Context, id string) (*session, error) {
+func (c *Console) session(r *http.Request, id string) (*session, error) {
+	ctx := r.Context()
 	sess, err := c.store.TouchConsoleSession(ctx, id, c.now(), c.cfg.ConsoleSessionIdle)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, errSignedOut
@@ -194,7 +196,18 @@ func (c *Console) session(ctx context.Context, id string) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	caller.Actor = c.actor(r, id)
 	return &session{ConsoleSession: sess, id: id, caller: caller}, nil
+}
+
+// actor is the console session id ("" : not known yet) as the audit log
+// names it, with the client's address.
+func (c *Console) actor(r *http.Request, id string) service.Actor {
+	a := service.Actor{Type: events.ActorConsole, Name: "console", Addr: clientaddr.Of(r, c.cfg.TrustedProxies)}
+	if id != "" {
+		a.ID = db.SessionRef(id)
+	}
+	return a
 }
 
 func (c *Console) setCookie(w http.ResponseWriter, id string) {

@@ -141,11 +141,11 @@ func TestSessionExpiry(t *testing.T) {
 	}
 	now := time.Now()
 	mint := func() string {
-		tok, err := store.CreateConsoleLink(ctx, db.ConsoleLink{AccountID: a.ID, Role: "admin", ExpiresAt: now.Add(time.Minute)})
+		tok, err := store.CreateConsoleLink(ctx, db.ConsoleLink{AccountID: a.ID, Role: "admin", ExpiresAt: now.Add(time.Minute)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, id, err := store.UseConsoleLink(ctx, tok, now, time.Hour)
+		_, id, err := store.UseConsoleLink(ctx, tok, now, time.Hour, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -46,6 +46,11 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/events/{id}", c.auth(c.eventPage))
 	m.HandleFunc("GET /console/event-types", c.auth(c.eventTypes))
 	m.HandleFunc("GET /console/stats", c.auth(c.statsPage))
+	m.HandleFunc("GET /console/audit-log", c.auth(c.adminOnly(c.auditLog)))
+	m.HandleFunc("GET /console/channels", c.auth(c.adminOnly(c.channels)))
+	m.HandleFunc("POST /console/channels", c.auth(c.adminOnly(c.addChannel)))
+	m.HandleFunc("POST /console/channels/{id}/test", c.auth(c.adminOnly(c.testChannel)))
+	m.HandleFunc("POST /console/channels/{id}/delete", c.auth(c.adminOnly(c.deleteChannel)))
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.message(w, r, nil, http.StatusNotFound, "notfound.title", "notfound.body")
 	})
@@ -83,9 +88,11 @@ type (
 // pathID is the {id} of the route, escaped for a console URL.
 func pathID(r *http.Request) string { return url.PathEscape(r.PathValue("id")) }
 
-// login exchanges a one-time link for a session.
+// login exchanges a one-time link for a session, on record (the store
+// names the account and the new session in it).
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	sess, id, err := c.store.UseConsoleLink(r.Context(), r.URL.Query().Get("token"), c.now(), c.cfg.ConsoleSessionMax)
+	a := service.NewAudit(service.Caller{Actor: c.actor(r, "")}, service.ActionConsoleSignIn, service.ResourceConsoleSession, "")
+	sess, id, err := c.store.UseConsoleLink(r.Context(), r.URL.Query().Get("token"), c.now(), c.cfg.ConsoleSessionMax, a)
 	switch {
 	case errors.Is(err, db.ErrLinkUsed):
 		c.message(w, r, nil, http.StatusGone, "link.used.title", "link.used.body")
@@ -100,16 +107,19 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, err)
 		return
 	}
+	c.svc.Logged(a)
 	c.log.Info("console: signed in", "accountId", sess.AccountID, "role", sess.Role)
 	c.setCookie(w, id)
 	http.Redirect(w, r, "/console/", http.StatusSeeOther)
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := c.store.DeleteConsoleSession(r.Context(), s.id); err != nil {
+	a := service.NewAudit(s.caller, service.ActionConsoleSignOut, service.ResourceConsoleSession, db.SessionRef(s.id))
+	if err := c.store.DeleteConsoleSession(r.Context(), s.id, a); err != nil {
 		c.fail(w, r, s, err)
 		return
 	}
+	c.svc.Logged(a)
 	c.clearCookie(w)
 	c.render(w, r, nil, http.StatusOK, "signedout", &page{Data: s.ReturnURL})
 }

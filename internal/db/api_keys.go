@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 )
 
 // Roles an API key can have.
@@ -37,11 +38,22 @@ type NewAPIKey struct {
 	Label     string
 	Hash      []byte
 	Prefix    string
+	// Audit is written with it, its resource id set to the key's; nil: none.
+	Audit *Audit
 }
 
 // CreateAPIKey stores a key.
-func (s *Store) CreateAPIKey(ctx context.Context, k NewAPIKey) (APIKey, error) {
-	return createAPIKey(ctx, s.db, k)
+func (s *Store) CreateAPIKey(ctx context.Context, nk NewAPIKey) (APIKey, error) {
+	var k APIKey
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		if k, err = createAPIKey(ctx, tx, nk); err != nil || nk.Audit == nil {
+			return err
+		}
+		nk.Audit.Entry.ResourceID = k.ID.String()
+		return writeAudit(ctx, tx, nk.Audit)
+	})
+	return k, err
 }
 
 func createAPIKey(ctx context.Context, q queryer, nk NewAPIKey) (APIKey, error) {
@@ -59,6 +71,7 @@ func createAPIKey(ctx context.Context, q queryer, nk NewAPIKey) (APIKey, error) 
 // APIKeyWithAccount is an active key joined with its account, for authentication.
 type APIKeyWithAccount struct {
 	KeyID       uuid.UUID `db:"key_id"`
+	KeyLabel    string    `db:"key_label"`
 	Role        string    `db:"role"`
 	AccountID   uuid.UUID `db:"account_id"`
 	AccountName string    `db:"account_name"`
@@ -69,7 +82,7 @@ type APIKeyWithAccount struct {
 func (s *Store) Authenticate(ctx context.Context, keyHash []byte) (APIKeyWithAccount, error) {
 	var k APIKeyWithAccount
 	err := s.getPrepared(ctx, &k, `
-		SELECT k.id AS key_id, k.role, a.id AS account_id, a.name AS account_name, a.plan
+		SELECT k.id AS key_id, k.label AS key_label, k.role, a.id AS account_id, a.name AS account_name, a.plan
 		FROM api_keys k JOIN accounts a ON a.id = k.account_id
 		WHERE k.key_hash = $1 AND k.revoked_at IS NULL`, keyHash)
 	if err != nil {
@@ -90,16 +103,23 @@ func (s *Store) ListAPIKeys(ctx context.Context, accountID uuid.UUID) ([]APIKey,
 	return keys, nil
 }
 
-// RevokeAPIKey revokes a key of the account; ErrNotFound when there is none.
-func (s *Store) RevokeAPIKey(ctx context.Context, accountID, id uuid.UUID) error {
-	res, err := s.db.ExecContext(ctx, `
-		UPDATE api_keys SET revoked_at = now()
-		WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL`, id, accountID)
+// RevokeAPIKey revokes a key of the account, with a's record; ErrNotFound
+// when there is none.
+func (s *Store) RevokeAPIKey(ctx context.Context, accountID, id uuid.UUID, a *Audit) error {
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		var k APIKey
+		if err := tx.GetContext(ctx, &k, `
+			UPDATE api_keys SET revoked_at = now()
+			WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL RETURNING `+apiKeyColumns, id, accountID); err != nil {
+			return translate(err)
+		}
+		if a != nil {
+			a.Entry.Details = AuditDetails{"role": k.Role, "label": k.Label, "prefix": k.KeyPrefix}
+		}
+		return writeAudit(ctx, tx, a)
+	})
 	if err != nil {
-		return fmt.Errorf("revoking api key: %w", translate(err))
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("revoking api key: %w", ErrNotFound)
+		return fmt.Errorf("revoking api key: %w", err)
 	}
 	return nil
 }

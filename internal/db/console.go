@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -47,20 +48,34 @@ type ConsoleLink struct {
 	ExpiresAt time.Time
 }
 
-// CreateConsoleLink stores a new link and returns its token (shown once).
-func (s *Store) CreateConsoleLink(ctx context.Context, l ConsoleLink) (string, error) {
+// CreateConsoleLink stores a new link, with a's record, and returns its
+// token (shown once).
+func (s *Store) CreateConsoleLink(ctx context.Context, l ConsoleLink, a *Audit) (string, error) {
 	token, err := NewConsoleToken()
 	if err != nil {
 		return "", err
 	}
-	_, err = s.db.ExecContext(ctx, `
-		INSERT INTO console_links (token_hash, account_id, role, return_url, expires_at)
-		VALUES ($1, $2, $3, $4, $5)`,
-		HashConsoleToken(token), l.AccountID, l.Role, l.ReturnURL, l.ExpiresAt)
+	err = s.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO console_links (token_hash, account_id, role, return_url, expires_at)
+			VALUES ($1, $2, $3, $4, $5)`,
+			HashConsoleToken(token), l.AccountID, l.Role, l.ReturnURL, l.ExpiresAt); err != nil {
+			return translate(err)
+		}
+		return writeAudit(ctx, tx, a)
+	})
 	if err != nil {
-		return "", fmt.Errorf("creating console link: %w", translate(err))
+		return "", fmt.Errorf("creating console link: %w", err)
 	}
 	return token, nil
+}
+
+// SessionRef names a console session in the audit log: derived from its
+// id like the stored hash, but neither the cookie nor the hash, so the log
+// cannot be used to sign in or to find the session row.
+func SessionRef(id string) string {
+	h := sha256.Sum256([]byte("webhookd console session ref:" + id))
+	return "cs_" + hex.EncodeToString(h[:8])
 }
 
 // ConsoleSession is a signed-in console user: an account and a role.
@@ -78,8 +93,9 @@ const consoleSessionColumns = `account_id, role, return_url, created_at, last_se
 // UseConsoleLink marks the link used and opens a session for it, in one
 // transaction, returning the session and its id (shown once, as a
 // cookie). A link is used at most once; ErrLinkUsed, ErrLinkExpired or
-// ErrNotFound say why it was refused.
-func (s *Store) UseConsoleLink(ctx context.Context, token string, now time.Time, maxAge time.Duration) (ConsoleSession, string, error) {
+// ErrNotFound say why it was refused. a is the sign-in's record: the
+// store fills in the account and the session as its actor and resource.
+func (s *Store) UseConsoleLink(ctx context.Context, token string, now time.Time, maxAge time.Duration, a *Audit) (ConsoleSession, string, error) {
 	id, err := NewConsoleToken()
 	if err != nil {
 		return ConsoleSession{}, "", err
@@ -108,10 +124,18 @@ func (s *Store) UseConsoleLink(ctx context.Context, token string, now time.Time,
 			HashConsoleToken(token), now); err != nil {
 			return translate(err)
 		}
-		return translate(tx.GetContext(ctx, &sess, `
+		if err := tx.GetContext(ctx, &sess, `
 			INSERT INTO console_sessions (id_hash, account_id, role, return_url, created_at, last_seen_at, expires_at)
 			VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING `+consoleSessionColumns,
-			HashConsoleToken(id), link.AccountID, link.Role, link.ReturnURL, now, now.Add(maxAge)))
+			HashConsoleToken(id), link.AccountID, link.Role, link.ReturnURL, now, now.Add(maxAge)); err != nil {
+			return translate(err)
+		}
+		if a != nil {
+			e := &a.Entry
+			e.AccountID, e.ActorID, e.ActorRole, e.ResourceID = sess.AccountID, SessionRef(id), sess.Role, SessionRef(id)
+			e.Details = AuditDetails{"expiresAt": sess.ExpiresAt.UTC()}
+		}
+		return writeAudit(ctx, tx, a)
 	})
 	if err != nil {
 		return ConsoleSession{}, "", fmt.Errorf("using console link: %w", err)
@@ -134,9 +158,15 @@ func (s *Store) TouchConsoleSession(ctx context.Context, id string, now time.Tim
 	return sess, nil
 }
 
-// DeleteConsoleSession signs a session out.
-func (s *Store) DeleteConsoleSession(ctx context.Context, id string) error {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM console_sessions WHERE id_hash = $1`, HashConsoleToken(id)); err != nil {
+// DeleteConsoleSession signs a session out, with a's record.
+func (s *Store) DeleteConsoleSession(ctx context.Context, id string, a *Audit) error {
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM console_sessions WHERE id_hash = $1`, HashConsoleToken(id)); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, a)
+	})
+	if err != nil {
 		return fmt.Errorf("deleting console session: %w", err)
 	}
 	return nil

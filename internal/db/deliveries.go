@@ -726,7 +726,7 @@ func (s *Store) PendingWorkflows(ctx context.Context, webhookID uuid.UUID) ([]st
 // fromSeries meanwhile, or is still in progress — unless its workflow is
 // deadWorkflowID: one the caller found gone (a lost start or a terminated
 // run), whose delivery would otherwise stay pending forever.
-func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, fromSeries int, workflowID, deadWorkflowID string) (Delivery, error) {
+func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, fromSeries int, workflowID, deadWorkflowID string, a *Audit) (Delivery, error) {
 	var d Delivery
 	lo, hi := periodOf(id)
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -740,14 +740,21 @@ func (s *Store) StartResend(ctx context.Context, accountID, id uuid.UUID, fromSe
 		if !d.Finished() && (deadWorkflowID == "" || d.WorkflowID != deadWorkflowID) {
 			return fmt.Errorf("%w: delivery is still in progress", ErrConflict)
 		}
+		if a != nil {
+			a.Entry.Details = AuditDetails{"webhookId": d.WebhookID.String(), "eventId": d.EventID,
+				"previousStatus": string(d.Status), "series": d.Series + 1}
+		}
 		// The new series takes turns if the webhook is ordered now; a
 		// failure of it holds the key again.
-		return translate(tx.GetContext(ctx, &d, `
+		if err := tx.GetContext(ctx, &d, `
 			UPDATE deliveries SET series = series + 1, status = 'pending', status_reason = '',
 				next_attempt_at = NULL, workflow_id = $2, updated_at = now(),
 				ordered = ordering_key <> '' AND coalesce((SELECT ordered FROM webhooks w WHERE w.id = webhook_id), false),
 				waiting_for_event = NULL, waiting_for_delivery = NULL, order_released = false
-			WHERE id = $1 AND created_at = $3 RETURNING `+deliveryColumns, id, workflowID, d.CreatedAt))
+			WHERE id = $1 AND created_at = $3 RETURNING `+deliveryColumns, id, workflowID, d.CreatedAt); err != nil {
+			return translate(err)
+		}
+		return writeAudit(ctx, tx, a)
 	})
 	if err != nil {
 		return Delivery{}, fmt.Errorf("starting resend: %w", err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -118,15 +119,23 @@ func (s *Store) WaitersForEvent(ctx context.Context, accountID uuid.UUID, eventI
 // ReleaseKey lets an ordered webhook's key go past its failed deliveries
 // (OnFailureHold): they no longer hold it. It returns the deliveries
 // released, whose waiters are to be woken.
-func (s *Store) ReleaseKey(ctx context.Context, accountID, webhookID uuid.UUID, key string) ([]uuid.UUID, error) {
+func (s *Store) ReleaseKey(ctx context.Context, accountID, webhookID uuid.UUID, key string, a *Audit) ([]uuid.UUID, error) {
 	out := []uuid.UUID{}
-	err := s.db.SelectContext(ctx, &out, `
-		UPDATE deliveries SET order_released = true, updated_at = now()
-		WHERE account_id = $1 AND webhook_id = $2 AND ordering_key = $3 AND ordered
-		  AND status = 'failed' AND NOT order_released
-		RETURNING id`, accountID, webhookID, key)
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.SelectContext(ctx, &out, `
+			UPDATE deliveries SET order_released = true, updated_at = now()
+			WHERE account_id = $1 AND webhook_id = $2 AND ordering_key = $3 AND ordered
+			  AND status = 'failed' AND NOT order_released
+			RETURNING id`, accountID, webhookID, key); err != nil {
+			return translate(err)
+		}
+		if a != nil {
+			a.Entry.Details = AuditDetails{"orderingKey": key, "released": out}
+		}
+		return writeAudit(ctx, tx, a)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("releasing key: %w", translate(err))
+		return nil, fmt.Errorf("releasing key: %w", err)
 	}
 	return out, nil
 }

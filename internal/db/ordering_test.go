@@ -151,7 +151,7 @@ func TestTakeTurn(t *testing.T) {
 			if s.Go || *s.WaitingForDelivery != ids[1] {
 				t.Fatalf("e-3 after e-2 gave up (hold): %+v, want waiting for e-2", s)
 			}
-			released, err := store.ReleaseKey(ctx, acct, waitersWebhook(t, store, ids[1]), "env")
+			released, err := store.ReleaseKey(ctx, acct, waitersWebhook(t, store, ids[1]), "env", nil)
 			if err != nil || len(released) != 1 || released[0] != ids[1] {
 				t.Fatalf("released %v %v, want e-2's delivery", released, err)
 			}

@@ -121,6 +121,7 @@ type NewWebhook struct {
 	SecretEnc []byte
 	// Limit is how many webhooks the account may have (<= 0: no limit).
 	Limit int
+	Audit *Audit // written with it; nil: none
 }
 
 // CreateWebhookLimited is CreateWebhook refusing with ErrLimitReached when
@@ -161,7 +162,11 @@ func (s *Store) CreateWebhookLimited(ctx context.Context, in NewWebhook) (Webhoo
 		if w, err = setDeliveryOptions(ctx, tx, in.ID, f.DeliveryOptions); err != nil {
 			return err
 		}
-		return setReceiver(ctx, tx, &w, f.Receiver)
+		if err := setReceiver(ctx, tx, &w, f.Receiver); err != nil {
+			return err
+		}
+		in.Audit.diff(nil, &w)
+		return writeAudit(ctx, tx, in.Audit)
 	})
 	if err != nil {
 		return Webhook{}, fmt.Errorf("creating webhook: %w", err)
@@ -234,10 +239,10 @@ func (s *Store) ListWebhooks(ctx context.Context, accountID uuid.UUID, f Webhook
 	return hooks, nil
 }
 
-// UpdateWebhook changes a webhook's fields. check runs inside the
-// transaction on the locked row, so the API's "edit only while disabled"
-// rule cannot race with an enable.
-func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, check func(Webhook) error, apply func(*WebhookFields)) (Webhook, error) {
+// UpdateWebhook changes a webhook's fields, with a's record. check runs
+// inside the transaction on the locked row, so the API's "edit only while
+// disabled" rule cannot race with an enable.
+func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, check func(Webhook) error, apply func(*WebhookFields), a *Audit) (Webhook, error) {
 	var w Webhook
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
 		if err := tx.GetContext(ctx, &w, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID); err != nil {
@@ -246,6 +251,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, chec
 		if err := check(w); err != nil {
 			return err
 		}
+		before := w
 		f := WebhookFields{Name: w.Name, URL: w.URL, EventTypes: w.EventTypes, TriggerSources: w.TriggerSources, AppIDs: w.AppIDs,
 			Filter: w.Filter, MaxConcurrency: w.MaxConcurrency, RateLimitPerSecond: w.RateLimitPerSecond, Ordering: w.Ordering,
 			DeliveryOptions: w.DeliveryOptions}
@@ -264,7 +270,11 @@ func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, chec
 		if w, err = setDeliveryOptions(ctx, tx, id, f.DeliveryOptions); err != nil {
 			return err
 		}
-		return setReceiver(ctx, tx, &w, f.Receiver)
+		if err := setReceiver(ctx, tx, &w, f.Receiver); err != nil {
+			return err
+		}
+		a.diff(&before, &w)
+		return writeAudit(ctx, tx, a)
 	})
 	if err != nil {
 		return Webhook{}, fmt.Errorf("updating webhook: %w", err)
@@ -272,13 +282,33 @@ func (s *Store) UpdateWebhook(ctx context.Context, accountID, id uuid.UUID, chec
 	return w, nil
 }
 
-// SetWebhookEnabled enables or disables a webhook (idempotent).
-func (s *Store) SetWebhookEnabled(ctx context.Context, accountID, id uuid.UUID, enabled bool) (Webhook, error) {
+// SetWebhookEnabled enables or disables a webhook (idempotent), with a's
+// record.
+func (s *Store) SetWebhookEnabled(ctx context.Context, accountID, id uuid.UUID, enabled bool, a *Audit) (Webhook, error) {
 	var w Webhook
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		var before Webhook
+		if err := tx.GetContext(ctx, &before, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1 AND account_id = $2 FOR UPDATE`,
+			id, accountID); err != nil {
+			return translate(err)
+		}
+		if err := setEnabled(ctx, tx, &w, id, accountID, enabled); err != nil {
+			return err
+		}
+		a.diff(&before, &w)
+		return writeAudit(ctx, tx, a)
+	})
+	if err != nil {
+		return Webhook{}, fmt.Errorf("setting webhook status: %w", err)
+	}
+	return w, nil
+}
+
+func setEnabled(ctx context.Context, q queryer, w *Webhook, id, accountID uuid.UUID, enabled bool) error {
 	// In SET, "enabled" is the value before this update. Disabling by hand
 	// records when and why; enabling clears the reason and starts the
 	// webhook's health afresh (disabled_at stays: replay starts there).
-	err := s.db.GetContext(ctx, &w, `
+	return translate(q.GetContext(ctx, w, `
 		UPDATE webhooks SET enabled = $3,
 			updated_at = CASE WHEN enabled = $3 THEN updated_at ELSE now() END,
 			disabled_reason = CASE WHEN $3 THEN '' WHEN enabled THEN 'manual' ELSE disabled_reason END,
@@ -290,15 +320,12 @@ func (s *Store) SetWebhookEnabled(ctx context.Context, accountID, id uuid.UUID, 
 			health_warned = CASE WHEN $3 AND NOT enabled THEN 0 ELSE health_warned END,
 			throttled_until = CASE WHEN $3 AND NOT enabled THEN NULL ELSE throttled_until END,
 			throttle_step = CASE WHEN $3 AND NOT enabled THEN 0 ELSE throttle_step END
-		WHERE id = $1 AND account_id = $2 RETURNING `+webhookColumns, id, accountID, enabled)
-	if err != nil {
-		return Webhook{}, fmt.Errorf("setting webhook status: %w", translate(err))
-	}
-	return w, nil
+		WHERE id = $1 AND account_id = $2 RETURNING `+webhookColumns, id, accountID, enabled))
 }
 
-// DeleteWebhook deletes a webhook after check passes on the locked row.
-func (s *Store) DeleteWebhook(ctx context.Context, accountID, id uuid.UUID, check func(Webhook) error) error {
+// DeleteWebhook deletes a webhook after check passes on the locked row,
+// with a's record.
+func (s *Store) DeleteWebhook(ctx context.Context, accountID, id uuid.UUID, check func(Webhook) error, a *Audit) error {
 	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
 		var w Webhook
 		if err := tx.GetContext(ctx, &w, `SELECT `+webhookColumns+` FROM webhooks WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, accountID); err != nil {
@@ -307,8 +334,11 @@ func (s *Store) DeleteWebhook(ctx context.Context, accountID, id uuid.UUID, chec
 		if err := check(w); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM webhooks WHERE id = $1`, id)
-		return translate(err)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM webhooks WHERE id = $1`, id); err != nil {
+			return translate(err)
+		}
+		a.diff(&w, nil)
+		return writeAudit(ctx, tx, a)
 	})
 	if err != nil {
 		return fmt.Errorf("deleting webhook: %w", err)
@@ -316,21 +346,29 @@ func (s *Store) DeleteWebhook(ctx context.Context, accountID, id uuid.UUID, chec
 	return nil
 }
 
-// RotateWebhookSecret stores a new secret. With keepPrevious the current one
-// stays valid for signing until graceUntil; without, it is erased now.
-func (s *Store) RotateWebhookSecret(ctx context.Context, accountID, id uuid.UUID, newEnc []byte, graceUntil time.Time, keepPrevious bool) (Webhook, error) {
+// RotateWebhookSecret stores a new secret, with a's record. With
+// keepPrevious the current one stays valid for signing until graceUntil;
+// without, it is erased now.
+func (s *Store) RotateWebhookSecret(ctx context.Context, accountID, id uuid.UUID, newEnc []byte, graceUntil time.Time, keepPrevious bool, a *Audit) (Webhook, error) {
 	var w Webhook
-	err := s.db.GetContext(ctx, &w, `
+	err := s.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := translate(tx.GetContext(ctx, &w, rotateSecret, id, accountID, newEnc, graceUntil, keepPrevious)); err != nil {
+			return err
+		}
+		return writeAudit(ctx, tx, a)
+	})
+	if err != nil {
+		return Webhook{}, fmt.Errorf("rotating webhook secret: %w", err)
+	}
+	return w, nil
+}
+
+const rotateSecret = `
 		UPDATE webhooks SET
 			previous_secret_enc = CASE WHEN $5 THEN secret_enc END,
 			previous_secret_expires_at = CASE WHEN $5 THEN $4::timestamptz END,
 			secret_enc = $3, updated_at = now()
-		WHERE id = $1 AND account_id = $2 RETURNING `+webhookColumns, id, accountID, newEnc, graceUntil, keepPrevious)
-	if err != nil {
-		return Webhook{}, fmt.Errorf("rotating webhook secret: %w", translate(err))
-	}
-	return w, nil
-}
+		WHERE id = $1 AND account_id = $2 RETURNING ` + webhookColumns
 
 // EraseExpiredSecrets erases previous secrets whose grace period has ended.
 func (s *Store) EraseExpiredSecrets(ctx context.Context, now time.Time) (int64, error) {

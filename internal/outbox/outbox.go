@@ -40,7 +40,11 @@ type Options struct {
 	// (default DeliveryStaleAfter).
 	WaitingStaleAfter time.Duration
 	ReconcileEvery    time.Duration // how often the reconciler runs (default 1m)
-	Metrics           *metrics.Metrics
+	// NoticeEvery is how often owed notices are handed to Temporal
+	// (default 1s); NoticeWindow is a channel's digest window (default 1h).
+	NoticeEvery  time.Duration
+	NoticeWindow time.Duration
+	Metrics      *metrics.Metrics
 }
 
 // Outbox starts the workflows of stored events, reconciles the log with
@@ -85,6 +89,12 @@ func New(store *db.Store, pub *workflowclient.Client, log *slog.Logger, opts Opt
 	if opts.ReconcileEvery <= 0 {
 		opts.ReconcileEvery = time.Minute
 	}
+	if opts.NoticeEvery <= 0 {
+		opts.NoticeEvery = time.Second
+	}
+	if opts.NoticeWindow <= 0 {
+		opts.NoticeWindow = time.Hour
+	}
 	bg, cancel := context.WithCancel(context.Background())
 	return &Outbox{store: store, pub: pub, log: log, opts: opts, queue: make(chan db.Event, opts.QueueSize),
 		bg: bg, cancelBg: cancel}
@@ -94,7 +104,8 @@ func New(store *db.Store, pub *workflowclient.Client, log *slog.Logger, opts Opt
 // deliveries until ctx ends, then waits for background signalling.
 func (o *Outbox) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() { defer wg.Done(); o.dispatchNotices(ctx) }()
 	go func() { defer wg.Done(); o.dispatch(ctx) }()
 	go func() { defer wg.Done(); o.reconcile(ctx) }()
 	wg.Wait()

@@ -33,9 +33,15 @@ func (s *Service) CreateAPIKey(ctx context.Context, c Caller, in APIKeyInput) (d
 	if err != nil {
 		return db.APIKey{}, "", err
 	}
+	a := NewAudit(c, ActionAPIKeyCreate, ResourceAPIKey, "")
+	a.Entry.Details = db.AuditDetails{"role": in.Role, "label": in.Label, "prefix": apikey.DisplayPrefix(key)}
 	k, err := s.store.CreateAPIKey(ctx, db.NewAPIKey{AccountID: c.AccountID, Role: in.Role, Label: in.Label,
-		Hash: apikey.Hash(key), Prefix: apikey.DisplayPrefix(key)})
-	return k, key, err
+		Hash: apikey.Hash(key), Prefix: apikey.DisplayPrefix(key), Audit: a})
+	if err != nil {
+		return db.APIKey{}, "", err
+	}
+	s.Logged(a)
+	return k, key, nil
 }
 
 // APIKeys lists the account's keys (never the keys themselves).
@@ -51,7 +57,12 @@ func (s *Service) RevokeAPIKey(ctx context.Context, c Caller, id uuid.UUID) erro
 	if err := Authorize(c, ManageAccount); err != nil {
 		return err
 	}
-	return notFoundOr(s.store.RevokeAPIKey(ctx, c.AccountID, id), "api key")
+	a := NewAudit(c, ActionAPIKeyRevoke, ResourceAPIKey, id.String())
+	if err := s.store.RevokeAPIKey(ctx, c.AccountID, id, a); err != nil {
+		return notFoundOr(err, "api key")
+	}
+	s.Logged(a)
+	return nil
 }
 
 // ConsoleLinkInput asks for a one-time sign-in link to the admin console
@@ -84,8 +95,17 @@ func (s *Service) CreateConsoleLink(ctx context.Context, c Caller, in ConsoleLin
 	if in.TTLSeconds != nil {
 		ttl = time.Duration(*in.TTLSeconds) * time.Second
 	}
-	return MintConsoleLink(ctx, s.store, s.cfg.ConsoleBaseURL, db.ConsoleLink{
-		AccountID: c.AccountID, Role: in.Role, ReturnURL: in.ReturnURL, ExpiresAt: s.now().Add(ttl)})
+	l := db.ConsoleLink{AccountID: c.AccountID, Role: in.Role, ReturnURL: in.ReturnURL, ExpiresAt: s.now().Add(ttl)}
+	// A link is a bearer token until used: on record is who asked for
+	// which role, never the link.
+	a := NewAudit(c, ActionConsoleLinkCreate, ResourceConsoleLink, "")
+	a.Entry.Details = db.AuditDetails{"role": in.Role, "expiresAt": l.ExpiresAt.UTC(), "returnUrl": in.ReturnURL}
+	link, expires, err := MintConsoleLink(ctx, s.store, s.cfg.ConsoleBaseURL, l, a)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	s.Logged(a)
+	return link, expires, nil
 }
 
 // checkReturnURL accepts an absolute http(s) URL: where "Back to the
@@ -98,10 +118,11 @@ func checkReturnURL(raw string) error {
 	return nil
 }
 
-// MintConsoleLink stores a one-time link and returns its absolute URL under
-// baseURL (CONSOLE_BASE_URL). `webhookd console-link` uses it too.
-func MintConsoleLink(ctx context.Context, store *db.Store, baseURL string, l db.ConsoleLink) (string, time.Time, error) {
-	token, err := store.CreateConsoleLink(ctx, l)
+// MintConsoleLink stores a one-time link, with a's record, and returns
+// its absolute URL under baseURL (CONSOLE_BASE_URL). `webhookd
+// console-link` uses it too.
+func MintConsoleLink(ctx context.Context, store *db.Store, baseURL string, l db.ConsoleLink, a *db.Audit) (string, time.Time, error) {
+	token, err := store.CreateConsoleLink(ctx, l, a)
 	if err != nil {
 		return "", time.Time{}, err
 	}

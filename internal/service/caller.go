@@ -19,6 +19,7 @@ type Caller struct {
 	AccountID uuid.UUID
 	Role      string
 	Plan      string
+	Actor     Actor // who, for the audit log (audit.go)
 }
 
 // Access is what an operation needs of its caller.

@@ -40,12 +40,13 @@ func (s *Service) Resend(ctx context.Context, c Caller, deliveryID uuid.UUID) (d
 		// It would only be cancelled at its first attempt: say so now.
 		return db.Delivery{}, publish.Result{}, fail(WebhookDisabled, "The delivery's webhook is disabled; enable it, then resend.")
 	}
-	return s.resend(ctx, acct, d)
+	return s.resend(ctx, acct, d, NewAudit(c, ActionDeliveryResend, ResourceDelivery, d.ID.String()))
 }
 
 // resend starts a new series of attempts of d (a delivery of acct whose
-// webhook is enabled).
-func (s *Service) resend(ctx context.Context, acct uuid.UUID, d db.Delivery) (db.Delivery, publish.Result, error) {
+// webhook is enabled), with a's record (nil: a bulk resend's, written
+// before).
+func (s *Service) resend(ctx context.Context, acct uuid.UUID, d db.Delivery, a *db.Audit) (db.Delivery, publish.Result, error) {
 	dead := ""
 	if d.Status == delivery.Pending || d.Status == delivery.Retrying {
 		gone, err := s.workflowGone(ctx, d.WorkflowID)
@@ -57,13 +58,14 @@ func (s *Service) resend(ctx context.Context, acct uuid.UUID, d db.Delivery) (db
 			dead = d.WorkflowID
 		}
 	}
-	d, err := s.store.StartResend(ctx, acct, d.ID, d.Series, flow.ResendWorkflowID(d.ID.String(), d.Series+1), dead)
+	d, err := s.store.StartResend(ctx, acct, d.ID, d.Series, flow.ResendWorkflowID(d.ID.String(), d.Series+1), dead, a)
 	if errors.Is(err, db.ErrConflict) {
 		return db.Delivery{}, publish.Result{}, fail(Conflict, "The delivery is still in progress; resend it once it has finished.")
 	}
 	if err != nil {
 		return db.Delivery{}, publish.Result{}, notFoundOr(err, "delivery")
 	}
+	s.Logged(a)
 	res, err := s.workflows.StartResend(ctx, acct.String(), d.EventType, d.ID.String(), d.Series)
 	if err != nil {
 		s.log.Warn("starting resend workflow", "deliveryId", d.ID, "series", d.Series, "err", err)
@@ -124,6 +126,18 @@ func (s *Service) ResendMany(ctx context.Context, c Caller, b BulkResend) (BulkR
 	if err != nil {
 		return BulkResult{}, err
 	}
+	// One record for the whole resend, before it starts: its resends are
+	// many transactions and workflow starts, none of which may go
+	// unrecorded.
+	a := NewAudit(c, ActionBulkResend, ResourceWebhook, id.String())
+	a.Entry.Details = db.AuditDetails{"status": string(status), "since": b.Since.UTC(),
+		"matched": min(len(ds), MaxBulkResend), "more": len(ds) > MaxBulkResend}
+	if b.Until != nil {
+		a.Entry.Details["until"] = b.Until.UTC()
+	}
+	if err := s.record(ctx, a); err != nil {
+		return BulkResult{}, err
+	}
 	return s.resendMany(ctx, c.AccountID, ds), nil
 }
 
@@ -131,7 +145,7 @@ func (s *Service) ResendMany(ctx context.Context, c Caller, b BulkResend) (BulkR
 func (s *Service) resendMany(ctx context.Context, acct uuid.UUID, ds []db.Delivery) BulkResult {
 	out := BulkResult{Resent: []uuid.UUID{}, Errors: []BulkFailure{}, More: len(ds) > MaxBulkResend}
 	for _, d := range ds[:min(len(ds), MaxBulkResend)] {
-		if _, _, err := s.resend(ctx, acct, d); err != nil {
+		if _, _, err := s.resend(ctx, acct, d, nil); err != nil {
 			var e *Error
 			if !errors.As(err, &e) {
 				s.log.Warn("resending", "deliveryId", d.ID, "err", err)

@@ -28,10 +28,12 @@ func (s *Service) ReleaseKey(ctx context.Context, c Caller, webhookID uuid.UUID,
 	if _, err := s.Webhook(ctx, c, webhookID); err != nil {
 		return Released{}, err
 	}
-	ids, err := s.store.ReleaseKey(ctx, c.AccountID, webhookID, in.OrderingKey)
+	a := NewAudit(c, ActionKeyRelease, ResourceWebhook, webhookID.String())
+	ids, err := s.store.ReleaseKey(ctx, c.AccountID, webhookID, in.OrderingKey, a)
 	if err != nil {
 		return Released{}, err
 	}
+	s.Logged(a)
 	out := Released{Deliveries: ids}
 	if len(ids) == 0 {
 		return out, nil

@@ -15,8 +15,10 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/ratelimit"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/secretbox"
+	"github.com/esign-webhooks/esign-webhooks/internal/notify"
 	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 )
 
@@ -54,6 +56,9 @@ type Service struct {
 	// time per webhook and a few a minute (nil: no limit).
 	tests         *ratelimit.Limiters
 	testsInFlight sync.Map // webhook id → struct{}
+
+	// notifier sends test notices to notification channels.
+	notifier *notify.Sender
 }
 
 // New builds the services.
@@ -67,5 +72,17 @@ func New(d Deps) *Service {
 		s.log = slog.Default()
 	}
 	s.validate = s.newValidator()
+	s.notifier = NewNotifier(d.Config)
 	return s
+}
+
+// NewNotifier is the sender of notices cfg describes: chat requests
+// through the egress guard (EGRESS_ALLOW_CIDRS, DELIVERY_PROXY_URL), e-mail
+// through SMTP_*.
+func NewNotifier(cfg config.Config) *notify.Sender {
+	return &notify.Sender{
+		HTTP: egress.NewClient(egress.Options{AllowCIDRs: cfg.AllowCIDRs, Timeout: 15 * time.Second, Proxy: cfg.DeliveryProxy}),
+		SMTP: notify.SMTP{Host: cfg.SMTPHost, Port: cfg.SMTPPort, TLS: cfg.SMTPTLS, Username: cfg.SMTPUsername,
+			Password: string(cfg.SMTPPassword), From: cfg.SMTPFrom},
+	}
 }

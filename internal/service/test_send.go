@@ -71,6 +71,11 @@ func (s *Service) sendTest(ctx context.Context, c Caller, id uuid.UUID, t string
 	if ok, wait := s.tests.Take(id.String()); !ok {
 		return TestResult{}, &Error{Kind: RateLimited, RetryAfter: wait, Message: "Too many tests of this webhook; try again later."}
 	}
+	a := NewAudit(c, ActionWebhookTest, ResourceWebhook, id.String())
+	a.Entry.Details = db.AuditDetails{"eventType": e.Type, "eventId": e.ID}
+	if err := s.record(ctx, a); err != nil {
+		return TestResult{}, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.attemptTimeout(w)+15*time.Second)
 	defer cancel()
 	res, err := s.runTest(ctx, acct, id, e)

@@ -34,6 +34,7 @@ func (s *Service) newValidator() *validator.Validate {
 	must(v.RegisterValidation("callbackurl", func(fl validator.FieldLevel) bool {
 		return s.checkCallbackURL(fl.Field().String()) == nil
 	}))
+	must(v.RegisterValidation("noticetype", func(fl validator.FieldLevel) bool { return isNoticeType(fl.Field().String()) }))
 	must(v.RegisterValidation("notblank", func(fl validator.FieldLevel) bool {
 		return strings.TrimSpace(fl.Field().String()) != ""
 	}))
@@ -121,6 +122,10 @@ func (s *Service) message(fe validator.FieldError) string {
 			return "must be continue (the next event goes after a give-up) or hold (it waits until the failed one is resent and succeeds, or released)"
 		}
 		return "must be one of: " + strings.ReplaceAll(fe.Param(), " ", ", ")
+	case "noticetype":
+		return fmt.Sprintf("unknown notice %q: one of %s", fe.Value(), strings.Join(NoticeTypes, ", "))
+	case "email":
+		return fmt.Sprintf("%q is not an e-mail address", fe.Value())
 	case "nocontrol":
 		return "must not contain control characters"
 	case "printascii":

@@ -38,9 +38,10 @@ func (s *Service) CreateWebhook(ctx context.Context, c Caller, in WebhookInput) 
 	if fields.Receiver, err = s.receiverFor(id, db.Receiver{}, in.receiverEdit()); err != nil {
 		return db.Webhook{}, "", err
 	}
+	a := webhookAudit(c, ActionWebhookCreate, id)
 	w, err := s.store.CreateWebhookLimited(ctx, db.NewWebhook{ID: id, AccountID: c.AccountID, Fields: fields,
 		Enabled:   in.Enabled == nil || *in.Enabled,
-		SecretEnc: enc, Limit: s.cfg.MaxWebhooksPerAccount})
+		SecretEnc: enc, Limit: s.cfg.MaxWebhooksPerAccount, Audit: a})
 	switch {
 	case errors.Is(err, db.ErrConflict):
 		return db.Webhook{}, "", nameTaken()
@@ -50,6 +51,7 @@ func (s *Service) CreateWebhook(ctx context.Context, c Caller, in WebhookInput) 
 	case err != nil:
 		return db.Webhook{}, "", err
 	}
+	s.Logged(a)
 	return w, secret, nil
 }
 
@@ -84,11 +86,16 @@ func (s *Service) UpdateWebhook(ctx context.Context, c Caller, id uuid.UUID, p W
 		check = func(db.Webhook) error { return nil }
 	}
 	check, apply := s.editReceiver(p.receiverEdit(), check, p.apply)
-	w, err := s.store.UpdateWebhook(ctx, c.AccountID, id, check, apply)
+	a := webhookAudit(c, ActionWebhookUpdate, id)
+	w, err := s.store.UpdateWebhook(ctx, c.AccountID, id, check, apply, a)
 	if errors.Is(err, db.ErrConflict) {
 		return db.Webhook{}, nameTaken()
 	}
-	return w, notFoundOr(err, "webhook")
+	if err != nil {
+		return db.Webhook{}, notFoundOr(err, "webhook")
+	}
+	s.Logged(a)
+	return w, nil
 }
 
 // Enabled is a webhook just enabled, what it missed while disabled, and
@@ -114,10 +121,19 @@ func (s *Service) EnableWebhook(ctx context.Context, c Caller, id uuid.UUID, r R
 		return Enabled{}, err
 	}
 	acct := c.AccountID
-	w, err := s.store.SetWebhookEnabled(ctx, acct, id, true)
+	a := webhookAudit(c, ActionWebhookEnable, id)
+	if r.Missed || r.Since != nil {
+		// The replay is part of the enable: its record says it was asked.
+		a.Entry.Details = db.AuditDetails{"replayMissed": true}
+		if r.Since != nil {
+			a.Entry.Details["replayMissedSince"] = r.Since.UTC()
+		}
+	}
+	w, err := s.store.SetWebhookEnabled(ctx, acct, id, true, a)
 	if err != nil {
 		return Enabled{}, notFoundOr(err, "webhook")
 	}
+	s.Logged(a)
 	since := r.Since
 	if since == nil {
 		since = w.DisabledAt
@@ -145,10 +161,13 @@ func (s *Service) DisableWebhook(ctx context.Context, c Caller, id uuid.UUID) (d
 	if err := Authorize(c, ManageWebhooks); err != nil {
 		return db.Webhook{}, err
 	}
-	w, err := s.store.SetWebhookEnabled(ctx, c.AccountID, id, false)
+	a := webhookAudit(c, ActionWebhookDisable, id)
+	a.Entry.Details = db.AuditDetails{"reason": db.DisabledManual}
+	w, err := s.store.SetWebhookEnabled(ctx, c.AccountID, id, false, a)
 	if err != nil {
 		return db.Webhook{}, notFoundOr(err, "webhook")
 	}
+	s.Logged(a)
 	s.outbox.StopDeliveries(id, "webhook was disabled")
 	return w, nil
 }
@@ -166,9 +185,11 @@ func (s *Service) DeleteWebhook(ctx context.Context, c Caller, id uuid.UUID, con
 	if confirm != id.String() {
 		return fail(Confirmation, "Deleting is permanent: repeat the webhook's id in ?confirm= to confirm.")
 	}
-	if err := s.store.DeleteWebhook(ctx, c.AccountID, id, mustBeDisabled); err != nil {
+	a := webhookAudit(c, ActionWebhookDelete, id)
+	if err := s.store.DeleteWebhook(ctx, c.AccountID, id, mustBeDisabled, a); err != nil {
 		return notFoundOr(err, "webhook")
 	}
+	s.Logged(a)
 	s.outbox.StopDeliveries(id, "webhook was deleted")
 	return nil
 }
@@ -206,10 +227,14 @@ func (s *Service) ResetSecret(ctx context.Context, c Caller, id uuid.UUID, in Se
 		return SecretReset{}, fmt.Errorf("encrypting secret: %w", err)
 	}
 	until := s.now().Add(grace)
-	w, err := s.store.RotateWebhookSecret(ctx, c.AccountID, id, enc, until, grace > 0)
+	a := NewAudit(c, ActionSecretReset, ResourceWebhook, id.String())
+	a.Entry.Changes = db.AuditChanges{"secret": {Changed: true}}
+	a.Entry.Details = db.AuditDetails{"gracePeriodSeconds": int64(grace / time.Second)}
+	w, err := s.store.RotateWebhookSecret(ctx, c.AccountID, id, enc, until, grace > 0, a)
 	if err != nil {
 		return SecretReset{}, notFoundOr(err, "webhook")
 	}
+	s.Logged(a)
 	out := SecretReset{Webhook: w, Secret: secret}
 	if grace > 0 {
 		u := until.UTC()
@@ -230,6 +255,9 @@ func (s *Service) Secret(ctx context.Context, c Caller, id uuid.UUID) (string, e
 	secret, err := s.box.Open(w.SecretEnc, db.SecretAAD(w.ID))
 	if err != nil {
 		return "", fmt.Errorf("decrypting secret: %w", err)
+	}
+	if err := s.record(ctx, NewAudit(c, ActionSecretView, ResourceWebhook, id.String())); err != nil {
+		return "", err
 	}
 	return string(secret), nil
 }

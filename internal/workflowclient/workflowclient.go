@@ -169,3 +169,22 @@ func (c *Client) CheckHealth(ctx context.Context) error {
 	_, err := c.Client.CheckHealth(ctx, &client.CheckHealthRequest{})
 	return err
 }
+
+// SignalNotice hands a notice to its channel's digest workflow for the
+// webhook, starting it if none runs (Temporal dedups nothing here: the
+// workflow ignores a notice it has seen, and the activity one already
+// sent).
+func (c *Client) SignalNotice(ctx context.Context, channelID, webhookKey string, window time.Duration, noticeID string) error {
+	id := flow.NoticeWorkflowID(channelID, webhookKey)
+	queue := c.TaskQueue
+	if queue == "" {
+		queue = flow.DefaultTaskQueue
+	}
+	_, err := c.Client.SignalWithStartWorkflow(ctx, id, flow.NoticeSignal, flow.Notice{ID: noticeID},
+		client.StartWorkflowOptions{ID: id, TaskQueue: queue}, flow.NoticeDigestWorkflow,
+		flow.NoticeDigestInput{ChannelID: channelID, WebhookKey: webhookKey, Window: window})
+	if err != nil {
+		return fmt.Errorf("signalling %s: %w", id, err)
+	}
+	return nil
+}

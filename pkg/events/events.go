@@ -42,6 +42,10 @@ const (
 	// WebhookCertificateExpiring: a webhook's mTLS client certificate
 	// expires within 14 days (once per certificate).
 	WebhookCertificateExpiring = "WEBHOOK_CERTIFICATE_EXPIRING"
+	// AuditLogged: a record was added to the account's audit log (a
+	// change to its webhooks, keys or sign-ins); its data is the record
+	// (AuditRecord), so an account can stream its log to a SIEM.
+	AuditLogged = "AUDIT_LOGGED"
 )
 
 // Trigger sources a webhook can subscribe to.
@@ -100,6 +104,7 @@ var SystemCatalogue = []TypeInfo{
 	{Name: WebhookRecovered, Description: "A webhook that was reported failing delivered successfully again."},
 	{Name: DeliveryExhausted, Description: "A delivery failed for good: every attempt of its retry schedule failed."},
 	{Name: WebhookCertificateExpiring, Description: "A webhook's client certificate for mutual TLS expires within 14 days."},
+	{Name: AuditLogged, Description: "A change to the account's webhooks, API keys or console sign-ins was recorded in its audit log."},
 }
 
 // IsSystemType reports whether t is an operational event type.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -126,7 +127,15 @@ var Loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 // is the egress allowlist (nil: public addresses only).
 func StartWorker(t testing.TB, tc client.Client, store *db.Store, box *secretbox.Box, queue string, s activities.Settings, allow []netip.Prefix) {
 	t.Helper()
+	startWorker(t, tc, store, box, queue, s, allow, nil)
+}
+
+// startWorker is StartWorker with more settings.
+func startWorker(t testing.TB, tc client.Client, store *db.Store, box *secretbox.Box, queue string, s activities.Settings,
+	allow []netip.Prefix, more map[string]string) {
+	t.Helper()
 	vars := settingsVars(s)
+	maps.Copy(vars, more)
 	vars["TEMPORAL_TASK_QUEUE"] = queue
 	vars["EGRESS_ALLOW_CIDRS"] = cidrs(allow)
 	// Statistics a test can wait for without waiting long.
@@ -250,6 +259,8 @@ type Options struct {
 	NoWorker bool
 	// WorkerAllow is the worker's egress allowlist (Loopback when nil).
 	WorkerAllow []netip.Prefix
+	// Vars are more settings of the api process and the worker.
+	Vars map[string]string
 }
 
 // Env is the whole system on one database and one task queue.
@@ -293,6 +304,7 @@ func New(t *testing.T, o Options) *Env {
 	} {
 		vars[k] = v
 	}
+	maps.Copy(vars, o.Vars)
 	a := NewApp(t, vars, store, tc, box, nil)
 	e := &Env{T: t, Store: store, Box: box, TC: tc, Queue: queue, Settings: s, Cfg: a.Config, DBURL: dbURL, Key: key,
 		Pub: &publish.Publisher{Client: tc, TaskQueue: queue}}
@@ -302,7 +314,7 @@ func New(t *testing.T, o Options) *Env {
 		if allow == nil {
 			allow = Loopback
 		}
-		StartWorker(t, tc, store, box, queue, s, allow)
+		startWorker(t, tc, store, box, queue, s, allow, o.Vars)
 	}
 	return e
 }
@@ -501,6 +513,7 @@ func Eventually(t testing.TB, what string, cond func() bool) {
 type Request struct {
 	N      int // 1-based
 	Path   string
+	Query  string // raw
 	Header http.Header
 	Body   []byte
 }
@@ -539,7 +552,7 @@ func NewReceiver(t testing.TB, reply func(Request) Reply) *Receiver {
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	r.mu.Lock()
-	in := Request{N: len(r.reqs) + 1, Path: req.URL.Path, Header: req.Header.Clone(), Body: body}
+	in := Request{N: len(r.reqs) + 1, Path: req.URL.Path, Query: req.URL.RawQuery, Header: req.Header.Clone(), Body: body}
 	r.reqs = append(r.reqs, in)
 	r.mu.Unlock()
 	select {

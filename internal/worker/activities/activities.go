@@ -61,6 +61,8 @@ type Activities struct {
 	// (unique per process; SweepSlots keeps it seen). Empty: its waiters
 	// are always presumed live.
 	Worker string
+	// Notices sends notices to notification channels (notices.go).
+	Notices Noticer
 
 	// OAuth 2.0 tokens of receivers (receiver.go).
 	tokenCache

@@ -641,4 +641,5 @@ func Register(r Registry) {
 	r.RegisterWorkflowWithOptions(DeliverEvent, workflow.RegisterOptions{Name: flow.DeliverEventWorkflow})
 	r.RegisterWorkflowWithOptions(ResendDelivery, workflow.RegisterOptions{Name: flow.ResendDeliveryWorkflow})
 	r.RegisterWorkflowWithOptions(DeliverBatch, workflow.RegisterOptions{Name: flow.DeliverBatchWorkflow})
+	r.RegisterWorkflowWithOptions(NoticeDigest, workflow.RegisterOptions{Name: flow.NoticeDigestWorkflow})
 }
