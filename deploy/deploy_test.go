@@ -6,6 +6,7 @@ package deploy_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -164,9 +165,18 @@ func TestComposeRunsTheClusterTopology(t *testing.T) {
 	if image := str(get(temporal, "image")); image != "temporalio/server:"+serverVersion(t) {
 		t.Errorf("temporal runs %s; tools/temporal-server pins %s", image, serverVersion(t))
 	}
-	tenv, _ := get(temporal, "environment").(map[string]any)
-	if tenv["NUM_HISTORY_SHARDS"] != "4" || tenv["DB"] != "postgres12" || tenv["TEMPORAL_TLS_REQUIRE_CLIENT_AUTH"] != "true" {
-		t.Errorf("temporal environment %v", tenv)
+	// The server runs deploy/temporal/server.yaml (what scripts/cluster.sh
+	// generates for make test-cluster), mounted where --env webhooks reads it.
+	if !slices.Contains(list(get(temporal, "volumes")), "./deploy/temporal/server.yaml:/etc/temporal/config/webhooks.yaml:ro") ||
+		!strings.Contains(fmt.Sprint(get(temporal, "entrypoint")), "--env webhooks") {
+		t.Errorf("temporal does not run deploy/temporal/server.yaml: %v %v", get(temporal, "entrypoint"), get(temporal, "volumes"))
+	}
+	server := readYAML(t, "temporal/server.yaml")[0]
+	if get(server, "persistence", "numHistoryShards") != 4 ||
+		get(server, "persistence", "datastores", "default", "sql", "pluginName") != "postgres12" ||
+		get(server, "global", "tls", "frontend", "server", "requireClientAuth") != true ||
+		get(server, "global", "tls", "internode", "server", "requireClientAuth") != true {
+		t.Errorf("deploy/temporal/server.yaml: %v", server)
 	}
 	schema := strings.Join(strings.Fields(str(list(get(services["temporal-schema"], "command"))[0])), " ")
 	for _, want := range []string{"create-database", "setup-schema -v 0.0", "update-schema --schema-name postgresql/v12/$$schema", "temporal_visibility:visibility"} {
