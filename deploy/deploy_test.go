@@ -190,6 +190,13 @@ func TestComposeRunsTheClusterTopology(t *testing.T) {
 			t.Errorf("temporal-setup does not register search attribute %s (%s)", name, typ)
 		}
 	}
+	// The Temporal CLI reads its own variable names, not webhookd's.
+	senv, _ := get(services["temporal-setup"], "environment").(map[string]any)
+	for _, k := range []string{"TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "TEMPORAL_TLS_SERVER_NAME"} {
+		if str(senv[k]) == "" {
+			t.Errorf("temporal-setup does not set %s for the Temporal CLI", k)
+		}
+	}
 	for _, f := range []string{"deploy/postgres-init.sql", "deploy/tls/gen-certs.sh", "deploy/temporal/dynamicconfig.yaml"} {
 		if _, err := os.Stat("../" + f); err != nil {
 			t.Errorf("compose mounts %s: %v", f, err)
