@@ -1,7 +1,9 @@
-// Package deploy_test checks the deployment files that cannot run here (no
-// Docker engine, no Kubernetes): docker-compose.yml and deploy/k8s parse,
-// run the topology `make test-cluster` tests, and set only environment
-// variables that webhookd reads (the env tags of config.Config).
+// Package deploy_test checks the deployment files: docker-compose.yml and
+// deploy/k8s parse, run the topology `make test-cluster` tests, and set only
+// environment variables that webhookd reads (the env tags of config.Config).
+// TestComposeDelivers (compose_test.go) runs against docker-compose.yml up,
+// from `make test-compose`; tools/k8scheck checks deploy/k8s against the
+// Kubernetes API types.
 package deploy_test
 
 import (
