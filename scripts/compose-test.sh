@@ -28,6 +28,7 @@
 # (ewh-compose).
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
+source "$(dirname "$0")/cluster.sh" # ensure_temporal_server
 DATA="$ROOT/.data/compose"
 DD="$ROOT/.data/docker"
 PROJECT=esign-webhooks-test
@@ -133,25 +134,20 @@ ensure_base() {
       -c 'CMD ["bash"]' - "$BASE" >/dev/null
 }
 
-# ensure_binaries: static Temporal server and SQL tool (tools/temporal-server),
-# the Temporal UI server (tools/compose), the Temporal CLI (.bin).
+# ensure_binaries: the Temporal server, SQL tool and CLI of make test-cluster
+# (.bin, built once: tools/temporal-server, tools/temporal; they link
+# glibc, which the Debian base has) and the Temporal UI server, static
+# (tools/compose).
 ensure_binaries() {
   local bin=$DATA/bin want
   mkdir -p "$bin"
-  want=$(hash_of "$ROOT/tools/temporal-server/go.mod" "$ROOT/tools/temporal-server/go.sum")
-  if [ "$(cat "$bin/.temporal-server" 2>/dev/null)" != "$want" ]; then
-    log "building the Temporal server and SQL tool, static (tools/temporal-server; minutes the first time)"
-    (cd "$ROOT/tools/temporal-server" && CGO_ENABLED=0 go build -trimpath -o "$bin/temporal-server" go.temporal.io/server/cmd/server &&
-      CGO_ENABLED=0 go build -trimpath -o "$bin/temporal-sql-tool" go.temporal.io/server/cmd/tools/sql)
-    echo "$want" >"$bin/.temporal-server"
-  fi
+  ensure_temporal_server && ensure_temporal_cli || return
   want=$(hash_of "$ROOT/tools/compose/go.mod" "$ROOT/tools/compose/go.sum")
   if [ "$(cat "$bin/.ui-server" 2>/dev/null)" != "$want" ]; then
     log "building the Temporal UI server, static (tools/compose)"
     (cd "$ROOT/tools/compose" && CGO_ENABLED=0 go build -trimpath -o "$bin/ui-server" github.com/temporalio/ui-server/v2/cmd/server)
     echo "$want" >"$bin/.ui-server"
   fi
-  ensure_temporal_cli
 }
 
 # ensure_images: the local bases and the substitutes under the names
@@ -164,12 +160,12 @@ ensure_images() {
   # The certs service's alpine needs a shell and openssl: the base has both.
   dk tag "$BASE" alpine:3.20
 
-  ln -f "$bin/temporal-server" "$ctx/server/"; cp -f "$BIN/temporal" "$ctx/server/"
+  cp -f "$BIN/temporal-server" "$BIN/temporal" "$ctx/server/"
   build_image temporalio/server:1.29.1 "$s/temporal-server.Dockerfile" "$ctx/server" \
-    "$(hash_of "$s/temporal-server.Dockerfile" "$bin/.temporal-server" "$BIN/temporal")"
-  ln -f "$bin/temporal-sql-tool" "$ctx/tools/"; ln -f "$ctx/server/temporal" "$ctx/tools/"
+    "$(hash_of "$s/temporal-server.Dockerfile" "$BIN/.temporal-server" "$BIN/temporal")"
+  cp -f "$BIN/temporal-sql-tool" "$ctx/tools/"; ln -f "$ctx/server/temporal" "$ctx/tools/"
   build_image temporalio/admin-tools:1.29.1-tctl-1.18.4-cli-1.5.0 "$s/admin-tools.Dockerfile" "$ctx/tools" \
-    "$(hash_of "$s/admin-tools.Dockerfile" "$bin/.temporal-server" "$BIN/temporal")"
+    "$(hash_of "$s/admin-tools.Dockerfile" "$BIN/.temporal-server" "$BIN/temporal")"
 
   v=$(awk '$1 == "require" && $2 == "github.com/temporalio/ui-server/v2" {print $3}' "$ROOT/tools/compose/go.mod")
   ui=$(cd "$ROOT/tools/compose" && go list -m -f '{{.Dir}}' github.com/temporalio/ui-server/v2)
@@ -220,7 +216,7 @@ wait_healthy() {
   local svc id st
   for svc in "$@"; do
     id=$(compose ps -q "$svc")
-    for _ in $(seq 1 240); do
+    for _ in $(seq 1 600); do
       st=$(dk inspect -f '{{.State.Health.Status}}' "$id" 2>/dev/null || echo gone)
       [ "$st" = healthy ] && break
       [ "$st" = gone ] && break

@@ -1,6 +1,7 @@
 # Local substitute of temporalio/server (make test-compose): the server
 # built from go.temporal.io/server at the version tools/temporal-server pins
-# (the image's tag), where the image has it, run as the image's user.
+# (the image's tag; the same binary make test-cluster runs), and the
+# temporal CLI, where the image has them, run as the image's user.
 # docker-compose.yml names its entrypoint, so the image's own
 # (environment-templated configuration) is not needed.
 ARG BASE
