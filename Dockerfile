@@ -13,7 +13,11 @@ FROM ${BUILD_IMAGE} AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
-COPY . .
+# Only what the binary is built from, so that a change elsewhere (docs,
+# tests' data, scripts) keeps the build layer cached.
+COPY cmd cmd
+COPY internal internal
+COPY pkg pkg
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /webhookd ./cmd/webhookd
 
 FROM ${RUNTIME_IMAGE}
