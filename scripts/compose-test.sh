@@ -198,11 +198,19 @@ x-webhookd: &webhookd
     # The receiver is the host, on this network's gateway, over http.
     WEBHOOK_ALLOW_HTTP: "true"
     EGRESS_ALLOW_CIDRS: "$SUBNET"
+    TEMPORAL_ADDRESS: &temporal passthrough:///temporal:7233
 services:
   migrate: *webhookd
   api: *webhookd
   worker-1: *webhookd
   worker-2: *webhookd
+  # gRPC's own DNS resolver times out against this engine's embedded DNS,
+  # which has no upstream here (the system resolver answers; docs/testing.md):
+  # the Temporal clients resolve the same name through the system resolver.
+  temporal-setup:
+    environment: {TEMPORAL_ADDRESS: *temporal}
+  temporal-ui:
+    environment: {TEMPORAL_ADDRESS: *temporal}
 networks:
   default:
     driver_opts: {com.docker.network.bridge.name: $BRIDGE}
@@ -247,10 +255,11 @@ ensure_binaries
 ensure_images
 log "local images ready after $(( $(date +%s) - start )) s"
 write_override
+export SECRETS_KEY; SECRETS_KEY=$(openssl rand -base64 32) # cleanup's compose calls need it too
 
 log "docker-compose up (project $PROJECT, network $SUBNET on bridge $BRIDGE)"
 UP=1
-SECRETS_KEY=$(openssl rand -base64 32) compose up -d --build >"$DATA/up.log" 2>&1 ||
+compose up -d --build >"$DATA/up.log" 2>&1 ||
   { tail -30 "$DATA/up.log" >&2; exit 1; }
 wait_healthy api worker-1 worker-2
 log "api and workers healthy after $(( $(date +%s) - start )) s"
