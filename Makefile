@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help run check test test-cluster bench bench-log chaos build lint tools clean screenshots
+.PHONY: help run check test test-cluster test-compose bench bench-log chaos build lint tools clean screenshots
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ test: ## go vet, gofmt, staticcheck, workflowcheck and every test against a thro
 
 test-cluster: ## the e2e suite against a real Temporal server (PostgreSQL, 4 shards, mTLS), with one api and two worker processes
 	@scripts/cluster-test.sh $(ARGS)
+
+test-compose: ## Dockerfile + docker-compose.yml for real: own dockerd (.data/docker), local substitute images, up, deliver, down -v, nothing left
+	@scripts/compose-test.sh
 
 bench: ## delivery benchmarks against the engine's own floor (docs/performance.md); TEMPORAL=cluster: on the real Temporal server
 	@TEMPORAL=$(TEMPORAL) scripts/bench.sh $(ARGS)

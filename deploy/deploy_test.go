@@ -1,11 +1,14 @@
-// Package deploy_test checks the deployment files that cannot run here (no
-// Docker engine, no Kubernetes): docker-compose.yml and deploy/k8s parse,
-// run the topology `make test-cluster` tests, and set only environment
-// variables that webhookd reads (the env tags of config.Config).
+// Package deploy_test checks the deployment files: docker-compose.yml and
+// deploy/k8s parse, run the topology `make test-cluster` tests, and set only
+// environment variables that webhookd reads (the env tags of config.Config).
+// TestComposeDelivers (compose_test.go) runs against docker-compose.yml up,
+// from `make test-compose`; tools/k8scheck checks deploy/k8s against the
+// Kubernetes API types.
 package deploy_test
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -164,9 +167,18 @@ func TestComposeRunsTheClusterTopology(t *testing.T) {
 	if image := str(get(temporal, "image")); image != "temporalio/server:"+serverVersion(t) {
 		t.Errorf("temporal runs %s; tools/temporal-server pins %s", image, serverVersion(t))
 	}
-	tenv, _ := get(temporal, "environment").(map[string]any)
-	if tenv["NUM_HISTORY_SHARDS"] != "4" || tenv["DB"] != "postgres12" || tenv["TEMPORAL_TLS_REQUIRE_CLIENT_AUTH"] != "true" {
-		t.Errorf("temporal environment %v", tenv)
+	// The server runs deploy/temporal/server.yaml (what scripts/cluster.sh
+	// generates for make test-cluster), mounted where --env webhooks reads it.
+	if !slices.Contains(list(get(temporal, "volumes")), "./deploy/temporal/server.yaml:/etc/temporal/config/webhooks.yaml:ro") ||
+		!strings.Contains(fmt.Sprint(get(temporal, "entrypoint")), "--env webhooks") {
+		t.Errorf("temporal does not run deploy/temporal/server.yaml: %v %v", get(temporal, "entrypoint"), get(temporal, "volumes"))
+	}
+	server := readYAML(t, "temporal/server.yaml")[0]
+	if get(server, "persistence", "numHistoryShards") != 4 ||
+		get(server, "persistence", "datastores", "default", "sql", "pluginName") != "postgres12" ||
+		get(server, "global", "tls", "frontend", "server", "requireClientAuth") != true ||
+		get(server, "global", "tls", "internode", "server", "requireClientAuth") != true {
+		t.Errorf("deploy/temporal/server.yaml: %v", server)
 	}
 	schema := strings.Join(strings.Fields(str(list(get(services["temporal-schema"], "command"))[0])), " ")
 	for _, want := range []string{"create-database", "setup-schema -v 0.0", "update-schema --schema-name postgresql/v12/$$schema", "temporal_visibility:visibility"} {
@@ -178,6 +190,13 @@ func TestComposeRunsTheClusterTopology(t *testing.T) {
 	for name, typ := range searchAttributes(t) {
 		if !strings.Contains(setup, "--name "+name+" --type "+typ) {
 			t.Errorf("temporal-setup does not register search attribute %s (%s)", name, typ)
+		}
+	}
+	// The Temporal CLI reads its own variable names, not webhookd's.
+	senv, _ := get(services["temporal-setup"], "environment").(map[string]any)
+	for _, k := range []string{"TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "TEMPORAL_TLS_SERVER_NAME"} {
+		if str(senv[k]) == "" {
+			t.Errorf("temporal-setup does not set %s for the Temporal CLI", k)
 		}
 	}
 	for _, f := range []string{"deploy/postgres-init.sql", "deploy/tls/gen-certs.sh", "deploy/temporal/dynamicconfig.yaml"} {

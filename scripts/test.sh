@@ -51,6 +51,12 @@ if [ -n "$unformatted" ]; then log "gofmt needed: $unformatted"; exit 1; fi
 run_linters
 log "go test (DATABASE_URL=$DATABASE_URL TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS)"
 go test -race -count=1 -timeout 20m "$@" ./...
+# deploy/k8s against the Kubernetes API types (client-go's scheme, strict),
+# in a module of its own so client-go stays out of the main module.
+if [ $# -eq 0 ]; then
+  log "deploy/k8s against the Kubernetes API (tools/k8scheck)"
+  (cd tools/k8scheck && go test -count=1 ./...)
+fi
 # A short fuzz of the request body decoder (make chaos fuzzes longer).
 if [ $# -eq 0 ]; then
   for target in FuzzScanJSON FuzzDecode; do

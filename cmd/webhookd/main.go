@@ -6,6 +6,7 @@
 //	webhookd migrate     apply database migrations and exit
 //	webhookd accounts create --name NAME --plan trial|basic|professional
 //	webhookd console-link --account ID [--role admin|member] [--ttl 15m]
+//	webhookd healthcheck [URL]  GET URL (default /readyz on HTTP_ADDR), fail unless 200
 package main
 
 import (
@@ -18,7 +19,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/app"
 )
 
-const usage = `usage: webhookd [serve|api|worker|migrate|accounts create --name NAME --plan PLAN|console-link --account ID [--role member]]`
+const usage = `usage: webhookd [serve|api|worker|migrate|accounts create --name NAME --plan PLAN|console-link --account ID [--role member]|healthcheck [URL]]`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -47,6 +48,8 @@ func realMain(ctx context.Context, args []string) error {
 		return accounts(ctx, args)
 	case "console-link":
 		return consoleLink(ctx, args)
+	case "healthcheck":
+		return healthcheck(ctx, args)
 	case "help", "-h", "--help":
 		fmt.Println(usage)
 		return nil
