@@ -8,9 +8,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/notify"
 	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
@@ -50,25 +49,10 @@ func (a *Activities) healthLevel(c db.HealthChange) int {
 	return int(level * 100)
 }
 
-// notice is the data of an operational event about a webhook.
-type notice struct {
-	WebhookID           uuid.UUID  `json:"webhookId"`
-	WebhookName         string     `json:"webhookName"`
-	URL                 string     `json:"url"`
-	Reason              string     `json:"reason,omitempty"`
-	Message             string     `json:"message"`
-	ConsecutiveFailures int        `json:"consecutiveFailures"`
-	ExhaustedDeliveries int        `json:"exhaustedDeliveries"`
-	FailingSince        *time.Time `json:"failingSince,omitempty"`
-	ThresholdPercent    int        `json:"thresholdPercent,omitempty"`
-	DisableAt           *time.Time `json:"disableAt,omitempty"`
-	DeliveryID          string     `json:"deliveryId,omitempty"`
-	EventID             string     `json:"eventId,omitempty"`
-	EventType           string     `json:"eventType,omitempty"`
-}
-
-func noticeOf(c db.HealthChange) notice {
-	return notice{WebhookID: c.WebhookID, WebhookName: c.Name, URL: c.URL, ConsecutiveFailures: c.ConsecutiveFailures,
+// noticeOf is the data of c's operational event (the same type the
+// notification channels render).
+func noticeOf(c db.HealthChange) notify.Notice {
+	return notify.Notice{WebhookID: c.WebhookID.String(), WebhookName: c.Name, URL: c.URL, ConsecutiveFailures: c.ConsecutiveFailures,
 		ExhaustedDeliveries: c.ExhaustedStreak, FailingSince: c.FailingSince}
 }
 
@@ -139,14 +123,14 @@ func (a *Activities) failing(ctx context.Context, c db.HealthChange) error {
 
 // disable disables the webhook for n.Reason, tells its owners and stops
 // its pending deliveries.
-func (a *Activities) disable(ctx context.Context, c db.HealthChange, n notice) error {
+func (a *Activities) disable(ctx context.Context, c db.HealthChange, n notify.Notice) error {
 	e, ok, err := a.Store.AutoDisable(ctx, c.WebhookID, n.Reason, n.Message,
 		systemEvent(c, fmt.Sprintf("webhook-disabled.%s.%d", c.WebhookID, a.now().UnixNano()), events.WebhookDisabled, n))
 	return errors.Join(err, a.announce(ctx, e, ok), a.stopPending(ctx, c, ok, n.Reason))
 }
 
 // systemEvent is an operational event about c's webhook.
-func systemEvent(c db.HealthChange, id, typ string, data notice) db.SystemEvent {
+func systemEvent(c db.HealthChange, id, typ string, data notify.Notice) db.SystemEvent {
 	return db.SystemEvent{AccountID: c.AccountID, ID: id, Type: typ, Data: data}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/clienttls"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
+	"github.com/esign-webhooks/esign-webhooks/internal/notify"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
 
@@ -106,7 +107,7 @@ func (a *Activities) certificateNotice(ctx context.Context, t db.DeliveryTarget)
 	if _, done := a.noticed.Load(id); done {
 		return
 	}
-	n := notice{WebhookID: t.WebhookID, WebhookName: t.WebhookName, URL: t.URL,
+	n := notify.Notice{WebhookID: t.WebhookID.String(), WebhookName: t.WebhookName, URL: t.URL,
 		Message: "The client certificate " + info.Subject + " (SHA-256 " + info.Fingerprint + ") expires at " +
 			info.NotAfter.Format(time.RFC3339) + ": upload a renewed one before then."}
 	e, ok, err := a.Store.PublishSystemEvent(ctx, db.SystemEvent{AccountID: t.AccountID, ID: id,
