@@ -201,16 +201,23 @@ func (s *Store) Notices(ctx context.Context, ids []uuid.UUID) ([]ChannelNotice, 
 	return out, nil
 }
 
-// RecordNoticeAttempt counts an attempt to send ids: sent (sendErr nil)
-// or why not.
-func (s *Store) RecordNoticeAttempt(ctx context.Context, ids []uuid.UUID, sendErr error) error {
+// RecordNoticeAttempt counts an attempt to send ids through the channel
+// at at: sent (sendErr nil) or why not, on the notices and as the
+// channel's last result, in one statement (a reader never sees one
+// without the other).
+func (s *Store) RecordNoticeAttempt(ctx context.Context, channelID uuid.UUID, ids []uuid.UUID, at time.Time, sendErr error) error {
 	msg := ""
 	if sendErr != nil {
 		msg = sendErr.Error()
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE channel_notices SET attempts = attempts + 1, last_error = $2,
-			sent_at = CASE WHEN $3 THEN now() ELSE sent_at END
-		WHERE id = ANY($1)`, pq.Array(ids), msg, sendErr == nil)
+	_, err := s.db.ExecContext(ctx, `
+		WITH notices AS (
+			UPDATE channel_notices SET attempts = attempts + 1, last_error = $3,
+				sent_at = CASE WHEN $4 THEN now() ELSE sent_at END
+			WHERE id = ANY($2)
+		)
+		UPDATE notification_channels SET last_sent_at = $5, last_ok = $4, last_error = $3 WHERE id = $1`,
+		channelID, pq.Array(ids), msg, sendErr == nil, at)
 	if err != nil {
 		return fmt.Errorf("recording a notice attempt: %w", translate(err))
 	}

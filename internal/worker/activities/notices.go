@@ -79,8 +79,7 @@ func (a *Activities) SendNotices(ctx context.Context, in SendNoticesInput) error
 	}
 	target := notify.Channel{Kind: ch.Kind, Recipients: ch.Recipients, URL: u, Secret: secret}
 	sendErr := a.Notices.Sender.Send(ctx, target, notify.Digest(ch.Language, a.Notices.ConsoleBase, ns))
-	if err := errors.Join(a.Store.RecordNoticeAttempt(ctx, todo, sendErr),
-		a.Store.RecordChannelResult(ctx, ch.ID, a.now(), sendErr)); err != nil {
+	if err := a.Store.RecordNoticeAttempt(ctx, ch.ID, todo, a.now(), sendErr); err != nil {
 		a.log().Warn("recording a notice attempt", "channelId", ch.ID, "err", err)
 	}
 	return sendErr
