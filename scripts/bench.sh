@@ -94,4 +94,5 @@ TEMPORAL_CLI="$BIN/temporal" \
 BENCH_PGDATA="$PGDATA_DIR" \
 BENCH_TEMPORAL_PID="$T_PID" \
 BENCH_LOG_DIR="$DATA" \
+BENCH_TEMPORAL="${CLUSTER:+cluster}" \
   "$BIN/bench" "$@"

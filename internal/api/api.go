@@ -35,9 +35,11 @@ type Handler struct {
 	now       func() time.Time
 
 	// Abuse limits (nil when switched off): failed authentications per
-	// client address, requests per API key.
+	// client address, requests per API key, publishes per API key (a
+	// publish counts against this one only).
 	authFailures *ratelimit.Limiters
 	keyRequests  *ratelimit.Limiters
+	publishes    *ratelimit.Limiters
 
 	// svc is what the API and the console do: handlers parse, call it and
 	// answer.
@@ -62,6 +64,7 @@ func New(d Deps) *echo.Echo {
 		now:          time.Now,
 		authFailures: ratelimit.New(cfg.AuthFailuresPerMinute/60, int(max(1, cfg.AuthFailuresPerMinute)), 0),
 		keyRequests:  ratelimit.New(cfg.KeyRequestsPerSecond, cfg.KeyRequestsBurst, 0),
+		publishes:    ratelimit.New(cfg.PublishPerSecond, cfg.PublishBurst, 0),
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true

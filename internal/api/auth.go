@@ -9,6 +9,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
+	"github.com/esign-webhooks/esign-webhooks/internal/edge/ratelimit"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
@@ -17,6 +18,17 @@ import (
 // client address with too many recent failures gets 429 before its key is
 // even looked up; a valid key over its request rate gets 429 too.
 func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return h.authenticateWithin(h.keyRequests, next)
+}
+
+// authenticatePublish is authenticate for POST /v1/events: a publish counts
+// against the publish limit (off by default), not the per-key request
+// limit, so the main job is never throttled below the API's capacity.
+func (h *Handler) authenticatePublish(next echo.HandlerFunc) echo.HandlerFunc {
+	return h.authenticateWithin(h.publishes, next)
+}
+
+func (h *Handler) authenticateWithin(limit *ratelimit.Limiters, next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		addr := clientAddr(c)
 		if ok, wait := h.authFailures.Check(addr); !ok {
@@ -39,7 +51,7 @@ func (h *Handler) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err // an outage: not the client's failure
 		}
-		if ok, wait := h.keyRequests.Take(k.KeyID.String()); !ok {
+		if ok, wait := limit.Take(k.KeyID.String()); !ok {
 			return rateLimited(wait, "This API key is over its request rate; slow down.")
 		}
 		c.Set("caller", service.Caller{AccountID: k.AccountID, Role: k.Role, Plan: k.Plan,

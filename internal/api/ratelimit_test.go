@@ -111,6 +111,41 @@ func TestKeyRequestLimit(t *testing.T) {
 	e.do("GET", "/v1/webhooks", member, nil).want(t, 200, "")
 }
 
+// TestPublishLimit: publishing counts against its own limit, off by
+// default, never against the per-key request limit; when set, it throttles
+// publishes only.
+func TestPublishLimit(t *testing.T) {
+	t.Parallel()
+	publish := func(e *env, key string) resp {
+		return e.do("POST", "/v1/events", key, `{"type":"ENVELOPE_START","triggerSource":"saas_page","data":{}}`)
+	}
+	// Default publish limit (off) beside a tight request limit.
+	e := newEnv(t, map[string]string{"RATE_LIMIT_REQUESTS_PER_SECOND": "0.001", "RATE_LIMIT_REQUESTS_BURST": "2"})
+	_, admin := e.account("professional")
+	for i := range 10 {
+		if r := publish(e, admin); r.Status != 202 {
+			t.Fatalf("publish %d with the publish limit off: %d %s", i, r.Status, r.Raw)
+		}
+	}
+	e.do("GET", "/v1/webhooks", admin, nil).want(t, 200, "")
+	e.do("GET", "/v1/webhooks", admin, nil).want(t, 200, "")
+	e.do("GET", "/v1/webhooks", admin, nil).want(t, 429, "rate_limited")
+	publish(e, admin).want(t, 202, "")
+
+	// A publish limit of 3 at once: the 4th publish is refused, other
+	// requests are not.
+	e = newEnv(t, map[string]string{"RATE_LIMIT_PUBLISH_PER_SECOND": "0.001", "RATE_LIMIT_PUBLISH_BURST": "3"})
+	_, admin = e.account("professional")
+	for range 3 {
+		publish(e, admin).want(t, 202, "")
+	}
+	r := publish(e, admin).want(t, 429, "rate_limited")
+	if r.Header.Get("Retry-After") == "" {
+		t.Error("429 without Retry-After")
+	}
+	e.do("GET", "/v1/webhooks", admin, nil).want(t, 200, "")
+}
+
 // TestWebhookTestLimit: one test at a time per webhook (a second one while
 // the first waits is a 429), and a few a minute.
 func TestWebhookTestLimit(t *testing.T) {

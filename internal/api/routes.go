@@ -22,7 +22,7 @@ func (h *Handler) routes(e *echo.Echo) {
 	admins := []echo.MiddlewareFunc{h.authenticate, allow(service.ManageAccount)}
 	proReaders := []echo.MiddlewareFunc{h.authenticate, allow(service.ReadWebhooks)}
 	proAdmins := []echo.MiddlewareFunc{h.authenticate, allow(service.ManageWebhooks)}
-	publishers := []echo.MiddlewareFunc{h.authenticate, allow(service.PublishEvents)}
+	publishers := []echo.MiddlewareFunc{h.authenticatePublish, allow(service.PublishEvents)}
 	readers := []echo.MiddlewareFunc{h.authenticate, allow(service.ReadEvents)}
 	eventLogReaders := []echo.MiddlewareFunc{h.authenticate, allow(service.ReadEventLog)}
 

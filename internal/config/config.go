@@ -82,9 +82,15 @@ type Config struct {
 	// lookup from guessing floods; requests per API key bound one caller's
 	// share; tests per webhook bound POST /v1/webhooks/{id}/test, which
 	// makes an outbound request (one runs at a time per webhook anyway).
+	// Publishing (POST /v1/events) has its own limit, off by default: it is
+	// the main job, and the per-key limit sits far below one process's
+	// publish capacity; the API's body bounds and the outbox already bound
+	// what a publish costs.
 	AuthFailuresPerMinute float64 `env:"RATE_LIMIT_AUTH_FAILURES_PER_MINUTE" envDefault:"20"`
 	KeyRequestsPerSecond  float64 `env:"RATE_LIMIT_REQUESTS_PER_SECOND" envDefault:"100"`
 	KeyRequestsBurst      int     `env:"RATE_LIMIT_REQUESTS_BURST" envDefault:"200"`
+	PublishPerSecond      float64 `env:"RATE_LIMIT_PUBLISH_PER_SECOND" envDefault:"0"`
+	PublishBurst          int     `env:"RATE_LIMIT_PUBLISH_BURST" envDefault:"1000"`
 	WebhookTestsPerMinute float64 `env:"RATE_LIMIT_WEBHOOK_TESTS_PER_MINUTE" envDefault:"6"`
 	// TrustedProxyCIDRs lists the reverse proxies whose X-Forwarded-For
 	// names the client; without it the peer address is the client (the
@@ -271,7 +277,8 @@ func (c *Config) validate() error {
 	if c.TrustedProxies, err = egress.ParseCIDRs(c.TrustedProxyCIDRs); err != nil {
 		errs = append(errs, fmt.Errorf("TRUSTED_PROXY_CIDRS: %w", err))
 	}
-	if c.AuthFailuresPerMinute < 0 || c.KeyRequestsPerSecond < 0 || c.KeyRequestsBurst < 0 || c.WebhookTestsPerMinute < 0 {
+	if c.AuthFailuresPerMinute < 0 || c.KeyRequestsPerSecond < 0 || c.KeyRequestsBurst < 0 || c.WebhookTestsPerMinute < 0 ||
+		c.PublishPerSecond < 0 || c.PublishBurst < 0 {
 		errs = append(errs, errors.New("RATE_LIMIT_* settings must not be negative (0 switches a limit off)"))
 	}
 	if c.MaxWebhooksPerAccount <= 0 {

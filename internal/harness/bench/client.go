@@ -5,6 +5,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -34,11 +35,39 @@ func newHTTPClient(conns int) *http.Client {
 // call sends body as JSON (nil: none) and decodes a 2xx answer into out
 // when non-nil; any other answer is an error.
 func (a *apiClient) call(ctx context.Context, method, path string, body, out any) error {
+	for {
+		err := a.callOnce(ctx, method, path, body, out)
+		// The bench runs with the API's default limits: like a well-behaved
+		// client it waits out a 429 (setup creates a thousand webhooks with
+		// one key). The management phase counts them instead (callOnce).
+		if wait := limitedFor(err); wait > 0 {
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(wait):
+				continue
+			}
+		}
+		return err
+	}
+}
+
+// callOnce is call without waiting out a 429.
+func (a *apiClient) callOnce(ctx context.Context, method, path string, body, out any) error {
 	c := &restclient.Client{BaseURL: a.base, Key: a.key, HTTP: a.hc}
 	if err := c.Do(ctx, method, path, body, out); err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	return nil
+}
+
+// limitedFor is how long a 429 asks to wait, 0 for any other result.
+func limitedFor(err error) time.Duration {
+	var e *restclient.Error
+	if errors.As(err, &e) && e.Status == http.StatusTooManyRequests {
+		return max(e.RetryAfter, time.Second)
+	}
+	return 0
 }
 
 func (a *apiClient) createWebhook(ctx context.Context, name, url string) (restclient.Webhook, error) {

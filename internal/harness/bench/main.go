@@ -38,6 +38,8 @@ type settings struct {
 	Concurrency        int           `json:"concurrency"`
 	Fanout10Events     int           `json:"fanout10Events"`
 	Fanout100Events    int           `json:"fanout100Events"`
+	Fanout1000Events   int           `json:"fanout1000Events"`
+	CurveRates         string        `json:"curveRates"`
 	FloorFanout        bool          `json:"floorFanout"`
 	IsoWebhooks        int           `json:"isolationWebhooks"`
 	IsoSlowPercent     int           `json:"isolationSlowPercent"`
@@ -67,7 +69,7 @@ type settings struct {
 }
 
 // phaseNames are the phases -phases selects from, in the order they run.
-var phaseNames = []string{"fixed", "saturation", "fanout10", "fanout100", "isolation", "management", "backlog", "ordered", "storm"}
+var phaseNames = []string{"fixed", "saturation", "rates", "fanout10", "fanout100", "fanout1000", "isolation", "management", "backlog", "ordered", "storm"}
 
 // want says whether -phases selects the phase.
 func (s settings) want(phase string) bool {
@@ -93,6 +95,8 @@ func parseFlags(args []string) (settings, error) {
 	fs.IntVar(&s.Concurrency, "concurrency", 16, "concurrent publishers for saturation and fan-out")
 	fs.IntVar(&s.Fanout10Events, "fanout10-events", 150, "scenario 2: events with 10 webhooks each")
 	fs.IntVar(&s.Fanout100Events, "fanout100-events", 20, "scenario 2: events with 100 webhooks each")
+	fs.IntVar(&s.Fanout1000Events, "fanout1000-events", 4, "scenario 2: events with 1,000 webhooks each (ours only: no floor)")
+	fs.StringVar(&s.CurveRates, "curve-rates", "10,50,100", "the fixed-rate curve (phase rates): 1:1 events/s, each for -rate-duration")
 	fs.BoolVar(&s.FloorFanout, "floor-fanout", true, "measure the floor's fan-out too")
 	fs.IntVar(&s.IsoWebhooks, "iso-webhooks", 10, "scenario 3: webhooks (one proc.Account each)")
 	fs.IntVar(&s.IsoSlowPercent, "iso-slow-percent", 10, "scenario 3: percentage of webhooks that never answer in time")
@@ -138,6 +142,8 @@ func parseFlags(args []string) (settings, error) {
 		quick("sat-events", func() { s.SatEvents = 150 })
 		quick("fanout10-events", func() { s.Fanout10Events = 20 })
 		quick("fanout100-events", func() { s.Fanout100Events = 3 })
+		quick("fanout1000-events", func() { s.Fanout1000Events = 1 })
+		quick("curve-rates", func() { s.CurveRates = "10,30" })
 		quick("backlog-events", func() { s.BacklogEvents = 300 })
 		quick("backlog-wait", func() { s.BacklogWait = 60 * time.Second })
 		quick("ordered-keys", func() { s.OrderedKeys = 60 })
@@ -150,7 +156,7 @@ func parseFlags(args []string) (settings, error) {
 		quick("max-total", func() { s.MaxTotal = 8 * time.Minute })
 	}
 	if s.Rate <= 0 || s.SatEvents <= 0 || s.Concurrency <= 0 || s.BacklogConcurrency <= 0 || s.MgmtConcurrency <= 0 ||
-		s.IsoWebhooks <= 0 || s.Warmup <= 0 || s.Fanout10Events < 0 || s.Fanout100Events < 0 || s.BacklogEvents < 0 ||
+		s.IsoWebhooks <= 0 || s.Warmup <= 0 || s.Fanout10Events < 0 || s.Fanout100Events < 0 || s.Fanout1000Events < 0 || s.BacklogEvents < 0 ||
 		s.OrderedKeys < 0 || s.OrderedPerKey <= 0 {
 		return s, errors.New("sizes must be positive")
 	}
@@ -167,6 +173,9 @@ func parseFlags(args []string) (settings, error) {
 		if p = strings.TrimSpace(p); p != "all" && !slices.Contains(phaseNames, p) {
 			return s, fmt.Errorf("-phases: unknown phase %q (known: %s)", p, strings.Join(phaseNames, ","))
 		}
+	}
+	if _, err := parseRates(s.CurveRates); err != nil {
+		return s, err
 	}
 	if s.Profile != "" && s.ProfileSeconds <= 0 {
 		return s, errors.New("-profile-seconds must be positive")
@@ -230,8 +239,8 @@ func run(ctx context.Context, s settings) error {
 	env := append(os.Environ(),
 		"DATABASE_URL="+dbURL, "TEMPORAL_ADDRESS="+taddr, "HTTP_ADDR="+apiAddr,
 		"SECRETS_KEY="+randomKey(), "WEBHOOK_ALLOW_HTTP=true", "EGRESS_ALLOW_CIDRS=127.0.0.0/8",
-		// The benchmark publishes thousands a second with one key.
-		"RATE_LIMIT_REQUESTS_PER_SECOND=0",
+		// No limit is changed: the figures are what a publisher with the
+		// default settings gets (publishing has its own limit, off).
 		"TEMPORAL_TASK_QUEUE=bench", "LOG_LEVEL=warn")
 	var pprofAddr string
 	if s.Profile != "" {
@@ -301,6 +310,7 @@ func run(ctx context.Context, s settings) error {
 	res.UnexpectedRequests = rcv.unknown.Load()
 	res.FinishedAt = time.Now().UTC()
 	res.evaluate()
+	res.Curves = buildCurves(res)
 	printReport(os.Stdout, res)
 	path, err := res.write(s.Out)
 	if err != nil {
@@ -342,12 +352,18 @@ func runScenarios(ctx context.Context, b *bench) error {
 	total := b.mon.snapshot()
 	defer func() { b.res.TotalCPUCores = b.mon.cpuSince(total) }()
 	b.oneToOne(ctx, s1, floorKeys)
+	if s.want("rates") {
+		b.rates(ctx, s1)
+	}
 	var errs []error
 	if s.Fanout10Events > 0 && s.want("fanout10") {
 		errs = append(errs, b.fanout(ctx, 10, s.Fanout10Events))
 	}
 	if s.Fanout100Events > 0 && s.want("fanout100") {
 		errs = append(errs, b.fanout(ctx, 100, s.Fanout100Events))
+	}
+	if s.Fanout1000Events > 0 && s.want("fanout1000") {
+		errs = append(errs, b.fanout(ctx, 1000, s.Fanout1000Events))
 	}
 	if s.want("isolation") {
 		errs = append(errs, b.isolation(ctx))
@@ -416,6 +432,7 @@ func toolVersions(r *results) {
 	r.GoVersion = runtime.Version()
 	r.NumCPU = runtime.NumCPU()
 	r.GOMAXPROCS = runtime.GOMAXPROCS(0)
+	r.Temporal = envOr("BENCH_TEMPORAL", "dev server")
 	if out, err := exec.Command(envOr("TEMPORAL_CLI", ".bin/temporal"), "--version").Output(); err == nil {
 		r.TemporalCLI = strings.TrimSpace(string(out))
 	}

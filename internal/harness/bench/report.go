@@ -29,6 +29,7 @@ type results struct {
 	GitDirty                bool               `json:"gitDirty"`
 	GoVersion               string             `json:"goVersion"`
 	TemporalCLI             string             `json:"temporalCli"`
+	Temporal                string             `json:"temporal"` // "dev server" or "cluster" (TEMPORAL=cluster)
 	NumCPU                  int                `json:"numCpu"`
 	GOMAXPROCS              int                `json:"gomaxprocs"`
 	Settings                settings           `json:"settings"`
@@ -36,6 +37,7 @@ type results struct {
 	Measurements            []measurement      `json:"measurements"`
 	Management              []mgmtResult       `json:"management"`
 	Storm                   *stormResult       `json:"storm,omitempty"`
+	Curves                  *curves            `json:"curves,omitempty"`
 	Profiles                []profileResult    `json:"profiles,omitempty"`
 	IsolationSlowWebhooks   int                `json:"isolationSlowWebhooks"`
 	IsolationSlowHits       int64              `json:"isolationSlowReceiverHits"`
@@ -160,9 +162,16 @@ func (r *results) write(dir string) (string, error) {
 		return "", err
 	}
 	b = append(b, '\n')
-	stamped := filepath.Join(dir, r.StartedAt.Format("20060102T150405Z")+".json")
-	for _, p := range []string{stamped, filepath.Join(dir, "latest.json")} {
-		if err := os.WriteFile(p+".tmp", b, 0o644); err != nil {
+	stamp := r.StartedAt.Format("20060102T150405Z")
+	stamped := filepath.Join(dir, stamp+".json")
+	files := map[string][]byte{stamped: b, filepath.Join(dir, "latest.json"): b}
+	if r.Curves != nil {
+		pic := []byte(r.Curves.svg(svgTitle(r)))
+		files[filepath.Join(dir, stamp+"-curves.svg")] = pic
+		files[filepath.Join(dir, "curves.svg")] = pic
+	}
+	for p, data := range files {
+		if err := os.WriteFile(p+".tmp", data, 0o644); err != nil {
 			return "", err
 		}
 		if err := os.Rename(p+".tmp", p); err != nil {
@@ -260,7 +269,11 @@ func printReport(out io.Writer, r *results) {
 	pair("keyed, ordered latency p50 ms (ref unordered)", "s6-keyed-ordered", "s6-keyed-unordered", p50, "")
 	pair("keyed, ordered latency p99 ms (ref unordered)", "s6-keyed-ordered", "s6-keyed-unordered", p99, "")
 	for _, mg := range r.Management {
-		row("mgmt "+mg.Op+" req/s", fmt.Sprintf("%.0f", mg.RatePerS), "", "", "", "")
+		limited := ""
+		if mg.Limited > 0 {
+			limited = fmt.Sprintf(" (%d refused: 429)", mg.Limited)
+		}
+		row("mgmt "+mg.Op+" req/s", fmt.Sprintf("%.0f%s", mg.RatePerS, limited), "", "", "", "")
 		errs := ""
 		if mg.Errors > 0 {
 			errs = fmt.Sprintf(" (%d errors)", mg.Errors)

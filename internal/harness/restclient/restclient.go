@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
@@ -26,7 +27,9 @@ type Client struct {
 
 // Error is the API's error object, with the answer's status.
 type Error struct {
-	Status  int               `json:"-"`
+	Status int `json:"-"`
+	// RetryAfter is the answer's Retry-After (a 429's wait), 0 when absent.
+	RetryAfter time.Duration     `json:"-"`
 	Code    string            `json:"code"`
 	Message string            `json:"message"`
 	Fields  map[string]string `json:"fields,omitempty"`
@@ -72,6 +75,9 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		}
 		_ = json.Unmarshal(raw, &e)
 		e.Error.Status = res.StatusCode
+		if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && secs > 0 {
+			e.Error.RetryAfter = time.Duration(secs) * time.Second
+		}
 		return &e.Error
 	}
 	if out == nil || len(raw) == 0 {
