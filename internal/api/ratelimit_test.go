@@ -117,7 +117,7 @@ func TestKeyRequestLimit(t *testing.T) {
 func TestPublishLimit(t *testing.T) {
 	t.Parallel()
 	publish := func(e *env, key string) resp {
-		return e.do("POST", "/v1/events", key, `{"type":"ENVELOPE_START","triggerSource":"saas_page","data":{}}`)
+		return e.do("POST", "/v1/events", key, `{"type":"ENVELOPE_START","triggerSource":"saas_page","data":{"envelopeId":"e1","envelopeStatus":1}}`)
 	}
 	// Default publish limit (off) beside a tight request limit.
 	e := newEnv(t, map[string]string{"RATE_LIMIT_REQUESTS_PER_SECOND": "0.001", "RATE_LIMIT_REQUESTS_BURST": "2"})

@@ -70,10 +70,6 @@ func limitedFor(err error) time.Duration {
 	return 0
 }
 
-func (a *apiClient) createWebhook(ctx context.Context, name, url string) (restclient.Webhook, error) {
-	return a.createWebhookFor(ctx, name, url, eventType)
-}
-
 // createWebhookFor creates a webhook subscribed to one event type (from
 // triggerSource).
 func (a *apiClient) createWebhookFor(ctx context.Context, name, url, typ string) (restclient.Webhook, error) {

@@ -274,7 +274,7 @@ func (ch chart) draw(sb *strings.Builder, ox, oy float64) {
 				if px > x1-90 {
 					anchor = "end"
 				}
-				fmt.Fprintf(sb, `<text x="%.1f" y="%.1f" text-anchor="%s" fill="%s">%s</text>`+"\n", px+4, py-6, anchor, s.color, esc(s.note(i)))
+				fmt.Fprintf(sb, `<text x="%.1f" y="%.1f" text-anchor="%s" fill="%s" stroke="white" stroke-width="3" paint-order="stroke">%s</text>`+"\n", px+4, py-6, anchor, s.color, esc(s.note(i)))
 			}
 		}
 	}

@@ -391,18 +391,18 @@ func (b *bench) ordered(ctx context.Context) error {
 
 // mgmtResult is one management API operation under load.
 type mgmtResult struct {
-	Op          string             `json:"op"`
-	Concurrency int                `json:"concurrency"`
-	Requests    int                `json:"requests"`
-	Errors      int                `json:"errors"`
-	FirstError  string             `json:"firstError,omitempty"`
+	Op          string `json:"op"`
+	Concurrency int    `json:"concurrency"`
+	Requests    int    `json:"requests"`
+	Errors      int    `json:"errors"`
+	FirstError  string `json:"firstError,omitempty"`
 	// Limited counts 429s: the bench keeps the API's default per-key
 	// request limit (RATE_LIMIT_REQUESTS_PER_SECOND), which caps one key.
-	Limited int `json:"limited"`
-	Seconds     float64            `json:"seconds"`
-	RatePerS    float64            `json:"requestsPerS"`
-	LatencyMS   pct                `json:"latencyMs"`
-	CPUCores    map[string]float64 `json:"cpuCores"`
+	Limited   int                `json:"limited"`
+	Seconds   float64            `json:"seconds"`
+	RatePerS  float64            `json:"requestsPerS"`
+	LatencyMS pct                `json:"latencyMs"`
+	CPUCores  map[string]float64 `json:"cpuCores"`
 }
 
 // management is scenario 5: list, get and create webhooks.

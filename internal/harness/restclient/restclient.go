@@ -30,9 +30,9 @@ type Error struct {
 	Status int `json:"-"`
 	// RetryAfter is the answer's Retry-After (a 429's wait), 0 when absent.
 	RetryAfter time.Duration     `json:"-"`
-	Code    string            `json:"code"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"`
+	Code       string            `json:"code"`
+	Message    string            `json:"message"`
+	Fields     map[string]string `json:"fields,omitempty"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("HTTP %d %s: %s", e.Status, e.Code, e.Message) }
