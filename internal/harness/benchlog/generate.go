@@ -19,10 +19,13 @@ import (
 
 // Spec is the log to generate.
 type Spec struct {
-	Attempts int     `json:"attempts"` // about this many attempts in all
-	Days     int     `json:"days"`     // spread evenly over the last Days days
-	Accounts int     `json:"accounts"`
-	Seed     float64 `json:"seed"` // PostgreSQL's setseed, -1 to 1
+	Attempts int `json:"attempts"` // about this many attempts in all
+	Days     int `json:"days"`     // spread evenly over the last Days days
+	// EndDaysAgo ends the log that many days before now (0: now): the
+	// fault suite writes a log past the retention period.
+	EndDaysAgo int     `json:"endDaysAgo,omitempty"`
+	Accounts   int     `json:"accounts"`
+	Seed       float64 `json:"seed"` // PostgreSQL's setseed, -1 to 1
 }
 
 // The shape of the generated traffic. An envelope has 5 events (started,
@@ -62,6 +65,7 @@ func Generate(ctx context.Context, db *sqlx.DB, s Spec, logf func(string, ...any
 	if err := conn.GetContext(ctx, &end, `SELECT date_trunc('second', now())`); err != nil {
 		return end, err
 	}
+	end = end.AddDate(0, 0, -s.EndDaysAgo)
 	start := end.AddDate(0, 0, -s.Days)
 	setup := []string{
 		// One ordering of random() per seed: no parallel plans.

@@ -31,6 +31,7 @@ type options struct {
 	soak                                                   time.Duration
 	soakKeys                                               int
 	soakRate                                               float64
+	retentionAttempts                                      int
 	scenario                                               string
 	throttleEvents                                         int
 	ordered                                                orderedOptions
@@ -95,6 +96,7 @@ func Main() {
 	flag.StringVar(&o.timeout, "delivery-timeout", "2s", "DELIVERY_TIMEOUT")
 	flag.DurationVar(&o.soak, "soak", 10*time.Minute, "hostile soak: mixed valid and hostile requests, last step (0: none)")
 	flag.IntVar(&o.soakKeys, "soak-keys", 4, "API keys of the soak, each at its rate limit")
+	flag.IntVar(&o.retentionAttempts, "retention-attempts", 20000, "full suite: attempts of a log 50-64 days old written during the run, whose periods the API's upkeep must drop (RETENTION) while deliveries go on (0: skip)")
 	flag.Float64Var(&o.soakRate, "soak-rate", 20, "RATE_LIMIT_REQUESTS_PER_SECOND of the suite's API, and each soak key's rate")
 	flag.StringVar(&o.scenario, "scenario", "all", "full (crashes and outages under load), throttle (a worker kill at a webhook's concurrency limit), ordered (ordered delivery per key under crashes), receivers (auth, headers, mTLS, a proxy, a webhook's own schedule, thin payloads under crashes), or all")
 	flag.IntVar(&o.throttleEvents, "throttle-events", 200, "events per run of the throttle scenario")
@@ -206,13 +208,16 @@ func full(ctx context.Context, o options, tmp *temporal, pg *postgres) (int, err
 				return tmp.start(ctx)
 			}}, 25*time.Second),
 			settle(pg.down(o.pgDown), 15*time.Second),
-			ReceiverDown("downtime", o.receiverDown),
 		},
 		Tail:           10 * time.Second,
 		ConvergeWithin: o.converge,
 		Quiet:          5 * time.Second,
 		Logf:           logf,
 	}
+	if o.retentionAttempts > 0 {
+		cfg.Steps = append(cfg.Steps, settle(RetentionDrop(RetentionSpec{Attempts: o.retentionAttempts, Within: 3 * time.Minute}), 5*time.Second))
+	}
+	cfg.Steps = append(cfg.Steps, ReceiverDown("downtime", o.receiverDown))
 	if o.soak > 0 {
 		cfg.Steps = append(cfg.Steps, Soak(SoakSpec{Duration: o.soak, Keys: o.soakKeys, PerKey: o.soakRate, Slow: 20, Cooldown: time.Minute}))
 	}
