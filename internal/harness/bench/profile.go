@@ -38,13 +38,42 @@ type profileResult struct {
 	Files      []string      `json:"files"`
 	Statements []pgStatement `json:"pgStatements,omitempty"`
 	// PgCallsPerDelivery is the statements' calls (all of them) / deliveries.
-	PgCallsPerDelivery  float64  `json:"pgCallsPerDelivery,omitempty"`
-	PgExecMsPerDelivery float64  `json:"pgExecMsPerDelivery,omitempty"`
-	PgPlanMsPerDelivery float64  `json:"pgPlanMsPerDelivery,omitempty"`
-	Errors              []string `json:"errors,omitempty"`
+	PgCallsPerDelivery  float64 `json:"pgCallsPerDelivery,omitempty"`
+	PgExecMsPerDelivery float64 `json:"pgExecMsPerDelivery,omitempty"`
+	PgPlanMsPerDelivery float64 `json:"pgPlanMsPerDelivery,omitempty"`
+	// Databases sums the statements per database: with TEMPORAL=cluster,
+	// what Temporal's persistence costs per delivery beside ours.
+	Databases []pgDatabase `json:"pgDatabases,omitempty"`
+	Errors    []string     `json:"errors,omitempty"`
+}
+
+// pgDatabase is one database's share of pg_stat_statements.
+type pgDatabase struct {
+	Name              string  `json:"name"`
+	Statements        int     `json:"statements"`
+	Calls             int64   `json:"calls"`
+	CallsPerDelivery  float64 `json:"callsPerDelivery"`
+	ExecMs            float64 `json:"execMs"`
+	ExecMsPerDelivery float64 `json:"execMsPerDelivery"`
+	PlanMs            float64 `json:"planMs"`
+	WalBytes          int64   `json:"walBytes"`
+}
+
+// byDatabase is the entry of database name, added when new.
+func (r *profileResult) byDatabase(name string) *pgDatabase {
+	for i := range r.Databases {
+		if r.Databases[i].Name == name {
+			return &r.Databases[i]
+		}
+	}
+	r.Databases = append(r.Databases, pgDatabase{Name: name})
+	return &r.Databases[len(r.Databases)-1]
 }
 
 type pgStatement struct {
+	// Database: webhooks' own, or (TEMPORAL=cluster) Temporal's
+	// persistence and visibility databases on the same PostgreSQL.
+	Database        string  `json:"database"`
 	Query           string  `json:"query"`
 	Calls           int64   `json:"calls"`
 	CallsPerDeliv   float64 `json:"callsPerDelivery"`
@@ -192,8 +221,10 @@ func (p *profiler) finish(ctx context.Context, delivered int) *profileResult {
 
 func (p *profiler) pgStatements(ctx context.Context, delivered int) {
 	rows, err := p.db.QueryContext(ctx, `
-		SELECT query, calls, mean_exec_time, total_exec_time, mean_plan_time, total_plan_time, rows, shared_blks_dirtied, wal_bytes
-		FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC`)
+		SELECT coalesce(d.datname, ''), query, calls, mean_exec_time, total_exec_time, mean_plan_time, total_plan_time, rows,
+			shared_blks_dirtied, wal_bytes
+		FROM pg_stat_statements s LEFT JOIN pg_database d ON d.oid = s.dbid
+		ORDER BY total_exec_time + total_plan_time DESC`)
 	if err != nil {
 		p.fail("pg_stat_statements: %v", err)
 		return
@@ -206,7 +237,7 @@ func (p *profiler) pgStatements(ctx context.Context, delivered int) {
 		var s pgStatement
 		var wal sql.NullFloat64
 		var totalPlan float64
-		if err := rows.Scan(&s.Query, &s.Calls, &s.MeanMs, &s.TotalMs, &s.MeanPlanMs, &totalPlan, &s.Rows, &s.SharedBlksDirty, &wal); err != nil {
+		if err := rows.Scan(&s.Database, &s.Query, &s.Calls, &s.MeanMs, &s.TotalMs, &s.MeanPlanMs, &totalPlan, &s.Rows, &s.SharedBlksDirty, &wal); err != nil {
 			p.fail("pg_stat_statements: %v", err)
 			return
 		}
@@ -223,6 +254,20 @@ func (p *profiler) pgStatements(ctx context.Context, delivered int) {
 		calls += s.Calls
 		total += s.TotalMs
 		all = append(all, s)
+		db := p.res.byDatabase(s.Database)
+		db.Statements++
+		db.Calls += s.Calls
+		db.ExecMs += s.TotalMs
+		db.PlanMs += totalPlan
+		db.WalBytes += s.WalBytes
+	}
+	for i := range p.res.Databases {
+		d := &p.res.Databases[i]
+		d.ExecMs, d.PlanMs = round2(d.ExecMs), round2(d.PlanMs)
+		if delivered > 0 {
+			d.CallsPerDelivery = round3(float64(d.Calls) / float64(delivered))
+			d.ExecMsPerDelivery = round3(d.ExecMs / float64(delivered))
+		}
 	}
 	if delivered > 0 {
 		p.res.PgCallsPerDelivery = round3(float64(calls) / float64(delivered))
@@ -232,13 +277,17 @@ func (p *profiler) pgStatements(ctx context.Context, delivered int) {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "pg_stat_statements over %s (%d deliveries): %d calls (%.2f per delivery), %.1f ms executing (%.3f ms per delivery), %.1f ms planning (%.3f ms per delivery)\n\n",
 		p.phase, delivered, calls, p.res.PgCallsPerDelivery, total, p.res.PgExecMsPerDelivery, plan, p.res.PgPlanMsPerDelivery)
-	fmt.Fprintf(&sb, "%8s %9s %9s %9s %10s %9s %8s  %s\n", "calls", "/deliv", "mean ms", "plan ms", "total ms", "rows", "WAL kB", "query")
+	for _, d := range p.res.Databases {
+		fmt.Fprintf(&sb, "database %-20s %4d statements, %8d calls (%.2f per delivery), %.1f ms executing (%.3f ms per delivery), %d kB WAL\n",
+			d.Name, d.Statements, d.Calls, d.CallsPerDelivery, d.ExecMs, d.ExecMsPerDelivery, d.WalBytes/1024)
+	}
+	fmt.Fprintf(&sb, "\n%-20s %8s %9s %9s %9s %10s %9s %8s  %s\n", "database", "calls", "/deliv", "mean ms", "plan ms", "total ms", "rows", "WAL kB", "query")
 	for _, s := range all {
 		q := s.Query
 		if len(q) > 400 {
 			q = q[:400] + "..."
 		}
-		fmt.Fprintf(&sb, "%8d %9.3f %9.3f %9.3f %10.1f %9d %8d  %s\n", s.Calls, s.CallsPerDeliv, s.MeanMs, s.MeanPlanMs, s.TotalMs, s.Rows, s.WalBytes/1024, q)
+		fmt.Fprintf(&sb, "%-20s %8d %9.3f %9.3f %9.3f %10.1f %9d %8d  %s\n", s.Database, s.Calls, s.CallsPerDeliv, s.MeanMs, s.MeanPlanMs, s.TotalMs, s.Rows, s.WalBytes/1024, q)
 	}
 	_ = os.WriteFile(p.file("postgres-"+p.phase+".pg_stat_statements.txt"), []byte(sb.String()), 0o644)
 	if len(all) > 15 {
