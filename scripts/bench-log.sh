@@ -20,12 +20,18 @@ trap 'exit 130' INT TERM
 PG_PORT=${BENCH_LOG_PG_PORT:-55435}
 DB=webhooks_bench_log
 ensure_postgres "$DATA/pg" "$PG_PORT" "$DB"
-log "recreating database $DB"
-psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" postgres
-psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE \"$DB\"" postgres
-# The measured cost is the work, not the disk's flush (synchronous_commit is
-# a database setting here, for the bench's database only).
-psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER DATABASE \"$DB\" SET synchronous_commit = off" postgres
+# BENCH_LOG_REUSE=1: measure the searches again on the log a previous run
+# left (no generation, no retention), e.g. on a quieter machine.
+if [ "${BENCH_LOG_REUSE:-}" = 1 ]; then
+  set -- -reuse "$@"
+else
+  log "recreating database $DB"
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" postgres
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "CREATE DATABASE \"$DB\"" postgres
+  # The measured cost is the work, not the disk's flush (synchronous_commit
+  # is a database setting here, for the bench's database only).
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "ALTER DATABASE \"$DB\" SET synchronous_commit = off" postgres
+fi
 
 log "building .bin/benchlog"
 go build -o "$BIN/benchlog" ./cmd/benchlog

@@ -35,6 +35,10 @@ func Print(w io.Writer, r *Result) {
 	d, x := r.Retention.Drop, r.Retention.Delete
 	fmt.Fprintf(w, "\nhot path on the full log (InsertEvent, ResolveEvent, StartAttempt, FinishAttempt): mean %.2f ms, p99 %.2f ms per delivery\n",
 		r.HotPath.MeanMS, r.HotPath.P99MS)
+	if r.Settings.Reuse {
+		fmt.Fprintln(w, "retention: not measured (-reuse: the log of an earlier run)")
+		return
+	}
 	fmt.Fprintf(w, "retention: drop %s (%d attempts): %.3f s, %d B of WAL\n", d.Period, d.Rows.Attempts, d.Seconds, d.WALBytes)
 	fmt.Fprintf(w, "           DELETE one day (%d attempts): %.1f s, %s of WAL; then VACUUM %.1f s, %s of WAL\n",
 		x.Rows.Attempts, x.Seconds, gb(float64(x.WALBytes)), x.VacuumSeconds, gb(float64(x.VacuumWALBytes)))

@@ -3,6 +3,7 @@ package benchlog
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -25,6 +26,10 @@ type Settings struct {
 	Explain   int    `json:"explainedPerSearch"`
 	HotPath   int    `json:"hotPathDeliveries"`
 	Partition string `json:"partition"`
+	// Reuse measures the log a previous run left in the database instead
+	// of generating one, and skips retention (it would drop a period of
+	// it): a rerun of the searches on a quieter machine.
+	Reuse bool `json:"reuse,omitempty"`
 }
 
 // Result is everything a run measured: the JSON file.
@@ -54,11 +59,24 @@ func Run(ctx context.Context, store *db.Store, s Spec, st Settings, logf func(st
 		return nil, err
 	}
 	began := time.Now()
-	end, err := Generate(ctx, store.DB(), s, logf)
+	var end time.Time
+	var err error
+	if st.Reuse {
+		var last *time.Time
+		err = store.DB().GetContext(ctx, &last, `SELECT max(created_at) FROM events WHERE workflow_id LIKE 'event/%/evt_env_%'`)
+		if err == nil && last == nil {
+			err = errors.New("-reuse: the database holds no generated log")
+		}
+		if last != nil {
+			end = *last
+		}
+	} else {
+		end, err = Generate(ctx, store.DB(), s, logf)
+		r.GenerateSeconds = time.Since(began).Seconds()
+	}
 	if err != nil {
 		return nil, err
 	}
-	r.GenerateSeconds = time.Since(began).Seconds()
 	if r.Rows, err = countRows(ctx, store, nil); err != nil {
 		return nil, err
 	}
@@ -87,6 +105,9 @@ func Run(ctx context.Context, store *db.Store, s Spec, st Settings, logf func(st
 		return nil, err
 	}
 	logf("hot path on the full log: %.2f ms per delivery (p99 %.2f ms)", r.HotPath.MeanMS, r.HotPath.P99MS)
+	if st.Reuse {
+		return r, nil
+	}
 	if r.Retention, err = retention(ctx, store, logf); err != nil {
 		return nil, err
 	}
@@ -163,6 +184,7 @@ func Main() {
 	flag.IntVar(&st.Queries, "queries", 300, "queries timed per search")
 	flag.IntVar(&st.Explain, "explain", 5, "queries explained per search (each checked against its indexes)")
 	flag.IntVar(&st.HotPath, "hot-path", 2000, "1:1 deliveries through the store on the full log")
+	flag.BoolVar(&st.Reuse, "reuse", false, "measure the log already in the database (no generation, no retention): scripts/bench-log.sh with BENCH_LOG_REUSE=1")
 	flag.StringVar(&url, "database", os.Getenv("DATABASE_URL"), "a fresh database (it is migrated and filled)")
 	flag.StringVar(&out, "out", "docs/results/bench-log", "directory of the JSON result")
 	flag.Parse()
