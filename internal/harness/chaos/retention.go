@@ -38,7 +38,13 @@ func RetentionDrop(spec RetentionSpec) Step {
 		Name: fmt.Sprintf("retention: %d old attempts written (%d-%d days ago), their periods dropped by the API's upkeep during deliveries",
 			spec.Attempts, oldLogEndDaysAgo+oldLogDays, oldLogEndDaysAgo),
 		Do: func(ctx context.Context, r *Run) error {
-			db := sqlx.NewDb(r.DB, "postgres")
+			// A pool of its own: the run's may still hold connections the
+			// PostgreSQL restart before this step broke.
+			db, err := sqlx.Open("postgres", r.Cfg.DatabaseURL)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
 			if _, err := benchlog.Generate(ctx, db, benchlog.Spec{Attempts: spec.Attempts, Days: oldLogDays,
 				EndDaysAgo: oldLogEndDaysAgo, Accounts: 5, Seed: 0.42}, func(string, ...any) {}); err != nil {
 				return fmt.Errorf("writing the old log: %w", err)
