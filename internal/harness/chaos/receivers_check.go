@@ -242,7 +242,7 @@ func (sc *receiversScenario) checkSchedule(ctx context.Context, v *ReceiversResu
 	rows, err := db.QueryContext(ctx, `SELECT d.id::text, d.status, d.status_reason,
 			count(DISTINCT a.number), coalesce(min(a.number), 0), coalesce(max(a.number), 0)
 		FROM deliveries d LEFT JOIN attempts a ON a.delivery_id = d.id AND a.series = d.series
-		WHERE d.webhook_id = $1 GROUP BY d.id`, webhookID)
+		WHERE d.webhook_id = $1 GROUP BY d.id, d.status, d.status_reason`, webhookID)
 	if err != nil {
 		return []string{"reading the schedule webhook's deliveries: " + err.Error()}
 	}
