@@ -20,6 +20,9 @@ func (h *Handler) traceRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	tracer := tracing.Tracer()
 	return func(c echo.Context) error {
 		req := c.Request()
+		if untraced[c.Path()] {
+			return next(c)
+		}
 		ctx := tracing.Propagator.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
 		route := c.Path()
 		if route == "" {
@@ -48,6 +51,10 @@ func (h *Handler) traceRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		return nil
 	}
 }
+
+// untraced are the probes' routes: polled every few seconds, they would
+// bury the traces that matter.
+var untraced = map[string]bool{"/healthz": true, "/readyz": true}
 
 func scheme(r *http.Request) string {
 	if r.TLS != nil {

@@ -18,6 +18,9 @@ var dbAttrs = []attribute.KeyValue{attribute.String("db.system.name", "postgresq
 
 // traced runs fn in a client span "db <op>", its error recorded.
 func traced[T any](ctx context.Context, op string, fn func(context.Context) (T, error)) (T, error) {
+	if !tracing.Enabled() {
+		return fn(ctx)
+	}
 	ctx, span := tracing.Tracer().Start(ctx, "db "+op, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(dbAttrs...), trace.WithAttributes(attribute.String("db.operation.name", op)))
 	defer span.End()

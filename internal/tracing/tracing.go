@@ -8,6 +8,7 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -48,8 +49,20 @@ func Setup(ctx context.Context, cfg config.Config, version string) (shutdown fun
 	}
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(Propagator)
+	enabled.Store(true)
 	return tp.Shutdown, nil
 }
+
+// enabled is set once Setup installed a provider.
+var enabled atomic.Bool
+
+// Enabled reports whether this process exports traces: spans whose
+// attributes cost something to compute (a URL to parse, ids to format)
+// check it first, so tracing off costs an atomic load.
+func Enabled() bool { return enabled.Load() }
+
+// Enable marks tracing on in a test that installed its own provider.
+func Enable(on bool) { enabled.Store(on) }
 
 // NewProvider builds a tracer provider exporting to cfg's OTLP endpoint
 // in batches.
