@@ -37,15 +37,22 @@ func clusterOnly(t *testing.T) {
 // in-process API.
 func startAPI(t *testing.T, e *e2etest.Env, extra ...string) *e2etest.Process {
 	t.Helper()
+	return startServing(t, e, "api", extra...)
+}
+
+// startServing is startAPI for role api or serve (API and worker in one
+// process).
+func startServing(t *testing.T, e *e2etest.Env, role string, extra ...string) *e2etest.Process {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close()
-	p := e.StartProcess("api", append([]string{"HTTP_ADDR=" + addr, "RATE_LIMIT_REQUESTS_PER_SECOND=0"}, extra...)...)
+	p := e.StartProcess(role, append([]string{"HTTP_ADDR=" + addr, "RATE_LIMIT_REQUESTS_PER_SECOND=0"}, extra...)...)
 	url := "http://" + addr
-	e2etest.Eventually(t, "webhookd api ready at "+url, func() bool {
+	e2etest.Eventually(t, "webhookd "+role+" ready at "+url, func() bool {
 		res, err := http.Get(url + "/readyz")
 		if err != nil {
 			return false

@@ -27,6 +27,10 @@ if [ -z "${PROXY_URL:-}" ]; then
   start_proxy "$DATA/proxy" "${CLUSTER_PROXY_PORT:-58889}" webhooks proxy-test-pass
   export PROXY_URL PROXY_LOG
 fi
+if [ -z "${OTELCOL_ENDPOINT:-}" ]; then
+  start_otelcol "$DATA/otelcol" "${CLUSTER_OTELCOL_PORT:-54320}"
+  export OTELCOL_ENDPOINT OTELCOL_FILE
+fi
 
 cd "$ROOT"
 log "go test ./e2e/ against the Temporal cluster at $TEMPORAL_ADDRESS (mTLS, namespace $TEMPORAL_NAMESPACE)"

@@ -1,6 +1,6 @@
 # Shared shell functions that bring up the local stack: a private PostgreSQL
-# cluster, the Temporal dev server and (for tests) a forward proxy. Sourced by
-# run.sh, test.sh and bench.sh.
+# cluster, the Temporal dev server and (for tests) a forward proxy and an
+# OpenTelemetry Collector. Sourced by run.sh, test.sh and bench.sh.
 # Each function reuses what is already running and records what it started in
 # STARTED_PIDS / STARTED_PG so the caller's trap can stop exactly that.
 
@@ -187,6 +187,67 @@ ensure_tinyproxy() {
   command -v tinyproxy >/dev/null && return
   log "installing Debian's tinyproxy for the egress proxy tests"
   apt-get update -qq && apt-get install -y -qq tinyproxy-bin >/dev/null
+}
+
+# ensure_otelcol builds the test OpenTelemetry Collector (tools/otelcol: the
+# otlp receiver and the file exporter, collector v0.161.0) into .bin/: once,
+# and again whenever tools/otelcol's sources, go.mod or go.sum change. The
+# first build compiles some hundreds of packages (see docs/tracing.md);
+# Go's build cache keeps later ones short.
+ensure_otelcol() {
+  local want
+  want=$(cat "$ROOT/tools/otelcol/go.mod" "$ROOT/tools/otelcol/go.sum" "$ROOT/tools/otelcol/main.go" | sha256sum | cut -c1-16)
+  if [ -x "$BIN/otelcol" ] && [ "$(cat "$BIN/.otelcol" 2>/dev/null)" = "$want" ]; then return; fi
+  log "building the OpenTelemetry Collector for the tracing tests (tools/otelcol; minutes the first time)"
+  mkdir -p "$BIN"
+  (cd "$ROOT/tools/otelcol" && go build -trimpath -o "$BIN/otelcol" .) || return
+  echo "$want" >"$BIN/.otelcol"
+}
+
+# start_otelcol DIR PORT: the test collector receiving OTLP/HTTP on
+# 127.0.0.1:PORT (and OTLP/gRPC on PORT+1) and writing every span it gets,
+# as OTLP JSON lines, to DIR/traces.jsonl. Sets OTELCOL_ENDPOINT (the base
+# URL, for OTEL_EXPORTER_OTLP_ENDPOINT) and OTELCOL_FILE.
+start_otelcol() {
+  local dir=$1 port=$2
+  OTELCOL_ENDPOINT="http://127.0.0.1:$port" OTELCOL_FILE="$dir/traces.jsonl"
+  if port_open "$port"; then log "a collector already on 127.0.0.1:$port"; return; fi
+  ensure_otelcol || return
+  mkdir -p "$dir"
+  # No metrics of its own: their default listener (:8888) would clash
+  # between stacks on one machine.
+  cat >"$dir/otelcol.yaml" <<CONF
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:$port
+      grpc:
+        endpoint: 127.0.0.1:$((port + 1))
+exporters:
+  file:
+    path: $OTELCOL_FILE
+    flush_interval: 200ms
+service:
+  telemetry:
+    logs:
+      level: warn
+    metrics:
+      level: none
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [file]
+CONF
+  log "starting the OpenTelemetry Collector on 127.0.0.1:$port (spans to $OTELCOL_FILE)"
+  "$BIN/otelcol" --config "file:$dir/otelcol.yaml" >"$dir/otelcol.log" 2>&1 &
+  STARTED_PIDS+=($!)
+  for _ in $(seq 1 100); do
+    if port_open "$port"; then return; fi
+    if ! kill -0 "${STARTED_PIDS[-1]}" 2>/dev/null; then log "the collector failed; see $dir/otelcol.log"; tail -20 "$dir/otelcol.log" >&2; return 1; fi
+    sleep 0.1
+  done
+  log "the collector did not come up; see $dir"; return 1
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -23,6 +23,12 @@ if [ -z "${PROXY_URL:-}" ]; then
   start_proxy "$DATA/proxy" 58888 webhooks proxy-test-pass
   export PROXY_URL PROXY_LOG
 fi
+# The tracing test (e2e/tracing_test.go) exports to a real OpenTelemetry
+# Collector and reads the spans it wrote.
+if [ -z "${OTELCOL_ENDPOINT:-}" ]; then
+  start_otelcol "$DATA/otelcol" 54318
+  export OTELCOL_ENDPOINT OTELCOL_FILE
+fi
 # The console's browser tests drive Debian's headless Chromium.
 if ! command -v chromium >/dev/null; then
   log "installing Debian's chromium for the console's browser tests"

@@ -75,6 +75,9 @@ func New(d Deps) *echo.Echo {
 	e.Use(requestBounds)
 	e.Use(bodyLimit(cfg.MaxBodyBytes))
 	e.Use(h.accessLog)
+	if cfg.Tracing() {
+		e.Use(h.traceRequests)
+	}
 	h.routes(e)
 	return e
 }

@@ -118,3 +118,43 @@ func sameWaits(r resp, want ...string) bool {
 	}
 	return true
 }
+
+// TestWebhookTraceContext: traceContext (docs/tracing.md) is off by
+// default, set on create, changed by PATCH while the webhook is enabled
+// (it only adds two headers from the next attempt on), kept by an edit
+// without it; a value that is not a boolean is a 422 naming the field.
+func TestWebhookTraceContext(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	_, key := e.account("professional")
+	def := e.do("POST", "/v1/webhooks", key, validWebhook("defaults")).want(t, 201, "")
+	if def.Body["traceContext"] != false || e.webhookRow(def.str("id")).TraceContext {
+		t.Fatalf("default traceContext: %s", def.Raw)
+	}
+	body := validWebhook("traced")
+	body["traceContext"] = true
+	r := e.do("POST", "/v1/webhooks", key, body).want(t, 201, "")
+	id, path := r.str("id"), "/v1/webhooks/"+r.str("id")
+	if r.Body["traceContext"] != true || !e.webhookRow(id).TraceContext {
+		t.Fatalf("created: %s", r.Raw)
+	}
+	r = e.do("PATCH", path, key, map[string]any{"maxConcurrency": 3}).want(t, 200, "")
+	if r.Body["traceContext"] != true {
+		t.Fatalf("an edit without traceContext changed it: %s", r.Raw)
+	}
+	r = e.do("PATCH", path, key, map[string]any{"traceContext": false}).want(t, 200, "")
+	if r.Body["traceContext"] != false || r.str("status") != "enabled" || e.webhookRow(id).TraceContext {
+		t.Fatalf("PATCH traceContext false while enabled: %s", r.Raw)
+	}
+	for _, bad := range []any{"yes", 1, map[string]any{}} {
+		r := e.do("PATCH", path, key, map[string]any{"traceContext": bad})
+		if r.Status != 422 || !strings.Contains(string(r.Raw), `"traceContext":"must be a JSON boolean"`) {
+			t.Fatalf("traceContext %v: %d %s", bad, r.Status, r.Raw)
+		}
+		b := validWebhook("bad")
+		b["traceContext"] = bad
+		if r := e.do("POST", "/v1/webhooks", key, b); r.Status != 422 || !strings.Contains(string(r.Raw), `"traceContext":"must be a JSON boolean"`) {
+			t.Fatalf("create with traceContext %v: %d %s", bad, r.Status, r.Raw)
+		}
+	}
+}

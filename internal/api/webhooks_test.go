@@ -89,6 +89,7 @@ func TestCreateWebhook(t *testing.T) {
 	wantKeys := []string{"appIds", "createdAt", "eventTypes", "health", "id", "maxConcurrency", "name", "ordered", "orderedOnFailure",
 		"payload", "rateLimitPerSecond", "retrySchedule", "status", "throttle", "timeoutSeconds", "triggerSources", "updatedAt", "url"}
 	wantKeys = append(wantKeys, "auth", "headers", "tls") // receiver options
+	wantKeys = append(wantKeys, "traceContext")           // docs/tracing.md
 	wantKeys = append(wantKeys, "filter")                 // payload filter
 	slices.Sort(wantKeys)
 	var gotKeys []string

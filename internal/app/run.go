@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
+	"github.com/esign-webhooks/esign-webhooks/internal/tracing"
 )
 
 // Run runs the api process, the worker, or both (webhookd serve) from the
@@ -26,6 +27,22 @@ func Run(ctx context.Context, withAPI, withWorker bool) error {
 	cfg.EagerStart = withAPI && withWorker
 	log := cfg.Logger()
 	slog.SetDefault(log)
+	stopTracing, err := tracing.Setup(ctx, cfg, Version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Flush the spans still batched; a collector that is gone costs
+		// at most this long on shutdown.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(ctx); err != nil {
+			log.Warn("flushing traces", "err", err)
+		}
+	}()
+	if cfg.Tracing() {
+		log.Info("exporting traces over OTLP", "host", cfg.OTelTracesHost(), "sampler", cfg.OTelTracesSampler)
+	}
 	a, err := New(ctx, cfg, Options{Log: log})
 	if err != nil {
 		return err

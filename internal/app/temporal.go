@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
+	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
 	tlog "go.temporal.io/sdk/log"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/config"
+	"github.com/esign-webhooks/esign-webhooks/internal/tracing"
 )
 
 func dialTemporal(ctx context.Context, cfg config.Config, log *slog.Logger) (client.Client, error) {
@@ -50,6 +52,21 @@ func temporalOptions(cfg config.Config, log *slog.Logger) (client.Options, error
 	}
 	if !cfg.TemporalGzip() {
 		opts.ConnectionOptions.GrpcCompression = &client.GrpcCompressionNone{}
+	}
+	if cfg.Tracing() {
+		// The SDK's OpenTelemetry interceptor: a span per workflow start,
+		// signal, workflow task and activity, its context carried in the
+		// Temporal headers. On the client it also intercepts the worker
+		// built from it (the SDK applies a client interceptor that is also
+		// a worker interceptor to its workers). It adds headers, never
+		// commands: recorded histories replay with or without it.
+		ti, err := temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{
+			Tracer: tracing.Provider().Tracer("temporal-sdk-go"), TextMapPropagator: tracing.Propagator,
+			DisableBaggage: true, DisableQueryTracing: true})
+		if err != nil {
+			return client.Options{}, err
+		}
+		opts.Interceptors = append(opts.Interceptors, ti)
 	}
 	if cfg.TemporalAPIKey != "" {
 		// Sent as "authorization: Bearer <key>" on every call, over TLS.

@@ -168,6 +168,26 @@ type Config struct {
 	// are gathered into one message after the first (sent at once).
 	NoticeDigestWindow time.Duration `env:"NOTICE_DIGEST_WINDOW" envDefault:"1h"`
 
+	// OpenTelemetry traces (docs/tracing.md), exported over OTLP/HTTP when
+	// OTEL_EXPORTER_OTLP_ENDPOINT (the collector's base URL, /v1/traces is
+	// added) or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT (the full URL) is set;
+	// off otherwise. The standard variables, read here so manifests are
+	// checked against them; the *_TRACES_* forms win over the general ones.
+	OTelEndpoint         string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	OTelTracesEndpoint   string `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`
+	OTelProtocol         string `env:"OTEL_EXPORTER_OTLP_PROTOCOL" envDefault:"http/protobuf"`
+	OTelTracesProtocol   string `env:"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"`
+	OTelHeaders          Secret `env:"OTEL_EXPORTER_OTLP_HEADERS"` // often an API key
+	OTelTracesHeaders    Secret `env:"OTEL_EXPORTER_OTLP_TRACES_HEADERS"`
+	OTelTimeout          int    `env:"OTEL_EXPORTER_OTLP_TIMEOUT" envDefault:"10000"` // milliseconds
+	OTelCompression      string `env:"OTEL_EXPORTER_OTLP_COMPRESSION"`
+	OTelServiceName      string `env:"OTEL_SERVICE_NAME" envDefault:"webhookd"`
+	OTelResourceAttrs    string `env:"OTEL_RESOURCE_ATTRIBUTES"`
+	OTelTracesSampler    string `env:"OTEL_TRACES_SAMPLER" envDefault:"parentbased_always_on"`
+	OTelTracesSamplerArg string `env:"OTEL_TRACES_SAMPLER_ARG"`
+	OTelTracesExporter   string `env:"OTEL_TRACES_EXPORTER" envDefault:"otlp"`
+	OTelSDKDisabled      bool   `env:"OTEL_SDK_DISABLED" envDefault:"false"`
+
 	// EagerStart asks Temporal to hand a new workflow's first task straight
 	// to this process's worker (set by `serve`, where API and worker share
 	// one client); it saves a round trip through the task queue.
@@ -307,6 +327,7 @@ func (c *Config) validate() error {
 	if strings.ContainsAny(c.ConsoleFrameAncestors, ";,\r\n") || strings.TrimSpace(c.ConsoleFrameAncestors) == "" {
 		errs = append(errs, errors.New("CONSOLE_FRAME_ANCESTORS must be a space-separated CSP source list, e.g. 'self' https://app.example.com"))
 	}
+	errs = append(errs, c.validateOTel()...)
 	if c.ConsoleSessionIdle <= 0 || c.ConsoleSessionMax < c.ConsoleSessionIdle {
 		errs = append(errs, errors.New("CONSOLE_SESSION_IDLE must be positive and CONSOLE_SESSION_MAX at least as long"))
 	}

@@ -669,3 +669,43 @@ func searched(v string) chromedp.Action[chromedp.Void] {
 		}
 	})
 }
+
+// TestBrowserTraceContext: the delivery options' "Send the W3C traceparent
+// header" checkbox (docs/tracing.md), in English and Chinese: off by
+// default, saved on create, shown on the details page, checked again in
+// the edit form, and cleared by an edit.
+func TestBrowserTraceContext(t *testing.T) {
+	s := newStack(t, false)
+	acct, key := s.account("professional")
+	checked := func(ctx context.Context) bool {
+		return get(t, ctx, chromedp.Evaluate[bool](`document.querySelector("#traceContext").checked`))
+	}
+	ctx := newBrowser(t, "")
+	do(t, ctx, chromedp.Navigate(s.link(key, "admin")), visible("#add-webhook"),
+		click("#add-webhook"), visible("#traceContext"))
+	mustContain(t, "label", text(t, ctx, `label[for="traceContext"]`), "Send the W3C traceparent header")
+	if checked(ctx) {
+		t.Fatal("traceContext is checked by default")
+	}
+	do(t, ctx, keys("#name", "Traced ERP"), keys("#url", "https://erp.example.com/esign"), click("#et-ENVELOPE_FINISH"),
+		click("#traceContext"), click("#save"), visible("#secret"),
+		click(`main a.button[href^="/console/webhooks/"]`), visible("#send-test"))
+	mustContain(t, "details", text(t, ctx, "#traceContext"), "traceparent sent with each attempt")
+	id := strings.TrimPrefix(get(t, ctx, chromedp.Location()), s.srv.URL+"/console/webhooks/")
+	if w, err := s.store.Webhook(context.Background(), acct, uuid.MustParse(id)); err != nil || !w.TraceContext {
+		t.Fatalf("stored webhook %+v, %v", w.DeliveryOptions, err)
+	}
+
+	// In Chinese: the edit form shows it checked; unchecking it saves.
+	zh := newBrowser(t, "zh-CN,zh;q=0.9")
+	do(t, zh, chromedp.Navigate(s.link(key, "admin")), visible("#add-webhook"),
+		chromedp.Navigate(s.srv.URL+"/console/webhooks/"+id), visible("#traceContext"))
+	mustContain(t, "zh details", text(t, zh, "#traceContext"), "每次推送携带 traceparent")
+	do(t, zh, click("#disable"), visible("#edit"), click("#edit"), visible("#webhook-form"))
+	mustContain(t, "zh label", text(t, zh, `label[for="traceContext"]`), "发送 W3C traceparent 请求头")
+	if !checked(zh) {
+		t.Fatal("the edit form does not show traceContext checked")
+	}
+	do(t, zh, click("#traceContext"), click("#save"), visible("#enable"))
+	mustContain(t, "zh details after edit", text(t, zh, "#traceContext"), "不发送")
+}

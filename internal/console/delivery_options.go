@@ -18,6 +18,7 @@ type optionsForm struct {
 	Schedule       string // "": the global schedule; a preset's name; scheduleCustom
 	Waits          string // the custom waits, comma-separated
 	Payload        string
+	TraceContext   bool // send each attempt's traceparent (docs/tracing.md)
 	Presets        []string
 	Payloads       []string
 }
@@ -34,6 +35,7 @@ func (o *optionsForm) read(r *http.Request) {
 	o.TimeoutSeconds = strings.TrimSpace(r.PostFormValue("timeoutSeconds"))
 	o.Schedule, o.Waits = r.PostFormValue("retrySchedule"), r.PostFormValue("retryWaits")
 	o.Payload = r.PostFormValue("payload")
+	o.TraceContext = r.PostFormValue("traceContext") != ""
 }
 
 // fill shows a webhook's options in the form.
@@ -49,6 +51,7 @@ func (o *optionsForm) fill(wh webhook) {
 		o.Schedule, o.Waits = scheduleCustom, strings.Join(s.Waits, ", ")
 	}
 	o.Payload = wh.Payload
+	o.TraceContext = wh.TraceContext
 }
 
 // timeout is the entered timeout: nil when empty. A value that is not a
@@ -86,6 +89,7 @@ func (o *optionsForm) schedule() *schedule.Spec {
 // setInput puts the options in a new webhook.
 func (o *optionsForm) setInput(in *service.WebhookInput) {
 	in.TimeoutSeconds, in.RetrySchedule, in.Payload = o.timeout(), o.schedule(), o.Payload
+	in.TraceContext = o.TraceContext
 }
 
 // setPatch puts the options in an edit: the form shows them all, so it
@@ -93,6 +97,8 @@ func (o *optionsForm) setInput(in *service.WebhookInput) {
 func (o *optionsForm) setPatch(p *service.WebhookPatch) {
 	p.TimeoutSeconds = service.Nullable[int]{Set: true, Value: o.timeout()}
 	p.RetrySchedule = service.Nullable[schedule.Spec]{Set: true, Value: o.schedule()}
+	traceContext := o.TraceContext
+	p.TraceContext = &traceContext
 	if o.Payload != "" { // a form without the select keeps the payload
 		payload := o.Payload
 		p.Payload = &payload

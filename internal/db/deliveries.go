@@ -250,14 +250,18 @@ var resolveEvent = `
 // Resolution.Filters for the caller to evaluate (SQL cannot), and
 // ResolveFiltered creates the deliveries of those that passed.
 func (s *Store) ResolveEvent(ctx context.Context, e Event) (Resolution, error) {
-	return s.resolveEvent(ctx, e, false, nil)
+	return traced(ctx, "ResolveEvent", func(ctx context.Context) (Resolution, error) {
+		return s.resolveEvent(ctx, e, false, nil)
+	})
 }
 
 // ResolveFiltered is ResolveEvent once the filters it returned are
 // decided: it also creates the deliveries of the webhooks in passed (and
 // of none other with a filter), and returns no filters.
 func (s *Store) ResolveFiltered(ctx context.Context, e Event, passed []uuid.UUID) (Resolution, error) {
-	return s.resolveEvent(ctx, e, true, passed)
+	return traced(ctx, "ResolveFiltered", func(ctx context.Context) (Resolution, error) {
+		return s.resolveEvent(ctx, e, true, passed)
+	})
 }
 
 func (s *Store) resolveEvent(ctx context.Context, e Event, decided bool, passed []uuid.UUID) (Resolution, error) {
@@ -422,6 +426,10 @@ const reservationGrace = 5 * time.Second
 // slot handed to the attempt (FinishAttempt, HandFreedSlots) is taken
 // first, and taking a slot leaves the queue.
 func (s *Store) StartAttempt(ctx context.Context, in AttemptStart) (DeliveryTarget, error) {
+	return traced(ctx, "StartAttempt", func(ctx context.Context) (DeliveryTarget, error) { return s.startAttemptIn(ctx, in) })
+}
+
+func (s *Store) startAttemptIn(ctx context.Context, in AttemptStart) (DeliveryTarget, error) {
 	var t DeliveryTarget
 	lo, hi := periodOf(in.DeliveryID)
 	err := s.inPeriod(ctx, lo, func(pt periodTables) error {
@@ -448,6 +456,7 @@ var startAttempt = `
 				e.ordering_key AS "event.ordering_key",
 				coalesce(w.max_concurrency, 0) AS max_concurrency, w.rate_limit_per_second, w.throttled_until,
 				w.timeout_seconds, w.retry_preset, w.retry_waits, coalesce(w.payload, '') AS payload,
+				coalesce(w.trace_context, false) AS trace_context,
 				coalesce(w.headers, '[]') AS headers, coalesce(w.auth_type, 'none') AS auth_type,
 				coalesce(w.auth_params, '{}') AS auth_params, w.auth_secret_enc,
 				coalesce(w.tls_client_cert, '') AS tls_client_cert, w.tls_client_key_enc,
@@ -614,7 +623,9 @@ func finishAttemptWith(statsCTE string) namedSQL {
 // delivery's new state and moves its webhook's health by signal and its
 // throttle by th, in one statement.
 func (s *Store) FinishAttempt(ctx context.Context, a Attempt, o AttemptOutcome, signal HealthSignal, th ThrottleSignal) (Finished, error) {
-	return s.finishAttempt(ctx, finishAttemptSQL, a, o, signal, th)
+	return traced(ctx, "FinishAttempt", func(ctx context.Context) (Finished, error) {
+		return s.finishAttempt(ctx, finishAttemptSQL, a, o, signal, th)
+	})
 }
 
 // finishAttempt is FinishAttempt with statement q (finishAttemptWith).

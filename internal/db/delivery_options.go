@@ -19,6 +19,9 @@ type DeliveryOptions struct {
 	RetryWaits  pq.Int64Array `db:"retry_waits"`
 	// Payload is PayloadFull or PayloadThin ("" when the webhook was deleted).
 	Payload string `db:"payload"`
+	// TraceContext sends each attempt's W3C traceparent/tracestate to the
+	// receiver (migration 00019; docs/tracing.md).
+	TraceContext bool `db:"trace_context"`
 }
 
 // Payload forms: the event's data, or its resource ids only.
@@ -29,7 +32,7 @@ const (
 
 // deliveryOptionColumns lists DeliveryOptions' columns, part of
 // webhookColumns.
-const deliveryOptionColumns = `timeout_seconds, retry_preset, retry_waits, payload`
+const deliveryOptionColumns = `timeout_seconds, retry_preset, retry_waits, payload, trace_context`
 
 // setDeliveryOptions writes a webhook's delivery options in tx, after
 // the statement that created or updated its other fields, and returns
@@ -46,7 +49,7 @@ func setDeliveryOptions(ctx context.Context, tx *sqlx.Tx, id uuid.UUID, o Delive
 		waits = o.RetryWaits
 	}
 	err := tx.GetContext(ctx, &w, `
-		UPDATE webhooks SET timeout_seconds = $2, retry_preset = $3, retry_waits = $4, payload = $5
-		WHERE id = $1 RETURNING `+webhookColumns, id, o.TimeoutSeconds, o.RetryPreset, waits, payload)
+		UPDATE webhooks SET timeout_seconds = $2, retry_preset = $3, retry_waits = $4, payload = $5, trace_context = $6
+		WHERE id = $1 RETURNING `+webhookColumns, id, o.TimeoutSeconds, o.RetryPreset, waits, payload, o.TraceContext)
 	return w, translate(err)
 }

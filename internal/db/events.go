@@ -33,26 +33,44 @@ type Event struct {
 	SchemaVersion *int `db:"schema_version"`
 	// Test: a test send or a "send example" to one webhook.
 	Test bool `db:"test"`
+	// TraceParent is the W3C traceparent of the span that stored the event
+	// ("" when traces are off): the outbox starts its workflow in that
+	// trace, however much later (docs/tracing.md).
+	TraceParent string `db:"trace_parent"`
 }
 
 // eventColumns lists Event's columns (see deliveryColumns).
 const eventColumns = `account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, created_at,
-	dispatched_at, dispatch_tries, dispatch_error, ordering_key, sequence, schema_version, test`
+	dispatched_at, dispatch_tries, dispatch_error, ordering_key, sequence, schema_version, test,
+	coalesce(trace_parent, '') AS trace_parent`
 
 // InsertEvent stores an event unless one with the same id exists, and returns
 // the stored one either way (idempotent publish: the first one wins).
 func (s *Store) InsertEvent(ctx context.Context, e Event) (Event, bool, error) {
+	type stored struct {
+		e       Event
+		created bool
+	}
+	r, err := traced(ctx, "InsertEvent", func(ctx context.Context) (stored, error) {
+		e, created, err := s.storeEvent(ctx, e)
+		return stored{e, created}, err
+	})
+	return r.e, r.created, err
+}
+
+func (s *Store) storeEvent(ctx context.Context, e Event) (Event, bool, error) {
 	var out Event
 	err := s.guardPartition(ctx, func() error {
 		return s.getPrepared(ctx, &out, `
 		WITH `+nextSequence("$1", "$9", "$2", "true")+`
 		INSERT INTO events (account_id, id, type, trigger_source, app_id, occurred_at, data, workflow_id, ordering_key, sequence,
-			search_key, schema_version)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce((SELECT last FROM seq), 0), `+searchKey("$7::jsonb", "$10")+`, $11
+			search_key, schema_version, trace_parent)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce((SELECT last FROM seq), 0), `+searchKey("$7::jsonb", "$10")+`, $11,
+			nullif($12, '')
 		WHERE NOT EXISTS (SELECT 1 FROM events WHERE account_id = $1 AND id = $2)
 		ON CONFLICT DO NOTHING RETURNING `+eventColumns,
 			e.AccountID, e.ID, e.Type, e.TriggerSource, e.AppID, e.OccurredAt, []byte(e.Data), e.WorkflowID, e.OrderingKey,
-			searchKeyOf(e.Type), e.SchemaVersion)
+			searchKeyOf(e.Type), e.SchemaVersion, e.TraceParent)
 	})
 	if err == nil {
 		return out, true, nil

@@ -16,9 +16,13 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
+	"github.com/esign-webhooks/esign-webhooks/internal/tracing"
 	"github.com/esign-webhooks/esign-webhooks/internal/workflowclient"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 	"github.com/esign-webhooks/esign-webhooks/pkg/publish"
@@ -115,11 +119,25 @@ func (o *Outbox) Run(ctx context.Context) {
 // Start starts the workflow of the stored event e: the one way the queue,
 // the sweep, the reconciler and the worker's operational events start one.
 // Starting is idempotent on the workflow id.
+//
+// It runs in a span "outbox start" continuing the trace of the request
+// that stored the event (events.trace_parent), however much later and in
+// whichever process: the Temporal interceptor then carries that trace into
+// the workflow.
 func Start(ctx context.Context, pub *workflowclient.Client, e db.Event) (publish.Result, error) {
+	ctx, span := tracing.Tracer().Start(tracing.FromTraceParent(ctx, e.TraceParent), "outbox start",
+		trace.WithAttributes(attribute.String("webhook.event.id", e.ID), attribute.String("webhook.event.type", e.Type)))
+	defer span.End()
 	ev := e.Event
 	// The database's clock zone is not the event's: histories hold UTC.
 	ev.OccurredAt = ev.OccurredAt.UTC()
-	return pub.StartStored(ctx, e.AccountID.String(), ev, e.CreatedAt)
+	res, err := pub.StartStored(ctx, e.AccountID.String(), ev, e.CreatedAt)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "")
+	}
+	span.SetAttributes(attribute.Bool("webhook.workflow.existed", res.Existed))
+	return res, err
 }
 
 // start is Start with a bound on how long Temporal may take.

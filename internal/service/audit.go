@@ -170,7 +170,7 @@ func webhookFields(w *db.Webhook) map[string]json.RawMessage {
 		"appIds": nonNilStrings(w.AppIDs), "filter": w.Filter, "status": status, "disabledReason": w.DisabledReason,
 		"maxConcurrency": w.MaxConcurrency, "rateLimitPerSecond": w.RateLimitPerSecond, "ordered": w.Ordered,
 		"orderedOnFailure": w.OnFailure, "timeoutSeconds": w.TimeoutSeconds, "retryPreset": w.RetryPreset,
-		"retryWaits": w.RetryWaits, "payload": w.Payload, "headers": headers, "authType": w.AuthType,
+		"retryWaits": w.RetryWaits, "payload": w.Payload, "traceContext": w.TraceContext, "headers": headers, "authType": w.AuthType,
 		"authParams": w.AuthParams, "tlsClientCertSha256": w.ClientCertSHA256, "tlsCaBundleSha256": sha(w.CABundle),
 	}
 	out := make(map[string]json.RawMessage, len(fields)+len(secrets))

@@ -75,7 +75,7 @@ func (in WebhookInput) optionErrors() map[string]string {
 // deliveryOptions are a new webhook's delivery options, as stored (valid:
 // see optionErrors).
 func (in WebhookInput) deliveryOptions() db.DeliveryOptions {
-	o := db.DeliveryOptions{TimeoutSeconds: in.TimeoutSeconds, Payload: in.Payload}
+	o := db.DeliveryOptions{TimeoutSeconds: in.TimeoutSeconds, Payload: in.Payload, TraceContext: in.TraceContext}
 	setSchedule(&o, in.RetrySchedule)
 	return o
 }
@@ -99,6 +99,9 @@ func (p WebhookPatch) applyOptions(o *db.DeliveryOptions) {
 	}
 	if p.Payload != nil {
 		o.Payload = *p.Payload
+	}
+	if p.TraceContext != nil {
+		o.TraceContext = *p.TraceContext
 	}
 }
 

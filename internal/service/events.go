@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/tracing"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
 )
@@ -23,7 +24,9 @@ func (s *Service) PublishEvent(ctx context.Context, c Caller, e events.Event) (d
 	}
 	version := events.SchemaVersion(e.Type)
 	stored, created, err := s.store.InsertEvent(ctx,
-		db.Event{Event: e, AccountID: acct, WorkflowID: flow.EventWorkflowID(acct.String(), e.ID), SchemaVersion: &version})
+		db.Event{Event: e, AccountID: acct, WorkflowID: flow.EventWorkflowID(acct.String(), e.ID), SchemaVersion: &version,
+			// The request's span: the outbox starts the workflow in its trace.
+			TraceParent: tracing.TraceParent(ctx)})
 	if err != nil {
 		return db.Event{}, false, err
 	}

@@ -39,6 +39,9 @@ type WebhookInput struct {
 	TimeoutSeconds *int           `json:"timeoutSeconds"`
 	RetrySchedule  *schedule.Spec `json:"retrySchedule"`
 	Payload        string         `json:"payload"`
+	// TraceContext sends each attempt's W3C traceparent to the receiver
+	// (docs/tracing.md); off by default.
+	TraceContext bool `json:"traceContext"`
 
 	// Receiver options (receiver.go): custom headers (at most 20) and the
 	// receiver's authentication (none when absent).
@@ -85,6 +88,9 @@ type WebhookPatch struct {
 	TimeoutSeconds Nullable[int]           `json:"timeoutSeconds"`
 	RetrySchedule  Nullable[schedule.Spec] `json:"retrySchedule"`
 	Payload        *string                 `json:"payload"`
+	// TraceContext may change while enabled: it adds or drops two headers
+	// from the next attempt on.
+	TraceContext *bool `json:"traceContext"`
 
 	// Receiver options (receiver.go): headers replaces the whole list
 	// ([] removes them all), auth the authentication ({"type": "none"}
@@ -113,7 +119,7 @@ func (p WebhookPatch) receiverEdit() receiverEdit {
 func (p WebhookPatch) limitsOnly() bool {
 	return p.Name == nil && p.URL == nil && p.EventTypes == nil && p.TriggerSources == nil && p.AppIDs == nil && !p.Filter.Set &&
 		p.Ordered == nil && p.OrderedOnFailure == nil && p.Payload == nil &&
-		(p.MaxConcurrency != nil || p.RateLimitPerSecond.Set || p.timingSet())
+		(p.MaxConcurrency != nil || p.RateLimitPerSecond.Set || p.timingSet() || p.TraceContext != nil)
 }
 
 func (p WebhookPatch) apply(f *db.WebhookFields) {

@@ -31,6 +31,7 @@ func FromWebhook(w db.Webhook, now time.Time) Webhook {
 		Throttle: Throttle{Step: w.ThrottleStep}, Ordered: w.Ordered, OrderedOnFailure: w.OnFailure,
 	}
 	out.TimeoutSeconds, out.RetrySchedule, out.Payload = w.TimeoutSeconds, scheduleOf(w.DeliveryOptions), w.Payload
+	out.TraceContext = w.TraceContext
 	out.Headers, out.Auth = fromReceiver(w.Receiver)
 	out.TLS = fromTLS(w.Receiver, now)
 	if w.ThrottledUntil != nil && w.ThrottledUntil.After(now) {

@@ -47,6 +47,8 @@ type Webhook struct {
 	TimeoutSeconds *int           `json:"timeoutSeconds"`
 	RetrySchedule  *schedule.Spec `json:"retrySchedule"`
 	Payload        string         `json:"payload"`
+	// TraceContext: each attempt carries its W3C traceparent.
+	TraceContext bool `json:"traceContext"`
 	// Headers and Auth: the receiver options (receiver.go), never a
 	// secret.
 	Headers []Header `json:"headers"`

@@ -470,8 +470,16 @@ func (a *Activities) secrets(t db.DeliveryTarget) ([]string, error) {
 	return out, nil
 }
 
-// post makes the request (its duration is left to the caller).
+// post makes the request (its duration is left to the caller) in an HTTP
+// client span (trace.go).
 func (a *Activities) post(ctx context.Context, t db.DeliveryTarget, body []byte, secrets []string, now time.Time, ro receiverOpts) answer {
+	ctx, span := startRequestSpan(ctx, t)
+	ans := a.request(ctx, t, body, secrets, now, ro)
+	endRequestSpan(span, ans)
+	return ans
+}
+
+func (a *Activities) request(ctx context.Context, t db.DeliveryTarget, body []byte, secrets []string, now time.Time, ro receiverOpts) answer {
 	ctx, cancel := context.WithTimeout(ctx, a.attemptTimeout(ctx, t))
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
@@ -483,6 +491,9 @@ func (a *Activities) post(ctx context.Context, t db.DeliveryTarget, body []byte,
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", a.Settings.UserAgent)
+	if t.TraceContext {
+		injectTraceContext(ctx, req.Header)
+	}
 	resp, note, err := a.do(ctx, req, ro)
 	if err != nil {
 		return answer{err: err}
