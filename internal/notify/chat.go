@@ -43,7 +43,7 @@ func plain(m Message) string {
 // documentation (docs/notices.md, "The platforms' documentation", lists the
 // pages): DingTalk's custom robot (open.dingtalk.com, "自定义机器人安全设置"
 // and "消息类型及数据格式"), WeCom's group robot
-// (developer.work.weixin.qq.com/document/path/99110: markdown.content at
+// (developer.work.weixin.qq.com, "群机器人配置说明": markdown.content at
 // most 4096 bytes, errcode 40058 beyond), Feishu's custom bot
 // (open.feishu.cn/document/client-docs/bot-v3/add-custom-bot), Slack's
 // incoming webhooks and Block Kit (a section's text at most 3000
