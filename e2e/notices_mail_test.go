@@ -52,8 +52,8 @@ func aiosmtpd(t *testing.T) (port int, maildir string) {
 
 // mailed is one message the SMTP server stored, read back.
 type mailed struct {
-	at                          time.Time // when the server stored it
-	header                      netmail.Header
+	at                         time.Time // when the server stored it
+	header                     netmail.Header
 	subject, text, html, parts string
 }
 
