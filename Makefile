@@ -29,7 +29,7 @@ bench: ## delivery benchmarks against the engine's own floor (docs/performance.m
 bench-log: ## the delivery log at scale: 10M attempts over 30 days, search p99 per filter, sizes, retention (docs/performance.md); ARGS="-attempts 100000" for a small one
 	@scripts/bench-log.sh $(ARGS)
 
-chaos: ## fault suite: crashes and outages under load, delivery log vs receivers, then the throttle, ordered and receivers scenarios (docs/fault-suite.md)
+chaos: ## fault suite: crashes and outages under load, delivery log vs receivers, then the throttle, ordered, receivers and notices scenarios (docs/fault-suite.md)
 	@scripts/chaos.sh $(ARGS)
 
 screenshots: ## screenshots of every console page into docs/console (the browser tests, headless chromium)

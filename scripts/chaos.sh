@@ -4,16 +4,20 @@
 # and recreated each run), then .bin/chaos, which starts its own Temporal dev
 # server on 7272 (UI 7273, a fresh SQLite file it kills and restarts),
 # webhookd on 127.0.0.1:7274 and, for the receivers scenario, Debian's
-# tinyproxy on 7277 (installed here when missing). Flags pass through:
-# make chaos ARGS="-rate 5".
+# tinyproxy on 7277 (installed here when missing) and, for the notices
+# scenario, Debian's aiosmtpd on 7278 (installed here when missing). Flags
+# pass through: make chaos ARGS="-rate 5". CHAOS_PG_PORT, CHAOS_TEMPORAL_PORT,
+# CHAOS_TEMPORAL_UI_PORT, CHAOS_API_ADDR (its port + 2 is the metrics port),
+# CHAOS_PROXY_PORT and CHAOS_SMTP_PORT move the stack (a machine shared by
+# several checkouts); CHAOS_FUZZTIME=0 skips the fuzzing.
 # Everything started here is stopped on exit, PostgreSQL included.
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
 DATA="$ROOT/.data/chaos"
 mkdir -p "$DATA"
 
-PG_PORT=55472
-T_PORT=7272
+PG_PORT=${CHAOS_PG_PORT:-55472}
+T_PORT=${CHAOS_TEMPORAL_PORT:-7272}
 DB=webhooks_chaos
 PGDATA_DIR=
 
@@ -51,17 +55,23 @@ rm -f "$DATA"/temporal-*.db "$DATA"/temporal-*.db-wal "$DATA"/temporal-*.db-shm 
 
 ensure_temporal_cli
 ensure_tinyproxy
+if ! /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+  log "installing Debian's python3-aiosmtpd for the notices scenario"
+  apt-get update -qq && apt-get install -y -qq python3-aiosmtpd >/dev/null
+fi
 cd "$ROOT"
 # The request body decoder, fuzzed longer than make test does.
-for target in FuzzScanJSON FuzzDecode; do
-  log "fuzzing $target for ${CHAOS_FUZZTIME:-2m}"
-  go test ./internal/api -run '^$' -fuzz "^$target\$" -fuzztime "${CHAOS_FUZZTIME:-2m}"
-done
+if [ "${CHAOS_FUZZTIME:-2m}" != 0 ]; then
+  for target in FuzzScanJSON FuzzDecode; do
+    log "fuzzing $target for ${CHAOS_FUZZTIME:-2m}"
+    go test ./internal/api -run '^$' -fuzz "^$target\$" -fuzztime "${CHAOS_FUZZTIME:-2m}"
+  done
+fi
 log "building .bin/webhookd and .bin/chaos"
 go build -o "$BIN/webhookd" ./cmd/webhookd
 go build -o "$BIN/chaos" ./cmd/chaos
 
 "$BIN/chaos" -webhookd "$BIN/webhookd" -temporal-cli "$BIN/temporal" \
   -pgdata "$PGDATA_DIR" -database-url "$PG_URL" -data "$DATA" \
-  -temporal-port "$T_PORT" -temporal-ui-port 7273 -api-addr 127.0.0.1:7274 \
-  -tinyproxy "$(command -v tinyproxy)" -proxy-port 7277 "$@"
+  -temporal-port "$T_PORT" -temporal-ui-port "${CHAOS_TEMPORAL_UI_PORT:-7273}" -api-addr "${CHAOS_API_ADDR:-127.0.0.1:7274}" \
+  -tinyproxy "$(command -v tinyproxy)" -proxy-port "${CHAOS_PROXY_PORT:-7277}" -smtp-port "${CHAOS_SMTP_PORT:-7278}" "$@"

@@ -11,6 +11,7 @@ import (
 	"github.com/esign-webhooks/esign-webhooks/internal/app"
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/apikey"
+	"github.com/esign-webhooks/esign-webhooks/internal/service"
 )
 
 // accounts implements `accounts create`: a new account and its first admin key.
@@ -41,8 +42,15 @@ func accounts(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The first admin key is on the audit log like any key, created by
+	// webhookd itself (no key or session exists yet).
+	const label = "created by webhookd accounts create"
+	a := service.NewAudit(service.Caller{}, service.ActionAPIKeyCreate, service.ResourceAPIKey, "")
+	a.Entry.ActorName = "webhookd accounts create"
+	a.Entry.Details = db.AuditDetails{"role": db.RoleAdmin, "label": label, "prefix": apikey.DisplayPrefix(key),
+		"accountName": *name, "plan": *plan}
 	acct, err := store.CreateAccount(ctx, *name, *plan, db.NewAPIKey{
-		Label: "created by webhookd accounts create", Hash: apikey.Hash(key), Prefix: apikey.DisplayPrefix(key),
+		Label: label, Hash: apikey.Hash(key), Prefix: apikey.DisplayPrefix(key), Audit: a,
 	})
 	if err != nil {
 		return err

@@ -52,6 +52,18 @@ func TestAccountsCreate(t *testing.T) {
 	if k.AccountID != uuid.MustParse(got.AccountID) || k.Role != db.RoleAdmin || k.Plan != db.PlanBasic {
 		t.Fatalf("key belongs to %+v", k)
 	}
+	// The first key is on the audit log, by webhookd itself, never the key.
+	var recs []db.AuditEntry
+	if err := store.DB().Select(&recs, `SELECT * FROM audit_log WHERE account_id = $1`, k.AccountID); err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].Action != "api_key.create" || recs[0].ResourceID != k.KeyID.String() ||
+		recs[0].ActorType != "system" || recs[0].Details["accountName"] != "Acme" || recs[0].Details["role"] != db.RoleAdmin {
+		t.Fatalf("audit records: %+v", recs)
+	}
+	if b, _ := json.Marshal(recs[0]); strings.Contains(string(b), got.APIKey) {
+		t.Fatal("the audit record holds the key")
+	}
 }
 
 func captureStdout(t *testing.T, fn func() error) string {

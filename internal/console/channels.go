@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/api/resource"
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/notify"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
 )
@@ -122,4 +123,102 @@ func (c *Console) deleteChannel(w http.ResponseWriter, r *http.Request, s *sessi
 		return
 	}
 	http.Redirect(w, r, "/console/channels?done=channelDeleted", http.StatusSeeOther)
+}
+
+// channelEdit is the edit page: the channel as stored — never its URL or
+// signing secret, which are write-only (left empty, the stored ones are
+// kept) — the form as sent, and each field's error.
+type channelEdit struct {
+	Channel     resource.Channel
+	Form        *channelForm
+	Enabled     bool
+	Languages   []string
+	NoticeTypes []string
+}
+
+// editChannel shows the edit form, filled in with the channel.
+func (c *Console) editChannel(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := service.ParseID(r.PathValue("id"), "notification channel")
+	var ch db.Channel
+	if err == nil {
+		ch, _, err = c.svc.Channel(r.Context(), s.caller, id)
+	}
+	if err != nil {
+		c.failed(w, r, s, err)
+		return
+	}
+	f := &channelForm{Name: ch.Name, Kind: ch.Kind, Language: ch.Language, Recipients: strings.Join(ch.Recipients, "\n"),
+		NoticeTypes: ch.NoticeTypes, Fields: map[string]string{}}
+	c.renderChannelEdit(w, r, s, http.StatusOK, ch, f, ch.Enabled, nil)
+}
+
+func (c *Console) renderChannelEdit(w http.ResponseWriter, r *http.Request, s *session, status int, ch db.Channel, f *channelForm, enabled bool, pageErr *service.Error) {
+	p := &channelEdit{Channel: resource.FromChannel(ch), Form: f, Enabled: enabled, Languages: notify.Languages,
+		NoticeTypes: service.NoticeTypes}
+	f.URL = "" // write-only: never rendered back, not even as typed
+	c.render(w, r, s, status, "channel_edit", &page{Data: p, Error: pageErr})
+}
+
+// patch is the edit form as the service takes it: an empty URL or secret
+// keeps the stored one; "remove the signing secret" removes it.
+func (f *channelForm) patch(kind, secret string, removeSecret, enabled bool) service.ChannelPatch {
+	p := service.ChannelPatch{Name: &f.Name, Language: &f.Language, NoticeTypes: f.NoticeTypes, Enabled: &enabled}
+	if kind == notify.Email {
+		in := f.input("")
+		p.Recipients = in.Recipients
+		if p.Recipients == nil {
+			p.Recipients = []string{} // none: the service says they are required
+		}
+	}
+	if f.URL != "" {
+		p.URL = &f.URL
+	}
+	switch {
+	case secret != "":
+		p.Secret = &secret
+	case removeSecret:
+		p.Secret = new(string)
+	}
+	return p
+}
+
+// updateChannel saves the edit form; a refusal shows it again with each
+// field's error.
+func (c *Console) updateChannel(w http.ResponseWriter, r *http.Request, s *session) {
+	id, err := service.ParseID(r.PathValue("id"), "notification channel")
+	var ch db.Channel
+	if err == nil {
+		ch, _, err = c.svc.Channel(r.Context(), s.caller, id)
+	}
+	if err != nil {
+		c.failed(w, r, s, err)
+		return
+	}
+	f := &channelForm{Fields: map[string]string{}}
+	f.read(r)
+	f.Kind = ch.Kind
+	enabled := r.PostFormValue("enabled") == "true"
+	if len(f.NoticeTypes) == 0 {
+		// An empty list would be a channel that gets nothing: "disabled"
+		// says so plainly.
+		f.Fields["noticeTypes"] = (&page{c: c, Lang: language(r)}).T("channels.notices.none")
+		c.renderChannelEdit(w, r, s, http.StatusUnprocessableEntity, ch, f, enabled, nil)
+		return
+	}
+	_, err = c.svc.UpdateChannel(r.Context(), s.caller, id,
+		f.patch(ch.Kind, r.PostFormValue("secret"), r.PostFormValue("removeSecret") == "true", enabled))
+	var e *service.Error
+	switch {
+	case err == nil:
+		http.Redirect(w, r, "/console/channels?done=channelUpdated", http.StatusSeeOther)
+	case errors.As(err, &e) && e.Kind != service.PlanNotSupported && e.Kind != service.Forbidden && e.Kind != service.NotFound:
+		f.Fields = e.Fields
+		pageErr := e
+		if len(e.Fields) > 0 {
+			pageErr = nil
+		}
+		c.renderChannelEdit(w, r, s, e.Kind.Status(), ch, f, enabled, pageErr)
+	default:
+		c.failed(w, r, s, err)
+	}
 }

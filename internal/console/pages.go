@@ -51,6 +51,8 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/channels", c.auth(c.adminOnly(c.addChannel)))
 	m.HandleFunc("POST /console/channels/{id}/test", c.auth(c.adminOnly(c.testChannel)))
 	m.HandleFunc("POST /console/channels/{id}/delete", c.auth(c.adminOnly(c.deleteChannel)))
+	m.HandleFunc("GET /console/channels/{id}/edit", c.auth(c.adminOnly(c.editChannel)))
+	m.HandleFunc("POST /console/channels/{id}/edit", c.auth(c.adminOnly(c.updateChannel)))
 	m.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		c.message(w, r, nil, http.StatusNotFound, "notfound.title", "notfound.body")
 	})

@@ -39,8 +39,12 @@ func (s *Store) CreateAccount(ctx context.Context, name, plan string, admin NewA
 		}
 		admin.AccountID = a.ID
 		admin.Role = RoleAdmin
-		_, err = createAPIKey(ctx, tx, admin)
-		return err
+		k, err := createAPIKey(ctx, tx, admin)
+		if err != nil || admin.Audit == nil {
+			return err
+		}
+		admin.Audit.Entry.AccountID, admin.Audit.Entry.ResourceID = a.ID, k.ID.String()
+		return writeAudit(ctx, tx, admin.Audit)
 	})
 	if err != nil {
 		return Account{}, fmt.Errorf("creating account: %w", err)

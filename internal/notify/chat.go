@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // markdown is m as the Markdown the chat platforms render: a bold title,
@@ -38,6 +39,52 @@ func plain(m Message) string {
 	return strings.Join(parts, "\n")
 }
 
+// The platforms' documented shapes and limits, checked against their
+// documentation (docs/notices.md, "The platforms' documentation", lists the
+// pages): DingTalk's custom robot (open.dingtalk.com, "自定义机器人安全设置"
+// and "消息类型及数据格式"), WeCom's group robot
+// (developer.work.weixin.qq.com, "群机器人配置说明": markdown.content at
+// most 4096 bytes, errcode 40058 beyond), Feishu's custom bot
+// (open.feishu.cn/document/client-docs/bot-v3/add-custom-bot), Slack's
+// incoming webhooks and Block Kit (a section's text at most 3000
+// characters, "invalid_blocks" beyond), and Teams' Workflows ("When a Teams
+// webhook request is received": Adaptive Cards only, a card at most 28 KB).
+
+// Size limits of one message; a digest longer than its platform takes is
+// cut (fit), never refused for good.
+const (
+	weComMarkdownMaxBytes = 4096
+	slackSectionMaxChars  = 3000
+	teamsCardMaxBytes     = 27 * 1024 // the whole message, below the 28 KB a card may take
+	// chatMaxNotices bounds the notices a chat digest lists one by one:
+	// a chat is read at a glance (the e-mail lists them all).
+	chatMaxNotices = 30
+)
+
+// fit is m within a platform's limit: a digest lists at most
+// chatMaxNotices of its notices, and fewer while fits says no, the rest
+// counted on one line ("… and 12 more").
+func fit(m Message, fits func(Message) bool) Message {
+	n := 0
+	for n < len(m.Lines) && strings.HasPrefix(m.Lines[n], bullet) {
+		n++
+	}
+	if n == 0 {
+		return m
+	}
+	for k := min(n, chatMaxNotices); ; k-- {
+		c := m
+		c.Lines = append([]string(nil), m.Lines[:k]...)
+		if k < n {
+			c.Lines = append(c.Lines, tr(m.Lang, "more", n-k))
+		}
+		c.Lines = append(c.Lines, m.Lines[n:]...)
+		if k <= 1 || fits(c) {
+			return c
+		}
+	}
+}
+
 // DingTalkSign is a DingTalk robot's signature of timestamp (Unix ms):
 // base64 of HMAC-SHA256, keyed with the secret, of "timestamp\nsecret".
 func DingTalkSign(timestampMS int64, secret string) string {
@@ -50,6 +97,7 @@ func DingTalkSign(timestampMS int64, secret string) string {
 // sign in the query. DingTalk answers 200 with {"errcode": 0} when it took
 // the message.
 func (s *Sender) dingTalk(ctx context.Context, c Channel, m Message) error {
+	m = fit(m, func(Message) bool { return true })
 	u, err := url.Parse(c.URL)
 	if err != nil {
 		return errBadURL
@@ -68,6 +116,7 @@ func (s *Sender) dingTalk(ctx context.Context, c Channel, m Message) error {
 // weCom posts a markdown message to a WeCom group robot (its key is in
 // the URL); it answers {"errcode": 0}.
 func (s *Sender) weCom(ctx context.Context, c Channel, m Message) error {
+	m = fit(m, func(m Message) bool { return len(markdown(m)) <= weComMarkdownMaxBytes })
 	body := map[string]any{"msgtype": "markdown", "markdown": map[string]string{"content": markdown(m)}}
 	return s.postJSON(ctx, c.URL, body, errcodeOK)
 }
@@ -82,6 +131,7 @@ func FeishuSign(timestamp int64, secret string) string {
 // feishu posts a text message, signed in the body when the bot has a
 // secret; it answers {"code": 0}.
 func (s *Sender) feishu(ctx context.Context, c Channel, m Message) error {
+	m = fit(m, func(Message) bool { return true })
 	body := map[string]any{"msg_type": "text", "content": map[string]string{"text": plain(m)}}
 	if c.Secret != "" {
 		ts := s.now().Unix()
@@ -105,30 +155,43 @@ func (s *Sender) feishu(ctx context.Context, c Channel, m Message) error {
 // slack posts to an incoming webhook: text, and the same as a section
 // block; Slack answers 200 "ok".
 func (s *Sender) slack(ctx context.Context, c Channel, m Message) error {
-	text := "*" + m.Title + "*\n" + strings.Join(m.Lines, "\n")
-	if m.Link != "" {
-		text += "\n<" + m.Link + ">"
-	}
+	m = fit(m, func(m Message) bool { return utf8.RuneCountInString(slackSection(m)) <= slackSectionMaxChars })
+	text := slackSection(m)
 	body := map[string]any{"text": plain(m),
 		"blocks": []any{map[string]any{"type": "section", "text": map[string]string{"type": "mrkdwn", "text": text}}}}
 	return s.postJSON(ctx, c.URL, body, nil)
 }
 
 // teams posts an Adaptive Card to a Teams workflow webhook ("When a Teams
-// webhook request is received"), which answers 202.
+// webhook request is received"), which answers 202. Version 1.2: nothing
+// newer is used, and every Teams client renders it.
 func (s *Sender) teams(ctx context.Context, c Channel, m Message) error {
+	m = fit(m, func(m Message) bool { b, _ := json.Marshal(teamsBody(m)); return len(b) <= teamsCardMaxBytes })
+	return s.postJSON(ctx, c.URL, teamsBody(m), nil)
+}
+
+// teamsBody is m as a message with one Adaptive Card attachment.
+func teamsBody(m Message) map[string]any {
 	blocks := []any{map[string]any{"type": "TextBlock", "text": m.Title, "weight": "Bolder", "size": "Medium", "wrap": true}}
 	for _, l := range m.Lines {
 		blocks = append(blocks, map[string]any{"type": "TextBlock", "text": l, "wrap": true})
 	}
 	card := map[string]any{"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
-		"version": "1.4", "body": blocks}
+		"version": "1.2", "body": blocks}
 	if m.Link != "" {
 		card["actions"] = []any{map[string]any{"type": "Action.OpenUrl", "title": m.Link, "url": m.Link}}
 	}
-	body := map[string]any{"type": "message", "attachments": []any{map[string]any{
+	return map[string]any{"type": "message", "attachments": []any{map[string]any{
 		"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": nil, "content": card}}}
-	return s.postJSON(ctx, c.URL, body, nil)
+}
+
+// slackSection is m as a section block's mrkdwn text.
+func slackSection(m Message) string {
+	text := "*" + m.Title + "*\n" + strings.Join(m.Lines, "\n")
+	if m.Link != "" {
+		text += "\n<" + m.Link + ">"
+	}
+	return text
 }
 
 var errBadURL = fmt.Errorf("the channel's URL is not a URL")

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	netmail "net/mail"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/clienttls/testpki"
 	"github.com/esign-webhooks/esign-webhooks/internal/notify"
@@ -101,8 +103,9 @@ func TestChatPlatforms(t *testing.T) {
 		q := r.URL.Query()
 		// https://open.dingtalk.com/document/robots/customize-robot-security-settings:
 		// sign = base64(HmacSHA256(secret, timestamp + "\n" + secret)), URL-encoded, ms timestamp.
+		want := hmacB64(secret, q.Get("timestamp")+"\n"+secret)
 		if q.Get("access_token") != token || q.Get("timestamp") != strconv.FormatInt(fixed.UnixMilli(), 10) ||
-			q.Get("sign") != hmacB64(secret, q.Get("timestamp")+"\n"+secret) {
+			q.Get("sign") != want || !strings.Contains(r.URL.RawQuery, "sign="+url.QueryEscape(want)) {
 			_, _ = w.Write([]byte(`{"errcode":310000,"errmsg":"sign not match"}`))
 			return true
 		}
@@ -176,7 +179,9 @@ func TestChatPlatforms(t *testing.T) {
 				content, _ := card["content"].(map[string]any)
 				body, _ := content["body"].([]any)
 				actions, _ := content["actions"].([]any)
+				cu, hasURL := card["contentUrl"]
 				return card["contentType"] == "application/vnd.microsoft.card.adaptive" && content["type"] == "AdaptiveCard" &&
+					content["version"] == "1.2" && hasURL && cu == nil &&
 					len(body) == len(msg.Lines)+1 && path(body[0].(map[string]any), "text") == msg.Title &&
 					len(actions) == 1 && path(actions[0].(map[string]any), "url") == link
 			}},
@@ -400,5 +405,76 @@ func TestEmailFailures(t *testing.T) {
 	s.SMTP = notify.SMTP{Host: "127.0.0.1", Port: port, TLS: notify.StartTLS, From: "n@example.com", Password: "pw-SECRET"}
 	if err := s.Send(context.Background(), ch, msg); err == nil || strings.Contains(err.Error(), "pw-SECRET") {
 		t.Errorf("STARTTLS required of a server without it: %v", err)
+	}
+}
+
+// TestChatDigestFits: a storm's digest of 200 notices is cut to what each
+// platform takes — WeCom's markdown.content at most 4096 bytes, a Slack
+// section's text at most 3000 characters, a Teams message at most 28 KB —
+// and at most 30 notices listed one by one, the rest counted; the link is
+// kept. The local platforms refuse a longer message as the real ones do.
+func TestChatDigestFits(t *testing.T) {
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		var b struct {
+			Markdown struct {
+				Content string `json:"content"`
+			} `json:"markdown"`
+			Blocks []struct {
+				Text struct {
+					Text string `json:"text"`
+				} `json:"text"`
+			} `json:"blocks"`
+		}
+		_ = json.Unmarshal(raw, &b)
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/wecom"):
+			if len(b.Markdown.Content) > 4096 {
+				_, _ = w.Write([]byte(`{"errcode":40058,"errmsg":"markdown.content exceed max length 4096"}`))
+				return
+			}
+			got = append(got, b.Markdown.Content)
+			_, _ = w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
+		case strings.HasPrefix(r.URL.Path, "/slack"):
+			if len(b.Blocks) != 1 || utf8.RuneCountInString(b.Blocks[0].Text.Text) > 3000 {
+				http.Error(w, "invalid_blocks", http.StatusBadRequest)
+				return
+			}
+			got = append(got, b.Blocks[0].Text.Text)
+			_, _ = w.Write([]byte("ok"))
+		default: // teams
+			if len(raw) > 28*1024 {
+				http.Error(w, "card too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			got = append(got, string(raw))
+			w.WriteHeader(http.StatusAccepted)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	storm := make([]notify.Notice, 200)
+	for i := range storm {
+		storm[i] = notice
+		storm[i].Type = "DELIVERY_EXHAUSTED"
+	}
+	link := console + "/console/webhooks/" + notice.WebhookID
+	for _, c := range []struct {
+		kind, path, lang, more string
+	}{
+		{notify.WeCom, "/wecom?key=" + token, "zh-CN", "另有"},
+		{notify.Slack, "/slack/" + token, "en", "more"},
+		{notify.Teams, "/teams/" + token, "en", "more"},
+	} {
+		got = nil
+		if err := sender().Send(context.Background(), notify.Channel{Kind: c.kind, URL: srv.URL + c.path},
+			notify.Digest(c.lang, console, storm)); err != nil {
+			t.Errorf("%s: %v", c.kind, err)
+			continue
+		}
+		if len(got) != 1 || !strings.Contains(got[0], c.more) || !strings.Contains(got[0], link) ||
+			strings.Count(got[0], "• ") > 30 || strings.Count(got[0], "• ") < 5 {
+			t.Errorf("%s got %d messages: %.300q", c.kind, len(got), got)
+		}
 	}
 }

@@ -48,6 +48,7 @@ var texts = map[string]map[string]string{
 		"reason.receiver_gone":         "Reason: the receiver answered 410 Gone.",
 		"delivery":                     "Delivery %s of event %s (%s).",
 		"open":                         "Open the webhook in the console:",
+		"more":                         "… and %d more",
 	},
 	"zh-CN": {
 		"WEBHOOK_FAILING":              "Webhook「%s」推送持续失败（已达停用阈值的 %d%%）",
@@ -66,6 +67,7 @@ var texts = map[string]map[string]string{
 		"reason.receiver_gone":         "原因：接收方返回 410 Gone。",
 		"delivery":                     "事件 %[2]s（%[3]s）的推送 %[1]s。",
 		"open":                         "在控制台中查看该 Webhook：",
+		"more":                         "…… 另有 %d 条",
 	},
 }
 
@@ -114,6 +116,9 @@ func Render(lang, consoleBase string, n Notice) Message {
 	return m
 }
 
+// bullet starts each notice's line in a digest.
+const bullet = "• "
+
 // Digest writes several notices about one webhook as one message: the
 // storm of an hour in one.
 func Digest(lang, consoleBase string, ns []Notice) Message {
@@ -124,7 +129,7 @@ func Digest(lang, consoleBase string, ns []Notice) Message {
 	m := Message{Lang: lang, Link: WebhookLink(consoleBase, last.WebhookID),
 		Title: tr(lang, "digest", last.WebhookName, len(ns))}
 	for _, n := range ns {
-		m.Lines = append(m.Lines, "• "+Render(lang, consoleBase, n).Title)
+		m.Lines = append(m.Lines, bullet+Render(lang, consoleBase, n).Title)
 	}
 	m.Lines = append(m.Lines, tr(lang, "url", last.URL), tr(lang, "open"))
 	return m

@@ -56,6 +56,9 @@ const (
 	StatusSucceeded = "succeeded"
 	StatusFailed    = "failed"
 	StatusCancelled = "cancelled"
+	// StatusSkippedDisabled: the event came while its webhook was
+	// disabled; never sent (a visible failure, replayable on enabling).
+	StatusSkippedDisabled = "skipped_disabled"
 )
 
 // Post is one POST a receiver got.
@@ -243,7 +246,7 @@ func Check(in Input) Result {
 			res.disagree(KindSucceededWithout2xx, ex)
 			badDelivery[d.ID] = true
 		}
-		if (d.Status == StatusFailed || d.Status == StatusCancelled) && got2xx {
+		if (d.Status == StatusFailed || d.Status == StatusCancelled || d.Status == StatusSkippedDisabled) && got2xx {
 			res.disagree(KindFailedAfter2xx, ex)
 			badDelivery[d.ID] = true
 		}
@@ -317,7 +320,7 @@ func Check(in Input) Result {
 		case StatusPending, StatusRetrying:
 			res.NotConverged++
 			res.NotConvergedExamples = addExample(res.NotConvergedExamples, fmt.Sprintf("%s (%s, %d attempts)", d.ID, d.Status, d.AttemptCount))
-		case StatusFailed, StatusCancelled:
+		case StatusFailed, StatusCancelled, StatusSkippedDisabled:
 			if total2xx == 0 {
 				res.VisibleFailures++
 			}

@@ -110,7 +110,9 @@ func (w *Webhookd) StopAll() {
 // API and returns its id and secret.
 func CreateWebhook(ctx context.Context, apiURL, key string, in restclient.WebhookInput) (id, secret string, err error) {
 	c := &restclient.Client{BaseURL: apiURL, Key: key, HTTP: &http.Client{Timeout: 10 * time.Second}}
-	in.EventTypes, in.TriggerSources = []string{EventType}, []string{TriggerSource}
+	// Types in in.EventTypes come on top (the notices scenario's webhooks
+	// also subscribe to the operational events).
+	in.EventTypes, in.TriggerSources = append([]string{EventType}, in.EventTypes...), []string{TriggerSource}
 	w, err := c.CreateWebhook(ctx, in)
 	if err != nil {
 		return "", "", fmt.Errorf("POST /v1/webhooks: %w", err)

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
@@ -34,7 +35,8 @@ type Receiver struct {
 	Delay       time.Duration
 	SlowPercent int
 
-	expect func(r *http.Request, body []byte) string
+	expect   func(r *http.Request, body []byte) string
+	refusing *atomic.Bool
 	endpoint
 
 	mu          sync.Mutex
@@ -51,7 +53,7 @@ type Receiver struct {
 // StartReceiver listens on a free loopback port.
 func StartReceiver(s ReceiverSpec, seed uint64) (*Receiver, error) {
 	r := &Receiver{Name: s.Name, FailFirst: s.FailFirst, FailPercent: s.FailPercent, Seed: seed, Delay: s.Delay,
-		SlowPercent: s.SlowPercent, expect: s.Expect, perMsg: map[string]int{}}
+		SlowPercent: s.SlowPercent, expect: s.Expect, refusing: s.Refusing, perMsg: map[string]int{}}
 	r.endpoint = endpoint{name: "receiver " + s.Name, tls: s.TLS, handler: http.HandlerFunc(r.serve)}
 	if err := r.Up(); err != nil {
 		return nil, err
@@ -183,7 +185,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.perMsg[msg]++
 	n := r.perMsg[msg]
 	answer := http.StatusOK
-	if n <= r.FailFirst || r.chosen(0, msg, n, r.FailPercent) {
+	if n <= r.FailFirst || r.chosen(0, msg, n, r.FailPercent) || (r.refusing != nil && r.refusing.Load()) {
 		answer = http.StatusInternalServerError
 	}
 	slow := r.Delay > 0 && (r.SlowPercent == 0 || r.chosen(1, msg, n, r.SlowPercent))

@@ -40,6 +40,9 @@ func (rep *Report) Rows() [][2]string {
 	if v := rep.Receivers; v != nil {
 		rows = append(rows, v.Rows()...)
 	}
+	if v := rep.Notices; v != nil {
+		rows = append(rows, v.Rows()...)
+	}
 	if sk := rep.Soak; sk != nil {
 		rows = append(rows,
 			[2]string{"soak: requests (hostile) in s", fmt.Sprintf("%d (%d) in %.0f s, %d keys at %g/s", sk.Requests, sk.Hostile, sk.DurationS, sk.Keys, sk.PerKeyPerS)},
@@ -111,6 +114,9 @@ func (rep *Report) Print(w io.Writer) {
 	if rep.Receivers != nil {
 		rep.Receivers.print(w)
 	}
+	if rep.Notices != nil {
+		rep.Notices.print(w)
+	}
 	for _, l := range []struct {
 		name string
 		ex   []string
@@ -157,7 +163,7 @@ func (rep *Report) Write(dir string) (string, error) {
 		return "", err
 	}
 	b := buf.Bytes()
-	suffix := "" // the throttle, ordered and receivers scenarios' results are kept apart
+	suffix := "" // the throttle, ordered, receivers and notices scenarios' results are kept apart
 	switch {
 	case rep.Throttle != nil:
 		suffix = "-throttle"
@@ -165,6 +171,8 @@ func (rep *Report) Write(dir string) (string, error) {
 		suffix = "-ordered"
 	case rep.Receivers != nil:
 		suffix = "-receivers"
+	case rep.Notices != nil:
+		suffix = "-notices"
 	}
 	stamped := filepath.Join(dir, rep.StartedAt.UTC().Format("20060102T150405Z")+suffix+".json")
 	if err := os.WriteFile(stamped, b, 0o644); err != nil {

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
@@ -42,6 +43,9 @@ type ReceiverSpec struct {
 	Expect func(r *http.Request, body []byte) string
 	// Note says in the report what the webhook has besides the above.
 	Note string
+	// Refusing, while true, makes the receiver answer 500 to every POST
+	// (a receiver that fails for a while, then recovers).
+	Refusing *atomic.Bool
 }
 
 // describe is the spec as the report shows it.
@@ -120,6 +124,12 @@ type Config struct {
 	// up, with what the run knows; its result joins the report
 	// (the receivers scenario: ReceiversResult).
 	Verify func(ctx context.Context, r *Run, in Input, accepted []string) *ReceiversResult
+	// Setup, when set, runs once the webhooks exist, before publishing
+	// (the notices scenario creates its notification channels).
+	Setup func(ctx context.Context, r *Run) error
+	// VerifyNotices, when set, runs after the delivery check like Verify
+	// (the notices scenario: NoticesResult).
+	VerifyNotices func(ctx context.Context, r *Run) *NoticesResult
 
 	ConvergeWithin time.Duration // bound on the wait for convergence
 	Quiet          time.Duration // receivers quiet this long (and nothing open) = converged
@@ -180,6 +190,8 @@ type Report struct {
 	Order *OrderResult `json:"order,omitempty"`
 	// Receivers is the receivers scenario's own checks (Config.Verify).
 	Receivers *ReceiversResult `json:"receivers,omitempty"`
+	// Notices is the notices scenario's own checks (Config.VerifyNotices).
+	Notices *NoticesResult `json:"notices,omitempty"`
 }
 
 // Settings records the knobs of a run.
@@ -200,7 +212,8 @@ func (rep *Report) Failed() bool {
 		return !t.AllDelivered || t.MaxInFlight > t.MaxConcurrency || len(rep.Errors) > 0
 	}
 	return !rep.Converged || rep.Result.Failed() || len(rep.Errors) > 0 || (rep.Soak != nil && rep.Soak.Failed()) ||
-		(rep.Order != nil && rep.Order.Failed()) || (rep.Receivers != nil && rep.Receivers.Failed())
+		(rep.Order != nil && rep.Order.Failed()) || (rep.Receivers != nil && rep.Receivers.Failed()) ||
+		(rep.Notices != nil && rep.Notices.Failed())
 }
 
 // Execute runs a scenario: webhookd serve, an account, the webhooks, steady
@@ -270,6 +283,11 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 			return rep, err
 		}
 		if err := r.Bind(id, secret); err != nil {
+			return rep, err
+		}
+	}
+	if cfg.Setup != nil {
+		if err := cfg.Setup(ctx, run); err != nil {
 			return rep, err
 		}
 	}
@@ -358,6 +376,12 @@ func Execute(ctx context.Context, cfg Config) (rep *Report, err error) {
 		// Its own bound: it reads the API, logs and Temporal histories.
 		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 3*time.Minute)
 		rep.Receivers = cfg.Verify(vctx, run, in, accepted)
+		cancel()
+	}
+	if cfg.VerifyNotices != nil {
+		// Its own bound: it waits for the last digest window to end.
+		vctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		rep.Notices = cfg.VerifyNotices(vctx, run)
 		cancel()
 	}
 	rep.Webhooks = map[string]string{}

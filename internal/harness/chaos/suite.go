@@ -36,6 +36,7 @@ type options struct {
 	throttleEvents                                         int
 	ordered                                                orderedOptions
 	receivers                                              receiversOptions
+	notices                                                noticesOptions
 }
 
 // orderedOptions are the knobs of the ordered scenario.
@@ -73,6 +74,14 @@ type orderedOptions struct {
 // endpoint, tinyproxy and PostgreSQL fail in turn; then the fault suite's
 // check and its own (ReceiversResult).
 //
+// With -scenario notices (all: last) it runs the notices scenario
+// (notices.go): a webhook failing past the health thresholds until it is
+// disabled, one failing then recovering, notification channels (e-mail
+// through a real SMTP server in both languages, a signed DingTalk robot,
+// Slack), while the worker, the API, PostgreSQL, the Temporal dev server
+// and the SMTP server fail in turn; then the fault suite's check and its
+// own (NoticesResult).
+//
 // scripts/chaos.sh starts PostgreSQL and passes its data directory; this
 // program starts and restarts the Temporal dev server itself.
 func Main() {
@@ -98,7 +107,7 @@ func Main() {
 	flag.IntVar(&o.soakKeys, "soak-keys", 4, "API keys of the soak, each at its rate limit")
 	flag.IntVar(&o.retentionAttempts, "retention-attempts", 20000, "full suite: attempts of a log 50-64 days old written during the run, whose periods the API's upkeep must drop (RETENTION) while deliveries go on (0: skip)")
 	flag.Float64Var(&o.soakRate, "soak-rate", 20, "RATE_LIMIT_REQUESTS_PER_SECOND of the suite's API, and each soak key's rate")
-	flag.StringVar(&o.scenario, "scenario", "all", "full (crashes and outages under load), throttle (a worker kill at a webhook's concurrency limit), ordered (ordered delivery per key under crashes), receivers (auth, headers, mTLS, a proxy, a webhook's own schedule, thin payloads under crashes), or all")
+	flag.StringVar(&o.scenario, "scenario", "all", "full (crashes and outages under load), throttle (a worker kill at a webhook's concurrency limit), ordered (ordered delivery per key under crashes), receivers (auth, headers, mTLS, a proxy, a webhook's own schedule, thin payloads under crashes), notices (health notices to e-mail and chats under crashes), or all")
 	flag.IntVar(&o.throttleEvents, "throttle-events", 200, "events per run of the throttle scenario")
 	flag.IntVar(&o.ordered.keys, "ordered-keys", 200, "ordered scenario: envelopes (ordering keys)")
 	flag.IntVar(&o.ordered.perKey, "ordered-per-key", 5, "ordered scenario: events per envelope")
@@ -116,6 +125,12 @@ func Main() {
 	flag.StringVar(&o.receivers.tinyproxy, "tinyproxy", "tinyproxy", "receivers scenario: tinyproxy binary (Debian's tinyproxy-bin)")
 	flag.StringVar(&o.receivers.timeout, "receivers-delivery-timeout", "5s", "receivers scenario: DELIVERY_TIMEOUT (the schedule webhook's own is 1 s)")
 	flag.IntVar(&o.receivers.histories, "receivers-histories", 12, "receivers scenario: Temporal histories searched for secrets")
+	flag.Float64Var(&o.notices.rate, "notices-rate", 2, "notices scenario: events per second (each to 3 webhooks)")
+	flag.IntVar(&o.notices.smtpPort, "smtp-port", 7278, "notices scenario: port of the SMTP server (Debian's aiosmtpd)")
+	flag.StringVar(&o.notices.python, "python", "/usr/bin/python3", "notices scenario: the Python with aiosmtpd (Debian's python3-aiosmtpd)")
+	flag.DurationVar(&o.notices.window, "notices-window", 20*time.Second, "notices scenario: NOTICE_DIGEST_WINDOW")
+	flag.DurationVar(&o.notices.disableAfter, "notices-disable-after", 60*time.Second, "notices scenario: HEALTH_DISABLE_AFTER (warnings at 50/75/90 %)")
+	flag.DurationVar(&o.notices.smtpDown, "notices-smtp-down", 15*time.Second, "notices scenario: how long the SMTP server is down")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -165,6 +180,8 @@ func run(ctx context.Context, o options) (int, error) {
 		return ordered(ctx, o, pg)
 	case "receivers":
 		return receivers(ctx, o, pg)
+	case "notices":
+		return notices(ctx, o, tmp, pg)
 	case "all":
 		if code, err := full(ctx, o, tmp, pg); err != nil {
 			return code, err
@@ -175,7 +192,10 @@ func run(ctx context.Context, o options) (int, error) {
 		if code, err := ordered(ctx, o, pg); err != nil {
 			return code, err
 		}
-		return receivers(ctx, o, pg)
+		if code, err := receivers(ctx, o, pg); err != nil {
+			return code, err
+		}
+		return notices(ctx, o, tmp, pg)
 	}
 	return 2, fmt.Errorf("unknown -scenario %q", o.scenario)
 }
@@ -200,13 +220,7 @@ func full(ctx context.Context, o options, tmp *temporal, pg *postgres) (int, err
 			settle(SplitMode(), 10*time.Second),
 			settle(KillWorker(2*time.Second), 15*time.Second),
 			settle(KillAPI(2*time.Second), 15*time.Second),
-			settle(Step{Name: "kill -9 Temporal dev server, restart on the same SQLite file", Do: func(ctx context.Context, r *Run) error {
-				if err := tmp.kill9(); err != nil {
-					return err
-				}
-				time.Sleep(3 * time.Second)
-				return tmp.start(ctx)
-			}}, 25*time.Second),
+			settle(tmp.restart(), 25*time.Second),
 			settle(pg.down(o.pgDown), 15*time.Second),
 		},
 		Tail:           10 * time.Second,
@@ -354,6 +368,18 @@ func (t *temporal) healthy(ctx context.Context) bool {
 }
 
 func (t *temporal) kill9() error { return t.proc.Kill9() }
+
+// restart is the step that kill -9s the dev server and starts it again on
+// the same SQLite file.
+func (t *temporal) restart() Step {
+	return Step{Name: "kill -9 Temporal dev server, restart on the same SQLite file", Do: func(ctx context.Context, r *Run) error {
+		if err := t.kill9(); err != nil {
+			return err
+		}
+		time.Sleep(3 * time.Second)
+		return t.start(ctx)
+	}}
+}
 
 func (t *temporal) stop() {
 	if t.proc != nil {
