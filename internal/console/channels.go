@@ -136,8 +136,8 @@ type channelEdit struct {
 	NoticeTypes []string
 }
 
-// editChannel shows the edit form, filled in with the channel.
-func (c *Console) editChannel(w http.ResponseWriter, r *http.Request, s *session) {
+// pathChannel is the channel the path names; on a failure it has answered.
+func (c *Console) pathChannel(w http.ResponseWriter, r *http.Request, s *session) (db.Channel, bool) {
 	id, err := service.ParseID(r.PathValue("id"), "notification channel")
 	var ch db.Channel
 	if err == nil {
@@ -145,6 +145,15 @@ func (c *Console) editChannel(w http.ResponseWriter, r *http.Request, s *session
 	}
 	if err != nil {
 		c.failed(w, r, s, err)
+		return ch, false
+	}
+	return ch, true
+}
+
+// editChannel shows the edit form, filled in with the channel.
+func (c *Console) editChannel(w http.ResponseWriter, r *http.Request, s *session) {
+	ch, ok := c.pathChannel(w, r, s)
+	if !ok {
 		return
 	}
 	f := &channelForm{Name: ch.Name, Kind: ch.Kind, Language: ch.Language, Recipients: strings.Join(ch.Recipients, "\n"),
@@ -185,13 +194,8 @@ func (f *channelForm) patch(kind, secret string, removeSecret, enabled bool) ser
 // updateChannel saves the edit form; a refusal shows it again with each
 // field's error.
 func (c *Console) updateChannel(w http.ResponseWriter, r *http.Request, s *session) {
-	id, err := service.ParseID(r.PathValue("id"), "notification channel")
-	var ch db.Channel
-	if err == nil {
-		ch, _, err = c.svc.Channel(r.Context(), s.caller, id)
-	}
-	if err != nil {
-		c.failed(w, r, s, err)
+	ch, ok := c.pathChannel(w, r, s)
+	if !ok {
 		return
 	}
 	f := &channelForm{Fields: map[string]string{}}
@@ -205,7 +209,7 @@ func (c *Console) updateChannel(w http.ResponseWriter, r *http.Request, s *sessi
 		c.renderChannelEdit(w, r, s, http.StatusUnprocessableEntity, ch, f, enabled, nil)
 		return
 	}
-	_, err = c.svc.UpdateChannel(r.Context(), s.caller, id,
+	_, err := c.svc.UpdateChannel(r.Context(), s.caller, ch.ID,
 		f.patch(ch.Kind, r.PostFormValue("secret"), r.PostFormValue("removeSecret") == "true", enabled))
 	var e *service.Error
 	switch {
