@@ -1,102 +1,15 @@
 package e2e_test
 
 import (
-	"io"
-	"mime"
-	"mime/multipart"
-	"net"
 	"net/http"
-	netmail "net/mail"
-	"os"
-	osexec "os/exec"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/smtptest"
 )
-
-// aiosmtpd runs Debian's aiosmtpd, a real SMTP server, as its own process
-// storing what it accepts in a maildir (as internal/notify's tests do).
-func aiosmtpd(t *testing.T) (port int, maildir string) {
-	t.Helper()
-	python := "/usr/bin/python3"
-	if osexec.Command(python, "-c", "import aiosmtpd").Run() != nil {
-		t.Skip("Debian's python3-aiosmtpd is not installed: make test installs it")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port = ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	maildir = filepath.Join(t.TempDir(), "mail")
-	cmd := osexec.Command(python, "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:"+strconv.Itoa(port), "-c", "aiosmtpd.handlers.Mailbox", maildir)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	e2etest.Eventually(t, "aiosmtpd listening", func() bool {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return port, maildir
-}
-
-// mailed is one message the SMTP server stored, read back.
-type mailed struct {
-	at                         time.Time // when the server stored it
-	header                     netmail.Header
-	subject, text, html, parts string
-}
-
-func readMaildir(t *testing.T, maildir string) []mailed {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(maildir, "new", "*"))
-	var out []mailed
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, _ := fh.Stat()
-		m, err := netmail.ReadMessage(fh)
-		if err != nil {
-			t.Fatal(err)
-		}
-		md := mailed{at: st.ModTime(), header: m.Header}
-		md.subject, _ = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-		_, params, _ := mime.ParseMediaType(m.Header.Get("Content-Type"))
-		parts := multipart.NewReader(m.Body, params["boundary"])
-		var types []string
-		for {
-			p, err := parts.NextPart() // decodes quoted-printable
-			if err != nil {
-				break
-			}
-			b, _ := io.ReadAll(p)
-			ct := strings.Split(p.Header.Get("Content-Type"), ";")[0]
-			types = append(types, ct)
-			if ct == "text/plain" {
-				md.text = strings.ReplaceAll(string(b), "\r\n", "\n")
-			} else {
-				md.html = string(b)
-			}
-		}
-		md.parts = strings.Join(types, ",")
-		fh.Close()
-		out = append(out, md)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].at.Before(out[j].at) })
-	return out
-}
 
 // TestNoticeMailDigest: a storm of failures of one webhook reaches two
 // e-mail channels, English and Chinese, through a real SMTP server as one
@@ -107,9 +20,9 @@ func readMaildir(t *testing.T, maildir string) []mailed {
 // Auto-Submitted).
 func TestNoticeMailDigest(t *testing.T) {
 	const window = 15 * time.Second
-	port, maildir := aiosmtpd(t)
+	smtp := smtptest.Start(t, "", "")
 	e := e2etest.New(t, e2etest.Options{Vars: map[string]string{"NOTICE_DIGEST_WINDOW": window.String(),
-		"CONSOLE_BASE_URL": "https://esign.example.com", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": strconv.Itoa(port),
+		"CONSOLE_BASE_URL": "https://esign.example.com", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": strconv.Itoa(smtp.Port),
 		"SMTP_TLS": "none", "SMTP_FROM": "notices@esign.example.com"}})
 	acct, key := e.Account("professional")
 	for _, ch := range []map[string]any{
@@ -139,7 +52,10 @@ func TestNoticeMailDigest(t *testing.T) {
 	}
 	e2etest.Eventually(t, "the storm sent to both channels", sent(10))
 
-	mails := readMaildir(t, maildir)
+	mails, err := smtp.Messages()
+	if err != nil {
+		t.Fatal(err)
+	}
 	link := "https://esign.example.com/console/webhooks/" + hook
 	ids := map[string]bool{}
 	for _, c := range []struct {
@@ -150,33 +66,34 @@ func TestNoticeMailDigest(t *testing.T) {
 		{"<oncall@example.com>", "zh-CN", "Webhook「CRM sync」的一次推送最终失败", "Webhook「CRM sync」：4 条通知",
 			"• Webhook「CRM sync」的一次推送最终失败"},
 	} {
-		var got []mailed
+		var got []smtptest.Message
 		for _, m := range mails {
-			if m.header.Get("To") == c.to {
+			if m.Header.Get("To") == c.to {
 				got = append(got, m)
 			}
 		}
 		if len(got) != 2 {
 			t.Fatalf("%s got %d e-mails for 5 failures, want 2 (one, then the window's digest)", c.to, len(got))
 		}
-		if gap := got[1].at.Sub(got[0].at); gap < window-time.Second {
+		if gap := got[1].At.Sub(got[0].At); gap < window-time.Second {
 			t.Errorf("%s: the digest came %s after the first e-mail, within the %s window", c.to, gap, window)
 		}
-		if got[0].subject != c.single || got[1].subject != c.digest || strings.Count(got[1].text, c.bullet) != 4 {
-			t.Errorf("%s: subjects %q, %q; digest text:\n%s", c.to, got[0].subject, got[1].subject, got[1].text)
+		if got[0].Subject != c.single || got[1].Subject != c.digest || strings.Count(got[1].Text(), c.bullet) != 4 {
+			t.Errorf("%s: subjects %q, %q; digest text:\n%s", c.to, got[0].Subject, got[1].Subject, got[1].Text())
 		}
 		for _, m := range got {
-			h := m.header
+			h := m.Header
 			id := h.Get("Message-Id")
 			if _, err := h.Date(); err != nil || h.Get("From") != "<notices@esign.example.com>" || h.Get("Mime-Version") != "1.0" ||
 				!strings.HasPrefix(id, "<") || !strings.Contains(id, "@") || ids[id] || h.Get("Content-Language") != c.lang ||
 				h.Get("Auto-Submitted") != "auto-generated" || !strings.HasPrefix(h.Get("Content-Type"), "multipart/alternative;") ||
-				m.parts != "text/plain,text/html" {
-				t.Errorf("%s %q: headers %v, parts %s", c.to, m.subject, h, m.parts)
+				m.Types() != "text/plain,text/html" {
+				t.Errorf("%s %q: headers %v, parts %s", c.to, m.Subject, h, m.Types())
 			}
 			ids[id] = true
-			if !strings.HasPrefix(m.text, m.subject+"\n") || !strings.Contains(m.text, link) || !strings.Contains(m.html, `href="`+link+`"`) {
-				t.Errorf("%s %q: the text or HTML lacks the title or the console link:\n%s", c.to, m.subject, m.text)
+			if text := m.Text(); !strings.HasPrefix(text, m.Subject+"\n") || !strings.Contains(text, link) ||
+				!strings.Contains(m.Part("text/html"), `href="`+link+`"`) {
+				t.Errorf("%s %q: the text or HTML lacks the title or the console link:\n%s", c.to, m.Subject, text)
 			}
 		}
 	}

@@ -10,15 +10,9 @@ import (
 	"encoding/json"
 	"io"
 	"mime"
-	"mime/multipart"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	netmail "net/mail"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/clienttls/testpki"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/smtptest"
 	"github.com/esign-webhooks/esign-webhooks/internal/notify"
 )
 
@@ -273,67 +268,17 @@ func TestRenderLanguagesAndDigest(t *testing.T) {
 	}
 }
 
-// smtpServer runs Debian's aiosmtpd, a real SMTP server, as its own
-// process writing what it receives to a maildir; with a certificate it
-// offers (and requires) STARTTLS.
-func smtpServer(t *testing.T, pair *testpki.Pair) (port int, maildir string) {
+// received reads the one message the server stored.
+func received(t *testing.T, srv *smtptest.Server) smtptest.Message {
 	t.Helper()
-	python := "/usr/bin/python3"
-	if exec.Command(python, "-c", "import aiosmtpd").Run() != nil {
-		t.Skip("Debian's python3-aiosmtpd is not installed: make test installs it")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	msgs, err := srv.Messages()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port = ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	dir := t.TempDir()
-	maildir = filepath.Join(dir, "mail")
-	args := []string{"-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + strconv.Itoa(port), "-c", "aiosmtpd.handlers.Mailbox", maildir}
-	if pair != nil {
-		cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-		_ = os.WriteFile(cert, []byte(pair.CertPEM), 0o600)
-		_ = os.WriteFile(key, []byte(pair.KeyPEM), 0o600)
-		args = append(args, "--tlscert", cert, "--tlskey", key) // STARTTLS required before MAIL
+	if len(msgs) != 1 {
+		t.Fatalf("%d messages in the maildir, want 1", len(msgs))
 	}
-	cmd := exec.Command(python, args...)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	for i := 0; ; i++ { // until it listens
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i > 200 {
-			t.Fatalf("aiosmtpd did not listen: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return port, maildir
-}
-
-// received reads the one message in maildir.
-func received(t *testing.T, maildir string) *netmail.Message {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join(maildir, "new", "*"))
-	if len(files) != 1 {
-		t.Fatalf("%d messages in the maildir, want 1", len(files))
-	}
-	f, err := os.Open(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	m, err := netmail.ReadMessage(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return msgs[0]
 }
 
 // TestEmail sends a notice in each language through a real SMTP server,
@@ -347,43 +292,36 @@ func TestEmail(t *testing.T) {
 		lang, mode string
 		pair       *testpki.Pair
 	}{{"en", notify.NoTLS, nil}, {"zh-CN", notify.StartTLS, &pair}} {
-		port, maildir := smtpServer(t, c.pair)
+		var cert, key string
+		if c.pair != nil {
+			cert, key = c.pair.CertPEM, c.pair.KeyPEM
+		}
+		srv := smtptest.Start(t, cert, key)
 		s := sender()
-		s.SMTP = notify.SMTP{Host: "127.0.0.1", Port: port, TLS: c.mode, From: "notices@esign.example.com",
+		s.SMTP = notify.SMTP{Host: "127.0.0.1", Port: srv.Port, TLS: c.mode, From: "notices@esign.example.com",
 			TLSConfig: &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}}
 		msg := notify.Render(c.lang, console, notice)
 		to := []string{"ops@example.com", "oncall@example.com"}
 		if err := s.Send(context.Background(), notify.Channel{Kind: notify.Email, Recipients: to}, msg); err != nil {
 			t.Fatalf("%s over %s: %v", c.lang, c.mode, err)
 		}
-		m := received(t, maildir)
-		dec := new(mime.WordDecoder)
-		subject, _ := dec.DecodeHeader(m.Header.Get("Subject"))
-		if subject != msg.Title || m.Header.Get("From") != "<notices@esign.example.com>" ||
+		m := received(t, srv)
+		if m.Subject != msg.Title || m.Header.Get("From") != "<notices@esign.example.com>" ||
 			!strings.Contains(m.Header.Get("To"), "ops@example.com") || !strings.Contains(m.Header.Get("To"), "oncall@example.com") ||
 			m.Header.Get("Content-Language") != c.lang || m.Header.Get("Auto-Submitted") != "auto-generated" ||
 			m.Header.Get("Message-Id") == "" || m.Header.Get("Date") == "" {
-			t.Errorf("%s headers: subject %q, %v", c.lang, subject, m.Header)
+			t.Errorf("%s headers: subject %q, %v", c.lang, m.Subject, m.Header)
 		}
-		_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-		if err != nil {
+		if _, _, err := mime.ParseMediaType(m.Header.Get("Content-Type")); err != nil {
 			t.Fatal(err)
 		}
-		parts := multipart.NewReader(m.Body, params["boundary"])
-		var types []string
-		for {
-			p, err := parts.NextPart() // decodes quoted-printable
-			if err != nil {
-				break
-			}
-			b, _ := io.ReadAll(p)
-			types = append(types, strings.Split(p.Header.Get("Content-Type"), ";")[0])
-			if !strings.Contains(string(b), msg.Lines[0]) || !strings.Contains(string(b), msg.Link) {
-				t.Errorf("%s part %s lacks the text or the link: %s", c.lang, p.Header.Get("Content-Type"), b)
+		for _, p := range m.Parts {
+			if !strings.Contains(p.Body, msg.Lines[0]) || !strings.Contains(p.Body, msg.Link) {
+				t.Errorf("%s part %s lacks the text or the link: %s", c.lang, p.Type, p.Body)
 			}
 		}
-		if strings.Join(types, ",") != "text/plain,text/html" {
-			t.Errorf("%s parts: %v", c.lang, types)
+		if m.Types() != "text/plain,text/html" {
+			t.Errorf("%s parts: %v", c.lang, m.Types())
 		}
 	}
 }
@@ -391,7 +329,7 @@ func TestEmail(t *testing.T) {
 // TestEmailFailures: no server configured, a server down, and STARTTLS
 // required of a server without it are errors, not panics or hangs.
 func TestEmailFailures(t *testing.T) {
-	port, _ := smtpServer(t, nil)
+	srv := smtptest.Start(t, "", "")
 	ch := notify.Channel{Kind: notify.Email, Recipients: []string{"ops@example.com"}}
 	msg := notify.Test("en", console)
 	s := sender()
@@ -402,7 +340,7 @@ func TestEmailFailures(t *testing.T) {
 	if err := s.Send(context.Background(), ch, msg); err == nil {
 		t.Error("a server down: no error")
 	}
-	s.SMTP = notify.SMTP{Host: "127.0.0.1", Port: port, TLS: notify.StartTLS, From: "n@example.com", Password: "pw-SECRET"}
+	s.SMTP = notify.SMTP{Host: "127.0.0.1", Port: srv.Port, TLS: notify.StartTLS, From: "n@example.com", Password: "pw-SECRET"}
 	if err := s.Send(context.Background(), ch, msg); err == nil || strings.Contains(err.Error(), "pw-SECRET") {
 		t.Errorf("STARTTLS required of a server without it: %v", err)
 	}

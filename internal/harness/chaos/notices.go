@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,8 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/restclient"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/smtptest"
 	"github.com/esign-webhooks/esign-webhooks/internal/schedule"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
@@ -66,7 +65,7 @@ type noticesScenario struct {
 	o        options
 	no       noticesOptions
 	dir      string
-	smtp     *smtpServer
+	smtp     *smtptest.Server
 	channels []*noticeChannel
 	flapping atomic.Bool // the flapping receiver refuses while set
 
@@ -100,9 +99,8 @@ func newNoticesScenario(o options) (*noticesScenario, error) {
 	if err := os.MkdirAll(sc.dir, 0o755); err != nil {
 		return nil, err
 	}
-	sc.smtp = &smtpServer{python: sc.no.python, port: sc.no.smtpPort, maildir: filepath.Join(sc.dir, "maildir"),
-		log: filepath.Join(sc.dir, "aiosmtpd.log")}
-	if err := sc.smtp.start(); err != nil {
+	sc.smtp = &smtptest.Server{Python: sc.no.python, Port: sc.no.smtpPort, Dir: sc.dir}
+	if err := sc.smtp.Start(); err != nil {
 		return sc, err
 	}
 	all := noticeKinds
@@ -126,13 +124,13 @@ func newNoticesScenario(o options) (*noticesScenario, error) {
 			return sc, err
 		}
 	}
-	logf("aiosmtpd on 127.0.0.1:%d (maildir %s); chat receivers up", sc.no.smtpPort, sc.smtp.maildir)
+	logf("aiosmtpd on 127.0.0.1:%d (maildir %s); chat receivers up", sc.no.smtpPort, sc.smtp.Maildir())
 	return sc, nil
 }
 
 func (sc *noticesScenario) close() {
 	if sc.smtp != nil {
-		sc.smtp.stop()
+		sc.smtp.Stop()
 	}
 	for _, c := range sc.channels {
 		if c.sink != nil {
@@ -267,47 +265,12 @@ func (sc *noticesScenario) smtpKilled(d time.Duration) Step {
 	return Step{Name: fmt.Sprintf("kill -9 the SMTP server, restart after %s", d), Do: func(ctx context.Context, r *Run) error {
 		w := span{From: time.Now()}
 		defer func() { w.To = time.Now(); sc.mu.Lock(); sc.smtpDown = append(sc.smtpDown, w); sc.mu.Unlock() }()
-		if err := sc.smtp.p.Kill9(); err != nil {
+		if err := sc.smtp.Kill(); err != nil {
 			return err
 		}
 		sleep(ctx, d)
-		return sc.smtp.start()
+		return sc.smtp.Start()
 	}}
-}
-
-// smtpServer is Debian's aiosmtpd, a real SMTP server run as its own
-// process, storing what it accepts in a maildir (as internal/notify's
-// tests run it).
-type smtpServer struct {
-	python, maildir, log string
-	port                 int
-	p                    *proc.Proc
-}
-
-func (s *smtpServer) start() error {
-	args := []string{"-m", "aiosmtpd", "-n", "-l", "127.0.0.1:" + strconv.Itoa(s.port), "-c", "aiosmtpd.handlers.Mailbox", s.maildir}
-	p, err := proc.Start("aiosmtpd", s.python, args, proc.BaseEnv(), s.log)
-	if err != nil {
-		return err
-	}
-	s.p = p
-	for i := 0; i < 200; i++ {
-		if p.Exited() {
-			return fmt.Errorf("aiosmtpd exited (is Debian's python3-aiosmtpd installed?):\n%s", p.Tail())
-		}
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(s.port)); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("aiosmtpd did not listen on %d:\n%s", s.port, p.Tail())
-}
-
-func (s *smtpServer) stop() {
-	if s.p != nil {
-		s.p.Stop(5 * time.Second)
-	}
 }
 
 // chatSink is a team chat's endpoint: it checks each request as the

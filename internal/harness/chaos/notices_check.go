@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"mime/multipart"
-	netmail "net/mail"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/smtptest"
 	"github.com/esign-webhooks/esign-webhooks/internal/notify"
 )
 
@@ -299,10 +298,7 @@ func (sc *noticesScenario) verify(ctx context.Context, r *Run) *NoticesResult {
 	if err != nil {
 		problem("reading the operational events: %v", err)
 	}
-	mail, err := readMaildir(filepath.Join(sc.smtp.maildir, "new"))
-	if err != nil {
-		problem("reading the maildir: %v", err)
-	}
+	mail := readMaildir(sc.smtp.Files())
 	in := NoticesInput{Webhooks: map[string]string{}, Console: noticesConsole, Window: sc.no.window, Slack: time.Second}
 	for _, rc := range r.Receivers {
 		in.Webhooks["chaos "+rc.Name] = rc.WebhookID()
@@ -365,8 +361,7 @@ func (sc *noticesScenario) lastMessage() time.Time {
 			}
 		}
 	}
-	files, _ := filepath.Glob(filepath.Join(sc.smtp.maildir, "new", "*"))
-	for _, f := range files {
+	for _, f := range sc.smtp.Files() {
 		if st, err := os.Stat(f); err == nil && st.ModTime().After(last) {
 			last = st.ModTime()
 		}
@@ -444,100 +439,63 @@ func (b mailbox) to(recipient, lang string) []NoticeMessage {
 	return out
 }
 
-// readMaildir reads every message in dir and checks its headers: From is
-// SMTP_FROM, a Date, a Message-ID unique among them, MIME 1.0,
+// readMaildir reads every message in files and checks its headers: From
+// is SMTP_FROM, a Date, a Message-ID unique among them, MIME 1.0,
 // multipart/alternative of text/plain and text/html, Content-Language,
 // Auto-Submitted; the subject is the plain part's title, the HTML part
 // carries the link. The time of a message is its file's.
-func readMaildir(dir string) (mailbox, error) {
+func readMaildir(files []string) mailbox {
 	var b mailbox
-	files, err := filepath.Glob(filepath.Join(dir, "*"))
-	if err != nil {
-		return b, err
-	}
 	ids := map[string]bool{}
 	for _, f := range files {
-		m, err := readMail(f)
+		m, err := smtptest.ReadMessage(f)
 		if err != nil {
 			b.problems = addExample(b.problems, filepath.Base(f)+": "+err.Error())
 			continue
 		}
-		if ids[m.id] {
-			m.Problem = "Message-ID " + m.id + " twice"
+		mm, id := checkMail(m)
+		if ids[id] {
+			mm.Problem = "Message-ID " + id + " twice"
 		}
-		ids[m.id] = true
-		b.msgs = append(b.msgs, m.mailMessage)
+		ids[id] = true
+		b.msgs = append(b.msgs, mm)
 	}
-	return b, nil
+	return b
 }
 
-type readMessage struct {
-	mailMessage
-	id string
-}
-
-func readMail(path string) (readMessage, error) {
-	var out readMessage
-	f, err := os.Open(path)
-	if err != nil {
-		return out, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return out, err
-	}
-	msg, err := netmail.ReadMessage(f)
-	if err != nil {
-		return out, err
-	}
-	h := msg.Header
-	out.At, out.to, out.lang, out.id = st.ModTime(), h.Get("To"), h.Get("Content-Language"), h.Get("Message-Id")
-	subject, _ := new(mime.WordDecoder).DecodeHeader(h.Get("Subject"))
+// checkMail checks one message (see readMaildir); id is its Message-ID.
+func checkMail(m smtptest.Message) (out mailMessage, id string) {
+	h := m.Header
+	out.to, out.lang, id = h.Get("To"), h.Get("Content-Language"), h.Get("Message-Id")
 	_, dateErr := h.Date()
-	mt, params, ctErr := mime.ParseMediaType(h.Get("Content-Type"))
+	mt, _, ctErr := mime.ParseMediaType(h.Get("Content-Type"))
+	var problem string
 	switch {
 	case h.Get("From") != "<"+noticesFrom+">":
-		out.Problem = "From " + h.Get("From")
+		problem = "From " + h.Get("From")
 	case dateErr != nil:
-		out.Problem = "Date: " + dateErr.Error()
-	case out.id == "" || !strings.HasPrefix(out.id, "<") || !strings.Contains(out.id, "@"):
-		out.Problem = "Message-ID " + out.id
+		problem = "Date: " + dateErr.Error()
+	case id == "" || !strings.HasPrefix(id, "<") || !strings.Contains(id, "@"):
+		problem = "Message-ID " + id
 	case h.Get("Mime-Version") != "1.0":
-		out.Problem = "MIME-Version " + h.Get("Mime-Version")
+		problem = "MIME-Version " + h.Get("Mime-Version")
 	case h.Get("Auto-Submitted") != "auto-generated":
-		out.Problem = "Auto-Submitted " + h.Get("Auto-Submitted")
+		problem = "Auto-Submitted " + h.Get("Auto-Submitted")
 	case ctErr != nil || mt != "multipart/alternative":
-		out.Problem = "Content-Type " + h.Get("Content-Type")
+		problem = "Content-Type " + h.Get("Content-Type")
 	}
-	parts := multipart.NewReader(msg.Body, params["boundary"])
-	var types []string
-	var plain, html string
-	for {
-		p, err := parts.NextPart() // decodes quoted-printable
-		if err != nil {
-			break
-		}
-		raw, _ := io.ReadAll(p)
-		t := strings.Split(p.Header.Get("Content-Type"), ";")[0]
-		types = append(types, t)
-		if t == "text/plain" {
-			plain = string(raw)
-		} else {
-			html = string(raw)
-		}
-	}
-	out.NoticeMessage = func(p string) NoticeMessage { m := plainParts(p); m.At, m.Problem = out.At, out.Problem; return m }(strings.ReplaceAll(plain, "\r\n", "\n"))
+	out.NoticeMessage = plainParts(m.Text())
+	out.At, out.Problem = m.At, problem
 	switch {
 	case out.Problem != "":
-	case strings.Join(types, ",") != "text/plain,text/html":
-		out.Problem = "parts " + strings.Join(types, ",")
-	case subject != out.Title:
-		out.Problem = fmt.Sprintf("Subject %q is not the text's title %q", subject, out.Title)
-	case out.Link == "" || !strings.Contains(html, `href="`+out.Link+`"`):
+	case m.Types() != "text/plain,text/html":
+		out.Problem = "parts " + m.Types()
+	case m.Subject != out.Title:
+		out.Problem = fmt.Sprintf("Subject %q is not the text's title %q", m.Subject, out.Title)
+	case out.Link == "" || !strings.Contains(m.Part("text/html"), `href="`+out.Link+`"`):
 		out.Problem = "the HTML part lacks the link"
 	}
-	return out, nil
+	return out, id
 }
 
 // Rows is the notices scenario's part of the table.

@@ -1,9 +1,14 @@
 package chaos
 
 import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/smtptest"
 	"github.com/esign-webhooks/esign-webhooks/internal/notify"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
@@ -73,5 +78,46 @@ func TestCheckNotices(t *testing.T) {
 		t.Errorf("unsent: %+v", v)
 	} else if res.Channels = []ChannelVerdict{v}; !res.Failed() {
 		t.Error("a lost notice did not fail the run")
+	}
+}
+
+// TestReadMaildir: e-mails sent by the notify package through a real
+// aiosmtpd read back as the chats' messages, with no problem; a copy of
+// one (the same Message-ID) and a file that is no message are flagged.
+func TestReadMaildir(t *testing.T) {
+	srv := smtptest.Start(t, "", "")
+	s := &notify.Sender{SMTP: notify.SMTP{Host: "127.0.0.1", Port: srv.Port, TLS: notify.NoTLS, From: noticesFrom}}
+	n := notify.Notice{Type: events.WebhookDisabled, WebhookID: "id-a", WebhookName: "chaos steady", URL: "http://127.0.0.1:9/x",
+		Reason: "auto_disabled_failing"}
+	for _, c := range []struct{ lang, to string }{{"en", "ops@example.com"}, {"zh-CN", "oncall-zh@example.com"}} {
+		if err := s.Send(context.Background(), notify.Channel{Kind: notify.Email, Recipients: []string{c.to}},
+			notify.Render(c.lang, noticesConsole, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := readMaildir(srv.Files())
+	if len(b.problems) != 0 || len(b.msgs) != 2 {
+		t.Fatalf("%d messages, problems %v", len(b.msgs), b.problems)
+	}
+	for _, c := range []struct{ lang, to string }{{"en", "ops@example.com"}, {"zh-CN", "oncall-zh@example.com"}} {
+		got := b.to(c.to, c.lang)
+		want := notify.Render(c.lang, noticesConsole, n)
+		if len(got) != 1 || got[0].Problem != "" || got[0].Title != want.Title || got[0].Link != want.Link || got[0].At.IsZero() {
+			t.Errorf("%s: %+v", c.to, got)
+		}
+	}
+	files := srv.Files()
+	raw, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	copied, broken := filepath.Join(dir, "copy"), filepath.Join(dir, "broken")
+	if err := errors.Join(os.WriteFile(copied, raw, 0o644), os.WriteFile(broken, []byte("no header\r\n"), 0o644)); err != nil {
+		t.Fatal(err)
+	}
+	b = readMaildir(append(files, copied, broken))
+	if len(b.msgs) != 3 || b.msgs[2].Problem == "" || len(b.problems) != 1 {
+		t.Errorf("a copy and a broken file: %+v, problems %v", b.msgs, b.problems)
 	}
 }
