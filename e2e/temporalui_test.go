@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	osexec "os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/browsertest"
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
 )
 
@@ -72,9 +71,9 @@ func TestTemporalUITellsTheStory(t *testing.T) {
 	}
 
 	runID := e.TC.GetWorkflow(context.Background(), p.WorkflowID, "").GetRunID()
-	ctx := uiBrowser(t)
+	ctx := browsertest.New(t, 1400, 2000)
 	page := ui + "/namespaces/" + namespace() + "/workflows/" + url.PathEscape(p.WorkflowID) + "/" + runID + "/history"
-	uiDo(t, ctx, chromedp.Navigate(page), uiWaitText("User Metadata"), uiClickText("User Metadata"))
+	uiDo(t, ctx, chromedp.Navigate(page), browsertest.WaitPageText("User Metadata"), uiClickText("User Metadata"))
 
 	// The workflow's own metadata: summary, details, current details.
 	for _, want := range []string{
@@ -83,12 +82,12 @@ func TestTemporalUITellsTheStory(t *testing.T) {
 		"ENVELOPE_START: 2 webhooks · 2 succeeded",
 		"ERP prod\tsucceeded\t5\tHTTP 200", "CRM sync\tsucceeded\t1\tHTTP 200",
 	} {
-		uiDo(t, ctx, uiWaitText(want))
+		uiDo(t, ctx, browsertest.WaitPageText(want))
 	}
 	uiScreenshot(t, ctx, "workflow")
 	// The steps in the event history: each attempt and each wait, by
 	// name and reason.
-	uiDo(t, ctx, chromedp.Click(chromedp.CSS(`[data-testid="history-tab"]`)))
+	uiDo(t, ctx, browsertest.Click(`[data-testid="history-tab"]`))
 	for _, want := range []string{
 		"record the event, match its webhooks",
 		"POST #1 to CRM sync",
@@ -97,7 +96,7 @@ func TestTemporalUITellsTheStory(t *testing.T) {
 		"POST #5 to ERP prod",
 		"retry #5 of ERP prod in 1s after HTTP 503",
 	} {
-		uiDo(t, ctx, uiWaitText(want))
+		uiDo(t, ctx, browsertest.WaitPageText(want))
 	}
 	uiScreenshot(t, ctx, "history")
 }
@@ -109,60 +108,14 @@ func namespace() string {
 	return "default"
 }
 
-// uiBrowser is a headless Debian Chromium for the test.
-func uiBrowser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := osexec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium is not installed: run make test, which installs Debian's chromium")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
-		chromedp.NoSandbox, chromedp.WindowSize(1400, 2000), chromedp.DisableGPU)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(cancel3)
-	return ctx
-}
-
+// uiDo runs steps; when one fails, it saves a screenshot (when asked)
+// and fails the test with the page's text.
 func uiDo(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(ctx, steps...); err != nil {
 		uiScreenshot(t, ctx, "failed")
-		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](pageText))
-		t.Fatalf("browser: %v\npage text:\n%.4000s", err, body)
+		browsertest.Fatal(t, ctx, err)
 	}
-}
-
-// pageText is the page's text with that of its iframes: the UI renders
-// the markdown of summaries and details in same-origin iframes (/render).
-const pageText = `(() => {
-	const texts = [document.body ? document.body.innerText : ""];
-	document.querySelectorAll("iframe").forEach(f => {
-		try { texts.push(f.contentDocument.body.innerText); } catch (e) {}
-	});
-	return texts.join("\n");
-})()`
-
-// uiWaitText waits until the page's text contains want: the UI is a
-// single-page app that fills in as its API calls answer.
-func uiWaitText(want string) chromedp.Action[chromedp.Void] {
-	expr := pageText + `.includes(` + strconv.Quote(want) + `)`
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			ok, err := chromedp.Evaluate[bool](expr)(ctx, t)
-			if err == nil && ok {
-				return nil
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("the page never showed %q (last error: %v)", want, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	})
 }
 
 // uiClickText clicks the innermost button, link or tab whose text is
@@ -187,15 +140,5 @@ func uiClickText(label string) chromedp.Action[chromedp.Void] {
 // TEMPORAL_UI_SCREENSHOTS names, when it is set (make screenshots: docs/).
 func uiScreenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("TEMPORAL_UI_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "temporal-ui-"+name+".png"), buf, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	browsertest.Screenshot(t, ctx, os.Getenv("TEMPORAL_UI_SCREENSHOTS"), "temporal-ui-"+name)
 }

@@ -1,13 +1,10 @@
 package console_test
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
@@ -115,24 +112,6 @@ func TestBrowserAuditLog(t *testing.T) {
 	do(t, ctx, click("#lang-zh"), waitText("h1", "审计日志"))
 	mustContain(t, "zh-CN audit page", text(t, ctx, "#audit"), "编辑了 Webhook")
 	screenshot(t, ctx, "audit-log-zh")
-}
-
-// waitJS waits until expr is true on the page (it may be replaced
-// meanwhile: errors are retried until the deadline).
-func waitJS(expr string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			ok, err := chromedp.Evaluate[bool](expr)(ctx, t)
-			if err == nil && ok {
-				return nil
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("never true: %s (last error: %v)", expr, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
 }
 
 func mustURL(t *testing.T, s string) *url.URL {

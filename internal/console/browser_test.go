@@ -19,6 +19,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/browsertest"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
 	"github.com/esign-webhooks/esign-webhooks/pkg/events"
 )
@@ -69,7 +70,7 @@ func TestBrowserAdminLifecycle(t *testing.T) {
 		_, err := chromedp.Poll[bool](`document.querySelector(".copied").textContent !== ""`)(ctx, tg)
 		return err
 	}))
-	copied := get(t, ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	copied := browsertest.Get(t, ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
 	if copied != secret {
 		t.Fatalf("clipboard holds %q, want the secret", copied)
 	}
@@ -77,7 +78,7 @@ func TestBrowserAdminLifecycle(t *testing.T) {
 
 	// Details: enabled, so no Edit or Delete, and the page says why.
 	do(t, ctx, click(`main a.button[href^="/console/webhooks/"]`), visible("#send-test"))
-	loc := get(t, ctx, chromedp.Location())
+	loc := browsertest.Get(t, ctx, chromedp.Location())
 	details := strings.TrimPrefix(loc, s.srv.URL)
 	if exists(t, ctx, "#edit") || exists(t, ctx, "#delete") {
 		t.Fatal("edit or delete offered while enabled")
@@ -108,7 +109,7 @@ func TestBrowserAdminLifecycle(t *testing.T) {
 	}
 	mustContain(t, "grace", text(t, ctx, "main"), "keeps signing until")
 	do(t, ctx, click("#copy"))
-	copied = get(t, ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
+	copied = browsertest.Get(t, ctx, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
 	if copied != reset {
 		t.Fatalf("clipboard after reset holds %q", copied)
 	}
@@ -238,7 +239,7 @@ func TestBrowserDeliveries(t *testing.T) {
 
 	// The event, linked to its workflow in the Temporal Web UI.
 	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/events/env-1-start"), visible("#workflow-link"))
-	href := get(t, ctx, chromedp.AttributeValue(chromedp.CSS("#workflow-link"), "href")).Value
+	href := browsertest.Get(t, ctx, chromedp.AttributeValue(chromedp.CSS("#workflow-link"), "href")).Value
 	if !strings.HasPrefix(href, temporalUI+"/namespaces/default/workflows/event%2F") {
 		t.Fatalf("workflow link %q", href)
 	}
@@ -298,14 +299,14 @@ func TestBrowserOrdered(t *testing.T) {
 	screenshot(t, ctx, "add-ordered")
 	do(t, ctx, click("#save"), visible("#secret"),
 		click(`main a.button[href^="/console/webhooks/"]`), visible("#send-test"))
-	details := strings.TrimPrefix(get(t, ctx, chromedp.Location()), s.srv.URL)
+	details := strings.TrimPrefix(browsertest.Get(t, ctx, chromedp.Location()), s.srv.URL)
 	hook := strings.TrimPrefix(details, "/console/webhooks/")
 	mustContain(t, "ordering", text(t, ctx, "#ordering"), "each envelope's events in order")
 	mustContain(t, "ordering", text(t, ctx, "#ordering"), "(hold)")
 
 	// Edit keeps both: the form shows them and sends them back.
 	do(t, ctx, click("#disable"), visible("#edit"), click("#edit"), visible("#webhook-form"))
-	checked := get(t, ctx, chromedp.Evaluate[bool](`document.querySelector("#ordered").checked`))
+	checked := browsertest.Get(t, ctx, chromedp.Evaluate[bool](`document.querySelector("#ordered").checked`))
 	if v := value(t, ctx, "#orderedOnFailure"); !checked || v != "hold" {
 		t.Fatalf("edit form: ordered %v, on failure %q", checked, v)
 	}
@@ -341,7 +342,7 @@ func TestBrowserOrdered(t *testing.T) {
 	// The waiting one links to it and releases the key.
 	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/deliveries/"+waiting), visible("#release"))
 	mustContain(t, "key", text(t, ctx, "#ordering-key"), "env-7 · no. 2")
-	href := get(t, ctx, chromedp.AttributeValue(chromedp.CSS("#waiting-for a"), "href")).Value
+	href := browsertest.Get(t, ctx, chromedp.AttributeValue(chromedp.CSS("#waiting-for a"), "href")).Value
 	if href != "/console/deliveries/"+failed {
 		t.Fatalf("waiting for %q, want the failed delivery %s", href, failed)
 	}
@@ -528,7 +529,7 @@ func TestBrowserEventTypes(t *testing.T) {
 	mustContain(t, "SIGNER_DECLINED", text(t, ctx, "#type-SIGNER_DECLINED"), "A signer declined to sign")
 	// The schema and the sample are folded away until opened.
 	folded := func(sel string) string {
-		return get(t, ctx, chromedp.Evaluate[string](`document.querySelector(`+jsString(sel)+`).textContent`))
+		return browsertest.Get(t, ctx, chromedp.Evaluate[string](`document.querySelector(`+jsString(sel)+`).textContent`))
 	}
 	schema := folded("#type-SIGNER_DECLINED details.schema pre")
 	mustContain(t, "schema", schema, `"$schema": "https://json-schema.org/draft/2020-12/schema"`)
@@ -541,7 +542,7 @@ func TestBrowserEventTypes(t *testing.T) {
 
 	// Send example: the chosen type's sample, marked test.
 	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/webhooks/"+hook.ID), visible("#send-example"))
-	options := get(t, ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#example-type option")].map(o => o.value).join(",")`))
+	options := browsertest.Get(t, ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#example-type option")].map(o => o.value).join(",")`))
 	if options != "ENVELOPE_START,SIGNER_DECLINED" {
 		t.Fatalf("example types offered: %s", options)
 	}
@@ -655,18 +656,12 @@ func TestBrowserSearchLog(t *testing.T) {
 // submit navigates: the old page answers until the new one is there).
 func searched(v string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			q, err := chromedp.Evaluate[string](`decodeURIComponent(location.search)`)(ctx, tg)
-			if err == nil && strings.Contains(q, v) {
-				_, err = chromedp.WaitReady(chromedp.CSS("body"))(ctx, tg)
-				return err
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("no search for %q: at %q (%v)", v, q, err)
-			}
-			time.Sleep(50 * time.Millisecond)
+		expr := `decodeURIComponent(location.search).includes(` + jsString(v) + `)`
+		if _, err := browsertest.Until(expr, fmt.Sprintf("no search for %q", v))(ctx, tg); err != nil {
+			return err
 		}
+		_, err := chromedp.WaitReady(chromedp.CSS("body"))(ctx, tg)
+		return err
 	})
 }
 
@@ -678,7 +673,7 @@ func TestBrowserTraceContext(t *testing.T) {
 	s := newStack(t, false)
 	acct, key := s.account("professional")
 	checked := func(ctx context.Context) bool {
-		return get(t, ctx, chromedp.Evaluate[bool](`document.querySelector("#traceContext").checked`))
+		return browsertest.Get(t, ctx, chromedp.Evaluate[bool](`document.querySelector("#traceContext").checked`))
 	}
 	ctx := newBrowser(t, "")
 	do(t, ctx, chromedp.Navigate(s.link(key, "admin")), visible("#add-webhook"),
@@ -691,7 +686,7 @@ func TestBrowserTraceContext(t *testing.T) {
 		click("#traceContext"), click("#save"), visible("#secret"),
 		click(`main a.button[href^="/console/webhooks/"]`), visible("#send-test"))
 	mustContain(t, "details", text(t, ctx, "#traceContext"), "traceparent sent with each attempt")
-	id := strings.TrimPrefix(get(t, ctx, chromedp.Location()), s.srv.URL+"/console/webhooks/")
+	id := strings.TrimPrefix(browsertest.Get(t, ctx, chromedp.Location()), s.srv.URL+"/console/webhooks/")
 	if w, err := s.store.Webhook(context.Background(), acct, uuid.MustParse(id)); err != nil || !w.TraceContext {
 		t.Fatalf("stored webhook %+v, %v", w.DeliveryOptions, err)
 	}

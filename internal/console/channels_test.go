@@ -12,11 +12,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/browsertest"
 )
 
 // TestBrowserChannels: an admin adds a Slack channel, sends a test
@@ -39,13 +39,13 @@ func TestBrowserChannels(t *testing.T) {
 	t.Cleanup(rcv.Close)
 
 	ctx := newBrowser(t, "")
-	do(t, ctx, chromedp.Navigate(s.link(key, "admin")), visible("#nav-channels"), clickSettled("#nav-channels"), visible("#channel-form"))
-	do(t, ctx, keys("#ch-name", "On call"), setv("#ch-kind", "slack"), keys("#ch-url", "ftp://nope"), clickSettled("#add-channel"),
+	do(t, ctx, chromedp.Navigate(s.link(key, "admin")), visible("#nav-channels"), click("#nav-channels"), visible("#channel-form"))
+	do(t, ctx, keys("#ch-name", "On call"), setv("#ch-kind", "slack"), keys("#ch-url", "ftp://nope"), click("#add-channel"),
 		waitText("#channel-form", "✗"))
 	mustContain(t, "bad url", text(t, ctx, "#channel-form"), "must")
-	do(t, ctx, setv("#ch-url", rcv.URL+"/services/T/B/tok-SECRET-77"), clickSettled("#add-channel"), visible("#channels"))
+	do(t, ctx, setv("#ch-url", rcv.URL+"/services/T/B/tok-SECRET-77"), click("#add-channel"), visible("#channels"))
 	mustContain(t, "channel list", text(t, ctx, "#channels"), "On call")
-	do(t, ctx, clickSettled("#channels .send-test"), visible("#test-result"))
+	do(t, ctx, click("#channels .send-test"), visible("#test-result"))
 	mustContain(t, "test result", text(t, ctx, "#test-result"), "delivered")
 	select {
 	case m := <-got:
@@ -57,11 +57,11 @@ func TestBrowserChannels(t *testing.T) {
 	}
 	mustContain(t, "last result", text(t, ctx, "#channels .last-result"), "delivered")
 	screenshot(t, ctx, "channels")
-	html := get(t, ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+	html := browsertest.Get(t, ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
 	if strings.Contains(html, "tok-SECRET-77") {
 		t.Fatal("the channel's token is on the page")
 	}
-	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/channels"), visible("#channels"), clickSettled("#lang-zh"), waitText("h1", "通知渠道"))
+	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/channels"), visible("#channels"), click("#lang-zh"), waitText("h1", "通知渠道"))
 	mustContain(t, "zh-CN", text(t, ctx, "#channels"), "已送达")
 	screenshot(t, ctx, "channels-zh")
 }
@@ -110,14 +110,14 @@ func TestBrowserChannelEdit(t *testing.T) {
 		}
 	}
 	checked := func(ctx context.Context, sel string) bool {
-		return get(t, ctx, chromedp.Evaluate[bool](`document.querySelector(`+jsString(sel)+`).checked`))
+		return browsertest.Get(t, ctx, chromedp.Evaluate[bool](`document.querySelector(`+jsString(sel)+`).checked`))
 	}
 	page := func(ctx context.Context) string {
-		return get(t, ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+		return browsertest.Get(t, ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
 	}
 	testNotice := func(ctx context.Context, want string) {
 		t.Helper()
-		do(t, ctx, clickSettled("#channel-"+ch.ID+" .send-test"), visible("#test-result"))
+		do(t, ctx, click("#channel-"+ch.ID+" .send-test"), visible("#test-result"))
 		mustContain(t, "test result", text(t, ctx, "#test-result"), "✓")
 		select {
 		case title := <-got:
@@ -128,8 +128,8 @@ func TestBrowserChannelEdit(t *testing.T) {
 	}
 
 	ctx := newBrowser(t, "")
-	do(t, ctx, chromedp.Navigate(s.link(key, "admin")), visible("#nav-channels"), clickSettled("#nav-channels"),
-		clickSettled("#channel-"+ch.ID+" .edit-channel"), visible("#channel-edit"))
+	do(t, ctx, chromedp.Navigate(s.link(key, "admin")), visible("#nav-channels"), click("#nav-channels"),
+		click("#channel-"+ch.ID+" .edit-channel"), visible("#channel-edit"))
 	if v := value(t, ctx, "#ch-name"); v != "Ops" || value(t, ctx, "#ch-language") != "en" || value(t, ctx, "#ch-url") != "" ||
 		value(t, ctx, "#ch-secret") != "" || !checked(ctx, "#nt-WEBHOOK_DISABLED") || checked(ctx, "#nt-WEBHOOK_FAILING") ||
 		!checked(ctx, "#ch-enabled") {
@@ -141,13 +141,13 @@ func TestBrowserChannelEdit(t *testing.T) {
 	screenshot(t, ctx, "channel-edit")
 
 	// A bad URL: a field error, nothing saved, what was typed not echoed.
-	do(t, ctx, keys("#ch-url", "ftp://nope.example"), clickSettled("#save-channel"), waitText("#channel-edit", "✗"))
+	do(t, ctx, keys("#ch-url", "ftp://nope.example"), click("#save-channel"), waitText("#channel-edit", "✗"))
 	if value(t, ctx, "#ch-url") != "" || strings.Contains(page(ctx), "nope.example") {
 		t.Fatal("the refused URL is rendered back")
 	}
 	// Name, language and kinds changed; URL and secret left empty: kept.
-	do(t, ctx, setv("#ch-name", "Ops 值班"), setv("#ch-language", "zh-CN"), clickSettled("#nt-WEBHOOK_FAILING"),
-		clickSettled("#save-channel"), visible("#channels"), waitText("body", "saved"))
+	do(t, ctx, setv("#ch-name", "Ops 值班"), setv("#ch-language", "zh-CN"), click("#nt-WEBHOOK_FAILING"),
+		click("#save-channel"), visible("#channels"), waitText("body", "saved"))
 	mustContain(t, "list", text(t, ctx, "#channel-"+ch.ID), "Ops 值班")
 	mustContain(t, "list", text(t, ctx, "#channel-"+ch.ID), "WEBHOOK_FAILING")
 	testNotice(ctx, "esign-webhooks 测试通知") // the stored URL and secret, in the new language
@@ -183,10 +183,10 @@ func TestBrowserChannelEdit(t *testing.T) {
 	}
 
 	// A new signing secret replaces the stored one; the page is in Chinese.
-	do(t, ctx, clickSettled("#channel-"+ch.ID+" .edit-channel"), visible("#channel-edit"), clickSettled("#lang-zh"), waitText("h1", "编辑通知渠道"))
+	do(t, ctx, click("#channel-"+ch.ID+" .edit-channel"), visible("#channel-edit"), click("#lang-zh"), waitText("h1", "编辑通知渠道"))
 	mustContain(t, "zh-CN", text(t, ctx, "#channel-edit"), "已保存加签密钥")
 	screenshot(t, ctx, "channel-edit-zh")
-	do(t, ctx, keys("#ch-secret", newSecret), clickSettled("#save-channel"), visible("#channels"))
+	do(t, ctx, keys("#ch-secret", newSecret), click("#save-channel"), visible("#channels"))
 	secret = newSecret
 	testNotice(ctx, "esign-webhooks 测试通知")
 	up = rec(2)
@@ -195,20 +195,4 @@ func TestBrowserChannelEdit(t *testing.T) {
 	}
 	do(t, ctx, chromedp.Navigate(s.srv.URL+"/console/channels"), visible("#channels"))
 	noSecrets("the channels page", page(ctx))
-}
-
-// clickSettled clicks sel, again while the page that had it is still being
-// replaced (a node found on a document that a navigation then swaps out
-// cannot be clicked: "No node with given id").
-func clickSettled(sel string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			_, err := chromedp.Click(chromedp.CSS(sel))(ctx, t)
-			if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
-				return err
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
 }

@@ -4,18 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -24,6 +20,7 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/browsertest"
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
 )
 
@@ -127,22 +124,11 @@ func receiver(t *testing.T) (*httptest.Server, *atomic.Int32) {
 	return srv, &n
 }
 
-// newBrowser starts Debian's headless Chromium; the test is skipped when it
-// is not installed (scripts/test.sh installs it).
+// newBrowser starts Debian's headless Chromium (browsertest.New) asking
+// for pages in acceptLanguage (by default English).
 func newBrowser(t *testing.T, acceptLanguage string) context.Context {
 	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium is not installed: run make test, which installs Debian's chromium")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path),
-		chromedp.NoSandbox, chromedp.WindowSize(1280, 900), chromedp.DisableGPU)
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancel)
-	ctx, cancel2 := chromedp.NewContext(actx)
-	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(cancel3)
+	ctx := browsertest.New(t, 1280, 900)
 	if acceptLanguage == "" {
 		acceptLanguage = "en-US,en;q=0.9"
 	}
@@ -157,28 +143,16 @@ func newBrowser(t *testing.T, acceptLanguage string) context.Context {
 	return ctx
 }
 
-// do runs steps, failing the test with the page's text when one fails.
-func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
-		t.Fatalf("browser: %v\nat %s:\n%.2000s", err, loc, body)
-	}
-}
+// The console tests' short names for browsertest's steps: do runs steps,
+// failing the test with the page's text when one fails; click is the
+// mouse click that survives a re-rendered node.
+var (
+	do       = browsertest.Do
+	click    = browsertest.Click
+	waitText = browsertest.WaitText
+	waitJS   = browsertest.WaitJS
+)
 
-// get runs one action that returns a value.
-func get[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		loc, _ := chromedp.Run(ctx, chromedp.Location())
-		t.Fatalf("browser: %v (at %s)", err, loc)
-	}
-	return v
-}
-
-func click(sel string) chromedp.Action[chromedp.Void] { return chromedp.Click(chromedp.CSS(sel)) }
 func visible(sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.WaitVisible(chromedp.CSS(sel))
 }
@@ -198,18 +172,18 @@ func js(expr string) chromedp.Action[chromedp.Void] {
 // text is the visible text of the first element matching sel.
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	return get(t, ctx, chromedp.Text(chromedp.CSS(sel)))
+	return browsertest.Get(t, ctx, chromedp.Text(chromedp.CSS(sel)))
 }
 
 func value(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
-	return get(t, ctx, chromedp.Value(chromedp.CSS(sel)))
+	return browsertest.Get(t, ctx, chromedp.Value(chromedp.CSS(sel)))
 }
 
 // exists reports whether sel matches an element now.
 func exists(t *testing.T, ctx context.Context, sel string) bool {
 	t.Helper()
-	return get(t, ctx, chromedp.Evaluate[bool](`document.querySelector(`+jsString(sel)+`) !== null`))
+	return browsertest.Get(t, ctx, chromedp.Evaluate[bool](`document.querySelector(`+jsString(sel)+`) !== null`))
 }
 
 func jsString(s string) string {
@@ -221,34 +195,7 @@ func jsString(s string) string {
 // names, when it is set (scripts/screenshots.sh).
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	dir := os.Getenv("CONSOLE_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	buf := get(t, ctx, chromedp.FullScreenshot(100))
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// waitText waits until the first element matching sel contains want. The
-// page may still be the previous one when a click returns, or be replaced
-// while it is read: errors are retried until the deadline.
-func waitText(sel, want string) chromedp.Action[chromedp.Void] {
-	expr := `(document.querySelector(` + jsString(sel) + `) || {textContent: ""}).textContent.includes(` + jsString(want) + `)`
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			ok, err := chromedp.Evaluate[bool](expr)(ctx, t)
-			if err == nil && ok {
-				return nil
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("%s never contained %q (last error: %v)", sel, want, err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
+	browsertest.Screenshot(t, ctx, os.Getenv("CONSOLE_SCREENSHOTS"), name)
 }
 
 // formClient is a signed-in user's console over plain HTTP, without a

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/browsertest"
 )
 
 // TestReceiverOptionsForm: the add form takes custom headers (a secret
@@ -165,7 +167,7 @@ func TestBrowserReceiverOptions(t *testing.T) {
 	do(t, ctx, keys("#name", "Gateway"), keys("#url", "https://hooks.example.com/esign"), click("#et-ENVELOPE_START"),
 		keys("#hn-0", "X-Tenant"), keys("#hv-0", "acme"), keys("#hn-1", "X-Api-Key"), click("#hs-1"),
 		keys("#hv-1", "hdr-s3cret-browser"))
-	if typ := get(t, ctx, chromedp.AttributeValue(chromedp.CSS("#hv-1"), "type")).Value; typ != "password" {
+	if typ := browsertest.Get(t, ctx, chromedp.AttributeValue(chromedp.CSS("#hv-1"), "type")).Value; typ != "password" {
 		t.Fatalf("a secret header's value input is %q", typ)
 	}
 	do(t, ctx, setv("#authType", "oauth2"), js(`document.getElementById("authType").dispatchEvent(new Event("change"))`),
@@ -179,7 +181,7 @@ func TestBrowserReceiverOptions(t *testing.T) {
 	mustContain(t, "auth", text(t, ctx, "#auth"), "esign-client")
 	mustContain(t, "headers", text(t, ctx, "#headers"), "X-Api-Key: •••••• (secret, not shown)")
 	screenshot(t, ctx, "details-receiver-options")
-	html := get(t, ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+	html := browsertest.Get(t, ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
 	if strings.Contains(html, "s3cret-browser") {
 		t.Fatal("the details page holds a secret")
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/browsertest"
 )
 
 // statsReceiver answers events whose id starts with "fail" with a 500 and
@@ -86,7 +88,7 @@ func TestBrowserStats(t *testing.T) {
 	if p95 := text(t, ctx, "#total-p95"); !strings.HasSuffix(p95, " ms") {
 		t.Fatalf("p95 %q", p95)
 	}
-	counts := get(t, ctx, chromedp.Evaluate[[]int](`[
+	counts := browsertest.Get(t, ctx, chromedp.Evaluate[[]int](`[
 		document.querySelectorAll("#stats-chart rect.ok").length,
 		document.querySelectorAll("#stats-chart rect.fail").length,
 		document.querySelectorAll("#stats-chart path.p95").length,
@@ -94,14 +96,14 @@ func TestBrowserStats(t *testing.T) {
 	if counts[0] < 1 || counts[1] < 1 || counts[2] != 1 || counts[3] != 24 {
 		t.Fatalf("succeeded bars, failed bars, p95 lines, table rows: %v", counts)
 	}
-	name := get(t, ctx, chromedp.Evaluate[string](`document.querySelector("#chart-title").textContent + " / " +
+	name := browsertest.Get(t, ctx, chromedp.Evaluate[string](`document.querySelector("#chart-title").textContent + " / " +
 		document.querySelector("#chart-desc").textContent`))
 	mustContain(t, "chart's name", name, "last 24 hours")
 	mustContain(t, "chart's description", name, "8 deliveries ended, 75.0 % of them succeeded")
 	screenshot(t, ctx, "stats-details")
 
 	do(t, ctx, click("#window-30d"), visible(`#stats[data-window="30d"]`))
-	if rows := get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#stats-table tbody tr").length`)); rows != 30 {
+	if rows := browsertest.Get(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll("#stats-table tbody tr").length`)); rows != 30 {
 		t.Fatalf("30d table: %d rows", rows)
 	}
 	mustContain(t, "30d deliveries", text(t, ctx, "#total-deliveries"), "8")
@@ -117,7 +119,7 @@ func TestBrowserStats(t *testing.T) {
 	// A phone: nothing wider than the screen, the chart's labels about
 	// 12 px and only every other period labelled.
 	do(t, ctx, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), chromedp.Reload(), visible("#stats-chart svg"))
-	fit := get(t, ctx, chromedp.Evaluate[[]float64](`(() => {
+	fit := browsertest.Get(t, ctx, chromedp.Evaluate[[]float64](`(() => {
 		const svg = document.querySelector("#stats-chart svg").getBoundingClientRect();
 		const label = document.querySelector("#stats-chart text:not(.minor)").getBoundingClientRect();
 		const minor = document.querySelector("#stats-chart text.minor").getBoundingClientRect();
