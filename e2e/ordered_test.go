@@ -114,14 +114,14 @@ func failingAtRandom(share float64, seed1, seed2 uint64) func(orderedPayload) bo
 	}
 }
 
-// 300 envelopes × 5 events to 3 webhooks (2 ordered, 1 not), every
+// 100 envelopes × 5 events to 3 webhooks (2 ordered, 1 not), every
 // receiver failing 30 % of attempts at random: each ordered receiver gets
 // every envelope's events, each first success in sequence order, with one
 // webhook-id per event; the unordered one shows they would otherwise have
 // come out of order.
 func TestOrderedDeliveryUnderRandomFailures(t *testing.T) {
 	t.Parallel()
-	const envelopes, perEnvelope = 300, 5
+	const envelopes, perEnvelope = 100, 5
 	e := e2etest.New(t, e2etest.Options{Settings: orderedSettings()})
 	_, key := e.Account("professional")
 	flaky := failingAtRandom(0.3, 1, 2)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -121,12 +122,14 @@ func TestThrottleHoldsBackEveryDelivery(t *testing.T) {
 		s.RetryAfterMax = 10 * time.Second
 	})})
 	_, key := e.Account("professional")
-	const retryAfter = 3 * time.Second
+	// Long enough for the listing below to be seen on a loaded machine
+	// before the throttle ends (3 s was not, under -race and load).
+	const retryAfter = 8 * time.Second
 	arr := newArrivals()
 	rcv := e2etest.NewReceiver(t, func(r e2etest.Request) e2etest.Reply {
 		arr.enter(r)()
 		if r.N == 1 {
-			return e2etest.Reply{Status: 503, Header: map[string]string{"Retry-After": "3"}, Body: "busy"}
+			return e2etest.Reply{Status: 503, Header: map[string]string{"Retry-After": strconv.Itoa(int(retryAfter.Seconds()))}, Body: "busy"}
 		}
 		return e2etest.Status(200)
 	})

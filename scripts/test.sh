@@ -56,7 +56,7 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' 
 if [ -n "$unformatted" ]; then log "gofmt needed: $unformatted"; exit 1; fi
 run_linters
 log "go test (DATABASE_URL=$DATABASE_URL TEMPORAL_ADDRESS=$TEMPORAL_ADDRESS)"
-go test -race -count=1 -timeout 20m "$@" ./...
+go test -race -count=1 -parallel 4 -timeout 20m "$@" ./...
 # deploy/k8s against the Kubernetes API types (client-go's scheme, strict),
 # in a module of its own so client-go stays out of the main module.
 if [ $# -eq 0 ]; then
