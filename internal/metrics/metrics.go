@@ -27,7 +27,7 @@ type Metrics struct {
 	// Dispatchers: the workers' dispatchers alive as the api process last
 	// saw them (OUTBOX_DISPATCH=workers; 0 means it starts events itself).
 	Dispatchers prometheus.Gauge
-	Filters      *prometheus.CounterVec   // result: match, no_match, error
+	Filters     *prometheus.CounterVec // result: match, no_match, error
 }
 
 // New registers every collector, plus the Go runtime and process ones.

@@ -49,7 +49,7 @@ type notifier struct {
 	store   *db.Store
 	log     *slog.Logger
 	metrics *metrics.Metrics
-	keys  chan db.EventKey
+	keys    chan db.EventKey
 	// alive: a dispatcher wrote its heartbeat lately (checked every
 	// beatEvery); while none has, Enqueue starts events itself.
 	alive atomic.Bool
