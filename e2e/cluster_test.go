@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -44,12 +45,7 @@ func startAPI(t *testing.T, e *e2etest.Env, extra ...string) *e2etest.Process {
 // process).
 func startServing(t *testing.T, e *e2etest.Env, role string, extra ...string) *e2etest.Process {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
+	addr := freeLoopback(t)
 	p := e.StartProcess(role, append([]string{"HTTP_ADDR=" + addr, "RATE_LIMIT_REQUESTS_PER_SECOND=0"}, extra...)...)
 	url := "http://" + addr
 	e2etest.Eventually(t, "webhookd "+role+" ready at "+url, func() bool {
@@ -86,6 +82,60 @@ func workflowTaskWorkers(t *testing.T, e *e2etest.Env, workflowID string) (ids [
 	return ids, timedOut
 }
 
+// firstTaskEager reports whether the workflow's first task went straight
+// to the worker that started it (eager start: the task is started in the
+// start request, under the starting client's identity, and carries no
+// history size, which a polled task always does), and that worker's pid.
+func firstTaskEager(t *testing.T, e *e2etest.Env, workflowID string) (pid int, eager bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), e2etest.Deadline)
+	defer cancel()
+	it := e.TC.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := ev.GetWorkflowTaskStartedEventAttributes(); a != nil {
+			return pidOf(a.GetIdentity()), ev.GetEventId() == 3 && a.GetHistorySizeBytes() == 0
+		}
+	}
+	t.Fatalf("%s: no workflow task", workflowID)
+	return 0, false
+}
+
+// freeLoopback is a free 127.0.0.1 address.
+func freeLoopback(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// metricValue reads an unlabelled metric from a Prometheus text page (-1
+// when absent or unreachable).
+func metricValue(t *testing.T, url, name string) float64 {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		return -1
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
+}
+
 // pidOf is the process id the SDK puts first in a worker identity.
 func pidOf(identity string) int {
 	pid, _ := strconv.Atoi(strings.SplitN(identity, "@", 2)[0])
@@ -101,17 +151,24 @@ func TestClusterDeliveryRetryCancelResend(t *testing.T) {
 	e := e2etest.New(t, e2etest.Options{NoWorker: true})
 	workerEnv := []string{"DELIVERY_TIMEOUT=2s", "DELIVERY_RETRY_SCHEDULE=200ms,400ms,1m"}
 	w1, w2 := e.StartProcess("worker", workerEnv...), e.StartProcess("worker", workerEnv...)
-	startAPI(t, e)
+	metricsAddr := freeLoopback(t)
+	startAPI(t, e, "METRICS_ADDR="+metricsAddr)
 	_, key := e.Account("professional")
+	// The workers start stored events (OUTBOX_DISPATCH=workers, the
+	// default): once the api process sees both, it leaves starts to them.
+	e2etest.Eventually(t, "the api process to see both workers' dispatchers", func() bool {
+		return metricValue(t, "http://"+metricsAddr+"/metrics", "webhookd_outbox_dispatchers") == 2
+	})
 
-	// Delivery: 20 events, each delivered once.
+	// Delivery: 20 events, each delivered once, each workflow started
+	// eagerly by a worker.
 	ok := e2etest.NewReceiver(t, nil)
 	e.CreateWebhook(key, e2etest.Webhook{URL: ok.At("/ok"), EventTypes: []string{"ENVELOPE_START"}})
 	var pubs []e2etest.Published
 	for i := range 20 {
 		pubs = append(pubs, e.Publish(key, e2etest.Event{ID: fmt.Sprintf("ok-%d", i)}))
 	}
-	pids := map[int]int{}
+	pids, starters := map[int]int{}, map[int]int{}
 	for _, p := range pubs {
 		if id, status := only(t, e, p.WorkflowID); status != "succeeded" {
 			t.Fatalf("%s: delivery %s %s", p.WorkflowID, id, status)
@@ -120,7 +177,14 @@ func TestClusterDeliveryRetryCancelResend(t *testing.T) {
 		for _, id := range ids {
 			pids[pidOf(id)]++
 		}
+		pid, eager := firstTaskEager(t, e, p.WorkflowID)
+		if !eager || (pid != w1.Process.Pid && pid != w2.Process.Pid) {
+			t.Fatalf("%s: first workflow task eager=%v, started by pid %d; want eager, by a worker (%d, %d)",
+				p.WorkflowID, eager, pid, w1.Process.Pid, w2.Process.Pid)
+		}
+		starters[pid]++
 	}
+	t.Logf("workflows started eagerly, by worker pid: %v", starters)
 	if n := ok.Count(); n != 20 {
 		t.Fatalf("receiver got %d requests, want 20", n)
 	}

@@ -35,6 +35,7 @@ func (a *App) API() (*API, error) {
 		// A waiting delivery checks its turn at least every ORDER_RECHECK_MAX.
 		WaitingStaleAfter: a.Config.OrderRecheckMax + a.Config.ReconcileAfter,
 		NoticeWindow:      a.Config.NoticeDigestWindow,
+		InWorkers:         a.Config.DispatchInWorkers,
 	})
 	// The REST API and the console do the same things through one service
 	// layer, and share the listener.

@@ -25,6 +25,8 @@ func Run(ctx context.Context, withAPI, withWorker bool) error {
 	// API and worker share one client: a new workflow's first task can go
 	// straight to this process's worker.
 	cfg.EagerStart = withAPI && withWorker
+	// Apart, only a worker's client can start a workflow eagerly.
+	cfg.DispatchInWorkers = !cfg.EagerStart && cfg.OutboxDispatch == "workers"
 	log := cfg.Logger()
 	slog.SetDefault(log)
 	stopTracing, err := tracing.Setup(ctx, cfg, Version)

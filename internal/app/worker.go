@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/edge/egress"
+	"github.com/esign-webhooks/esign-webhooks/internal/outbox"
 	"github.com/esign-webhooks/esign-webhooks/internal/schedule"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
 	"github.com/esign-webhooks/esign-webhooks/internal/worker/activities"
@@ -37,6 +38,9 @@ type Worker struct {
 	// histories' task events): readiness looks for it among the pollers.
 	identity string
 	state    *workerState
+	// dispatch starts this worker's share of stored events (the outbox's
+	// workers mode), nil otherwise.
+	dispatch *outbox.Dispatcher
 }
 
 // Worker builds the worker on TEMPORAL_TASK_QUEUE.
@@ -99,7 +103,14 @@ func (a *App) Worker() *Worker {
 		a.Log.Info("deliveries go through a forward proxy", "proxy", cfg.DeliveryProxy)
 	}
 	w.RegisterActivityWithOptions(acts, activity.RegisterOptions{})
-	return &Worker{app: a, w: w, acts: acts, identity: identity, state: state}
+	wk := &Worker{app: a, w: w, acts: acts, identity: identity, state: state}
+	if cfg.DispatchInWorkers {
+		// On this worker's client: Temporal hands the first task to it.
+		pub := workflowclient.New(&publish.Publisher{Client: a.Temporal, TaskQueue: cfg.TaskQueue,
+			MaxDataBytes: cfg.MaxEventData, EagerStart: true})
+		wk.dispatch = outbox.NewDispatcher(a.Store, pub, a.Log, a.Metrics)
+	}
+	return wk
 }
 
 // Start starts polling, the slot sweep and the statistics fold.
@@ -115,6 +126,16 @@ func (w *Worker) Start() error {
 		defer w.loops.Done()
 		activities.SweepSlots(ctx, w.acts, activities.SweepEvery)
 	}()
+	if w.dispatch != nil {
+		w.loops.Add(1)
+		go func() {
+			defer w.loops.Done()
+			if err := w.dispatch.Run(ctx); err != nil {
+				// The api process's sweep starts the events, later.
+				w.app.Log.Error("the outbox dispatcher stopped", "err", err)
+			}
+		}()
+	}
 	go func() {
 		defer w.loops.Done()
 		w.app.keepStats(ctx)

@@ -188,10 +188,21 @@ type Config struct {
 	OTelTracesExporter   string `env:"OTEL_TRACES_EXPORTER" envDefault:"otlp"`
 	OTelSDKDisabled      bool   `env:"OTEL_SDK_DISABLED" envDefault:"false"`
 
+	// OutboxDispatch says which processes start the workflows of stored
+	// events when `webhookd api` and `webhookd worker` run apart: workers
+	// (each worker starts its share, eagerly: docs/delivery.md, "From the
+	// outbox to a workflow") or api (the api process itself, with no eager
+	// start). `webhookd serve` is one process, which starts them eagerly.
+	OutboxDispatch string `env:"OUTBOX_DISPATCH" envDefault:"workers"`
+
 	// EagerStart asks Temporal to hand a new workflow's first task straight
 	// to this process's worker (set by `serve`, where API and worker share
 	// one client); it saves a round trip through the task queue.
 	EagerStart bool `env:"-"`
+	// DispatchInWorkers: this process runs apart from the other role and
+	// OUTBOX_DISPATCH is workers (set by Run): an api process names stored
+	// events to the workers, a worker starts its share.
+	DispatchInWorkers bool `env:"-"`
 
 	// Parsed forms, filled by Load.
 	Retries        []time.Duration `env:"-"`
@@ -253,6 +264,9 @@ func (c *Config) validate() error {
 	}
 	if c.LogPartition != "week" && c.LogPartition != "day" {
 		errs = append(errs, errors.New("LOG_PARTITION must be week or day"))
+	}
+	if c.OutboxDispatch != "workers" && c.OutboxDispatch != "api" {
+		errs = append(errs, errors.New("OUTBOX_DISPATCH must be workers or api"))
 	}
 	if c.StatsFoldInterval <= 0 || c.StatsFoldInterval > time.Hour {
 		errs = append(errs, errors.New("STATS_FOLD_INTERVAL must be positive and at most 1h"))

@@ -44,6 +44,8 @@ type Store struct {
 	// periods are the log's periods, for the hot path's statements to name
 	// a delivery's partitions (periodTables).
 	periods periodCache
+	// url is the connection string, for connections of their own (Listen).
+	url string
 }
 
 // Open connects to PostgreSQL and checks the connection. The store opens
@@ -75,7 +77,7 @@ func Open(ctx context.Context, url string, maxConns int) (*Store, error) {
 			return nil, fmt.Errorf("connecting to database: %w", err)
 		}
 	}
-	return &Store{db: conn, hot: hot}, nil
+	return &Store{db: conn, hot: hot, url: url}, nil
 }
 
 // genericPlans opens connections that plan prepared statements generically.

@@ -23,8 +23,11 @@ type Metrics struct {
 	HTTPDuration *prometheus.HistogramVec // method, route
 	Attempts     *prometheus.CounterVec   // outcome: succeeded, retry, failed, cancelled
 	AttemptTime  prometheus.Histogram     // seconds from send to answer
-	Dispatched   *prometheus.CounterVec   // via: queue, sweep; result: started, error
-	Filters      *prometheus.CounterVec   // result: match, no_match, error
+	Dispatched   *prometheus.CounterVec   // via: queue, notify, sweep; result: started, error
+	// Dispatchers: the workers' dispatchers alive as the api process last
+	// saw them (OUTBOX_DISPATCH=workers; 0 means it starts events itself).
+	Dispatchers prometheus.Gauge
+	Filters     *prometheus.CounterVec // result: match, no_match, error
 }
 
 // New registers every collector, plus the Go runtime and process ones.
@@ -48,12 +51,16 @@ func New() *Metrics {
 		Dispatched: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webhookd_dispatch_starts_total", Help: "Workflow starts of published events, by path and result.",
 		}, []string{"via", "result"}),
+		Dispatchers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "webhookd_outbox_dispatchers",
+			Help: "Worker processes starting stored events, as the api process last saw them (OUTBOX_DISPATCH=workers).",
+		}),
 		Filters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webhookd_filter_evaluations_total",
 			Help: "Payload filters evaluated by the worker, by result: match, no_match, error (an error is no match).",
 		}, []string{"result"}),
 	}
-	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Attempts, m.AttemptTime, m.Dispatched, m.Filters,
+	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Attempts, m.AttemptTime, m.Dispatched, m.Dispatchers, m.Filters,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -117,5 +124,13 @@ func statusClass(status int) string {
 		return "3xx"
 	default:
 		return "2xx"
+	}
+}
+
+// SetDispatchers records how many workers' dispatchers the api process
+// sees alive.
+func (m *Metrics) SetDispatchers(n int) {
+	if m != nil {
+		m.Dispatchers.Set(float64(n))
 	}
 }

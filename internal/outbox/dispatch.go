@@ -16,23 +16,31 @@ const (
 	signalGrace   = 10 * time.Second
 )
 
-// Enqueue asks for e's workflow to be started soon. It never blocks: when
-// the queue is full the sweep starts the event later.
+// Enqueue asks for e's workflow to be started soon: by this process, or,
+// in the workers mode, by the worker process it belongs to (workers.go).
+// It never blocks: when a queue is full the sweep starts the event later.
 func (o *Outbox) Enqueue(e db.Event) {
-	select {
-	case o.queue <- e:
-	default:
-		o.log.Warn("dispatch queue full; the sweep will start the event", "eventId", e.ID)
+	if o.WorkersAlive() {
+		o.notify.enqueue(e)
+		return
 	}
+	o.local.enqueue(e)
 }
+
+// WorkersAlive reports whether, in the workers mode, a worker's
+// dispatcher wrote its heartbeat lately: Enqueue then leaves the start to
+// it.
+func (o *Outbox) WorkersAlive() bool { return o.notify != nil && o.notify.alive.Load() }
 
 // dispatch starts queued events and sweeps for stale ones until ctx ends.
 func (o *Outbox) dispatch(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for range o.opts.Workers {
+	wg.Add(1)
+	go func() { defer wg.Done(); o.local.run(ctx, o.opts.Workers) }()
+	if o.notify != nil {
 		wg.Add(1)
-		go func() { defer wg.Done(); o.startQueued(ctx) }()
+		go func() { defer wg.Done(); o.notify.run(ctx) }()
 	}
 	t := time.NewTicker(o.opts.SweepEvery)
 	defer t.Stop()
@@ -42,29 +50,13 @@ func (o *Outbox) dispatch(ctx context.Context) {
 			return
 		case <-t.C:
 			// While the queue is busy its events are merely waiting, not lost.
-			if len(o.queue) > 0 {
+			if len(o.local.queue) > 0 {
 				continue
 			}
 			if n, err := o.Sweep(ctx); err != nil && ctx.Err() == nil {
 				o.log.Warn("sweeping undispatched events", "err", err)
 			} else if n > 0 {
 				o.log.Info("started workflows of undispatched events", "count", n)
-			}
-		}
-	}
-}
-
-// startQueued starts the workflows of queued events until ctx ends.
-func (o *Outbox) startQueued(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e := <-o.queue:
-			_, err := o.start(ctx, e)
-			o.opts.Metrics.ObserveDispatch("queue", err)
-			if err != nil && ctx.Err() == nil {
-				o.log.Warn("starting delivery workflow; the sweep will retry", "eventId", e.ID, "err", err)
 			}
 		}
 	}

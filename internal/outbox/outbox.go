@@ -49,6 +49,11 @@ type Options struct {
 	NoticeEvery  time.Duration
 	NoticeWindow time.Duration
 	Metrics      *metrics.Metrics
+	// InWorkers: the worker processes start the workflows of stored events
+	// (OUTBOX_DISPATCH=workers, workers.go); Enqueue names them on a
+	// PostgreSQL notification instead, while a worker's dispatcher is
+	// alive.
+	InWorkers bool
 }
 
 // Outbox starts the workflows of stored events, reconciles the log with
@@ -60,7 +65,10 @@ type Outbox struct {
 	pub   *workflowclient.Client
 	log   *slog.Logger
 	opts  Options
-	queue chan db.Event
+	local *starter
+	// notify names events to the workers' dispatchers (InWorkers), nil
+	// otherwise.
+	notify *notifier
 
 	// Signalling runs in the background on bg (cancelled once Run has
 	// waited signalGrace for it after shutdown began), tracked by signals.
@@ -100,8 +108,12 @@ func New(store *db.Store, pub *workflowclient.Client, log *slog.Logger, opts Opt
 		opts.NoticeWindow = time.Hour
 	}
 	bg, cancel := context.WithCancel(context.Background())
-	return &Outbox{store: store, pub: pub, log: log, opts: opts, queue: make(chan db.Event, opts.QueueSize),
-		bg: bg, cancelBg: cancel}
+	o := &Outbox{store: store, pub: pub, log: log, opts: opts, bg: bg, cancelBg: cancel,
+		local: newStarter(pub, log, opts.Metrics, "queue", opts.QueueSize)}
+	if opts.InWorkers {
+		o.notify = newNotifier(store, log, opts.Metrics, opts.QueueSize)
+	}
+	return o
 }
 
 // Run starts queued events, sweeps for stale ones and reconciles stale

@@ -432,6 +432,7 @@ func toolVersions(r *results) {
 	r.NumCPU = runtime.NumCPU()
 	r.GOMAXPROCS = runtime.GOMAXPROCS(0)
 	r.Temporal = envOr("BENCH_TEMPORAL", "dev server")
+	r.OutboxDispatch = envOr("OUTBOX_DISPATCH", "workers")
 	if out, err := exec.Command(envOr("TEMPORAL_CLI", ".bin/temporal"), "--version").Output(); err == nil {
 		r.TemporalCLI = strings.TrimSpace(string(out))
 	}

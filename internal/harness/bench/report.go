@@ -23,13 +23,16 @@ const (
 
 // results is everything the JSON file holds.
 type results struct {
-	StartedAt               time.Time          `json:"startedAt"`
-	FinishedAt              time.Time          `json:"finishedAt"`
-	GitCommit               string             `json:"gitCommit"`
-	GitDirty                bool               `json:"gitDirty"`
-	GoVersion               string             `json:"goVersion"`
-	TemporalCLI             string             `json:"temporalCli"`
-	Temporal                string             `json:"temporal"` // "dev server" or "cluster" (TEMPORAL=cluster)
+	StartedAt   time.Time `json:"startedAt"`
+	FinishedAt  time.Time `json:"finishedAt"`
+	GitCommit   string    `json:"gitCommit"`
+	GitDirty    bool      `json:"gitDirty"`
+	GoVersion   string    `json:"goVersion"`
+	TemporalCLI string    `json:"temporalCli"`
+	Temporal    string    `json:"temporal"` // "dev server" or "cluster" (TEMPORAL=cluster)
+	// OutboxDispatch is OUTBOX_DISPATCH as the processes got it (it
+	// matters with -split: workers or api).
+	OutboxDispatch          string             `json:"outboxDispatch"`
 	NumCPU                  int                `json:"numCpu"`
 	GOMAXPROCS              int                `json:"gomaxprocs"`
 	Settings                settings           `json:"settings"`
