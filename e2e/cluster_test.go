@@ -64,14 +64,7 @@ func startServing(t *testing.T, e *e2etest.Env, role string, extra ...string) *e
 // the workflow's tasks, in order, and whether a workflow task timed out.
 func workflowTaskWorkers(t *testing.T, e *e2etest.Env, workflowID string) (ids []string, timedOut bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), e2etest.Deadline)
-	defer cancel()
-	it := e.TC.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range e.History(workflowID) {
 		if a := ev.GetWorkflowTaskStartedEventAttributes(); a != nil {
 			ids = append(ids, a.GetIdentity())
 		}
@@ -88,14 +81,7 @@ func workflowTaskWorkers(t *testing.T, e *e2etest.Env, workflowID string) (ids [
 // history size, which a polled task always does), and that worker's pid.
 func firstTaskEager(t *testing.T, e *e2etest.Env, workflowID string) (pid int, eager bool) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), e2etest.Deadline)
-	defer cancel()
-	it := e.TC.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range e.History(workflowID) {
 		if a := ev.GetWorkflowTaskStartedEventAttributes(); a != nil {
 			return pidOf(a.GetIdentity()), ev.GetEventId() == 3 && a.GetHistorySizeBytes() == 0
 		}

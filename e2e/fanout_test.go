@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/client"
-
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
 	"github.com/esign-webhooks/esign-webhooks/pkg/delivery"
 	"github.com/esign-webhooks/esign-webhooks/pkg/flow"
@@ -150,7 +147,7 @@ func runStorm(t *testing.T, n, recoverAfter int) {
 	}
 
 	// Histories: the event's own, and each batch child's.
-	parent := historyLength(t, s.e.TC, p.WorkflowID)
+	parent := len(s.e.History(p.WorkflowID))
 	largest, children := 0, 0
 	for k := 1; ; k++ {
 		id := flow.BatchWorkflowID(p.WorkflowID, k)
@@ -158,24 +155,11 @@ func runStorm(t *testing.T, n, recoverAfter int) {
 			break
 		}
 		children++
-		largest = max(largest, historyLength(t, s.e.TC, id))
+		largest = max(largest, len(s.e.History(id)))
 	}
 	t.Logf("%d webhooks: %d POSTs in %s; history events: event workflow %d, %d batch children, largest %d",
 		n, total, took.Round(time.Second), parent, children, largest)
 	if parent > 2000 || largest > 5000 {
 		t.Fatalf("histories too large: event %d, largest batch %d", parent, largest)
 	}
-}
-
-func historyLength(t *testing.T, tc client.Client, workflowID string) int {
-	t.Helper()
-	it := tc.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	n := 0
-	for it.HasNext() {
-		if _, err := it.Next(); err != nil {
-			t.Fatalf("history of %s: %v", workflowID, err)
-		}
-		n++
-	}
-	return n
 }

@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
-	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
 	"github.com/esign-webhooks/esign-webhooks/internal/service"
@@ -28,15 +26,8 @@ func strp(s string) *string { return &s }
 // the Temporal UI would show them).
 func history(t *testing.T, e *e2etest.Env, workflowID string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), e2etest.Deadline)
-	defer cancel()
 	var b strings.Builder
-	it := e.TC.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range e.History(workflowID) {
 		b.WriteString(ev.String())
 	}
 	if !strings.Contains(b.String(), "Deliver") {

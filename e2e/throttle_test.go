@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
@@ -294,14 +293,7 @@ func TestRateLimitLongBurst(t *testing.T) {
 // is a 200, so no timer is a retry) and the SignalSlotFree it got.
 func waits(t *testing.T, e *e2etest.Env, workflowID string) (timers, wakes int) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), e2etest.Deadline)
-	defer cancel()
-	it := e.TC.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range e.History(workflowID) {
 		if ev.GetTimerStartedEventAttributes() != nil {
 			timers++
 		}

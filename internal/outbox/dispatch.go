@@ -42,22 +42,29 @@ func (o *Outbox) dispatch(ctx context.Context) {
 		wg.Add(1)
 		go func() { defer wg.Done(); o.notify.run(ctx) }()
 	}
-	t := time.NewTicker(o.opts.SweepEvery)
+	every(ctx, o.opts.SweepEvery, func() {
+		// While the queue is busy its events are merely waiting, not lost.
+		if len(o.local.queue) > 0 {
+			return
+		}
+		if n, err := o.Sweep(ctx); err != nil && ctx.Err() == nil {
+			o.log.Warn("sweeping undispatched events", "err", err)
+		} else if n > 0 {
+			o.log.Info("started workflows of undispatched events", "count", n)
+		}
+	})
+}
+
+// every runs fn every d, the first time after d, until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			// While the queue is busy its events are merely waiting, not lost.
-			if len(o.local.queue) > 0 {
-				continue
-			}
-			if n, err := o.Sweep(ctx); err != nil && ctx.Err() == nil {
-				o.log.Warn("sweeping undispatched events", "err", err)
-			} else if n > 0 {
-				o.log.Info("started workflows of undispatched events", "count", n)
-			}
+			fn()
 		}
 	}
 }

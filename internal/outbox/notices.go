@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"time"
 )
 
 // Notices to people: the trigger of migration 00018 owes each channel the
@@ -40,18 +39,11 @@ func (o *Outbox) DispatchNotices(ctx context.Context) (int, error) {
 
 // dispatchNotices runs DispatchNotices every NoticeEvery until ctx ends.
 func (o *Outbox) dispatchNotices(ctx context.Context) {
-	t := time.NewTicker(o.opts.NoticeEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := o.DispatchNotices(ctx); err != nil && ctx.Err() == nil {
-				o.log.Warn("handing notices to their channels' workflows; the next pass retries", "err", err)
-			} else if n > 0 {
-				o.log.Debug("handed notices to their channels' workflows", "count", n)
-			}
+	every(ctx, o.opts.NoticeEvery, func() {
+		if n, err := o.DispatchNotices(ctx); err != nil && ctx.Err() == nil {
+			o.log.Warn("handing notices to their channels' workflows; the next pass retries", "err", err)
+		} else if n > 0 {
+			o.log.Debug("handed notices to their channels' workflows", "count", n)
 		}
-	}
+	})
 }

@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -73,20 +72,13 @@ func suffix(reason string) string {
 
 // reconcile checks stale deliveries every ReconcileEvery until ctx ends.
 func (o *Outbox) reconcile(ctx context.Context) {
-	t := time.NewTicker(o.opts.ReconcileEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, o.opts.ReconcileEvery, func() {
 		if n, err := o.ReconcileDeliveries(ctx, 200); err != nil && ctx.Err() == nil {
 			o.log.Warn("reconciling stale deliveries", "err", err)
 		} else if n > 0 {
 			o.log.Info("checked stale deliveries", "count", n)
 		}
-	}
+	})
 }
 
 // ReconcileDeliveries checks up to limit deliveries whose next step is

@@ -216,16 +216,7 @@ func (d *Dispatcher) report(ev pq.ListenerEventType, err error) {
 }
 
 func (d *Dispatcher) heartbeat(ctx context.Context) {
-	t := time.NewTicker(beatEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			d.beat(ctx)
-		}
-	}
+	every(ctx, beatEvery, func() { d.beat(ctx) })
 }
 
 func (d *Dispatcher) beat(ctx context.Context) {

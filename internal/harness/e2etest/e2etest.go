@@ -26,6 +26,7 @@ import (
 
 	"github.com/google/uuid"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
@@ -615,19 +616,29 @@ func Sequence(replies ...Reply) func(Request) Reply {
 // At is the receiver's URL with path.
 func (r *Receiver) At(path string) string { return strings.TrimSuffix(r.URL, "/") + path }
 
-// Timers returns the durations of the timers a workflow started, in order:
-// the waits between attempts, as the workflow recorded them.
-func (e *Env) Timers(workflowID string) []time.Duration {
+// History returns the whole history of a workflow's latest run.
+func (e *Env) History(workflowID string) []*historypb.HistoryEvent {
 	e.T.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Deadline)
 	defer cancel()
-	var out []time.Duration
+	var out []*historypb.HistoryEvent
 	it := e.TC.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
-			e.T.Fatal(err)
+			e.T.Fatalf("history of %s: %v", workflowID, err)
 		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+// Timers returns the durations of the timers a workflow started, in order:
+// the waits between attempts, as the workflow recorded them.
+func (e *Env) Timers(workflowID string) []time.Duration {
+	e.T.Helper()
+	var out []time.Duration
+	for _, ev := range e.History(workflowID) {
 		if a := ev.GetTimerStartedEventAttributes(); a != nil {
 			out = append(out, a.GetStartToFireTimeout().AsDuration())
 		}
