@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -18,6 +16,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/e2etest"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
 )
 
 // The tests in this file run the production topology: one `webhookd api`
@@ -93,31 +92,19 @@ func firstTaskEager(t *testing.T, e *e2etest.Env, workflowID string) (pid int, e
 // freeLoopback is a free 127.0.0.1 address.
 func freeLoopback(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // metricValue reads an unlabelled metric from a Prometheus text page (-1
 // when absent or unreachable).
 func metricValue(t *testing.T, url, name string) float64 {
 	t.Helper()
-	res, err := http.Get(url)
-	if err != nil {
-		return -1
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err == nil {
-				return f
-			}
-		}
+	if v, ok := proc.MetricValue(http.DefaultClient, url, name); ok {
+		return v
 	}
 	return -1
 }

@@ -169,11 +169,14 @@ cluster_cli() {
     --tls-ca-path "$TEMPORAL_TLS_CA" --tls-server-name "$TEMPORAL_TLS_SERVER_NAME"
 }
 
+# cluster_serving: the frontend answers its health check as SERVING.
+cluster_serving() { cluster_cli operator cluster health 2>/dev/null | grep -q SERVING; }
+
 # start_cluster DIR PGPORT PORT: certificates, schema, configuration, then
 # the server (all four services in one process) on 127.0.0.1:PORT, the
 # namespace and our search attributes. PostgreSQL must already run on PGPORT.
 start_cluster() {
-  local dir=$1 pg=$2 port=$3 pid
+  local dir=$1 pg=$2 port=$3
   mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
   ensure_temporal_server && ensure_temporal_cli || return
   cluster_certs "$dir" && cluster_schema "$pg" && cluster_config "$dir" "$pg" "$port" || return
@@ -185,15 +188,8 @@ start_cluster() {
   else
     log "starting Temporal server v1.29.1 on 127.0.0.1:$port (mTLS; PostgreSQL 127.0.0.1:$pg; log $dir/temporal.log)"
     "$BIN/temporal-server" --root "$dir" --config config --env cluster --allow-no-auth start >>"$dir/temporal.log" 2>&1 &
-    pid=$!
-    STARTED_PIDS+=("$pid")
-    local ok=
-    for _ in $(seq 1 240); do
-      if cluster_cli operator cluster health 2>/dev/null | grep -q SERVING; then ok=1; break; fi
-      if ! kill -0 "$pid" 2>/dev/null; then break; fi
-      sleep 0.5
-    done
-    if [ -z "$ok" ]; then log "Temporal server did not come up; see $dir/temporal.log"; tail -30 "$dir/temporal.log" >&2; return 1; fi
+    STARTED_PIDS+=($!)
+    wait_up "Temporal server" "$dir/temporal.log" 240 0.5 cluster_serving || return
   fi
   if ! cluster_cli operator namespace describe "$TEMPORAL_NAMESPACE" >/dev/null 2>&1; then
     log "registering namespace $TEMPORAL_NAMESPACE (retention $CLUSTER_RETENTION)"

@@ -132,12 +132,21 @@ start_temporal() {
   log "starting Temporal dev server on 127.0.0.1:$port (UI http://127.0.0.1:$uiport)"
   "$BIN/temporal" "${args[@]}" >"$logfile" 2>&1 &
   STARTED_PIDS+=($!)
-  for _ in $(seq 1 120); do
-    if temporal_up "$port"; then return; fi
-    if ! kill -0 "${STARTED_PIDS[-1]}" 2>/dev/null; then log "Temporal failed; see $logfile"; tail -20 "$logfile" >&2; return 1; fi
-    sleep 0.5
+  wait_up Temporal "$logfile" 120 0.5 temporal_up "$port"
+}
+
+# wait_up WHAT LOG TRIES PAUSE CHECK...: waits until CHECK succeeds, at
+# most TRIES times PAUSE seconds, while the process started last lives;
+# when it dies or never comes up, says so with the end of LOG.
+wait_up() {
+  local what=$1 logfile=$2 tries=$3 pause=$4
+  shift 4
+  for _ in $(seq 1 "$tries"); do
+    if "$@"; then return; fi
+    if ! kill -0 "${STARTED_PIDS[-1]}" 2>/dev/null; then log "$what failed; see $logfile"; tail -20 "$logfile" >&2; return 1; fi
+    sleep "$pause"
   done
-  log "Temporal did not come up; see $logfile"; return 1
+  log "$what did not come up; see $logfile"; return 1
 }
 
 temporal_up() {
@@ -173,12 +182,7 @@ CONF
   log "starting tinyproxy on 127.0.0.1:$port"
   tinyproxy -d -c "$dir/tinyproxy.conf" >"$dir/tinyproxy.out" 2>&1 &
   STARTED_PIDS+=($!)
-  for _ in $(seq 1 50); do
-    if port_open "$port"; then return; fi
-    if ! kill -0 "${STARTED_PIDS[-1]}" 2>/dev/null; then log "tinyproxy failed; see $dir"; cat "$dir/tinyproxy.out" >&2; return 1; fi
-    sleep 0.1
-  done
-  log "tinyproxy did not come up; see $dir"; return 1
+  wait_up tinyproxy "$dir/tinyproxy.out" 50 0.1 port_open "$port"
 }
 
 # ensure_tinyproxy installs Debian's tinyproxy when it is missing
@@ -242,12 +246,7 @@ CONF
   log "starting the OpenTelemetry Collector on 127.0.0.1:$port (spans to $OTELCOL_FILE)"
   "$BIN/otelcol" --config "file:$dir/otelcol.yaml" >"$dir/otelcol.log" 2>&1 &
   STARTED_PIDS+=($!)
-  for _ in $(seq 1 100); do
-    if port_open "$port"; then return; fi
-    if ! kill -0 "${STARTED_PIDS[-1]}" 2>/dev/null; then log "the collector failed; see $dir/otelcol.log"; tail -20 "$dir/otelcol.log" >&2; return 1; fi
-    sleep 0.1
-  done
-  log "the collector did not come up; see $dir"; return 1
+  wait_up "the collector" "$dir/otelcol.log" 100 0.1 port_open "$port"
 }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

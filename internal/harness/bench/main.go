@@ -232,7 +232,7 @@ func run(ctx context.Context, s settings) error {
 	}
 	defer slow.close()
 
-	apiAddr, err := freeAddr()
+	apiAddr, err := proc.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -246,7 +246,7 @@ func run(ctx context.Context, s settings) error {
 	// Two webhookd processes cannot share one PPROF_ADDR: with -split the
 	// profile has Temporal's and PostgreSQL's side only.
 	if s.Profile != "" && !s.Split {
-		if pprofAddr, err = freeAddr(); err != nil {
+		if pprofAddr, err = proc.FreeAddr(); err != nil {
 			return err
 		}
 		env = append(env, "PPROF_ADDR="+pprofAddr)

@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -18,16 +17,6 @@ import (
 
 	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
 )
-
-// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
 
 func randomKey() string {
 	b := make([]byte, 32)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db/dbtest"
+	"github.com/esign-webhooks/esign-webhooks/internal/harness/proc"
 )
 
 // ShortScenario is the reduced fault scenario of make test: it kills only
@@ -92,12 +92,11 @@ func TestShortChaos(t *testing.T) {
 
 // freeAddr is a loopback address no one listens on now.
 func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 func tail(s string, n int) string {

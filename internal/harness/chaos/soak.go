@@ -394,20 +394,8 @@ func (s *soak) goroutines() int {
 	if s.run.Webhookd.APIMetrics == "" {
 		return 0
 	}
-	resp, err := s.hc.Get("http://" + s.run.Webhookd.APIMetrics + "/metrics")
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
-			n, _ := strconv.ParseFloat(v, 64)
-			return int(n)
-		}
-	}
-	return 0
+	n, _ := proc.MetricValue(s.hc, "http://"+s.run.Webhookd.APIMetrics+"/metrics", "go_goroutines")
+	return int(n)
 }
 
 // rssMB is a process's resident set in MB (0 once it is gone).
