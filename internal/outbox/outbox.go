@@ -154,9 +154,15 @@ func Start(ctx context.Context, pub *workflowclient.Client, e db.Event) (publish
 
 // start is Start with a bound on how long Temporal may take.
 func (o *Outbox) start(ctx context.Context, e db.Event) (publish.Result, error) {
+	return startWithin(ctx, o.pub, e)
+}
+
+// startWithin is Start bounded by startTimeout: the one bound of the
+// sweep, the reconciler and the queues alike.
+func startWithin(ctx context.Context, pub *workflowclient.Client, e db.Event) (publish.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
-	return Start(ctx, o.pub, e)
+	return Start(ctx, pub, e)
 }
 
 // StopPending signals the workflows of the webhook's unfinished deliveries

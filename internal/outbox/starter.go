@@ -55,9 +55,7 @@ func (s *starter) run(ctx context.Context, workers int) {
 }
 
 func (s *starter) start(ctx context.Context, e db.Event) {
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
-	_, err := Start(ctx, s.pub, e)
+	_, err := startWithin(ctx, s.pub, e)
 	s.metrics.ObserveDispatch(s.via, err)
 	if err != nil && ctx.Err() == nil {
 		s.log.Warn("starting delivery workflow; the sweep will retry", "eventId", e.ID, "err", err)

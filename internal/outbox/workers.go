@@ -114,25 +114,23 @@ func (n *notifier) send(ctx context.Context, batch []db.EventKey) {
 }
 
 func (n *notifier) watch(ctx context.Context) {
-	t := time.NewTicker(beatEvery)
-	defer t.Stop()
-	for {
-		live, err := n.store.LiveDispatchers(ctx, beatTTL)
-		if err != nil && ctx.Err() == nil {
-			n.log.Warn("checking the workers' dispatchers", "err", err)
-		}
-		n.metrics.SetDispatchers(live)
-		switch was := n.alive.Swap(live > 0); {
-		case !was && live > 0:
-			n.log.Info("worker processes start stored events", "dispatchers", live)
-		case was && live == 0:
-			n.log.Warn("no worker's dispatcher is alive; this process starts stored events itself")
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	n.check(ctx)
+	every(ctx, beatEvery, func() { n.check(ctx) })
+}
+
+// check counts the live dispatchers: Enqueue leaves starts to them while
+// there is one.
+func (n *notifier) check(ctx context.Context) {
+	live, err := n.store.LiveDispatchers(ctx, beatTTL)
+	if err != nil && ctx.Err() == nil {
+		n.log.Warn("checking the workers' dispatchers", "err", err)
+	}
+	n.metrics.SetDispatchers(live)
+	switch was := n.alive.Swap(live > 0); {
+	case !was && live > 0:
+		n.log.Info("worker processes start stored events", "dispatchers", live)
+	case was && live == 0:
+		n.log.Warn("no worker's dispatcher is alive; this process starts stored events itself")
 	}
 }
 
@@ -177,7 +175,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	defer wg.Wait()
 	wg.Add(2)
 	go func() { defer wg.Done(); d.start.run(ctx, 16) }()
-	go func() { defer wg.Done(); d.heartbeat(ctx) }()
+	go func() { defer wg.Done(); every(ctx, beatEvery, func() { d.beat(ctx) }) }()
 	defer d.leave()
 	for {
 		select {
@@ -213,10 +211,6 @@ func (d *Dispatcher) report(ev pq.ListenerEventType, err error) {
 	if err != nil {
 		d.log.Warn("listening for stored events; the sweep starts those missed", "event", ev, "err", err)
 	}
-}
-
-func (d *Dispatcher) heartbeat(ctx context.Context) {
-	every(ctx, beatEvery, func() { d.beat(ctx) })
 }
 
 func (d *Dispatcher) beat(ctx context.Context) {
