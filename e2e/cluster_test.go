@@ -221,7 +221,10 @@ func TestClusterDeliveryRetryCancelResend(t *testing.T) {
 func TestClusterWorkerTakeover(t *testing.T) {
 	clusterOnly(t)
 	t.Parallel()
-	const inflight, waiting, wait = 4, 4, 8 * time.Second
+	// wait outlasts worker B's start and first poll, so the retries are
+	// still waiting when A is killed: 8 s did not on a loaded CI machine
+	// (B polled after A had already made them).
+	const inflight, waiting, wait = 4, 4, 20 * time.Second
 	e := e2etest.New(t, e2etest.Options{NoWorker: true})
 	workerEnv := []string{"DELIVERY_TIMEOUT=30s", "DELIVERY_RETRY_SCHEDULE=" + wait.String()}
 	startAPI(t, e)
