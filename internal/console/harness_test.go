@@ -154,7 +154,7 @@ var (
 )
 
 func visible(sel string) chromedp.Action[chromedp.Void] {
-	return chromedp.WaitVisible(chromedp.CSS(sel))
+	return browsertest.Visible(sel)
 }
 func keys(sel, v string) chromedp.Action[chromedp.Void] {
 	return chromedp.SendKeys(chromedp.CSS(sel), v)

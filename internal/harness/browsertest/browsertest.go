@@ -132,6 +132,21 @@ func Click(sel string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// Visible waits until the first element matching sel is visible. Like
+// Click, it queries again when the node it found goes stale because the
+// document was replaced under it (a form's answer loading).
+func Visible(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		var err error
+		for range 20 {
+			if _, err = chromedp.WaitVisible(chromedp.CSS(sel))(ctx, t); !stale(err) {
+				return err
+			}
+		}
+		return fmt.Errorf("waiting for %s: the node went stale 20 times: %w", sel, err)
+	})
+}
+
 // stale says whether err is the browser's answer about a node that is no
 // longer in the document.
 func stale(err error) bool {
