@@ -77,6 +77,10 @@ func (a *App) Worker() *Worker {
 			TurnRecheckMax:         cfg.OrderRecheckMax,
 			UserAgent:              "esign-webhooks/" + Version,
 			Proxy:                  cfg.DeliveryProxy.Addr(),
+			SlotWait:               activities.SlotWait,
+			// Half the local activity slots at most, so deliveries to
+			// webhooks below their maximum always find one.
+			SlotWaiters: cfg.WorkerActivitySlots / 2,
 		},
 	}
 	state := &workerState{}

@@ -28,6 +28,10 @@ type Metrics struct {
 	// saw them (OUTBOX_DISPATCH=workers; 0 means it starts events itself).
 	Dispatchers prometheus.Gauge
 	Filters     *prometheus.CounterVec // result: match, no_match, error
+	// SlotWaits: attempts queued at a full webhook that waited in the
+	// worker for a slot, by result: handed (it got one there), queued (it
+	// went on to wait in its workflow).
+	SlotWaits *prometheus.CounterVec
 }
 
 // New registers every collector, plus the Go runtime and process ones.
@@ -59,8 +63,12 @@ func New() *Metrics {
 			Name: "webhookd_filter_evaluations_total",
 			Help: "Payload filters evaluated by the worker, by result: match, no_match, error (an error is no match).",
 		}, []string{"result"}),
+		SlotWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webhookd_slot_waits_total",
+			Help: "Attempts queued at a full webhook that waited in the worker for a slot, by result: handed, queued (went on to wait in the workflow).",
+		}, []string{"result"}),
 	}
-	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Attempts, m.AttemptTime, m.Dispatched, m.Dispatchers, m.Filters,
+	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Attempts, m.AttemptTime, m.Dispatched, m.Dispatchers, m.Filters, m.SlotWaits,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -110,6 +118,18 @@ func (m *Metrics) ObserveFilter(result string) {
 		return
 	}
 	m.Filters.WithLabelValues(result).Inc()
+}
+
+// ObserveSlotWait records one in-worker wait for a slot: handed or not.
+func (m *Metrics) ObserveSlotWait(handed bool) {
+	if m == nil {
+		return
+	}
+	result := "queued"
+	if handed {
+		result = "handed"
+	}
+	m.SlotWaits.WithLabelValues(result).Inc()
 }
 
 // statusClass keeps the label set small: the exact code for errors that

@@ -18,6 +18,7 @@ func TestMetricsAreServed(t *testing.T) {
 	m.ObserveRequest("POST", "/v1/events", 422, time.Millisecond)
 	m.ObserveDispatch("queue", nil)
 	m.ObserveDispatch("sweep", errors.New("down"))
+	m.ObserveSlotWait(true)
 	var nilM *Metrics
 	nilM.ObserveAttempt("failed", 0) // nil-safe
 
@@ -31,6 +32,7 @@ func TestMetricsAreServed(t *testing.T) {
 		`webhookd_http_requests_total{method="POST",route="/v1/events",status="2xx"} 1`,
 		`webhookd_http_requests_total{method="POST",route="/v1/events",status="422"} 1`,
 		`webhookd_dispatch_starts_total{result="error",via="sweep"} 1`,
+		`webhookd_slot_waits_total{result="handed"} 1`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(string(body), want) {

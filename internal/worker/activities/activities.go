@@ -41,6 +41,11 @@ type Settings struct {
 	// Proxy is the forward proxy Client goes through (host:port, never
 	// its credentials), "" for direct: each attempt row records it.
 	Proxy string
+	// An attempt queued at a full webhook waits in the worker up to
+	// SlotWait for a slot, while fewer than SlotWaiters do (see SlotWait);
+	// zero: it goes back to its workflow at once.
+	SlotWait    time.Duration
+	SlotWaiters int
 }
 
 // Activities is registered whole on the worker; workflows call its methods
@@ -70,6 +75,8 @@ type Activities struct {
 	tlsClients
 	// Compiled payload filters (filters.go).
 	filterCache
+	// Attempts waiting in this worker for a slot (slotwait.go).
+	slotWaiters
 }
 
 func (a *Activities) now() time.Time {

@@ -133,19 +133,43 @@ func (a *Activities) gate(ctx context.Context, in DeliverInput) (*attempt, flow.
 	at := &attempt{in: in, start: db.AttemptStart{DeliveryID: id, Series: in.Series, Number: in.Attempt, Test: in.Test,
 		StartedAt: a.now(), Gate: db.GateInput{Reservation: in.Reservation, Lease: leaseTTL, Queue: queueAs(ctx), Worker: a.Worker},
 		Proxy: a.Settings.Proxy}}
-	at.t, err = a.startAttempt(ctx, at)
-	switch {
-	case errors.Is(err, errLost):
-		return nil, flow.AttemptResult{Outcome: delivery.OutcomeFailed, Reason: err.Error()}, nil
-	case err != nil:
-		return nil, flow.AttemptResult{}, err
-	case !at.t.Sendable(in.Series, in.Test):
-		res, err := a.notSent(ctx, at.t, in)
-		return nil, res, err
-	case at.t.Try == 0:
-		return nil, throttled(at.t, in, at.start.Gate.Queue != ""), nil
+	waited := false
+	for {
+		at.t, err = a.startAttempt(ctx, at)
+		switch {
+		case errors.Is(err, errLost):
+			return nil, flow.AttemptResult{Outcome: delivery.OutcomeFailed, Reason: err.Error()}, nil
+		case err != nil:
+			return nil, flow.AttemptResult{}, err
+		case !at.t.Sendable(in.Series, in.Test):
+			res, err := a.notSent(ctx, at.t, in)
+			return nil, res, err
+		case at.t.Try == 0:
+			queued := at.start.Gate.Queue != ""
+			if queued && at.t.Gate == db.GateFull && !waited {
+				// Queued at a full webhook: wait here first (SlotWait).
+				waited = true
+				if a.awaitSlot(ctx, id) {
+					at.start.StartedAt = a.now()
+					continue
+				}
+			}
+			return nil, throttled(at.t, in, queued), nil
+		}
+		return at, flow.AttemptResult{}, nil
 	}
-	return at, flow.AttemptResult{}, nil
+}
+
+// awaitSlot waits in-process, up to Settings.SlotWait, for a slot of a
+// full webhook to be handed to the queued delivery id, and reports whether
+// one was.
+func (a *Activities) awaitSlot(ctx context.Context, id uuid.UUID) bool {
+	if a.Settings.SlotWait <= 0 {
+		return false
+	}
+	ok := a.slotWaiters.await(ctx, id, a.Settings.SlotWait, a.Settings.SlotWaiters)
+	a.Metrics.ObserveSlotWait(ok)
+	return ok
 }
 
 // startAttempt is db.StartAttempt, restoring the delivery row first if

@@ -33,6 +33,15 @@ import (
 // event to it, and returns activities set up to deliver it.
 func deliveryTo(t *testing.T, url string) (*Activities, db.Delivery) {
 	t.Helper()
+	a, ds := deliveriesTo(t, url, db.DefaultMaxConcurrency, 1)
+	return a, ds[0]
+}
+
+// deliveriesTo stores an account, a webhook to url with at most
+// maxConcurrency requests in flight and n deliveries to it (an event
+// each), and returns activities set up to deliver them.
+func deliveriesTo(t *testing.T, url string, maxConcurrency, n int) (*Activities, []db.Delivery) {
+	t.Helper()
 	ctx := context.Background()
 	store := dbtest.NewStore(t)
 	key := make([]byte, 32)
@@ -53,17 +62,25 @@ func deliveryTo(t *testing.T, url string) (*Activities, db.Delivery) {
 		t.Fatal(err)
 	}
 	if _, err := store.CreateWebhook(ctx, id, acct.ID, db.WebhookFields{Name: "h", URL: url,
-		EventTypes: []string{"ENVELOPE_START"}, TriggerSources: []string{"saas_page"}}, true, enc); err != nil {
+		EventTypes: []string{"ENVELOPE_START"}, TriggerSources: []string{"saas_page"}, MaxConcurrency: maxConcurrency}, true, enc); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := store.RecordEvent(ctx, db.Event{AccountID: acct.ID, WorkflowID: "wf", Event: events.Event{ID: "e1",
-		Type: "ENVELOPE_START", TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`)}}, []uuid.UUID{id})
-	if err != nil || len(ds) != 1 {
-		t.Fatalf("recording event: %v (%d deliveries)", err, len(ds))
+	var out []db.Delivery
+	for i := range n {
+		wf := "wf"
+		if i > 0 {
+			wf = fmt.Sprint("wf-", i)
+		}
+		ds, err := store.RecordEvent(ctx, db.Event{AccountID: acct.ID, WorkflowID: wf, Event: events.Event{ID: fmt.Sprint("e", i+1),
+			Type: "ENVELOPE_START", TriggerSource: "saas_page", OccurredAt: time.Now(), Data: []byte(`{}`)}}, []uuid.UUID{id})
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("recording event: %v (%d deliveries)", err, len(ds))
+		}
+		out = append(out, ds[0])
 	}
 	s := Settings{AttemptTimeout: 30 * time.Second, Retries: []time.Duration{time.Second}, ResponseMaxBytes: 64}
 	return &Activities{Store: store, Box: box, Settings: s,
-		Client: egress.NewClient(egress.Options{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: s.AttemptTimeout})}, ds[0]
+		Client: egress.NewClient(egress.Options{AllowCIDRs: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, Timeout: s.AttemptTimeout})}, out
 }
 
 // An attempt interrupted by the activity's own cancellation (worker

@@ -80,11 +80,12 @@ func (a *Activities) keepLease(ctx context.Context, t db.DeliveryTarget, in Deli
 	}
 }
 
-// wake signals the workflow of a waiter a slot was handed to. A failure
+// wake tells a waiter a slot was handed to: its attempt, when it waits in
+// this worker (awaitSlot), else its workflow, by a signal. A failed signal
 // is only logged: the hand-off lease expires and the sweep hands the slot
 // on; the waiter comes back by its fallback poll.
 func (a *Activities) wake(ctx context.Context, w db.Waiter) {
-	if a.Workflows == nil {
+	if a.slotWaiters.hand(w.DeliveryID) || a.Workflows == nil {
 		return
 	}
 	err := a.Workflows.SignalSlotFree(ctx, w.WorkflowID, flow.SlotFree{WebhookID: w.WebhookID.String(), DeliveryID: w.DeliveryID.String()})

@@ -1,0 +1,74 @@
+package activities
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// SlotWait is how long an attempt queued at a full webhook first waits
+// inside the worker for a slot to be handed to it, before it goes back to
+// its workflow to wait durably (a timer, the slot's signal, a workflow
+// task and a visibility update: about three times the cost of a delivery
+// that never waited). In a burst over a webhook's maximum, slots turn over
+// in milliseconds, so most queued attempts get theirs within this wait.
+// It is below db.HandOffLease, so a slot handed to a waiter of another
+// worker, whose signal this wait cannot hear, is still held for it when
+// its workflow comes back for it.
+const SlotWait = time.Second
+
+// slotWaiters are the attempts of this worker waiting in-process for a
+// slot, by delivery: a slot handed to one of them (Activities.wake) is
+// passed to it here instead of by a signal to its workflow.
+type slotWaiters struct {
+	mu sync.Mutex
+	m  map[uuid.UUID]chan struct{}
+}
+
+// await waits up to d for a slot to be handed to delivery id, unless max
+// attempts already wait (each holds one of the worker's local activity
+// slots, which deliveries to other webhooks need too). It reports whether
+// one was handed to it.
+func (w *slotWaiters) await(ctx context.Context, id uuid.UUID, d time.Duration, max int) bool {
+	ch := make(chan struct{})
+	w.mu.Lock()
+	if len(w.m) >= max {
+		w.mu.Unlock()
+		return false
+	}
+	if w.m == nil {
+		w.m = map[uuid.UUID]chan struct{}{}
+	}
+	w.m[id] = ch
+	w.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m[id] != ch {
+		return true // handed to it as the wait ended
+	}
+	delete(w.m, id)
+	return false
+}
+
+// hand passes a slot handed to delivery id to its in-process waiter, and
+// reports whether there was one.
+func (w *slotWaiters) hand(id uuid.UUID) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ch, ok := w.m[id]
+	if ok {
+		delete(w.m, id)
+		close(ch)
+	}
+	return ok
+}
