@@ -77,7 +77,7 @@ func (a *App) Worker() *Worker {
 			TurnRecheckMax:         cfg.OrderRecheckMax,
 			UserAgent:              "esign-webhooks/" + Version,
 			Proxy:                  cfg.DeliveryProxy.Addr(),
-			SlotWait:               activities.SlotWait,
+			SlotWait:               cfg.SlotWait,
 			// Half the local activity slots at most, so deliveries to
 			// webhooks below their maximum always find one.
 			SlotWaiters: cfg.WorkerActivitySlots / 2,

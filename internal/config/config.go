@@ -122,6 +122,11 @@ type Config struct {
 	RetryAfterMax        time.Duration `env:"DELIVERY_RETRY_AFTER_MAX" envDefault:"1h"`
 	ResponseBodyMaxBytes int64         `env:"DELIVERY_RESPONSE_MAX_BYTES" envDefault:"4096"`
 	WorkerActivitySlots  int           `env:"WORKER_MAX_CONCURRENT_ACTIVITIES" envDefault:"500"`
+	// SlotWait is how long an attempt queued at a webhook at its maximum
+	// concurrency waits in the worker for a slot before it waits in its
+	// workflow (internal/worker/activities/slotwait.go); 0 turns the
+	// in-worker wait off.
+	SlotWait time.Duration `env:"WORKER_SLOT_WAIT" envDefault:"1s"`
 	// ReconcileAfter is how overdue a delivery's next step (its first
 	// attempt, or a scheduled retry) may be before the reconciler checks its
 	// workflow against the log.
@@ -286,6 +291,9 @@ func (c *Config) validate() error {
 	}
 	if c.AuditRetention < 0 || (c.AuditRetention > 0 && c.AuditRetention < 24*time.Hour) {
 		errs = append(errs, errors.New("AUDIT_RETENTION must be 0 (keep forever) or at least 24h"))
+	}
+	if c.SlotWait < 0 || c.SlotWait >= 2*time.Second {
+		errs = append(errs, errors.New("WORKER_SLOT_WAIT must be from 0 (off) to below 2s, the hold on a slot handed to a waiter"))
 	}
 	if c.DeliveryTimeout <= 0 {
 		errs = append(errs, errors.New("DELIVERY_TIMEOUT must be positive"))

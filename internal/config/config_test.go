@@ -28,6 +28,9 @@ func TestDefaults(t *testing.T) {
 	if c.DeliveryTimeout != 5*time.Second || c.AllowHTTP || len(c.AllowCIDRs) != 0 {
 		t.Fatalf("unsafe or wrong defaults: timeout %s, allowHTTP %v, allow %v", c.DeliveryTimeout, c.AllowHTTP, c.AllowCIDRs)
 	}
+	if c.SlotWait != time.Second {
+		t.Fatalf("WORKER_SLOT_WAIT default %s, want 1s", c.SlotWait)
+	}
 	if c.LogPartition != "week" {
 		t.Fatalf("LOG_PARTITION default %q, want week", c.LogPartition)
 	}
@@ -58,11 +61,12 @@ func TestOverridesAndErrors(t *testing.T) {
 		"LOG_LEVEL":               "loud",
 		"LOG_FORMAT":              "xml",
 		"LOG_PARTITION":           "month",
+		"WORKER_SLOT_WAIT":        "2s",
 	})
 	if err == nil {
 		t.Fatal("invalid settings accepted")
 	}
-	for _, name := range []string{"DELIVERY_RETRY_SCHEDULE", "EGRESS_ALLOW_CIDRS", "LOG_LEVEL", "LOG_FORMAT", "LOG_PARTITION"} {
+	for _, name := range []string{"DELIVERY_RETRY_SCHEDULE", "EGRESS_ALLOW_CIDRS", "LOG_LEVEL", "LOG_FORMAT", "LOG_PARTITION", "WORKER_SLOT_WAIT"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error does not name %s: %v", name, err)
 		}

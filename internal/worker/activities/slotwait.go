@@ -8,16 +8,15 @@ import (
 	"github.com/google/uuid"
 )
 
-// SlotWait is how long an attempt queued at a full webhook first waits
-// inside the worker for a slot to be handed to it, before it goes back to
-// its workflow to wait durably (a timer, the slot's signal, a workflow
+// An attempt queued at a full webhook first waits inside the worker, up
+// to Settings.SlotWait, for a slot to be handed to it, before it goes back
+// to its workflow to wait durably (a timer, the slot's signal, a workflow
 // task and a visibility update: about three times the cost of a delivery
 // that never waited). In a burst over a webhook's maximum, slots turn over
-// in milliseconds, so most queued attempts get theirs within this wait.
-// It is below db.HandOffLease, so a slot handed to a waiter of another
-// worker, whose signal this wait cannot hear, is still held for it when
-// its workflow comes back for it.
-const SlotWait = time.Second
+// in milliseconds, so most queued attempts get theirs within the wait.
+// The wait stays below db.HandOffLease, so that a slot handed to a waiter
+// of another worker, whose signal this wait cannot hear, is still held for
+// it when its workflow comes back for it.
 
 // slotWaiters are the attempts of this worker waiting in-process for a
 // slot, by delivery: a slot handed to one of them (Activities.wake) is
