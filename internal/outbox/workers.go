@@ -9,9 +9,11 @@ package outbox
 // worker's Dispatcher hears them all and starts those that belong to it:
 // the live dispatchers, from their heartbeat rows, share events by
 // rendezvous hashing, so one worker starts each without a write per
-// event. What a notification misses (a worker killed, a connection lost,
-// dispatchers disagreeing for a moment after one joined or left) the
-// api process's sweep starts after StaleAfter, as always; a start by two
+// event. A worker killed (it never left) drops out of the others' live
+// set within beatTTL; they then start its share of the events notified
+// lately (takeOver). What a notification misses all the same (a
+// connection lost, dispatchers disagreeing for a moment after one joined)
+// the api process's sweep starts after StaleAfter, as always; a start by two
 // workers at once is harmless (starting is idempotent on the id). While
 // no dispatcher is alive the api process starts events itself.
 
@@ -41,6 +43,11 @@ const (
 	beatTTL   = 3 * beatEvery
 	// maxNotifyBatch bounds the events named in one notification.
 	maxNotifyBatch = 50
+	// keepHeard is how long a dispatcher remembers the events notified,
+	// so that it can start a departed one's share: longer than the
+	// beatTTL (plus a beat) it takes to notice a killed one, and than a
+	// start queue takes to drain.
+	keepHeard = beatTTL + 4*beatEvery
 )
 
 // notifier is the api process's side: it names stored events to the
@@ -142,7 +149,15 @@ type Dispatcher struct {
 	id    uuid.UUID
 	start *starter
 	// live are the dispatchers alive at the last heartbeat, sorted.
-	live atomic.Pointer[[]uuid.UUID]
+	live  atomic.Pointer[[]uuid.UUID]
+	mu    sync.Mutex  // guards heard
+	heard []heardKeys // oldest first, within keepHeard
+}
+
+// heardKeys are the events of one notification, and when it came.
+type heardKeys struct {
+	at   time.Time
+	keys []db.EventKey
 }
 
 // NewDispatcher builds a dispatcher that starts workflows through pub, a
@@ -213,6 +228,8 @@ func (d *Dispatcher) report(ev pq.ListenerEventType, err error) {
 	}
 }
 
+// beat writes the heartbeat and learns the live set; when dispatchers
+// left it, this one starts its share of the events they owned.
 func (d *Dispatcher) beat(ctx context.Context) {
 	live, err := d.store.DispatcherBeat(ctx, d.id, beatTTL)
 	if err != nil {
@@ -221,7 +238,44 @@ func (d *Dispatcher) beat(ctx context.Context) {
 		}
 		return
 	}
-	d.live.Store(&live)
+	was := *d.live.Swap(&live)
+	if gone := slices.DeleteFunc(slices.Clone(was), func(id uuid.UUID) bool {
+		return slices.Contains(live, id)
+	}); len(gone) > 0 {
+		d.takeOver(ctx, was, live, gone)
+	}
+}
+
+// takeOver starts the events heard lately that belonged to a departed
+// dispatcher (gone, out of was) and now belong to this one: a killed
+// worker's share then waits a heartbeat's TTL, not the api's sweep. Those
+// it started before it went are skipped (dispatched already).
+func (d *Dispatcher) takeOver(ctx context.Context, was, live, gone []uuid.UUID) {
+	d.mu.Lock()
+	heard := slices.Clone(d.heard)
+	d.mu.Unlock()
+	var mine []db.EventKey
+	for _, h := range heard {
+		for _, k := range h.keys {
+			if slices.Contains(gone, Owner(was, k)) && Owner(live, k) == d.id {
+				mine = append(mine, k)
+			}
+		}
+	}
+	d.log.Info("dispatchers left; starting their share of recent events", "left", len(gone), "events", len(mine))
+	d.startUndispatched(ctx, mine)
+}
+
+// hear remembers the events of a notification for keepHeard.
+func (d *Dispatcher) hear(keys []db.EventKey) {
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	i := 0
+	for i < len(d.heard) && now.Sub(d.heard[i].at) > keepHeard {
+		i++
+	}
+	d.heard = append(d.heard[i:], heardKeys{at: now, keys: keys})
 }
 
 // handle starts the notified events that are this dispatcher's.
@@ -235,9 +289,16 @@ func (d *Dispatcher) handle(ctx context.Context, payload string) {
 		d.beat(ctx)
 		return
 	}
+	d.hear(keys)
 	live := *d.live.Load()
-	mine := slices.DeleteFunc(keys, func(k db.EventKey) bool { return Owner(live, k) != d.id })
-	evs, err := d.store.UndispatchedByKeys(ctx, mine)
+	mine := slices.DeleteFunc(slices.Clone(keys), func(k db.EventKey) bool { return Owner(live, k) != d.id })
+	d.startUndispatched(ctx, mine)
+}
+
+// startUndispatched queues the starts of the events of keys that are not
+// started yet.
+func (d *Dispatcher) startUndispatched(ctx context.Context, keys []db.EventKey) {
+	evs, err := d.store.UndispatchedByKeys(ctx, keys)
 	if err != nil {
 		if ctx.Err() == nil {
 			d.log.Warn("reading notified events; the sweep will start them", "err", err)

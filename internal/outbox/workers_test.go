@@ -103,6 +103,12 @@ func TestWorkersModeStartsEachEventOnce(t *testing.T) {
 		t.Fatalf("the api process started %d itself", n)
 	}
 
+	// What the workflows' first activity does (no worker runs them here):
+	// else the remaining dispatcher would start the leaver's recent events
+	// again (takeOver), as undispatched.
+	if _, err := store.DB().Exec(`UPDATE events SET dispatched_at = now() WHERE account_id = $1`, acct); err != nil {
+		t.Fatal(err)
+	}
 	// One leaves (a clean shutdown, which it announces): the other starts
 	// every event.
 	workers[1].stop()
@@ -133,4 +139,58 @@ func counter(t *testing.T, m *metrics.Metrics, via string) int {
 		t.Fatal(err)
 	}
 	return int(out.GetCounter().GetValue())
+}
+
+// A dispatcher that dies without leaving (a killed worker: here one that
+// beat once and never again) owns a share of the events notified until the
+// others drop it, a heartbeat's TTL later; then they start that share
+// themselves, not the api process's sweep (an hour away here).
+func TestKilledDispatchersShareIsTakenOver(t *testing.T) {
+	store, tc, _, acct := setup(t)
+	queue := "workers-test-" + uuid.NewString()
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	apiMetrics := metrics.New()
+	ob := outbox.New(store, workflowclient.New(&publish.Publisher{Client: tc, TaskQueue: queue}), discard,
+		outbox.Options{StaleAfter: time.Hour, Metrics: apiMetrics, InWorkers: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go ob.Run(ctx)
+
+	killed := uuid.New()
+	if _, err := store.DispatcherBeat(ctx, killed, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New()
+	d := outbox.NewDispatcher(store, workflowclient.New(&publish.Publisher{Client: tc, TaskQueue: queue, EagerStart: true}), discard, m)
+	go func() { _ = d.Run(ctx) }()
+	waitFor(t, "the dispatcher to see the killed one", func() bool { return len(d.Live()) == 2 })
+	live := d.Live()
+	waitFor(t, "the api process to see the dispatchers", ob.WorkersAlive)
+
+	var evs []db.Event
+	theirs := 0
+	for range 20 {
+		e := storeEvent(t, store, acct)
+		if outbox.Owner(live, db.EventKey{AccountID: acct, ID: e.ID}) == killed {
+			theirs++
+		}
+		ob.Enqueue(e)
+		evs = append(evs, e)
+	}
+	if theirs == 0 {
+		t.Fatal("the killed dispatcher owns none of the 20 events; the test proves nothing")
+	}
+	for _, e := range evs {
+		waitFor(t, "the workflow of "+e.ID, func() bool {
+			_, err := tc.DescribeWorkflow(context.Background(), e.WorkflowID, "")
+			return err == nil
+		})
+		runID(t, tc, e.WorkflowID)
+	}
+	if n, api := counter(t, m, "notify"), counter(t, apiMetrics, "queue")+counter(t, apiMetrics, "sweep"); n != 20 || api != 0 {
+		t.Fatalf("the live dispatcher started %d of 20 (%d were the killed one's), the api process %d; want all 20 by the dispatcher", n, theirs, api)
+	}
+	if len(d.Live()) != 1 {
+		t.Fatalf("live set %v, want the killed one dropped", d.Live())
+	}
 }
