@@ -130,6 +130,13 @@ func (w *Worker) Start() error {
 		defer w.loops.Done()
 		activities.SweepSlots(ctx, w.acts, activities.SweepEvery)
 	}()
+	if w.acts.Settings.SlotWait > 0 {
+		w.loops.Add(1)
+		go func() {
+			defer w.loops.Done()
+			activities.ListenSlots(ctx, w.acts, nil)
+		}()
+	}
 	if w.dispatch != nil {
 		w.loops.Add(1)
 		go func() {

@@ -15,6 +15,19 @@ import (
 // back by its fallback poll.
 const HandOffLease = 2 * time.Second
 
+// SlotsChannel is the PostgreSQL notification channel naming a delivery a
+// slot was handed to (its id), for the worker process whose attempt for it
+// may be waiting in-process (see internal/worker/activities/slotwait.go).
+const SlotsChannel = "webhookd_slots"
+
+// NotifySlot names on SlotsChannel the delivery a slot was handed to.
+func (s *Store) NotifySlot(ctx context.Context, deliveryID uuid.UUID) error {
+	if _, err := s.hot.ExecContext(ctx, `SELECT pg_notify('`+SlotsChannel+`', $1)`, deliveryID.String()); err != nil {
+		return fmt.Errorf("notifying a handed slot: %w", translate(err))
+	}
+	return nil
+}
+
 // Waiter is a delivery waiting in its webhook's queue, to be signalled
 // when a slot is handed to it. The json tags are the column names.
 type Waiter struct {

@@ -81,11 +81,21 @@ func (a *Activities) keepLease(ctx context.Context, t db.DeliveryTarget, in Deli
 }
 
 // wake tells a waiter a slot was handed to: its attempt, when it waits in
-// this worker (awaitSlot), else its workflow, by a signal. A failed signal
-// is only logged: the hand-off lease expires and the sweep hands the slot
-// on; the waiter comes back by its fallback poll.
+// this worker (awaitSlot); else the other workers, by a notification, in
+// case it waits in one of them (ListenSlots), and its workflow, by a
+// signal, in case it waits there. A failed signal is only logged: the
+// hand-off lease expires and the sweep hands the slot on; the waiter comes
+// back by its fallback poll.
 func (a *Activities) wake(ctx context.Context, w db.Waiter) {
-	if a.slotWaiters.hand(w.DeliveryID) || a.Workflows == nil {
+	if a.slotWaiters.hand(w.DeliveryID) {
+		return
+	}
+	if a.Settings.SlotWait > 0 {
+		if err := a.Store.NotifySlot(ctx, w.DeliveryID); err != nil {
+			a.log().Info("notifying a handed slot", "deliveryId", w.DeliveryID, "err", err)
+		}
+	}
+	if a.Workflows == nil {
 		return
 	}
 	err := a.Workflows.SignalSlotFree(ctx, w.WorkflowID, flow.SlotFree{WebhookID: w.WebhookID.String(), DeliveryID: w.DeliveryID.String()})

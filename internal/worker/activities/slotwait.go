@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lib/pq"
+
+	"github.com/esign-webhooks/esign-webhooks/internal/db"
 )
 
 // An attempt queued at a full webhook first waits inside the worker, up
@@ -14,9 +17,10 @@ import (
 // task and a visibility update: about three times the cost of a delivery
 // that never waited). In a burst over a webhook's maximum, slots turn over
 // in milliseconds, so most queued attempts get theirs within the wait.
-// The wait stays below db.HandOffLease, so that a slot handed to a waiter
-// of another worker, whose signal this wait cannot hear, is still held for
-// it when its workflow comes back for it.
+// A slot handed by another worker reaches the waiter by a PostgreSQL
+// notification (ListenSlots); if that is lost, the wait stays below
+// db.HandOffLease, so the slot is still held for it when its workflow
+// comes back for it (woken by the signal sent too).
 
 // slotWaiters are the attempts of this worker waiting in-process for a
 // slot, by delivery: a slot handed to one of them (Activities.wake) is
@@ -70,4 +74,46 @@ func (w *slotWaiters) hand(id uuid.UUID) bool {
 		close(ch)
 	}
 	return ok
+}
+
+// ListenSlots passes to a's waiting attempts the slots other workers hand
+// them (db.SlotsChannel), until ctx ends; ready, if not nil, is called
+// once it listens. A notification lost (a connection dropped) only
+// delays the waiter: its wait runs out and its workflow, signalled too,
+// takes the slot. (A function, not a method: every exported method of
+// Activities is registered as an activity.)
+func ListenSlots(ctx context.Context, a *Activities, ready func()) {
+	l := a.Store.Listener(func(ev pq.ListenerEventType, err error) {
+		if err != nil && ctx.Err() == nil {
+			a.log().Warn("listening for handed slots", "event", ev, "err", err)
+		}
+	})
+	defer l.Close()
+	listening := make(chan error, 1)
+	go func() { listening <- l.Listen(db.SlotsChannel) }()
+	select {
+	case <-ctx.Done():
+		return
+	case err := <-listening:
+		if err != nil {
+			a.log().Error("listening for handed slots; they reach waiters by signal only", "err", err)
+			return
+		}
+	}
+	if ready != nil {
+		ready()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case n := <-l.Notify:
+			if n == nil {
+				continue // reconnected
+			}
+			if id, err := uuid.Parse(n.Extra); err == nil {
+				a.slotWaiters.hand(id)
+			}
+		}
+	}
 }

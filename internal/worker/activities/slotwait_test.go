@@ -20,19 +20,23 @@ import (
 
 // An attempt queued at a full webhook (one slot, held by a request the
 // receiver keeps) waits in the worker: handed the slot when that request
-// ends, it sends there and then, without going back to its workflow.
-// Without room for another waiter, or once its wait runs out, it goes
-// back queued, as before, and leaves no waiter behind.
+// ends, it sends there and then, without going back to its workflow —
+// also when the request was another worker's (the slot comes by a
+// PostgreSQL notification: no workflow here could be signalled). Without
+// room for another waiter, or once its wait runs out, it goes back
+// queued, as before, and leaves no waiter behind.
 func TestQueuedAttemptWaitsInTheWorker(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		wait    time.Duration
 		waiters int
 		handed  bool
+		other   bool // the first attempt is another worker's
 	}{
-		{"handed", 30 * time.Second, 10, true},
-		{"no room", 30 * time.Second, 0, false},
-		{"wait ran out", 200 * time.Millisecond, 10, false},
+		{"handed", 30 * time.Second, 10, true, false},
+		{"handed by another worker", 30 * time.Second, 10, true, true},
+		{"no room", 30 * time.Second, 0, false, false},
+		{"wait ran out", 200 * time.Millisecond, 10, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			release := make(chan struct{})
@@ -50,6 +54,15 @@ func TestQueuedAttemptWaitsInTheWorker(t *testing.T) {
 			defer srv.Close()
 			a, ds := deliveriesTo(t, srv.URL, 1, 2)
 			a.Settings.SlotWait, a.Settings.SlotWaiters, a.Metrics = tc.wait, tc.waiters, metrics.New()
+			waiter := a // the worker of the second attempt
+			if tc.other {
+				waiter = &Activities{Store: a.Store, Box: a.Box, Client: a.Client, Settings: a.Settings, Metrics: metrics.New()}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				ready := make(chan struct{})
+				go ListenSlots(ctx, waiter, func() { close(ready) })
+				<-ready
+			}
 
 			// The first attempt (outside a workflow: it never queues) takes
 			// the slot and is held by the receiver.
@@ -65,11 +78,11 @@ func TestQueuedAttemptWaitsInTheWorker(t *testing.T) {
 			// The second, in an activity, queues.
 			var env testsuite.WorkflowTestSuite
 			aenv := env.NewTestActivityEnvironment()
-			aenv.RegisterActivity(a)
+			aenv.RegisterActivity(waiter)
 			second := make(chan flow.AttemptResult, 1)
 			go func() {
 				var res flow.AttemptResult
-				v, err := aenv.ExecuteActivity(a.Deliver, DeliverInput{DeliveryID: ds[1].ID.String(), Series: 1, Attempt: 1})
+				v, err := aenv.ExecuteActivity(waiter.Deliver, DeliverInput{DeliveryID: ds[1].ID.String(), Series: 1, Attempt: 1})
 				if err == nil {
 					err = v.Get(&res)
 				}
@@ -79,7 +92,7 @@ func TestQueuedAttemptWaitsInTheWorker(t *testing.T) {
 				second <- res
 			}()
 			if tc.handed {
-				for waiting(a) == 0 {
+				for waiting(waiter) == 0 {
 					time.Sleep(10 * time.Millisecond)
 				}
 			} else {
@@ -100,10 +113,10 @@ func TestQueuedAttemptWaitsInTheWorker(t *testing.T) {
 			if want := int32(1 + btoi(tc.handed)); calls.Load() != want || most.Load() != 1 {
 				t.Fatalf("%d requests, at most %d at once; want %d, one at a time", calls.Load(), most.Load(), want)
 			}
-			if waiting(a) != 0 {
-				t.Fatalf("%d waiters left behind", waiting(a))
+			if waiting(a)+waiting(waiter) != 0 {
+				t.Fatalf("%d waiters left behind", waiting(waiter))
 			}
-			metrics := scrape(a.Metrics)
+			metrics := scrape(waiter.Metrics)
 			for result, n := range map[string]int{"handed": btoi(tc.handed), "queued": 1 - btoi(tc.handed)} {
 				line := fmt.Sprintf(`webhookd_slot_waits_total{result=%q} 1`, result)
 				if strings.Contains(metrics, line) != (n == 1) {
