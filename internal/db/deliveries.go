@@ -386,6 +386,11 @@ type GateInput struct {
 	// Worker names the worker process making the attempt (its sweep
 	// keeps it seen, see HandFreedSlots); "" is always presumed live.
 	Worker string
+	// InWorker is how long a queued attempt waits for its slot inside
+	// its worker process before it waits in its workflow (0: not at all):
+	// a slot handed to it meanwhile is notified (Waiter.InWorker), not
+	// signalled.
+	InWorker time.Duration
 }
 
 // AttemptStart names the attempt StartAttempt is to open.
@@ -434,7 +439,8 @@ func (s *Store) startAttemptIn(ctx context.Context, in AttemptStart) (DeliveryTa
 	lo, hi := periodOf(in.DeliveryID)
 	err := s.inPeriod(ctx, lo, func(pt periodTables) error {
 		return s.getPrepared(ctx, &t, pt.in(startAttempt), in.DeliveryID, in.Series, in.Number, in.Test, in.StartedAt,
-			in.Gate.Reservation, in.Gate.Lease.Seconds(), reservationGrace.Seconds(), in.Gate.Queue, in.Gate.Worker, lo, hi, in.Proxy)
+			in.Gate.Reservation, in.Gate.Lease.Seconds(), reservationGrace.Seconds(), in.Gate.Queue, in.Gate.Worker, lo, hi, in.Proxy,
+			in.Gate.InWorker.Seconds())
 	})
 	if err != nil {
 		return DeliveryTarget{}, fmt.Errorf("starting attempt: %w", translate(err))
@@ -507,13 +513,14 @@ var startAttempt = `
 			RETURNING l.slot
 		), queued AS (
 			-- Full: wait in line (the first place kept on a later poll).
-			INSERT INTO webhook_waiters AS q (webhook_id, delivery_id, series, workflow_id, worker)
-			SELECT dec.webhook_id, $1, $2, $9, $10 FROM dec
+			INSERT INTO webhook_waiters AS q (webhook_id, delivery_id, series, workflow_id, worker, in_worker_until)
+			SELECT dec.webhook_id, $1, $2, $9, $10,
+				CASE WHEN $14::float8 > 0 THEN dec.now + make_interval(secs => $14::float8) END FROM dec
 			WHERE NOT $4 AND $9 <> '' AND dec.decision IN ('send', 'take') AND NOT EXISTS (SELECT 1 FROM took)
 			ON CONFLICT (delivery_id) DO UPDATE SET series = EXCLUDED.series, workflow_id = EXCLUDED.workflow_id,
-				worker = EXCLUDED.worker, poked = false
-			WHERE (q.series, q.workflow_id, q.worker, q.poked) IS DISTINCT FROM
-				(EXCLUDED.series, EXCLUDED.workflow_id, EXCLUDED.worker, false)
+				worker = EXCLUDED.worker, poked = false, in_worker_until = EXCLUDED.in_worker_until
+			WHERE (q.series, q.workflow_id, q.worker, q.poked, q.in_worker_until) IS DISTINCT FROM
+				(EXCLUDED.series, EXCLUDED.workflow_id, EXCLUDED.worker, false, EXCLUDED.in_worker_until)
 		), dequeued AS (
 			DELETE FROM webhook_waiters WHERE delivery_id = $1 AND EXISTS (SELECT 1 FROM took)
 		), rate AS (
@@ -600,7 +607,7 @@ func finishAttemptWith(statsCTE string) namedSQL {
 					ELSE clock_timestamp() + make_interval(secs => @hand_off) END
 			FROM mine LEFT JOIN nx ON true
 			WHERE l.webhook_id = mine.webhook_id AND l.slot = mine.slot
-			RETURNING l.webhook_id, nx.delivery_id, nx.workflow_id
+			RETURNING l.webhook_id, nx.delivery_id, nx.workflow_id, ` + inWorker("nx") + `
 		), dequeued AS (
 			DELETE FROM webhook_waiters WHERE seq = (SELECT seq FROM nx)
 		), ` + healthUpdate + `, ` + statsCTE + `, moved AS (

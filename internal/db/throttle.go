@@ -28,12 +28,22 @@ func (s *Store) NotifySlot(ctx context.Context, deliveryID uuid.UUID) error {
 	return nil
 }
 
-// Waiter is a delivery waiting in its webhook's queue, to be signalled
-// when a slot is handed to it. The json tags are the column names.
+// Waiter is a delivery waiting in its webhook's queue, to be woken when
+// a slot is handed to it. The json tags are the column names.
 type Waiter struct {
 	WebhookID  uuid.UUID `db:"webhook_id" json:"webhook_id"`
 	DeliveryID uuid.UUID `db:"delivery_id" json:"delivery_id"`
 	WorkflowID string    `db:"workflow_id" json:"workflow_id"`
+	// InWorker: its attempt waits inside its worker process for a while
+	// yet (GateInput.InWorker): notify it (NotifySlot), do not signal.
+	InWorker bool `db:"in_worker" json:"in_worker"`
+}
+
+// inWorker is the SQL of Waiter.InWorker for the waiter row q: it waits in
+// its worker for 100 ms more at least, so a notification reaches it
+// before its wait runs out.
+func inWorker(q string) string {
+	return `coalesce(` + q + `.in_worker_until > clock_timestamp() + interval '100 milliseconds', false) AS in_worker`
 }
 
 // nextWaiter is the CTE nx: the oldest waiter of the slot in CTE mine, if
@@ -41,7 +51,7 @@ type Waiter struct {
 // delivery has moved on (the sweep deletes those), waiters of a dead
 // worker (see liveWorker) and one another transaction is handing a slot to.
 const nextWaiter = `nx AS (
-			SELECT q.seq, q.delivery_id, q.series, q.workflow_id
+			SELECT q.seq, q.delivery_id, q.series, q.workflow_id, q.in_worker_until
 			FROM webhook_waiters q
 			JOIN deliveries d ON d.id = q.delivery_id AND d.series = q.series AND d.status IN ('pending', 'retrying')
 			WHERE q.webhook_id = (SELECT webhook_id FROM mine WHERE kept) AND ` + liveWorker + `
@@ -109,11 +119,11 @@ func (s *Store) HandFreedSlots(ctx context.Context, worker string) ([]Waiter, er
 		), numbered AS (
 			SELECT webhook_id, slot, row_number() OVER (PARTITION BY webhook_id ORDER BY slot) AS n FROM free
 		), heads AS (
-			SELECT h.seq, h.webhook_id, h.delivery_id, h.series, h.workflow_id,
+			SELECT h.seq, h.webhook_id, h.delivery_id, h.series, h.workflow_id, h.in_worker_until,
 				row_number() OVER (PARTITION BY h.webhook_id ORDER BY h.seq) AS n
 			FROM (SELECT webhook_id, count(*) AS k FROM free GROUP BY webhook_id) c,
 			LATERAL (
-				SELECT q.seq, q.webhook_id, q.delivery_id, q.series, q.workflow_id
+				SELECT q.seq, q.webhook_id, q.delivery_id, q.series, q.workflow_id, q.in_worker_until
 				FROM webhook_waiters q
 				JOIN deliveries d ON d.id = q.delivery_id AND d.series = q.series AND d.status IN ('pending', 'retrying')
 				WHERE q.webhook_id = c.webhook_id AND `+liveWorker+`
@@ -125,7 +135,7 @@ func (s *Store) HandFreedSlots(ctx context.Context, worker string) ([]Waiter, er
 				expires_at = clock_timestamp() + make_interval(secs => $1)
 			FROM numbered f JOIN heads h ON h.webhook_id = f.webhook_id AND h.n = f.n
 			WHERE l.webhook_id = f.webhook_id AND l.slot = f.slot
-			RETURNING h.seq, h.webhook_id, h.delivery_id, h.workflow_id
+			RETURNING h.seq, h.webhook_id, h.delivery_id, h.workflow_id, `+inWorker("h")+`
 		), dequeued AS (
 			DELETE FROM webhook_waiters q USING handed h WHERE q.seq = h.seq
 		), stale AS (
@@ -136,9 +146,9 @@ func (s *Store) HandFreedSlots(ctx context.Context, worker string) ([]Waiter, er
 			WHERE NOT q.poked AND NOT `+liveWorker+`
 			RETURNING q.seq, q.webhook_id, q.delivery_id, q.workflow_id
 		)
-		SELECT webhook_id, delivery_id, workflow_id FROM (
-			SELECT seq, webhook_id, delivery_id, workflow_id FROM handed
-			UNION ALL SELECT seq, webhook_id, delivery_id, workflow_id FROM poked
+		SELECT webhook_id, delivery_id, workflow_id, in_worker FROM (
+			SELECT seq, webhook_id, delivery_id, workflow_id, in_worker FROM handed
+			UNION ALL SELECT seq, webhook_id, delivery_id, workflow_id, false FROM poked
 		) w ORDER BY seq`, HandOffLease.Seconds(), worker)
 	if err != nil {
 		return nil, fmt.Errorf("handing freed slots: %w", translate(err))

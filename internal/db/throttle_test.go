@@ -393,3 +393,22 @@ func TestThrottledWebhookKeepsItsQueue(t *testing.T) {
 		t.Fatalf("sweep after the throttle: %+v", w)
 	}
 }
+
+// A waiter that waits in its worker (GateInput.InWorker) is woken there,
+// by a notification: the hand-off says so while its wait has 100 ms or
+// more to run, and not once it has run out (it waits in its workflow then,
+// and needs the signal).
+func TestHandOffToAWaiterInItsWorker(t *testing.T) {
+	s, _, ds := throttled(t, 1, nil, 3)
+	a := queue(t, s, ds[0], "wf-a")
+	start(t, s, ds[1], db.GateInput{Queue: "wf-1", InWorker: time.Minute})
+	start(t, s, ds[2], db.GateInput{Queue: "wf-2", InWorker: 50 * time.Millisecond})
+	f := finished(t, s, a, 200, db.ThrottleSignal{})
+	if f.Woke == nil || f.Woke.DeliveryID != ds[1].ID || !f.Woke.InWorker {
+		t.Fatalf("woke %+v, want the first waiter, in its worker", f.Woke)
+	}
+	b := queue(t, s, ds[1], "wf-1")
+	if f = finished(t, s, b, 200, db.ThrottleSignal{}); f.Woke == nil || f.Woke.DeliveryID != ds[2].ID || f.Woke.InWorker {
+		t.Fatalf("woke %+v, want the second waiter, whose wait in its worker is over", f.Woke)
+	}
+}

@@ -28,9 +28,9 @@ type Metrics struct {
 	// saw them (OUTBOX_DISPATCH=workers; 0 means it starts events itself).
 	Dispatchers prometheus.Gauge
 	Filters     *prometheus.CounterVec // result: match, no_match, error
-	// SlotWaits: attempts queued at a full webhook that waited in the
-	// worker for a slot, by result: handed (it got one there), queued (it
-	// went on to wait in its workflow).
+	// SlotWaits: attempts queued at a full webhook, by what became of them
+	// in the worker: handed (a slot), queued (the wait ran out: it waits
+	// in its workflow), no_room (too many waited already).
 	SlotWaits *prometheus.CounterVec
 }
 
@@ -65,7 +65,7 @@ func New() *Metrics {
 		}, []string{"result"}),
 		SlotWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webhookd_slot_waits_total",
-			Help: "Attempts queued at a full webhook that waited in the worker for a slot, by result: handed, queued (went on to wait in the workflow).",
+			Help: "Attempts queued at a full webhook, by what became of them in the worker: handed (a slot), queued (the wait ran out), no_room (too many waited).",
 		}, []string{"result"}),
 	}
 	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Attempts, m.AttemptTime, m.Dispatched, m.Dispatchers, m.Filters, m.SlotWaits,
@@ -120,14 +120,12 @@ func (m *Metrics) ObserveFilter(result string) {
 	m.Filters.WithLabelValues(result).Inc()
 }
 
-// ObserveSlotWait records one in-worker wait for a slot: handed or not.
-func (m *Metrics) ObserveSlotWait(handed bool) {
+// ObserveSlotWait records what became of an attempt queued at a full
+// webhook in its worker: handed (a slot), queued (its wait ran out) or
+// no_room (too many waited already).
+func (m *Metrics) ObserveSlotWait(result string) {
 	if m == nil {
 		return
-	}
-	result := "queued"
-	if handed {
-		result = "handed"
 	}
 	m.SlotWaits.WithLabelValues(result).Inc()
 }

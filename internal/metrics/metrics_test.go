@@ -18,7 +18,7 @@ func TestMetricsAreServed(t *testing.T) {
 	m.ObserveRequest("POST", "/v1/events", 422, time.Millisecond)
 	m.ObserveDispatch("queue", nil)
 	m.ObserveDispatch("sweep", errors.New("down"))
-	m.ObserveSlotWait(true)
+	m.ObserveSlotWait("handed")
 	var nilM *Metrics
 	nilM.ObserveAttempt("failed", 0) // nil-safe
 

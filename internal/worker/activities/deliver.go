@@ -133,9 +133,19 @@ func (a *Activities) gate(ctx context.Context, in DeliverInput) (*attempt, flow.
 	at := &attempt{in: in, start: db.AttemptStart{DeliveryID: id, Series: in.Series, Number: in.Attempt, Test: in.Test,
 		StartedAt: a.now(), Gate: db.GateInput{Reservation: in.Reservation, Lease: leaseTTL, Queue: queueAs(ctx), Worker: a.Worker},
 		Proxy: a.Settings.Proxy}}
-	waited := false
+	// Queued at a full webhook, the attempt may first wait here
+	// (Settings.SlotWait), once per call, if a ticket is free.
+	mayWait := at.start.Gate.Queue != "" && a.Settings.SlotWait > 0
+	if mayWait && a.slotWaiters.reserve(a.Settings.SlotWaiters) {
+		at.start.Gate.InWorker = a.Settings.SlotWait
+	}
 	for {
 		at.t, err = a.startAttempt(ctx, at)
+		canWait := at.start.Gate.InWorker > 0
+		if canWait && (err != nil || at.t.Try != 0 || at.t.Gate != db.GateFull || !at.t.Sendable(in.Series, in.Test)) {
+			a.slotWaiters.release() // not queued: the ticket is not used
+			at.start.Gate.InWorker, canWait = 0, false
+		}
 		switch {
 		case errors.Is(err, errLost):
 			return nil, flow.AttemptResult{Outcome: delivery.OutcomeFailed, Reason: err.Error()}, nil
@@ -145,31 +155,22 @@ func (a *Activities) gate(ctx context.Context, in DeliverInput) (*attempt, flow.
 			res, err := a.notSent(ctx, at.t, in)
 			return nil, res, err
 		case at.t.Try == 0:
-			queued := at.start.Gate.Queue != ""
-			if queued && at.t.Gate == db.GateFull && !waited {
-				// Queued at a full webhook: wait here first (SlotWait).
-				waited = true
-				if a.awaitSlot(ctx, id) {
+			switch {
+			case canWait:
+				at.start.Gate.InWorker, mayWait = 0, false
+				if a.slotWaiters.await(ctx, id, a.Settings.SlotWait) {
+					a.Metrics.ObserveSlotWait("handed")
 					at.start.StartedAt = a.now()
 					continue
 				}
+				a.Metrics.ObserveSlotWait("queued")
+			case mayWait && at.t.Gate == db.GateFull:
+				a.Metrics.ObserveSlotWait("no_room")
 			}
-			return nil, throttled(at.t, in, queued), nil
+			return nil, throttled(at.t, in, at.start.Gate.Queue != ""), nil
 		}
 		return at, flow.AttemptResult{}, nil
 	}
-}
-
-// awaitSlot waits in-process, up to Settings.SlotWait, for a slot of a
-// full webhook to be handed to the queued delivery id, and reports whether
-// one was.
-func (a *Activities) awaitSlot(ctx context.Context, id uuid.UUID) bool {
-	if a.Settings.SlotWait <= 0 {
-		return false
-	}
-	ok := a.slotWaiters.await(ctx, id, a.Settings.SlotWait, a.Settings.SlotWaiters)
-	a.Metrics.ObserveSlotWait(ok)
-	return ok
 }
 
 // startAttempt is db.StartAttempt, restoring the delivery row first if

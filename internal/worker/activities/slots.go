@@ -81,19 +81,19 @@ func (a *Activities) keepLease(ctx context.Context, t db.DeliveryTarget, in Deli
 }
 
 // wake tells a waiter a slot was handed to: its attempt, when it waits in
-// this worker (awaitSlot); else the other workers, by a notification, in
-// case it waits in one of them (ListenSlots), and its workflow, by a
-// signal, in case it waits there. A failed signal is only logged: the
-// hand-off lease expires and the sweep hands the slot on; the waiter comes
-// back by its fallback poll.
+// this worker (slotwait.go) or, by a notification, in another one
+// (ListenSlots); else its workflow, by a signal. A lost notification or
+// a failed signal is only logged: the hand-off lease expires and the
+// sweep hands the slot on; the waiter comes back by its fallback poll.
 func (a *Activities) wake(ctx context.Context, w db.Waiter) {
 	if a.slotWaiters.hand(w.DeliveryID) {
 		return
 	}
-	if a.Settings.SlotWait > 0 {
+	if w.InWorker {
 		if err := a.Store.NotifySlot(ctx, w.DeliveryID); err != nil {
 			a.log().Info("notifying a handed slot", "deliveryId", w.DeliveryID, "err", err)
 		}
+		return
 	}
 	if a.Workflows == nil {
 		return

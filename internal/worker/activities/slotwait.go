@@ -26,21 +26,38 @@ import (
 // slot, by delivery: a slot handed to one of them (Activities.wake) is
 // passed to it here instead of by a signal to its workflow.
 type slotWaiters struct {
-	mu sync.Mutex
-	m  map[uuid.UUID]chan struct{}
+	mu      sync.Mutex
+	m       map[uuid.UUID]chan struct{}
+	tickets int // reserved by attempts about to ask for a slot, or waiting
 }
 
-// await waits up to d for a slot to be handed to delivery id, unless max
-// attempts already wait (each holds one of the worker's local activity
-// slots, which deliveries to other webhooks need too). It reports whether
-// one was handed to it.
-func (w *slotWaiters) await(ctx context.Context, id uuid.UUID, d time.Duration, max int) bool {
-	ch := make(chan struct{})
+// reserve takes a ticket to wait, unless max are taken: each waiter holds
+// one of the worker's local activity slots, which deliveries to other
+// webhooks need too. A ticket is reserved before the attempt asks for its
+// slot, so the database knows whether it will wait in the worker
+// (db.GateInput.InWorker); await or release gives it back.
+func (w *slotWaiters) reserve(max int) bool {
 	w.mu.Lock()
-	if len(w.m) >= max {
-		w.mu.Unlock()
+	defer w.mu.Unlock()
+	if w.tickets >= max {
 		return false
 	}
+	w.tickets++
+	return true
+}
+
+// release gives back a ticket not used to wait.
+func (w *slotWaiters) release() {
+	w.mu.Lock()
+	w.tickets--
+	w.mu.Unlock()
+}
+
+// await waits, on a reserved ticket, up to d for a slot to be handed to
+// delivery id, and reports whether one was.
+func (w *slotWaiters) await(ctx context.Context, id uuid.UUID, d time.Duration) bool {
+	ch := make(chan struct{})
+	w.mu.Lock()
 	if w.m == nil {
 		w.m = map[uuid.UUID]chan struct{}{}
 	}
@@ -50,14 +67,14 @@ func (w *slotWaiters) await(ctx context.Context, id uuid.UUID, d time.Duration, 
 	defer t.Stop()
 	select {
 	case <-ch:
-		return true
 	case <-t.C:
 	case <-ctx.Done():
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.tickets--
 	if w.m[id] != ch {
-		return true // handed to it as the wait ended
+		return true // handed to it (at the latest as the wait ended)
 	}
 	delete(w.m, id)
 	return false
