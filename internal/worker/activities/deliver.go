@@ -133,18 +133,15 @@ func (a *Activities) gate(ctx context.Context, in DeliverInput) (*attempt, flow.
 	at := &attempt{in: in, start: db.AttemptStart{DeliveryID: id, Series: in.Series, Number: in.Attempt, Test: in.Test,
 		StartedAt: a.now(), Gate: db.GateInput{Reservation: in.Reservation, Lease: leaseTTL, Queue: queueAs(ctx), Worker: a.Worker},
 		Proxy: a.Settings.Proxy}}
-	// Queued at a full webhook, the attempt may first wait here
-	// (Settings.SlotWait), once per call, if a ticket is free.
-	mayWait := at.start.Gate.Queue != "" && a.Settings.SlotWait > 0
-	if mayWait && a.slotWaiters.reserve(a.Settings.SlotWaiters) {
-		at.start.Gate.InWorker = a.Settings.SlotWait
-	}
+	sw := a.slotWait(id, at.start.Gate.Queue)
+	at.start.Gate.InWorker = sw.d
 	for {
 		at.t, err = a.startAttempt(ctx, at)
-		canWait := at.start.Gate.InWorker > 0
-		if canWait && (err != nil || at.t.Try != 0 || at.t.Gate != db.GateFull || !at.t.Sendable(in.Series, in.Test)) {
-			a.slotWaiters.release() // not queued: the ticket is not used
-			at.start.Gate.InWorker, canWait = 0, false
+		full := err == nil && at.t.Sendable(in.Series, in.Test) && at.t.Try == 0 && at.t.Gate == db.GateFull
+		at.start.Gate.InWorker = 0 // once per call
+		if sw.handed(ctx, full) {
+			at.start.StartedAt = a.now()
+			continue
 		}
 		switch {
 		case errors.Is(err, errLost):
@@ -155,18 +152,6 @@ func (a *Activities) gate(ctx context.Context, in DeliverInput) (*attempt, flow.
 			res, err := a.notSent(ctx, at.t, in)
 			return nil, res, err
 		case at.t.Try == 0:
-			switch {
-			case canWait:
-				at.start.Gate.InWorker, mayWait = 0, false
-				if a.slotWaiters.await(ctx, id, a.Settings.SlotWait) {
-					a.Metrics.ObserveSlotWait("handed")
-					at.start.StartedAt = a.now()
-					continue
-				}
-				a.Metrics.ObserveSlotWait("queued")
-			case mayWait && at.t.Gate == db.GateFull:
-				a.Metrics.ObserveSlotWait("no_room")
-			}
 			return nil, throttled(at.t, in, at.start.Gate.Queue != ""), nil
 		}
 		return at, flow.AttemptResult{}, nil

@@ -22,47 +22,95 @@ import (
 // db.HandOffLease, so the slot is still held for it when its workflow
 // comes back for it (woken by the signal sent too).
 
-// slotWaiters are the attempts of this worker waiting in-process for a
-// slot, by delivery: a slot handed to one of them (Activities.wake) is
-// passed to it here instead of by a signal to its workflow.
-type slotWaiters struct {
-	mu      sync.Mutex
-	m       map[uuid.UUID]chan struct{}
-	tickets int // reserved by attempts about to ask for a slot, or waiting
+// slotWait is one Deliver call's chance to wait in its worker for a slot.
+type slotWait struct {
+	a   *Activities
+	id  uuid.UUID
+	may bool          // queued in a workflow, with the wait on, not asked yet
+	d   time.Duration // registered to wait this long; 0: no room
 }
 
-// reserve takes a ticket to wait, unless max are taken: each waiter holds
-// one of the worker's local activity slots, which deliveries to other
-// webhooks need too. A ticket is reserved before the attempt asks for its
-// slot, so the database knows whether it will wait in the worker
-// (db.GateInput.InWorker); await or release gives it back.
-func (w *slotWaiters) reserve(max int) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.tickets >= max {
+// slotWait registers the attempt of delivery id, queued (if at all) as
+// the workflow queue, to wait in this worker, when there is room.
+func (a *Activities) slotWait(id uuid.UUID, queue string) *slotWait {
+	w := &slotWait{a: a, id: id, may: queue != "" && a.Settings.SlotWait > 0}
+	if w.may && a.slotWaiters.reserve(id, a.Settings.SlotWaiters) {
+		w.d = a.Settings.SlotWait
+	}
+	return w
+}
+
+// handed is asked after the attempt asked for its slot; full says it
+// queued at a full webhook. The first time, a registered attempt that
+// queued waits, and handed reports whether a slot was handed to it; any
+// other answer is false.
+func (w *slotWait) handed(ctx context.Context, full bool) bool {
+	if !w.may {
 		return false
 	}
-	w.tickets++
-	return true
+	w.may = false
+	switch {
+	case w.d == 0:
+		if full {
+			w.a.Metrics.ObserveSlotWait("no_room")
+		}
+		return false
+	case !full:
+		w.a.slotWaiters.cancel(w.id)
+		return false
+	}
+	if w.a.slotWaiters.await(ctx, w.id, w.d) {
+		w.a.Metrics.ObserveSlotWait("handed")
+		return true
+	}
+	w.a.Metrics.ObserveSlotWait("queued")
+	return false
 }
 
-// release gives back a ticket not used to wait.
-func (w *slotWaiters) release() {
-	w.mu.Lock()
-	w.tickets--
-	w.mu.Unlock()
+// slotWaiters are the attempts of this worker that may wait in-process
+// for a slot, by delivery: a slot handed to one of them (Activities.wake,
+// ListenSlots) is passed to it here instead of by a signal to its
+// workflow.
+type slotWaiters struct {
+	mu sync.Mutex
+	m  map[uuid.UUID]chan struct{}
 }
 
-// await waits, on a reserved ticket, up to d for a slot to be handed to
-// delivery id, and reports whether one was.
-func (w *slotWaiters) await(ctx context.Context, id uuid.UUID, d time.Duration) bool {
-	ch := make(chan struct{})
+// reserve registers delivery id as a waiter, unless max are registered:
+// each waiter holds one of the worker's local activity slots, which
+// deliveries to other webhooks need too. An attempt registers before it
+// asks for its slot, so a slot handed to it in the moment after it queued
+// finds it, and the database knows whether it waits in the worker
+// (db.GateInput.InWorker). await or cancel ends the registration.
+func (w *slotWaiters) reserve(id uuid.UUID, max int) bool {
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.m) >= max {
+		return false
+	}
 	if w.m == nil {
 		w.m = map[uuid.UUID]chan struct{}{}
 	}
-	w.m[id] = ch
+	w.m[id] = make(chan struct{})
+	return true
+}
+
+// cancel ends a registration not used to wait.
+func (w *slotWaiters) cancel(id uuid.UUID) {
+	w.mu.Lock()
+	delete(w.m, id)
 	w.mu.Unlock()
+}
+
+// await waits, as the registered delivery id, up to d for a slot to be
+// handed to it, and reports whether one was.
+func (w *slotWaiters) await(ctx context.Context, id uuid.UUID, d time.Duration) bool {
+	w.mu.Lock()
+	ch, ok := w.m[id]
+	w.mu.Unlock()
+	if !ok {
+		return true // handed already
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -72,7 +120,6 @@ func (w *slotWaiters) await(ctx context.Context, id uuid.UUID, d time.Duration) 
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.tickets--
 	if w.m[id] != ch {
 		return true // handed to it (at the latest as the wait ended)
 	}

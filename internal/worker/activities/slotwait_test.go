@@ -143,11 +143,11 @@ func scrape(m *metrics.Metrics) string {
 	return string(b)
 }
 
-// waiting counts a's waiting attempts, and its tickets held (see reserve).
+// waiting counts a's attempts registered to wait (see reserve).
 func waiting(a *Activities) int {
 	a.slotWaiters.mu.Lock()
 	defer a.slotWaiters.mu.Unlock()
-	return max(len(a.slotWaiters.m), a.slotWaiters.tickets)
+	return len(a.slotWaiters.m)
 }
 
 func btoi(b bool) int {
