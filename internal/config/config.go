@@ -292,8 +292,8 @@ func (c *Config) validate() error {
 	if c.AuditRetention < 0 || (c.AuditRetention > 0 && c.AuditRetention < 24*time.Hour) {
 		errs = append(errs, errors.New("AUDIT_RETENTION must be 0 (keep forever) or at least 24h"))
 	}
-	if c.SlotWait < 0 || c.SlotWait >= 2*time.Second {
-		errs = append(errs, errors.New("WORKER_SLOT_WAIT must be from 0 (off) to below 2s, the hold on a slot handed to a waiter"))
+	if c.SlotWait < 0 || c.SlotWait > 5*time.Second {
+		errs = append(errs, errors.New("WORKER_SLOT_WAIT must be from 0 (off) to 5s (it is spent within an attempt's activity time)"))
 	}
 	if c.DeliveryTimeout <= 0 {
 		errs = append(errs, errors.New("DELIVERY_TIMEOUT must be positive"))

@@ -61,7 +61,7 @@ func TestOverridesAndErrors(t *testing.T) {
 		"LOG_LEVEL":               "loud",
 		"LOG_FORMAT":              "xml",
 		"LOG_PARTITION":           "month",
-		"WORKER_SLOT_WAIT":        "2s",
+		"WORKER_SLOT_WAIT":        "6s",
 	})
 	if err == nil {
 		t.Fatal("invalid settings accepted")

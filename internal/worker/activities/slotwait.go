@@ -18,9 +18,9 @@ import (
 // that never waited). In a burst over a webhook's maximum, slots turn over
 // in milliseconds, so most queued attempts get theirs within the wait.
 // A slot handed by another worker reaches the waiter by a PostgreSQL
-// notification (ListenSlots); if that is lost, the wait stays below
-// db.HandOffLease, so the slot is still held for it when its workflow
-// comes back for it (woken by the signal sent too).
+// notification (ListenSlots). One lost only costs that waiter: its slot's
+// hold (db.HandOffLease) runs out and the sweep hands it on, and the
+// waiter comes back by its workflow's fallback poll.
 
 // slotWait is one Deliver call's chance to wait in its worker for a slot.
 type slotWait struct {
