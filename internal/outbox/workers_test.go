@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	dto "github.com/prometheus/client_model/go"
+	"go.temporal.io/sdk/client"
 
 	"github.com/esign-webhooks/esign-webhooks/internal/db"
 	"github.com/esign-webhooks/esign-webhooks/internal/metrics"
@@ -46,14 +47,10 @@ func TestOwnerMovesOnlyTheLeaversEvents(t *testing.T) {
 // everything.
 func TestWorkersModeStartsEachEventOnce(t *testing.T) {
 	store, tc, _, acct := setup(t)
-	queue := "workers-test-" + uuid.NewString()
+	ob, apiMetrics, queue := workersOutbox(t, store, tc)
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	apiMetrics := metrics.New()
-	ob := outbox.New(store, workflowclient.New(&publish.Publisher{Client: tc, TaskQueue: queue}), discard,
-		outbox.Options{StaleAfter: time.Hour, Metrics: apiMetrics, InWorkers: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go ob.Run(ctx)
 
 	type worker struct {
 		d    *outbox.Dispatcher
@@ -120,6 +117,19 @@ func TestWorkersModeStartsEachEventOnce(t *testing.T) {
 	}
 }
 
+// workersOutbox runs, until t ends, the api process's outbox in the
+// workers mode (no sweep for an hour), on a task queue of its own.
+func workersOutbox(t *testing.T, store *db.Store, tc client.Client) (*outbox.Outbox, *metrics.Metrics, string) {
+	queue := "workers-test-" + uuid.NewString()
+	m := metrics.New()
+	ob := outbox.New(store, workflowclient.New(&publish.Publisher{Client: tc, TaskQueue: queue}),
+		slog.New(slog.NewTextHandler(io.Discard, nil)), outbox.Options{StaleAfter: time.Hour, Metrics: m, InWorkers: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go ob.Run(ctx)
+	return ob, m, queue
+}
+
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -147,14 +157,10 @@ func counter(t *testing.T, m *metrics.Metrics, via string) int {
 // themselves, not the api process's sweep (an hour away here).
 func TestKilledDispatchersShareIsTakenOver(t *testing.T) {
 	store, tc, _, acct := setup(t)
-	queue := "workers-test-" + uuid.NewString()
+	ob, apiMetrics, queue := workersOutbox(t, store, tc)
 	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
-	apiMetrics := metrics.New()
-	ob := outbox.New(store, workflowclient.New(&publish.Publisher{Client: tc, TaskQueue: queue}), discard,
-		outbox.Options{StaleAfter: time.Hour, Metrics: apiMetrics, InWorkers: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go ob.Run(ctx)
 
 	killed := uuid.New()
 	if _, err := store.DispatcherBeat(ctx, killed, time.Minute); err != nil {

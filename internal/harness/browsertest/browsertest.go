@@ -121,29 +121,26 @@ func WaitPageText(want string) chromedp.Action[chromedp.Void] {
 // in the new document, and that node is clicked. The failed attempt sent
 // no mouse event, so nothing is clicked twice.
 func Click(sel string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		var err error
-		for range 20 {
-			if _, err = chromedp.Click(chromedp.CSS(sel))(ctx, t); !stale(err) {
-				return err
-			}
-		}
-		return fmt.Errorf("clicking %s: the node went stale 20 times: %w", sel, err)
-	})
+	return untilFresh("clicking "+sel, chromedp.Click(chromedp.CSS(sel)))
 }
 
 // Visible waits until the first element matching sel is visible. Like
 // Click, it queries again when the node it found goes stale because the
 // document was replaced under it (a form's answer loading).
 func Visible(sel string) chromedp.Action[chromedp.Void] {
+	return untilFresh("waiting for "+sel, chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
+// untilFresh runs a, again while it fails on a stale node (up to 20 times).
+func untilFresh(what string, a chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		var err error
 		for range 20 {
-			if _, err = chromedp.WaitVisible(chromedp.CSS(sel))(ctx, t); !stale(err) {
+			if _, err = a(ctx, t); !stale(err) {
 				return err
 			}
 		}
-		return fmt.Errorf("waiting for %s: the node went stale 20 times: %w", sel, err)
+		return fmt.Errorf("%s: the node went stale 20 times: %w", what, err)
 	})
 }
 
