@@ -7,8 +7,8 @@
 # `webhookd worker` processes; a worker killed mid-run.
 # The egress proxy tests (e2e/proxy_test.go, the mTLS one through the proxy)
 # go through a real tinyproxy here too, as in make test.
-# Its own PostgreSQL (55466), Temporal ports (7290-7299) and tinyproxy
-# (58889); stops all three.
+# Its own PostgreSQL (25466), Temporal ports (7290-7299) and tinyproxy
+# (28889); stops all three.
 set -euo pipefail
 source "$(dirname "$0")/stack.sh"
 source "$(dirname "$0")/cluster.sh"
@@ -17,7 +17,7 @@ mkdir -p "$DATA"
 trap stop_started EXIT
 trap 'exit 130' INT TERM
 
-PG_PORT=${CLUSTER_PG_PORT:-55466}
+PG_PORT=${CLUSTER_PG_PORT:-25466}
 TEMPORAL_PORT=${CLUSTER_TEMPORAL_PORT:-7290}
 ensure_postgres "$DATA/pg" "$PG_PORT" webhooks_test
 export DATABASE_URL="$PG_URL"
@@ -27,11 +27,11 @@ export E2E_CLUSTER=1
 # is make test's; here it is the cluster's persistence under the storm.
 export STORM_WEBHOOKS=${STORM_WEBHOOKS:-250}
 if [ -z "${PROXY_URL:-}" ]; then
-  start_proxy "$DATA/proxy" "${CLUSTER_PROXY_PORT:-58889}" webhooks proxy-test-pass
+  start_proxy "$DATA/proxy" "${CLUSTER_PROXY_PORT:-28889}" webhooks proxy-test-pass
   export PROXY_URL PROXY_LOG
 fi
 if [ -z "${OTELCOL_ENDPOINT:-}" ]; then
-  start_otelcol "$DATA/otelcol" "${CLUSTER_OTELCOL_PORT:-54320}"
+  start_otelcol "$DATA/otelcol" "${CLUSTER_OTELCOL_PORT:-24320}"
   export OTELCOL_ENDPOINT OTELCOL_FILE
 fi
 

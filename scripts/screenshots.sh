@@ -7,7 +7,7 @@ source "$(dirname "$0")/stack.sh"
 DATA="$ROOT/.data/test"
 mkdir -p "$DATA"
 trap stop_started EXIT
-if [ -z "${DATABASE_URL:-}" ]; then ensure_postgres "$DATA/pg" 55433 webhooks_test; export DATABASE_URL="$PG_URL"; fi
+if [ -z "${DATABASE_URL:-}" ]; then ensure_postgres "$DATA/pg" 25433 webhooks_test; export DATABASE_URL="$PG_URL"; fi
 if [ -z "${TEMPORAL_ADDRESS:-}" ]; then start_temporal 7243 8243; export TEMPORAL_ADDRESS=127.0.0.1:7243 TEMPORAL_UI_URL=http://127.0.0.1:8243; fi
 # Chromium, and a CJK font so the Simplified Chinese pages render.
 if ! command -v chromium >/dev/null || ! fc-list | grep -qi 'wenquanyi\|noto sans cjk'; then

@@ -10,7 +10,7 @@ trap stop_started EXIT
 trap 'exit 130' INT TERM
 
 if [ -z "${DATABASE_URL:-}" ]; then
-  ensure_postgres "$DATA/pg" 55433 webhooks_test
+  ensure_postgres "$DATA/pg" 25433 webhooks_test
   export DATABASE_URL="$PG_URL"
 fi
 if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
@@ -20,13 +20,13 @@ fi
 export TEMPORAL_CLI="$BIN/temporal"
 # The egress proxy tests (e2e/proxy_test.go) go through a real tinyproxy.
 if [ -z "${PROXY_URL:-}" ]; then
-  start_proxy "$DATA/proxy" 58888 webhooks proxy-test-pass
+  start_proxy "$DATA/proxy" 28888 webhooks proxy-test-pass
   export PROXY_URL PROXY_LOG
 fi
 # The tracing test (e2e/tracing_test.go) exports to a real OpenTelemetry
 # Collector and reads the spans it wrote.
 if [ -z "${OTELCOL_ENDPOINT:-}" ]; then
-  start_otelcol "$DATA/otelcol" 54318
+  start_otelcol "$DATA/otelcol" 24318
   export OTELCOL_ENDPOINT OTELCOL_FILE
 fi
 # The console's browser tests drive Debian's headless Chromium.
