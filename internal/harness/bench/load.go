@@ -195,6 +195,10 @@ type measurement struct {
 	// workflow completion and visibility, counts): cpuMs per process, and
 	// cpuMsPerDelivery = cpuMs / delivered with the keys webhookd, temporal,
 	// postgres, total (their sum) and bench (not in total).
+	// SlotWaits (ours): what became of the attempts queued at a full
+	// webhook in the worker during the phase (webhookd_slot_waits_total:
+	// handed, queued, no_room); absent when none queued.
+	SlotWaits        map[string]int     `json:"slotWaits,omitempty"`
 	CPUWindowSeconds float64            `json:"cpuWindowSeconds"`
 	CPUMs            map[string]float64 `json:"cpuMs"`
 	CPUMsPerDelivery map[string]float64 `json:"cpuMsPerDelivery"`

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -454,6 +455,8 @@ type webhookd struct {
 	env               []string
 	split             bool
 	api, worker       *proc.Proc
+	// metrics is the worker process's /metrics (its slot waits).
+	metrics string
 }
 
 func (w *webhookd) url() string { return "http://" + w.addr }
@@ -469,16 +472,21 @@ func (w *webhookd) start(ctx context.Context, tag string, extra []string) error 
 		}
 		return filepath.Join(w.logDir, role+".log")
 	}
-	var err error
+	maddr, err := proc.FreeAddr()
+	if err != nil {
+		return err
+	}
+	w.metrics = "http://" + maddr + "/metrics"
+	workerEnv := append(env[:len(env):len(env)], "METRICS_ADDR="+maddr)
 	if w.split {
 		if w.api, err = proc.Start("webhookd api", w.bin, []string{"api"}, env, logName("api")); err != nil {
 			return err
 		}
-		if w.worker, err = proc.Start("webhookd worker", w.bin, []string{"worker"}, env, logName("worker")); err != nil {
+		if w.worker, err = proc.Start("webhookd worker", w.bin, []string{"worker"}, workerEnv, logName("worker")); err != nil {
 			return err
 		}
 	} else {
-		if w.api, err = proc.Start("webhookd serve", w.bin, []string{"serve"}, env, logName("serve")); err != nil {
+		if w.api, err = proc.Start("webhookd serve", w.bin, []string{"serve"}, workerEnv, logName("serve")); err != nil {
 			return err
 		}
 		w.worker = w.api
@@ -488,6 +496,21 @@ func (w *webhookd) start(ctx context.Context, tag string, extra []string) error 
 	}
 	logf("webhookd api (pid %d) ready at %s; worker pid %d; logs in %s", w.api.PID(), w.url(), w.worker.PID(), w.logDir)
 	return nil
+}
+
+// slotResults are the results of webhookd_slot_waits_total.
+var slotResults = []string{"handed", "queued", "no_room"}
+
+// slotWaits reads the worker's webhookd_slot_waits_total by result (nil
+// when it cannot be read).
+func (w *webhookd) slotWaits(hc *http.Client) map[string]int {
+	out := map[string]int{}
+	for _, r := range slotResults {
+		// A result never observed has no line: 0.
+		v, _ := proc.MetricValue(hc, w.metrics, `webhookd_slot_waits_total{result="`+r+`"}`)
+		out[r] = int(v)
+	}
+	return out
 }
 
 // stop stops the processes (SIGTERM, then SIGKILL after 10 s).

@@ -131,6 +131,10 @@ func (b *bench) run(ctx context.Context, ld load) measurement {
 	col := newCollector(prefix)
 	b.rcv.collect(col, ld.keys...)
 	cpu := b.mon.snapshot()
+	var waits0 map[string]int
+	if ld.api != nil {
+		waits0 = b.wd.slotWaits(b.hc)
+	}
 	var prof *profiler
 	if ld.profile && b.s.Profile != "" {
 		prof = b.startProfile(ctx, ld.name)
@@ -168,12 +172,19 @@ func (b *bench) run(ctx context.Context, ld load) measurement {
 		b.logf("  %d publish errors, first: %s", m.PublishErrors, m.FirstPublishError)
 	}
 	b.settle(ctx)
+	if waits0 != nil {
+		m.SlotWaits = slotWaitsSince(waits0, b.wd.slotWaits(b.hc))
+	}
 	m.CPUMs = withWebhookd(b.mon.cpuMsSince(cpu))
 	m.CPUWindowSeconds = round2(time.Since(cpu.at).Seconds())
 	m.CPUMsPerDelivery = perDelivery(m.CPUMs, m.Delivered)
 	pd := m.CPUMsPerDelivery
 	b.logf("  -> %.1f deliveries/s, latency p50 %.0f ms p99 %.0f ms; CPU ms per delivery: webhookd %.2f, temporal %.2f, postgres %.2f, total %.2f",
 		m.DeliveriesPerS, m.LatencyMS.P50, m.LatencyMS.P99, pd["webhookd"], pd["temporal"], pd["postgres"], pd["total"])
+	if w := m.SlotWaits; w != nil {
+		b.logf("  queued at a full webhook: %d handed a slot in the worker, %d went on to wait in the workflow, %d found no room to wait",
+			w["handed"], w["queued"], w["no_room"])
+	}
 	if prof != nil {
 		if el := m.ElapsedSeconds; el < float64(b.s.ProfileSeconds) {
 			b.logf("  profile: the phase lasted %.1f s, less than the %d s profile (raise -sat-events)", el, b.s.ProfileSeconds)
@@ -194,6 +205,23 @@ func (b *bench) run(ctx context.Context, ld load) measurement {
 	}
 	b.res.Measurements = append(b.res.Measurements, m)
 	return m
+}
+
+// slotWaitsSince is the slot waits between two readings, or nil when none
+// happened (or the worker restarted between them).
+func slotWaitsSince(before, after map[string]int) map[string]int {
+	d, some := map[string]int{}, false
+	for _, r := range slotResults {
+		n := after[r] - before[r]
+		if n < 0 {
+			return nil
+		}
+		d[r], some = n, some || n > 0
+	}
+	if !some {
+		return nil
+	}
+	return d
 }
 
 // diagnose logs how webhookd sees the first event whose deliveries did not
