@@ -27,8 +27,8 @@ type EventKey struct {
 // notification (PostgreSQL's payload limit is 8,000 bytes: the caller
 // keeps batches under it; see MaxNotifyBytes).
 func (s *Store) NotifyEvents(ctx context.Context, payload []byte) error {
-	if _, err := s.hot.ExecContext(ctx, `SELECT pg_notify('`+EventsChannel+`', $1)`, string(payload)); err != nil {
-		return fmt.Errorf("notifying stored events: %w", translate(err))
+	if err := s.notify(ctx, EventsChannel, string(payload)); err != nil {
+		return fmt.Errorf("notifying stored events: %w", err)
 	}
 	return nil
 }
@@ -104,11 +104,44 @@ func (s *Store) LeaveDispatchers(ctx context.Context, id uuid.UUID) error {
 	return nil
 }
 
-// Listener opens a connection of its own for LISTEN, which reconnects
-// after it is lost (it then sends a nil notification: what was notified
-// meanwhile was missed). report hears of its connection's troubles.
-func (s *Store) Listener(report func(pq.ListenerEventType, error)) *pq.Listener {
-	return pq.NewListener(s.url, time.Second, 30*time.Second, report)
+// Listen calls handle with the payload of each notification on channel
+// until ctx ends, on a connection of its own that reconnects after it is
+// lost (what was notified meanwhile is missed: callers have a fallback).
+// report hears of the connection's troubles. ready, if not nil, is called
+// once it listens (it waits for a connection however long that takes).
+// It returns an error only when it could not listen.
+func (s *Store) Listen(ctx context.Context, channel string, report func(pq.ListenerEventType, error), ready func(), handle func(payload string)) error {
+	l := pq.NewListener(s.url, time.Second, 30*time.Second, report)
+	defer l.Close() // also ends a Listen still waiting
+	listening := make(chan error, 1)
+	go func() { listening <- l.Listen(channel) }()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-listening:
+		if err != nil {
+			return err
+		}
+	}
+	if ready != nil {
+		ready()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case n := <-l.Notify:
+			if n != nil { // nil: reconnected
+				handle(n.Extra)
+			}
+		}
+	}
+}
+
+// notify sends payload on channel.
+func (s *Store) notify(ctx context.Context, channel, payload string) error {
+	_, err := s.hot.ExecContext(ctx, `SELECT pg_notify($1, $2)`, channel, payload)
+	return translate(err)
 }
 
 // LiveDispatchers counts the dispatchers heard from within ttl.

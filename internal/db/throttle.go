@@ -22,8 +22,8 @@ const SlotsChannel = "webhookd_slots"
 
 // NotifySlot names on SlotsChannel the delivery a slot was handed to.
 func (s *Store) NotifySlot(ctx context.Context, deliveryID uuid.UUID) error {
-	if _, err := s.hot.ExecContext(ctx, `SELECT pg_notify('`+SlotsChannel+`', $1)`, deliveryID.String()); err != nil {
-		return fmt.Errorf("notifying a handed slot: %w", translate(err))
+	if err := s.notify(ctx, SlotsChannel, deliveryID.String()); err != nil {
+		return fmt.Errorf("notifying a handed slot: %w", err)
 	}
 	return nil
 }

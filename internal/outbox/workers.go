@@ -171,37 +171,25 @@ func NewDispatcher(store *db.Store, pub *workflowclient.Client, log *slog.Logger
 // Run listens and starts events until ctx ends, then leaves the live set
 // so the others take its share at once.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	l := d.store.Listener(d.report)
-	defer l.Close()
-	// Listen waits for a connection however long it takes; Close (at
-	// shutdown) ends the wait.
-	listening := make(chan error, 1)
-	go func() { listening <- l.Listen(db.EventsChannel) }()
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-listening:
-		if err != nil {
-			return fmt.Errorf("listening for stored events: %w", err)
-		}
-	}
-	d.beat(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Add(2)
-	go func() { defer wg.Done(); d.start.run(ctx, 16) }()
-	go func() { defer wg.Done(); every(ctx, beatEvery, func() { d.beat(ctx) }) }()
-	defer d.leave()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case n := <-l.Notify:
-			if n != nil { // nil: reconnected; the sweep starts what was missed
-				d.handle(ctx, n.Extra)
-			}
-		}
+	listening := false
+	err := d.store.Listen(ctx, db.EventsChannel, d.report, func() {
+		listening = true
+		d.beat(ctx)
+		wg.Add(2)
+		go func() { defer wg.Done(); d.start.run(ctx, 16) }()
+		go func() { defer wg.Done(); every(ctx, beatEvery, func() { d.beat(ctx) }) }()
+	}, func(payload string) {
+		d.handle(ctx, payload) // a reconnection's gap: the sweep starts what was missed
+	})
+	if err != nil {
+		return fmt.Errorf("listening for stored events: %w", err)
 	}
+	if listening {
+		d.leave()
+	}
+	return nil
 }
 
 // leave takes this dispatcher out of the live set and tells the others,

@@ -501,8 +501,8 @@ func (w *webhookd) start(ctx context.Context, tag string, extra []string) error 
 // slotResults are the results of webhookd_slot_waits_total.
 var slotResults = []string{"handed", "queued", "no_room"}
 
-// slotWaits reads the worker's webhookd_slot_waits_total by result (nil
-// when it cannot be read).
+// slotWaits reads the worker's webhookd_slot_waits_total by result (0 for
+// a result it has not counted, or when it cannot be read).
 func (w *webhookd) slotWaits(hc *http.Client) map[string]int {
 	out := map[string]int{}
 	for _, r := range slotResults {

@@ -147,37 +147,17 @@ func (w *slotWaiters) hand(id uuid.UUID) bool {
 // takes the slot. (A function, not a method: every exported method of
 // Activities is registered as an activity.)
 func ListenSlots(ctx context.Context, a *Activities, ready func()) {
-	l := a.Store.Listener(func(ev pq.ListenerEventType, err error) {
+	report := func(ev pq.ListenerEventType, err error) {
 		if err != nil && ctx.Err() == nil {
 			a.log().Warn("listening for handed slots", "event", ev, "err", err)
 		}
+	}
+	err := a.Store.Listen(ctx, db.SlotsChannel, report, ready, func(payload string) {
+		if id, err := uuid.Parse(payload); err == nil {
+			a.slotWaiters.hand(id)
+		}
 	})
-	defer l.Close()
-	listening := make(chan error, 1)
-	go func() { listening <- l.Listen(db.SlotsChannel) }()
-	select {
-	case <-ctx.Done():
-		return
-	case err := <-listening:
-		if err != nil {
-			a.log().Error("listening for handed slots; they reach waiters by signal only", "err", err)
-			return
-		}
-	}
-	if ready != nil {
-		ready()
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case n := <-l.Notify:
-			if n == nil {
-				continue // reconnected
-			}
-			if id, err := uuid.Parse(n.Extra); err == nil {
-				a.slotWaiters.hand(id)
-			}
-		}
+	if err != nil {
+		a.log().Error("listening for handed slots; they reach waiters by signal only", "err", err)
 	}
 }
