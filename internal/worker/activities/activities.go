@@ -42,7 +42,7 @@ type Settings struct {
 	// its credentials), "" for direct: each attempt row records it.
 	Proxy string
 	// An attempt queued at a full webhook waits in the worker up to
-	// SlotWait for a slot, while fewer than SlotWaiters do (see SlotWait);
+	// SlotWait for a slot, while fewer than SlotWaiters do (slotwait.go);
 	// zero: it goes back to its workflow at once.
 	SlotWait    time.Duration
 	SlotWaiters int
