@@ -127,6 +127,10 @@ start_temporal() {
     --dynamic-config-value system.enableEagerWorkflowStart=true
 )
   for sa in "${SEARCH_ATTRIBUTES[@]}"; do args+=(--search-attribute "$sa"); done
+  # TEMPORAL_DEV_ARGS: more flags for the dev server (word-split), e.g. to
+  # measure a SQLite pragma with make bench.
+  # shellcheck disable=SC2206
+  [ -n "${TEMPORAL_DEV_ARGS:-}" ] && args+=(${TEMPORAL_DEV_ARGS})
   if [ -n "$dbfile" ]; then args+=(--db-filename "$dbfile"); logfile="$(dirname "$dbfile")/temporal.log"
   else logfile="${TMPDIR:-/tmp}/temporal-$port.log"; fi
   log "starting Temporal dev server on 127.0.0.1:$port (UI http://127.0.0.1:$uiport)"

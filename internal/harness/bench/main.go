@@ -64,6 +64,7 @@ type settings struct {
 	Out                string        `json:"out"`
 	Phases             string        `json:"phases"`
 	Floor              bool          `json:"floor"`
+	LeanFloor          bool          `json:"leanFloor"`
 	Idle               time.Duration `json:"idle"`
 	Profile            string        `json:"profile,omitempty"`
 	ProfileSeconds     int           `json:"profileSeconds,omitempty"`
@@ -121,6 +122,7 @@ func parseFlags(args []string) (settings, error) {
 	fs.StringVar(&s.Out, "out", "docs/results/bench", "directory of the JSON results")
 	fs.StringVar(&s.Phases, "phases", "all", "comma-separated phases to run (after the warm-up): "+strings.Join(phaseNames, ",")+"; all = every phase (storm unless -storm=false)")
 	fs.BoolVar(&s.Floor, "floor", true, "measure the floor next to each phase that has one (-floor=false: ours only)")
+	fs.BoolVar(&s.LeanFloor, "lean-floor", true, "with -floor, measure the lean floor (eager start, one local activity) next to 1:1 fixed rate and saturation too")
 	fs.DurationVar(&s.Idle, "idle", 3*time.Second, "after the warm-up, measure the idle stack's CPU for this long (0: skip)")
 	fs.StringVar(&s.Profile, "profile", "", "directory: profile the stack during 1:1 saturation (webhookd pprof CPU profile, perf record of the Temporal dev server, pg_stat_statements; scripts/bench.sh preloads pg_stat_statements when this flag is given) and count the history events of one workflow per phase")
 	fs.IntVar(&s.ProfileSeconds, "profile-seconds", 20, "length of the -profile CPU profiles")
@@ -345,13 +347,17 @@ func runScenarios(ctx context.Context, b *bench) error {
 	if err != nil {
 		return err
 	}
-	if err := b.warmup(ctx, s1, floorKeys); err != nil {
+	leanKeys, err := b.floorTargets("s1-lean", 1)
+	if err != nil {
+		return err
+	}
+	if err := b.warmup(ctx, s1, floorKeys, leanKeys); err != nil {
 		return err
 	}
 	b.idle(ctx)
 	total := b.mon.snapshot()
 	defer func() { b.res.TotalCPUCores = b.mon.cpuSince(total) }()
-	b.oneToOne(ctx, s1, floorKeys)
+	b.oneToOne(ctx, s1, floorKeys, leanKeys)
 	if s.want("rates") {
 		b.rates(ctx, s1)
 	}

@@ -104,7 +104,7 @@ func (b *bench) floorTargets(name string, n int) ([]string, error) {
 // load describes one measured phase.
 type load struct {
 	name   string
-	system string // "ours" or "floor"
+	system string // "ours", "floor" or "lean-floor"
 	fixed  bool   // fixed rate (rate, dur) or saturation (n, conc)
 	rate   float64
 	dur    time.Duration
@@ -277,12 +277,19 @@ func (b *bench) floorPub(targets []string) publishFunc {
 	return func(ctx context.Context, i int, id string) error { return b.fl.start(ctx, id, eventData(i), targets) }
 }
 
+func (b *bench) leanFloorPub(targets []string) publishFunc {
+	return func(ctx context.Context, i int, id string) error {
+		return b.fl.startLean(ctx, id, eventData(i), targets)
+	}
+}
+
 // warmup delivers a few events through both paths so that connections,
 // pollers and caches are warm; it fails when nothing gets through.
-func (b *bench) warmup(ctx context.Context, ours *hookSet, floorKeys []string) error {
+func (b *bench) warmup(ctx context.Context, ours *hookSet, floorKeys, leanKeys []string) error {
 	for _, ld := range []load{
 		{name: "warmup-ours", system: "ours", n: b.s.Warmup, conc: 4, fanout: 1, wait: 90 * time.Second, keys: ours.keys, pub: b.oursPub(ours), inspect: inspectWith(func(int) *apiClient { return ours.api })},
 		{name: "warmup-floor", system: "floor", n: b.s.Warmup, conc: 4, fanout: 1, wait: 60 * time.Second, keys: floorKeys, pub: b.floorPub(floorKeys)},
+		{name: "warmup-lean-floor", system: "lean-floor", n: b.s.Warmup, conc: 4, fanout: 1, wait: 60 * time.Second, keys: leanKeys, pub: b.leanFloorPub(leanKeys)},
 	} {
 		m := b.run(ctx, ld)
 		b.res.Measurements = b.res.Measurements[:len(b.res.Measurements)-1] // not a result
@@ -293,18 +300,25 @@ func (b *bench) warmup(ctx context.Context, ours *hookSet, floorKeys []string) e
 	return nil
 }
 
-// oneToOne is scenario 1 and its floor: fixed rate and saturation.
-func (b *bench) oneToOne(ctx context.Context, hs *hookSet, floorKeys []string) {
+// oneToOne is scenario 1 and its floors: fixed rate and saturation.
+func (b *bench) oneToOne(ctx context.Context, hs *hookSet, floorKeys, leanKeys []string) {
 	s := b.s
+	lean := s.Floor && s.LeanFloor
 	if s.want("fixed") {
 		if s.Floor {
 			b.run(ctx, load{name: "floor-fixed", system: "floor", fixed: true, rate: s.Rate, dur: s.RateDuration, fanout: 1, wait: s.Wait, keys: floorKeys, pub: b.floorPub(floorKeys)})
+		}
+		if lean {
+			b.run(ctx, load{name: "lean-floor-fixed", system: "lean-floor", fixed: true, rate: s.Rate, dur: s.RateDuration, fanout: 1, wait: s.Wait, keys: leanKeys, pub: b.leanFloorPub(leanKeys)})
 		}
 		b.run(ctx, load{name: "s1-fixed", system: "ours", fixed: true, rate: s.Rate, dur: s.RateDuration, fanout: 1, wait: s.Wait, keys: hs.keys, pub: b.oursPub(hs), inspect: inspectWith(func(int) *apiClient { return hs.api }), api: func(int) *apiClient { return hs.api }})
 	}
 	if s.want("saturation") {
 		if s.Floor {
 			b.run(ctx, load{name: "floor-saturation", system: "floor", n: s.SatEvents, conc: s.Concurrency, fanout: 1, wait: s.Wait, keys: floorKeys, pub: b.floorPub(floorKeys)})
+		}
+		if lean {
+			b.run(ctx, load{name: "lean-floor-saturation", system: "lean-floor", n: s.SatEvents, conc: s.Concurrency, fanout: 1, wait: s.Wait, keys: leanKeys, pub: b.leanFloorPub(leanKeys)})
 		}
 		b.run(ctx, load{name: "s1-saturation", system: "ours", n: s.SatEvents, conc: s.Concurrency, fanout: 1, wait: s.Wait, keys: hs.keys, pub: b.oursPub(hs), inspect: inspectWith(func(int) *apiClient { return hs.api }), api: func(int) *apiClient { return hs.api }, profile: true})
 	}
