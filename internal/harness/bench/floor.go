@@ -54,38 +54,31 @@ type floorPostInput struct {
 	Data       json.RawMessage
 }
 
+// floorRetry is both floors' retry policy.
+var floorRetry = &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 5}
+
 // floorWorkflow delivers to every target concurrently, one activity each.
 func floorWorkflow(ctx workflow.Context, in floorInput) error {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 20 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 5},
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 20 * time.Second, RetryPolicy: floorRetry})
+	return postAll(ctx, in, func(ctx workflow.Context, p floorPostInput) workflow.Future {
+		return workflow.ExecuteActivity(ctx, floorPostName, p)
 	})
-	futures := make([]workflow.Future, len(in.Targets))
-	for i, t := range in.Targets {
-		futures[i] = workflow.ExecuteActivity(ctx, floorPostName, floorPostInput{
-			MsgID: fmt.Sprintf("msg_%s_%d", in.EventID, i), Target: t,
-			EventID: in.EventID, OccurredAt: in.OccurredAt, Data: in.Data,
-		})
-	}
-	var firstErr error
-	for _, f := range futures {
-		if err := f.Get(ctx, nil); err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	return firstErr
 }
 
 // leanFloorWorkflow delivers to every target concurrently, one local
 // activity each: no activity task, no second workflow task.
 func leanFloorWorkflow(ctx workflow.Context, in floorInput) error {
-	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 20 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 5},
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 20 * time.Second, RetryPolicy: floorRetry})
+	return postAll(ctx, in, func(ctx workflow.Context, p floorPostInput) workflow.Future {
+		return workflow.ExecuteLocalActivity(ctx, floorPostName, p)
 	})
+}
+
+// postAll runs one post per target at once and returns the first error.
+func postAll(ctx workflow.Context, in floorInput, post func(workflow.Context, floorPostInput) workflow.Future) error {
 	futures := make([]workflow.Future, len(in.Targets))
 	for i, t := range in.Targets {
-		futures[i] = workflow.ExecuteLocalActivity(ctx, floorPostName, floorPostInput{
+		futures[i] = post(ctx, floorPostInput{
 			MsgID: fmt.Sprintf("msg_%s_%d", in.EventID, i), Target: t,
 			EventID: in.EventID, OccurredAt: in.OccurredAt, Data: in.Data,
 		})
