@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -224,15 +225,27 @@ func (s *Store) RecordNoticeAttempt(ctx context.Context, channelID uuid.UUID, id
 	return nil
 }
 
-// ChannelNotices lists a channel's latest notices (its log), newest first.
-func (s *Store) ChannelNotices(ctx context.Context, channelID uuid.UUID, limit int) ([]ChannelNotice, error) {
-	out := []ChannelNotice{}
-	err := s.db.SelectContext(ctx, &out, `SELECT `+channelNoticeColumns+` FROM channel_notices
-		WHERE channel_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, channelID, limit)
+// ChannelWithNotices returns the account's channel and its latest notices
+// (its log, newest first) as of one moment: a send recorded meanwhile
+// (RecordNoticeAttempt) shows in both or in neither, so the channel's last
+// result always agrees with its notices' attempts.
+func (s *Store) ChannelWithNotices(ctx context.Context, accountID, id uuid.UUID, limit int) (Channel, []ChannelNotice, error) {
+	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
-		return nil, fmt.Errorf("listing a channel's notices: %w", translate(err))
+		return Channel{}, nil, fmt.Errorf("beginning transaction: %w", translate(err))
 	}
-	return out, nil
+	defer tx.Rollback() // read-only: nothing to undo, and its error says nothing
+	var c Channel
+	if err := tx.GetContext(ctx, &c, `SELECT `+channelColumns+` FROM notification_channels WHERE id = $1 AND account_id = $2`,
+		id, accountID); err != nil {
+		return Channel{}, nil, fmt.Errorf("getting channel: %w", translate(err))
+	}
+	out := []ChannelNotice{}
+	if err := tx.SelectContext(ctx, &out, `SELECT `+channelNoticeColumns+` FROM channel_notices
+		WHERE channel_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, id, limit); err != nil {
+		return Channel{}, nil, fmt.Errorf("listing a channel's notices: %w", translate(err))
+	}
+	return c, out, nil
 }
 
 // ChannelByID returns a channel whatever its account (the notice

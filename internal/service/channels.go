@@ -175,12 +175,11 @@ func (s *Service) Channel(ctx context.Context, c Caller, id uuid.UUID) (db.Chann
 	if err := Authorize(c, ManageWebhooks); err != nil {
 		return db.Channel{}, nil, err
 	}
-	ch, err := s.store.Channel(ctx, c.AccountID, id)
+	ch, log, err := s.store.ChannelWithNotices(ctx, c.AccountID, id, 20)
 	if err != nil {
 		return db.Channel{}, nil, notFoundOr(err, "notification channel")
 	}
-	log, err := s.store.ChannelNotices(ctx, id, 20)
-	return ch, log, err
+	return ch, log, nil
 }
 
 // UpdateChannel edits a channel.
