@@ -25,10 +25,7 @@ func auditRecord(acct uuid.UUID, action string) *db.Audit {
 func TestAuditLogAppendOnly(t *testing.T) {
 	ctx := context.Background()
 	store := dbtest.NewStore(t)
-	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acct := dbtest.NewAccount(t, store)
 	// Nobody streams the log: the record, and no event.
 	quiet := auditRecord(acct.ID, "webhook.test")
 	if err := store.RecordAudit(ctx, quiet); err != nil || quiet.Logged.ID != "" {

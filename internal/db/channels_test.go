@@ -22,10 +22,7 @@ import (
 func TestChannelAndItsNoticesAreReadAtOneMoment(t *testing.T) {
 	store := dbtest.NewStore(t)
 	ctx := context.Background()
-	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acct := dbtest.NewAccount(t, store)
 	ch, err := store.CreateChannel(ctx, db.Channel{ID: uuid.New(), AccountID: acct.ID, Name: "ops", Kind: "email",
 		Language: "en", Recipients: []string{"ops@example.com"}, NoticeTypes: []string{events.WebhookFailing}, Enabled: true}, nil)
 	if err != nil {

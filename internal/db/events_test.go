@@ -18,10 +18,7 @@ import (
 func TestUnhealthyWebhooks(t *testing.T) {
 	store := dbtest.NewStore(t)
 	ctx := context.Background()
-	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acct := dbtest.NewAccount(t, store)
 	hooks := []uuid.UUID{uuid.New(), uuid.New(), uuid.New()}
 	for i, h := range hooks {
 		if _, err := store.DB().Exec(`INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, secret_enc, consecutive_failures)
@@ -55,10 +52,7 @@ func TestUnhealthyWebhooks(t *testing.T) {
 func TestPublishSystemEvent(t *testing.T) {
 	store := dbtest.NewStore(t)
 	ctx := context.Background()
-	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acct := dbtest.NewAccount(t, store)
 	se := db.SystemEvent{AccountID: acct.ID, ID: "webhook-failing.x.1.50", Type: events.WebhookFailing, Data: map[string]int{"n": 1}}
 	e, ok, err := store.PublishSystemEvent(ctx, se)
 	if err != nil || !ok {
@@ -80,10 +74,7 @@ func TestPublishSystemEvent(t *testing.T) {
 func TestSchemaVersionAndTestMark(t *testing.T) {
 	store := dbtest.NewStore(t)
 	ctx := context.Background()
-	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acct := dbtest.NewAccount(t, store)
 	hook := uuid.New()
 	if _, err := store.DB().Exec(`INSERT INTO webhooks (id, account_id, name, url, event_types, trigger_sources, secret_enc)
 		VALUES ($1, $2, 'h', 'https://example.com', '{ENVELOPE_START}', '{saas_page}', '\x00')`, hook, acct.ID); err != nil {

@@ -24,10 +24,7 @@ import (
 func TestResolveFiltered(t *testing.T) {
 	ctx := context.Background()
 	store := dbtest.NewStore(t)
-	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acct := dbtest.NewAccount(t, store)
 	hook := func(name, filter string, enabled bool) uuid.UUID {
 		w, err := store.CreateWebhook(ctx, uuid.New(), acct.ID, db.WebhookFields{Name: name, URL: "https://example.com/" + name,
 			EventTypes: []string{"ENVELOPE_START"}, TriggerSources: []string{"saas_page"}, Filter: filter}, enabled, []byte{0})

@@ -20,10 +20,7 @@ func logAccount(t *testing.T) (*db.Store, uuid.UUID, uuid.UUID) {
 	t.Helper()
 	store := dbtest.NewStore(t)
 	ctx := context.Background()
-	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acct := dbtest.NewAccount(t, store)
 	hook, err := store.CreateWebhook(ctx, uuid.New(), acct.ID, db.WebhookFields{Name: "h", URL: "https://example.com",
 		EventTypes: []string{events.EnvelopeStart}, TriggerSources: []string{events.SourceSaaSPage}}, true, []byte{0})
 	if err != nil {

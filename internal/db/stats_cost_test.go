@@ -157,10 +157,7 @@ func runStatsCost(t *testing.T, variant, cte string, sh costShape, n int) costRu
 	}
 	t.Cleanup(func() { store.Close() })
 	ctx := context.Background()
-	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acct := dbtest.NewAccount(t, store)
 	ids := make([]uuid.UUID, hooks)
 	for i := range ids {
 		ids[i] = uuid.New()

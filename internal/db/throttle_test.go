@@ -20,10 +20,7 @@ func throttled(t *testing.T, maxConcurrency int, rate *float64, n int) (*db.Stor
 	t.Helper()
 	store := dbtest.NewStore(t)
 	ctx := context.Background()
-	acct, err := store.CreateAccount(ctx, "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	acct := dbtest.NewAccount(t, store)
 	hook := uuid.New()
 	if _, err := store.CreateWebhook(ctx, hook, acct.ID, db.WebhookFields{Name: "h", URL: "https://example.com",
 		EventTypes: []string{"ENVELOPE_START"}, TriggerSources: []string{"saas_page"},

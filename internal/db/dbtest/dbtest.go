@@ -45,6 +45,16 @@ func NewStore(t testing.TB) *db.Store {
 	return store
 }
 
+// NewAccount creates the account "Acme" (professional plan) in store.
+func NewAccount(t testing.TB, store *db.Store) db.Account {
+	t.Helper()
+	acct, err := store.CreateAccount(context.Background(), "Acme", db.PlanProfessional, db.NewAPIKey{Hash: []byte("h"), Prefix: "p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return acct
+}
+
 // NewBlankDatabase creates an empty database, dropped at cleanup, and
 // returns its URL: for a test that migrates it itself.
 func NewBlankDatabase(t testing.TB) string {
