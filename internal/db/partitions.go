@@ -32,12 +32,15 @@ const (
 )
 
 // ahead is how far ahead of now partitions exist: the next period's are
-// made a whole period before it starts.
+// made a whole period before it starts. The unit "" (an event found no
+// partition: continue in the last period's unit) reaches only two days
+// ahead, the shorter unit's: that stores the event, and the upkeep, which
+// names the configured unit, goes on from there in it.
 func (u PartitionUnit) ahead() time.Duration {
-	if u == PartitionDay {
-		return 2 * 24 * time.Hour
+	if u == PartitionWeek {
+		return 7 * 24 * time.Hour
 	}
-	return 7 * 24 * time.Hour
+	return 2 * 24 * time.Hour
 }
 
 // EnsurePartitions adds the periods (of unit; "" continues in the last
