@@ -126,6 +126,12 @@ func NewDatabase(t testing.TB) string {
 		// week's partitions of the log and the next.
 		_, err = tmpl.EnsurePartitions(ctx, db.PartitionWeek)
 	}
+	if err == nil {
+		// And last week's: tests store rows an hour or days in the past,
+		// which early in a week (Monday 00:00 UTC) is last week.
+		monday := thisMonday()
+		_, err = tmpl.DB().ExecContext(ctx, `SELECT log_partition_add($1, $2)`, monday.AddDate(0, 0, -7), monday)
+	}
 	tmpl.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -147,4 +153,12 @@ func withDB(t testing.TB, base, name string) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// thisMonday is the start of this ISO week, UTC: where the log's weekly
+// periods begin.
+func thisMonday() time.Time {
+	now := time.Now().UTC()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	return day.AddDate(0, 0, -(int(day.Weekday())+6)%7)
 }
