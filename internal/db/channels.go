@@ -65,8 +65,13 @@ func (s *Store) CreateChannel(ctx context.Context, c Channel, a *Audit) (Channel
 
 // Channel returns one channel of the account.
 func (s *Store) Channel(ctx context.Context, accountID, id uuid.UUID) (Channel, error) {
+	return channelIn(ctx, s.db, accountID, id)
+}
+
+// channelIn is Channel through q (the pool, or a transaction).
+func channelIn(ctx context.Context, q queryer, accountID, id uuid.UUID) (Channel, error) {
 	var c Channel
-	err := s.db.GetContext(ctx, &c, `SELECT `+channelColumns+` FROM notification_channels WHERE id = $1 AND account_id = $2`, id, accountID)
+	err := q.GetContext(ctx, &c, `SELECT `+channelColumns+` FROM notification_channels WHERE id = $1 AND account_id = $2`, id, accountID)
 	if err != nil {
 		return Channel{}, fmt.Errorf("getting channel: %w", translate(err))
 	}
@@ -235,10 +240,9 @@ func (s *Store) ChannelWithNotices(ctx context.Context, accountID, id uuid.UUID,
 		return Channel{}, nil, fmt.Errorf("beginning transaction: %w", translate(err))
 	}
 	defer tx.Rollback() // read-only: nothing to undo, and its error says nothing
-	var c Channel
-	if err := tx.GetContext(ctx, &c, `SELECT `+channelColumns+` FROM notification_channels WHERE id = $1 AND account_id = $2`,
-		id, accountID); err != nil {
-		return Channel{}, nil, fmt.Errorf("getting channel: %w", translate(err))
+	c, err := channelIn(ctx, tx, accountID, id)
+	if err != nil {
+		return Channel{}, nil, err
 	}
 	out := []ChannelNotice{}
 	if err := tx.SelectContext(ctx, &out, `SELECT `+channelNoticeColumns+` FROM channel_notices

@@ -30,11 +30,7 @@ func logAccount(t *testing.T) (*db.Store, uuid.UUID, uuid.UUID) {
 }
 
 // week is the start of the ISO week (UTC) n weeks from this one.
-func week(n int) time.Time {
-	now := time.Now().UTC()
-	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	return day.AddDate(0, 0, -(int(day.Weekday())+6)%7+7*n)
-}
+func week(n int) time.Time { return dbtest.Week(n) }
 
 // addPeriod adds the log partitions of [from, to).
 func addPeriod(t *testing.T, store *db.Store, from, to time.Time) {

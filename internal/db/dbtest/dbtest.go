@@ -129,8 +129,7 @@ func NewDatabase(t testing.TB) string {
 	if err == nil {
 		// And last week's: tests store rows an hour or days in the past,
 		// which early in a week (Monday 00:00 UTC) is last week.
-		monday := thisMonday()
-		_, err = tmpl.DB().ExecContext(ctx, `SELECT log_partition_add($1, $2)`, monday.AddDate(0, 0, -7), monday)
+		_, err = tmpl.DB().ExecContext(ctx, `SELECT log_partition_add($1, $2)`, Week(-1), Week(0))
 	}
 	tmpl.Close()
 	if err != nil {
@@ -155,10 +154,10 @@ func withDB(t testing.TB, base, name string) string {
 	return u.String()
 }
 
-// thisMonday is the start of this ISO week, UTC: where the log's weekly
-// periods begin.
-func thisMonday() time.Time {
+// Week is the start of the ISO week (UTC) n weeks from this one: where
+// the log's weekly periods begin.
+func Week(n int) time.Time {
 	now := time.Now().UTC()
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
-	return day.AddDate(0, 0, -(int(day.Weekday())+6)%7)
+	return day.AddDate(0, 0, -(int(day.Weekday())+6)%7+7*n)
 }
